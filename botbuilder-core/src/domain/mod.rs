@@ -1,0 +1,24 @@
+//! Domain types: the records the platform stores and the values its APIs exchange.
+//!
+//! These are plain data. Invariants that need storage (unique emails, the last owner of an
+//! organization) are enforced by the store and documented on the repository traits.
+
+mod api_key;
+mod audit;
+mod bot;
+mod org;
+mod page;
+mod permission;
+mod role;
+mod token;
+mod user;
+
+pub use api_key::{ApiKey, NewApiKey};
+pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
+pub use bot::{AiConfig, Bot, BotPatch, NewBot};
+pub use org::{Membership, NewOrganization, OrgMembership, Organization, OrganizationPatch};
+pub use page::{Page, PageRequest};
+pub use permission::{Permission, PermissionSet};
+pub use role::{BuiltinRole, NewRole, Role, RolePatch};
+pub use token::{NewRefreshToken, RefreshToken};
+pub use user::{Member, NewUser, User};

@@ -1,0 +1,67 @@
+//! # botbuilder-core
+//!
+//! The heart of BotBuilder-rs: domain types, the *ports* (traits) every backend implements,
+//! and (in later releases) the conversation engine. This crate performs no I/O and depends on
+//! no database, HTTP client or web framework; backends live in `botbuilder-store`,
+//! `botbuilder-providers` and `botbuilder-channels`, and the reference server in
+//! `botbuilder-server` wires them together.
+//!
+//! ## Layout
+//!
+//! | module | what it holds |
+//! |---|---|
+//! | [`id`] | UUIDv7 id newtypes (`OrgId`, `BotId`, ...) |
+//! | [`domain`] | organizations, users, roles and permissions, API keys, bots, audit entries |
+//! | [`store`] | repository traits ([`store::Store`] bundles them) and [`store::StoreError`] |
+//! | [`auth`] | [`auth::PasswordHasher`] and [`auth::TokenIssuer`] |
+//! | [`llm`] / [`embed`] | [`llm::LlmProvider`] and [`embed::Embedder`] |
+//! | [`channel`] | [`channel::Channel`], the outbound side of a messaging platform |
+//! | [`cache`], [`rate_limit`], [`queue`] | infrastructure ports with in-process and Redis backends |
+//! | [`clock`] | [`clock::Clock`], so tests control time |
+//! | `testing` | fakes and conformance suites (feature `test-utils`) |
+//!
+//! ## Tenancy
+//!
+//! Every tenant-scoped repository method takes the [`id::OrgId`] it acts in, and a row of
+//! another organization is indistinguishable from a missing one ([`store::StoreError::NotFound`]).
+//!
+//! ## Example: using a store through the ports
+//!
+//! ```
+//! use botbuilder_core::domain::{AiConfig, NewBot, PageRequest};
+//! use botbuilder_core::id::OrgId;
+//! use botbuilder_core::store::{Store, StoreResult};
+//!
+//! /// Creates a bot and returns how many bots the organization now has.
+//! async fn add_bot(store: &dyn Store, org: OrgId) -> StoreResult<usize> {
+//!     let bot = NewBot { name: "Support".into(), description: String::new(), ai_config: AiConfig::default() };
+//!     store.create_bot(org, bot).await?;
+//!     Ok(store.list_bots(org, PageRequest::default()).await?.items.len())
+//! }
+//! ```
+//!
+//! ## Features
+//!
+//! | feature | default | enables |
+//! |---|---|---|
+//! | `test-utils` | no | [`testing`](crate::testing): `ManualClock`, `ScriptedLlm`, the store conformance suite |
+
+#![deny(missing_docs)]
+
+pub mod auth;
+pub mod cache;
+pub mod channel;
+pub mod clock;
+pub mod domain;
+pub mod embed;
+pub mod id;
+pub mod llm;
+pub mod queue;
+pub mod rate_limit;
+pub mod store;
+
+#[cfg(any(test, feature = "test-utils"))]
+pub mod testing;
+
+/// A boxed error for `#[source]` fields: the backend-specific cause of a port error.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;

@@ -1,0 +1,69 @@
+//! Background job queue port.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::BoxError;
+
+/// A job to run in the background.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewJob {
+    /// Which worker handles it (`"ingest_document"`, `"send_message"`).
+    pub kind: String,
+    /// Worker-specific input.
+    pub payload: serde_json::Value,
+    /// How many attempts before the job is dead-lettered.
+    pub max_attempts: u32,
+}
+
+/// A job handed to a worker, leased for a while.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeasedJob {
+    /// The job's id.
+    pub id: Uuid,
+    /// Which worker handles it.
+    pub kind: String,
+    /// Worker-specific input.
+    pub payload: serde_json::Value,
+    /// 1 on the first try.
+    pub attempt: u32,
+}
+
+/// A queue failure.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum QueueError {
+    /// The job id is unknown or its lease expired.
+    #[error("job not found or lease lost")]
+    NotFound,
+    /// The backend failed; retry.
+    #[error("queue unavailable")]
+    Unavailable(#[source] BoxError),
+}
+
+/// A durable at-least-once job queue.
+///
+/// Contract: an enqueued job is handed out by [`JobQueue::reserve`] until it is completed or
+/// has failed `max_attempts` times (then it is dead-lettered). A reserved job not completed
+/// within its lease becomes available again, so handlers must be idempotent.
+#[async_trait]
+pub trait JobQueue: Send + Sync + 'static {
+    /// Enqueues a job and returns its id.
+    async fn enqueue(&self, job: NewJob) -> Result<Uuid, QueueError>;
+
+    /// Leases the oldest ready job of one of `kinds` for `lease`; `None` if there is none.
+    async fn reserve(
+        &self,
+        kinds: &[&str],
+        lease: Duration,
+    ) -> Result<Option<LeasedJob>, QueueError>;
+
+    /// Marks a leased job done.
+    async fn complete(&self, id: Uuid) -> Result<(), QueueError>;
+
+    /// Records a failed attempt; the job is retried after `retry_in` or dead-lettered.
+    async fn fail(&self, id: Uuid, error: &str, retry_in: Duration) -> Result<(), QueueError>;
+}

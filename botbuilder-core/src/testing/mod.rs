@@ -1,0 +1,123 @@
+//! Test doubles and backend conformance suites (feature `test-utils`).
+//!
+//! - [`ManualClock`]: a clock tests move by hand.
+//! - [`ScriptedLlm`]: an [`LlmProvider`] that replays canned answers and records prompts.
+//! - [`store_suite`]: one async function per clause of the store contract, expanded into one
+//!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`].
+
+pub mod store_suite;
+
+use std::collections::VecDeque;
+use std::sync::Mutex;
+
+use async_trait::async_trait;
+use chrono::{DateTime, TimeDelta, Utc};
+
+use crate::clock::Clock;
+use crate::llm::{ChatRequest, ChatResponse, FinishReason, LlmProvider, ProviderError, Usage};
+
+/// A clock that only moves when told to.
+#[derive(Debug)]
+pub struct ManualClock(Mutex<DateTime<Utc>>);
+
+impl ManualClock {
+    /// A clock stopped at `start`.
+    pub fn new(start: DateTime<Utc>) -> Self {
+        Self(Mutex::new(start))
+    }
+
+    /// Moves the clock forward.
+    pub fn advance(&self, by: TimeDelta) {
+        let mut now = self.0.lock().expect("clock poisoned");
+        *now += by;
+    }
+
+    /// Sets the clock.
+    pub fn set(&self, to: DateTime<Utc>) {
+        *self.0.lock().expect("clock poisoned") = to;
+    }
+}
+
+impl Clock for ManualClock {
+    fn now(&self) -> DateTime<Utc> {
+        *self.0.lock().expect("clock poisoned")
+    }
+}
+
+/// An [`LlmProvider`] that answers with queued texts (or echoes the last user message when
+/// the queue is empty) and records every request it receives.
+#[derive(Debug, Default)]
+pub struct ScriptedLlm {
+    answers: Mutex<VecDeque<String>>,
+    requests: Mutex<Vec<ChatRequest>>,
+}
+
+impl ScriptedLlm {
+    /// Queues an answer for a later call.
+    pub fn push_answer(&self, text: impl Into<String>) {
+        self.answers
+            .lock()
+            .expect("poisoned")
+            .push_back(text.into());
+    }
+
+    /// Every request received so far.
+    pub fn requests(&self) -> Vec<ChatRequest> {
+        self.requests.lock().expect("poisoned").clone()
+    }
+}
+
+#[async_trait]
+impl LlmProvider for ScriptedLlm {
+    fn id(&self) -> &str {
+        "scripted"
+    }
+
+    async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        self.requests.lock().expect("poisoned").push(req.clone());
+        let queued = self.answers.lock().expect("poisoned").pop_front();
+        let text = queued.unwrap_or_else(|| {
+            let last = req.messages.last().map(|m| m.content.as_str());
+            format!("echo: {}", last.unwrap_or_default())
+        });
+        let completion_tokens = u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX);
+        Ok(ChatResponse {
+            text,
+            usage: Usage {
+                prompt_tokens: 1,
+                completion_tokens,
+            },
+            finish_reason: FinishReason::Stop,
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::llm::{ChatEvent, ChatMessage, ChatRole};
+    use futures::StreamExt;
+
+    #[tokio::test]
+    async fn scripted_llm_replays_then_echoes_and_streams() {
+        let llm = ScriptedLlm::default();
+        llm.push_answer("first");
+        let req = ChatRequest {
+            model: "m".into(),
+            messages: vec![ChatMessage {
+                role: ChatRole::User,
+                content: "hi".into(),
+            }],
+            temperature: 0.0,
+            max_tokens: 10,
+        };
+        assert_eq!(llm.complete(&req).await.unwrap().text, "first");
+        let events: Vec<_> = llm.stream(&req).await.unwrap().collect().await;
+        assert_eq!(
+            events[0].as_ref().unwrap(),
+            &ChatEvent::TextDelta("echo: hi".into())
+        );
+        assert!(matches!(events[1], Ok(ChatEvent::Finished { .. })));
+        assert_eq!(llm.requests().len(), 2);
+    }
+}

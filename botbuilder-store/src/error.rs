@@ -1,0 +1,34 @@
+//! Mapping backend errors to [`StoreError`] (private, so core never names sqlx).
+
+use botbuilder_core::store::StoreError;
+
+/// Maps a sqlx error to the port's error, sorted by what the caller does next.
+pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
+    match &e {
+        sqlx::Error::RowNotFound => return StoreError::NotFound,
+        sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed | sqlx::Error::Io(_) => {
+            return StoreError::Unavailable(Box::new(e));
+        }
+        _ => {}
+    }
+    if let Some(db) = e.as_database_error() {
+        if db.is_unique_violation() {
+            return StoreError::Conflict("already exists".to_owned());
+        }
+        if db.is_foreign_key_violation() {
+            return StoreError::NotFound;
+        }
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), including extended codes.
+        if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok())
+            && matches!(code & 0xff, 5 | 6)
+        {
+            return StoreError::Unavailable(Box::new(e));
+        }
+    }
+    StoreError::Backend(Box::new(e))
+}
+
+/// A stored value that does not decode (corrupt JSON, unknown permission).
+pub(crate) fn corrupt(what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Backend(format!("corrupt {what} in store: {e}").into())
+}

@@ -1,0 +1,32 @@
+//! # botbuilder-store
+//!
+//! Backends for the storage and infrastructure ports of `botbuilder-core`.
+//!
+//! | backend | type | feature |
+//! |---|---|---|
+//! | embedded SQLite (WAL, foreign keys, embedded migrations) | [`SqliteStore`] | `sqlite` (default) |
+//! | in-process GCRA rate limiter | [`memory::MemoryRateLimiter`] | always |
+//! | in-process TTL cache | [`memory::MemoryCache`] | always |
+//!
+//! Postgres + pgvector and Redis backends arrive behind the `postgres` and `redis` features and
+//! run the very same conformance suite.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {
+//! use botbuilder_core::store::Store;
+//! use botbuilder_store::SqliteStore;
+//!
+//! let store = SqliteStore::connect("sqlite://botbuilder.db").await?; // migrates on open
+//! store.ping().await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+mod error;
+pub mod memory;
+#[cfg(feature = "sqlite")]
+mod sqlite;
+
+#[cfg(feature = "sqlite")]
+pub use sqlite::{BUSY_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SqliteStore};

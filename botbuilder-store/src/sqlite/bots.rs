@@ -1,0 +1,106 @@
+use async_trait::async_trait;
+use botbuilder_core::domain::{AiConfig, Bot, BotPatch, NewBot, Page, PageRequest};
+use botbuilder_core::id::{BotId, OrgId};
+use botbuilder_core::store::{BotRepo, StoreError, StoreResult};
+use uuid::Uuid;
+
+use super::rows::{BotRow, micros};
+use super::{SqliteStore, expect_one};
+use crate::error::store_err;
+
+macro_rules! bot_columns {
+    () => {
+        "id, organization_id, name, description, ai_config, created_at, updated_at"
+    };
+}
+
+fn ai_json(config: &AiConfig) -> StoreResult<String> {
+    serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
+#[async_trait]
+impl BotRepo for SqliteStore {
+    async fn create_bot(&self, org: OrgId, new: NewBot) -> StoreResult<Bot> {
+        let now = micros(self.now());
+        sqlx::query_as::<_, BotRow>(concat!(
+            "INSERT INTO bots (id, organization_id, name, description, ai_config, created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            bot_columns!()
+        ))
+        .bind(Uuid::now_v7())
+        .bind(org.as_uuid())
+        .bind(&new.name)
+        .bind(&new.description)
+        .bind(ai_json(&new.ai_config)?)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
+    async fn get_bot(&self, org: OrgId, bot: BotId) -> StoreResult<Bot> {
+        sqlx::query_as::<_, BotRow>(concat!(
+            "SELECT ",
+            bot_columns!(),
+            " FROM bots WHERE organization_id = ? AND id = ?"
+        ))
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
+    async fn list_bots(&self, org: OrgId, page: PageRequest) -> StoreResult<Page<Bot>> {
+        let limit = page.effective_limit();
+        let bots = sqlx::query_as::<_, BotRow>(concat!(
+            "SELECT ",
+            bot_columns!(),
+            " FROM bots WHERE organization_id = ?1 AND (?2 IS NULL OR id > ?2)
+              ORDER BY id LIMIT ?3"
+        ))
+        .bind(org.as_uuid())
+        .bind(page.cursor)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(Bot::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(bots, limit, |b| b.id.as_uuid()))
+    }
+
+    async fn update_bot(&self, org: OrgId, bot: BotId, patch: BotPatch) -> StoreResult<Bot> {
+        let ai = patch.ai_config.as_ref().map(ai_json).transpose()?;
+        sqlx::query_as::<_, BotRow>(concat!(
+            "UPDATE bots SET name = COALESCE(?3, name), description = COALESCE(?4, description),
+                    ai_config = COALESCE(?5, ai_config), updated_at = ?6
+             WHERE organization_id = ?1 AND id = ?2 RETURNING ",
+            bot_columns!()
+        ))
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .bind(patch.name)
+        .bind(patch.description)
+        .bind(ai)
+        .bind(micros(self.now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
+    async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()> {
+        let done = sqlx::query("DELETE FROM bots WHERE organization_id = ? AND id = ?")
+            .bind(org.as_uuid())
+            .bind(bot.as_uuid())
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        expect_one(done.rows_affected())
+    }
+}

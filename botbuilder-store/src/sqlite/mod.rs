@@ -1,0 +1,149 @@
+//! The embedded SQLite store: one file (or memory), WAL, foreign keys on, a busy timeout, and
+//! embedded migrations. It implements every repository of [`botbuilder_core::store`].
+
+/// Columns of a member joined with its user (`u`) and role (`r`), matching `rows::MemberRow`.
+macro_rules! member_columns {
+    () => {
+        "m.user_id AS user_id, u.email AS email, u.name AS name, m.created_at AS joined_at, \
+         r.id AS r_id, r.organization_id AS r_organization_id, r.name AS r_name, \
+         r.description AS r_description, r.permissions AS r_permissions, \
+         r.builtin AS r_builtin, r.created_at AS r_created_at"
+    };
+}
+
+mod api_keys;
+mod audit;
+mod bots;
+mod members;
+mod orgs;
+mod roles;
+mod rows;
+mod tokens;
+mod users;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use botbuilder_core::clock::{Clock, SystemClock};
+use botbuilder_core::store::{Store, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use sqlx::SqlitePool;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+
+use crate::error::store_err;
+
+/// How long a connection waits for a lock held by another writer before giving up.
+pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// Connections in the pool for a file database.
+pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
+
+static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
+
+/// The SQLite implementation of [`Store`].
+#[derive(Clone)]
+pub struct SqliteStore {
+    pool: SqlitePool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").finish_non_exhaustive()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if missing) the database at `url` (`sqlite://path.db`,
+    /// `sqlite::memory:`), and runs pending migrations.
+    pub async fn connect(url: &str) -> StoreResult<Self> {
+        let options = SqliteConnectOptions::from_str(url)
+            .map_err(|e| StoreError::Backend(Box::new(e)))?
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .foreign_keys(true)
+            .busy_timeout(BUSY_TIMEOUT);
+        let in_memory = url.contains(":memory:") || url.contains("mode=memory");
+        // Each connection to `:memory:` is its own database, so memory stores use one.
+        let max = if in_memory {
+            1
+        } else {
+            DEFAULT_MAX_CONNECTIONS
+        };
+        let mut pool = SqlitePoolOptions::new().max_connections(max);
+        if in_memory {
+            pool = pool.idle_timeout(None).max_lifetime(None);
+        }
+        let pool = pool.connect_with(options).await.map_err(store_err)?;
+        let store = Self::from_pool(pool);
+        store.migrate().await?;
+        Ok(store)
+    }
+
+    /// A fresh private in-memory database (for tests and examples).
+    pub async fn in_memory() -> StoreResult<Self> {
+        Self::connect("sqlite::memory:").await
+    }
+
+    /// Wraps an existing pool. Migrations are not run; call [`SqliteStore::migrate`].
+    pub fn from_pool(pool: SqlitePool) -> Self {
+        Self {
+            pool,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the clock used for timestamps.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// Applies pending embedded migrations (idempotent).
+    pub async fn migrate(&self) -> StoreResult<()> {
+        MIGRATOR
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Backend(Box::new(e)))
+    }
+
+    /// The underlying pool.
+    pub fn pool(&self) -> &SqlitePool {
+        &self.pool
+    }
+
+    /// Closes every connection (checkpointing the WAL).
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+/// `Ok` when a write touched exactly one row, `NotFound` when it touched none.
+fn expect_one(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for SqliteStore {
+    fn backend(&self) -> &'static str {
+        "sqlite"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+}

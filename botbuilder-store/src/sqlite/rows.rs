@@ -1,0 +1,248 @@
+//! Row types (what SQLite returns) and their conversion into domain types.
+
+use botbuilder_core::domain::{
+    Actor, ApiKey, AuditEntry, Bot, Member, Organization, PermissionSet, RefreshToken, Role, User,
+};
+use botbuilder_core::store::{StoreError, StoreResult};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use crate::error::corrupt;
+
+/// Microseconds since the epoch, the stored form of every timestamp.
+pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
+    t.timestamp_micros()
+}
+
+pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+pub(crate) fn permissions_json(set: &PermissionSet) -> String {
+    serde_json::to_string(set).unwrap_or_else(|_| "[]".to_owned())
+}
+
+fn parse_permissions(json: &str) -> StoreResult<PermissionSet> {
+    serde_json::from_str(json).map_err(|e| corrupt("permissions", e))
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct UserRow {
+    id: Uuid,
+    email: String,
+    name: String,
+    password_hash: String,
+    created_at: i64,
+}
+
+impl From<UserRow> for User {
+    fn from(r: UserRow) -> Self {
+        User {
+            id: r.id.into(),
+            email: r.email,
+            name: r.name,
+            password_hash: r.password_hash,
+            created_at: from_micros(r.created_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct OrgRow {
+    id: Uuid,
+    name: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl From<OrgRow> for Organization {
+    fn from(r: OrgRow) -> Self {
+        Organization {
+            id: r.id.into(),
+            name: r.name,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+        }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RoleRow {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    description: String,
+    permissions: String,
+    builtin: bool,
+    created_at: i64,
+}
+
+impl TryFrom<RoleRow> for Role {
+    type Error = StoreError;
+
+    fn try_from(r: RoleRow) -> StoreResult<Self> {
+        Ok(Role {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            name: r.name,
+            description: r.description,
+            permissions: parse_permissions(&r.permissions)?,
+            builtin: r.builtin,
+            created_at: from_micros(r.created_at),
+        })
+    }
+}
+
+/// A member joined with its user and role (`m.*`, `u.email`, `u.name`, role columns as `r_*`).
+#[derive(sqlx::FromRow)]
+pub(crate) struct MemberRow {
+    user_id: Uuid,
+    email: String,
+    name: String,
+    joined_at: i64,
+    r_id: Uuid,
+    r_organization_id: Uuid,
+    r_name: String,
+    r_description: String,
+    r_permissions: String,
+    r_builtin: bool,
+    r_created_at: i64,
+}
+
+impl TryFrom<MemberRow> for Member {
+    type Error = StoreError;
+
+    fn try_from(r: MemberRow) -> StoreResult<Self> {
+        Ok(Member {
+            user_id: r.user_id.into(),
+            email: r.email,
+            name: r.name,
+            joined_at: from_micros(r.joined_at),
+            role: Role {
+                id: r.r_id.into(),
+                org_id: r.r_organization_id.into(),
+                name: r.r_name,
+                description: r.r_description,
+                permissions: parse_permissions(&r.r_permissions)?,
+                builtin: r.r_builtin,
+                created_at: from_micros(r.r_created_at),
+            },
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct ApiKeyRow {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    prefix: String,
+    permissions: String,
+    created_by: Option<Uuid>,
+    created_at: i64,
+    expires_at: Option<i64>,
+}
+
+impl TryFrom<ApiKeyRow> for ApiKey {
+    type Error = StoreError;
+
+    fn try_from(r: ApiKeyRow) -> StoreResult<Self> {
+        Ok(ApiKey {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            name: r.name,
+            prefix: r.prefix,
+            permissions: parse_permissions(&r.permissions)?,
+            created_by: r.created_by.map(Into::into),
+            created_at: from_micros(r.created_at),
+            expires_at: r.expires_at.map(from_micros),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct BotRow {
+    id: Uuid,
+    organization_id: Uuid,
+    name: String,
+    description: String,
+    ai_config: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<BotRow> for Bot {
+    type Error = StoreError;
+
+    fn try_from(r: BotRow) -> StoreResult<Self> {
+        Ok(Bot {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            name: r.name,
+            description: r.description,
+            ai_config: serde_json::from_str(&r.ai_config).map_err(|e| corrupt("ai_config", e))?,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct AuditRow {
+    id: Uuid,
+    organization_id: Uuid,
+    actor: String,
+    action: String,
+    target_type: Option<String>,
+    target_id: Option<String>,
+    details: String,
+    ip: Option<String>,
+    request_id: Option<String>,
+    created_at: i64,
+}
+
+impl TryFrom<AuditRow> for AuditEntry {
+    type Error = StoreError;
+
+    fn try_from(r: AuditRow) -> StoreResult<Self> {
+        Ok(AuditEntry {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            actor: Actor::from_key(&r.actor).ok_or_else(|| corrupt("actor", &r.actor))?,
+            action: r.action,
+            target_type: r.target_type,
+            target_id: r.target_id,
+            details: serde_json::from_str(&r.details).map_err(|e| corrupt("details", e))?,
+            ip: r.ip,
+            request_id: r.request_id,
+            created_at: from_micros(r.created_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct RefreshTokenRow {
+    id: Uuid,
+    family_id: Uuid,
+    user_id: Uuid,
+    token_hash: Vec<u8>,
+    created_at: i64,
+    expires_at: i64,
+    used_at: Option<i64>,
+    revoked_at: Option<i64>,
+}
+
+impl From<RefreshTokenRow> for RefreshToken {
+    fn from(r: RefreshTokenRow) -> Self {
+        RefreshToken {
+            id: r.id.into(),
+            family_id: r.family_id.into(),
+            user_id: r.user_id.into(),
+            token_hash: r.token_hash,
+            created_at: from_micros(r.created_at),
+            expires_at: from_micros(r.expires_at),
+            used_at: r.used_at.map(from_micros),
+            revoked_at: r.revoked_at.map(from_micros),
+        }
+    }
+}
