@@ -13,10 +13,9 @@ mod file {
     use botbuilder_store::SqliteStore;
 
     async fn fresh() -> Option<SqliteStore> {
-        let dir = tempfile::tempdir().expect("tempdir");
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
-        // Leak the directory so it outlives the test's store; the OS temp dir is cleaned up.
-        std::mem::forget(dir);
+        // Kept (not deleted on drop) so it outlives this function; it lives in the OS temp dir.
+        let dir = tempfile::tempdir().expect("tempdir").keep();
+        let url = format!("sqlite://{}", dir.join("test.db").display());
         Some(SqliteStore::connect(&url).await.expect("file sqlite"))
     }
 
