@@ -1,1 +1,31 @@
-//! placeholder
+//! # botbuilder-providers
+//!
+//! Language model providers and embedders implementing the ports of `botbuilder-core`.
+//!
+//! | provider | type | feature |
+//! |---|---|---|
+//! | offline, deterministic answerer | [`local::LocalProvider`] | `local` (default) |
+//! | offline hashed n-gram embedder | [`local::LocalEmbedder`] | `local` (default) |
+//!
+//! OpenAI (and any OpenAI-compatible server) and Anthropic arrive behind their own features.
+//! The `local` backends need no network and no model download, so demos, examples and most
+//! tests run anywhere.
+//!
+//! ```
+//! # tokio_test_block_on(async {
+//! use botbuilder_core::embed::Embedder;
+//! use botbuilder_providers::local::LocalEmbedder;
+//!
+//! let embedder = LocalEmbedder::default();
+//! let v = embedder.embed_text("refund policy").await.unwrap();
+//! assert_eq!(v.len(), embedder.dimensions());
+//! # });
+//! # fn tokio_test_block_on<F: std::future::Future>(f: F) -> F::Output {
+//! #     tokio::runtime::Builder::new_current_thread().build().unwrap().block_on(f)
+//! # }
+//! ```
+
+#![warn(missing_docs)]
+
+#[cfg(feature = "local")]
+pub mod local;

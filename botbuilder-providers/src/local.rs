@@ -1,0 +1,179 @@
+//! The offline `local` provider and embedder.
+
+use async_trait::async_trait;
+use botbuilder_core::embed::Embedder;
+use botbuilder_core::llm::{
+    ChatRequest, ChatResponse, ChatRole, FinishReason, LlmProvider, ProviderError, Usage,
+};
+
+/// Dimensions of [`LocalEmbedder`] vectors by default.
+pub const DEFAULT_DIMENSIONS: usize = 384;
+
+/// A deterministic, offline "model": it never invents facts. Without retrieved context it says
+/// so; with context (a system message holding passages) it answers with that context.
+/// It is what bots use when no LLM is configured.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct LocalProvider;
+
+impl LocalProvider {
+    /// The answer given when there is nothing to answer from.
+    pub const NO_ANSWER: &'static str =
+        "I don't have information about that yet. Try rephrasing, or ask for a human agent.";
+}
+
+fn approx_tokens(text: &str) -> u32 {
+    u32::try_from(text.len().div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+#[async_trait]
+impl LlmProvider for LocalProvider {
+    fn id(&self) -> &str {
+        "local"
+    }
+
+    async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
+        let context = req
+            .messages
+            .iter()
+            .filter(|m| m.role == ChatRole::System)
+            .filter_map(|m| m.content.split_once("Context:\n").map(|(_, c)| c.trim()))
+            .find(|c| !c.is_empty());
+        let text = context.map_or_else(|| Self::NO_ANSWER.to_owned(), str::to_owned);
+        let prompt_tokens = req.messages.iter().map(|m| approx_tokens(&m.content)).sum();
+        Ok(ChatResponse {
+            usage: Usage {
+                prompt_tokens,
+                completion_tokens: approx_tokens(&text),
+            },
+            text,
+            finish_reason: FinishReason::Stop,
+        })
+    }
+}
+
+/// An offline embedder: hashed word unigrams, bigrams and character trigrams, L2-normalized.
+/// Deterministic across runs and platforms (FNV-1a hashing), no model files.
+#[derive(Debug, Clone, Copy)]
+pub struct LocalEmbedder {
+    dimensions: usize,
+}
+
+impl Default for LocalEmbedder {
+    fn default() -> Self {
+        Self::new(DEFAULT_DIMENSIONS)
+    }
+}
+
+impl LocalEmbedder {
+    /// An embedder producing vectors of `dimensions` (at least 1).
+    pub fn new(dimensions: usize) -> Self {
+        Self {
+            dimensions: dimensions.max(1),
+        }
+    }
+
+    /// Embeds one text synchronously.
+    pub fn embed_sync(&self, text: &str) -> Vec<f32> {
+        let mut v = vec![0.0f32; self.dimensions];
+        let lower = text.to_lowercase();
+        let words: Vec<&str> = lower
+            .split(|c: char| !c.is_alphanumeric())
+            .filter(|w| !w.is_empty())
+            .collect();
+        let mut add = |feature: &[u8], weight: f32| {
+            let h = fnv1a(feature);
+            let index = usize::try_from(h % self.dimensions as u64).unwrap_or_default();
+            let sign = if h >> 63 == 0 { 1.0 } else { -1.0 };
+            v[index] += sign * weight;
+        };
+        for w in &words {
+            add(w.as_bytes(), 1.0);
+            let chars: Vec<char> = format!(" {w} ").chars().collect();
+            for tri in chars.windows(3) {
+                add(tri.iter().collect::<String>().as_bytes(), 0.5);
+            }
+        }
+        for pair in words.windows(2) {
+            add(format!("{} {}", pair[0], pair[1]).as_bytes(), 0.7);
+        }
+        let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        if norm > 0.0 {
+            v.iter_mut().for_each(|x| *x /= norm);
+        }
+        v
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+#[async_trait]
+impl Embedder for LocalEmbedder {
+    fn id(&self) -> &str {
+        "local"
+    }
+
+    fn model(&self) -> &str {
+        "local-hashed-ngrams-v1"
+    }
+
+    fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    async fn embed_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ProviderError> {
+        Ok(texts.iter().map(|t| self.embed_sync(t)).collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use botbuilder_core::llm::ChatMessage;
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        a.iter().zip(b).map(|(x, y)| x * y).sum()
+    }
+
+    #[test]
+    fn embeddings_are_normalized_deterministic_and_similar_for_similar_text() {
+        let e = LocalEmbedder::default();
+        let a = e.embed_sync("How do I reset my password?");
+        assert_eq!(a, e.embed_sync("How do I reset my password?"));
+        assert!((cosine(&a, &a) - 1.0).abs() < 1e-5);
+        let near = e.embed_sync("reset password");
+        let far = e.embed_sync("shipping to Canada");
+        assert!(cosine(&a, &near) > cosine(&a, &far));
+        assert!(e.embed_sync("").iter().all(|x| *x == 0.0));
+    }
+
+    #[tokio::test]
+    async fn local_provider_never_invents_an_answer() {
+        let req = |system: &str| ChatRequest {
+            model: "local".into(),
+            messages: vec![
+                ChatMessage {
+                    role: ChatRole::System,
+                    content: system.into(),
+                },
+                ChatMessage {
+                    role: ChatRole::User,
+                    content: "What is the refund window?".into(),
+                },
+            ],
+            temperature: 0.0,
+            max_tokens: 100,
+        };
+        let none = LocalProvider.complete(&req("Be nice.")).await.unwrap();
+        assert_eq!(none.text, LocalProvider::NO_ANSWER);
+        let some = LocalProvider
+            .complete(&req("Be nice.\nContext:\nRefunds within 30 days."))
+            .await
+            .unwrap();
+        assert_eq!(some.text, "Refunds within 30 days.");
+        assert!(some.usage.prompt_tokens > 0);
+    }
+}
