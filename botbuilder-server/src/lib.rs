@@ -1,1 +1,88 @@
-//! placeholder
+//! # botbuilder-server
+//!
+//! The reference server of BotBuilder-rs: the HTTP API on axum, authentication (argon2id
+//! passwords, short-lived JWTs, rotating refresh cookies, API keys), role-based access per
+//! organization, the audit log, OpenAPI at `/api/v1/openapi.json` with docs at `/docs`,
+//! Prometheus metrics, and the `botbuilder` command line.
+//!
+//! ## Layout
+//!
+//! | module | role |
+//! |---|---|
+//! | [`config`] | settings: flags > `BOTBUILDER_*` env > TOML > defaults; secrets |
+//! | [`state`] | [`AppState`]: the ports handlers use |
+//! | [`middleware`] | request ids, tracing, metrics, rate limit, CORS, body limit, audit |
+//! | [`extract`] | auth, organization access + permission, validated JSON |
+//! | [`routes`] | the handlers and [`routes::build_router`] |
+//! | [`auth`] | argon2id and JWT implementations of the core auth ports |
+//! | [`error`] | [`error::ApiError`], rendered as RFC 9457 problem+json |
+//!
+//! ## Embedding
+//!
+//! ```no_run
+//! use botbuilder_server::{AppState, Settings, serve};
+//!
+//! # async fn run() -> anyhow::Result<()> {
+//! let settings = Settings::for_tests("sqlite://example.db");
+//! let state = AppState::from_settings(&settings).await?;
+//! let listener = tokio::net::TcpListener::bind("127.0.0.1:8080").await?;
+//! serve(listener, state, async { let _ = tokio::signal::ctrl_c().await; }).await?;
+//! # Ok(()) }
+//! ```
+
+#![warn(missing_docs)]
+
+pub mod auth;
+pub mod cli;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod middleware;
+pub mod routes;
+pub mod state;
+
+use std::future::Future;
+use std::net::SocketAddr;
+
+pub use config::Settings;
+pub use routes::build_router;
+pub use state::AppState;
+
+/// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections
+/// and lets in-flight requests finish.
+pub async fn serve(
+    listener: tokio::net::TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let app = build_router(state);
+    axum::serve(
+        listener,
+        app.into_make_service_with_connect_info::<SocketAddr>(),
+    )
+    .with_graceful_shutdown(shutdown)
+    .await
+}
+
+/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        () = ctrl_c => {},
+        () = terminate => {},
+    }
+    tracing::info!("shutdown signal received; finishing in-flight requests");
+}

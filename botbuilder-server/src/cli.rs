@@ -1,0 +1,174 @@
+//! The `botbuilder` command line: `serve` (the default), `migrate`, `admin create-user` and
+//! `config print-default`.
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use botbuilder_core::auth::PasswordHasher;
+use botbuilder_core::domain::{NewOrganization, NewUser};
+use clap::{Parser, Subcommand};
+use tracing_subscriber::EnvFilter;
+
+use crate::auth::{Argon2Hasher, HashCost};
+use crate::config::{
+    DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
+};
+use crate::state::{AppState, open_store};
+
+/// BotBuilder-rs: a multi-tenant chatbot platform server.
+#[derive(Debug, Parser)]
+#[command(name = "botbuilder", version, about, long_about = None)]
+pub struct Cli {
+    /// TOML configuration file [default: ./botbuilder.toml when present].
+    #[arg(long, env = "BOTBUILDER_CONFIG", global = true)]
+    pub config: Option<PathBuf>,
+    /// Settings (each also read from the environment).
+    #[command(flatten)]
+    pub settings: PartialSettings,
+    /// What to do (default: serve).
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+/// Subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the HTTP server (the default command).
+    Serve,
+    /// Applies pending database migrations and exits.
+    Migrate,
+    /// Administrative tasks.
+    #[command(subcommand)]
+    Admin(AdminCommand),
+    /// Configuration helpers.
+    #[command(subcommand)]
+    Config(ConfigCommand),
+}
+
+/// Administrative tasks.
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Creates a user and an organization they own.
+    CreateUser {
+        /// Email address.
+        #[arg(long)]
+        email: String,
+        /// Display name.
+        #[arg(long, default_value = "Administrator")]
+        name: String,
+        /// Password (at least 8 characters).
+        #[arg(long, env = "BOTBUILDER_ADMIN_PASSWORD", hide_env_values = true)]
+        password: String,
+        /// Name of the organization to create.
+        #[arg(long, default_value = "Default")]
+        org_name: String,
+    },
+}
+
+/// Configuration helpers.
+#[derive(Debug, Subcommand)]
+pub enum ConfigCommand {
+    /// Prints a configuration file with every default, documented.
+    PrintDefault,
+}
+
+fn init_tracing(format: LogFormat, filter: &str) {
+    let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _already_set = match format {
+        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => builder.json().try_init(),
+    };
+}
+
+/// Runs the parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let command = cli.command.unwrap_or(Command::Serve);
+    if let Command::Config(ConfigCommand::PrintDefault) = command {
+        print!("{EXAMPLE_CONFIG}");
+        return Ok(());
+    }
+    let partial = cli
+        .settings
+        .or(PartialSettings::from_file(cli.config.as_deref())?);
+    match command {
+        Command::Serve => serve(partial).await,
+        Command::Migrate => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let url = partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            open_store(&url).await?;
+            println!("migrations applied to {url}");
+            Ok(())
+        }
+        Command::Admin(AdminCommand::CreateUser {
+            email,
+            name,
+            password,
+            org_name,
+        }) => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            anyhow::ensure!(
+                password.chars().count() >= 8,
+                "the password needs at least 8 characters"
+            );
+            let url = partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let store = open_store(&url).await?;
+            let hasher = Argon2Hasher::new(HashCost::RECOMMENDED)?;
+            let (user, org) = store
+                .create_user_with_org(
+                    NewUser {
+                        email,
+                        name,
+                        password_hash: hasher.hash(&password).await?,
+                    },
+                    NewOrganization { name: org_name },
+                )
+                .await
+                .context("cannot create the user")?;
+            println!(
+                "created user {} ({}) owning organization {} ({})",
+                user.email, user.id, org.name, org.id
+            );
+            Ok(())
+        }
+        Command::Config(_) => Ok(()),
+    }
+}
+
+async fn serve(partial: PartialSettings) -> anyhow::Result<()> {
+    init_tracing(
+        partial.log_format.unwrap_or_default(),
+        partial.log.as_deref().unwrap_or("info"),
+    );
+    let (settings, notices) = Settings::resolve(partial)?;
+    for notice in notices {
+        match notice {
+            SettingsNotice::GeneratedSecrets(path) => tracing::warn!(
+                "no BOTBUILDER_JWT_SECRET / BOTBUILDER_MASTER_KEY given: generated development \
+                 secrets into {} (production refuses to start without them)",
+                path.display()
+            ),
+            SettingsNotice::LoadedSecrets(path) => tracing::warn!(
+                "using development secrets from {} (production refuses to start without \
+                 BOTBUILDER_JWT_SECRET and BOTBUILDER_MASTER_KEY)",
+                path.display()
+            ),
+        }
+    }
+    let state = AppState::from_settings(&settings).await?;
+    let listener = tokio::net::TcpListener::bind(settings.bind)
+        .await
+        .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    let addr = listener.local_addr()?;
+    tracing::info!(%addr, database = %settings.database_url, env = ?settings.env, "serving");
+    eprintln!("botbuilder listening on http://{addr} (docs: http://{addr}/docs)");
+    crate::serve(listener, state, crate::shutdown_signal()).await?;
+    tracing::info!("stopped");
+    Ok(())
+}

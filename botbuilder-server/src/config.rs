@@ -1,0 +1,504 @@
+//! Server settings, layered flags > `BOTBUILDER_*` environment > TOML file > defaults, and
+//! the handling of secrets (generated in development, required and strong in production).
+
+use std::fmt;
+use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
+
+use anyhow::{Context, bail};
+use base64::Engine;
+use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use serde::{Deserialize, Serialize};
+
+use crate::auth::new_secret;
+
+/// The example configuration, which also documents every default.
+pub const EXAMPLE_CONFIG: &str = include_str!("../botbuilder.example.toml");
+/// Config file read when present and none is named.
+pub const DEFAULT_CONFIG_FILE: &str = "botbuilder.toml";
+/// Default listen address.
+pub const DEFAULT_BIND: &str = "127.0.0.1:8080";
+/// Default database.
+pub const DEFAULT_DATABASE_URL: &str = "sqlite://botbuilder.db";
+/// Default file for generated development secrets.
+pub const DEFAULT_SECRETS_FILE: &str = "botbuilder-secrets.toml";
+/// Default request body limit (1 MiB).
+pub const DEFAULT_BODY_LIMIT: usize = 1024 * 1024;
+/// Minimum length of the JWT secret, in bytes.
+pub const MIN_JWT_SECRET_BYTES: usize = 32;
+
+/// Deployment environment.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum Environment {
+    /// Generates missing secrets (with a warning) and allows insecure cookies over HTTP.
+    #[default]
+    Development,
+    /// Requires strong secrets and secure cookies.
+    Production,
+}
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize, clap::ValueEnum)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    /// Human-readable, colored when a terminal.
+    #[default]
+    Pretty,
+    /// One JSON object per line.
+    Json,
+}
+
+/// A secret string whose `Debug` never shows it.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct Secret(String);
+
+impl Secret {
+    /// Wraps a secret.
+    pub fn new(value: impl Into<String>) -> Self {
+        Self(value.into())
+    }
+
+    /// The secret itself; call only where it is used.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Secret(<redacted>)")
+    }
+}
+
+impl std::str::FromStr for Secret {
+    type Err = std::convert::Infallible;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        Ok(Self::new(s))
+    }
+}
+
+/// Settings where every value is optional: one layer (flags + environment, or the file).
+#[derive(Debug, Clone, Default, clap::Args, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartialSettings {
+    /// Address to listen on [default: 127.0.0.1:8080].
+    #[arg(long, env = "BOTBUILDER_BIND", global = true)]
+    pub bind: Option<SocketAddr>,
+    /// Database URL: sqlite://PATH [default: sqlite://botbuilder.db].
+    #[arg(long, env = "BOTBUILDER_DATABASE_URL", global = true)]
+    pub database_url: Option<String>,
+    /// Deployment environment [default: development].
+    #[arg(long, env = "BOTBUILDER_ENV", value_enum, global = true)]
+    pub env: Option<Environment>,
+    /// HS256 signing secret for access tokens (at least 32 bytes).
+    #[arg(
+        long,
+        env = "BOTBUILDER_JWT_SECRET",
+        hide_env_values = true,
+        global = true
+    )]
+    pub jwt_secret: Option<Secret>,
+    /// 32-byte key (base64 or hex) encrypting secrets at rest.
+    #[arg(
+        long,
+        env = "BOTBUILDER_MASTER_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub master_key: Option<Secret>,
+    /// Where development secrets are generated and kept [default: botbuilder-secrets.toml].
+    #[arg(long, env = "BOTBUILDER_SECRETS_FILE", global = true)]
+    pub secrets_file: Option<PathBuf>,
+    /// Redis URL for multi-instance deployments (absent: in-process).
+    #[arg(long, env = "BOTBUILDER_REDIS_URL", global = true)]
+    pub redis_url: Option<String>,
+    /// Log format [default: pretty].
+    #[arg(long, env = "BOTBUILDER_LOG_FORMAT", value_enum, global = true)]
+    pub log_format: Option<LogFormat>,
+    /// tracing filter directives [default: info].
+    #[arg(long, env = "BOTBUILDER_LOG", global = true)]
+    pub log: Option<String>,
+    /// Largest accepted request body in bytes [default: 1048576].
+    #[arg(long, env = "BOTBUILDER_BODY_LIMIT", global = true)]
+    pub body_limit: Option<usize>,
+    /// Origins allowed to call the API from browsers, comma separated.
+    #[arg(
+        long,
+        env = "BOTBUILDER_CORS_ORIGINS",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub cors_origins: Option<Vec<String>>,
+    /// Requests per minute per client IP [default: 600].
+    #[arg(long, env = "BOTBUILDER_RATE_LIMIT_PER_MINUTE", global = true)]
+    pub rate_limit_per_minute: Option<u32>,
+    /// Login/sign-up attempts per minute per IP [default: 20].
+    #[arg(long, env = "BOTBUILDER_AUTH_RATE_LIMIT_PER_IP", global = true)]
+    pub auth_rate_limit_per_ip: Option<u32>,
+    /// Login attempts per 15 minutes per email [default: 10].
+    #[arg(long, env = "BOTBUILDER_AUTH_RATE_LIMIT_PER_EMAIL", global = true)]
+    pub auth_rate_limit_per_email: Option<u32>,
+    /// Trust X-Forwarded-For for the client IP [default: false].
+    #[arg(long, env = "BOTBUILDER_TRUST_FORWARDED_FOR", global = true)]
+    pub trust_forwarded_for: Option<bool>,
+}
+
+macro_rules! layer {
+    ($high:expr, $low:expr; $($field:ident),+ $(,)?) => {
+        PartialSettings { $($field: $high.$field.or($low.$field)),+ }
+    };
+}
+
+impl PartialSettings {
+    /// Values of `self`, falling back to `lower` where `self` has none.
+    pub fn or(self, lower: PartialSettings) -> PartialSettings {
+        layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
+            redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
+            auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for)
+    }
+
+    /// Parses a TOML layer.
+    pub fn from_toml(text: &str) -> anyhow::Result<Self> {
+        toml::from_str(text).context("invalid configuration file")
+    }
+
+    /// Reads the TOML layer at `path`; with no path, `./botbuilder.toml` if it exists.
+    pub fn from_file(path: Option<&Path>) -> anyhow::Result<Self> {
+        let (path, required) = match path {
+            Some(p) => (p.to_path_buf(), true),
+            None => (PathBuf::from(DEFAULT_CONFIG_FILE), false),
+        };
+        match std::fs::read_to_string(&path) {
+            Ok(text) => Self::from_toml(&text).with_context(|| format!("in {}", path.display())),
+            Err(e) if !required && e.kind() == std::io::ErrorKind::NotFound => Ok(Self::default()),
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+}
+
+/// Complete settings: every default applied, secrets resolved.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    /// Address to listen on.
+    pub bind: SocketAddr,
+    /// Database URL.
+    pub database_url: String,
+    /// Deployment environment.
+    pub env: Environment,
+    /// JWT signing secret.
+    pub jwt_secret: Secret,
+    /// The 32-byte master key.
+    pub master_key: Secret,
+    /// Redis URL, if any.
+    pub redis_url: Option<String>,
+    /// Log format.
+    pub log_format: LogFormat,
+    /// Log filter.
+    pub log: String,
+    /// Body limit in bytes.
+    pub body_limit: usize,
+    /// CORS allowlist.
+    pub cors_origins: Vec<String>,
+    /// Requests per minute per IP.
+    pub rate_limit_per_minute: u32,
+    /// Auth attempts per minute per IP.
+    pub auth_rate_limit_per_ip: u32,
+    /// Login attempts per 15 minutes per email.
+    pub auth_rate_limit_per_email: u32,
+    /// Trust X-Forwarded-For.
+    pub trust_forwarded_for: bool,
+}
+
+/// A fact about the resolved settings worth telling the operator.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SettingsNotice {
+    /// Secrets were generated and written to this file.
+    GeneratedSecrets(PathBuf),
+    /// Secrets were read from this previously generated file.
+    LoadedSecrets(PathBuf),
+}
+
+impl Settings {
+    /// Applies defaults and resolves secrets. In development, missing secrets are read from (or
+    /// generated into) the secrets file; in production they must be given and strong.
+    pub fn resolve(partial: PartialSettings) -> anyhow::Result<(Self, Vec<SettingsNotice>)> {
+        let env = partial.env.unwrap_or_default();
+        let mut notices = Vec::new();
+        let (jwt_secret, master_key) = match (partial.jwt_secret, partial.master_key, env) {
+            (Some(jwt), Some(key), _) => (jwt, key),
+            (jwt, key, Environment::Production) => {
+                let missing: Vec<&str> = [
+                    ("BOTBUILDER_JWT_SECRET", jwt.is_none()),
+                    ("BOTBUILDER_MASTER_KEY", key.is_none()),
+                ]
+                .into_iter()
+                .filter_map(|(name, missing)| missing.then_some(name))
+                .collect();
+                bail!("production requires {}", missing.join(" and "));
+            }
+            (jwt, key, Environment::Development) => {
+                let path = partial
+                    .secrets_file
+                    .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRETS_FILE));
+                let (stored, notice) = DevSecrets::load_or_create(&path)?;
+                notices.push(notice);
+                (
+                    jwt.unwrap_or(stored.jwt_secret),
+                    key.unwrap_or(stored.master_key),
+                )
+            }
+        };
+        let weaknesses = [check_jwt_secret(&jwt_secret), check_master_key(&master_key)]
+            .into_iter()
+            .flatten()
+            .collect::<Vec<_>>();
+        if !weaknesses.is_empty() {
+            if env == Environment::Production {
+                bail!(
+                    "weak secrets refused in production: {}",
+                    weaknesses.join("; ")
+                );
+            }
+            for weakness in &weaknesses {
+                tracing::warn!("{weakness} (refused in production)");
+            }
+        }
+        let settings = Settings {
+            bind: partial
+                .bind
+                .unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default bind")),
+            database_url: partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            env,
+            jwt_secret,
+            master_key,
+            redis_url: partial.redis_url,
+            log_format: partial.log_format.unwrap_or_default(),
+            log: partial.log.unwrap_or_else(|| "info".to_owned()),
+            body_limit: partial.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
+            cors_origins: partial.cors_origins.unwrap_or_default(),
+            rate_limit_per_minute: partial.rate_limit_per_minute.unwrap_or(600),
+            auth_rate_limit_per_ip: partial.auth_rate_limit_per_ip.unwrap_or(20),
+            auth_rate_limit_per_email: partial.auth_rate_limit_per_email.unwrap_or(10),
+            trust_forwarded_for: partial.trust_forwarded_for.unwrap_or(false),
+        };
+        Ok((settings, notices))
+    }
+
+    /// Settings for tests: the given database, fixed strong secrets, generous rate limits.
+    pub fn for_tests(database_url: impl Into<String>) -> Self {
+        Settings {
+            bind: "127.0.0.1:0".parse().expect("valid address"),
+            database_url: database_url.into(),
+            env: Environment::Development,
+            jwt_secret: Secret::new("test-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
+            master_key: Secret::new(STANDARD.encode((0u8..32).collect::<Vec<_>>())),
+            redis_url: None,
+            log_format: LogFormat::Pretty,
+            log: "warn".to_owned(),
+            body_limit: DEFAULT_BODY_LIMIT,
+            cors_origins: Vec::new(),
+            rate_limit_per_minute: 100_000,
+            auth_rate_limit_per_ip: 10_000,
+            auth_rate_limit_per_email: 10_000,
+            trust_forwarded_for: false,
+        }
+    }
+
+    /// The master key's 32 bytes.
+    pub fn master_key_bytes(&self) -> anyhow::Result<[u8; 32]> {
+        decode_key(self.master_key.expose())
+            .context("BOTBUILDER_MASTER_KEY must be 32 bytes, base64 or hex encoded")
+    }
+}
+
+/// Secrets generated for development, persisted so tokens survive restarts.
+#[derive(Serialize, Deserialize)]
+struct DevSecrets {
+    jwt_secret: Secret,
+    master_key: Secret,
+}
+
+impl DevSecrets {
+    fn load_or_create(path: &Path) -> anyhow::Result<(Self, SettingsNotice)> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => {
+                let secrets = toml::from_str(&text)
+                    .with_context(|| format!("corrupt secrets file {}", path.display()))?;
+                Ok((secrets, SettingsNotice::LoadedSecrets(path.to_path_buf())))
+            }
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                let mut key = [0u8; 32];
+                aws_lc_rs::rand::fill(&mut key).context("system random generator failed")?;
+                let secrets = DevSecrets {
+                    jwt_secret: Secret::new(format!("{}{}", new_secret(), new_secret())),
+                    master_key: Secret::new(STANDARD.encode(key)),
+                };
+                let text = format!(
+                    "# Generated by botbuilder for development. Keep private; do not commit.\n{}",
+                    toml::to_string(&secrets)?
+                );
+                write_private(path, &text)
+                    .with_context(|| format!("cannot write secrets file {}", path.display()))?;
+                Ok((
+                    secrets,
+                    SettingsNotice::GeneratedSecrets(path.to_path_buf()),
+                ))
+            }
+            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
+        }
+    }
+}
+
+/// Writes a file readable by its owner only.
+fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
+    use std::io::Write;
+    let mut options = std::fs::OpenOptions::new();
+    options.write(true).create_new(true);
+    #[cfg(unix)]
+    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
+    options.open(path)?.write_all(text.as_bytes())
+}
+
+const WEAK_WORDS: [&str; 6] = [
+    "secret",
+    "changeme",
+    "password",
+    "botbuilder",
+    "example",
+    "test",
+];
+
+/// Why a JWT secret is weak, if it is.
+fn check_jwt_secret(secret: &Secret) -> Option<String> {
+    let s = secret.expose();
+    if s.len() < MIN_JWT_SECRET_BYTES {
+        return Some(format!(
+            "BOTBUILDER_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes"
+        ));
+    }
+    let distinct = s.bytes().collect::<std::collections::BTreeSet<_>>().len();
+    let lower = s.to_lowercase();
+    if distinct < 10 || WEAK_WORDS.iter().any(|w| lower.contains(w)) {
+        return Some("BOTBUILDER_JWT_SECRET looks guessable".to_owned());
+    }
+    None
+}
+
+/// Why a master key is unusable or weak, if it is.
+fn check_master_key(key: &Secret) -> Option<String> {
+    match decode_key(key.expose()) {
+        None => Some("BOTBUILDER_MASTER_KEY is not 32 bytes of base64 or hex".to_owned()),
+        Some(bytes)
+            if bytes
+                .iter()
+                .collect::<std::collections::BTreeSet<_>>()
+                .len()
+                < 8 =>
+        {
+            Some("BOTBUILDER_MASTER_KEY looks guessable".to_owned())
+        }
+        Some(_) => None,
+    }
+}
+
+fn decode_key(text: &str) -> Option<[u8; 32]> {
+    let text = text.trim();
+    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
+        (0..32)
+            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
+            .collect::<Option<Vec<u8>>>()?
+    } else {
+        STANDARD
+            .decode(text)
+            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
+            .ok()?
+    };
+    bytes.try_into().ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn example_config_parses_and_matches_the_defaults() {
+        let file = PartialSettings::from_toml(EXAMPLE_CONFIG).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let defaults = PartialSettings {
+            secrets_file: Some(dir.path().join("s.toml")),
+            ..PartialSettings::default()
+        };
+        let file = PartialSettings {
+            secrets_file: defaults.secrets_file.clone(),
+            ..file
+        };
+        let (from_file, _) = Settings::resolve(file).unwrap();
+        let (from_defaults, _) = Settings::resolve(defaults).unwrap();
+        assert_eq!(format!("{from_file:?}"), format!("{from_defaults:?}"));
+        assert_eq!(from_defaults.bind.to_string(), "127.0.0.1:8080");
+        assert_eq!(from_defaults.database_url, "sqlite://botbuilder.db");
+    }
+
+    #[test]
+    fn higher_layers_win() {
+        let flags = PartialSettings {
+            bind: Some("0.0.0.0:9000".parse().unwrap()),
+            ..PartialSettings::default()
+        };
+        let file = PartialSettings::from_toml("bind = \"127.0.0.1:1\"\nlog = \"debug\"").unwrap();
+        let merged = flags.or(file);
+        assert_eq!(merged.bind.unwrap().to_string(), "0.0.0.0:9000");
+        assert_eq!(merged.log.as_deref(), Some("debug"));
+        assert!(
+            PartialSettings::from_toml("bnid = 1").is_err(),
+            "typos are refused"
+        );
+    }
+
+    #[test]
+    fn development_generates_and_then_reuses_secrets() {
+        let dir = tempfile::tempdir().unwrap();
+        let partial = || PartialSettings {
+            secrets_file: Some(dir.path().join("secrets.toml")),
+            ..PartialSettings::default()
+        };
+        let (first, notices) = Settings::resolve(partial()).unwrap();
+        assert!(matches!(notices[0], SettingsNotice::GeneratedSecrets(_)));
+        let (second, notices) = Settings::resolve(partial()).unwrap();
+        assert!(matches!(notices[0], SettingsNotice::LoadedSecrets(_)));
+        assert_eq!(first.jwt_secret, second.jwt_secret);
+        assert!(first.master_key_bytes().is_ok());
+        assert!(check_jwt_secret(&first.jwt_secret).is_none());
+    }
+
+    #[test]
+    fn production_refuses_missing_or_weak_secrets() {
+        let prod = |jwt: Option<&str>, key: Option<&str>| PartialSettings {
+            env: Some(Environment::Production),
+            jwt_secret: jwt.map(Secret::new),
+            master_key: key.map(Secret::new),
+            ..PartialSettings::default()
+        };
+        let strong_key = STANDARD.encode((0u8..32).collect::<Vec<_>>());
+        let strong_jwt = "kR9v2LqXw8ZtY4nB7mC1pH6sJ3dF0gA5eU";
+        let err = Settings::resolve(prod(None, None)).unwrap_err().to_string();
+        assert!(err.contains("BOTBUILDER_JWT_SECRET") && err.contains("BOTBUILDER_MASTER_KEY"));
+        assert!(Settings::resolve(prod(Some("short"), Some(&strong_key))).is_err());
+        assert!(Settings::resolve(prod(Some(&"a".repeat(64)), Some(&strong_key))).is_err());
+        assert!(Settings::resolve(prod(Some(strong_jwt), Some("AAAA"))).is_err());
+        assert!(Settings::resolve(prod(Some(strong_jwt), Some(&"00".repeat(32)))).is_err());
+        assert!(Settings::resolve(prod(Some(strong_jwt), Some(&strong_key))).is_ok());
+    }
+
+    #[test]
+    fn secrets_never_show_in_debug() {
+        let s = Settings::for_tests("sqlite::memory:");
+        let debug = format!("{s:?}");
+        assert!(!debug.contains(s.jwt_secret.expose()));
+    }
+}

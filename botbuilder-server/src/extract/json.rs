@@ -1,0 +1,157 @@
+//! `ValidJson<T>`: parse a JSON body (naming the failing field) and validate it with garde.
+
+use axum::body::Bytes;
+use axum::extract::{FromRequest, Request};
+use axum::http::{StatusCode, header};
+use serde::de::DeserializeOwned;
+
+use crate::error::{ApiError, FieldError};
+
+/// A JSON request body that was parsed and validated.
+///
+/// Rejections, all `application/problem+json`: a non-JSON content type is 415, a body over
+/// the limit 413, malformed JSON or a wrong type 400 naming the field, and every garde rule
+/// that fails 400 with one entry per field.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ValidJson<T>(pub T);
+
+fn is_json(content_type: Option<&str>) -> bool {
+    let Some(ct) = content_type else {
+        return false;
+    };
+    let essence = ct.split(';').next().unwrap_or_default().trim();
+    essence.eq_ignore_ascii_case("application/json")
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Removes serde_json's " at line L column C" suffix: positions mean nothing to API clients.
+fn without_position(message: &str) -> &str {
+    message
+        .rfind(" at line ")
+        .map_or(message, |at| &message[..at])
+}
+
+/// Joins a parent path and a child key: `("ai_config", "model") -> "ai_config.model"`.
+fn join(parent: &str, child: &str) -> String {
+    if parent.is_empty() || parent == "." {
+        child.to_owned()
+    } else {
+        format!("{parent}.{child}")
+    }
+}
+
+/// The field a serde error is about: missing and unknown fields name the key itself, other
+/// errors the path where deserialization failed.
+pub(crate) fn field_of(path: &str, message: &str) -> String {
+    for prefix in ["missing field `", "unknown field `"] {
+        if let Some(rest) = message.strip_prefix(prefix)
+            && let Some(end) = rest.find('`')
+        {
+            let key = &rest[..end];
+            if path.ends_with(key) {
+                return path.to_owned();
+            }
+            return join(path, key);
+        }
+    }
+    if path.is_empty() || path == "." {
+        "body".to_owned()
+    } else {
+        path.to_owned()
+    }
+}
+
+/// Parses `bytes` as `T`, naming the failing field on error.
+pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    let mut de = serde_json::Deserializer::from_slice(bytes);
+    let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
+        let inner = e.inner();
+        let message = without_position(&inner.to_string()).to_owned();
+        if inner.is_syntax() || inner.is_eof() {
+            return ApiError::field("body", format!("malformed JSON: {message}"));
+        }
+        ApiError::field(field_of(&e.path().to_string(), &message), message)
+    })?;
+    de.end()
+        .map_err(|_| ApiError::field("body", "unexpected data after the JSON value"))?;
+    Ok(value)
+}
+
+/// Turns a garde report into one [`FieldError`] per failed rule.
+pub fn report_errors(report: &garde::Report) -> Vec<FieldError> {
+    report
+        .iter()
+        .map(|(path, error)| {
+            let field = path.to_string();
+            let field = if field.is_empty() {
+                "body".to_owned()
+            } else {
+                field
+            };
+            FieldError::new(field, error.message().to_string())
+        })
+        .collect()
+}
+
+impl<S, T> FromRequest<S> for ValidJson<T>
+where
+    S: Send + Sync,
+    T: DeserializeOwned + garde::Validate,
+    T::Context: Default,
+{
+    type Rejection = ApiError;
+
+    async fn from_request(req: Request, state: &S) -> Result<Self, Self::Rejection> {
+        let content_type = req
+            .headers()
+            .get(header::CONTENT_TYPE)
+            .and_then(|v| v.to_str().ok());
+        if !is_json(content_type) {
+            return Err(ApiError::UnsupportedMediaType);
+        }
+        let bytes = Bytes::from_request(req, state).await.map_err(|e| {
+            if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                ApiError::PayloadTooLarge
+            } else {
+                ApiError::BadRequest("the request body could not be read".to_owned())
+            }
+        })?;
+        let value: T = parse_json(&bytes)?;
+        value
+            .validate()
+            .map_err(|report| ApiError::Validation(report_errors(&report)))?;
+        Ok(Self(value))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn content_types() {
+        assert!(is_json(Some("application/json")));
+        assert!(is_json(Some("application/json; charset=utf-8")));
+        assert!(is_json(Some("application/merge-patch+json")));
+        assert!(!is_json(Some("text/plain")));
+        assert!(!is_json(None));
+    }
+
+    #[test]
+    fn fields_are_named() {
+        assert_eq!(field_of(".", "missing field `name`"), "name");
+        assert_eq!(
+            field_of("ai_config", "missing field `model`"),
+            "ai_config.model"
+        );
+        assert_eq!(
+            field_of(".", "unknown field `admin`, expected one of"),
+            "admin"
+        );
+        assert_eq!(
+            field_of("ai_config.temperature", "invalid type"),
+            "ai_config.temperature"
+        );
+        assert_eq!(field_of(".", "invalid type: integer"), "body");
+    }
+}

@@ -1,0 +1,300 @@
+//! Bots: CRUD, `ai_config` validation, and clone.
+
+use axum::Json;
+use axum::body::Bytes;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use botbuilder_core::domain::{AiConfig, BotPatch, NewBot};
+use botbuilder_core::id::BotId;
+use garde::Validate;
+use serde::Deserialize;
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::input::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, PageQuery, not_blank, opt_not_blank};
+use super::views::{BotView, PageView};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{OrgAccess, Path, Query, ValidJson, parse_json, perm, report_errors};
+use crate::middleware::audit::AuditRecord;
+use crate::state::AppState;
+
+/// Providers a bot can name.
+pub const PROVIDERS: [&str; 4] = ["local", "openai", "anthropic", "openai-compatible"];
+/// Longest system prompt in characters.
+pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
+
+fn default_model(provider: &str) -> Option<&'static str> {
+    match provider {
+        "local" => Some(AiConfig::DEFAULT_MODEL),
+        "openai" => Some("gpt-4o-mini"),
+        "anthropic" => Some("claude-3-5-haiku-latest"),
+        _ => None,
+    }
+}
+
+fn known_provider(value: &Option<String>, _: &()) -> garde::Result {
+    match value {
+        Some(p) if !PROVIDERS.contains(&p.as_str()) => Err(garde::Error::new(format!(
+            "unknown provider; expected one of {}",
+            PROVIDERS.join(", ")
+        ))),
+        _ => Ok(()),
+    }
+}
+
+/// Language model settings; omitted fields keep their current (or default) value.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AiConfigInput {
+    /// `local` (offline, default), `openai`, `anthropic` or `openai-compatible`.
+    #[garde(custom(known_provider))]
+    pub provider: Option<String>,
+    /// Model name; required for `openai-compatible`.
+    #[garde(length(chars, min = 1, max = 100), custom(opt_not_blank))]
+    pub model: Option<String>,
+    /// System prompt (up to 20,000 characters).
+    #[garde(length(chars, max = MAX_SYSTEM_PROMPT_CHARS))]
+    pub system_prompt: Option<String>,
+    /// Sampling temperature, 0 to 2.
+    #[garde(range(min = 0.0, max = 2.0))]
+    pub temperature: Option<f32>,
+    /// Most tokens per answer, 1 to 32,768.
+    #[garde(range(min = 1, max = 32_768))]
+    pub max_tokens: Option<u32>,
+    /// Provider to use when the main one fails.
+    #[garde(custom(known_provider))]
+    pub fallback_provider: Option<String>,
+}
+
+impl AiConfigInput {
+    /// Applies the given fields on top of `base`, checking the rules that span fields.
+    pub fn apply(self, base: AiConfig) -> ApiResult<AiConfig> {
+        let provider_changed = self.provider.as_ref().is_some_and(|p| *p != base.provider);
+        let provider = self.provider.unwrap_or(base.provider);
+        let model = match self.model {
+            Some(model) => model.trim().to_owned(),
+            None if provider_changed => default_model(&provider)
+                .ok_or_else(|| ApiError::field("ai_config.model", "required for this provider"))?
+                .to_owned(),
+            None => base.model,
+        };
+        let fallback_provider = self.fallback_provider.or(base.fallback_provider);
+        if fallback_provider.as_deref() == Some(provider.as_str()) {
+            return Err(ApiError::field(
+                "ai_config.fallback_provider",
+                "must differ from provider",
+            ));
+        }
+        Ok(AiConfig {
+            provider,
+            model,
+            system_prompt: self.system_prompt.unwrap_or(base.system_prompt),
+            temperature: self.temperature.unwrap_or(base.temperature),
+            max_tokens: self.max_tokens.unwrap_or(base.max_tokens),
+            fallback_provider,
+        })
+    }
+}
+
+/// A new bot.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateBot {
+    /// Name.
+    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(not_blank))]
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
+    pub description: String,
+    /// Language model settings (default: the offline `local` provider).
+    #[serde(default)]
+    #[garde(dive)]
+    pub ai_config: AiConfigInput,
+}
+
+/// Changes to a bot; omitted fields stay as they are.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateBot {
+    /// New name.
+    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(opt_not_blank))]
+    pub name: Option<String>,
+    /// New description.
+    #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
+    pub description: Option<String>,
+    /// Settings to change.
+    #[garde(dive)]
+    pub ai_config: Option<AiConfigInput>,
+}
+
+/// Options for cloning; the body may be empty.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CloneBot {
+    /// Name of the copy (default: "<name> (copy)").
+    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(opt_not_blank))]
+    pub name: Option<String>,
+}
+
+/// `{bot}` path parameter.
+#[derive(Debug, Deserialize)]
+pub struct BotPath {
+    /// The bot id.
+    pub bot: BotId,
+}
+
+/// Bots, oldest first, paged.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/bots", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id"), PageQuery),
+    responses((status = 200, body = PageView<BotView>), (status = 403, body = Problem)))]
+pub async fn list_bots(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<PageView<BotView>>> {
+    let page = state.store.list_bots(access.org, q.page()).await?;
+    Ok(Json(PageView::from_page(&page)))
+}
+
+/// Creates a bot.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/bots", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id")),
+    request_body = CreateBot,
+    responses((status = 201, body = BotView), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 413, body = Problem)))]
+pub async fn create_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    ValidJson(req): ValidJson<CreateBot>,
+) -> ApiResult<impl IntoResponse> {
+    let ai_config = req.ai_config.apply(AiConfig::default())?;
+    let bot = state
+        .store
+        .create_bot(
+            access.org,
+            NewBot {
+                name: req.name.trim().to_owned(),
+                description: req.description,
+                ai_config,
+            },
+        )
+        .await?;
+    let audit = AuditRecord::new("bot.create")
+        .target("bot", bot.id)
+        .details(json!({ "name": bot.name }));
+    Ok((StatusCode::CREATED, audit, Json(BotView::from(&bot))))
+}
+
+/// One bot.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/bots/{bot}", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id"),
+        ("bot" = uuid::Uuid, Path, description = "Bot id")),
+    responses((status = 200, body = BotView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn get_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<BotPath>,
+) -> ApiResult<Json<BotView>> {
+    Ok(Json(
+        (&state.store.get_bot(access.org, path.bot).await?).into(),
+    ))
+}
+
+/// Changes a bot.
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/bots/{bot}", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id"),
+        ("bot" = uuid::Uuid, Path, description = "Bot id")),
+    request_body = UpdateBot,
+    responses((status = 200, body = BotView), (status = 400, body = Problem),
+        (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<BotPath>,
+    ValidJson(req): ValidJson<UpdateBot>,
+) -> ApiResult<impl IntoResponse> {
+    let current = state.store.get_bot(access.org, path.bot).await?;
+    let ai_config = req
+        .ai_config
+        .map(|input| input.apply(current.ai_config))
+        .transpose()?;
+    let bot = state
+        .store
+        .update_bot(
+            access.org,
+            path.bot,
+            BotPatch {
+                name: req.name.map(|n| n.trim().to_owned()),
+                description: req.description,
+                ai_config,
+            },
+        )
+        .await?;
+    let audit = AuditRecord::new("bot.update").target("bot", bot.id);
+    Ok((audit, Json(BotView::from(&bot))))
+}
+
+/// Deletes a bot.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/bots/{bot}", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id"),
+        ("bot" = uuid::Uuid, Path, description = "Bot id")),
+    responses((status = 204, description = "Deleted"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn delete_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsDelete>,
+    Path(path): Path<BotPath>,
+) -> ApiResult<impl IntoResponse> {
+    state.store.delete_bot(access.org, path.bot).await?;
+    let audit = AuditRecord::new("bot.delete").target("bot", path.bot);
+    Ok((StatusCode::NO_CONTENT, audit, ()))
+}
+
+/// Copies a bot's settings into a new bot in the same organization.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/bots/{bot}/clone", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id"),
+        ("bot" = uuid::Uuid, Path, description = "Bot id")),
+    request_body(content = CloneBot, description = "Optional"),
+    responses((status = 201, body = BotView), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn clone_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<BotPath>,
+    body: Bytes,
+) -> ApiResult<impl IntoResponse> {
+    let options: CloneBot = if body.iter().all(u8::is_ascii_whitespace) {
+        CloneBot::default()
+    } else {
+        parse_json(&body)?
+    };
+    options
+        .validate()
+        .map_err(|r| ApiError::Validation(report_errors(&r)))?;
+    let source = state.store.get_bot(access.org, path.bot).await?;
+    let name = options.name.map_or_else(
+        || {
+            let mut name = format!("{} (copy)", source.name);
+            if name.chars().count() > MAX_NAME_CHARS {
+                name = name.chars().take(MAX_NAME_CHARS).collect();
+            }
+            name
+        },
+        |n| n.trim().to_owned(),
+    );
+    let bot = state
+        .store
+        .create_bot(
+            access.org,
+            NewBot {
+                name,
+                description: source.description,
+                ai_config: source.ai_config,
+            },
+        )
+        .await?;
+    let audit = AuditRecord::new("bot.clone")
+        .target("bot", bot.id)
+        .details(json!({ "source": source.id }));
+    Ok((StatusCode::CREATED, audit, Json(BotView::from(&bot))))
+}

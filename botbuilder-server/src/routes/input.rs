@@ -1,0 +1,56 @@
+//! Shared request inputs and validators.
+
+use botbuilder_core::domain::{PageRequest, Permission, PermissionSet};
+use serde::Deserialize;
+use utoipa::IntoParams;
+use uuid::Uuid;
+
+/// Longest name (organization, bot, role, key) in characters.
+pub const MAX_NAME_CHARS: usize = 100;
+/// Longest description in characters.
+pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
+
+/// Refuses strings that are only whitespace (or contain control characters other than
+/// newlines and tabs, NUL included).
+pub fn not_blank(value: &str, _: &()) -> garde::Result {
+    if value.trim().is_empty() {
+        return Err(garde::Error::new("must not be blank"));
+    }
+    if value
+        .chars()
+        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
+    {
+        return Err(garde::Error::new("must not contain control characters"));
+    }
+    Ok(())
+}
+
+/// [`not_blank`] for optional fields.
+pub fn opt_not_blank(value: &Option<String>, ctx: &()) -> garde::Result {
+    value.as_deref().map_or(Ok(()), |v| not_blank(v, ctx))
+}
+
+/// Keyset paging parameters.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct PageQuery {
+    /// Items per page, 1..=200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page.
+    pub cursor: Option<Uuid>,
+}
+
+impl PageQuery {
+    /// As a store page request.
+    pub fn page(&self) -> PageRequest {
+        PageRequest {
+            limit: self.limit.unwrap_or(PageRequest::DEFAULT_LIMIT),
+            cursor: self.cursor,
+        }
+    }
+}
+
+/// Collects permission names into a set (they are already validated by deserialization).
+pub fn permission_set(list: &[Permission]) -> PermissionSet {
+    list.iter().copied().collect()
+}

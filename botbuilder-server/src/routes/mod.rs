@@ -1,0 +1,121 @@
+//! The HTTP API (v1). Every route is registered through [`api_router`], which also builds the
+//! OpenAPI document from the handlers' annotations, so the spec and the router cannot drift.
+
+pub mod api_keys;
+pub mod audit_log;
+pub mod auth;
+pub mod bots;
+pub mod health;
+pub mod input;
+pub mod members;
+pub mod orgs;
+pub mod roles;
+pub mod views;
+
+use axum::Router;
+use utoipa::openapi::OpenApi as OpenApiDoc;
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::routes;
+use utoipa_swagger_ui::SwaggerUi;
+
+use crate::error::{ApiError, FieldError, Problem};
+use crate::middleware;
+use crate::state::AppState;
+
+/// Path of the generated OpenAPI document.
+pub const OPENAPI_PATH: &str = "/api/v1/openapi.json";
+/// Path of the interactive docs (served offline).
+pub const DOCS_PATH: &str = "/docs";
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut OpenApiDoc) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        components.add_security_scheme(
+            "bearer",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "An access token from /api/v1/auth/login, or an API key (bb_...)",
+                    ))
+                    .build(),
+            ),
+        );
+    }
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "BotBuilder-rs API",
+        description = "Multi-tenant chatbot platform. Errors are RFC 9457 problem+json."
+    ),
+    components(schemas(Problem, FieldError)),
+    modifiers(&BearerAuth),
+    tags(
+        (name = "health", description = "Probes and metrics"),
+        (name = "auth", description = "Sign-up, login, refresh tokens"),
+        (name = "organizations", description = "Tenants"),
+        (name = "members", description = "Who belongs to an organization"),
+        (name = "roles", description = "Built-in and custom permission sets"),
+        (name = "api-keys", description = "Organization-scoped credentials"),
+        (name = "audit", description = "Who did what"),
+        (name = "bots", description = "Chatbots"),
+    )
+)]
+struct ApiDoc;
+
+/// Every route with its OpenAPI description.
+pub fn api_router() -> OpenApiRouter<AppState> {
+    OpenApiRouter::with_openapi(ApiDoc::openapi())
+        .routes(routes!(health::healthz))
+        .routes(routes!(health::readyz))
+        .routes(routes!(health::metrics))
+        .routes(routes!(auth::register))
+        .routes(routes!(auth::login))
+        .routes(routes!(auth::refresh))
+        .routes(routes!(auth::logout))
+        .routes(routes!(auth::me))
+        .routes(routes!(orgs::list_orgs, orgs::create_org))
+        .routes(routes!(orgs::get_org, orgs::update_org, orgs::delete_org))
+        .routes(routes!(members::list_members, members::add_member))
+        .routes(routes!(members::update_member, members::remove_member))
+        .routes(routes!(roles::list_roles, roles::create_role))
+        .routes(routes!(roles::update_role, roles::delete_role))
+        .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
+        .routes(routes!(api_keys::delete_api_key))
+        .routes(routes!(audit_log::list_audit_log))
+        .routes(routes!(bots::list_bots, bots::create_bot))
+        .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
+        .routes(routes!(bots::clone_bot))
+}
+
+/// The OpenAPI 3.1 document of the API.
+pub fn openapi() -> OpenApiDoc {
+    api_router().split_for_parts().1
+}
+
+async fn not_found() -> ApiError {
+    ApiError::NotFound
+}
+
+async fn method_not_allowed() -> ApiError {
+    ApiError::MethodNotAllowed
+}
+
+/// The complete application: routes, OpenAPI + docs, fallbacks and the middleware stack.
+pub fn build_router(state: AppState) -> Router {
+    // Install the metrics recorder before the first request is counted.
+    crate::middleware::metrics::prometheus();
+    let (routes, api) = api_router().split_for_parts();
+    let routes: Router = routes
+        .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, api))
+        .fallback(not_found)
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(state.clone());
+    middleware::apply(routes, &state)
+}

@@ -1,0 +1,121 @@
+//! Shared application state: the ports the handlers use, held as `Arc<dyn Trait>`.
+
+use std::sync::Arc;
+
+use anyhow::{Context, bail};
+use botbuilder_core::auth::{PasswordHasher, TokenIssuer};
+use botbuilder_core::clock::{Clock, SystemClock};
+use botbuilder_core::rate_limit::RateLimiter;
+use botbuilder_core::store::Store;
+use botbuilder_store::SqliteStore;
+use botbuilder_store::memory::MemoryRateLimiter;
+
+use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
+use crate::config::{Environment, Settings};
+
+/// HTTP-level settings the middleware and handlers read.
+#[derive(Debug, Clone)]
+pub struct HttpSettings {
+    /// Largest accepted body in bytes.
+    pub body_limit: usize,
+    /// CORS allowlist.
+    pub cors_origins: Vec<String>,
+    /// Requests per minute per IP.
+    pub rate_limit_per_minute: u32,
+    /// Auth attempts per minute per IP.
+    pub auth_rate_limit_per_ip: u32,
+    /// Login attempts per 15 minutes per email.
+    pub auth_rate_limit_per_email: u32,
+    /// Trust X-Forwarded-For.
+    pub trust_forwarded_for: bool,
+    /// Mark the refresh cookie `Secure` (true in production).
+    pub secure_cookies: bool,
+}
+
+impl HttpSettings {
+    /// The HTTP part of the server settings.
+    pub fn from_settings(settings: &Settings) -> Self {
+        Self {
+            body_limit: settings.body_limit,
+            cors_origins: settings.cors_origins.clone(),
+            rate_limit_per_minute: settings.rate_limit_per_minute,
+            auth_rate_limit_per_ip: settings.auth_rate_limit_per_ip,
+            auth_rate_limit_per_email: settings.auth_rate_limit_per_email,
+            trust_forwarded_for: settings.trust_forwarded_for,
+            secure_cookies: settings.env == Environment::Production,
+        }
+    }
+}
+
+/// Everything a request handler needs. Cheap to clone.
+#[derive(Clone)]
+pub struct AppState {
+    /// Persistence.
+    pub store: Arc<dyn Store>,
+    /// Password hashing.
+    pub hasher: Arc<dyn PasswordHasher>,
+    /// Access tokens.
+    pub tokens: Arc<dyn TokenIssuer>,
+    /// Rate limiting.
+    pub limiter: Arc<dyn RateLimiter>,
+    /// Time.
+    pub clock: Arc<dyn Clock>,
+    /// HTTP settings.
+    pub http: Arc<HttpSettings>,
+}
+
+impl std::fmt::Debug for AppState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("AppState")
+            .field("store", &self.store.backend())
+            .field("http", &self.http)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Opens the store named by a database URL (running migrations).
+pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    if database_url.starts_with("sqlite:") {
+        let store = SqliteStore::connect(database_url)
+            .await
+            .with_context(|| format!("cannot open {database_url}"))?;
+        return Ok(Arc::new(store));
+    }
+    if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
+        bail!("this build has no Postgres backend yet; use a sqlite:// URL");
+    }
+    bail!("unsupported database URL `{database_url}`: expected sqlite://PATH")
+}
+
+impl AppState {
+    /// Builds the state for `settings`: opens and migrates the store, and sets up argon2id
+    /// at the recommended cost, HS256 tokens and the in-process rate limiter.
+    pub async fn from_settings(settings: &Settings) -> anyhow::Result<Self> {
+        Self::from_settings_with_cost(settings, HashCost::RECOMMENDED).await
+    }
+
+    /// Like [`AppState::from_settings`] with an explicit password hashing cost (tests use
+    /// [`HashCost::INSECURE_FOR_TESTS`]).
+    pub async fn from_settings_with_cost(
+        settings: &Settings,
+        cost: HashCost,
+    ) -> anyhow::Result<Self> {
+        if settings.redis_url.is_some() {
+            bail!("this build has no Redis backend yet; unset BOTBUILDER_REDIS_URL");
+        }
+        settings.master_key_bytes()?;
+        let store = open_store(&settings.database_url).await?;
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        Ok(Self {
+            store,
+            hasher: Arc::new(Argon2Hasher::new(cost)?),
+            tokens: Arc::new(JwtIssuer::new(
+                settings.jwt_secret.expose().as_bytes(),
+                clock.clone(),
+            )),
+            limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
+            clock,
+            http: Arc::new(HttpSettings::from_settings(settings)),
+        })
+    }
+}
