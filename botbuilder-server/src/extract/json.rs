@@ -70,7 +70,11 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
         if inner.is_syntax() || inner.is_eof() {
             return ApiError::field("body", format!("malformed JSON: {message}"));
         }
-        ApiError::field(field_of(&e.path().to_string(), &message), message)
+        let path = e.path().to_string();
+        if path.starts_with('[') {
+            return ApiError::field("body", "expected a JSON object");
+        }
+        ApiError::field(field_of(&path, &message), message)
     })?;
     de.end()
         .map_err(|_| ApiError::field("body", "unexpected data after the JSON value"))?;

@@ -1,7 +1,7 @@
 //! Path and query extractors whose rejections are problem+json naming the parameter.
 
 use axum::extract::rejection::PathRejection;
-use axum::extract::{FromRequestParts, path::ErrorKind};
+use axum::extract::{FromRequestParts, RawPathParams, path::ErrorKind};
 use axum::http::request::Parts;
 use serde::de::DeserializeOwned;
 
@@ -19,15 +19,30 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> FromRequestParts<S> for Path<T>
             Ok(axum::extract::Path(value)) => Ok(Self(value)),
             Err(PathRejection::FailedToDeserializePathParams(e)) => {
                 let field = match e.kind() {
-                    ErrorKind::ParseErrorAtKey { key, .. } => key.clone(),
-                    ErrorKind::InvalidUtf8InPathParam { key } => key.clone(),
-                    _ => "path".to_owned(),
+                    ErrorKind::ParseErrorAtKey { key, .. } => Some(key.clone()),
+                    ErrorKind::InvalidUtf8InPathParam { key } => Some(key.clone()),
+                    _ => None,
+                };
+                let field = match field {
+                    Some(field) => field,
+                    None => first_invalid_id(parts, state).await,
                 };
                 Err(ApiError::field(field, "not a valid id"))
             }
             Err(other) => Err(ApiError::BadRequest(other.body_text())),
         }
     }
+}
+
+/// Every path parameter of the API is an id: names the first one that is not a UUID.
+async fn first_invalid_id<S: Send + Sync>(parts: &mut Parts, state: &S) -> String {
+    let Ok(params) = RawPathParams::from_request_parts(parts, state).await else {
+        return "path".to_owned();
+    };
+    params
+        .iter()
+        .find(|(_, value)| uuid::Uuid::parse_str(value).is_err())
+        .map_or_else(|| "path".to_owned(), |(name, _)| name.to_owned())
 }
 
 /// Like `axum::extract::Query`, with 400 problem+json naming the bad parameter.

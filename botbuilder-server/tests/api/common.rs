@@ -1,0 +1,242 @@
+//! Spawns the real server on port 0 against a temporary SQLite file and speaks HTTP to it.
+
+use std::net::SocketAddr;
+
+use botbuilder_server::auth::HashCost;
+use botbuilder_server::{AppState, Settings};
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+use tokio::sync::oneshot;
+use tokio::task::JoinHandle;
+
+pub(crate) struct TestApp {
+    pub(crate) addr: SocketAddr,
+    pub(crate) http: reqwest::Client,
+    database_url: String,
+    shutdown: Option<oneshot::Sender<()>>,
+    server: Option<JoinHandle<()>>,
+    _dir: tempfile::TempDir,
+}
+
+/// A response: status, headers and the body parsed as JSON (`Null` when empty or not JSON).
+#[derive(Debug)]
+pub(crate) struct Reply {
+    pub(crate) status: StatusCode,
+    pub(crate) headers: reqwest::header::HeaderMap,
+    pub(crate) text: String,
+    pub(crate) json: Value,
+}
+
+impl Reply {
+    pub(crate) fn content_type(&self) -> &str {
+        self.headers
+            .get("content-type")
+            .and_then(|v| v.to_str().ok())
+            .unwrap_or_default()
+    }
+
+    /// The `field`s of a problem+json `errors` list.
+    pub(crate) fn error_fields(&self) -> Vec<String> {
+        self.json["errors"]
+            .as_array()
+            .map(|errors| {
+                errors
+                    .iter()
+                    .filter_map(|e| e["field"].as_str().map(str::to_owned))
+                    .collect()
+            })
+            .unwrap_or_default()
+    }
+}
+
+/// A signed-up user with their first organization.
+#[derive(Debug, Clone)]
+pub(crate) struct Account {
+    pub(crate) email: String,
+    pub(crate) token: String,
+    pub(crate) user_id: String,
+    pub(crate) org_id: String,
+    pub(crate) refresh_cookie: String,
+}
+
+pub(crate) const PASSWORD: &str = "correct horse battery staple";
+
+impl TestApp {
+    pub(crate) async fn spawn() -> Self {
+        Self::spawn_with(|_| {}).await
+    }
+
+    /// A fresh database file, test secrets, cheap password hashing; `tweak` edits settings.
+    pub(crate) async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
+        let dir = tempfile::tempdir().expect("tempdir");
+        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let mut settings = Settings::for_tests(url.clone());
+        tweak(&mut settings);
+        let state = AppState::from_settings_with_cost(&settings, HashCost::INSECURE_FOR_TESTS)
+            .await
+            .expect("state");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let (tx, rx) = oneshot::channel::<()>();
+        let server = tokio::spawn(async move {
+            let stop = async {
+                let _ = rx.await;
+            };
+            botbuilder_server::serve(listener, state, stop)
+                .await
+                .expect("server failed");
+        });
+        Self {
+            addr,
+            http: reqwest::Client::new(),
+            database_url: url,
+            shutdown: Some(tx),
+            server: Some(server),
+            _dir: dir,
+        }
+    }
+
+    /// The URL of this app's database.
+    pub(crate) fn database_url(&self) -> String {
+        self.database_url.clone()
+    }
+
+    pub(crate) fn url(&self, path: &str) -> String {
+        format!("http://{}{path}", self.addr)
+    }
+
+    /// Sends a request; `token` becomes `Authorization: Bearer`, `body` JSON.
+    pub(crate) async fn call(
+        &self,
+        method: Method,
+        path: &str,
+        token: Option<&str>,
+        body: Option<Value>,
+    ) -> Reply {
+        let mut req = self.http.request(method, self.url(path));
+        if let Some(token) = token {
+            req = req.bearer_auth(token);
+        }
+        if let Some(body) = body {
+            req = req.json(&body);
+        }
+        Self::reply(req.send().await.expect("request")).await
+    }
+
+    pub(crate) async fn reply(res: reqwest::Response) -> Reply {
+        let status = res.status();
+        let headers = res.headers().clone();
+        let text = res.text().await.expect("body");
+        let json = serde_json::from_str(&text).unwrap_or(Value::Null);
+        Reply {
+            status,
+            headers,
+            text,
+            json,
+        }
+    }
+
+    pub(crate) async fn get(&self, path: &str, token: &str) -> Reply {
+        self.call(Method::GET, path, Some(token), None).await
+    }
+
+    pub(crate) async fn post(&self, path: &str, token: &str, body: Value) -> Reply {
+        self.call(Method::POST, path, Some(token), Some(body)).await
+    }
+
+    /// Signs up `email` with a new organization.
+    pub(crate) async fn register(&self, email: &str) -> Account {
+        let reply = self
+            .call(
+                Method::POST,
+                "/api/v1/auth/register",
+                None,
+                Some(json!({
+                    "email": email,
+                    "password": PASSWORD,
+                    "name": "Test User",
+                    "organization_name": format!("{email} org"),
+                })),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        Account {
+            email: email.to_owned(),
+            token: reply.json["access_token"].as_str().unwrap().to_owned(),
+            user_id: reply.json["user"]["id"].as_str().unwrap().to_owned(),
+            org_id: reply.json["organization"]["id"]
+                .as_str()
+                .unwrap()
+                .to_owned(),
+            refresh_cookie: refresh_cookie(&reply.headers).expect("refresh cookie"),
+        }
+    }
+
+    /// Creates a bot and returns its id.
+    pub(crate) async fn create_bot(&self, account: &Account, org: &str, name: &str) -> String {
+        let reply = self
+            .post(
+                &format!("/api/v1/orgs/{org}/bots"),
+                &account.token,
+                json!({ "name": name }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        reply.json["id"].as_str().unwrap().to_owned()
+    }
+
+    /// Makes a signed-up user a member of `org` with `role`; returns the member's account.
+    pub(crate) async fn add_member(
+        &self,
+        owner: &Account,
+        org: &str,
+        email: &str,
+        role: &str,
+    ) -> Account {
+        let member = self.register(email).await;
+        let reply = self
+            .post(
+                &format!("/api/v1/orgs/{org}/members"),
+                &owner.token,
+                json!({ "email": email, "role": role }),
+            )
+            .await;
+        assert_eq!(reply.status, StatusCode::CREATED, "{}", reply.text);
+        member
+    }
+
+    /// Graceful stop; a server panic fails the test.
+    pub(crate) async fn stop(mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task panicked");
+        }
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+    }
+}
+
+/// The `bb_refresh=...` pair of a `Set-Cookie` header, if present.
+pub(crate) fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<String> {
+    headers
+        .get_all("set-cookie")
+        .iter()
+        .filter_map(|v| v.to_str().ok())
+        .find(|v| v.starts_with("bb_refresh="))
+        .map(|v| v.split(';').next().unwrap_or_default().to_owned())
+}
+
+/// A unique email for this test run.
+pub(crate) fn email(tag: &str) -> String {
+    format!("{tag}-{}@example.com", uuid::Uuid::now_v7().simple())
+}

@@ -1,0 +1,280 @@
+//! The tenant isolation matrix. Every organization-scoped route of the router (enumerated
+//! from the generated OpenAPI document, so a new route cannot escape) is called, for every
+//! verb, (a) on another organization: 403, and (b) in the caller's own organization with ids
+//! that belong to another organization: 404. Nothing of the other organization may appear in
+//! any response body, and the other organization's data is intact afterwards.
+
+use std::collections::BTreeMap;
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::{Account, Reply, TestApp, email};
+
+/// What the victim organization owns, by path parameter name.
+struct Victim {
+    account: Account,
+    org: String,
+    ids: BTreeMap<&'static str, String>,
+    secrets: Vec<String>,
+}
+
+async fn victim(app: &TestApp) -> Victim {
+    let account = app.register(&email("victim")).await;
+    let org = account.org_id.clone();
+    let bot = app.create_bot(&account, &org, "victim-secret-bot").await;
+    let role = app
+        .post(
+            &format!("/api/v1/orgs/{org}/roles"),
+            &account.token,
+            json!({ "name": "victim-secret-role", "permissions": ["bots:read"] }),
+        )
+        .await;
+    let key = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &account.token,
+            json!({ "name": "victim-secret-key", "permissions": ["bots:read"] }),
+        )
+        .await;
+    let member_email = email("victim-member");
+    let member = app
+        .add_member(&account, &org, &member_email, "editor")
+        .await;
+    let ids = BTreeMap::from([
+        ("org", org.clone()),
+        ("bot", bot.clone()),
+        ("role", role.json["id"].as_str().unwrap().to_owned()),
+        (
+            "key",
+            key.json["api_key"]["id"].as_str().unwrap().to_owned(),
+        ),
+        ("user", member.user_id.clone()),
+    ]);
+    let secrets = vec![
+        org.clone(),
+        bot,
+        ids["role"].clone(),
+        ids["key"].clone(),
+        member.user_id,
+        member_email,
+        account.email.clone(),
+        "victim-secret-bot".to_owned(),
+        "victim-secret-role".to_owned(),
+        "victim-secret-key".to_owned(),
+        key.json["key"].as_str().unwrap().to_owned(),
+    ];
+    Victim {
+        account,
+        org,
+        ids,
+        secrets,
+    }
+}
+
+/// A valid body per route, so a request is refused for its target and not for its input.
+fn body_for(method: &Method, path: &str) -> Option<Value> {
+    let body = match (method.as_str(), path) {
+        ("POST", "/api/v1/orgs/{org}/bots") => json!({ "name": "intruder" }),
+        ("PATCH", "/api/v1/orgs/{org}/bots/{bot}") => json!({ "name": "pwned" }),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => json!({}),
+        ("PATCH", "/api/v1/orgs/{org}") => json!({ "name": "pwned" }),
+        ("POST", "/api/v1/orgs/{org}/members") => {
+            json!({ "email": "x@example.com", "role": "viewer" })
+        }
+        ("PATCH", "/api/v1/orgs/{org}/members/{user}") => json!({ "role": "viewer" }),
+        ("POST", "/api/v1/orgs/{org}/roles") => json!({ "name": "intruder", "permissions": [] }),
+        ("PATCH", "/api/v1/orgs/{org}/roles/{role}") => json!({ "name": "pwned" }),
+        ("POST", "/api/v1/orgs/{org}/api-keys") => {
+            json!({ "name": "intruder", "permissions": ["bots:read"] })
+        }
+        _ => return None,
+    };
+    Some(body)
+}
+
+/// Every `{org}` route with its verbs, from the OpenAPI document of the running server.
+async fn org_routes(app: &TestApp) -> Vec<(Method, String)> {
+    let spec = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json;
+    let mut routes = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        if !path.contains("{org}") {
+            continue;
+        }
+        for verb in item.as_object().unwrap().keys() {
+            if let Ok(method) = verb.to_uppercase().parse::<Method>() {
+                routes.push((method, path.clone()));
+            }
+        }
+    }
+    // Deleting the organization goes last: it ends the caller's access to it.
+    routes.sort_by_key(|(method, path)| {
+        (
+            *method == Method::DELETE && path == "/api/v1/orgs/{org}",
+            path.clone(),
+        )
+    });
+    routes
+}
+
+/// The routes this test knows; a route missing here fails the test until it is added (with
+/// a body if it takes one).
+const KNOWN: &[(&str, &str)] = &[
+    ("GET", "/api/v1/orgs/{org}"),
+    ("PATCH", "/api/v1/orgs/{org}"),
+    ("DELETE", "/api/v1/orgs/{org}"),
+    ("GET", "/api/v1/orgs/{org}/members"),
+    ("POST", "/api/v1/orgs/{org}/members"),
+    ("PATCH", "/api/v1/orgs/{org}/members/{user}"),
+    ("DELETE", "/api/v1/orgs/{org}/members/{user}"),
+    ("GET", "/api/v1/orgs/{org}/roles"),
+    ("POST", "/api/v1/orgs/{org}/roles"),
+    ("PATCH", "/api/v1/orgs/{org}/roles/{role}"),
+    ("DELETE", "/api/v1/orgs/{org}/roles/{role}"),
+    ("GET", "/api/v1/orgs/{org}/api-keys"),
+    ("POST", "/api/v1/orgs/{org}/api-keys"),
+    ("DELETE", "/api/v1/orgs/{org}/api-keys/{key}"),
+    ("GET", "/api/v1/orgs/{org}/audit-log"),
+    ("GET", "/api/v1/orgs/{org}/bots"),
+    ("POST", "/api/v1/orgs/{org}/bots"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}"),
+    ("PATCH", "/api/v1/orgs/{org}/bots/{bot}"),
+    ("DELETE", "/api/v1/orgs/{org}/bots/{bot}"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone"),
+];
+
+fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
+    let mut out = path.replace("{org}", org);
+    for (name, id) in ids {
+        out = out.replace(&format!("{{{name}}}"), id);
+    }
+    out
+}
+
+fn assert_no_leak(reply: &Reply, secrets: &[String], what: &str) {
+    for secret in secrets {
+        assert!(
+            !reply.text.contains(secret.as_str()),
+            "{what} leaked `{secret}`: {}",
+            reply.text
+        );
+    }
+}
+
+#[tokio::test]
+async fn every_org_route_is_covered_by_the_matrix() {
+    let app = TestApp::spawn().await;
+    let routes = org_routes(&app).await;
+    assert!(routes.len() >= KNOWN.len());
+    for (method, path) in &routes {
+        assert!(
+            KNOWN.contains(&(method.as_str(), path.as_str())),
+            "{method} {path} is missing from the isolation matrix"
+        );
+    }
+}
+
+#[tokio::test]
+async fn foreign_organizations_are_forbidden_on_every_route() {
+    let app = TestApp::spawn().await;
+    let victim = victim(&app).await;
+    let intruder = app.register(&email("intruder")).await;
+    let intruder_key = app
+        .post(
+            &format!("/api/v1/orgs/{}/api-keys", intruder.org_id),
+            &intruder.token,
+            json!({ "name": "k", "permissions": ["org:read", "org:update", "org:delete", "bots:read", "bots:write", "bots:delete", "members:read", "members:manage", "roles:read", "roles:manage", "api_keys:read", "api_keys:manage", "audit:read"] }),
+        )
+        .await
+        .json["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for (method, path) in org_routes(&app).await {
+        let url = fill(&path, &victim.org, &victim.ids);
+        for (who, token) in [("user", &intruder.token), ("api key", &intruder_key)] {
+            let reply = app
+                .call(method.clone(), &url, Some(token), body_for(&method, &path))
+                .await;
+            let what = format!("{who} {method} {path}");
+            assert_eq!(
+                reply.status,
+                StatusCode::FORBIDDEN,
+                "{what}: {}",
+                reply.text
+            );
+            assert_no_leak(&reply, &victim.secrets, &what);
+        }
+    }
+    assert_victim_intact(&app, &victim).await;
+}
+
+#[tokio::test]
+async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
+    let app = TestApp::spawn().await;
+    let victim = victim(&app).await;
+    let intruder = app.register(&email("intruder2")).await;
+    for (method, path) in org_routes(&app).await {
+        let url = fill(&path, &intruder.org_id, &victim.ids);
+        let reply = app
+            .call(
+                method.clone(),
+                &url,
+                Some(&intruder.token),
+                body_for(&method, &path),
+            )
+            .await;
+        let what = format!("{method} {path}");
+        let has_foreign_id = ["{bot}", "{role}", "{key}", "{user}"]
+            .iter()
+            .any(|p| path.contains(p));
+        if has_foreign_id {
+            assert_eq!(
+                reply.status,
+                StatusCode::NOT_FOUND,
+                "{what}: {}",
+                reply.text
+            );
+        } else if method == Method::DELETE {
+            // Deleting one's own organization is allowed; it must not touch the victim.
+            assert!(reply.status.is_success(), "{what}: {}", reply.text);
+        }
+        assert_no_leak(&reply, &victim.secrets, &what);
+    }
+    assert_victim_intact(&app, &victim).await;
+}
+
+async fn assert_victim_intact(app: &TestApp, victim: &Victim) {
+    let token = &victim.account.token;
+    let org = &victim.org;
+    let bot = app
+        .get(
+            &format!("/api/v1/orgs/{org}/bots/{}", victim.ids["bot"]),
+            token,
+        )
+        .await;
+    assert_eq!(bot.status, StatusCode::OK);
+    assert_eq!(bot.json["name"], "victim-secret-bot");
+    let bots = app.get(&format!("/api/v1/orgs/{org}/bots"), token).await;
+    assert_eq!(
+        bots.json["items"].as_array().unwrap().len(),
+        1,
+        "no bot added or cloned"
+    );
+    let roles = app.get(&format!("/api/v1/orgs/{org}/roles"), token).await;
+    assert!(roles.text.contains("victim-secret-role"));
+    assert!(!roles.text.contains("pwned") && !roles.text.contains("intruder"));
+    let keys = app
+        .get(&format!("/api/v1/orgs/{org}/api-keys"), token)
+        .await;
+    assert_eq!(keys.json.as_array().unwrap().len(), 1);
+    let members = app.get(&format!("/api/v1/orgs/{org}/members"), token).await;
+    assert_eq!(members.json["items"].as_array().unwrap().len(), 2);
+    assert!(members.text.contains("\"editor\""));
+    let me = app.get(&format!("/api/v1/orgs/{org}"), token).await;
+    assert_eq!(me.status, StatusCode::OK);
+    assert!(!me.text.contains("pwned"));
+}

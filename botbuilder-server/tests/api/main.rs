@@ -1,0 +1,10 @@
+//! End-to-end HTTP tests: the real server on port 0, a temporary SQLite file, reqwest.
+
+mod audit;
+mod auth;
+mod common;
+mod isolation;
+mod jwt;
+mod permissions;
+mod platform;
+mod validation;

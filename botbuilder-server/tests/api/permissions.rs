@@ -1,0 +1,401 @@
+//! The permission matrix: built-in roles, a custom role and scoped API keys against every
+//! organization route. Allowed calls succeed (2xx); denied calls are 403 and change nothing.
+
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
+
+use crate::common::{Account, TestApp, email};
+
+/// Who calls: a member with a role, or an API key with a scope.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Caller {
+    Owner,
+    Admin,
+    Editor,
+    Viewer,
+    /// Custom role `auditor`: `bots:read`, `audit:read`.
+    Auditor,
+    /// API key scoped to `bots:read`, `bots:write`.
+    BotKey,
+}
+
+const CALLERS: [Caller; 6] = [
+    Caller::Owner,
+    Caller::Admin,
+    Caller::Editor,
+    Caller::Viewer,
+    Caller::Auditor,
+    Caller::BotKey,
+];
+
+use Caller::*;
+
+/// Route -> callers allowed. The expected matrix, written out (not derived from the code).
+fn allowed(method: &str, path: &str) -> &'static [Caller] {
+    const ALL: &[Caller] = &[Owner, Admin, Editor, Viewer, Auditor, BotKey];
+    const READ_MEMBERS: &[Caller] = &[Owner, Admin, Editor, Viewer];
+    const MANAGERS: &[Caller] = &[Owner, Admin];
+    const BOT_WRITERS: &[Caller] = &[Owner, Admin, Editor, BotKey];
+    match (method, path) {
+        ("GET", "/api/v1/orgs/{org}") => READ_MEMBERS,
+        ("PATCH", "/api/v1/orgs/{org}") => MANAGERS,
+        ("DELETE", "/api/v1/orgs/{org}") => &[Owner],
+        ("GET", "/api/v1/orgs/{org}/members") => READ_MEMBERS,
+        ("POST", "/api/v1/orgs/{org}/members")
+        | ("PATCH", "/api/v1/orgs/{org}/members/{user}")
+        | ("DELETE", "/api/v1/orgs/{org}/members/{user}") => MANAGERS,
+        ("GET", "/api/v1/orgs/{org}/roles") => READ_MEMBERS,
+        ("POST", "/api/v1/orgs/{org}/roles")
+        | ("PATCH", "/api/v1/orgs/{org}/roles/{role}")
+        | ("DELETE", "/api/v1/orgs/{org}/roles/{role}") => MANAGERS,
+        ("GET", "/api/v1/orgs/{org}/api-keys")
+        | ("POST", "/api/v1/orgs/{org}/api-keys")
+        | ("DELETE", "/api/v1/orgs/{org}/api-keys/{key}") => MANAGERS,
+        ("GET", "/api/v1/orgs/{org}/audit-log") => &[Owner, Admin, Auditor],
+        ("GET", "/api/v1/orgs/{org}/bots") | ("GET", "/api/v1/orgs/{org}/bots/{bot}") => ALL,
+        ("POST", "/api/v1/orgs/{org}/bots")
+        | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => BOT_WRITERS,
+        ("DELETE", "/api/v1/orgs/{org}/bots/{bot}") => &[Owner, Admin, Editor],
+        other => panic!("{other:?} is missing from the permission matrix"),
+    }
+}
+
+struct World {
+    owner: Account,
+    org: String,
+    caller_token: String,
+}
+
+async fn world(app: &TestApp, caller: Caller) -> World {
+    let owner = app.register(&email("perm-owner")).await;
+    let org = owner.org_id.clone();
+    let auditor = app
+        .post(
+            &format!("/api/v1/orgs/{org}/roles"),
+            &owner.token,
+            json!({ "name": "auditor", "permissions": ["bots:read", "audit:read"] }),
+        )
+        .await;
+    assert_eq!(auditor.status, StatusCode::CREATED, "{}", auditor.text);
+    let caller_token = match caller {
+        Owner => owner.token.clone(),
+        BotKey => app
+            .post(
+                &format!("/api/v1/orgs/{org}/api-keys"),
+                &owner.token,
+                json!({ "name": "bots", "permissions": ["bots:read", "bots:write"] }),
+            )
+            .await
+            .json["key"]
+            .as_str()
+            .unwrap()
+            .to_owned(),
+        role => {
+            let name = format!("{role:?}").to_lowercase();
+            app.add_member(&owner, &org, &email(&name), &name)
+                .await
+                .token
+        }
+    };
+    World {
+        owner,
+        org,
+        caller_token,
+    }
+}
+
+/// Creates what the route acts on (as the owner) and returns the concrete path and body.
+async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, Option<Value>) {
+    let org = &w.org;
+    let token = &w.owner.token;
+    let mut concrete = path.replace("{org}", org);
+    if path.contains("{bot}") {
+        let bot = app.create_bot(&w.owner, org, "target").await;
+        concrete = concrete.replace("{bot}", &bot);
+    }
+    if path.contains("{user}") {
+        let member = app
+            .add_member(&w.owner, org, &email("target"), "viewer")
+            .await;
+        concrete = concrete.replace("{user}", &member.user_id);
+    }
+    if path.contains("{role}") {
+        let role = app
+            .post(
+                &format!("/api/v1/orgs/{org}/roles"),
+                token,
+                json!({ "name": format!("r-{}", uuid::Uuid::now_v7().simple()), "permissions": ["bots:read"] }),
+            )
+            .await;
+        concrete = concrete.replace("{role}", role.json["id"].as_str().unwrap());
+    }
+    if path.contains("{key}") {
+        let key = app
+            .post(
+                &format!("/api/v1/orgs/{org}/api-keys"),
+                token,
+                json!({ "name": "target", "permissions": ["bots:read"] }),
+            )
+            .await;
+        concrete = concrete.replace("{key}", key.json["api_key"]["id"].as_str().unwrap());
+    }
+    let body = match (method, path) {
+        ("PATCH", "/api/v1/orgs/{org}") => Some(json!({ "name": "renamed" })),
+        ("POST", "/api/v1/orgs/{org}/members") => {
+            let newcomer = app.register(&email("newcomer")).await;
+            Some(json!({ "email": newcomer.email, "role": "viewer" }))
+        }
+        ("PATCH", "/api/v1/orgs/{org}/members/{user}") => Some(json!({ "role": "editor" })),
+        ("POST", "/api/v1/orgs/{org}/roles") => Some(json!({
+            "name": format!("new-{}", uuid::Uuid::now_v7().simple()),
+            "permissions": ["bots:read"]
+        })),
+        ("PATCH", "/api/v1/orgs/{org}/roles/{role}") => Some(json!({ "description": "changed" })),
+        ("POST", "/api/v1/orgs/{org}/api-keys") => {
+            Some(json!({ "name": "new", "permissions": ["bots:read"] }))
+        }
+        ("POST", "/api/v1/orgs/{org}/bots") => Some(json!({ "name": "new bot" })),
+        ("PATCH", "/api/v1/orgs/{org}/bots/{bot}") => Some(json!({ "name": "renamed" })),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => Some(json!({})),
+        _ => None,
+    };
+    (concrete, body)
+}
+
+async fn org_routes(app: &TestApp) -> Vec<(String, String)> {
+    let spec = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json;
+    let mut routes = Vec::new();
+    for (path, item) in spec["paths"].as_object().unwrap() {
+        if path.contains("{org}") {
+            for verb in item.as_object().unwrap().keys() {
+                routes.push((verb.to_uppercase(), path.clone()));
+            }
+        }
+    }
+    routes.sort_by_key(|(m, p)| (m == "DELETE" && p == "/api/v1/orgs/{org}", p.clone()));
+    routes
+}
+
+#[tokio::test]
+async fn roles_and_key_scopes_follow_the_matrix() {
+    let app = TestApp::spawn().await;
+    let routes = org_routes(&app).await;
+    for caller in CALLERS {
+        let w = world(&app, caller).await;
+        for (method, path) in &routes {
+            let (url, body) = target(&app, &w, method, path).await;
+            let verb: Method = method.parse().unwrap();
+            let reply = app.call(verb, &url, Some(&w.caller_token), body).await;
+            let what = format!("{caller:?} {method} {path}");
+            if allowed(method, path).contains(&caller) {
+                assert!(
+                    reply.status.is_success(),
+                    "{what} should be allowed: {} {}",
+                    reply.status,
+                    reply.text
+                );
+            } else {
+                assert_eq!(
+                    reply.status,
+                    StatusCode::FORBIDDEN,
+                    "{what} should be forbidden: {}",
+                    reply.text
+                );
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn denied_writes_change_nothing() {
+    let app = TestApp::spawn().await;
+    let w = world(&app, Viewer).await;
+    let bots = format!("/api/v1/orgs/{}/bots", w.org);
+    let denied = app
+        .post(&bots, &w.caller_token, json!({ "name": "sneaky" }))
+        .await;
+    assert_eq!(denied.status, StatusCode::FORBIDDEN);
+    assert_eq!(denied.json["code"], "forbidden");
+    let listed = app.get(&bots, &w.owner.token).await;
+    assert!(listed.json["items"].as_array().unwrap().is_empty());
+}
+
+#[tokio::test]
+async fn no_one_grants_what_they_do_not_hold() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("esc-owner")).await;
+    let org = owner.org_id.clone();
+    let admin = app
+        .add_member(&owner, &org, &email("esc-admin"), "admin")
+        .await;
+
+    // An admin cannot make anyone an owner, nor demote or remove an owner.
+    let newcomer = app.register(&email("esc-new")).await;
+    let grant = app
+        .post(
+            &format!("/api/v1/orgs/{org}/members"),
+            &admin.token,
+            json!({ "email": newcomer.email, "role": "owner" }),
+        )
+        .await;
+    assert_eq!(grant.status, StatusCode::FORBIDDEN, "{}", grant.text);
+    let owner_path = format!("/api/v1/orgs/{org}/members/{}", owner.user_id);
+    let demote = app
+        .call(
+            Method::PATCH,
+            &owner_path,
+            Some(&admin.token),
+            Some(json!({ "role": "viewer" })),
+        )
+        .await;
+    assert_eq!(demote.status, StatusCode::FORBIDDEN);
+    let remove = app
+        .call(Method::DELETE, &owner_path, Some(&admin.token), None)
+        .await;
+    assert_eq!(remove.status, StatusCode::FORBIDDEN);
+
+    // An admin cannot create a role or a key holding `org:delete`.
+    let role = app
+        .post(
+            &format!("/api/v1/orgs/{org}/roles"),
+            &admin.token,
+            json!({ "name": "superuser", "permissions": ["org:delete"] }),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::FORBIDDEN);
+    let key = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &admin.token,
+            json!({ "name": "k", "permissions": ["org:delete"] }),
+        )
+        .await;
+    assert_eq!(key.status, StatusCode::FORBIDDEN);
+
+    // A key that may manage keys still cannot mint a broader key.
+    let manager_key = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &owner.token,
+            json!({ "name": "mgr", "permissions": ["api_keys:manage", "bots:read"] }),
+        )
+        .await
+        .json["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let broader = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &manager_key,
+            json!({ "name": "wider", "permissions": ["bots:write"] }),
+        )
+        .await;
+    assert_eq!(broader.status, StatusCode::FORBIDDEN);
+    let narrower = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &manager_key,
+            json!({ "name": "narrow", "permissions": ["bots:read"] }),
+        )
+        .await;
+    assert_eq!(narrower.status, StatusCode::CREATED);
+}
+
+#[tokio::test]
+async fn api_keys_are_shown_once_stored_hashed_and_revocable() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("keys")).await;
+    let org = owner.org_id.clone();
+    let created = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &owner.token,
+            json!({ "name": "ci", "permissions": ["bots:read"] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED);
+    let key = created.json["key"].as_str().unwrap().to_owned();
+    assert!(key.starts_with("bb_"));
+    let listed = app
+        .get(&format!("/api/v1/orgs/{org}/api-keys"), &owner.token)
+        .await;
+    assert!(!listed.text.contains(&key), "the secret is never listed");
+    assert!(key.starts_with(listed.json[0]["prefix"].as_str().unwrap()));
+
+    // Usable, scoped, and API keys are not users.
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{org}/bots"), &key)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &key).await.status,
+        StatusCode::FORBIDDEN
+    );
+    let orgs = app.get("/api/v1/orgs", &key).await;
+    assert_eq!(orgs.json.as_array().unwrap().len(), 1);
+    assert_eq!(orgs.json[0]["role"], "api_key");
+    let create_org = app.post("/api/v1/orgs", &key, json!({ "name": "x" })).await;
+    assert_eq!(create_org.status, StatusCode::FORBIDDEN);
+
+    let id = created.json["api_key"]["id"].as_str().unwrap();
+    let revoke = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/orgs/{org}/api-keys/{id}"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(revoke.status, StatusCode::NO_CONTENT);
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{org}/bots"), &key)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+#[tokio::test]
+async fn expired_api_keys_are_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("expiry")).await;
+    let org = owner.org_id.clone();
+    let created = app
+        .post(
+            &format!("/api/v1/orgs/{org}/api-keys"),
+            &owner.token,
+            json!({ "name": "short", "permissions": ["bots:read"], "expires_in_days": 1 }),
+        )
+        .await;
+    let key = created.json["key"].as_str().unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{org}/bots"), key)
+            .await
+            .status,
+        StatusCode::OK
+    );
+    // Move the key's expiry into the past directly in the store's database.
+    let pool = sqlx_pool(&app).await;
+    sqlx::query("UPDATE api_keys SET expires_at = 0")
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{org}/bots"), key)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+}
+
+async fn sqlx_pool(app: &TestApp) -> sqlx::SqlitePool {
+    let url = app.database_url();
+    sqlx::SqlitePool::connect(&url).await.unwrap()
+}
