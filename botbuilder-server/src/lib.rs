@@ -45,6 +45,11 @@ use std::future::Future;
 use std::net::SocketAddr;
 
 pub use config::Settings;
+
+/// The README's Rust snippets, compiled and run as doc tests so they stay true.
+#[doc = include_str!("../../README.md")]
+#[cfg(doctest)]
+pub struct ReadmeDoctests;
 pub use routes::build_router;
 pub use state::AppState;
 

@@ -15,6 +15,15 @@ mod error;
 
 pub use error::{StoreError, StoreResult};
 
+/// Every repository trait, for `use botbuilder_core::store::prelude::*;` when calling a
+/// concrete store (a `&dyn Store` needs only [`Store`]).
+pub mod prelude {
+    pub use super::{
+        ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store,
+        StoreError, StoreResult, UserRepo,
+    };
+}
+
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 

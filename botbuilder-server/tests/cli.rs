@@ -1,0 +1,248 @@
+//! The `botbuilder` binary: help, defaults, production refusal, migrate, admin, graceful stop.
+
+use std::io::{BufRead, BufReader};
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::sync::mpsc;
+use std::time::Duration;
+
+use botbuilder_server::config::PartialSettings;
+
+fn botbuilder(cwd: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_botbuilder"));
+    cmd.current_dir(cwd).env_clear();
+    for var in ["PATH", "HOME", "TMPDIR"] {
+        if let Some(value) = std::env::var_os(var) {
+            cmd.env(var, value);
+        }
+    }
+    cmd
+}
+
+/// A running `botbuilder serve` and the address it printed.
+struct Served {
+    child: Child,
+    url: String,
+    lines: mpsc::Receiver<String>,
+}
+
+fn serve(mut cmd: Command) -> Served {
+    let mut child = cmd
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn botbuilder");
+    let stderr = child.stderr.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let url = loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the server printed its address");
+        if let Some(rest) = line.split("listening on ").nth(1) {
+            break rest.split_whitespace().next().unwrap().to_owned();
+        }
+    };
+    Served { child, url, lines }
+}
+
+impl Served {
+    /// SIGTERM, then the exit status and the rest of the log.
+    fn terminate(mut self) -> (std::process::ExitStatus, String) {
+        let pid = self.child.id().to_string();
+        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
+        let status = self.child.wait().unwrap();
+        let rest: Vec<String> = self.lines.try_iter().collect();
+        (status, rest.join("\n"))
+    }
+}
+
+async fn get(url: &str) -> reqwest::Response {
+    reqwest::get(url).await.expect("request")
+}
+
+#[test]
+fn every_command_has_help() {
+    let dir = tempfile::tempdir().unwrap();
+    for args in [
+        vec!["--help"],
+        vec!["serve", "--help"],
+        vec!["migrate", "--help"],
+        vec!["admin", "create-user", "--help"],
+        vec!["config", "print-default", "--help"],
+    ] {
+        let out = botbuilder(dir.path()).args(&args).output().unwrap();
+        assert!(out.status.success(), "{args:?}");
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert!(text.contains("Usage:"), "{args:?}: {text}");
+    }
+}
+
+#[test]
+fn print_default_is_a_valid_config() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = botbuilder(dir.path())
+        .args(["config", "print-default"])
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let text = String::from_utf8(out.stdout).unwrap();
+    let parsed = PartialSettings::from_toml(&text).unwrap();
+    assert_eq!(parsed.bind.unwrap().to_string(), "127.0.0.1:8080");
+    assert!(
+        !dir.path().join("botbuilder-secrets.toml").exists(),
+        "no side effects"
+    );
+}
+
+#[test]
+fn production_refuses_to_start_without_strong_secrets() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = botbuilder(dir.path())
+        .env("BOTBUILDER_ENV", "production")
+        .env("BOTBUILDER_BIND", "127.0.0.1:0")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("BOTBUILDER_JWT_SECRET"), "{err}");
+    let weak = botbuilder(dir.path())
+        .env("BOTBUILDER_ENV", "production")
+        .env("BOTBUILDER_BIND", "127.0.0.1:0")
+        .env("BOTBUILDER_JWT_SECRET", "changeme")
+        .env("BOTBUILDER_MASTER_KEY", "AAAA")
+        .output()
+        .unwrap();
+    assert!(!weak.status.success());
+    assert!(String::from_utf8_lossy(&weak.stderr).contains("weak secrets"));
+}
+
+/// With no settings at all: 127.0.0.1:8080, ./botbuilder.db, generated secrets; SIGTERM
+/// stops it cleanly.
+#[tokio::test]
+async fn serves_on_the_defaults_and_stops_gracefully() {
+    let dir = tempfile::tempdir().unwrap();
+    let served = serve(botbuilder(dir.path()));
+    assert_eq!(served.url, "http://127.0.0.1:8080");
+    let health = get(&format!("{}/readyz", served.url)).await;
+    assert_eq!(health.status(), 200);
+    assert!(dir.path().join("botbuilder.db").exists());
+    assert!(dir.path().join("botbuilder-secrets.toml").exists());
+    let (status, log) = served.terminate();
+    assert!(status.success(), "exit {status:?}: {log}");
+    assert!(log.contains("stopped"), "{log}");
+}
+
+#[tokio::test]
+async fn toml_file_env_and_flags_layer_in_order() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("botbuilder.toml"),
+        "bind = \"127.0.0.1:1\"\ndatabase_url = \"sqlite://from-file.db\"\n",
+    )
+    .unwrap();
+    let mut cmd = botbuilder(dir.path());
+    cmd.env("BOTBUILDER_BIND", "127.0.0.1:2")
+        .args(["serve", "--bind", "127.0.0.1:0"]);
+    let served = serve(cmd);
+    assert!(served.url.starts_with("http://127.0.0.1:") && !served.url.ends_with(":2"));
+    assert!(
+        dir.path().join("from-file.db").exists(),
+        "the file layer applies"
+    );
+    served.terminate();
+}
+
+#[tokio::test]
+async fn migrate_and_admin_create_user_prepare_a_database() {
+    let dir = tempfile::tempdir().unwrap();
+    let db = "sqlite://admin.db";
+    let migrate = botbuilder(dir.path())
+        .args(["migrate", "--database-url", db])
+        .output()
+        .unwrap();
+    assert!(
+        migrate.status.success(),
+        "{}",
+        String::from_utf8_lossy(&migrate.stderr)
+    );
+    let create = botbuilder(dir.path())
+        .args([
+            "admin",
+            "create-user",
+            "--email",
+            "root@example.com",
+            "--org-name",
+            "Ops",
+            "--database-url",
+            db,
+        ])
+        .env("BOTBUILDER_ADMIN_PASSWORD", "a long admin password")
+        .output()
+        .unwrap();
+    assert!(
+        create.status.success(),
+        "{}",
+        String::from_utf8_lossy(&create.stderr)
+    );
+
+    let mut cmd = botbuilder(dir.path());
+    cmd.env("BOTBUILDER_DATABASE_URL", db)
+        .env("BOTBUILDER_BIND", "127.0.0.1:0");
+    let served = serve(cmd);
+    let login = reqwest::Client::new()
+        .post(format!("{}/api/v1/auth/login", served.url))
+        .json(&serde_json::json!({ "email": "root@example.com", "password": "a long admin password" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), 200);
+    let body: serde_json::Value = login.json().await.unwrap();
+    assert_eq!(body["organizations"][0]["name"], "Ops");
+    assert_eq!(body["organizations"][0]["role"], "owner");
+    served.terminate();
+}
+
+/// The README's `curl` tour, run as written against a fresh server.
+#[tokio::test]
+async fn readme_tour_works_as_written() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../README.md"))
+        .expect("README.md");
+    let tour = readme
+        .split("<!-- tour:start -->")
+        .nth(1)
+        .and_then(|rest| rest.split("<!-- tour:end -->").next())
+        .expect("tour markers in README.md");
+    let script: String = tour
+        .lines()
+        .filter(|line| !line.starts_with("```"))
+        .collect::<Vec<_>>()
+        .join("\n");
+    assert!(script.contains("BB=http://127.0.0.1:8080"));
+
+    let dir = tempfile::tempdir().unwrap();
+    let mut cmd = botbuilder(dir.path());
+    cmd.env("BOTBUILDER_BIND", "127.0.0.1:0");
+    let served = serve(cmd);
+    let script = script.replace("BB=http://127.0.0.1:8080", &format!("BB={}", served.url));
+    let out = Command::new("bash")
+        .args(["-euo", "pipefail", "-c", &script])
+        .current_dir(dir.path())
+        .output()
+        .expect("bash");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "tour failed:\n{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("\"Support bot\""), "{stdout}");
+    served.terminate();
+}
