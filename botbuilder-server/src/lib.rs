@@ -32,6 +32,7 @@
 
 #![warn(missing_docs)]
 
+pub mod access_cache;
 pub mod auth;
 pub mod cli;
 pub mod config;

@@ -10,6 +10,7 @@ use botbuilder_core::store::Store;
 use botbuilder_store::SqliteStore;
 use botbuilder_store::memory::MemoryRateLimiter;
 
+use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
 
@@ -62,6 +63,8 @@ pub struct AppState {
     pub clock: Arc<dyn Clock>,
     /// HTTP settings.
     pub http: Arc<HttpSettings>,
+    /// Recently checked memberships and API keys.
+    pub access: Arc<AccessCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -116,6 +119,7 @@ impl AppState {
             limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
             clock,
             http: Arc::new(HttpSettings::from_settings(settings)),
+            access: Arc::new(AccessCache::default()),
         })
     }
 }

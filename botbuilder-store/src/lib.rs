@@ -7,6 +7,7 @@
 //! | embedded SQLite (WAL, foreign keys, embedded migrations) | [`SqliteStore`] | `sqlite` (default) |
 //! | in-process GCRA rate limiter | [`memory::MemoryRateLimiter`] | always |
 //! | in-process TTL cache | [`memory::MemoryCache`] | always |
+//! | in-process job queue (not durable) | [`memory_queue::MemoryJobQueue`] | always |
 //!
 //! Postgres + pgvector and Redis backends arrive behind the `postgres` and `redis` features and
 //! run the very same conformance suite.
@@ -25,6 +26,7 @@
 
 mod error;
 pub mod memory;
+pub mod memory_queue;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

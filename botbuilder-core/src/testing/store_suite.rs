@@ -700,7 +700,7 @@ pub async fn refresh_tokens_rotate_once(store: &dyn Store) {
 /// `$make` is an expression evaluating to a future of `Option<S>` where `S: Store`; `None`
 /// skips (printing why) outside CI. Each test gets a fresh store from `$make`.
 ///
-/// ```ignore
+/// ```text
 /// botbuilder_core::store_conformance_suite!(async { Some(SqliteStore::in_memory().await.unwrap()) });
 /// ```
 #[macro_export]

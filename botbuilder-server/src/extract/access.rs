@@ -66,7 +66,11 @@ impl FromRequestParts<AppState> for Auth {
         }
         let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
         let principal = if token.starts_with(API_KEY_PREFIX) {
-            let key = match state.store.find_api_key_by_hash(&hash_secret(token)).await {
+            let key = match state
+                .access
+                .api_key(&*state.store, &hash_secret(token))
+                .await
+            {
                 Ok(key) => key,
                 Err(StoreError::NotFound) => return Err(ApiError::Unauthorized),
                 Err(e) => return Err(e.into()),
@@ -193,7 +197,7 @@ impl<P: RequiredPermission> FromRequestParts<AppState> for OrgAccess<P> {
         let Auth(principal) = Auth::from_request_parts(parts, state).await?;
         let org = org_from_path(parts, state).await?;
         let (permissions, role) = match &principal {
-            Principal::User(user) => match state.store.get_member(org, *user).await {
+            Principal::User(user) => match state.access.member(&*state.store, org, *user).await {
                 Ok(member) => (member.role.permissions.clone(), Some(member.role)),
                 Err(StoreError::NotFound) => {
                     return Err(ApiError::Forbidden(

@@ -118,6 +118,7 @@ pub async fn delete_api_key(
     Path(path): Path<KeyPath>,
 ) -> ApiResult<impl IntoResponse> {
     state.store.delete_api_key(access.org, path.key).await?;
+    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("api_key.delete").target("api_key", path.key);
     Ok((StatusCode::NO_CONTENT, audit, ()))
 }

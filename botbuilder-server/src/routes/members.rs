@@ -122,6 +122,7 @@ pub async fn update_member(
         .store
         .update_member_role(access.org, path.user, role.id)
         .await?;
+    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("member.update")
         .target("user", path.user)
         .details(json!({ "from": current.role.name, "to": role.name }));
@@ -142,6 +143,7 @@ pub async fn remove_member(
     let current = state.store.get_member(access.org, path.user).await?;
     access.ensure_covers(&current.role.permissions, "removing this member")?;
     state.store.remove_member(access.org, path.user).await?;
+    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("member.remove").target("user", path.user);
     Ok((StatusCode::NO_CONTENT, audit, ()))
 }

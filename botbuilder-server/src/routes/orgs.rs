@@ -136,5 +136,6 @@ pub async fn delete_org(
     access: OrgAccess<perm::OrgDelete>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_org(access.org).await?;
+    state.access.invalidate_org(access.org);
     Ok(StatusCode::NO_CONTENT)
 }

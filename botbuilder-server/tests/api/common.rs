@@ -240,3 +240,32 @@ pub(crate) fn refresh_cookie(headers: &reqwest::header::HeaderMap) -> Option<Str
 pub(crate) fn email(tag: &str) -> String {
     format!("{tag}-{}@example.com", uuid::Uuid::now_v7().simple())
 }
+
+/// Every `{org}` route with its verbs, from the OpenAPI document of the running server (so a
+/// new route cannot escape the matrices). Deleting the organization goes last: it ends the
+/// caller's access to it.
+pub(crate) async fn org_routes(app: &TestApp) -> Vec<(Method, String)> {
+    let spec = app
+        .call(Method::GET, "/api/v1/openapi.json", None, None)
+        .await
+        .json;
+    let mut routes = Vec::new();
+    for (path, item) in spec["paths"].as_object().expect("paths") {
+        if !path.contains("{org}") {
+            continue;
+        }
+        for verb in item.as_object().expect("path item").keys() {
+            if let Ok(method) = verb.to_uppercase().parse::<Method>() {
+                routes.push((method, path.clone()));
+            }
+        }
+    }
+    routes.sort_by_key(|(method, path)| {
+        (
+            *method == Method::DELETE && path == "/api/v1/orgs/{org}",
+            path.clone(),
+            method.to_string(),
+        )
+    });
+    routes
+}

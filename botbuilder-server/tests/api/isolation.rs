@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Account, Reply, TestApp, email};
+use crate::common::{Account, Reply, TestApp, email, org_routes};
 
 /// What the victim organization owns, by path parameter name.
 struct Victim {
@@ -91,33 +91,6 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         _ => return None,
     };
     Some(body)
-}
-
-/// Every `{org}` route with its verbs, from the OpenAPI document of the running server.
-async fn org_routes(app: &TestApp) -> Vec<(Method, String)> {
-    let spec = app
-        .call(Method::GET, "/api/v1/openapi.json", None, None)
-        .await
-        .json;
-    let mut routes = Vec::new();
-    for (path, item) in spec["paths"].as_object().expect("paths") {
-        if !path.contains("{org}") {
-            continue;
-        }
-        for verb in item.as_object().unwrap().keys() {
-            if let Ok(method) = verb.to_uppercase().parse::<Method>() {
-                routes.push((method, path.clone()));
-            }
-        }
-    }
-    // Deleting the organization goes last: it ends the caller's access to it.
-    routes.sort_by_key(|(method, path)| {
-        (
-            *method == Method::DELETE && path == "/api/v1/orgs/{org}",
-            path.clone(),
-        )
-    });
-    routes
 }
 
 /// The routes this test knows; a route missing here fails the test until it is added (with

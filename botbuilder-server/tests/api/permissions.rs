@@ -4,7 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Account, TestApp, email};
+use crate::common::{Account, TestApp, email, org_routes};
 
 /// Who calls: a member with a role, or an API key with a scope.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -163,23 +163,6 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
     (concrete, body)
 }
 
-async fn org_routes(app: &TestApp) -> Vec<(String, String)> {
-    let spec = app
-        .call(Method::GET, "/api/v1/openapi.json", None, None)
-        .await
-        .json;
-    let mut routes = Vec::new();
-    for (path, item) in spec["paths"].as_object().unwrap() {
-        if path.contains("{org}") {
-            for verb in item.as_object().unwrap().keys() {
-                routes.push((verb.to_uppercase(), path.clone()));
-            }
-        }
-    }
-    routes.sort_by_key(|(m, p)| (m == "DELETE" && p == "/api/v1/orgs/{org}", p.clone()));
-    routes
-}
-
 #[tokio::test]
 async fn roles_and_key_scopes_follow_the_matrix() {
     let app = TestApp::spawn().await;
@@ -187,11 +170,12 @@ async fn roles_and_key_scopes_follow_the_matrix() {
     for caller in CALLERS {
         let w = world(&app, caller).await;
         for (method, path) in &routes {
-            let (url, body) = target(&app, &w, method, path).await;
-            let verb: Method = method.parse().unwrap();
-            let reply = app.call(verb, &url, Some(&w.caller_token), body).await;
+            let (url, body) = target(&app, &w, method.as_str(), path).await;
+            let reply = app
+                .call(method.clone(), &url, Some(&w.caller_token), body)
+                .await;
             let what = format!("{caller:?} {method} {path}");
-            if allowed(method, path).contains(&caller) {
+            if allowed(method.as_str(), path).contains(&caller) {
                 assert!(
                     reply.status.is_success(),
                     "{what} should be allowed: {} {}",
@@ -367,30 +351,27 @@ async fn expired_api_keys_are_refused() {
     let app = TestApp::spawn().await;
     let owner = app.register(&email("expiry")).await;
     let org = owner.org_id.clone();
-    let created = app
-        .post(
-            &format!("/api/v1/orgs/{org}/api-keys"),
-            &owner.token,
-            json!({ "name": "short", "permissions": ["bots:read"], "expires_in_days": 1 }),
-        )
-        .await;
-    let key = created.json["key"].as_str().unwrap();
-    assert_eq!(
-        app.get(&format!("/api/v1/orgs/{org}/bots"), key)
-            .await
-            .status,
-        StatusCode::OK
-    );
-    // Move the key's expiry into the past directly in the store's database.
+    let mut keys = Vec::new();
+    for name in ["fresh", "stale"] {
+        let created = app
+            .post(
+                &format!("/api/v1/orgs/{org}/api-keys"),
+                &owner.token,
+                json!({ "name": name, "permissions": ["bots:read"], "expires_in_days": 1 }),
+            )
+            .await;
+        keys.push(created.json["key"].as_str().unwrap().to_owned());
+    }
+    // Move the stale key's expiry into the past directly in the database.
     let pool = sqlx_pool(&app).await;
-    sqlx::query("UPDATE api_keys SET expires_at = 0")
+    sqlx::query("UPDATE api_keys SET expires_at = 0 WHERE name = 'stale'")
         .execute(&pool)
         .await
         .unwrap();
+    let bots = format!("/api/v1/orgs/{org}/bots");
+    assert_eq!(app.get(&bots, &keys[0]).await.status, StatusCode::OK);
     assert_eq!(
-        app.get(&format!("/api/v1/orgs/{org}/bots"), key)
-            .await
-            .status,
+        app.get(&bots, &keys[1]).await.status,
         StatusCode::UNAUTHORIZED
     );
 }
@@ -398,4 +379,66 @@ async fn expired_api_keys_are_refused() {
 async fn sqlx_pool(app: &TestApp) -> sqlx::SqlitePool {
     let url = app.database_url();
     sqlx::SqlitePool::connect(&url).await.unwrap()
+}
+
+#[tokio::test]
+async fn access_changes_take_effect_on_the_next_request() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("fx-owner")).await;
+    let org = owner.org_id.clone();
+    let member = app
+        .add_member(&owner, &org, &email("fx-member"), "viewer")
+        .await;
+    let bots = format!("/api/v1/orgs/{org}/bots");
+    let member_path = format!("/api/v1/orgs/{org}/members/{}", member.user_id);
+
+    assert_eq!(app.get(&bots, &member.token).await.status, StatusCode::OK);
+    let write = app.post(&bots, &member.token, json!({ "name": "x" })).await;
+    assert_eq!(write.status, StatusCode::FORBIDDEN);
+
+    // Promotion is effective at once...
+    app.call(
+        Method::PATCH,
+        &member_path,
+        Some(&owner.token),
+        Some(json!({ "role": "editor" })),
+    )
+    .await;
+    let write = app.post(&bots, &member.token, json!({ "name": "x" })).await;
+    assert_eq!(write.status, StatusCode::CREATED);
+
+    // ...and so are a custom role's changed permissions and a removal.
+    let role = app
+        .post(
+            &format!("/api/v1/orgs/{org}/roles"),
+            &owner.token,
+            json!({ "name": "reader", "permissions": ["bots:read"] }),
+        )
+        .await;
+    let role_id = role.json["id"].as_str().unwrap().to_owned();
+    app.call(
+        Method::PATCH,
+        &member_path,
+        Some(&owner.token),
+        Some(json!({ "role": "reader" })),
+    )
+    .await;
+    assert_eq!(app.get(&bots, &member.token).await.status, StatusCode::OK);
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/orgs/{org}/roles/{role_id}"),
+        Some(&owner.token),
+        Some(json!({ "permissions": [] })),
+    )
+    .await;
+    assert_eq!(
+        app.get(&bots, &member.token).await.status,
+        StatusCode::FORBIDDEN
+    );
+    app.call(Method::DELETE, &member_path, Some(&owner.token), None)
+        .await;
+    assert_eq!(
+        app.get(&bots, &member.token).await.status,
+        StatusCode::FORBIDDEN
+    );
 }

@@ -203,3 +203,33 @@ async fn bots_clone_copies_settings() {
     let listed = app.get(&bots, &owner.token).await;
     assert_eq!(listed.json["items"].as_array().unwrap().len(), 3);
 }
+
+#[tokio::test]
+async fn shutdown_lets_in_flight_requests_finish() {
+    use std::time::Duration;
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    let app = TestApp::spawn().await;
+    let mut stream = tokio::net::TcpStream::connect(app.addr).await.unwrap();
+    // The request has started arriving when shutdown begins...
+    stream
+        .write_all(b"GET /healthz HTTP/1.1\r\nHost: test\r\n")
+        .await
+        .unwrap();
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let stopping = tokio::spawn(app.stop());
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    assert!(
+        !stopping.is_finished(),
+        "the server waits for the in-flight request"
+    );
+    // ...and still gets its answer.
+    stream
+        .write_all(b"Connection: close\r\n\r\n")
+        .await
+        .unwrap();
+    let mut response = String::new();
+    stream.read_to_string(&mut response).await.unwrap();
+    assert!(response.starts_with("HTTP/1.1 200"), "{response}");
+    stopping.await.expect("server stopped cleanly");
+}

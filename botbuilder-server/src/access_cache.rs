@@ -1,0 +1,122 @@
+//! A short-lived, per-process cache of who may do what: memberships (with their role) and
+//! API keys, so an authorized request costs no database round trip for the access check.
+//!
+//! Consistency: every change made through this process (member role changes and removals,
+//! role edits, API key revocation, organization deletion) invalidates the affected
+//! organization at once. Changes made by *another* instance are seen within [`ACCESS_TTL`].
+//! Only positive answers are cached, so a new member or key works immediately everywhere.
+
+use std::collections::HashMap;
+use std::hash::Hash;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use botbuilder_core::domain::{ApiKey, Member};
+use botbuilder_core::id::{OrgId, UserId};
+use botbuilder_core::store::{Store, StoreResult};
+
+/// How long a cached access decision may be reused.
+pub const ACCESS_TTL: Duration = Duration::from_secs(5);
+/// Entries per map before the whole map is dropped (bounds memory under key churn).
+const MAX_ENTRIES: usize = 100_000;
+
+#[derive(Debug)]
+struct TtlMap<K, V> {
+    entries: Mutex<HashMap<K, (Instant, V)>>,
+}
+
+impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
+    fn new() -> Self {
+        Self {
+            entries: Mutex::new(HashMap::new()),
+        }
+    }
+
+    fn get(&self, key: &K, ttl: Duration) -> Option<V> {
+        let entries = self.entries.lock().expect("access cache poisoned");
+        entries
+            .get(key)
+            .filter(|(at, _)| at.elapsed() < ttl)
+            .map(|(_, v)| v.clone())
+    }
+
+    fn insert(&self, key: K, value: V) {
+        let mut entries = self.entries.lock().expect("access cache poisoned");
+        if entries.len() >= MAX_ENTRIES {
+            entries.clear();
+        }
+        entries.insert(key, (Instant::now(), value));
+    }
+
+    fn retain(&self, keep: impl Fn(&K, &V) -> bool) {
+        let mut entries = self.entries.lock().expect("access cache poisoned");
+        entries.retain(|k, (_, v)| keep(k, v));
+    }
+}
+
+/// The cache (see the module docs).
+#[derive(Debug)]
+pub struct AccessCache {
+    ttl: Duration,
+    members: TtlMap<(OrgId, UserId), Member>,
+    keys: TtlMap<Vec<u8>, ApiKey>,
+}
+
+impl Default for AccessCache {
+    fn default() -> Self {
+        Self::new(ACCESS_TTL)
+    }
+}
+
+impl AccessCache {
+    /// A cache keeping entries for `ttl` (zero disables caching).
+    pub fn new(ttl: Duration) -> Self {
+        Self {
+            ttl,
+            members: TtlMap::new(),
+            keys: TtlMap::new(),
+        }
+    }
+
+    /// `user`'s membership in `org`, from the cache or the store.
+    pub async fn member(&self, store: &dyn Store, org: OrgId, user: UserId) -> StoreResult<Member> {
+        if let Some(member) = self.members.get(&(org, user), self.ttl) {
+            return Ok(member);
+        }
+        let member = store.get_member(org, user).await?;
+        self.members.insert((org, user), member.clone());
+        Ok(member)
+    }
+
+    /// The API key with this secret hash, from the cache or the store.
+    pub async fn api_key(&self, store: &dyn Store, hash: &[u8]) -> StoreResult<ApiKey> {
+        let hash = hash.to_vec();
+        if let Some(key) = self.keys.get(&hash, self.ttl) {
+            return Ok(key);
+        }
+        let key = store.find_api_key_by_hash(&hash).await?;
+        self.keys.insert(hash, key.clone());
+        Ok(key)
+    }
+
+    /// Forgets everything cached about `org` (after any change to its members, roles or keys).
+    pub fn invalidate_org(&self, org: OrgId) {
+        self.members.retain(|(o, _), _| *o != org);
+        self.keys.retain(|_, key| key.org_id != org);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn entries_expire_and_invalidate() {
+        let map: TtlMap<u32, &str> = TtlMap::new();
+        map.insert(1, "a");
+        assert_eq!(map.get(&1, Duration::from_secs(60)), Some("a"));
+        assert_eq!(map.get(&1, Duration::ZERO), None);
+        map.retain(|k, _| *k != 1);
+        assert_eq!(map.get(&1, Duration::from_secs(60)), None);
+    }
+}
