@@ -106,8 +106,18 @@ impl AppState {
         if settings.redis_url.is_some() {
             bail!("this build has no Redis backend yet; unset BOTBUILDER_REDIS_URL");
         }
-        settings.master_key_bytes()?;
         let store = open_store(&settings.database_url).await?;
+        Self::with_store(store, settings, cost)
+    }
+
+    /// The state around an already opened store (any [`Store`] implementation); the settings'
+    /// database URL is ignored.
+    pub fn with_store(
+        store: Arc<dyn Store>,
+        settings: &Settings,
+        cost: HashCost,
+    ) -> anyhow::Result<Self> {
+        settings.master_key_bytes()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         Ok(Self {
             store,

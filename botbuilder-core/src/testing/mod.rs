@@ -2,10 +2,14 @@
 //!
 //! - [`ManualClock`]: a clock tests move by hand.
 //! - [`ScriptedLlm`]: an [`LlmProvider`] that replays canned answers and records prompts.
+//! - [`InMemoryStore`]: every repository in memory, conformant to the store contract.
 //! - [`store_suite`]: one async function per clause of the store contract, expanded into one
 //!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`].
 
+mod memory_store;
 pub mod store_suite;
+
+pub use memory_store::InMemoryStore;
 
 use std::collections::VecDeque;
 use std::sync::Mutex;

@@ -46,6 +46,18 @@ fn new_bot(name: &str) -> NewBot {
     }
 }
 
+fn audit_entry(actor: Actor, action: &str) -> NewAuditEntry {
+    NewAuditEntry {
+        actor,
+        action: action.to_owned(),
+        target_type: None,
+        target_id: None,
+        details: json!({}),
+        ip: None,
+        request_id: None,
+    }
+}
+
 fn assert_not_found<T: std::fmt::Debug>(result: Result<T, StoreError>) {
     match result {
         Err(StoreError::NotFound) => {}
@@ -523,18 +535,7 @@ pub async fn audit_log_filters_and_pages(store: &dyn Store) {
             .unwrap();
     }
     store
-        .append_audit(
-            org.id,
-            NewAuditEntry {
-                actor: Actor::System,
-                action: "bot.create".into(),
-                target_type: None,
-                target_id: None,
-                details: json!({}),
-                ip: None,
-                request_id: None,
-            },
-        )
+        .append_audit(org.id, audit_entry(Actor::System, "bot.create"))
         .await
         .unwrap();
     let all = store
@@ -609,18 +610,7 @@ pub async fn other_tenant_audit_is_invisible(store: &dyn Store) {
     let (alice, acme) = signup(store, "acme-a").await;
     let (_, globex) = signup(store, "globex-a").await;
     store
-        .append_audit(
-            acme.id,
-            NewAuditEntry {
-                actor: Actor::User(alice.id),
-                action: "bot.create".into(),
-                target_type: None,
-                target_id: None,
-                details: json!({}),
-                ip: None,
-                request_id: None,
-            },
-        )
+        .append_audit(acme.id, audit_entry(Actor::User(alice.id), "bot.create"))
         .await
         .unwrap();
     let got = store

@@ -72,7 +72,11 @@ impl SqliteStore {
         } else {
             DEFAULT_MAX_CONNECTIONS
         };
-        let mut pool = SqlitePoolOptions::new().max_connections(max);
+        // A local SQLite connection cannot go stale, so skip the ping sqlx would otherwise send
+        // before every acquire (a second round trip to the connection's worker thread).
+        let mut pool = SqlitePoolOptions::new()
+            .max_connections(max)
+            .test_before_acquire(false);
         if in_memory {
             pool = pool.idle_timeout(None).max_lifetime(None);
         }

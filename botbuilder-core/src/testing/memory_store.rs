@@ -1,0 +1,679 @@
+//! [`InMemoryStore`]: the whole [`Store`] in a mutex, for tests, benches and examples that
+//! need no database. It passes the same conformance suite as the real backends.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Member, Membership, NewApiKey,
+    NewAuditEntry, NewBot, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership,
+    Organization, OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
+};
+use crate::id::{ApiKeyId, AuditId, BotId, OrgId, RefreshTokenId, RoleId, TokenFamilyId, UserId};
+use crate::store::{
+    ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store,
+    StoreError, StoreResult, UserRepo,
+};
+
+const LAST_OWNER: &str = "an organization must keep at least one owner";
+
+#[derive(Debug, Default)]
+struct Data {
+    users: BTreeMap<UserId, User>,
+    orgs: BTreeMap<OrgId, Organization>,
+    roles: BTreeMap<RoleId, Role>,
+    members: BTreeMap<(OrgId, UserId), Membership>,
+    keys: BTreeMap<ApiKeyId, (ApiKey, Vec<u8>)>,
+    bots: BTreeMap<BotId, Bot>,
+    audit: BTreeMap<AuditId, AuditEntry>,
+    tokens: BTreeMap<RefreshTokenId, RefreshToken>,
+}
+
+impl Data {
+    fn role_of(&self, org: OrgId, role: RoleId) -> StoreResult<&Role> {
+        self.roles
+            .get(&role)
+            .filter(|r| r.org_id == org)
+            .ok_or(StoreError::NotFound)
+    }
+
+    fn member(&self, org: OrgId, user: UserId) -> StoreResult<Member> {
+        let m = self.members.get(&(org, user)).ok_or(StoreError::NotFound)?;
+        let u = self.users.get(&user).ok_or(StoreError::NotFound)?;
+        Ok(Member {
+            user_id: user,
+            email: u.email.clone(),
+            name: u.name.clone(),
+            role: self.role_of(org, m.role_id)?.clone(),
+            joined_at: m.created_at,
+        })
+    }
+
+    fn owner_count(&self, org: OrgId) -> usize {
+        self.members
+            .values()
+            .filter(|m| m.org_id == org)
+            .filter(|m| self.roles.get(&m.role_id).is_some_and(Role::is_owner))
+            .count()
+    }
+
+    fn is_last_owner(&self, org: OrgId, user: UserId) -> StoreResult<bool> {
+        Ok(self.member(org, user)?.role.is_owner() && self.owner_count(org) <= 1)
+    }
+
+    fn insert_user(&mut self, new: NewUser, now: DateTime<Utc>) -> StoreResult<User> {
+        let email = new.email.trim().to_lowercase();
+        if self.users.values().any(|u| u.email == email) {
+            return Err(StoreError::Conflict("already exists".to_owned()));
+        }
+        let user = User {
+            id: UserId::new(),
+            email,
+            name: new.name,
+            password_hash: new.password_hash,
+            created_at: now,
+        };
+        self.users.insert(user.id, user.clone());
+        Ok(user)
+    }
+
+    fn insert_org(
+        &mut self,
+        new: NewOrganization,
+        owner: UserId,
+        now: DateTime<Utc>,
+    ) -> StoreResult<Organization> {
+        if !self.users.contains_key(&owner) {
+            return Err(StoreError::NotFound);
+        }
+        let org = Organization {
+            id: OrgId::new(),
+            name: new.name,
+            created_at: now,
+            updated_at: now,
+        };
+        self.orgs.insert(org.id, org.clone());
+        for builtin in BuiltinRole::ALL {
+            let role = Role {
+                id: RoleId::new(),
+                org_id: org.id,
+                name: builtin.name().to_owned(),
+                description: format!("Built-in {} role", builtin.name()),
+                permissions: builtin.permissions(),
+                builtin: true,
+                created_at: now,
+            };
+            if builtin == BuiltinRole::Owner {
+                let membership = Membership {
+                    org_id: org.id,
+                    user_id: owner,
+                    role_id: role.id,
+                    created_at: now,
+                };
+                self.members.insert((org.id, owner), membership);
+            }
+            self.roles.insert(role.id, role);
+        }
+        Ok(org)
+    }
+}
+
+/// Every repository in memory (see the module docs).
+pub struct InMemoryStore {
+    clock: Arc<dyn Clock>,
+    data: Mutex<Data>,
+}
+
+impl std::fmt::Debug for InMemoryStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("InMemoryStore").finish_non_exhaustive()
+    }
+}
+
+impl Default for InMemoryStore {
+    fn default() -> Self {
+        Self::new(Arc::new(SystemClock))
+    }
+}
+
+impl InMemoryStore {
+    /// An empty store reading time from `clock`.
+    pub fn new(clock: Arc<dyn Clock>) -> Self {
+        Self {
+            clock,
+            data: Mutex::new(Data::default()),
+        }
+    }
+
+    fn data(&self) -> MutexGuard<'_, Data> {
+        self.data.lock().expect("in-memory store poisoned")
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+fn page_of<T: Clone>(
+    items: impl Iterator<Item = T>,
+    page: PageRequest,
+    id: impl Fn(&T) -> uuid::Uuid + Copy,
+    descending: bool,
+) -> Page<T> {
+    let limit = page.effective_limit();
+    let after = |item: &T| match page.cursor {
+        None => true,
+        Some(c) if descending => id(item) < c,
+        Some(c) => id(item) > c,
+    };
+    let fetched: Vec<T> = items.filter(after).take(limit as usize + 1).collect();
+    Page::from_overfetch(fetched, limit, id)
+}
+
+#[async_trait]
+impl UserRepo for InMemoryStore {
+    async fn create_user(&self, new: NewUser) -> StoreResult<User> {
+        let now = self.now();
+        self.data().insert_user(new, now)
+    }
+
+    async fn create_user_with_org(
+        &self,
+        user: NewUser,
+        org: NewOrganization,
+    ) -> StoreResult<(User, Organization)> {
+        let now = self.now();
+        let mut data = self.data();
+        let user = data.insert_user(user, now)?;
+        let org = data.insert_org(org, user.id, now)?;
+        Ok((user, org))
+    }
+
+    async fn get_user(&self, id: UserId) -> StoreResult<User> {
+        self.data()
+            .users
+            .get(&id)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn find_user_by_email(&self, email: &str) -> StoreResult<User> {
+        let email = email.trim().to_lowercase();
+        let data = self.data();
+        data.users
+            .values()
+            .find(|u| u.email == email)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl OrgRepo for InMemoryStore {
+    async fn create_org(&self, new: NewOrganization, owner: UserId) -> StoreResult<Organization> {
+        let now = self.now();
+        self.data().insert_org(new, owner, now)
+    }
+
+    async fn get_org(&self, org: OrgId) -> StoreResult<Organization> {
+        self.data()
+            .orgs
+            .get(&org)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_orgs_for_user(&self, user: UserId) -> StoreResult<Vec<OrgMembership>> {
+        let data = self.data();
+        data.orgs
+            .values()
+            .filter_map(|org| {
+                let m = data.members.get(&(org.id, user))?;
+                let role = data.roles.get(&m.role_id)?.clone();
+                Some(Ok(OrgMembership {
+                    organization: org.clone(),
+                    role,
+                }))
+            })
+            .collect()
+    }
+
+    async fn update_org(&self, org: OrgId, patch: OrganizationPatch) -> StoreResult<Organization> {
+        let now = self.now();
+        let mut data = self.data();
+        let stored = data.orgs.get_mut(&org).ok_or(StoreError::NotFound)?;
+        if let Some(name) = patch.name {
+            stored.name = name;
+        }
+        stored.updated_at = now;
+        Ok(stored.clone())
+    }
+
+    async fn delete_org(&self, org: OrgId) -> StoreResult<()> {
+        let mut data = self.data();
+        data.orgs.remove(&org).ok_or(StoreError::NotFound)?;
+        data.roles.retain(|_, r| r.org_id != org);
+        data.members.retain(|(o, _), _| *o != org);
+        data.keys.retain(|_, (k, _)| k.org_id != org);
+        data.bots.retain(|_, b| b.org_id != org);
+        data.audit.retain(|_, e| e.org_id != org);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl MemberRepo for InMemoryStore {
+    async fn add_member(&self, org: OrgId, user: UserId, role: RoleId) -> StoreResult<Membership> {
+        let now = self.now();
+        let mut data = self.data();
+        data.role_of(org, role)?;
+        if !data.users.contains_key(&user) {
+            return Err(StoreError::NotFound);
+        }
+        if data.members.contains_key(&(org, user)) {
+            return Err(StoreError::Conflict("already a member".to_owned()));
+        }
+        let membership = Membership {
+            org_id: org,
+            user_id: user,
+            role_id: role,
+            created_at: now,
+        };
+        data.members.insert((org, user), membership.clone());
+        Ok(membership)
+    }
+
+    async fn get_member(&self, org: OrgId, user: UserId) -> StoreResult<Member> {
+        self.data().member(org, user)
+    }
+
+    async fn list_members(&self, org: OrgId, page: PageRequest) -> StoreResult<Page<Member>> {
+        let data = self.data();
+        let members = data
+            .members
+            .keys()
+            .filter(|(o, _)| *o == org)
+            .map(|(_, user)| data.member(org, *user))
+            .collect::<StoreResult<Vec<_>>>()?;
+        Ok(page_of(
+            members.into_iter(),
+            page,
+            |m| m.user_id.as_uuid(),
+            false,
+        ))
+    }
+
+    async fn update_member_role(
+        &self,
+        org: OrgId,
+        user: UserId,
+        role: RoleId,
+    ) -> StoreResult<Member> {
+        let mut data = self.data();
+        let new_is_owner = data.role_of(org, role)?.is_owner();
+        if !new_is_owner && data.is_last_owner(org, user)? {
+            return Err(StoreError::Conflict(LAST_OWNER.to_owned()));
+        }
+        let m = data
+            .members
+            .get_mut(&(org, user))
+            .ok_or(StoreError::NotFound)?;
+        m.role_id = role;
+        data.member(org, user)
+    }
+
+    async fn remove_member(&self, org: OrgId, user: UserId) -> StoreResult<()> {
+        let mut data = self.data();
+        if data.is_last_owner(org, user)? {
+            return Err(StoreError::Conflict(LAST_OWNER.to_owned()));
+        }
+        data.members.remove(&(org, user));
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl RoleRepo for InMemoryStore {
+    async fn create_role(&self, org: OrgId, new: NewRole) -> StoreResult<Role> {
+        let now = self.now();
+        let mut data = self.data();
+        if !data.orgs.contains_key(&org) {
+            return Err(StoreError::NotFound);
+        }
+        if data
+            .roles
+            .values()
+            .any(|r| r.org_id == org && r.name == new.name)
+        {
+            return Err(StoreError::Conflict(format!(
+                "a role named `{}` already exists",
+                new.name
+            )));
+        }
+        let role = Role {
+            id: RoleId::new(),
+            org_id: org,
+            name: new.name,
+            description: new.description,
+            permissions: new.permissions,
+            builtin: false,
+            created_at: now,
+        };
+        data.roles.insert(role.id, role.clone());
+        Ok(role)
+    }
+
+    async fn get_role(&self, org: OrgId, role: RoleId) -> StoreResult<Role> {
+        self.data().role_of(org, role).cloned()
+    }
+
+    async fn find_role_by_name(&self, org: OrgId, name: &str) -> StoreResult<Role> {
+        let data = self.data();
+        data.roles
+            .values()
+            .find(|r| r.org_id == org && r.name == name)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_roles(&self, org: OrgId) -> StoreResult<Vec<Role>> {
+        let data = self.data();
+        let mut roles: Vec<Role> = data
+            .roles
+            .values()
+            .filter(|r| r.org_id == org)
+            .cloned()
+            .collect();
+        let rank = |r: &Role| {
+            BuiltinRole::from_name(&r.name)
+                .filter(|_| r.builtin)
+                .map_or(100, |b| b as usize)
+        };
+        roles.sort_by_key(|r| (rank(r), r.id));
+        Ok(roles)
+    }
+
+    async fn update_role(&self, org: OrgId, role: RoleId, patch: RolePatch) -> StoreResult<Role> {
+        let mut data = self.data();
+        if data.role_of(org, role)?.builtin {
+            return Err(StoreError::Conflict(
+                "built-in roles cannot be changed".to_owned(),
+            ));
+        }
+        if let Some(name) = &patch.name
+            && data
+                .roles
+                .values()
+                .any(|r| r.org_id == org && r.id != role && r.name == *name)
+        {
+            return Err(StoreError::Conflict("already exists".to_owned()));
+        }
+        let stored = data.roles.get_mut(&role).ok_or(StoreError::NotFound)?;
+        if let Some(name) = patch.name {
+            stored.name = name;
+        }
+        if let Some(description) = patch.description {
+            stored.description = description;
+        }
+        if let Some(permissions) = patch.permissions {
+            stored.permissions = permissions;
+        }
+        Ok(stored.clone())
+    }
+
+    async fn delete_role(&self, org: OrgId, role: RoleId) -> StoreResult<()> {
+        let mut data = self.data();
+        let in_use = data.members.values().any(|m| m.role_id == role);
+        if data.role_of(org, role)?.builtin || in_use {
+            return Err(StoreError::Conflict(
+                "built-in roles and roles held by members cannot be deleted".to_owned(),
+            ));
+        }
+        data.roles.remove(&role);
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl ApiKeyRepo for InMemoryStore {
+    async fn create_api_key(&self, org: OrgId, new: NewApiKey) -> StoreResult<ApiKey> {
+        let now = self.now();
+        let mut data = self.data();
+        if !data.orgs.contains_key(&org) {
+            return Err(StoreError::NotFound);
+        }
+        if data.keys.values().any(|(_, hash)| *hash == new.key_hash) {
+            return Err(StoreError::Conflict("already exists".to_owned()));
+        }
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            org_id: org,
+            name: new.name,
+            prefix: new.prefix,
+            permissions: new.permissions,
+            created_by: new.created_by,
+            created_at: now,
+            expires_at: new.expires_at,
+        };
+        data.keys.insert(key.id, (key.clone(), new.key_hash));
+        Ok(key)
+    }
+
+    async fn list_api_keys(&self, org: OrgId) -> StoreResult<Vec<ApiKey>> {
+        let data = self.data();
+        Ok(data
+            .keys
+            .values()
+            .filter(|(k, _)| k.org_id == org)
+            .map(|(k, _)| k.clone())
+            .collect())
+    }
+
+    async fn delete_api_key(&self, org: OrgId, key: ApiKeyId) -> StoreResult<()> {
+        let mut data = self.data();
+        match data.keys.get(&key) {
+            Some((k, _)) if k.org_id == org => {
+                data.keys.remove(&key);
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound),
+        }
+    }
+
+    async fn find_api_key_by_hash(&self, key_hash: &[u8]) -> StoreResult<ApiKey> {
+        let data = self.data();
+        data.keys
+            .values()
+            .find(|(_, hash)| hash == key_hash)
+            .map(|(k, _)| k.clone())
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl BotRepo for InMemoryStore {
+    async fn create_bot(&self, org: OrgId, new: NewBot) -> StoreResult<Bot> {
+        let now = self.now();
+        let mut data = self.data();
+        if !data.orgs.contains_key(&org) {
+            return Err(StoreError::NotFound);
+        }
+        let bot = Bot {
+            id: BotId::new(),
+            org_id: org,
+            name: new.name,
+            description: new.description,
+            ai_config: new.ai_config,
+            created_at: now,
+            updated_at: now,
+        };
+        data.bots.insert(bot.id, bot.clone());
+        Ok(bot)
+    }
+
+    async fn get_bot(&self, org: OrgId, bot: BotId) -> StoreResult<Bot> {
+        let data = self.data();
+        data.bots
+            .get(&bot)
+            .filter(|b| b.org_id == org)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn list_bots(&self, org: OrgId, page: PageRequest) -> StoreResult<Page<Bot>> {
+        let data = self.data();
+        let bots = data.bots.values().filter(|b| b.org_id == org).cloned();
+        Ok(page_of(bots, page, |b| b.id.as_uuid(), false))
+    }
+
+    async fn update_bot(&self, org: OrgId, bot: BotId, patch: BotPatch) -> StoreResult<Bot> {
+        let now = self.now();
+        let mut data = self.data();
+        let stored = data
+            .bots
+            .get_mut(&bot)
+            .filter(|b| b.org_id == org)
+            .ok_or(StoreError::NotFound)?;
+        if let Some(name) = patch.name {
+            stored.name = name;
+        }
+        if let Some(description) = patch.description {
+            stored.description = description;
+        }
+        if let Some(ai_config) = patch.ai_config {
+            stored.ai_config = ai_config;
+        }
+        stored.updated_at = now;
+        Ok(stored.clone())
+    }
+
+    async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()> {
+        let mut data = self.data();
+        match data.bots.get(&bot) {
+            Some(b) if b.org_id == org => {
+                data.bots.remove(&bot);
+                Ok(())
+            }
+            _ => Err(StoreError::NotFound),
+        }
+    }
+}
+
+#[async_trait]
+impl AuditRepo for InMemoryStore {
+    async fn append_audit(&self, org: OrgId, entry: NewAuditEntry) -> StoreResult<AuditEntry> {
+        let now = self.now();
+        let mut data = self.data();
+        if !data.orgs.contains_key(&org) {
+            return Err(StoreError::NotFound);
+        }
+        let entry = AuditEntry {
+            id: AuditId::new(),
+            org_id: org,
+            actor: entry.actor,
+            action: entry.action,
+            target_type: entry.target_type,
+            target_id: entry.target_id,
+            details: entry.details,
+            ip: entry.ip,
+            request_id: entry.request_id,
+            created_at: now,
+        };
+        data.audit.insert(entry.id, entry.clone());
+        Ok(entry)
+    }
+
+    async fn list_audit(
+        &self,
+        org: OrgId,
+        filter: &AuditFilter,
+        page: PageRequest,
+    ) -> StoreResult<Page<AuditEntry>> {
+        let data = self.data();
+        let matching = data.audit.values().rev().filter(|e| {
+            e.org_id == org
+                && filter.action.as_ref().is_none_or(|a| *a == e.action)
+                && filter.actor.is_none_or(|a| a == e.actor)
+                && filter.since.is_none_or(|t| e.created_at >= t)
+                && filter.until.is_none_or(|t| e.created_at < t)
+        });
+        Ok(page_of(matching.cloned(), page, |e| e.id.as_uuid(), true))
+    }
+}
+
+#[async_trait]
+impl RefreshTokenRepo for InMemoryStore {
+    async fn insert_refresh_token(&self, new: NewRefreshToken) -> StoreResult<RefreshToken> {
+        let now = self.now();
+        let mut data = self.data();
+        if data.tokens.values().any(|t| t.token_hash == new.token_hash) {
+            return Err(StoreError::Conflict("already exists".to_owned()));
+        }
+        if !data.users.contains_key(&new.user_id) {
+            return Err(StoreError::NotFound);
+        }
+        let token = RefreshToken {
+            id: RefreshTokenId::new(),
+            family_id: new.family_id,
+            user_id: new.user_id,
+            token_hash: new.token_hash,
+            created_at: now,
+            expires_at: new.expires_at,
+            used_at: None,
+            revoked_at: None,
+        };
+        data.tokens.insert(token.id, token.clone());
+        Ok(token)
+    }
+
+    async fn find_refresh_token(&self, token_hash: &[u8]) -> StoreResult<RefreshToken> {
+        let data = self.data();
+        data.tokens
+            .values()
+            .find(|t| t.token_hash == token_hash)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn consume_refresh_token(
+        &self,
+        token_hash: &[u8],
+        at: DateTime<Utc>,
+    ) -> StoreResult<bool> {
+        let mut data = self.data();
+        let token = data
+            .tokens
+            .values_mut()
+            .find(|t| t.token_hash == token_hash && t.used_at.is_none() && t.revoked_at.is_none());
+        Ok(token.map(|t| t.used_at = Some(at)).is_some())
+    }
+
+    async fn revoke_refresh_family(
+        &self,
+        family: TokenFamilyId,
+        at: DateTime<Utc>,
+    ) -> StoreResult<()> {
+        let mut data = self.data();
+        for token in data.tokens.values_mut() {
+            if token.family_id == family && token.revoked_at.is_none() {
+                token.revoked_at = Some(at);
+            }
+        }
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl Store for InMemoryStore {
+    fn backend(&self) -> &'static str {
+        "memory"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        Ok(())
+    }
+}
