@@ -56,6 +56,7 @@ pub mod domain;
 pub mod embed;
 pub mod id;
 pub mod llm;
+pub mod nlu;
 pub mod queue;
 pub mod rate_limit;
 pub mod store;

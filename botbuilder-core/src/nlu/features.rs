@@ -1,0 +1,130 @@
+//! TF-IDF features: word unigrams and bigrams plus character n-grams (2 to 5) inside word
+//! boundaries, each group L2-normalized, hashed to 64 bits and mapped to a dense index by a
+//! vocabulary learned at training time.
+
+use std::collections::HashMap;
+
+use super::text::{fnv1a, tokens};
+
+/// Smallest and largest character n-gram.
+const CHAR_NGRAMS: std::ops::RangeInclusive<usize> = 2..=5;
+/// Weight of the word group relative to the character group.
+const WORD_WEIGHT: f32 = 1.0;
+/// Weight of the character group.
+const CHAR_WEIGHT: f32 = 1.0;
+
+/// A sparse, L2-normalized feature vector.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub(crate) struct SparseVec {
+    pub(crate) indices: Vec<u32>,
+    pub(crate) values: Vec<f32>,
+}
+
+/// Raw feature hashes of a text with their counts, split into the word and character groups.
+fn raw_features(text: &str) -> (HashMap<u64, f32>, HashMap<u64, f32>) {
+    let words = tokens(text);
+    let mut word = HashMap::new();
+    let mut chars = HashMap::new();
+    for w in &words {
+        *word.entry(fnv1a(&[b"w:", w.as_bytes()])).or_insert(0.0) += 1.0;
+        let padded: Vec<char> = std::iter::once(' ')
+            .chain(w.chars())
+            .chain(std::iter::once(' '))
+            .collect();
+        let mut buf = String::new();
+        for n in CHAR_NGRAMS {
+            for gram in padded.windows(n) {
+                buf.clear();
+                buf.extend(gram);
+                *chars.entry(fnv1a(&[b"c:", buf.as_bytes()])).or_insert(0.0) += 1.0;
+            }
+        }
+    }
+    for pair in words.windows(2) {
+        let key = fnv1a(&[b"b:", pair[0].as_bytes(), b" ", pair[1].as_bytes()]);
+        *word.entry(key).or_insert(0.0) += 1.0;
+    }
+    (word, chars)
+}
+
+/// The learned vocabulary and inverse document frequencies.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct Featurizer {
+    vocab: HashMap<u64, u32>,
+    idf: Vec<f32>,
+}
+
+impl Featurizer {
+    /// Learns the vocabulary (features seen in at least `min_df` texts) and smoothed IDF.
+    pub(crate) fn fit<'a>(texts: impl Iterator<Item = &'a str>, min_df: u32) -> Self {
+        let mut df: HashMap<u64, u32> = HashMap::new();
+        let mut n_docs = 0u32;
+        for text in texts {
+            n_docs += 1;
+            let (word, chars) = raw_features(text);
+            for key in word.keys().chain(chars.keys()) {
+                *df.entry(*key).or_insert(0) += 1;
+            }
+        }
+        let mut kept: Vec<(u64, u32)> = df.into_iter().filter(|(_, d)| *d >= min_df).collect();
+        kept.sort_unstable();
+        let mut vocab = HashMap::with_capacity(kept.len());
+        let mut idf = Vec::with_capacity(kept.len());
+        let n = n_docs as f32;
+        for (i, (key, d)) in kept.into_iter().enumerate() {
+            vocab.insert(key, i as u32);
+            idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
+        }
+        Self { vocab, idf }
+    }
+
+    /// Number of features.
+    pub(crate) fn len(&self) -> usize {
+        self.idf.len()
+    }
+
+    /// The TF-IDF vector of `text` (sublinear TF, each group L2-normalized and weighted).
+    pub(crate) fn transform(&self, text: &str) -> SparseVec {
+        let (word, chars) = raw_features(text);
+        let mut out = SparseVec::default();
+        for (group, weight) in [(word, WORD_WEIGHT), (chars, CHAR_WEIGHT)] {
+            let start = out.indices.len();
+            // Sorted by index: deterministic float sums, and rows visited in memory order.
+            let mut known: Vec<(u32, f32)> = group
+                .into_iter()
+                .filter_map(|(key, count)| self.vocab.get(&key).map(|&i| (i, count)))
+                .collect();
+            known.sort_unstable_by_key(|(i, _)| *i);
+            for (i, count) in known {
+                out.indices.push(i);
+                out.values.push((1.0 + count.ln()) * self.idf[i as usize]);
+            }
+            let norm = out.values[start..]
+                .iter()
+                .map(|v| v * v)
+                .sum::<f32>()
+                .sqrt();
+            if norm > 0.0 {
+                out.values[start..]
+                    .iter_mut()
+                    .for_each(|v| *v *= weight / norm);
+            }
+        }
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unseen_features_are_dropped_and_groups_normalized() {
+        let f = Featurizer::fit(["book a flight", "cancel my flight"].into_iter(), 1);
+        assert!(f.len() > 10);
+        let v = f.transform("book a flight");
+        let norm: f32 = v.values.iter().map(|x| x * x).sum::<f32>();
+        assert!((norm - 2.0).abs() < 1e-4, "two unit-norm groups: {norm}");
+        assert!(f.transform("zzzz qqqq").indices.is_empty());
+    }
+}
