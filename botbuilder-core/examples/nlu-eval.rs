@@ -84,8 +84,9 @@ fn clinc(path: &Path) {
     let (val, oos_val) = (clinc_split(&data, "val"), clinc_split(&data, "oos_val"));
     let (test, oos_test) = (clinc_split(&data, "test"), clinc_split(&data, "oos_test"));
 
+    let options = options_from_env();
     let start = Instant::now();
-    let classifier = IntentClassifier::train(&examples(&train), &TrainOptions::default()).unwrap();
+    let classifier = IntentClassifier::train(&examples(&train), &options).unwrap();
     let train_secs = start.elapsed().as_secs_f64();
 
     // Threshold: the one maximizing the mean of in-scope accuracy and out-of-scope recall on
@@ -101,10 +102,24 @@ fn clinc(path: &Path) {
         }
     }
     let threshold = best.0;
+    let (val_plain, _) = rates(&val_scored, &val_oos, 0.0);
 
     let (test_scored, test_oos) = confidences(&classifier, &test, &oos_test);
     let (plain, _) = rates(&test_scored, &test_oos, 0.0);
     let (in_scope, oos_recall) = rates(&test_scored, &test_oos, threshold);
+
+    if std::env::var_os("NLU_CURVE").is_some() {
+        let scale: f32 = std::env::var("NLU_CURVE")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(1.0);
+        for step in (0..=100).step_by(2) {
+            let t = step as f32 / 100.0 * scale;
+            let (v_in, v_oos) = rates(&val_scored, &val_oos, t);
+            let (t_in, t_oos) = rates(&test_scored, &test_oos, t);
+            println!("  t={t:.2} val {v_in:.4}/{v_oos:.4} test {t_in:.4}/{t_oos:.4}");
+        }
+    }
 
     let mut latencies: Vec<f64> = test
         .iter()
@@ -123,6 +138,12 @@ fn clinc(path: &Path) {
         classifier.intents().len()
     );
     println!("  training time            {train_secs:.2} s");
+    println!(
+        "  features                 {} ({:.0} MB of weights)",
+        classifier.feature_count(),
+        (classifier.feature_count() * classifier.intents().len() * 4) as f64 / 1e6
+    );
+    println!("  val in-scope accuracy    {val_plain:.4}");
     println!("  in-scope accuracy        {plain:.4}");
     println!("  threshold (tuned on val) {threshold:.3}");
     println!("  in-scope accuracy @thr   {in_scope:.4}");
@@ -132,6 +153,31 @@ fn clinc(path: &Path) {
         percentile(&latencies, 0.50),
         percentile(&latencies, 0.99)
     );
+}
+
+/// The default options, with optional overrides for tuning on the validation split:
+/// `NLU_EPOCHS`, `NLU_LR`, `NLU_L2`, `NLU_TEMP`, `NLU_MIN_DF`.
+fn options_from_env() -> TrainOptions {
+    fn var<T: std::str::FromStr>(name: &str) -> Option<T> {
+        std::env::var(name).ok().and_then(|v| v.parse().ok())
+    }
+    let mut options = TrainOptions::default();
+    if let Some(v) = var("NLU_EPOCHS") {
+        options.params.epochs = v;
+    }
+    if let Some(v) = var("NLU_LR") {
+        options.params.learning_rate = v;
+    }
+    if let Some(v) = var("NLU_L2") {
+        options.params.l2 = v;
+    }
+    if let Some(v) = var("NLU_TEMP") {
+        options.params.temperature = v;
+    }
+    if let Some(v) = var("NLU_MIN_DF") {
+        options.min_df = v;
+    }
+    options
 }
 
 fn snips_split(dir: &Path, split: &str) -> Labelled {
