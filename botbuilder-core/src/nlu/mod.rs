@@ -23,12 +23,17 @@
 //! assert_eq!(prediction.intent.as_deref(), Some("track_order"));
 //! ```
 
+mod entities;
 mod features;
 mod linear;
 mod text;
 
 use serde::{Deserialize, Serialize};
 
+pub use entities::{
+    BuiltinEntity, EntityDefinition, EntityError, EntityExtractor, EntityKind, EntityMatch,
+    LookupValue,
+};
 use features::Featurizer;
 use linear::LinearModel;
 pub use linear::TrainParams;
