@@ -95,6 +95,14 @@ define_id!(
     BotId
 );
 define_id!(
+    /// Identifies an intent of a bot.
+    IntentId
+);
+define_id!(
+    /// Identifies an entity definition of a bot.
+    EntityId
+);
+define_id!(
     /// Identifies an audit log entry.
     AuditId
 );

@@ -19,8 +19,8 @@ pub use error::{StoreError, StoreResult};
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store,
-        StoreError, StoreResult, UserRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo,
+        Store, StoreError, StoreResult, UserRepo,
     };
 }
 
@@ -28,11 +28,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Member, Membership, NewApiKey, NewAuditEntry,
-    NewBot, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership, Organization,
-    OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Entity, EntityPatch, Intent, IntentPatch,
+    Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity, NewIntent, NewOrganization,
+    NewRefreshToken, NewRole, NewUser, OrgMembership, Organization, OrganizationPatch, Page,
+    PageRequest, RefreshToken, Role, RolePatch, User,
 };
-use crate::id::{ApiKeyId, BotId, OrgId, RoleId, TokenFamilyId, UserId};
+use crate::id::{ApiKeyId, BotId, EntityId, IntentId, OrgId, RoleId, TokenFamilyId, UserId};
 
 /// User accounts. Users are global (not tenant-scoped); what they can see comes from
 /// memberships.
@@ -164,6 +165,55 @@ pub trait BotRepo: Send + Sync + 'static {
     async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()>;
 }
 
+/// Intents and entity definitions of a bot (its NLU training data).
+///
+/// Every method names the organization and the bot; a bot of another organization is
+/// `NotFound`, and deleting a bot deletes its intents and entities.
+#[async_trait]
+pub trait NluRepo: Send + Sync + 'static {
+    /// Creates an intent; a name already used by the bot is `Conflict`.
+    async fn create_intent(&self, org: OrgId, bot: BotId, new: NewIntent) -> StoreResult<Intent>;
+
+    /// The bot's intents, oldest first.
+    async fn list_intents(&self, org: OrgId, bot: BotId) -> StoreResult<Vec<Intent>>;
+
+    /// One intent; `NotFound` if unknown or another bot's.
+    async fn get_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<Intent>;
+
+    /// Applies a patch; a taken name is `Conflict`.
+    async fn update_intent(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        intent: IntentId,
+        patch: IntentPatch,
+    ) -> StoreResult<Intent>;
+
+    /// Deletes an intent.
+    async fn delete_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<()>;
+
+    /// Creates an entity definition; a name already used by the bot is `Conflict`.
+    async fn create_entity(&self, org: OrgId, bot: BotId, new: NewEntity) -> StoreResult<Entity>;
+
+    /// The bot's entity definitions, oldest first.
+    async fn list_entities(&self, org: OrgId, bot: BotId) -> StoreResult<Vec<Entity>>;
+
+    /// One entity definition; `NotFound` if unknown or another bot's.
+    async fn get_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<Entity>;
+
+    /// Applies a patch; a taken name is `Conflict`.
+    async fn update_entity(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        entity: EntityId,
+        patch: EntityPatch,
+    ) -> StoreResult<Entity>;
+
+    /// Deletes an entity definition.
+    async fn delete_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<()>;
+}
+
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditRepo: Send + Sync + 'static {
@@ -210,7 +260,15 @@ pub trait RefreshTokenRepo: Send + Sync + 'static {
 /// single repository trait where only one is needed.
 #[async_trait]
 pub trait Store:
-    UserRepo + OrgRepo + MemberRepo + RoleRepo + ApiKeyRepo + BotRepo + AuditRepo + RefreshTokenRepo
+    UserRepo
+    + OrgRepo
+    + MemberRepo
+    + RoleRepo
+    + ApiKeyRepo
+    + BotRepo
+    + NluRepo
+    + AuditRepo
+    + RefreshTokenRepo
 {
     /// Backend name for logs and metrics (`"sqlite"`, `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -9,14 +9,18 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Member, Membership, NewApiKey,
-    NewAuditEntry, NewBot, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership,
-    Organization, OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Entity, EntityPatch, Intent,
+    IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity, NewIntent,
+    NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership, Organization,
+    OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
 };
-use crate::id::{ApiKeyId, AuditId, BotId, OrgId, RefreshTokenId, RoleId, TokenFamilyId, UserId};
+use crate::id::{
+    ApiKeyId, AuditId, BotId, EntityId, IntentId, OrgId, RefreshTokenId, RoleId, TokenFamilyId,
+    UserId,
+};
 use crate::store::{
-    ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store,
-    StoreError, StoreResult, UserRepo,
+    ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo,
+    Store, StoreError, StoreResult, UserRepo,
 };
 
 const LAST_OWNER: &str = "an organization must keep at least one owner";
@@ -29,11 +33,20 @@ struct Data {
     members: BTreeMap<(OrgId, UserId), Membership>,
     keys: BTreeMap<ApiKeyId, (ApiKey, Vec<u8>)>,
     bots: BTreeMap<BotId, Bot>,
+    intents: BTreeMap<IntentId, Intent>,
+    entities: BTreeMap<EntityId, Entity>,
     audit: BTreeMap<AuditId, AuditEntry>,
     tokens: BTreeMap<RefreshTokenId, RefreshToken>,
 }
 
 impl Data {
+    fn bot_of(&self, org: OrgId, bot: BotId) -> StoreResult<&Bot> {
+        self.bots
+            .get(&bot)
+            .filter(|b| b.org_id == org)
+            .ok_or(StoreError::NotFound)
+    }
+
     fn role_of(&self, org: OrgId, role: RoleId) -> StoreResult<&Role> {
         self.roles
             .get(&role)
@@ -156,6 +169,20 @@ impl InMemoryStore {
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }
+
+    fn get_intent_in(
+        &self,
+        data: &Data,
+        org: OrgId,
+        bot: BotId,
+        intent: IntentId,
+    ) -> StoreResult<()> {
+        data.intents
+            .get(&intent)
+            .filter(|i| i.org_id == org && i.bot_id == bot)
+            .map(|_| ())
+            .ok_or(StoreError::NotFound)
+    }
 }
 
 fn page_of<T: Clone>(
@@ -260,6 +287,8 @@ impl OrgRepo for InMemoryStore {
         data.members.retain(|(o, _), _| *o != org);
         data.keys.retain(|_, (k, _)| k.org_id != org);
         data.bots.retain(|_, b| b.org_id != org);
+        data.intents.retain(|_, i| i.org_id != org);
+        data.entities.retain(|_, e| e.org_id != org);
         data.audit.retain(|_, e| e.org_id != org);
         Ok(())
     }
@@ -553,13 +582,192 @@ impl BotRepo for InMemoryStore {
 
     async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()> {
         let mut data = self.data();
-        match data.bots.get(&bot) {
-            Some(b) if b.org_id == org => {
-                data.bots.remove(&bot);
-                Ok(())
-            }
-            _ => Err(StoreError::NotFound),
+        data.bot_of(org, bot)?;
+        data.bots.remove(&bot);
+        data.intents.retain(|_, i| i.bot_id != bot);
+        data.entities.retain(|_, e| e.bot_id != bot);
+        Ok(())
+    }
+}
+
+fn name_taken<'a>(mut names: impl Iterator<Item = &'a str>, name: &str) -> StoreResult<()> {
+    if names.any(|n| n == name) {
+        Err(StoreError::Conflict(format!(
+            "the name `{name}` is already used"
+        )))
+    } else {
+        Ok(())
+    }
+}
+
+#[async_trait]
+impl NluRepo for InMemoryStore {
+    async fn create_intent(&self, org: OrgId, bot: BotId, new: NewIntent) -> StoreResult<Intent> {
+        let now = self.now();
+        let mut data = self.data();
+        data.bot_of(org, bot)?;
+        name_taken(
+            data.intents
+                .values()
+                .filter(|i| i.bot_id == bot)
+                .map(|i| i.name.as_str()),
+            &new.name,
+        )?;
+        let intent = Intent {
+            id: IntentId::new(),
+            org_id: org,
+            bot_id: bot,
+            name: new.name,
+            examples: new.examples,
+            created_at: now,
+            updated_at: now,
+        };
+        data.intents.insert(intent.id, intent.clone());
+        Ok(intent)
+    }
+
+    async fn list_intents(&self, org: OrgId, bot: BotId) -> StoreResult<Vec<Intent>> {
+        let data = self.data();
+        data.bot_of(org, bot)?;
+        Ok(data
+            .intents
+            .values()
+            .filter(|i| i.bot_id == bot)
+            .cloned()
+            .collect())
+    }
+
+    async fn get_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<Intent> {
+        let data = self.data();
+        data.intents
+            .get(&intent)
+            .filter(|i| i.org_id == org && i.bot_id == bot)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_intent(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        intent: IntentId,
+        patch: IntentPatch,
+    ) -> StoreResult<Intent> {
+        let now = self.now();
+        let mut data = self.data();
+        self.get_intent_in(&data, org, bot, intent)?;
+        if let Some(name) = &patch.name {
+            name_taken(
+                data.intents
+                    .values()
+                    .filter(|i| i.bot_id == bot && i.id != intent)
+                    .map(|i| i.name.as_str()),
+                name,
+            )?;
         }
+        let stored = data.intents.get_mut(&intent).ok_or(StoreError::NotFound)?;
+        if let Some(name) = patch.name {
+            stored.name = name;
+        }
+        if let Some(examples) = patch.examples {
+            stored.examples = examples;
+        }
+        stored.updated_at = now;
+        Ok(stored.clone())
+    }
+
+    async fn delete_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<()> {
+        let mut data = self.data();
+        self.get_intent_in(&data, org, bot, intent)?;
+        data.intents.remove(&intent);
+        Ok(())
+    }
+
+    async fn create_entity(&self, org: OrgId, bot: BotId, new: NewEntity) -> StoreResult<Entity> {
+        let now = self.now();
+        let mut data = self.data();
+        data.bot_of(org, bot)?;
+        name_taken(
+            data.entities
+                .values()
+                .filter(|e| e.bot_id == bot)
+                .map(|e| e.name.as_str()),
+            &new.name,
+        )?;
+        let entity = Entity {
+            id: EntityId::new(),
+            org_id: org,
+            bot_id: bot,
+            name: new.name,
+            kind: new.kind,
+            created_at: now,
+            updated_at: now,
+        };
+        data.entities.insert(entity.id, entity.clone());
+        Ok(entity)
+    }
+
+    async fn list_entities(&self, org: OrgId, bot: BotId) -> StoreResult<Vec<Entity>> {
+        let data = self.data();
+        data.bot_of(org, bot)?;
+        Ok(data
+            .entities
+            .values()
+            .filter(|e| e.bot_id == bot)
+            .cloned()
+            .collect())
+    }
+
+    async fn get_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<Entity> {
+        let data = self.data();
+        data.entities
+            .get(&entity)
+            .filter(|e| e.org_id == org && e.bot_id == bot)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn update_entity(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        entity: EntityId,
+        patch: EntityPatch,
+    ) -> StoreResult<Entity> {
+        let now = self.now();
+        let mut data = self.data();
+        data.entities
+            .get(&entity)
+            .filter(|e| e.org_id == org && e.bot_id == bot)
+            .ok_or(StoreError::NotFound)?;
+        if let Some(name) = &patch.name {
+            name_taken(
+                data.entities
+                    .values()
+                    .filter(|e| e.bot_id == bot && e.id != entity)
+                    .map(|e| e.name.as_str()),
+                name,
+            )?;
+        }
+        let stored = data.entities.get_mut(&entity).ok_or(StoreError::NotFound)?;
+        if let Some(name) = patch.name {
+            stored.name = name;
+        }
+        if let Some(kind) = patch.kind {
+            stored.kind = kind;
+        }
+        stored.updated_at = now;
+        Ok(stored.clone())
+    }
+
+    async fn delete_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<()> {
+        let mut data = self.data();
+        data.entities
+            .get(&entity)
+            .filter(|e| e.org_id == org && e.bot_id == bot)
+            .ok_or(StoreError::NotFound)?;
+        data.entities.remove(&entity);
+        Ok(())
     }
 }
 

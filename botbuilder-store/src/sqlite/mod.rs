@@ -15,6 +15,7 @@ mod api_keys;
 mod audit;
 mod bots;
 mod members;
+mod nlu;
 mod orgs;
 mod roles;
 mod rows;

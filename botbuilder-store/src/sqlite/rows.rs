@@ -1,7 +1,8 @@
 //! Row types (what SQLite returns) and their conversion into domain types.
 
 use botbuilder_core::domain::{
-    Actor, ApiKey, AuditEntry, Bot, Member, Organization, PermissionSet, RefreshToken, Role, User,
+    Actor, ApiKey, AuditEntry, Bot, Entity, Intent, Member, Organization, PermissionSet,
+    RefreshToken, Role, User,
 };
 use botbuilder_core::store::{StoreError, StoreResult};
 use chrono::{DateTime, Utc};
@@ -244,5 +245,59 @@ impl From<RefreshTokenRow> for RefreshToken {
             used_at: r.used_at.map(from_micros),
             revoked_at: r.revoked_at.map(from_micros),
         }
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct IntentRow {
+    id: Uuid,
+    organization_id: Uuid,
+    bot_id: Uuid,
+    name: String,
+    examples: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<IntentRow> for Intent {
+    type Error = StoreError;
+
+    fn try_from(r: IntentRow) -> StoreResult<Self> {
+        Ok(Intent {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            bot_id: r.bot_id.into(),
+            name: r.name,
+            examples: serde_json::from_str(&r.examples).map_err(|e| corrupt("examples", e))?,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+pub(crate) struct EntityRow {
+    id: Uuid,
+    organization_id: Uuid,
+    bot_id: Uuid,
+    name: String,
+    kind: String,
+    created_at: i64,
+    updated_at: i64,
+}
+
+impl TryFrom<EntityRow> for Entity {
+    type Error = StoreError;
+
+    fn try_from(r: EntityRow) -> StoreResult<Self> {
+        Ok(Entity {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            bot_id: r.bot_id.into(),
+            name: r.name,
+            kind: serde_json::from_str(&r.kind).map_err(|e| corrupt("entity kind", e))?,
+            created_at: from_micros(r.created_at),
+            updated_at: from_micros(r.updated_at),
+        })
     }
 }
