@@ -13,6 +13,7 @@ use botbuilder_store::memory::MemoryRateLimiter;
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
+use crate::nlu_cache::NluCache;
 
 /// HTTP-level settings the middleware and handlers read.
 #[derive(Debug, Clone)]
@@ -65,6 +66,8 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Recently checked memberships and API keys.
     pub access: Arc<AccessCache>,
+    /// Trained NLU models per bot.
+    pub nlu: Arc<NluCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -130,6 +133,7 @@ impl AppState {
             clock,
             http: Arc::new(HttpSettings::from_settings(settings)),
             access: Arc::new(AccessCache::default()),
+            nlu: Arc::new(NluCache::default()),
         })
     }
 }

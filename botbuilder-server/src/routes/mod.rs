@@ -8,6 +8,7 @@ pub mod bots;
 pub mod health;
 pub mod input;
 pub mod members;
+pub mod nlu;
 pub mod orgs;
 pub mod roles;
 pub mod views;
@@ -65,6 +66,7 @@ impl Modify for BearerAuth {
         (name = "api-keys", description = "Organization-scoped credentials"),
         (name = "audit", description = "Who did what"),
         (name = "bots", description = "Chatbots"),
+        (name = "nlu", description = "Intents, entities and parsing"),
     )
 )]
 struct ApiDoc;
@@ -92,6 +94,19 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
         .routes(routes!(bots::clone_bot))
+        .routes(routes!(nlu::list_intents, nlu::create_intent))
+        .routes(routes!(
+            nlu::get_intent,
+            nlu::update_intent,
+            nlu::delete_intent
+        ))
+        .routes(routes!(nlu::list_entities, nlu::create_entity))
+        .routes(routes!(
+            nlu::get_entity,
+            nlu::update_entity,
+            nlu::delete_entity
+        ))
+        .routes(routes!(nlu::parse))
 }
 
 /// The OpenAPI 3.1 document of the API.

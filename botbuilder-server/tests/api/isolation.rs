@@ -37,6 +37,20 @@ async fn victim(app: &TestApp) -> Victim {
             json!({ "name": "victim-secret-key", "permissions": ["bots:read"] }),
         )
         .await;
+    let intent = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots/{bot}/intents"),
+            &account.token,
+            json!({ "name": "victim-secret-intent", "examples": ["victim secret example"] }),
+        )
+        .await;
+    let entity = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots/{bot}/entities"),
+            &account.token,
+            json!({ "name": "victim-secret-entity", "kind": { "type": "lookup", "values": [{ "value": "victim-secret-value" }] } }),
+        )
+        .await;
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -50,6 +64,8 @@ async fn victim(app: &TestApp) -> Victim {
             key.json["api_key"]["id"].as_str().unwrap().to_owned(),
         ),
         ("user", member.user_id.clone()),
+        ("intent", intent.json["id"].as_str().unwrap().to_owned()),
+        ("entity", entity.json["id"].as_str().unwrap().to_owned()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -62,6 +78,12 @@ async fn victim(app: &TestApp) -> Victim {
         "victim-secret-bot".to_owned(),
         "victim-secret-role".to_owned(),
         "victim-secret-key".to_owned(),
+        "victim-secret-intent".to_owned(),
+        "victim secret example".to_owned(),
+        "victim-secret-entity".to_owned(),
+        "victim-secret-value".to_owned(),
+        ids["intent"].clone(),
+        ids["entity"].clone(),
         key.json["key"].as_str().unwrap().to_owned(),
     ];
     Victim {
@@ -87,6 +109,17 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("PATCH", "/api/v1/orgs/{org}/roles/{role}") => json!({ "name": "pwned" }),
         ("POST", "/api/v1/orgs/{org}/api-keys") => {
             json!({ "name": "intruder", "permissions": ["bots:read"] })
+        }
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents") => {
+            json!({ "name": "intruder", "examples": ["x"] })
+        }
+        ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}") => json!({ "name": "pwned" }),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/entities") => {
+            json!({ "name": "intruder", "kind": { "type": "builtin", "builtin": "email" } })
+        }
+        ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}") => json!({ "name": "pwned" }),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => {
+            json!({ "text": "victim secret example" })
         }
         _ => return None,
     };
@@ -117,6 +150,17 @@ const KNOWN: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/orgs/{org}/bots/{bot}"),
     ("DELETE", "/api/v1/orgs/{org}/bots/{bot}"),
     ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/intents"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}"),
+    ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}"),
+    ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/entities"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}"),
+    ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}"),
+    ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse"),
 ];
 
 fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -201,7 +245,7 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
             )
             .await;
         let what = format!("{method} {path}");
-        let has_foreign_id = ["{bot}", "{role}", "{key}", "{user}"]
+        let has_foreign_id = ["{bot}", "{role}", "{key}", "{user}", "{intent}", "{entity}"]
             .iter()
             .any(|p| path.contains(p));
         if has_foreign_id {
@@ -244,6 +288,26 @@ async fn assert_victim_intact(app: &TestApp, victim: &Victim) {
         .get(&format!("/api/v1/orgs/{org}/api-keys"), token)
         .await;
     assert_eq!(keys.json.as_array().unwrap().len(), 1);
+    let intents = app
+        .get(
+            &format!("/api/v1/orgs/{org}/bots/{}/intents", victim.ids["bot"]),
+            token,
+        )
+        .await;
+    assert_eq!(
+        intents.json[0]["name"], "victim-secret-intent",
+        "{}",
+        intents.text
+    );
+    assert_eq!(intents.json.as_array().unwrap().len(), 1);
+    let entities = app
+        .get(
+            &format!("/api/v1/orgs/{org}/bots/{}/entities", victim.ids["bot"]),
+            token,
+        )
+        .await;
+    assert_eq!(entities.json[0]["name"], "victim-secret-entity");
+    assert_eq!(entities.json.as_array().unwrap().len(), 1);
     let members = app.get(&format!("/api/v1/orgs/{org}/members"), token).await;
     assert_eq!(members.json["items"].as_array().unwrap().len(), 2);
     assert!(members.text.contains("\"editor\""));

@@ -5,6 +5,7 @@ mod auth;
 mod common;
 mod isolation;
 mod jwt;
+mod nlu;
 mod permissions;
 mod platform;
 mod validation;

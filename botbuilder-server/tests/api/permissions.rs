@@ -57,6 +57,17 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => BOT_WRITERS,
         ("DELETE", "/api/v1/orgs/{org}/bots/{bot}") => &[Owner, Admin, Editor],
+        ("GET", "/api/v1/orgs/{org}/bots/{bot}/intents")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => ALL,
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents")
+        | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}")
+        | ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/entities")
+        | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
+        | ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}") => BOT_WRITERS,
         other => panic!("{other:?} is missing from the permission matrix"),
     }
 }
@@ -113,6 +124,26 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
     if path.contains("{bot}") {
         let bot = app.create_bot(&w.owner, org, "target").await;
         concrete = concrete.replace("{bot}", &bot);
+        if path.contains("{intent}") {
+            let intent = app
+                .post(
+                    &format!("/api/v1/orgs/{org}/bots/{bot}/intents"),
+                    token,
+                    json!({ "name": "target", "examples": ["hello there"] }),
+                )
+                .await;
+            concrete = concrete.replace("{intent}", intent.json["id"].as_str().unwrap());
+        }
+        if path.contains("{entity}") {
+            let entity = app
+                .post(
+                    &format!("/api/v1/orgs/{org}/bots/{bot}/entities"),
+                    token,
+                    json!({ "name": "target", "kind": { "type": "builtin", "builtin": "email" } }),
+                )
+                .await;
+            concrete = concrete.replace("{entity}", entity.json["id"].as_str().unwrap());
+        }
     }
     if path.contains("{user}") {
         let member = app
@@ -158,6 +189,20 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         ("POST", "/api/v1/orgs/{org}/bots") => Some(json!({ "name": "new bot" })),
         ("PATCH", "/api/v1/orgs/{org}/bots/{bot}") => Some(json!({ "name": "renamed" })),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => Some(json!({})),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents") => {
+            Some(json!({ "name": "greet", "examples": ["hi", "hello"] }))
+        }
+        ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}") => {
+            Some(json!({ "examples": ["hey"] }))
+        }
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/entities") => Some(json!({
+            "name": "size",
+            "kind": { "type": "lookup", "values": [{ "value": "large", "synonyms": ["big"] }] }
+        })),
+        ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}") => {
+            Some(json!({ "name": "contact" }))
+        }
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => Some(json!({ "text": "hello" })),
         _ => None,
     };
     (concrete, body)
