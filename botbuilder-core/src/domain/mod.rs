@@ -6,6 +6,7 @@
 mod api_key;
 mod audit;
 mod bot;
+mod flow;
 mod nlu;
 mod org;
 mod page;
@@ -17,6 +18,7 @@ mod user;
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use bot::{AiConfig, Bot, BotPatch, NewBot};
+pub use flow::{FlowDraft, FlowVersion};
 pub use nlu::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
 pub use org::{Membership, NewOrganization, OrgMembership, Organization, OrganizationPatch};
 pub use page::{Page, PageRequest};

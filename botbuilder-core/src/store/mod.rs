@@ -19,8 +19,8 @@ pub use error::{StoreError, StoreResult};
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo,
-        Store, StoreError, StoreResult, UserRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo,
+        RoleRepo, Store, StoreError, StoreResult, UserRepo,
     };
 }
 
@@ -28,11 +28,12 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Entity, EntityPatch, Intent, IntentPatch,
-    Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity, NewIntent, NewOrganization,
-    NewRefreshToken, NewRole, NewUser, OrgMembership, Organization, OrganizationPatch, Page,
-    PageRequest, RefreshToken, Role, RolePatch, User,
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Entity, EntityPatch, FlowDraft, FlowVersion,
+    Intent, IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity,
+    NewIntent, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership, Organization,
+    OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
 };
+use crate::flow::Flow;
 use crate::id::{ApiKeyId, BotId, EntityId, IntentId, OrgId, RoleId, TokenFamilyId, UserId};
 
 /// User accounts. Users are global (not tenant-scoped); what they can see comes from
@@ -214,6 +215,32 @@ pub trait NluRepo: Send + Sync + 'static {
     async fn delete_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<()>;
 }
 
+/// A bot's flow: one editable draft and numbered, immutable published versions.
+#[async_trait]
+pub trait FlowRepo: Send + Sync + 'static {
+    /// The draft; `None` if never saved, `NotFound` if the bot is not `org`'s.
+    async fn get_flow_draft(&self, org: OrgId, bot: BotId) -> StoreResult<Option<FlowDraft>>;
+
+    /// Replaces the draft (the caller validates the flow).
+    async fn save_flow_draft(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowDraft>;
+
+    /// Publishes `flow` as the next version (1, 2, ...). Concurrent publications get distinct
+    /// numbers.
+    async fn publish_flow(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowVersion>;
+
+    /// One published version; `NotFound` if there is no such version.
+    async fn get_flow_version(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        version: u32,
+    ) -> StoreResult<FlowVersion>;
+
+    /// The newest published version, if any.
+    async fn latest_flow_version(&self, org: OrgId, bot: BotId)
+    -> StoreResult<Option<FlowVersion>>;
+}
+
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditRepo: Send + Sync + 'static {
@@ -267,6 +294,7 @@ pub trait Store:
     + ApiKeyRepo
     + BotRepo
     + NluRepo
+    + FlowRepo
     + AuditRepo
     + RefreshTokenRepo
 {

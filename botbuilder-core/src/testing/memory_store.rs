@@ -9,18 +9,19 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Entity, EntityPatch, Intent,
-    IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity, NewIntent,
-    NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership, Organization,
-    OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Entity, EntityPatch, FlowDraft,
+    FlowVersion, Intent, IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot,
+    NewEntity, NewIntent, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership,
+    Organization, OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
 };
+use crate::flow::Flow;
 use crate::id::{
     ApiKeyId, AuditId, BotId, EntityId, IntentId, OrgId, RefreshTokenId, RoleId, TokenFamilyId,
     UserId,
 };
 use crate::store::{
-    ApiKeyRepo, AuditRepo, BotRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo,
-    Store, StoreError, StoreResult, UserRepo,
+    ApiKeyRepo, AuditRepo, BotRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo,
+    RoleRepo, Store, StoreError, StoreResult, UserRepo,
 };
 
 const LAST_OWNER: &str = "an organization must keep at least one owner";
@@ -35,6 +36,8 @@ struct Data {
     bots: BTreeMap<BotId, Bot>,
     intents: BTreeMap<IntentId, Intent>,
     entities: BTreeMap<EntityId, Entity>,
+    drafts: BTreeMap<BotId, FlowDraft>,
+    versions: BTreeMap<(BotId, u32), FlowVersion>,
     audit: BTreeMap<AuditId, AuditEntry>,
     tokens: BTreeMap<RefreshTokenId, RefreshToken>,
 }
@@ -289,6 +292,9 @@ impl OrgRepo for InMemoryStore {
         data.bots.retain(|_, b| b.org_id != org);
         data.intents.retain(|_, i| i.org_id != org);
         data.entities.retain(|_, e| e.org_id != org);
+        let bots: Vec<BotId> = data.bots.keys().copied().collect();
+        data.drafts.retain(|b, _| bots.contains(b));
+        data.versions.retain(|(b, _), _| bots.contains(b));
         data.audit.retain(|_, e| e.org_id != org);
         Ok(())
     }
@@ -586,6 +592,8 @@ impl BotRepo for InMemoryStore {
         data.bots.remove(&bot);
         data.intents.retain(|_, i| i.bot_id != bot);
         data.entities.retain(|_, e| e.bot_id != bot);
+        data.drafts.remove(&bot);
+        data.versions.retain(|(b, _), _| *b != bot);
         Ok(())
     }
 }
@@ -768,6 +776,78 @@ impl NluRepo for InMemoryStore {
             .ok_or(StoreError::NotFound)?;
         data.entities.remove(&entity);
         Ok(())
+    }
+}
+
+#[async_trait]
+impl FlowRepo for InMemoryStore {
+    async fn get_flow_draft(&self, org: OrgId, bot: BotId) -> StoreResult<Option<FlowDraft>> {
+        let data = self.data();
+        data.bot_of(org, bot)?;
+        Ok(data.drafts.get(&bot).cloned())
+    }
+
+    async fn save_flow_draft(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowDraft> {
+        let now = self.now();
+        let mut data = self.data();
+        data.bot_of(org, bot)?;
+        let draft = FlowDraft {
+            bot_id: bot,
+            flow,
+            updated_at: now,
+        };
+        data.drafts.insert(bot, draft.clone());
+        Ok(draft)
+    }
+
+    async fn publish_flow(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowVersion> {
+        let now = self.now();
+        let mut data = self.data();
+        data.bot_of(org, bot)?;
+        let version = data
+            .versions
+            .keys()
+            .filter(|(b, _)| *b == bot)
+            .map(|(_, v)| *v)
+            .max()
+            .unwrap_or(0)
+            + 1;
+        let published = FlowVersion {
+            bot_id: bot,
+            version,
+            flow,
+            created_at: now,
+        };
+        data.versions.insert((bot, version), published.clone());
+        Ok(published)
+    }
+
+    async fn get_flow_version(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        version: u32,
+    ) -> StoreResult<FlowVersion> {
+        let data = self.data();
+        data.bot_of(org, bot)?;
+        data.versions
+            .get(&(bot, version))
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn latest_flow_version(
+        &self,
+        org: OrgId,
+        bot: BotId,
+    ) -> StoreResult<Option<FlowVersion>> {
+        let data = self.data();
+        data.bot_of(org, bot)?;
+        Ok(data
+            .versions
+            .range((bot, 0)..=(bot, u32::MAX))
+            .next_back()
+            .map(|(_, v)| v.clone()))
     }
 }
 

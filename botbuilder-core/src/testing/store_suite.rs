@@ -11,6 +11,7 @@ use crate::domain::{
     NewUser, Organization, OrganizationPatch, PageRequest, Permission, PermissionSet, RolePatch,
     User,
 };
+use crate::flow::Flow;
 use crate::id::{BotId, OrgId, TokenFamilyId, UserId};
 use crate::nlu::{BuiltinEntity, EntityKind, LookupValue};
 use crate::store::{Store, StoreError};
@@ -862,6 +863,94 @@ pub async fn other_tenant_nlu_data_is_not_found(store: &dyn Store) {
     assert_not_found(store.get_entity(acme.id, bot.id, entity.id).await);
 }
 
+fn tiny_flow(text: &str) -> Flow {
+    Flow::parse(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "say", "type": "message", "data": { "text": text } }
+        ],
+        "edges": [{ "id": "e1", "source": "start", "target": "say" }]
+    }))
+    .expect("valid flow")
+}
+
+/// Drafts are replaced; publications get increasing, immutable version numbers.
+pub async fn flows_draft_and_versions(store: &dyn Store) {
+    let (_, org) = signup(store, "flows").await;
+    let bot = store.create_bot(org.id, new_bot("flows")).await.unwrap();
+    assert_eq!(store.get_flow_draft(org.id, bot.id).await.unwrap(), None);
+    assert_eq!(
+        store.latest_flow_version(org.id, bot.id).await.unwrap(),
+        None
+    );
+    let draft = store
+        .save_flow_draft(org.id, bot.id, tiny_flow("v1 ✓"))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.get_flow_draft(org.id, bot.id).await.unwrap(),
+        Some(draft)
+    );
+    let first = store
+        .publish_flow(org.id, bot.id, tiny_flow("v1 ✓"))
+        .await
+        .unwrap();
+    assert_eq!(first.version, 1);
+    store
+        .save_flow_draft(org.id, bot.id, tiny_flow("v2"))
+        .await
+        .unwrap();
+    let second = store
+        .publish_flow(org.id, bot.id, tiny_flow("v2"))
+        .await
+        .unwrap();
+    assert_eq!(second.version, 2);
+    assert_eq!(
+        store.get_flow_version(org.id, bot.id, 1).await.unwrap(),
+        first
+    );
+    assert_eq!(
+        store.latest_flow_version(org.id, bot.id).await.unwrap(),
+        Some(second)
+    );
+    assert_not_found(store.get_flow_version(org.id, bot.id, 3).await);
+    let other = store.create_bot(org.id, new_bot("other")).await.unwrap();
+    assert_eq!(
+        store
+            .publish_flow(org.id, other.id, tiny_flow("o"))
+            .await
+            .unwrap()
+            .version,
+        1
+    );
+}
+
+/// Another organization's flows are `NotFound`; deleting the bot removes them.
+pub async fn other_tenant_flows_are_not_found(store: &dyn Store) {
+    let (_, acme) = signup(store, "acme-f").await;
+    let (_, globex) = signup(store, "globex-f").await;
+    let bot = store.create_bot(acme.id, new_bot("secret")).await.unwrap();
+    store
+        .save_flow_draft(acme.id, bot.id, tiny_flow("secret"))
+        .await
+        .unwrap();
+    store
+        .publish_flow(acme.id, bot.id, tiny_flow("secret"))
+        .await
+        .unwrap();
+    assert_not_found(store.get_flow_draft(globex.id, bot.id).await);
+    assert_not_found(
+        store
+            .save_flow_draft(globex.id, bot.id, tiny_flow("x"))
+            .await,
+    );
+    assert_not_found(store.publish_flow(globex.id, bot.id, tiny_flow("x")).await);
+    assert_not_found(store.get_flow_version(globex.id, bot.id, 1).await);
+    assert_not_found(store.latest_flow_version(globex.id, bot.id).await);
+    store.delete_bot(acme.id, bot.id).await.unwrap();
+    assert_not_found(store.get_flow_draft(acme.id, bot.id).await);
+}
+
 /// Expands one `#[tokio::test]` per store contract clause for a backend.
 ///
 /// `$make` is an expression evaluating to a future of `Option<S>` where `S: Store`; `None`
@@ -898,6 +987,8 @@ macro_rules! store_conformance_suite {
             intents_round_trip,
             entities_round_trip,
             other_tenant_nlu_data_is_not_found,
+            flows_draft_and_versions,
+            other_tenant_flows_are_not_found,
         );
     };
 }

@@ -1,0 +1,141 @@
+use async_trait::async_trait;
+use botbuilder_core::domain::{FlowDraft, FlowVersion};
+use botbuilder_core::flow::Flow;
+use botbuilder_core::id::{BotId, OrgId};
+use botbuilder_core::store::{BotRepo, FlowRepo, StoreResult};
+use uuid::Uuid;
+
+use super::rows::{from_micros, micros};
+use super::{SqliteStore, expect_one};
+use crate::error::{corrupt, store_err};
+
+fn graph_json(flow: &Flow) -> StoreResult<String> {
+    serde_json::to_string(flow).map_err(|e| corrupt("flow", e))
+}
+
+fn parse_graph(json: &str) -> StoreResult<Flow> {
+    serde_json::from_str(json).map_err(|e| corrupt("flow", e))
+}
+
+#[derive(sqlx::FromRow)]
+struct VersionRow {
+    bot_id: Uuid,
+    version: i64,
+    graph: String,
+    created_at: i64,
+}
+
+impl VersionRow {
+    fn into_version(self) -> StoreResult<FlowVersion> {
+        Ok(FlowVersion {
+            bot_id: self.bot_id.into(),
+            version: u32::try_from(self.version).map_err(|e| corrupt("flow version", e))?,
+            flow: parse_graph(&self.graph)?,
+            created_at: from_micros(self.created_at),
+        })
+    }
+}
+
+#[async_trait]
+impl FlowRepo for SqliteStore {
+    async fn get_flow_draft(&self, org: OrgId, bot: BotId) -> StoreResult<Option<FlowDraft>> {
+        self.get_bot(org, bot).await?;
+        let row: Option<(String, i64)> = sqlx::query_as(
+            "SELECT graph, updated_at FROM flow_drafts WHERE organization_id = ? AND bot_id = ?",
+        )
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?;
+        row.map(|(graph, updated_at)| {
+            Ok(FlowDraft {
+                bot_id: bot,
+                flow: parse_graph(&graph)?,
+                updated_at: from_micros(updated_at),
+            })
+        })
+        .transpose()
+    }
+
+    async fn save_flow_draft(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowDraft> {
+        let now = self.now();
+        // The upsert only updates a draft of the same organization: another tenant's bot id
+        // touches no row and is `NotFound` (the foreign key refuses a fresh insert too).
+        let done = sqlx::query(
+            "INSERT INTO flow_drafts (bot_id, organization_id, graph, updated_at) VALUES (?, ?, ?, ?)
+             ON CONFLICT (bot_id) DO UPDATE SET graph = excluded.graph, updated_at = excluded.updated_at
+             WHERE flow_drafts.organization_id = excluded.organization_id",
+        )
+        .bind(bot.as_uuid())
+        .bind(org.as_uuid())
+        .bind(graph_json(&flow)?)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        expect_one(done.rows_affected())?;
+        Ok(FlowDraft {
+            bot_id: bot,
+            flow,
+            updated_at: from_micros(micros(now)),
+        })
+    }
+
+    async fn publish_flow(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowVersion> {
+        // One statement computes the next number and inserts it, so two publications cannot
+        // take the same version (the primary key would refuse the second anyway).
+        sqlx::query_as::<_, VersionRow>(
+            "INSERT INTO flow_versions (bot_id, version, organization_id, graph, created_at)
+             SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4
+             FROM flow_versions WHERE bot_id = ?1
+             RETURNING bot_id, version, graph, created_at",
+        )
+        .bind(bot.as_uuid())
+        .bind(org.as_uuid())
+        .bind(graph_json(&flow)?)
+        .bind(micros(self.now()))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_version()
+    }
+
+    async fn get_flow_version(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        version: u32,
+    ) -> StoreResult<FlowVersion> {
+        sqlx::query_as::<_, VersionRow>(
+            "SELECT bot_id, version, graph, created_at FROM flow_versions
+             WHERE organization_id = ? AND bot_id = ? AND version = ?",
+        )
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .bind(i64::from(version))
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_version()
+    }
+
+    async fn latest_flow_version(
+        &self,
+        org: OrgId,
+        bot: BotId,
+    ) -> StoreResult<Option<FlowVersion>> {
+        self.get_bot(org, bot).await?;
+        sqlx::query_as::<_, VersionRow>(
+            "SELECT bot_id, version, graph, created_at FROM flow_versions
+             WHERE organization_id = ? AND bot_id = ? ORDER BY version DESC LIMIT 1",
+        )
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?
+        .map(VersionRow::into_version)
+        .transpose()
+    }
+}
