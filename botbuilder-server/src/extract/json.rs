@@ -15,7 +15,8 @@ use crate::error::{ApiError, FieldError};
 #[derive(Debug, Clone, Copy, Default)]
 pub struct ValidJson<T>(pub T);
 
-fn is_json(content_type: Option<&str>) -> bool {
+/// Whether a `Content-Type` is JSON (`application/json` or `application/*+json`).
+pub fn is_json(content_type: Option<&str>) -> bool {
     let Some(ct) = content_type else {
         return false;
     };

@@ -7,5 +7,5 @@ mod json;
 mod params;
 
 pub use access::{Auth, ClientIp, OrgAccess, Principal, RequiredPermission, perm};
-pub use json::{ValidJson, parse_json, report_errors};
+pub use json::{ValidJson, is_json, parse_json, report_errors};
 pub use params::{Path, Query};

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod bots;
+pub mod flows;
 pub mod health;
 pub mod input;
 pub mod members;
@@ -67,6 +68,7 @@ impl Modify for BearerAuth {
         (name = "audit", description = "Who did what"),
         (name = "bots", description = "Chatbots"),
         (name = "nlu", description = "Intents, entities and parsing"),
+        (name = "flows", description = "Conversation flows: draft and published versions"),
     )
 )]
 struct ApiDoc;
@@ -107,6 +109,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             nlu::delete_entity
         ))
         .routes(routes!(nlu::parse))
+        .routes(routes!(flows::get_flow, flows::put_flow))
+        .routes(routes!(flows::publish_flow))
 }
 
 /// The OpenAPI 3.1 document of the API.

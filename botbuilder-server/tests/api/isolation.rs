@@ -121,6 +121,10 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => {
             json!({ "text": "victim secret example" })
         }
+        ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow") => json!({
+            "nodes": [{ "id": "start", "type": "start", "data": {} }],
+            "edges": []
+        }),
         _ => return None,
     };
     Some(body)
@@ -161,6 +165,9 @@ const KNOWN: &[(&str, &str)] = &[
     ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}"),
     ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}"),
     ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow"),
+    ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/flow/publish"),
 ];
 
 fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {

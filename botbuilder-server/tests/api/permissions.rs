@@ -61,7 +61,10 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
-        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => ALL,
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow") => ALL,
+        ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/flow/publish") => BOT_WRITERS,
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents")
         | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}")
         | ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/intents/{intent}")
@@ -124,6 +127,17 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
     if path.contains("{bot}") {
         let bot = app.create_bot(&w.owner, org, "target").await;
         concrete = concrete.replace("{bot}", &bot);
+        if path.ends_with("/flow/publish") {
+            let saved = app
+                .call(
+                    Method::PUT,
+                    &format!("/api/v1/orgs/{org}/bots/{bot}/flow"),
+                    Some(token),
+                    Some(json!({ "nodes": [{ "id": "start", "type": "start", "data": {} }] })),
+                )
+                .await;
+            assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+        }
         if path.contains("{intent}") {
             let intent = app
                 .post(
@@ -203,6 +217,13 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             Some(json!({ "name": "contact" }))
         }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => Some(json!({ "text": "hello" })),
+        ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow") => Some(json!({
+            "nodes": [
+                { "id": "start", "type": "start", "data": {} },
+                { "id": "hi", "type": "message", "data": { "text": "hi" } }
+            ],
+            "edges": [{ "id": "e", "source": "start", "target": "hi" }]
+        })),
         _ => None,
     };
     (concrete, body)
