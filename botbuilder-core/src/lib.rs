@@ -61,6 +61,7 @@ pub mod nlu;
 pub mod queue;
 pub mod rate_limit;
 pub mod store;
+pub mod template;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;

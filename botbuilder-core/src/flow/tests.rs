@@ -167,7 +167,7 @@ fn node_settings_are_checked() {
         "nodes": [
             node("start", "start", json!({})),
             node("q", "ask", json!({ "prompt": "?", "variable": "9lives", "validation": { "type": "regex", "pattern": "(" } })),
-            node("h", "http_request", json!({ "url": "https://x", "save_as": "r", "timeout_ms": 60000 })),
+            node("h", "http_request", json!({ "url": "https://x/{{ id", "save_as": "r", "timeout_ms": 60000 })),
         ],
         "edges": [edge("e1", "start", "q"), handle_edge("e2", "q", "valid", "h")]
     }));
@@ -178,6 +178,10 @@ fn node_settings_are_checked() {
     );
     assert!(messages.iter().any(|m| m.contains("invalid pattern")));
     assert!(messages.iter().any(|m| m.contains("timeout_ms")));
+    assert!(
+        messages.iter().any(|m| m.contains("template error")),
+        "{messages:?}"
+    );
 }
 
 #[test]

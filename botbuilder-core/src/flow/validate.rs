@@ -222,8 +222,39 @@ impl Flow {
     }
 }
 
+/// The templates a node renders.
+fn templates(kind: &NodeKind) -> Vec<&str> {
+    match kind {
+        NodeKind::Message { text, .. } => vec![text],
+        NodeKind::Ask {
+            prompt,
+            retry_prompt,
+            ..
+        } => std::iter::once(prompt.as_str())
+            .chain(retry_prompt.as_deref())
+            .collect(),
+        NodeKind::SetVariable { value, .. } => vec![value],
+        NodeKind::HttpRequest {
+            url, headers, body, ..
+        } => std::iter::once(url.as_str())
+            .chain(headers.values().map(String::as_str))
+            .chain(body.as_deref())
+            .collect(),
+        NodeKind::AiAnswer { instructions } => instructions.as_deref().into_iter().collect(),
+        NodeKind::Handoff { message } | NodeKind::End { message } => {
+            message.as_deref().into_iter().collect()
+        }
+        _ => Vec::new(),
+    }
+}
+
 fn node_issues(node: &Node, issues: &mut Vec<FlowIssue>) {
     let id = &node.id;
+    for template in templates(&node.kind) {
+        if let Err(e) = crate::template::check(template) {
+            issues.push(FlowIssue::node(id, e.to_string()));
+        }
+    }
     match &node.kind {
         NodeKind::Ask {
             variable,
