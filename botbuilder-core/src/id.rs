@@ -103,6 +103,18 @@ define_id!(
     EntityId
 );
 define_id!(
+    /// Identifies a conversation session.
+    SessionId
+);
+define_id!(
+    /// Identifies a message of a conversation.
+    MessageId
+);
+define_id!(
+    /// Identifies a feedback rating.
+    FeedbackId
+);
+define_id!(
     /// Identifies an audit log entry.
     AuditId
 );

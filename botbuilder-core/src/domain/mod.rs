@@ -6,6 +6,7 @@
 mod api_key;
 mod audit;
 mod bot;
+mod conversation;
 mod flow;
 mod nlu;
 mod org;
@@ -18,6 +19,10 @@ mod user;
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use bot::{AiConfig, Bot, BotPatch, NewBot};
+pub use conversation::{
+    Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session, SessionState,
+    SessionStatus,
+};
 pub use flow::{FlowDraft, FlowVersion};
 pub use nlu::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
 pub use org::{Membership, NewOrganization, OrgMembership, Organization, OrganizationPatch};

@@ -19,8 +19,8 @@ pub use error::{StoreError, StoreResult};
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo,
-        RoleRepo, Store, StoreError, StoreResult, UserRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo,
+        RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
     };
 }
 
@@ -28,13 +28,16 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
 use crate::domain::{
-    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Entity, EntityPatch, FlowDraft, FlowVersion,
-    Intent, IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity,
-    NewIntent, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership, Organization,
-    OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Entity, EntityPatch, Feedback, FlowDraft,
+    FlowVersion, Intent, IntentPatch, Member, Membership, Message, NewApiKey, NewAuditEntry,
+    NewBot, NewEntity, NewIntent, NewMessage, NewOrganization, NewRefreshToken, NewRole,
+    NewSession, NewUser, OrgMembership, Organization, OrganizationPatch, Page, PageRequest, Rating,
+    RefreshToken, Role, RolePatch, Session, SessionState, SessionStatus, User,
 };
 use crate::flow::Flow;
-use crate::id::{ApiKeyId, BotId, EntityId, IntentId, OrgId, RoleId, TokenFamilyId, UserId};
+use crate::id::{
+    ApiKeyId, BotId, EntityId, IntentId, MessageId, OrgId, RoleId, SessionId, TokenFamilyId, UserId,
+};
 
 /// User accounts. Users are global (not tenant-scoped); what they can see comes from
 /// memberships.
@@ -241,6 +244,82 @@ pub trait FlowRepo: Send + Sync + 'static {
     -> StoreResult<Option<FlowVersion>>;
 }
 
+/// Sessions, their messages, and feedback on messages.
+#[async_trait]
+pub trait ConversationRepo: Send + Sync + 'static {
+    /// Opens a session of `bot`; `NotFound` if the bot is not `org`'s.
+    async fn create_session(&self, org: OrgId, bot: BotId, new: NewSession)
+    -> StoreResult<Session>;
+
+    /// One session; `NotFound` if unknown or another organization's.
+    async fn get_session(&self, org: OrgId, session: SessionId) -> StoreResult<Session>;
+
+    /// The most recently active session of this user on this channel that has not ended.
+    async fn find_open_session(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: &str,
+        external_user: &str,
+    ) -> StoreResult<Option<Session>>;
+
+    /// Replaces the session's state and status if its revision is still `expected_revision`
+    /// (then the revision goes up by one). A stale revision is `Conflict` and changes nothing.
+    async fn update_session(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        expected_revision: i64,
+        status: SessionStatus,
+        state: SessionState,
+    ) -> StoreResult<Session>;
+
+    /// Sessions of `bot`, optionally with one status, newest first, paged by id.
+    async fn list_sessions(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        status: Option<SessionStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Session>>;
+
+    /// Stores a message in a session and marks the session active now.
+    async fn append_message(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        new: NewMessage,
+    ) -> StoreResult<Message>;
+
+    /// A session's messages, oldest first, paged by id.
+    async fn list_messages(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Message>>;
+
+    /// The newest `limit` messages of a session, returned oldest first.
+    async fn recent_messages(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>>;
+
+    /// One message; `NotFound` if unknown or another organization's.
+    async fn get_message(&self, org: OrgId, message: MessageId) -> StoreResult<Message>;
+
+    /// Records feedback on a message, replacing earlier feedback on it.
+    async fn set_feedback(
+        &self,
+        org: OrgId,
+        message: MessageId,
+        rating: Rating,
+        comment: Option<String>,
+    ) -> StoreResult<Feedback>;
+}
+
 /// The append-only audit log.
 #[async_trait]
 pub trait AuditRepo: Send + Sync + 'static {
@@ -295,6 +374,7 @@ pub trait Store:
     + BotRepo
     + NluRepo
     + FlowRepo
+    + ConversationRepo
     + AuditRepo
     + RefreshTokenRepo
 {

@@ -9,19 +9,20 @@ use chrono::{DateTime, Utc};
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Entity, EntityPatch, FlowDraft,
-    FlowVersion, Intent, IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot,
-    NewEntity, NewIntent, NewOrganization, NewRefreshToken, NewRole, NewUser, OrgMembership,
-    Organization, OrganizationPatch, Page, PageRequest, RefreshToken, Role, RolePatch, User,
+    ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, BuiltinRole, Entity, EntityPatch, Feedback,
+    FlowDraft, FlowVersion, Intent, IntentPatch, Member, Membership, Message, NewApiKey,
+    NewAuditEntry, NewBot, NewEntity, NewIntent, NewMessage, NewOrganization, NewRefreshToken,
+    NewRole, NewSession, NewUser, OrgMembership, Organization, OrganizationPatch, Page,
+    PageRequest, Rating, RefreshToken, Role, RolePatch, Session, SessionState, SessionStatus, User,
 };
 use crate::flow::Flow;
 use crate::id::{
-    ApiKeyId, AuditId, BotId, EntityId, IntentId, OrgId, RefreshTokenId, RoleId, TokenFamilyId,
-    UserId,
+    ApiKeyId, AuditId, BotId, EntityId, FeedbackId, IntentId, MessageId, OrgId, RefreshTokenId,
+    RoleId, SessionId, TokenFamilyId, UserId,
 };
 use crate::store::{
-    ApiKeyRepo, AuditRepo, BotRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo,
-    RoleRepo, Store, StoreError, StoreResult, UserRepo,
+    ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo,
+    RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
 };
 
 const LAST_OWNER: &str = "an organization must keep at least one owner";
@@ -38,6 +39,9 @@ struct Data {
     entities: BTreeMap<EntityId, Entity>,
     drafts: BTreeMap<BotId, FlowDraft>,
     versions: BTreeMap<(BotId, u32), FlowVersion>,
+    sessions: BTreeMap<SessionId, Session>,
+    messages: BTreeMap<MessageId, Message>,
+    feedback: BTreeMap<MessageId, Feedback>,
     audit: BTreeMap<AuditId, AuditEntry>,
     tokens: BTreeMap<RefreshTokenId, RefreshToken>,
 }
@@ -295,6 +299,9 @@ impl OrgRepo for InMemoryStore {
         let bots: Vec<BotId> = data.bots.keys().copied().collect();
         data.drafts.retain(|b, _| bots.contains(b));
         data.versions.retain(|(b, _), _| bots.contains(b));
+        data.sessions.retain(|_, x| x.org_id != org);
+        data.messages.retain(|_, m| m.org_id != org);
+        data.feedback.retain(|_, f| f.org_id != org);
         data.audit.retain(|_, e| e.org_id != org);
         Ok(())
     }
@@ -594,6 +601,17 @@ impl BotRepo for InMemoryStore {
         data.entities.retain(|_, e| e.bot_id != bot);
         data.drafts.remove(&bot);
         data.versions.retain(|(b, _), _| *b != bot);
+        data.sessions.retain(|_, x| x.bot_id != bot);
+        let messages: Vec<MessageId> = data
+            .messages
+            .values()
+            .filter(|m| m.bot_id == bot)
+            .map(|m| m.id)
+            .collect();
+        for id in messages {
+            data.messages.remove(&id);
+            data.feedback.remove(&id);
+        }
         Ok(())
     }
 }
@@ -848,6 +866,214 @@ impl FlowRepo for InMemoryStore {
             .range((bot, 0)..=(bot, u32::MAX))
             .next_back()
             .map(|(_, v)| v.clone()))
+    }
+}
+
+impl Data {
+    fn session_of(&self, org: OrgId, session: SessionId) -> StoreResult<&Session> {
+        self.sessions
+            .get(&session)
+            .filter(|x| x.org_id == org)
+            .ok_or(StoreError::NotFound)
+    }
+}
+
+#[async_trait]
+impl ConversationRepo for InMemoryStore {
+    async fn create_session(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        new: NewSession,
+    ) -> StoreResult<Session> {
+        let now = self.now();
+        let mut data = self.data();
+        data.bot_of(org, bot)?;
+        let session = Session {
+            id: SessionId::new(),
+            org_id: org,
+            bot_id: bot,
+            channel: new.channel,
+            external_user: new.external_user,
+            flow_version: new.flow_version,
+            status: SessionStatus::Active,
+            state: SessionState::default(),
+            revision: 0,
+            created_at: now,
+            last_activity_at: now,
+        };
+        data.sessions.insert(session.id, session.clone());
+        Ok(session)
+    }
+
+    async fn get_session(&self, org: OrgId, session: SessionId) -> StoreResult<Session> {
+        self.data().session_of(org, session).cloned()
+    }
+
+    async fn find_open_session(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: &str,
+        external_user: &str,
+    ) -> StoreResult<Option<Session>> {
+        let data = self.data();
+        Ok(data
+            .sessions
+            .values()
+            .filter(|x| {
+                x.org_id == org
+                    && x.bot_id == bot
+                    && x.channel == channel
+                    && x.external_user == external_user
+                    && x.status != SessionStatus::Ended
+            })
+            .max_by_key(|x| (x.last_activity_at, x.id))
+            .cloned())
+    }
+
+    async fn update_session(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        expected_revision: i64,
+        status: SessionStatus,
+        state: SessionState,
+    ) -> StoreResult<Session> {
+        let mut data = self.data();
+        data.session_of(org, session)?;
+        let stored = data
+            .sessions
+            .get_mut(&session)
+            .ok_or(StoreError::NotFound)?;
+        if stored.revision != expected_revision {
+            return Err(StoreError::Conflict(
+                "the session changed since it was read".to_owned(),
+            ));
+        }
+        stored.status = status;
+        stored.state = state;
+        stored.revision += 1;
+        Ok(stored.clone())
+    }
+
+    async fn list_sessions(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        status: Option<SessionStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Session>> {
+        let data = self.data();
+        data.bot_of(org, bot)?;
+        let sessions = data
+            .sessions
+            .values()
+            .rev()
+            .filter(|x| x.bot_id == bot && status.is_none_or(|s| x.status == s))
+            .cloned();
+        Ok(page_of(sessions, page, |x| x.id.as_uuid(), true))
+    }
+
+    async fn append_message(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        new: NewMessage,
+    ) -> StoreResult<Message> {
+        let now = self.now();
+        let mut data = self.data();
+        let bot_id = data.session_of(org, session)?.bot_id;
+        let message = Message {
+            id: MessageId::new(),
+            org_id: org,
+            bot_id,
+            session_id: session,
+            direction: new.direction,
+            text: new.text,
+            payload: new.payload,
+            intent: new.intent,
+            confidence: new.confidence,
+            prompt_tokens: new.prompt_tokens,
+            completion_tokens: new.completion_tokens,
+            cost_micros: new.cost_micros,
+            created_at: now,
+        };
+        data.messages.insert(message.id, message.clone());
+        if let Some(stored) = data.sessions.get_mut(&session) {
+            stored.last_activity_at = now;
+        }
+        Ok(message)
+    }
+
+    async fn list_messages(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        let data = self.data();
+        data.session_of(org, session)?;
+        let messages = data
+            .messages
+            .values()
+            .filter(|m| m.session_id == session)
+            .cloned();
+        Ok(page_of(messages, page, |m| m.id.as_uuid(), false))
+    }
+
+    async fn recent_messages(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        let data = self.data();
+        data.session_of(org, session)?;
+        let mut recent: Vec<Message> = data
+            .messages
+            .values()
+            .rev()
+            .filter(|m| m.session_id == session)
+            .take(limit as usize)
+            .cloned()
+            .collect();
+        recent.reverse();
+        Ok(recent)
+    }
+
+    async fn get_message(&self, org: OrgId, message: MessageId) -> StoreResult<Message> {
+        let data = self.data();
+        data.messages
+            .get(&message)
+            .filter(|m| m.org_id == org)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
+    async fn set_feedback(
+        &self,
+        org: OrgId,
+        message: MessageId,
+        rating: Rating,
+        comment: Option<String>,
+    ) -> StoreResult<Feedback> {
+        let now = self.now();
+        let mut data = self.data();
+        data.messages
+            .get(&message)
+            .filter(|m| m.org_id == org)
+            .ok_or(StoreError::NotFound)?;
+        let feedback = Feedback {
+            id: FeedbackId::new(),
+            org_id: org,
+            message_id: message,
+            rating,
+            comment,
+            created_at: now,
+        };
+        data.feedback.insert(message, feedback.clone());
+        Ok(feedback)
     }
 }
 

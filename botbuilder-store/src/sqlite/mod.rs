@@ -14,6 +14,7 @@ macro_rules! member_columns {
 mod api_keys;
 mod audit;
 mod bots;
+mod conversations;
 mod flows;
 mod members;
 mod nlu;

@@ -1,0 +1,409 @@
+use async_trait::async_trait;
+use botbuilder_core::domain::{
+    Feedback, Message, MessageDirection, NewMessage, NewSession, Page, PageRequest, Rating,
+    Session, SessionState, SessionStatus,
+};
+use botbuilder_core::id::{BotId, FeedbackId, MessageId, OrgId, SessionId};
+use botbuilder_core::store::{BotRepo, ConversationRepo, StoreError, StoreResult};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{from_micros, micros};
+use crate::error::{corrupt, store_err};
+
+macro_rules! session_columns {
+    () => {
+        "id, organization_id, bot_id, channel, external_user, flow_version, status, state, \
+         revision, created_at, last_activity_at"
+    };
+}
+
+macro_rules! message_columns {
+    () => {
+        "id, organization_id, bot_id, session_id, direction, text, payload, intent, confidence, \
+         prompt_tokens, completion_tokens, cost_micros, created_at"
+    };
+}
+
+#[derive(sqlx::FromRow)]
+struct SessionRow {
+    id: Uuid,
+    organization_id: Uuid,
+    bot_id: Uuid,
+    channel: String,
+    external_user: String,
+    flow_version: Option<i64>,
+    status: String,
+    state: String,
+    revision: i64,
+    created_at: i64,
+    last_activity_at: i64,
+}
+
+impl TryFrom<SessionRow> for Session {
+    type Error = StoreError;
+
+    fn try_from(r: SessionRow) -> StoreResult<Self> {
+        Ok(Session {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            bot_id: r.bot_id.into(),
+            channel: r.channel,
+            external_user: r.external_user,
+            flow_version: r
+                .flow_version
+                .map(u32::try_from)
+                .transpose()
+                .map_err(|e| corrupt("flow version", e))?,
+            status: SessionStatus::parse(&r.status).ok_or_else(|| corrupt("status", &r.status))?,
+            state: serde_json::from_str(&r.state).map_err(|e| corrupt("session state", e))?,
+            revision: r.revision,
+            created_at: from_micros(r.created_at),
+            last_activity_at: from_micros(r.last_activity_at),
+        })
+    }
+}
+
+#[derive(sqlx::FromRow)]
+struct MessageRow {
+    id: Uuid,
+    organization_id: Uuid,
+    bot_id: Uuid,
+    session_id: Uuid,
+    direction: String,
+    text: String,
+    payload: String,
+    intent: Option<String>,
+    confidence: Option<f64>,
+    prompt_tokens: i64,
+    completion_tokens: i64,
+    cost_micros: i64,
+    created_at: i64,
+}
+
+impl TryFrom<MessageRow> for Message {
+    type Error = StoreError;
+
+    fn try_from(r: MessageRow) -> StoreResult<Self> {
+        let tokens = |n: i64| u32::try_from(n).map_err(|e| corrupt("token count", e));
+        Ok(Message {
+            id: r.id.into(),
+            org_id: r.organization_id.into(),
+            bot_id: r.bot_id.into(),
+            session_id: r.session_id.into(),
+            direction: MessageDirection::parse(&r.direction)
+                .ok_or_else(|| corrupt("direction", &r.direction))?,
+            text: r.text,
+            payload: serde_json::from_str(&r.payload).map_err(|e| corrupt("payload", e))?,
+            intent: r.intent,
+            #[allow(clippy::cast_possible_truncation)]
+            confidence: r.confidence.map(|c| c as f32),
+            prompt_tokens: tokens(r.prompt_tokens)?,
+            completion_tokens: tokens(r.completion_tokens)?,
+            cost_micros: r.cost_micros,
+            created_at: from_micros(r.created_at),
+        })
+    }
+}
+
+fn state_json(state: &SessionState) -> StoreResult<String> {
+    serde_json::to_string(state).map_err(|e| corrupt("session state", e))
+}
+
+const RATINGS: [(Rating, &str); 2] = [(Rating::Up, "up"), (Rating::Down, "down")];
+
+fn rating_name(rating: Rating) -> &'static str {
+    RATINGS
+        .iter()
+        .find(|(r, _)| *r == rating)
+        .map_or("up", |(_, n)| n)
+}
+
+#[async_trait]
+impl ConversationRepo for SqliteStore {
+    async fn create_session(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        new: NewSession,
+    ) -> StoreResult<Session> {
+        let now = micros(self.now());
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "INSERT INTO sessions (id, organization_id, bot_id, channel, external_user,
+                                   flow_version, status, state, revision, created_at,
+                                   last_activity_at)
+             VALUES (?, ?, ?, ?, ?, ?, 'active', ?, 0, ?, ?) RETURNING ",
+            session_columns!()
+        ))
+        .bind(Uuid::now_v7())
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .bind(&new.channel)
+        .bind(&new.external_user)
+        .bind(new.flow_version.map(i64::from))
+        .bind(state_json(&SessionState::default())?)
+        .bind(now)
+        .bind(now)
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
+    async fn get_session(&self, org: OrgId, session: SessionId) -> StoreResult<Session> {
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions WHERE organization_id = ? AND id = ?"
+        ))
+        .bind(org.as_uuid())
+        .bind(session.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
+    async fn find_open_session(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: &str,
+        external_user: &str,
+    ) -> StoreResult<Option<Session>> {
+        sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions
+              WHERE bot_id = ? AND organization_id = ? AND channel = ? AND external_user = ?
+                AND status <> 'ended'
+              ORDER BY last_activity_at DESC, id DESC LIMIT 1"
+        ))
+        .bind(bot.as_uuid())
+        .bind(org.as_uuid())
+        .bind(channel)
+        .bind(external_user)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?
+        .map(Session::try_from)
+        .transpose()
+    }
+
+    async fn update_session(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        expected_revision: i64,
+        status: SessionStatus,
+        state: SessionState,
+    ) -> StoreResult<Session> {
+        let row = sqlx::query_as::<_, SessionRow>(concat!(
+            "UPDATE sessions SET status = ?4, state = ?5, revision = revision + 1
+             WHERE organization_id = ?1 AND id = ?2 AND revision = ?3 RETURNING ",
+            session_columns!()
+        ))
+        .bind(org.as_uuid())
+        .bind(session.as_uuid())
+        .bind(expected_revision)
+        .bind(status.as_str())
+        .bind(state_json(&state)?)
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?;
+        match row {
+            Some(row) => row.try_into(),
+            None => {
+                // Either not this organization's session, or someone else wrote first.
+                self.get_session(org, session).await?;
+                Err(StoreError::Conflict(
+                    "the session changed since it was read".to_owned(),
+                ))
+            }
+        }
+    }
+
+    async fn list_sessions(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        status: Option<SessionStatus>,
+        page: PageRequest,
+    ) -> StoreResult<Page<Session>> {
+        self.get_bot(org, bot).await?;
+        let limit = page.effective_limit();
+        let sessions = sqlx::query_as::<_, SessionRow>(concat!(
+            "SELECT ",
+            session_columns!(),
+            " FROM sessions
+              WHERE organization_id = ?1 AND bot_id = ?2 AND (?3 IS NULL OR status = ?3)
+                AND (?4 IS NULL OR id < ?4)
+              ORDER BY id DESC LIMIT ?5"
+        ))
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .bind(status.map(SessionStatus::as_str))
+        .bind(page.cursor)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(Session::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(sessions, limit, |s| s.id.as_uuid()))
+    }
+
+    async fn append_message(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        new: NewMessage,
+    ) -> StoreResult<Message> {
+        let now = micros(self.now());
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let bot: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE sessions SET last_activity_at = ? WHERE organization_id = ? AND id = ?
+             RETURNING bot_id",
+        )
+        .bind(now)
+        .bind(org.as_uuid())
+        .bind(session.as_uuid())
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        let (bot,) = bot.ok_or(StoreError::NotFound)?;
+        let message: Message = sqlx::query_as::<_, MessageRow>(concat!(
+            "INSERT INTO messages (id, organization_id, bot_id, session_id, direction, text,
+                                   payload, intent, confidence, prompt_tokens,
+                                   completion_tokens, cost_micros, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            message_columns!()
+        ))
+        .bind(Uuid::now_v7())
+        .bind(org.as_uuid())
+        .bind(bot)
+        .bind(session.as_uuid())
+        .bind(new.direction.as_str())
+        .bind(&new.text)
+        .bind(new.payload.to_string())
+        .bind(&new.intent)
+        .bind(new.confidence.map(f64::from))
+        .bind(i64::from(new.prompt_tokens))
+        .bind(i64::from(new.completion_tokens))
+        .bind(new.cost_micros)
+        .bind(now)
+        .fetch_one(&mut *tx)
+        .await
+        .map_err(store_err)?
+        .try_into()?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(message)
+    }
+
+    async fn list_messages(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Message>> {
+        self.get_session(org, session).await?;
+        let limit = page.effective_limit();
+        let messages = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE session_id = ?1 AND organization_id = ?2
+              AND (?3 IS NULL OR id > ?3) ORDER BY id LIMIT ?4"
+        ))
+        .bind(session.as_uuid())
+        .bind(org.as_uuid())
+        .bind(page.cursor)
+        .bind(i64::from(limit) + 1)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(Message::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+        Ok(Page::from_overfetch(messages, limit, |m| m.id.as_uuid()))
+    }
+
+    async fn recent_messages(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        limit: u32,
+    ) -> StoreResult<Vec<Message>> {
+        self.get_session(org, session).await?;
+        let mut messages = sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE session_id = ? AND organization_id = ? ORDER BY id DESC LIMIT ?"
+        ))
+        .bind(session.as_uuid())
+        .bind(org.as_uuid())
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(Message::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+        messages.reverse();
+        Ok(messages)
+    }
+
+    async fn get_message(&self, org: OrgId, message: MessageId) -> StoreResult<Message> {
+        sqlx::query_as::<_, MessageRow>(concat!(
+            "SELECT ",
+            message_columns!(),
+            " FROM messages WHERE organization_id = ? AND id = ?"
+        ))
+        .bind(org.as_uuid())
+        .bind(message.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
+    async fn set_feedback(
+        &self,
+        org: OrgId,
+        message: MessageId,
+        rating: Rating,
+        comment: Option<String>,
+    ) -> StoreResult<Feedback> {
+        let now = self.now();
+        let id = FeedbackId::new();
+        // Same-organization guard on the upsert, as for flow drafts; the foreign key refuses
+        // a message of another organization on insert.
+        let done = sqlx::query(
+            "INSERT INTO message_feedback (message_id, id, organization_id, rating, comment, created_at)
+             VALUES (?, ?, ?, ?, ?, ?)
+             ON CONFLICT (message_id) DO UPDATE SET id = excluded.id, rating = excluded.rating,
+                 comment = excluded.comment, created_at = excluded.created_at
+             WHERE message_feedback.organization_id = excluded.organization_id",
+        )
+        .bind(message.as_uuid())
+        .bind(id.as_uuid())
+        .bind(org.as_uuid())
+        .bind(rating_name(rating))
+        .bind(&comment)
+        .bind(micros(now))
+        .execute(&self.pool)
+        .await
+        .map_err(store_err)?;
+        if done.rows_affected() == 0 {
+            return Err(StoreError::NotFound);
+        }
+        Ok(Feedback {
+            id,
+            org_id: org,
+            message_id: message,
+            rating,
+            comment,
+            created_at: from_micros(micros(now)),
+        })
+    }
+}
