@@ -983,8 +983,10 @@ pub async fn sessions_resume_and_update_optimistically(store: &dyn Store) {
             .unwrap(),
         None
     );
-    let mut state = SessionState::default();
-    state.current_node = Some("ask_email".into());
+    let mut state = SessionState {
+        current_node: Some("ask_email".into()),
+        ..SessionState::default()
+    };
     state.variables.insert("name".into(), json!("Ada 🤖"));
     let updated = store
         .update_session(org.id, session.id, 0, SessionStatus::Active, state.clone())
