@@ -54,6 +54,7 @@ pub mod channel;
 pub mod clock;
 pub mod domain;
 pub mod embed;
+pub mod engine;
 pub mod flow;
 pub mod id;
 pub mod llm;

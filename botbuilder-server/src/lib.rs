@@ -39,7 +39,6 @@ pub mod config;
 pub mod error;
 pub mod extract;
 pub mod middleware;
-pub mod nlu_cache;
 pub mod routes;
 pub mod state;
 

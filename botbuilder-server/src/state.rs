@@ -13,7 +13,7 @@ use botbuilder_store::memory::MemoryRateLimiter;
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
-use crate::nlu_cache::NluCache;
+use botbuilder_core::nlu::ModelCache;
 
 /// HTTP-level settings the middleware and handlers read.
 #[derive(Debug, Clone)]
@@ -67,7 +67,7 @@ pub struct AppState {
     /// Recently checked memberships and API keys.
     pub access: Arc<AccessCache>,
     /// Trained NLU models per bot.
-    pub nlu: Arc<NluCache>,
+    pub nlu: Arc<ModelCache>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -133,7 +133,7 @@ impl AppState {
             clock,
             http: Arc::new(HttpSettings::from_settings(settings)),
             access: Arc::new(AccessCache::default()),
-            nlu: Arc::new(NluCache::default()),
+            nlu: Arc::new(ModelCache::default()),
         })
     }
 }

@@ -71,19 +71,6 @@ impl Rng {
     }
 }
 
-/// Turns scores into probabilities in place.
-pub(crate) fn softmax(scores: &mut [f32]) {
-    let max = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-    let mut sum = 0.0;
-    for s in scores.iter_mut() {
-        *s = (*s - max).exp();
-        sum += *s;
-    }
-    if sum > 0.0 {
-        scores.iter_mut().for_each(|s| *s /= sum);
-    }
-}
-
 impl LinearModel {
     /// Trains on `(x, class)` pairs.
     pub(crate) fn train(
@@ -153,10 +140,20 @@ impl LinearModel {
     }
 
     /// Class probabilities of `x` into `out` (length = classes).
+    ///
+    /// A background class with score 0 takes part in the softmax and is then dropped, so a
+    /// text that no intent claims (every score below 0) gets low confidences even when the
+    /// bot has only two or three intents.
     pub(crate) fn probabilities_into(&self, x: &SparseVec, out: &mut [f32]) {
         self.scores_into(x, out);
-        out.iter_mut().for_each(|s| *s *= self.temperature);
-        softmax(out);
+        let max = out.iter().copied().fold(0.0f32, f32::max) * self.temperature;
+        let background = (-max).exp();
+        let mut sum = background;
+        for s in out.iter_mut() {
+            *s = (*s * self.temperature - max).exp();
+            sum += *s;
+        }
+        out.iter_mut().for_each(|s| *s /= sum);
     }
 
     /// Raw class scores of `x` into `out` (length = classes).

@@ -8,12 +8,12 @@ use std::collections::HashMap;
 use std::hash::{DefaultHasher, Hash, Hasher};
 use std::sync::{Arc, Mutex};
 
-use botbuilder_core::domain::{Entity, Intent};
-use botbuilder_core::id::BotId;
-use botbuilder_core::nlu::{
+use super::{
     EntityDefinition, EntityError, EntityExtractor, IntentClassifier, NluError, TrainOptions,
     TrainingExample,
 };
+use crate::domain::{Entity, Intent};
+use crate::id::BotId;
 
 /// Bots whose models are kept before the cache starts over.
 const MAX_BOTS: usize = 1_000;
@@ -29,6 +29,7 @@ pub struct BotModels {
 
 /// Why a bot's models could not be built.
 #[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
 pub enum ModelError {
     /// A stored entity definition does not compile (it was valid when saved with an older
     /// version, or edited outside the API).
@@ -44,7 +45,7 @@ pub enum ModelError {
 
 /// The cache (see the module docs).
 #[derive(Debug, Default)]
-pub struct NluCache {
+pub struct ModelCache {
     models: Mutex<HashMap<BotId, (u64, Arc<BotModels>)>>,
 }
 
@@ -94,7 +95,7 @@ fn build(intents: Vec<Intent>, entities: Vec<Entity>) -> Result<BotModels, Model
     })
 }
 
-impl NluCache {
+impl ModelCache {
     /// The models for `bot` trained on exactly `intents` and `entities`, from the cache or
     /// freshly built.
     pub async fn models(

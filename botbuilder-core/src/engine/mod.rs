@@ -1,0 +1,489 @@
+//! The conversation engine: one inbound message in, the bot's replies out.
+//!
+//! Pipeline of [`Engine::handle`]: session (resume by bot, channel and user, or start a new
+//! one after the idle timeout) → NLU (intent + entities of the bot) → the inbound message is
+//! stored → unless a human agent has the conversation, the flow executor runs (bounded steps
+//! per turn) and the AI handler answers where the flow says (or always, for a bot without a
+//! published flow) → replies are stored → the session state is saved at the revision it was
+//! read (no lost updates) → events are published.
+//!
+//! Turns of one session are serialized in-process by a per-session lock; across instances the
+//! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
+
+mod executor;
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::{Value, json};
+use tokio::sync::broadcast;
+
+use crate::clock::{Clock, SystemClock};
+use crate::domain::{
+    Bot, Message, MessageDirection, NewMessage, NewSession, Session, SessionStatus,
+};
+use crate::id::{BotId, OrgId, SessionId};
+use crate::llm::{ChatMessage, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
+use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
+use crate::store::{Store, StoreError};
+use executor::{Effect, Input};
+
+/// Flow nodes one turn may execute before it is stopped.
+pub const DEFAULT_MAX_STEPS: u32 = 100;
+/// Inactivity after which the next message starts a new session.
+pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
+/// Past messages given to the language model.
+pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
+
+/// A message arriving from a channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Inbound {
+    /// The organization owning the bot.
+    pub org: OrgId,
+    /// The bot.
+    pub bot: BotId,
+    /// Channel id (`web`, `api`, `telegram`, ...).
+    pub channel: String,
+    /// The user's id on the channel.
+    pub external_user: String,
+    /// What the user wrote (or the title of the button pressed).
+    pub text: String,
+}
+
+/// The result of one turn.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Turn {
+    /// The session (new or resumed).
+    pub session: Session,
+    /// The stored inbound message.
+    pub inbound: Message,
+    /// The bot's stored replies, in order (none during a handoff).
+    pub replies: Vec<Message>,
+    /// The detected intent (`None` below the threshold or without intents).
+    pub intent: Option<String>,
+    /// The intent ranking.
+    pub ranking: Vec<IntentScore>,
+    /// The entities found.
+    pub entities: Vec<EntityMatch>,
+    /// Tokens spent by the language model in this turn.
+    pub usage: Usage,
+}
+
+/// Something that happened, for webhooks, channels and live views.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum EngineEvent {
+    /// A session started.
+    SessionStarted(Session),
+    /// A user message was stored.
+    MessageReceived(Message),
+    /// A bot message was stored.
+    MessageSent(Message),
+    /// A session was handed to human agents.
+    HandoffRequested(Session),
+}
+
+/// Why a turn failed. The inbound message is stored before anything that can fail after NLU.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum EngineError {
+    /// The bot does not exist in this organization.
+    #[error("bot not found")]
+    BotNotFound,
+    /// Another turn of the same session won the race; retry.
+    #[error("the session changed concurrently; retry")]
+    Conflict,
+    /// The store failed.
+    #[error(transparent)]
+    Store(StoreError),
+    /// The language model failed.
+    #[error(transparent)]
+    Provider(#[from] ProviderError),
+    /// The bot names a provider the engine does not have.
+    #[error("no language model provider `{0}`")]
+    UnknownProvider(String),
+    /// The bot's NLU data could not be compiled.
+    #[error(transparent)]
+    Nlu(#[from] ModelError),
+}
+
+impl From<StoreError> for EngineError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Conflict(_) => Self::Conflict,
+            other => Self::Store(other),
+        }
+    }
+}
+
+/// Tunables of the engine.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct EngineConfig {
+    /// Flow nodes one turn may execute.
+    pub max_steps: u32,
+    /// Inactivity after which a new session starts.
+    pub idle_timeout: Duration,
+    /// Past messages given to the language model.
+    pub history_window: u32,
+}
+
+impl Default for EngineConfig {
+    fn default() -> Self {
+        Self {
+            max_steps: DEFAULT_MAX_STEPS,
+            idle_timeout: DEFAULT_IDLE_TIMEOUT,
+            history_window: DEFAULT_HISTORY_WINDOW,
+        }
+    }
+}
+
+/// Builds an [`Engine`].
+#[derive(Default)]
+pub struct EngineBuilder {
+    store: Option<Arc<dyn Store>>,
+    providers: HashMap<String, Arc<dyn LlmProvider>>,
+    clock: Option<Arc<dyn Clock>>,
+    models: Option<Arc<ModelCache>>,
+    config: EngineConfig,
+}
+
+impl std::fmt::Debug for EngineBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EngineBuilder")
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What [`EngineBuilder::build`] needs and did not get.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("the engine needs a {0}")]
+pub struct MissingPart(pub &'static str);
+
+impl EngineBuilder {
+    /// The store (required).
+    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
+        self.store = Some(store);
+        self
+    }
+
+    /// Adds a language model provider under its [`LlmProvider::id`].
+    pub fn provider(mut self, provider: Arc<dyn LlmProvider>) -> Self {
+        self.providers.insert(provider.id().to_owned(), provider);
+        self
+    }
+
+    /// The clock (default: the system clock).
+    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = Some(clock);
+        self
+    }
+
+    /// Shares a model cache (for example with an HTTP `nlu/parse` route).
+    pub fn models(mut self, models: Arc<ModelCache>) -> Self {
+        self.models = Some(models);
+        self
+    }
+
+    /// Tunables.
+    pub fn config(mut self, config: EngineConfig) -> Self {
+        self.config = config;
+        self
+    }
+
+    /// The engine; fails without a store or a provider.
+    pub fn build(self) -> Result<Engine, MissingPart> {
+        let store = self.store.ok_or(MissingPart("store"))?;
+        if self.providers.is_empty() {
+            return Err(MissingPart("language model provider"));
+        }
+        let (events, _) = broadcast::channel(1024);
+        Ok(Engine {
+            store,
+            providers: self.providers,
+            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
+            models: self.models.unwrap_or_default(),
+            config: self.config,
+            events,
+            locks: Mutex::new(HashMap::new()),
+        })
+    }
+}
+
+type SessionLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
+
+/// The conversation engine (see the module docs). Share it with `Arc`.
+pub struct Engine {
+    store: Arc<dyn Store>,
+    providers: HashMap<String, Arc<dyn LlmProvider>>,
+    clock: Arc<dyn Clock>,
+    models: Arc<ModelCache>,
+    config: EngineConfig,
+    events: broadcast::Sender<EngineEvent>,
+    locks: SessionLocks,
+}
+
+impl std::fmt::Debug for Engine {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Engine")
+            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Engine {
+    /// Starts building an engine.
+    pub fn builder() -> EngineBuilder {
+        EngineBuilder::default()
+    }
+
+    /// Events from now on.
+    pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
+        self.events.subscribe()
+    }
+
+    fn publish(&self, event: EngineEvent) {
+        let _no_listener_is_fine = self.events.send(event);
+    }
+
+    fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
+        let mut locks = self.locks.lock().expect("session locks poisoned");
+        locks.retain(|_, lock| Arc::strong_count(lock) > 1);
+        locks.entry(key.to_owned()).or_default().clone()
+    }
+
+    /// Handles one inbound message (see the module docs).
+    pub async fn handle(&self, inbound: Inbound) -> Result<Turn, EngineError> {
+        let key = format!(
+            "{}\u{0}{}\u{0}{}",
+            inbound.bot, inbound.channel, inbound.external_user
+        );
+        let lock = self.lock_for(&key);
+        let _serialized = lock.lock().await;
+        self.turn(inbound).await
+    }
+
+    async fn open_session(&self, inbound: &Inbound) -> Result<Session, EngineError> {
+        let now = self.clock.now();
+        if let Some(session) = self
+            .store
+            .find_open_session(
+                inbound.org,
+                inbound.bot,
+                &inbound.channel,
+                &inbound.external_user,
+            )
+            .await?
+        {
+            let idle = chrono::TimeDelta::from_std(self.config.idle_timeout)
+                .unwrap_or(chrono::TimeDelta::MAX);
+            let expired =
+                session.status == SessionStatus::Active && now - session.last_activity_at > idle;
+            if !expired {
+                return Ok(session);
+            }
+            self.store
+                .update_session(
+                    inbound.org,
+                    session.id,
+                    session.revision,
+                    SessionStatus::Ended,
+                    session.state.clone(),
+                )
+                .await?;
+        }
+        let flow_version = self
+            .store
+            .latest_flow_version(inbound.org, inbound.bot)
+            .await?
+            .map(|v| v.version);
+        let session = self
+            .store
+            .create_session(
+                inbound.org,
+                inbound.bot,
+                NewSession {
+                    channel: inbound.channel.clone(),
+                    external_user: inbound.external_user.clone(),
+                    flow_version,
+                },
+            )
+            .await?;
+        self.publish(EngineEvent::SessionStarted(session.clone()));
+        Ok(session)
+    }
+
+    async fn turn(&self, inbound: Inbound) -> Result<Turn, EngineError> {
+        let (org, bot_id) = (inbound.org, inbound.bot);
+        let bot = match self.store.get_bot(org, bot_id).await {
+            Ok(bot) => bot,
+            Err(StoreError::NotFound) => return Err(EngineError::BotNotFound),
+            Err(e) => return Err(e.into()),
+        };
+        let session = self.open_session(&inbound).await?;
+
+        // NLU first (pure, in-process), so the stored inbound message carries its result.
+        let intents = self.store.list_intents(org, bot_id).await?;
+        let entities_defs = self.store.list_entities(org, bot_id).await?;
+        let models = self.models.models(bot_id, intents, entities_defs).await?;
+        let prediction = models
+            .classifier
+            .as_ref()
+            .map(|c| c.classify(&inbound.text));
+        let today = self.clock.now().date_naive();
+        let entities = models.extractor.extract(&inbound.text, today);
+        let intent = prediction.as_ref().and_then(|p| p.intent.clone());
+
+        let mut message = NewMessage::text(MessageDirection::Inbound, inbound.text.clone());
+        message.intent.clone_from(&intent);
+        message.confidence = prediction.as_ref().map(|p| p.confidence);
+        if !entities.is_empty() {
+            message.payload = json!({ "entities": entities });
+        }
+        let stored_inbound = self.store.append_message(org, session.id, message).await?;
+        self.publish(EngineEvent::MessageReceived(stored_inbound.clone()));
+
+        let mut turn = Turn {
+            session: session.clone(),
+            inbound: stored_inbound,
+            replies: Vec::new(),
+            intent: intent.clone(),
+            ranking: prediction.map(|p| p.ranking).unwrap_or_default(),
+            entities,
+            usage: Usage::default(),
+        };
+        if session.status == SessionStatus::Handoff {
+            return Ok(turn); // a human agent answers
+        }
+
+        let mut state = session.state.clone();
+        for entity in &turn.entities {
+            state
+                .variables
+                .insert(entity.entity.clone(), entity.value.clone());
+        }
+        let flow = match session.flow_version {
+            Some(version) => Some(
+                self.store
+                    .get_flow_version(org, bot_id, version)
+                    .await?
+                    .flow,
+            ),
+            None => None,
+        };
+        let (effects, status) = match &flow {
+            Some(flow) => {
+                let input = Input {
+                    text: &inbound.text,
+                    intent: intent.as_deref(),
+                    today,
+                };
+                let step = executor::run(flow, &mut state, &input, self.config.max_steps);
+                if step.step_limit_hit {
+                    tracing::warn!(bot = %bot_id, session = %session.id,
+                        "flow stopped after {} steps in one turn", self.config.max_steps);
+                }
+                (step.effects, step.status)
+            }
+            None => (vec![Effect::AiAnswer(None)], None),
+        };
+
+        for effect in effects {
+            let reply = match effect {
+                Effect::Say(out) => {
+                    let mut message = NewMessage::text(MessageDirection::Outbound, out.text);
+                    if !out.buttons.is_empty() {
+                        message.payload = json!({ "buttons": out.buttons });
+                    }
+                    message
+                }
+                Effect::AiAnswer(instructions) => {
+                    let (message, usage) = self
+                        .ai_answer(&bot, session.id, &inbound.text, instructions)
+                        .await?;
+                    turn.usage.prompt_tokens += usage.prompt_tokens;
+                    turn.usage.completion_tokens += usage.completion_tokens;
+                    message
+                }
+            };
+            let stored = self.store.append_message(org, session.id, reply).await?;
+            self.publish(EngineEvent::MessageSent(stored.clone()));
+            turn.replies.push(stored);
+        }
+
+        let status = status.unwrap_or(session.status);
+        let saved = self
+            .store
+            .update_session(org, session.id, session.revision, status, state)
+            .await?;
+        if status == SessionStatus::Handoff {
+            self.publish(EngineEvent::HandoffRequested(saved.clone()));
+        }
+        turn.session = saved;
+        Ok(turn)
+    }
+
+    /// Asks the bot's language model, with the recent history, and returns the reply to store.
+    async fn ai_answer(
+        &self,
+        bot: &Bot,
+        session: SessionId,
+        text: &str,
+        instructions: Option<String>,
+    ) -> Result<(NewMessage, Usage), EngineError> {
+        let config = &bot.ai_config;
+        let provider = self
+            .providers
+            .get(&config.provider)
+            .or_else(|| {
+                config
+                    .fallback_provider
+                    .as_ref()
+                    .and_then(|p| self.providers.get(p))
+            })
+            .ok_or_else(|| EngineError::UnknownProvider(config.provider.clone()))?;
+        let mut system = config.system_prompt.clone();
+        if let Some(extra) = instructions {
+            system = format!("{system}\n\n{extra}");
+        }
+        let history = self
+            .store
+            .recent_messages(bot.org_id, session, self.config.history_window + 1)
+            .await?;
+        let mut messages = vec![ChatMessage {
+            role: ChatRole::System,
+            content: system,
+        }];
+        // The newest stored message is the inbound one, sent last below.
+        let earlier = history.len().saturating_sub(1);
+        messages.extend(history.into_iter().take(earlier).map(|m| ChatMessage {
+            role: match m.direction {
+                MessageDirection::Inbound => ChatRole::User,
+                MessageDirection::Outbound | MessageDirection::Agent => ChatRole::Assistant,
+            },
+            content: m.text,
+        }));
+        messages.push(ChatMessage {
+            role: ChatRole::User,
+            content: text.to_owned(),
+        });
+        let request = ChatRequest {
+            model: config.model.clone(),
+            messages,
+            temperature: config.temperature,
+            max_tokens: config.max_tokens,
+        };
+        let response = provider.complete(&request).await?;
+        let mut message = NewMessage::text(MessageDirection::Outbound, response.text);
+        message.prompt_tokens = response.usage.prompt_tokens;
+        message.completion_tokens = response.usage.completion_tokens;
+        message.payload = Value::Null;
+        Ok((message, response.usage))
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,329 @@
+use std::sync::Arc;
+
+use chrono::{TimeDelta, Utc};
+use serde_json::json;
+
+use super::*;
+use crate::domain::{AiConfig, NewBot, NewIntent, NewOrganization, NewUser};
+use crate::flow::Flow;
+use crate::store::prelude::*;
+use crate::testing::{InMemoryStore, ManualClock, ScriptedLlm};
+
+struct World {
+    engine: Engine,
+    store: Arc<InMemoryStore>,
+    llm: Arc<ScriptedLlm>,
+    clock: Arc<ManualClock>,
+    org: OrgId,
+    bot: BotId,
+}
+
+async fn world() -> World {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let store = Arc::new(InMemoryStore::new(clock.clone()));
+    let (_, org) = store
+        .create_user_with_org(
+            NewUser {
+                email: "e@example.com".into(),
+                name: "E".into(),
+                password_hash: "x".into(),
+            },
+            NewOrganization { name: "O".into() },
+        )
+        .await
+        .unwrap();
+    let bot = store
+        .create_bot(
+            org.id,
+            NewBot {
+                name: "B".into(),
+                description: String::new(),
+                ai_config: AiConfig {
+                    provider: "scripted".into(),
+                    ..AiConfig::default()
+                },
+            },
+        )
+        .await
+        .unwrap();
+    let llm = Arc::new(ScriptedLlm::default());
+    let engine = Engine::builder()
+        .store(store.clone())
+        .provider(llm.clone())
+        .clock(clock.clone())
+        .build()
+        .unwrap();
+    World {
+        engine,
+        store,
+        llm,
+        clock,
+        org: org.id,
+        bot: bot.id,
+    }
+}
+
+impl World {
+    fn inbound(&self, text: &str) -> Inbound {
+        Inbound {
+            org: self.org,
+            bot: self.bot,
+            channel: "web".into(),
+            external_user: "visitor".into(),
+            text: text.into(),
+        }
+    }
+
+    async fn say(&self, text: &str) -> Turn {
+        self.engine.handle(self.inbound(text)).await.unwrap()
+    }
+
+    async fn publish(&self, flow: serde_json::Value) {
+        let flow = Flow::parse(flow).unwrap();
+        self.store
+            .publish_flow(self.org, self.bot, flow)
+            .await
+            .unwrap();
+    }
+}
+
+fn texts(turn: &Turn) -> Vec<&str> {
+    turn.replies.iter().map(|m| m.text.as_str()).collect()
+}
+
+#[tokio::test]
+async fn a_bot_without_a_flow_answers_with_its_model_and_remembers_history() {
+    let w = world().await;
+    w.llm.push_answer("Hello! How can I help?");
+    let first = w.say("hi").await;
+    assert_eq!(texts(&first), vec!["Hello! How can I help?"]);
+    assert_eq!(first.inbound.direction, MessageDirection::Inbound);
+    let second = w.say("what can you do?").await;
+    assert_eq!(
+        second.session.id, first.session.id,
+        "the session is resumed"
+    );
+    let requests = w.llm.requests();
+    let last = &requests[1].messages;
+    assert_eq!(last[0].role, ChatRole::System);
+    let contents: Vec<&str> = last[1..].iter().map(|m| m.content.as_str()).collect();
+    assert_eq!(
+        contents,
+        vec!["hi", "Hello! How can I help?", "what can you do?"]
+    );
+    assert!(second.usage.completion_tokens > 0);
+    let stored = w
+        .store
+        .list_messages(
+            w.org,
+            first.session.id,
+            crate::domain::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 4, "transcript stored");
+}
+
+#[tokio::test]
+async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
+    let w = world().await;
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "hello", "type": "message", "data": { "text": "Welcome!", "buttons": [{ "title": "Help", "payload": "help" }] } },
+            { "id": "ask", "type": "ask", "data": { "prompt": "Your email?", "variable": "email",
+                "validation": { "type": "builtin", "builtin": "email" }, "retry_prompt": "That is not an email." } },
+            { "id": "check", "type": "condition", "data": { "rules": [
+                { "handle": "vip", "variable": "email", "op": "contains", "value": "vip" } ] } },
+            { "id": "human", "type": "handoff", "data": { "message": "Connecting you, {{email}}." } },
+            { "id": "bye", "type": "end", "data": { "message": "Thanks {{email}}!" } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "hello" },
+            { "id": "e2", "source": "hello", "target": "ask" },
+            { "id": "e3", "source": "ask", "sourceHandle": "valid", "target": "check" },
+            { "id": "e4", "source": "check", "sourceHandle": "vip", "target": "human" },
+            { "id": "e5", "source": "check", "sourceHandle": "fallback", "target": "bye" }
+        ]
+    }))
+    .await;
+    let mut events = w.engine.subscribe();
+
+    let first = w.say("hi").await;
+    assert_eq!(texts(&first), vec!["Welcome!", "Your email?"]);
+    assert_eq!(first.replies[0].payload["buttons"][0]["payload"], "help");
+    assert_eq!(first.session.flow_version, Some(1));
+
+    let retry = w.say("not telling").await;
+    assert_eq!(texts(&retry), vec!["That is not an email.", "Your email?"]);
+
+    let handed = w.say("VIP@Example.com").await;
+    assert_eq!(texts(&handed), vec!["Connecting you, vip@example.com."]);
+    assert_eq!(handed.session.status, SessionStatus::Handoff);
+
+    // During the handoff the bot is silent, but the message is stored.
+    let silent = w.say("hello?").await;
+    assert!(silent.replies.is_empty());
+    assert_eq!(silent.inbound.text, "hello?");
+    assert!(
+        w.llm.requests().is_empty(),
+        "no model call in a scripted flow"
+    );
+
+    let mut seen = Vec::new();
+    while let Ok(event) = events.try_recv() {
+        seen.push(match event {
+            EngineEvent::SessionStarted(_) => "started",
+            EngineEvent::MessageReceived(_) => "received",
+            EngineEvent::MessageSent(_) => "sent",
+            EngineEvent::HandoffRequested(_) => "handoff",
+        });
+    }
+    assert_eq!(seen.first(), Some(&"started"));
+    assert!(seen.contains(&"handoff"));
+}
+
+#[tokio::test]
+async fn the_intent_router_follows_the_detected_intent() {
+    let w = world().await;
+    for (name, examples) in [
+        (
+            "refund",
+            vec!["i want a refund", "give me my money back", "refund please"],
+        ),
+        (
+            "hours",
+            vec![
+                "when are you open",
+                "opening hours",
+                "what time do you close",
+            ],
+        ),
+    ] {
+        let examples = examples.into_iter().map(str::to_owned).collect();
+        w.store
+            .create_intent(
+                w.org,
+                w.bot,
+                NewIntent {
+                    name: name.into(),
+                    examples,
+                },
+            )
+            .await
+            .unwrap();
+    }
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "route", "type": "intent_router", "data": {} },
+            { "id": "refund", "type": "message", "data": { "text": "Refunds take 5 days." } },
+            { "id": "hours", "type": "message", "data": { "text": "We open at 9." } },
+            { "id": "other", "type": "ai_answer", "data": {} }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "route" },
+            { "id": "e2", "source": "route", "sourceHandle": "refund", "target": "refund" },
+            { "id": "e3", "source": "route", "sourceHandle": "hours", "target": "hours" },
+            { "id": "e4", "source": "route", "sourceHandle": "fallback", "target": "other" }
+        ]
+    }))
+    .await;
+    let refund = w.say("I want my money back").await;
+    assert_eq!(refund.intent.as_deref(), Some("refund"));
+    assert_eq!(texts(&refund), vec!["Refunds take 5 days."]);
+    assert_eq!(
+        refund.inbound.intent.as_deref(),
+        Some("refund"),
+        "stored with the message"
+    );
+    let hours = w.say("what are your opening hours").await;
+    assert_eq!(texts(&hours), vec!["We open at 9."]);
+    w.llm.push_answer("I can only help with refunds and hours.");
+    let other = w.say("zq xv wk").await;
+    assert_eq!(other.intent, None);
+    assert_eq!(
+        texts(&other),
+        vec!["I can only help with refunds and hours."]
+    );
+}
+
+#[tokio::test]
+async fn concurrent_messages_of_one_session_apply_in_order() {
+    let w = Arc::new(world().await);
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "count", "type": "set_variable", "data": { "variable": "count",
+                "value": "{{ (count | default(0) | int) + 1 }}" } }
+        ],
+        "edges": [{ "id": "e1", "source": "start", "target": "count" }]
+    }))
+    .await;
+    w.say("first").await;
+    let tasks: Vec<_> = (0..8)
+        .map(|i| {
+            let w = w.clone();
+            tokio::spawn(async move { w.engine.handle(w.inbound(&format!("m{i}"))).await })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap().expect("no turn is lost");
+    }
+    let session = w
+        .store
+        .find_open_session(w.org, w.bot, "web", "visitor")
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(session.state.variables["count"], json!("9"));
+    assert_eq!(session.revision, 9);
+}
+
+#[tokio::test]
+async fn an_idle_session_is_replaced_by_a_new_one() {
+    let w = world().await;
+    w.llm.push_answer("a");
+    let first = w.say("hello").await;
+    w.clock.advance(TimeDelta::minutes(31));
+    w.llm.push_answer("b");
+    let second = w.say("hello again").await;
+    assert_ne!(second.session.id, first.session.id);
+    let old = w.store.get_session(w.org, first.session.id).await.unwrap();
+    assert_eq!(old.status, SessionStatus::Ended);
+}
+
+#[tokio::test]
+async fn a_looping_flow_stops_at_the_step_bound() {
+    let w = world().await;
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "tick", "type": "message", "data": { "text": "tick" } },
+            { "id": "check", "type": "condition", "data": { "rules": [
+                { "handle": "done", "variable": "never", "op": "is_set" } ] } },
+            { "id": "out", "type": "end", "data": {} }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "tick" },
+            { "id": "e2", "source": "tick", "target": "check" },
+            { "id": "e3", "source": "check", "sourceHandle": "fallback", "target": "tick" },
+            { "id": "e4", "source": "check", "sourceHandle": "done", "target": "out" }
+        ]
+    }))
+    .await;
+    let turn = w.say("go").await;
+    let ticks = turn.replies.len() as u32;
+    assert!(
+        ticks > 0 && ticks <= DEFAULT_MAX_STEPS / 2,
+        "bounded: {ticks}"
+    );
+}
+
+#[tokio::test]
+async fn messages_to_a_missing_bot_are_refused() {
+    let w = world().await;
+    w.store.delete_bot(w.org, w.bot).await.unwrap();
+    let err = w.engine.handle(w.inbound("hi")).await.unwrap_err();
+    assert!(matches!(err, EngineError::BotNotFound), "{err:?}");
+}
