@@ -13,7 +13,9 @@ use botbuilder_store::memory::MemoryRateLimiter;
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
+use botbuilder_core::engine::Engine;
 use botbuilder_core::nlu::ModelCache;
+use botbuilder_providers::local::LocalProvider;
 
 /// HTTP-level settings the middleware and handlers read.
 #[derive(Debug, Clone)]
@@ -68,6 +70,8 @@ pub struct AppState {
     pub access: Arc<AccessCache>,
     /// Trained NLU models per bot.
     pub nlu: Arc<ModelCache>,
+    /// The conversation engine.
+    pub engine: Arc<Engine>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -122,6 +126,13 @@ impl AppState {
     ) -> anyhow::Result<Self> {
         settings.master_key_bytes()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        let nlu = Arc::new(ModelCache::default());
+        let engine = Engine::builder()
+            .store(store.clone())
+            .provider(Arc::new(LocalProvider))
+            .models(nlu.clone())
+            .clock(clock.clone())
+            .build()?;
         Ok(Self {
             store,
             hasher: Arc::new(Argon2Hasher::new(cost)?),
@@ -133,7 +144,8 @@ impl AppState {
             clock,
             http: Arc::new(HttpSettings::from_settings(settings)),
             access: Arc::new(AccessCache::default()),
-            nlu: Arc::new(ModelCache::default()),
+            nlu,
+            engine: Arc::new(engine),
         })
     }
 }

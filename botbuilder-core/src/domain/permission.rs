@@ -67,6 +67,10 @@ permissions! {
     BotsWrite => "bots:write",
     /// Delete bots.
     BotsDelete => "bots:delete",
+    /// Read conversations and transcripts.
+    ConversationsRead => "conversations:read",
+    /// Talk to bots, reply as a human agent, hand conversations back, rate messages.
+    ConversationsWrite => "conversations:write",
 }
 
 impl fmt::Display for Permission {

@@ -21,6 +21,8 @@ use crate::id::{OrgId, RoleId};
 /// | `bots:read`       |   ✓   |   ✓   |   ✓    |   ✓    |
 /// | `bots:write`      |   ✓   |   ✓   |   ✓    |        |
 /// | `bots:delete`     |   ✓   |   ✓   |   ✓    |        |
+/// | `conversations:read`  | ✓ |   ✓   |   ✓    |   ✓    |
+/// | `conversations:write` | ✓ |   ✓   |   ✓    |        |
 ///
 /// Beyond the matrix: only an owner may grant or take away the owner role, and the last owner
 /// of an organization can be neither removed nor demoted.
@@ -59,7 +61,7 @@ impl BuiltinRole {
     /// The role's permissions (the matrix above).
     pub fn permissions(self) -> PermissionSet {
         use Permission::*;
-        let read = [OrgRead, MembersRead, RolesRead, BotsRead];
+        let read = [OrgRead, MembersRead, RolesRead, BotsRead, ConversationsRead];
         match self {
             Self::Owner => PermissionSet::all(),
             Self::Admin => Permission::ALL
@@ -67,7 +69,10 @@ impl BuiltinRole {
                 .copied()
                 .filter(|p| *p != OrgDelete)
                 .collect(),
-            Self::Editor => read.into_iter().chain([BotsWrite, BotsDelete]).collect(),
+            Self::Editor => read
+                .into_iter()
+                .chain([BotsWrite, BotsDelete, ConversationsWrite])
+                .collect(),
             Self::Viewer => read.into_iter().collect(),
         }
     }

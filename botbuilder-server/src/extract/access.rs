@@ -142,6 +142,8 @@ pub mod perm {
         BotsRead,
         BotsWrite,
         BotsDelete,
+        ConversationsRead,
+        ConversationsWrite,
     );
 }
 

@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod bots;
+pub mod conversations;
 pub mod flows;
 pub mod health;
 pub mod input;
@@ -69,6 +70,7 @@ impl Modify for BearerAuth {
         (name = "bots", description = "Chatbots"),
         (name = "nlu", description = "Intents, entities and parsing"),
         (name = "flows", description = "Conversation flows: draft and published versions"),
+        (name = "conversations", description = "Sessions, messages, handoff, feedback"),
     )
 )]
 struct ApiDoc;
@@ -111,6 +113,17 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(nlu::parse))
         .routes(routes!(flows::get_flow, flows::put_flow))
         .routes(routes!(flows::publish_flow))
+        .routes(routes!(
+            conversations::open_conversation,
+            conversations::list_conversations
+        ))
+        .routes(routes!(
+            conversations::send_message,
+            conversations::list_messages
+        ))
+        .routes(routes!(conversations::handoff_reply))
+        .routes(routes!(conversations::handoff_release))
+        .routes(routes!(conversations::feedback))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -51,6 +51,23 @@ async fn victim(app: &TestApp) -> Victim {
             json!({ "name": "victim-secret-entity", "kind": { "type": "lookup", "values": [{ "value": "victim-secret-value" }] } }),
         )
         .await;
+    let session = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots/{bot}/conversations"),
+            &account.token,
+            json!({ "user": "victim-user" }),
+        )
+        .await;
+    let session_id = session.json["session_id"].as_str().unwrap().to_owned();
+    let turn = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots/{bot}/conversations/{session_id}/messages"),
+            &account.token,
+            json!({ "text": "victim secret question" }),
+        )
+        .await;
+    assert_eq!(turn.status, reqwest::StatusCode::OK, "{}", turn.text);
+    let message_id = turn.json["message"]["id"].as_str().unwrap().to_owned();
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -66,6 +83,8 @@ async fn victim(app: &TestApp) -> Victim {
         ("user", member.user_id.clone()),
         ("intent", intent.json["id"].as_str().unwrap().to_owned()),
         ("entity", entity.json["id"].as_str().unwrap().to_owned()),
+        ("session", session_id.clone()),
+        ("message", message_id.clone()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -82,6 +101,10 @@ async fn victim(app: &TestApp) -> Victim {
         "victim secret example".to_owned(),
         "victim-secret-entity".to_owned(),
         "victim-secret-value".to_owned(),
+        "victim secret question".to_owned(),
+        "victim-user".to_owned(),
+        session_id,
+        message_id,
         ids["intent"].clone(),
         ids["entity"].clone(),
         key.json["key"].as_str().unwrap().to_owned(),
@@ -125,6 +148,14 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             "nodes": [{ "id": "start", "type": "start", "data": {} }],
             "edges": []
         }),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations") => json!({}),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => {
+            json!({ "text": "hello" })
+        }
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/reply") => {
+            json!({ "text": "agent here" })
+        }
+        ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback") => json!({ "rating": "down" }),
         _ => return None,
     };
     Some(body)
@@ -168,6 +199,25 @@ const KNOWN: &[(&str, &str)] = &[
     ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow"),
     ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow"),
     ("POST", "/api/v1/orgs/{org}/bots/{bot}/flow/publish"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations"),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages",
+    ),
+    (
+        "GET",
+        "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages",
+    ),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/reply",
+    ),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/release",
+    ),
+    ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback"),
 ];
 
 fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -252,9 +302,18 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
             )
             .await;
         let what = format!("{method} {path}");
-        let has_foreign_id = ["{bot}", "{role}", "{key}", "{user}", "{intent}", "{entity}"]
-            .iter()
-            .any(|p| path.contains(p));
+        let has_foreign_id = [
+            "{bot}",
+            "{role}",
+            "{key}",
+            "{user}",
+            "{intent}",
+            "{entity}",
+            "{session}",
+            "{message}",
+        ]
+        .iter()
+        .any(|p| path.contains(p));
         if has_foreign_id {
             assert_eq!(
                 reply.status,

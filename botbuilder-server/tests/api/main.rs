@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod common;
+mod conversations;
 mod flows;
 mod isolation;
 mod jwt;

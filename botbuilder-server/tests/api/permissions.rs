@@ -63,6 +63,13 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow") => ALL,
+        ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => READ_MEMBERS,
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/reply")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/release")
+        | ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback") => &[Owner, Admin, Editor],
         ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/flow/publish") => BOT_WRITERS,
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents")
@@ -138,6 +145,42 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
                 .await;
             assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
         }
+        if path.contains("{session}") {
+            // A flow that hands every conversation to a human, so the handoff routes apply.
+            let flow = format!("/api/v1/orgs/{org}/bots/{bot}/flow");
+            app.call(
+                Method::PUT,
+                &flow,
+                Some(token),
+                Some(json!({
+                    "nodes": [
+                        { "id": "start", "type": "start", "data": {} },
+                        { "id": "human", "type": "handoff", "data": { "message": "An agent will answer." } }
+                    ],
+                    "edges": [{ "id": "e", "source": "start", "target": "human" }]
+                })),
+            )
+            .await;
+            app.call(Method::POST, &format!("{flow}/publish"), Some(token), None)
+                .await;
+            let session = app
+                .post(
+                    &format!("/api/v1/orgs/{org}/bots/{bot}/conversations"),
+                    token,
+                    json!({}),
+                )
+                .await;
+            let id = session.json["session_id"].as_str().unwrap().to_owned();
+            let turn = app
+                .post(
+                    &format!("/api/v1/orgs/{org}/bots/{bot}/conversations/{id}/messages"),
+                    token,
+                    json!({ "text": "help" }),
+                )
+                .await;
+            assert_eq!(turn.json["session"]["status"], "handoff", "{}", turn.text);
+            concrete = concrete.replace("{session}", &id);
+        }
         if path.contains("{intent}") {
             let intent = app
                 .post(
@@ -174,6 +217,25 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             )
             .await;
         concrete = concrete.replace("{role}", role.json["id"].as_str().unwrap());
+    }
+    if path.contains("{message}") {
+        let bot = app.create_bot(&w.owner, org, "rated").await;
+        let session = app
+            .post(
+                &format!("/api/v1/orgs/{org}/bots/{bot}/conversations"),
+                token,
+                json!({}),
+            )
+            .await;
+        let id = session.json["session_id"].as_str().unwrap();
+        let turn = app
+            .post(
+                &format!("/api/v1/orgs/{org}/bots/{bot}/conversations/{id}/messages"),
+                token,
+                json!({ "text": "hello" }),
+            )
+            .await;
+        concrete = concrete.replace("{message}", turn.json["replies"][0]["id"].as_str().unwrap());
     }
     if path.contains("{key}") {
         let key = app
@@ -217,6 +279,16 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             Some(json!({ "name": "contact" }))
         }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => Some(json!({ "text": "hello" })),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations") => Some(json!({})),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => {
+            Some(json!({ "text": "hello" }))
+        }
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/reply") => {
+            Some(json!({ "text": "agent here" }))
+        }
+        ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback") => {
+            Some(json!({ "rating": "up", "comment": "great" }))
+        }
         ("PUT", "/api/v1/orgs/{org}/bots/{bot}/flow") => Some(json!({
             "nodes": [
                 { "id": "start", "type": "start", "data": {} },
