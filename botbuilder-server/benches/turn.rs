@@ -41,13 +41,30 @@ async fn seed(store: Arc<dyn Store>) -> (Engine, OrgId, BotId) {
         .await
         .unwrap();
     for (name, examples) in [
-        ("hours", ["when are you open", "opening hours", "what time do you close"]),
-        ("order", ["where is my order", "track my package", "order status"]),
+        (
+            "hours",
+            [
+                "when are you open",
+                "opening hours",
+                "what time do you close",
+            ],
+        ),
+        (
+            "order",
+            ["where is my order", "track my package", "order status"],
+        ),
         ("hello", ["hi", "hello there", "good morning"]),
     ] {
         let examples = examples.map(str::to_owned).to_vec();
         store
-            .create_intent(org.id, bot.id, NewIntent { name: name.into(), examples })
+            .create_intent(
+                org.id,
+                bot.id,
+                NewIntent {
+                    name: name.into(),
+                    examples,
+                },
+            )
             .await
             .unwrap();
     }

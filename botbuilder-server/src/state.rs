@@ -72,6 +72,8 @@ pub struct AppState {
     pub nlu: Arc<ModelCache>,
     /// The conversation engine.
     pub engine: Arc<Engine>,
+    /// Key signing web chat session tokens (derived from the JWT secret, distinct from it).
+    pub webchat_secret: Arc<String>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -95,6 +97,18 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
         bail!("this build has no Postgres backend yet; use a sqlite:// URL");
     }
     bail!("unsupported database URL `{database_url}`: expected sqlite://PATH")
+}
+
+/// A subkey for one purpose: HMAC-SHA256(secret, purpose), hex encoded. Web chat tokens are
+/// signed with their own key, so a leaked one can never be replayed as an access token.
+fn derive_key(secret: &str, purpose: &str) -> String {
+    use aws_lc_rs::hmac;
+    let key = hmac::Key::new(hmac::HMAC_SHA256, secret.as_bytes());
+    hmac::sign(&key, purpose.as_bytes())
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 impl AppState {
@@ -146,6 +160,7 @@ impl AppState {
             access: Arc::new(AccessCache::default()),
             nlu,
             engine: Arc::new(engine),
+            webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),
         })
     }
 }

@@ -14,7 +14,11 @@ async fn instance(database_url: &str) -> String {
         .expect("state");
     let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
     let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(botbuilder_server::serve(listener, state, std::future::pending()));
+    tokio::spawn(botbuilder_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
     url
 }
 

@@ -167,6 +167,10 @@ pub trait BotRepo: Send + Sync + 'static {
 
     /// Deletes a bot; `NotFound` if unknown or another organization's.
     async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()>;
+
+    /// Loads a bot by id alone. Only the public web chat entry uses this, to learn which
+    /// organization a widget's bot belongs to; every other read names the organization.
+    async fn get_public_bot(&self, bot: BotId) -> StoreResult<Bot>;
 }
 
 /// Intents and entity definitions of a bot (its NLU training data).

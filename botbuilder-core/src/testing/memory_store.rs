@@ -593,6 +593,14 @@ impl BotRepo for InMemoryStore {
         Ok(stored.clone())
     }
 
+    async fn get_public_bot(&self, bot: BotId) -> StoreResult<Bot> {
+        self.data()
+            .bots
+            .get(&bot)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
     async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()> {
         let mut data = self.data();
         data.bot_of(org, bot)?;

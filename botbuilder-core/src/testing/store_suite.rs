@@ -228,9 +228,11 @@ pub async fn bot_round_trips(store: &dyn Store) {
     assert_eq!(patched.name, "Sales");
     assert_eq!(patched.ai_config, ai);
     assert!(patched.updated_at >= bot.updated_at);
+    assert_eq!(store.get_public_bot(bot.id).await.unwrap().org_id, org.id);
     store.delete_bot(org.id, bot.id).await.unwrap();
     assert_not_found(store.get_bot(org.id, bot.id).await);
     assert_not_found(store.delete_bot(org.id, bot.id).await);
+    assert_not_found(store.get_public_bot(bot.id).await);
 }
 
 /// Another organization's bot is `NotFound` for every operation, and never listed.

@@ -14,6 +14,7 @@ pub mod nlu;
 pub mod orgs;
 pub mod roles;
 pub mod views;
+pub mod webchat;
 
 use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDoc;
@@ -71,6 +72,7 @@ impl Modify for BearerAuth {
         (name = "nlu", description = "Intents, entities and parsing"),
         (name = "flows", description = "Conversation flows: draft and published versions"),
         (name = "conversations", description = "Sessions, messages, handoff, feedback"),
+        (name = "webchat", description = "Public web chat API for the widget"),
     )
 )]
 struct ApiDoc;
@@ -124,6 +126,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::handoff_reply))
         .routes(routes!(conversations::handoff_release))
         .routes(routes!(conversations::feedback))
+        .routes(routes!(webchat::create_session))
+        .routes(routes!(webchat::send_message, webchat::history))
 }
 
 /// The OpenAPI 3.1 document of the API.

@@ -11,3 +11,4 @@ mod nlu;
 mod permissions;
 mod platform;
 mod validation;
+mod webchat;

@@ -94,6 +94,19 @@ impl BotRepo for SqliteStore {
         .try_into()
     }
 
+    async fn get_public_bot(&self, bot: BotId) -> StoreResult<Bot> {
+        sqlx::query_as::<_, BotRow>(concat!(
+            "SELECT ",
+            bot_columns!(),
+            " FROM bots WHERE id = ?"
+        ))
+        .bind(bot.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
     async fn delete_bot(&self, org: OrgId, bot: BotId) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM bots WHERE organization_id = ? AND id = ?")
             .bind(org.as_uuid())

@@ -20,20 +20,49 @@ async fn main() -> anyhow::Result<()> {
     let store = Arc::new(SqliteStore::in_memory().await?);
     let (_, org) = store
         .create_user_with_org(
-            NewUser { email: "dev@example.com".into(), name: "Dev".into(), password_hash: "-".into() },
-            NewOrganization { name: "Acme".into() },
+            NewUser {
+                email: "dev@example.com".into(),
+                name: "Dev".into(),
+                password_hash: "-".into(),
+            },
+            NewOrganization {
+                name: "Acme".into(),
+            },
         )
         .await?;
-    let bot = NewBot { name: "Shop".into(), description: String::new(), ai_config: AiConfig::default() };
+    let bot = NewBot {
+        name: "Shop".into(),
+        description: String::new(),
+        ai_config: AiConfig::default(),
+    };
     let bot = store.create_bot(org.id, bot).await?;
 
     // 2. What the bot understands, and how it answers.
     for (name, examples) in [
-        ("hours", ["when are you open", "opening hours", "what time do you close"]),
-        ("order", ["where is my order", "track my package", "order status"]),
+        (
+            "hours",
+            [
+                "when are you open",
+                "opening hours",
+                "what time do you close",
+            ],
+        ),
+        (
+            "order",
+            ["where is my order", "track my package", "order status"],
+        ),
     ] {
         let examples = examples.map(str::to_owned).to_vec();
-        store.create_intent(org.id, bot.id, NewIntent { name: name.into(), examples }).await?;
+        store
+            .create_intent(
+                org.id,
+                bot.id,
+                NewIntent {
+                    name: name.into(),
+                    examples,
+                },
+            )
+            .await?;
     }
     let flow = Flow::parse(json!({
         "nodes": [
@@ -56,8 +85,16 @@ async fn main() -> anyhow::Result<()> {
     store.publish_flow(org.id, bot.id, flow).await?;
 
     // 3. The engine, and a conversation.
-    let engine = Engine::builder().store(store).provider(Arc::new(LocalProvider)).build()?;
-    for text in ["when are you open?", "where is my order", "#1042", "do you sell hats?"] {
+    let engine = Engine::builder()
+        .store(store)
+        .provider(Arc::new(LocalProvider))
+        .build()?;
+    for text in [
+        "when are you open?",
+        "where is my order",
+        "#1042",
+        "do you sell hats?",
+    ] {
         let turn = engine
             .handle(Inbound {
                 org: org.id,
@@ -67,7 +104,10 @@ async fn main() -> anyhow::Result<()> {
                 text: text.into(),
             })
             .await?;
-        println!("> {text}   [intent: {}]", turn.intent.as_deref().unwrap_or("none"));
+        println!(
+            "> {text}   [intent: {}]",
+            turn.intent.as_deref().unwrap_or("none")
+        );
         for reply in &turn.replies {
             println!("< {}", reply.text);
         }

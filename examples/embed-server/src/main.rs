@@ -19,7 +19,10 @@ async fn main() -> anyhow::Result<()> {
     let state = AppState::from_settings(&settings).await?;
 
     let app = Router::new()
-        .route("/hello", get(|| async { "hello from the host application" }))
+        .route(
+            "/hello",
+            get(|| async { "hello from the host application" }),
+        )
         .merge(build_router(state));
 
     let listener = tokio::net::TcpListener::bind("127.0.0.1:3000").await?;

@@ -1,0 +1,255 @@
+//! The public web chat API for the embeddable widget: a session token per visitor, messages
+//! as JSON or as a server-sent event stream, and the visitor's history.
+//!
+//! Session tokens are HS256 JWTs with their own audience, bound to one bot and one visitor,
+//! valid for [`SESSION_TOKEN_TTL`]. No user account or API key is involved, so these routes
+//! are rate limited per IP like everything else and never reveal anything but the visitor's
+//! own conversation.
+
+use std::convert::Infallible;
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{FromRequestParts, State};
+use axum::http::header::{ACCEPT, AUTHORIZATION};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::sse::{Event, KeepAlive, Sse};
+use axum::response::{IntoResponse, Response};
+use botbuilder_core::domain::PageRequest;
+use botbuilder_core::engine::Inbound;
+use botbuilder_core::id::{BotId, OrgId};
+use botbuilder_core::rate_limit::Quota;
+use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::conversations::{MAX_MESSAGE_BYTES, MessageView};
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{ClientIp, Path, ValidJson};
+use crate::state::AppState;
+
+/// Lifetime of a web chat session token.
+pub const SESSION_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
+/// Audience of web chat session tokens (never accepted as access tokens, and vice versa).
+pub const WEBCHAT_AUDIENCE: &str = "botbuilder-webchat";
+/// Sessions one IP may open per minute.
+pub const SESSIONS_PER_IP_PER_MINUTE: u32 = 30;
+/// Channel id of web chat sessions.
+pub const CHANNEL: &str = "web";
+
+#[derive(Debug, Serialize, Deserialize)]
+struct WebchatClaims {
+    aud: String,
+    sub: String,
+    bot: Uuid,
+    org: Uuid,
+    iat: i64,
+    exp: i64,
+}
+
+/// A visitor's session token.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SessionToken {
+    /// Send as `Authorization: Bearer <token>` to the other web chat routes.
+    pub session_token: String,
+    /// Seconds until it expires.
+    pub expires_in: u64,
+}
+
+/// A visitor's message.
+#[derive(Debug, Deserialize, garde::Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct VisitorMessage {
+    /// What the visitor says (at most 16 KiB).
+    #[garde(skip)]
+    pub text: String,
+}
+
+/// The bot's replies (JSON mode).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebchatReply {
+    /// The stored visitor message.
+    pub message: MessageView,
+    /// The bot's replies, in order (none while a human agent has the conversation).
+    pub replies: Vec<MessageView>,
+}
+
+/// `{bot}` path parameter.
+#[derive(Debug, Deserialize)]
+pub struct BotPath {
+    /// The bot id.
+    pub bot: BotId,
+}
+
+/// The visitor behind a valid session token for the bot in the path.
+#[derive(Debug, Clone)]
+pub struct Visitor {
+    /// The bot's organization.
+    pub org: OrgId,
+    /// The bot.
+    pub bot: BotId,
+    /// The visitor's id on the web channel.
+    pub external_user: String,
+}
+
+fn keys(state: &AppState) -> (EncodingKey, DecodingKey) {
+    let secret = state.webchat_secret.as_bytes();
+    (
+        EncodingKey::from_secret(secret),
+        DecodingKey::from_secret(secret),
+    )
+}
+
+impl FromRequestParts<AppState> for Visitor {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        let Path(path) = Path::<BotPath>::from_request_parts(parts, state).await?;
+        let token = parts
+            .headers
+            .get(AUTHORIZATION)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.strip_prefix("Bearer "))
+            .ok_or(ApiError::Unauthorized)?;
+        let mut validation = Validation::new(Algorithm::HS256);
+        validation.set_audience(&[WEBCHAT_AUDIENCE]);
+        validation.set_required_spec_claims(&["aud", "sub", "exp"]);
+        let (_, decoding) = keys(state);
+        let claims = jsonwebtoken::decode::<WebchatClaims>(token.trim(), &decoding, &validation)
+            .map_err(|_| ApiError::Unauthorized)?
+            .claims;
+        if claims.bot != path.bot.as_uuid() {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(Self {
+            org: claims.org.into(),
+            bot: path.bot,
+            external_user: claims.sub,
+        })
+    }
+}
+
+/// Starts a visitor session with a bot and returns its token.
+#[utoipa::path(post, path = "/api/v1/webchat/{bot}/sessions", tag = "webchat",
+    params(("bot" = Uuid, Path, description = "Bot id")),
+    responses((status = 201, body = SessionToken), (status = 404, body = Problem), (status = 429, body = Problem)))]
+pub async fn create_session(
+    State(state): State<AppState>,
+    ClientIp(ip): ClientIp,
+    Path(path): Path<BotPath>,
+) -> ApiResult<impl IntoResponse> {
+    let quota = Quota::per_minute(SESSIONS_PER_IP_PER_MINUTE);
+    state
+        .limiter
+        .check(&format!("webchat-ip:{ip}"), quota)
+        .await?;
+    let bot = state.store.get_public_bot(path.bot).await?;
+    let now = state.clock.now().timestamp();
+    let ttl = i64::try_from(SESSION_TOKEN_TTL.as_secs()).unwrap_or(i64::MAX);
+    let claims = WebchatClaims {
+        aud: WEBCHAT_AUDIENCE.to_owned(),
+        sub: format!("visitor-{}", Uuid::now_v7()),
+        bot: bot.id.as_uuid(),
+        org: bot.org_id.as_uuid(),
+        iat: now,
+        exp: now.saturating_add(ttl),
+    };
+    let (encoding, _) = keys(&state);
+    let token = jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &encoding)
+        .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    Ok((
+        StatusCode::CREATED,
+        Json(SessionToken {
+            session_token: token,
+            expires_in: SESSION_TOKEN_TTL.as_secs(),
+        }),
+    ))
+}
+
+fn wants_stream(headers: &HeaderMap) -> bool {
+    headers
+        .get(ACCEPT)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.contains("text/event-stream"))
+}
+
+/// Sends the visitor's message. With `Accept: text/event-stream` the replies arrive as
+/// server-sent events (`message` per reply, then `done`), with keep-alive comments.
+#[utoipa::path(post, path = "/api/v1/webchat/{bot}/messages", tag = "webchat",
+    params(("bot" = Uuid, Path, description = "Bot id")),
+    request_body = VisitorMessage,
+    responses(
+        (status = 200, description = "JSON, or an SSE stream with `Accept: text/event-stream`", body = WebchatReply),
+        (status = 401, body = Problem), (status = 404, body = Problem), (status = 413, body = Problem)))]
+pub async fn send_message(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    headers: HeaderMap,
+    ValidJson(req): ValidJson<VisitorMessage>,
+) -> ApiResult<Response> {
+    if req.text.len() > MAX_MESSAGE_BYTES {
+        return Err(ApiError::PayloadTooLarge);
+    }
+    if req.text.trim().is_empty() {
+        return Err(ApiError::field("text", "must not be blank"));
+    }
+    let turn = state
+        .engine
+        .handle(Inbound {
+            org: visitor.org,
+            bot: visitor.bot,
+            channel: CHANNEL.to_owned(),
+            external_user: visitor.external_user,
+            text: req.text,
+        })
+        .await?;
+    let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
+    if !wants_stream(&headers) {
+        return Ok(Json(WebchatReply {
+            message: (&turn.inbound).into(),
+            replies,
+        })
+        .into_response());
+    }
+    let mut events: Vec<Result<Event, Infallible>> = replies
+        .iter()
+        .filter_map(|reply| Event::default().event("message").json_data(reply).ok())
+        .map(Ok)
+        .collect();
+    let done = serde_json::json!({ "usage": { "prompt_tokens": turn.usage.prompt_tokens, "completion_tokens": turn.usage.completion_tokens } });
+    if let Ok(event) = Event::default().event("done").json_data(done) {
+        events.push(Ok(event));
+    }
+    let stream = futures::stream::iter(events);
+    Ok(Sse::new(stream)
+        .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
+        .into_response())
+}
+
+/// The visitor's conversation so far, oldest first.
+#[utoipa::path(get, path = "/api/v1/webchat/{bot}/messages", tag = "webchat",
+    params(("bot" = Uuid, Path, description = "Bot id")),
+    responses((status = 200, body = Vec<MessageView>), (status = 401, body = Problem)))]
+pub async fn history(
+    State(state): State<AppState>,
+    visitor: Visitor,
+) -> ApiResult<Json<Vec<MessageView>>> {
+    let Some(session) = state
+        .store
+        .find_open_session(visitor.org, visitor.bot, CHANNEL, &visitor.external_user)
+        .await?
+    else {
+        return Ok(Json(Vec::new()));
+    };
+    let page = state
+        .store
+        .list_messages(
+            visitor.org,
+            session.id,
+            PageRequest::first(PageRequest::MAX_LIMIT),
+        )
+        .await?;
+    Ok(Json(page.items.iter().map(MessageView::from).collect()))
+}

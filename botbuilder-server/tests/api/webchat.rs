@@ -1,0 +1,203 @@
+//! The public web chat API: session tokens bound to one bot and visitor, JSON and SSE replies,
+//! history.
+
+use reqwest::{Method, StatusCode};
+use serde_json::json;
+
+use crate::common::{TestApp, email};
+
+async fn token(app: &TestApp, bot: &str) -> String {
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/webchat/{bot}/sessions"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    res.json["session_token"].as_str().unwrap().to_owned()
+}
+
+#[tokio::test]
+async fn visitors_chat_over_json_and_sse_and_read_their_history() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("web")).await;
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "Widget bot").await;
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "hi", "type": "message", "data": { "text": "Hi there!", "buttons": [{ "title": "Help", "payload": "help" }] } },
+            { "id": "ask", "type": "ask", "data": { "prompt": "Your name?", "variable": "name" } },
+            { "id": "bye", "type": "message", "data": { "text": "Nice to meet you, {{name}}." } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "hi" },
+            { "id": "e2", "source": "hi", "target": "ask" },
+            { "id": "e3", "source": "ask", "sourceHandle": "valid", "target": "bye" }
+        ]
+    });
+    let base = format!("/api/v1/orgs/{org}/bots/{bot}/flow");
+    app.call(Method::PUT, &base, Some(&owner.token), Some(flow))
+        .await;
+    app.call(
+        Method::POST,
+        &format!("{base}/publish"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+
+    let visitor = token(&app, &bot).await;
+    let url = format!("/api/v1/webchat/{bot}/messages");
+    let first = app.post(&url, &visitor, json!({ "text": "hello" })).await;
+    assert_eq!(first.status, StatusCode::OK, "{}", first.text);
+    let texts: Vec<&str> = first.json["replies"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(texts, vec!["Hi there!", "Your name?"]);
+    assert_eq!(
+        first.json["replies"][0]["payload"]["buttons"][0]["title"],
+        "Help"
+    );
+
+    // The same visitor answers over SSE.
+    let res = app
+        .http
+        .post(app.url(&url))
+        .bearer_auth(&visitor)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "text": "Ada" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = res.text().await.unwrap();
+    assert!(body.contains("event: message"), "{body}");
+    assert!(body.contains("Nice to meet you, Ada."), "{body}");
+    assert!(body.trim_end().contains("event: done"), "{body}");
+
+    let history = app.get(&url, &visitor).await;
+    assert_eq!(history.status, StatusCode::OK);
+    let texts: Vec<&str> = history
+        .json
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["text"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        texts,
+        vec![
+            "hello",
+            "Hi there!",
+            "Your name?",
+            "Ada",
+            "Nice to meet you, Ada."
+        ]
+    );
+
+    // Another visitor sees only their own conversation.
+    let other = token(&app, &bot).await;
+    assert!(
+        app.get(&url, &other)
+            .await
+            .json
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+}
+
+#[tokio::test]
+async fn tokens_are_bound_to_their_bot_and_never_work_as_access_tokens() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("web-sec")).await;
+    let org = owner.org_id.clone();
+    let bot_a = app.create_bot(&owner, &org, "A").await;
+    let bot_b = app.create_bot(&owner, &org, "B").await;
+    let token_a = token(&app, &bot_a).await;
+
+    let cross = app
+        .post(
+            &format!("/api/v1/webchat/{bot_b}/messages"),
+            &token_a,
+            json!({ "text": "hi" }),
+        )
+        .await;
+    assert_eq!(cross.status, StatusCode::UNAUTHORIZED);
+    let garbage = app
+        .post(
+            &format!("/api/v1/webchat/{bot_a}/messages"),
+            "nope",
+            json!({ "text": "hi" }),
+        )
+        .await;
+    assert_eq!(garbage.status, StatusCode::UNAUTHORIZED);
+    let access_token = app
+        .post(
+            &format!("/api/v1/webchat/{bot_a}/messages"),
+            &owner.token,
+            json!({ "text": "hi" }),
+        )
+        .await;
+    assert_eq!(
+        access_token.status,
+        StatusCode::UNAUTHORIZED,
+        "a user JWT is not a visitor token"
+    );
+    assert_eq!(
+        app.get("/api/v1/me", &token_a).await.status,
+        StatusCode::UNAUTHORIZED
+    );
+    assert_eq!(
+        app.get(&format!("/api/v1/orgs/{org}/bots"), &token_a)
+            .await
+            .status,
+        StatusCode::UNAUTHORIZED
+    );
+
+    let missing = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/webchat/{}/sessions", uuid::Uuid::now_v7()),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(missing.status, StatusCode::NOT_FOUND);
+    let huge = app
+        .post(
+            &format!("/api/v1/webchat/{bot_a}/messages"),
+            &token_a,
+            json!({ "text": "x".repeat(100 * 1024) }),
+        )
+        .await;
+    assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
+
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/orgs/{org}/bots/{bot_a}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let deleted = app
+        .post(
+            &format!("/api/v1/webchat/{bot_a}/messages"),
+            &token_a,
+            json!({ "text": "hi" }),
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NOT_FOUND);
+}
