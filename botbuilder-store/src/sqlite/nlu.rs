@@ -1,24 +1,80 @@
+//! Intents and entity definitions: two tables of named, bot-scoped rows with one JSON column
+//! each, served by the same statements (generated per table) and helpers.
+
 use async_trait::async_trait;
 use botbuilder_core::domain::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
 use botbuilder_core::id::{BotId, EntityId, IntentId, OrgId};
 use botbuilder_core::store::{BotRepo, NluRepo, StoreError, StoreResult};
+use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::rows::{EntityRow, IntentRow, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::{corrupt, store_err};
 
-macro_rules! intent_columns {
-    () => {
-        "id, organization_id, bot_id, name, examples, created_at, updated_at"
+/// The statements for one table of named rows.
+struct NamedRowSql {
+    insert: &'static str,
+    list: &'static str,
+    get: &'static str,
+    update: &'static str,
+    delete: &'static str,
+}
+
+macro_rules! named_row_sql {
+    ($table:literal, $data:literal) => {
+        NamedRowSql {
+            insert: concat!(
+                "INSERT INTO ",
+                $table,
+                " (id, organization_id, bot_id, name, ",
+                $data,
+                ", created_at, updated_at)
+                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 RETURNING id, organization_id, bot_id, name, ",
+                $data,
+                ", created_at, updated_at"
+            ),
+            list: concat!(
+                "SELECT id, organization_id, bot_id, name, ",
+                $data,
+                ", created_at, updated_at
+                 FROM ",
+                $table,
+                " WHERE organization_id = ? AND bot_id = ? ORDER BY id"
+            ),
+            get: concat!(
+                "SELECT id, organization_id, bot_id, name, ",
+                $data,
+                ", created_at, updated_at
+                 FROM ",
+                $table,
+                " WHERE organization_id = ? AND bot_id = ? AND id = ?"
+            ),
+            update: concat!(
+                "UPDATE ",
+                $table,
+                " SET name = COALESCE(?4, name), ",
+                $data,
+                " = COALESCE(?5, ",
+                $data,
+                "), updated_at = ?6
+                 WHERE organization_id = ?1 AND bot_id = ?2 AND id = ?3
+                 RETURNING id, organization_id, bot_id, name, ",
+                $data,
+                ", created_at, updated_at"
+            ),
+            delete: concat!(
+                "DELETE FROM ",
+                $table,
+                " WHERE organization_id = ? AND bot_id = ? AND id = ?"
+            ),
+        }
     };
 }
 
-macro_rules! entity_columns {
-    () => {
-        "id, organization_id, bot_id, name, kind, created_at, updated_at"
-    };
-}
+const INTENTS: NamedRowSql = named_row_sql!("intents", "examples");
+const ENTITIES: NamedRowSql = named_row_sql!("entities", "kind");
 
 fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| corrupt("NLU data", e))
@@ -34,58 +90,133 @@ fn name_conflict(name: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
     }
 }
 
+impl SqliteStore {
+    async fn insert_named<R, T>(
+        &self,
+        sql: &NamedRowSql,
+        (org, bot): (OrgId, BotId),
+        name: &str,
+        data: String,
+    ) -> StoreResult<T>
+    where
+        R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let now = micros(self.now());
+        sqlx::query_as::<_, R>(sql.insert)
+            .bind(Uuid::now_v7())
+            .bind(org.as_uuid())
+            .bind(bot.as_uuid())
+            .bind(name)
+            .bind(data)
+            .bind(now)
+            .bind(now)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(name_conflict(name))?
+            .try_into()
+    }
+
+    async fn list_named<R, T>(
+        &self,
+        sql: &NamedRowSql,
+        org: OrgId,
+        bot: BotId,
+    ) -> StoreResult<Vec<T>>
+    where
+        R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        self.get_bot(org, bot).await?;
+        sqlx::query_as::<_, R>(sql.list)
+            .bind(org.as_uuid())
+            .bind(bot.as_uuid())
+            .fetch_all(&self.pool)
+            .await
+            .map_err(store_err)?
+            .into_iter()
+            .map(T::try_from)
+            .collect()
+    }
+
+    async fn get_named<R, T>(
+        &self,
+        sql: &NamedRowSql,
+        (org, bot): (OrgId, BotId),
+        id: Uuid,
+    ) -> StoreResult<T>
+    where
+        R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        sqlx::query_as::<_, R>(sql.get)
+            .bind(org.as_uuid())
+            .bind(bot.as_uuid())
+            .bind(id)
+            .fetch_one(&self.pool)
+            .await
+            .map_err(store_err)?
+            .try_into()
+    }
+
+    async fn update_named<R, T>(
+        &self,
+        sql: &NamedRowSql,
+        (org, bot): (OrgId, BotId),
+        id: Uuid,
+        name: Option<String>,
+        data: Option<String>,
+    ) -> StoreResult<T>
+    where
+        R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+        T: TryFrom<R, Error = StoreError>,
+    {
+        let conflict_name = name.clone().unwrap_or_default();
+        sqlx::query_as::<_, R>(sql.update)
+            .bind(org.as_uuid())
+            .bind(bot.as_uuid())
+            .bind(id)
+            .bind(name)
+            .bind(data)
+            .bind(micros(self.now()))
+            .fetch_one(&self.pool)
+            .await
+            .map_err(name_conflict(&conflict_name))?
+            .try_into()
+    }
+
+    async fn delete_named(
+        &self,
+        sql: &NamedRowSql,
+        (org, bot): (OrgId, BotId),
+        id: Uuid,
+    ) -> StoreResult<()> {
+        let done = sqlx::query(sql.delete)
+            .bind(org.as_uuid())
+            .bind(bot.as_uuid())
+            .bind(id)
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        expect_one(done.rows_affected())
+    }
+}
+
 #[async_trait]
 impl NluRepo for SqliteStore {
     async fn create_intent(&self, org: OrgId, bot: BotId, new: NewIntent) -> StoreResult<Intent> {
-        let now = micros(self.now());
-        sqlx::query_as::<_, IntentRow>(concat!(
-            "INSERT INTO intents (id, organization_id, bot_id, name, examples, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
-            intent_columns!()
-        ))
-        .bind(Uuid::now_v7())
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .bind(&new.name)
-        .bind(to_json(&new.examples)?)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(name_conflict(&new.name))?
-        .try_into()
+        let data = to_json(&new.examples)?;
+        self.insert_named::<IntentRow, _>(&INTENTS, (org, bot), &new.name, data)
+            .await
     }
 
     async fn list_intents(&self, org: OrgId, bot: BotId) -> StoreResult<Vec<Intent>> {
-        self.get_bot(org, bot).await?;
-        sqlx::query_as::<_, IntentRow>(concat!(
-            "SELECT ",
-            intent_columns!(),
-            " FROM intents WHERE organization_id = ? AND bot_id = ? ORDER BY id"
-        ))
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Intent::try_from)
-        .collect()
+        self.list_named::<IntentRow, _>(&INTENTS, org, bot).await
     }
 
     async fn get_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<Intent> {
-        sqlx::query_as::<_, IntentRow>(concat!(
-            "SELECT ",
-            intent_columns!(),
-            " FROM intents WHERE organization_id = ? AND bot_id = ? AND id = ?"
-        ))
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .bind(intent.as_uuid())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_err)?
-        .try_into()
+        self.get_named::<IntentRow, _>(&INTENTS, (org, bot), intent.as_uuid())
+            .await
     }
 
     async fn update_intent(
@@ -95,88 +226,29 @@ impl NluRepo for SqliteStore {
         intent: IntentId,
         patch: IntentPatch,
     ) -> StoreResult<Intent> {
-        let examples = patch.examples.as_ref().map(to_json).transpose()?;
-        let name = patch.name.clone().unwrap_or_default();
-        sqlx::query_as::<_, IntentRow>(concat!(
-            "UPDATE intents SET name = COALESCE(?4, name), examples = COALESCE(?5, examples),
-                    updated_at = ?6
-             WHERE organization_id = ?1 AND bot_id = ?2 AND id = ?3 RETURNING ",
-            intent_columns!()
-        ))
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .bind(intent.as_uuid())
-        .bind(patch.name)
-        .bind(examples)
-        .bind(micros(self.now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(name_conflict(&name))?
-        .try_into()
+        let data = patch.examples.as_ref().map(to_json).transpose()?;
+        self.update_named::<IntentRow, _>(&INTENTS, (org, bot), intent.as_uuid(), patch.name, data)
+            .await
     }
 
     async fn delete_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<()> {
-        let done =
-            sqlx::query("DELETE FROM intents WHERE organization_id = ? AND bot_id = ? AND id = ?")
-                .bind(org.as_uuid())
-                .bind(bot.as_uuid())
-                .bind(intent.as_uuid())
-                .execute(&self.pool)
-                .await
-                .map_err(store_err)?;
-        expect_one(done.rows_affected())
+        self.delete_named(&INTENTS, (org, bot), intent.as_uuid())
+            .await
     }
 
     async fn create_entity(&self, org: OrgId, bot: BotId, new: NewEntity) -> StoreResult<Entity> {
-        let now = micros(self.now());
-        sqlx::query_as::<_, EntityRow>(concat!(
-            "INSERT INTO entities (id, organization_id, bot_id, name, kind, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
-            entity_columns!()
-        ))
-        .bind(Uuid::now_v7())
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .bind(&new.name)
-        .bind(to_json(&new.kind)?)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&self.pool)
-        .await
-        .map_err(name_conflict(&new.name))?
-        .try_into()
+        let data = to_json(&new.kind)?;
+        self.insert_named::<EntityRow, _>(&ENTITIES, (org, bot), &new.name, data)
+            .await
     }
 
     async fn list_entities(&self, org: OrgId, bot: BotId) -> StoreResult<Vec<Entity>> {
-        self.get_bot(org, bot).await?;
-        sqlx::query_as::<_, EntityRow>(concat!(
-            "SELECT ",
-            entity_columns!(),
-            " FROM entities WHERE organization_id = ? AND bot_id = ? ORDER BY id"
-        ))
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .fetch_all(&self.pool)
-        .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Entity::try_from)
-        .collect()
+        self.list_named::<EntityRow, _>(&ENTITIES, org, bot).await
     }
 
     async fn get_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<Entity> {
-        sqlx::query_as::<_, EntityRow>(concat!(
-            "SELECT ",
-            entity_columns!(),
-            " FROM entities WHERE organization_id = ? AND bot_id = ? AND id = ?"
-        ))
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .bind(entity.as_uuid())
-        .fetch_one(&self.pool)
-        .await
-        .map_err(store_err)?
-        .try_into()
+        self.get_named::<EntityRow, _>(&ENTITIES, (org, bot), entity.as_uuid())
+            .await
     }
 
     async fn update_entity(
@@ -186,35 +258,13 @@ impl NluRepo for SqliteStore {
         entity: EntityId,
         patch: EntityPatch,
     ) -> StoreResult<Entity> {
-        let kind = patch.kind.as_ref().map(to_json).transpose()?;
-        let name = patch.name.clone().unwrap_or_default();
-        sqlx::query_as::<_, EntityRow>(concat!(
-            "UPDATE entities SET name = COALESCE(?4, name), kind = COALESCE(?5, kind),
-                    updated_at = ?6
-             WHERE organization_id = ?1 AND bot_id = ?2 AND id = ?3 RETURNING ",
-            entity_columns!()
-        ))
-        .bind(org.as_uuid())
-        .bind(bot.as_uuid())
-        .bind(entity.as_uuid())
-        .bind(patch.name)
-        .bind(kind)
-        .bind(micros(self.now()))
-        .fetch_one(&self.pool)
-        .await
-        .map_err(name_conflict(&name))?
-        .try_into()
+        let data = patch.kind.as_ref().map(to_json).transpose()?;
+        self.update_named::<EntityRow, _>(&ENTITIES, (org, bot), entity.as_uuid(), patch.name, data)
+            .await
     }
 
     async fn delete_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<()> {
-        let done =
-            sqlx::query("DELETE FROM entities WHERE organization_id = ? AND bot_id = ? AND id = ?")
-                .bind(org.as_uuid())
-                .bind(bot.as_uuid())
-                .bind(entity.as_uuid())
-                .execute(&self.pool)
-                .await
-                .map_err(store_err)?;
-        expect_one(done.rows_affected())
+        self.delete_named(&ENTITIES, (org, bot), entity.as_uuid())
+            .await
     }
 }
