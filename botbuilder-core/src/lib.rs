@@ -55,6 +55,7 @@ pub mod clock;
 pub mod domain;
 pub mod embed;
 pub mod engine;
+pub mod fetch;
 pub mod flow;
 pub mod id;
 pub mod llm;

@@ -6,6 +6,7 @@
 //! |---|---|---|
 //! | offline, deterministic answerer | [`local::LocalProvider`] | `local` (default) |
 //! | offline hashed n-gram embedder | [`local::LocalEmbedder`] | `local` (default) |
+//! | SSRF-guarded outbound HTTP | [`http::GuardedFetcher`] | `http` (default) |
 //!
 //! OpenAI (and any OpenAI-compatible server) and Anthropic arrive behind their own features.
 //! The `local` backends need no network and no model download, so demos, examples and most
@@ -27,5 +28,7 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "http")]
+pub mod http;
 #[cfg(feature = "local")]
 pub mod local;

@@ -15,6 +15,7 @@ use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
 use botbuilder_core::engine::Engine;
 use botbuilder_core::nlu::ModelCache;
+use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
 use botbuilder_providers::local::LocalProvider;
 
 /// HTTP-level settings the middleware and handlers read.
@@ -145,6 +146,7 @@ impl AppState {
             .store(store.clone())
             .provider(Arc::new(LocalProvider))
             .models(nlu.clone())
+            .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?))
             .clock(clock.clone())
             .build()?;
         Ok(Self {

@@ -1,9 +1,12 @@
 //! Steps a session through its flow for one inbound message.
 
+use std::time::Duration;
+
 use serde_json::{Map, Value, json};
 
 use crate::channel::{Button, OutboundMessage};
 use crate::domain::{SessionState, SessionStatus};
+use crate::fetch::{FetchRequest, Fetcher};
 use crate::flow::{AnswerValidation, ConditionOp, ConditionRule, Flow, Node, NodeKind};
 use crate::nlu::{EntityDefinition, EntityExtractor, EntityKind};
 use crate::template;
@@ -131,11 +134,12 @@ fn validate_answer(validation: &AnswerValidation, input: &Input<'_>) -> Option<V
 
 /// Runs the flow from where `state` stands, for one inbound message, at most `max_steps`
 /// nodes.
-pub(crate) fn run(
+pub(crate) async fn run(
     flow: &Flow,
     state: &mut SessionState,
     input: &Input<'_>,
     max_steps: u32,
+    fetcher: Option<&dyn Fetcher>,
 ) -> Step {
     let mut step = Step::default();
     let vars = &mut state.variables;
@@ -234,13 +238,38 @@ pub(crate) fn run(
                 ));
                 follow(flow, &id, None)
             }
-            NodeKind::HttpRequest { save_as, .. } => {
-                // Outbound HTTP goes through the guarded fetcher, which is not wired yet:
-                // the node records that it was skipped and the flow continues.
-                vars.insert(
-                    save_as.clone(),
-                    json!({ "status": 0, "error": "http requests are not enabled" }),
-                );
+            NodeKind::HttpRequest {
+                method,
+                url,
+                headers,
+                body,
+                save_as,
+                timeout_ms,
+            } => {
+                let result = match fetcher {
+                    None => json!({ "status": 0, "error": "http requests are not enabled" }),
+                    Some(fetcher) => {
+                        let request = FetchRequest {
+                            method: method.clone(),
+                            url: render(url, vars),
+                            headers: headers
+                                .iter()
+                                .map(|(k, v)| (k.clone(), render(v, vars)))
+                                .collect(),
+                            body: body.as_ref().map(|b| render(b, vars)),
+                            timeout: Duration::from_millis(timeout_ms.unwrap_or(5_000)),
+                        };
+                        match fetcher.fetch(request).await {
+                            Ok(response) => {
+                                let body = serde_json::from_str(&response.body)
+                                    .unwrap_or(Value::String(response.body));
+                                json!({ "status": response.status, "body": body })
+                            }
+                            Err(e) => json!({ "status": 0, "error": e.to_string() }),
+                        }
+                    }
+                };
+                vars.insert(save_as.clone(), result);
                 follow(flow, &id, None)
             }
             NodeKind::SetVariable { variable, value } => {

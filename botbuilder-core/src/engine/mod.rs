@@ -23,6 +23,7 @@ use crate::clock::{Clock, SystemClock};
 use crate::domain::{
     Bot, Message, MessageDirection, NewMessage, NewSession, Session, SessionStatus,
 };
+use crate::fetch::Fetcher;
 use crate::id::{BotId, OrgId, SessionId};
 use crate::llm::{ChatMessage, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
@@ -145,6 +146,7 @@ pub struct EngineBuilder {
     providers: HashMap<String, Arc<dyn LlmProvider>>,
     clock: Option<Arc<dyn Clock>>,
     models: Option<Arc<ModelCache>>,
+    fetcher: Option<Arc<dyn Fetcher>>,
     config: EngineConfig,
 }
 
@@ -187,6 +189,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Outbound HTTP for `http_request` nodes (without one they record an error).
+    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
+        self.fetcher = Some(fetcher);
+        self
+    }
+
     /// Tunables.
     pub fn config(mut self, config: EngineConfig) -> Self {
         self.config = config;
@@ -205,6 +213,7 @@ impl EngineBuilder {
             providers: self.providers,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             models: self.models.unwrap_or_default(),
+            fetcher: self.fetcher,
             config: self.config,
             events,
             locks: Mutex::new(HashMap::new()),
@@ -220,6 +229,7 @@ pub struct Engine {
     providers: HashMap<String, Arc<dyn LlmProvider>>,
     clock: Arc<dyn Clock>,
     models: Arc<ModelCache>,
+    fetcher: Option<Arc<dyn Fetcher>>,
     config: EngineConfig,
     events: broadcast::Sender<EngineEvent>,
     locks: SessionLocks,
@@ -381,7 +391,14 @@ impl Engine {
                     intent: intent.as_deref(),
                     today,
                 };
-                let step = executor::run(flow, &mut state, &input, self.config.max_steps);
+                let step = executor::run(
+                    flow,
+                    &mut state,
+                    &input,
+                    self.config.max_steps,
+                    self.fetcher.as_deref(),
+                )
+                .await;
                 if step.step_limit_hit {
                     tracing::warn!(bot = %bot_id, session = %session.id,
                         "flow stopped after {} steps in one turn", self.config.max_steps);

@@ -327,3 +327,72 @@ async fn messages_to_a_missing_bot_are_refused() {
     let err = w.engine.handle(w.inbound("hi")).await.unwrap_err();
     assert!(matches!(err, EngineError::BotNotFound), "{err:?}");
 }
+
+/// A fetcher that answers every request with one JSON body and records the requests.
+#[derive(Default)]
+struct CannedFetcher(std::sync::Mutex<Vec<crate::fetch::FetchRequest>>);
+
+#[async_trait::async_trait]
+impl crate::fetch::Fetcher for CannedFetcher {
+    async fn fetch(
+        &self,
+        request: crate::fetch::FetchRequest,
+    ) -> Result<crate::fetch::FetchResponse, crate::fetch::FetchError> {
+        self.0.lock().unwrap().push(request);
+        Ok(crate::fetch::FetchResponse {
+            status: 200,
+            content_type: Some("application/json".into()),
+            body: r#"{"status":"shipped"}"#.into(),
+        })
+    }
+}
+
+#[tokio::test]
+async fn http_request_nodes_call_the_fetcher_with_rendered_templates() {
+    let w = world().await;
+    let fetcher = Arc::new(CannedFetcher::default());
+    let engine = Engine::builder()
+        .store(w.store.clone())
+        .provider(w.llm.clone())
+        .fetcher(fetcher.clone())
+        .build()
+        .unwrap();
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "ask", "type": "ask", "data": { "prompt": "Order?", "variable": "order" } },
+            { "id": "call", "type": "http_request", "data": {
+                "method": "POST", "url": "https://api.example.com/orders/{{order}}",
+                "headers": { "x-order": "{{order}}" }, "body": "{\"id\":\"{{order}}\"}", "save_as": "lookup" } },
+            { "id": "tell", "type": "message", "data": { "text": "Status: {{lookup.body.status}} ({{lookup.status}})" } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "ask" },
+            { "id": "e2", "source": "ask", "sourceHandle": "valid", "target": "call" },
+            { "id": "e3", "source": "call", "target": "tell" }
+        ]
+    }))
+    .await;
+    engine.handle(w.inbound("hi")).await.unwrap();
+    let turn = engine.handle(w.inbound("A-17")).await.unwrap();
+    assert_eq!(texts(&turn), vec!["Status: shipped (200)"]);
+    let requests = fetcher.0.lock().unwrap().clone();
+    assert_eq!(requests[0].url, "https://api.example.com/orders/A-17");
+    assert_eq!(requests[0].method, "POST");
+    assert_eq!(
+        requests[0].headers,
+        vec![("x-order".to_owned(), "A-17".to_owned())]
+    );
+    assert_eq!(requests[0].body.as_deref(), Some(r#"{"id":"A-17"}"#));
+
+    // Without a fetcher the node records why and the flow goes on.
+    let asked = w.engine.handle(w.inbound("again")).await.unwrap();
+    assert_eq!(texts(&asked), vec!["Order?"]);
+    let unfetched = w.engine.handle(w.inbound("B-2")).await.unwrap();
+    assert_eq!(texts(&unfetched), vec!["Status:  (0)"]);
+    let variables = &unfetched.session.state.variables;
+    assert_eq!(
+        variables["lookup"]["error"],
+        "http requests are not enabled"
+    );
+}

@@ -286,3 +286,49 @@ async fn oversized_blank_and_misdirected_messages_are_refused() {
         .await;
     assert_eq!(history.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn flow_http_requests_to_private_targets_are_refused() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("ssrf")).await;
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "Curious").await;
+    let flow_url = format!("/api/v1/orgs/{org}/bots/{bot}/flow");
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "meta", "type": "http_request", "data": { "url": "http://169.254.169.254/latest/meta-data/", "save_as": "meta" } },
+            { "id": "self", "type": "http_request", "data": { "url": "http://127.0.0.1:1/healthz", "save_as": "own" } },
+            { "id": "say", "type": "message", "data": { "text": "{{ meta.error }} | {{ own.error }}" } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "meta" },
+            { "id": "e2", "source": "meta", "target": "self" },
+            { "id": "e3", "source": "self", "target": "say" }
+        ]
+    });
+    app.call(Method::PUT, &flow_url, Some(&owner.token), Some(flow))
+        .await;
+    app.call(
+        Method::POST,
+        &format!("{flow_url}/publish"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let base = format!("/api/v1/orgs/{org}/bots/{bot}/conversations");
+    let session = app.post(&base, &owner.token, json!({})).await.json["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let turn = app
+        .post(
+            &format!("{base}/{session}/messages"),
+            &owner.token,
+            json!({ "text": "go" }),
+        )
+        .await;
+    assert_eq!(turn.status, StatusCode::OK, "{}", turn.text);
+    let reply = replies(&turn.json).join("");
+    assert_eq!(reply.matches("refused").count(), 2, "{reply}");
+}

@@ -1,0 +1,68 @@
+//! Outbound HTTP as a port. Flow `http_request` nodes (and later URL imports and customer
+//! webhooks) call it; the guarded implementation in `botbuilder-providers` refuses private,
+//! loopback and link-local targets (also after redirects), and caps time and size.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+
+use crate::BoxError;
+
+/// A request to send.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchRequest {
+    /// `GET`, `POST`, ...
+    pub method: String,
+    /// Absolute `http` or `https` URL.
+    pub url: String,
+    /// Headers to send.
+    pub headers: Vec<(String, String)>,
+    /// Body to send.
+    pub body: Option<String>,
+    /// Give up after this long.
+    pub timeout: Duration,
+}
+
+/// What came back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FetchResponse {
+    /// HTTP status.
+    pub status: u16,
+    /// `Content-Type`, if any.
+    pub content_type: Option<String>,
+    /// The body (invalid UTF-8 replaced).
+    pub body: String,
+}
+
+/// Why a fetch failed, sorted by what the caller does next.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum FetchError {
+    /// The target is not allowed (private, loopback or link-local address, bad scheme, a
+    /// redirect into one of those). Never retry.
+    #[error("refused: {0}")]
+    Refused(String),
+    /// The URL does not parse.
+    #[error("invalid URL: {0}")]
+    InvalidUrl(String),
+    /// No answer in time.
+    #[error("timed out")]
+    Timeout,
+    /// The response exceeded the size cap.
+    #[error("response too large")]
+    TooLarge,
+    /// Network or protocol failure.
+    #[error("request failed")]
+    Failed(#[source] BoxError),
+}
+
+/// Sends outbound HTTP requests on behalf of tenants.
+///
+/// Contract: implementations must refuse targets that resolve to private, loopback,
+/// link-local or otherwise non-public addresses unless explicitly configured, re-check every
+/// redirect, enforce the request's timeout, and cap the response size.
+#[async_trait]
+pub trait Fetcher: Send + Sync + 'static {
+    /// Sends one request.
+    async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, FetchError>;
+}
