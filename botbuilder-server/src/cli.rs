@@ -1,5 +1,5 @@
-//! The `botbuilder` command line: `serve` (the default), `migrate`, `admin create-user` and
-//! `config print-default`.
+//! The `botbuilder` command line: `serve` (the default), `migrate`, `chat`, `admin
+//! create-user` and `config print-default`.
 
 use std::path::PathBuf;
 
@@ -14,6 +14,11 @@ use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
 use crate::state::{AppState, open_store};
+use botbuilder_core::engine::{Engine, Inbound};
+use botbuilder_core::id::BotId;
+use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
+use botbuilder_providers::local::LocalProvider;
+use std::sync::Arc;
 
 /// BotBuilder-rs: a multi-tenant chatbot platform server.
 #[derive(Debug, Parser)]
@@ -37,6 +42,15 @@ pub enum Command {
     Serve,
     /// Applies pending database migrations and exits.
     Migrate,
+    /// Talks to a bot in the terminal (runs the engine in-process on the configured database).
+    Chat {
+        /// The bot's id.
+        #[arg(long)]
+        bot: String,
+        /// Your user id on the `terminal` channel.
+        #[arg(long, default_value = "terminal")]
+        user: String,
+    },
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -137,8 +151,70 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             );
             Ok(())
         }
+        Command::Chat { bot, user } => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let url = partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            chat(&url, &bot, &user).await
+        }
         Command::Config(_) => Ok(()),
     }
+}
+
+/// Reads lines from stdin, prints the bot's replies; ends at end of input or `/quit`.
+async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
+    use std::io::Write;
+    use tokio::io::{AsyncBufReadExt, BufReader};
+
+    let bot: BotId = bot.parse().context("--bot must be a bot id")?;
+    let store = open_store(database_url).await?;
+    let found = store
+        .get_public_bot(bot)
+        .await
+        .with_context(|| format!("no bot {bot} in {database_url}"))?;
+    let engine = Engine::builder()
+        .store(store)
+        .provider(Arc::new(LocalProvider))
+        .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?))
+        .build()?;
+    println!("Talking to {} (Ctrl-D or /quit to leave)", found.name);
+    let mut lines = BufReader::new(tokio::io::stdin()).lines();
+    loop {
+        print!("> ");
+        std::io::stdout().flush()?;
+        let Some(line) = lines.next_line().await? else {
+            break;
+        };
+        let text = line.trim();
+        if text == "/quit" {
+            break;
+        }
+        if text.is_empty() {
+            continue;
+        }
+        let turn = engine
+            .handle(Inbound {
+                org: found.org_id,
+                bot,
+                channel: "terminal".to_owned(),
+                external_user: user.to_owned(),
+                text: text.to_owned(),
+            })
+            .await?;
+        for reply in &turn.replies {
+            println!("{}: {}", found.name, reply.text);
+            if let Some(buttons) = reply.payload.get("buttons").and_then(|b| b.as_array()) {
+                let titles: Vec<&str> =
+                    buttons.iter().filter_map(|b| b["title"].as_str()).collect();
+                println!("   [{}]", titles.join("] ["));
+            }
+        }
+        if turn.replies.is_empty() {
+            println!("(no reply: a human agent has this conversation)");
+        }
+    }
+    Ok(())
 }
 
 async fn serve(partial: PartialSettings) -> anyhow::Result<()> {

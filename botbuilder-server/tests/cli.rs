@@ -76,6 +76,7 @@ fn every_command_has_help() {
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
         vec!["admin", "create-user", "--help"],
+        vec!["chat", "--help"],
         vec!["config", "print-default", "--help"],
     ] {
         let out = botbuilder(dir.path()).args(&args).output().unwrap();
@@ -245,4 +246,93 @@ async fn readme_tour_works_as_written() {
     );
     assert!(stdout.contains("\"Support bot\""), "{stdout}");
     served.terminate();
+}
+
+#[tokio::test]
+async fn chat_talks_to_a_bot_in_the_terminal() {
+    use botbuilder_core::domain::{AiConfig, NewBot, NewOrganization, NewUser};
+    use botbuilder_core::flow::Flow;
+    use botbuilder_core::store::prelude::*;
+    use std::io::Write;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("chat.db").display());
+    let store = botbuilder_store::SqliteStore::connect(&url).await.unwrap();
+    let (_, org) = store
+        .create_user_with_org(
+            NewUser {
+                email: "c@example.com".into(),
+                name: "C".into(),
+                password_hash: "-".into(),
+            },
+            NewOrganization { name: "C".into() },
+        )
+        .await
+        .unwrap();
+    let bot = store
+        .create_bot(
+            org.id,
+            NewBot {
+                name: "Echo".into(),
+                description: String::new(),
+                ai_config: AiConfig::default(),
+            },
+        )
+        .await
+        .unwrap();
+    let flow = Flow::parse(serde_json::json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "q", "type": "ask", "data": { "prompt": "Name?", "variable": "name",
+                "buttons": [{ "title": "Ada", "payload": "Ada" }] } },
+            { "id": "hi", "type": "message", "data": { "text": "Hello {{name}}!" } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "q" },
+            { "id": "e2", "source": "q", "sourceHandle": "valid", "target": "hi" }
+        ]
+    }))
+    .unwrap();
+    store.publish_flow(org.id, bot.id, flow).await.unwrap();
+    store.close().await;
+
+    let mut child = botbuilder(dir.path())
+        .args(["chat", "--bot", &bot.id.to_string(), "--database-url", &url])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(b"hi\nGrace\n/quit\n")
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(stdout.contains("Talking to Echo"), "{stdout}");
+    assert!(
+        stdout.contains("Echo: Name?") && stdout.contains("[Ada]"),
+        "{stdout}"
+    );
+    assert!(stdout.contains("Echo: Hello Grace!"), "{stdout}");
+
+    let unknown = botbuilder(dir.path())
+        .args([
+            "chat",
+            "--bot",
+            &uuid::Uuid::now_v7().to_string(),
+            "--database-url",
+            &url,
+        ])
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
 }
