@@ -13,6 +13,7 @@ pub mod members;
 pub mod nlu;
 pub mod orgs;
 pub mod roles;
+pub mod transfer;
 pub mod views;
 pub mod webchat;
 
@@ -100,6 +101,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
         .routes(routes!(bots::clone_bot))
+        .routes(routes!(transfer::export_bot))
+        .routes(routes!(transfer::import_bot))
         .routes(routes!(nlu::list_intents, nlu::create_intent))
         .routes(routes!(
             nlu::get_intent,

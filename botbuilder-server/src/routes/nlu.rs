@@ -29,7 +29,7 @@ pub const MAX_PARSE_CHARS: usize = 10_000;
 /// The intent reported below the confidence threshold.
 pub const NONE_INTENT: &str = "none";
 
-fn valid_name(value: &str, _: &()) -> garde::Result {
+pub(crate) fn valid_name(value: &str, _: &()) -> garde::Result {
     if value.is_empty()
         || !value
             .chars()

@@ -156,6 +156,14 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({ "text": "agent here" })
         }
         ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback") => json!({ "rating": "down" }),
+        ("POST", "/api/v1/orgs/{org}/bots/import") => json!({
+            "format": "botbuilder.bot/v1",
+            "bot": { "name": "Imported", "ai_config": { "provider": "local", "model": "local-extractive",
+                "system_prompt": "Hi", "temperature": 0.2, "max_tokens": 100, "fallback_provider": null } },
+            "intents": [{ "name": "greet", "examples": ["hi"] }],
+            "entities": [],
+            "flow": { "nodes": [{ "id": "start", "type": "start", "data": {} }], "edges": [] }
+        }),
         _ => return None,
     };
     Some(body)
@@ -201,6 +209,8 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/api/v1/orgs/{org}/bots/{bot}/flow/publish"),
     ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations"),
     ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/export"),
+    ("POST", "/api/v1/orgs/{org}/bots/import"),
     (
         "POST",
         "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages",

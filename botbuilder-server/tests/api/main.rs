@@ -10,5 +10,6 @@ mod jwt;
 mod nlu;
 mod permissions;
 mod platform;
+mod transfer;
 mod validation;
 mod webchat;

@@ -62,7 +62,9 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse")
-        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow") => ALL,
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/export") => ALL,
+        ("POST", "/api/v1/orgs/{org}/bots/import") => BOT_WRITERS,
         ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => READ_MEMBERS,
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations")
@@ -280,6 +282,14 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => Some(json!({ "text": "hello" })),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations") => Some(json!({})),
+        ("POST", "/api/v1/orgs/{org}/bots/import") => Some(json!({
+            "format": "botbuilder.bot/v1",
+            "bot": { "name": "Imported", "ai_config": { "provider": "local", "model": "local-extractive",
+                "system_prompt": "Hi", "temperature": 0.2, "max_tokens": 100, "fallback_provider": null } },
+            "intents": [{ "name": "greet", "examples": ["hi"] }],
+            "entities": [],
+            "flow": { "nodes": [{ "id": "start", "type": "start", "data": {} }], "edges": [] }
+        })),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => {
             Some(json!({ "text": "hello" }))
         }

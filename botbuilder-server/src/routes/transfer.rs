@@ -1,0 +1,231 @@
+//! Bot export and import: one JSON document with the bot's settings, intents, entities and
+//! flow. Secrets are never part of it (bots hold none; provider credentials live per
+//! organization).
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use botbuilder_core::domain::{AiConfig, NewBot, NewEntity, NewIntent};
+use botbuilder_core::flow::{Flow, FlowIssue};
+use botbuilder_core::id::BotId;
+use botbuilder_core::nlu::{EntityDefinition, EntityExtractor, EntityKind};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+
+use super::views::BotView;
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
+use crate::extract::{OrgAccess, Path, ValidJson, perm};
+use crate::middleware::audit::AuditRecord;
+use crate::state::AppState;
+
+/// The document format this server writes and reads.
+pub const FORMAT: &str = "botbuilder.bot/v1";
+
+/// A bot's settings in an export.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedBot {
+    /// Name.
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    pub description: String,
+    /// Language model settings.
+    #[schema(value_type = Object)]
+    pub ai_config: AiConfig,
+}
+
+/// An intent in an export.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedIntent {
+    /// Name.
+    pub name: String,
+    /// Example utterances.
+    pub examples: Vec<String>,
+}
+
+/// An entity definition in an export.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ExportedEntity {
+    /// Name.
+    pub name: String,
+    /// Recognition rule.
+    #[schema(value_type = Object)]
+    pub kind: EntityKind,
+}
+
+/// A whole bot as one document.
+#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, garde::Validate)]
+#[serde(deny_unknown_fields)]
+pub struct BotDocument {
+    /// Always `botbuilder.bot/v1`.
+    #[garde(skip)]
+    pub format: String,
+    /// Settings.
+    #[garde(skip)]
+    pub bot: ExportedBot,
+    /// Intents.
+    #[serde(default)]
+    #[garde(length(max = 1_000))]
+    pub intents: Vec<ExportedIntent>,
+    /// Entity definitions.
+    #[serde(default)]
+    #[garde(length(max = 1_000))]
+    pub entities: Vec<ExportedEntity>,
+    /// The flow (the draft at export time); published on import.
+    #[serde(default)]
+    #[garde(skip)]
+    #[schema(value_type = Option<Object>)]
+    pub flow: Option<Flow>,
+}
+
+/// `{bot}` path parameter.
+#[derive(Debug, Deserialize)]
+pub struct BotPath {
+    /// The bot id.
+    pub bot: BotId,
+}
+
+/// Exports a bot as one JSON document.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/bots/{bot}/export", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id"), ("bot" = uuid::Uuid, Path, description = "Bot id")),
+    responses((status = 200, body = BotDocument), (status = 404, body = Problem)))]
+pub async fn export_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<BotPath>,
+) -> ApiResult<Json<BotDocument>> {
+    let bot = state.store.get_bot(access.org, path.bot).await?;
+    let intents = state.store.list_intents(access.org, path.bot).await?;
+    let entities = state.store.list_entities(access.org, path.bot).await?;
+    let flow = state.store.get_flow_draft(access.org, path.bot).await?;
+    Ok(Json(BotDocument {
+        format: FORMAT.to_owned(),
+        bot: ExportedBot {
+            name: bot.name,
+            description: bot.description,
+            ai_config: bot.ai_config,
+        },
+        intents: intents
+            .into_iter()
+            .map(|i| ExportedIntent {
+                name: i.name,
+                examples: i.examples,
+            })
+            .collect(),
+        entities: entities
+            .into_iter()
+            .map(|e| ExportedEntity {
+                name: e.name,
+                kind: e.kind,
+            })
+            .collect(),
+        flow: flow.map(|d| d.flow),
+    }))
+}
+
+/// Everything wrong with a document, each problem naming where it is.
+fn document_errors(doc: &BotDocument) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if doc.format != FORMAT {
+        errors.push(FieldError::new("format", format!("expected `{FORMAT}`")));
+    }
+    let name_chars = doc.bot.name.trim().chars().count();
+    if name_chars == 0 || name_chars > super::input::MAX_NAME_CHARS {
+        errors.push(FieldError::new("bot.name", "must have 1 to 100 characters"));
+    }
+    for (i, intent) in doc.intents.iter().enumerate() {
+        if super::nlu::valid_name(&intent.name, &()).is_err()
+            || intent.examples.iter().any(|e| e.trim().is_empty())
+        {
+            errors.push(FieldError::new(
+                format!("intents[{i}]"),
+                "needs a name and non-empty examples",
+            ));
+        }
+    }
+    for (i, entity) in doc.entities.iter().enumerate() {
+        if super::nlu::valid_name(&entity.name, &()).is_err() {
+            errors.push(FieldError::new(format!("entities[{i}]"), "invalid name"));
+        }
+        let def = EntityDefinition {
+            name: entity.name.clone(),
+            kind: entity.kind.clone(),
+        };
+        if let Err(e) = EntityExtractor::new(&[def]) {
+            errors.push(FieldError::new(format!("entities[{i}]"), e.to_string()));
+        }
+    }
+    if let Some(flow) = &doc.flow {
+        errors.extend(flow.validate().into_iter().map(|issue: FlowIssue| {
+            FieldError::new(format!("flow.{}", issue.location()), issue.message)
+        }));
+    }
+    errors
+}
+
+/// Creates a new bot from an exported document (intents, entities, and the flow published as
+/// version 1). The document is validated completely before anything is stored.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/bots/import", tag = "bots", security(("bearer" = [])),
+    params(("org" = uuid::Uuid, Path, description = "Organization id")),
+    request_body = BotDocument,
+    responses((status = 201, body = BotView), (status = 400, body = Problem), (status = 409, body = Problem)))]
+pub async fn import_bot(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    ValidJson(doc): ValidJson<BotDocument>,
+) -> ApiResult<impl IntoResponse> {
+    let errors = document_errors(&doc);
+    if !errors.is_empty() {
+        return Err(ApiError::Validation(errors));
+    }
+    let bot = state
+        .store
+        .create_bot(
+            access.org,
+            NewBot {
+                name: doc.bot.name.trim().to_owned(),
+                description: doc.bot.description,
+                ai_config: doc.bot.ai_config,
+            },
+        )
+        .await?;
+    let filled = async {
+        for intent in doc.intents {
+            let new = NewIntent {
+                name: intent.name,
+                examples: intent.examples,
+            };
+            state.store.create_intent(access.org, bot.id, new).await?;
+        }
+        for entity in doc.entities {
+            let new = NewEntity {
+                name: entity.name,
+                kind: entity.kind,
+            };
+            state.store.create_entity(access.org, bot.id, new).await?;
+        }
+        if let Some(flow) = doc.flow {
+            state
+                .store
+                .save_flow_draft(access.org, bot.id, flow.clone())
+                .await?;
+            state.store.publish_flow(access.org, bot.id, flow).await?;
+        }
+        Ok::<(), botbuilder_core::store::StoreError>(())
+    }
+    .await;
+    if let Err(e) = filled {
+        // Leave nothing half-imported behind.
+        let _ = state.store.delete_bot(access.org, bot.id).await;
+        return Err(e.into());
+    }
+    let audit = AuditRecord::new("bot.import")
+        .target("bot", bot.id)
+        .details(json!({ "name": bot.name }));
+    Ok((StatusCode::CREATED, audit, Json(BotView::from(&bot))))
+}
