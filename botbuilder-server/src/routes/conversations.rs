@@ -270,7 +270,8 @@ pub async fn open_conversation(
     ))
 }
 
-/// Sends a user message; the bot's replies come back in the response.
+/// Sends a user message; the bot's replies come back in the response, as JSON or (with
+/// `Accept: text/event-stream`) as server-sent events.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages", tag = "conversations", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("bot" = Uuid, Path, description = "Bot id"),
         ("session" = Uuid, Path, description = "Session id")),
@@ -280,8 +281,9 @@ pub async fn send_message(
     State(state): State<AppState>,
     access: OrgAccess<perm::ConversationsWrite>,
     Path(path): Path<SessionPath>,
+    headers: axum::http::HeaderMap,
     ValidJson(req): ValidJson<SendMessage>,
-) -> ApiResult<Json<TurnView>> {
+) -> ApiResult<axum::response::Response> {
     if req.text.len() > MAX_MESSAGE_BYTES {
         return Err(ApiError::PayloadTooLarge);
     }
@@ -299,14 +301,19 @@ pub async fn send_message(
             text: req.text,
         })
         .await?;
+    let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
+    if super::webchat::wants_stream(&headers) {
+        return Ok(super::webchat::reply_stream(&replies, turn.usage));
+    }
     Ok(Json(TurnView {
         session: (&turn.session).into(),
         message: (&turn.inbound).into(),
-        replies: turn.replies.iter().map(MessageView::from).collect(),
+        replies,
         intent: turn.intent.unwrap_or_else(|| "none".to_owned()),
         ranking: turn.ranking,
         entities: turn.entities,
-    }))
+    })
+    .into_response())
 }
 
 /// The bot's sessions, newest first (`?status=handoff` is the agents' inbox).

@@ -168,7 +168,8 @@ pub async fn create_session(
     ))
 }
 
-fn wants_stream(headers: &HeaderMap) -> bool {
+/// Whether the client asked for server-sent events.
+pub(crate) fn wants_stream(headers: &HeaderMap) -> bool {
     headers
         .get(ACCEPT)
         .and_then(|v| v.to_str().ok())
@@ -213,19 +214,30 @@ pub async fn send_message(
         })
         .into_response());
     }
+    Ok(reply_stream(&replies, turn.usage))
+}
+
+/// Replies as server-sent events: one `message` event per reply, then `done` with the token
+/// usage; keep-alive comments every 15 s.
+pub(crate) fn reply_stream(
+    replies: &[MessageView],
+    usage: botbuilder_core::llm::Usage,
+) -> Response {
     let mut events: Vec<Result<Event, Infallible>> = replies
         .iter()
         .filter_map(|reply| Event::default().event("message").json_data(reply).ok())
         .map(Ok)
         .collect();
-    let done = serde_json::json!({ "usage": { "prompt_tokens": turn.usage.prompt_tokens, "completion_tokens": turn.usage.completion_tokens } });
+    let done = serde_json::json!({ "usage": {
+        "prompt_tokens": usage.prompt_tokens,
+        "completion_tokens": usage.completion_tokens,
+    } });
     if let Ok(event) = Event::default().event("done").json_data(done) {
         events.push(Ok(event));
     }
-    let stream = futures::stream::iter(events);
-    Ok(Sse::new(stream)
+    Sse::new(futures::stream::iter(events))
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response())
+        .into_response()
 }
 
 /// The visitor's conversation so far, oldest first.

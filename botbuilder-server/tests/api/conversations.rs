@@ -332,3 +332,39 @@ async fn flow_http_requests_to_private_targets_are_refused() {
     let reply = replies(&turn.json).join("");
     assert_eq!(reply.matches("refused").count(), 2, "{reply}");
 }
+
+#[tokio::test]
+async fn messages_stream_as_server_sent_events_on_request() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("sse")).await;
+    let org = owner.org_id.clone();
+    let bot = build_bot(&app, &owner).await;
+    let base = format!("/api/v1/orgs/{org}/bots/{bot}/conversations");
+    let session = app.post(&base, &owner.token, json!({})).await.json["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let res = app
+        .http
+        .post(app.url(&format!("{base}/{session}/messages")))
+        .bearer_auth(&owner.token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "text": "hello" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert!(
+        res.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/event-stream")
+    );
+    let body = res.text().await.unwrap();
+    let events: Vec<&str> = body
+        .lines()
+        .filter_map(|l| l.strip_prefix("event: "))
+        .collect();
+    assert_eq!(events, vec!["message", "done"], "{body}");
+    assert!(body.contains("Hello! What can I do?"), "{body}");
+}
