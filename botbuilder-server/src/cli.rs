@@ -13,12 +13,9 @@ use crate::auth::{Argon2Hasher, HashCost};
 use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
-use crate::state::{AppState, open_store};
-use botbuilder_core::engine::{Engine, Inbound};
+use crate::state::{AppState, engine_builder, open_store};
+use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
-use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
-use botbuilder_providers::local::LocalProvider;
-use std::sync::Arc;
 
 /// BotBuilder-rs: a multi-tenant chatbot platform server.
 #[derive(Debug, Parser)]
@@ -173,11 +170,7 @@ async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
         .get_public_bot(bot)
         .await
         .with_context(|| format!("no bot {bot} in {database_url}"))?;
-    let engine = Engine::builder()
-        .store(store)
-        .provider(Arc::new(LocalProvider))
-        .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?))
-        .build()?;
+    let engine = engine_builder(store)?.build()?;
     println!("Talking to {} (Ctrl-D or /quit to leave)", found.name);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {

@@ -13,7 +13,7 @@ use botbuilder_store::memory::MemoryRateLimiter;
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
-use botbuilder_core::engine::Engine;
+use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
 use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
 use botbuilder_providers::local::LocalProvider;
@@ -100,6 +100,15 @@ pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     bail!("unsupported database URL `{database_url}`: expected sqlite://PATH")
 }
 
+/// The engine every entry point uses: the offline local provider and the SSRF-guarded
+/// fetcher with the default (public targets only) policy.
+pub fn engine_builder(store: Arc<dyn Store>) -> anyhow::Result<EngineBuilder> {
+    Ok(Engine::builder()
+        .store(store)
+        .provider(Arc::new(LocalProvider))
+        .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?)))
+}
+
 /// A subkey for one purpose: HMAC-SHA256(secret, purpose), hex encoded. Web chat tokens are
 /// signed with their own key, so a leaked one can never be replayed as an access token.
 fn derive_key(secret: &str, purpose: &str) -> String {
@@ -142,11 +151,8 @@ impl AppState {
         settings.master_key_bytes()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
-        let engine = Engine::builder()
-            .store(store.clone())
-            .provider(Arc::new(LocalProvider))
+        let engine = engine_builder(store.clone())?
             .models(nlu.clone())
-            .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?))
             .clock(clock.clone())
             .build()?;
         Ok(Self {
