@@ -28,13 +28,13 @@
 //! ## Example: using a store through the ports
 //!
 //! ```
-//! use botbuilder_core::domain::{AiConfig, NewBot, PageRequest};
+//! use botbuilder_core::domain::{NewBot, PageRequest};
 //! use botbuilder_core::id::OrgId;
 //! use botbuilder_core::store::{Store, StoreResult};
 //!
 //! /// Creates a bot and returns how many bots the organization now has.
 //! async fn add_bot(store: &dyn Store, org: OrgId) -> StoreResult<usize> {
-//!     let bot = NewBot { name: "Support".into(), description: String::new(), ai_config: AiConfig::default() };
+//!     let bot = NewBot { name: "Support".into(), ..NewBot::default() };
 //!     store.create_bot(org, bot).await?;
 //!     Ok(store.list_bots(org, PageRequest::default()).await?.items.len())
 //! }

@@ -19,7 +19,7 @@ use axum::Router;
 use axum::body::Body;
 use axum::http::{Request, header};
 use axum::routing::get;
-use botbuilder_core::domain::{AiConfig, NewBot, NewOrganization, NewUser, PageRequest};
+use botbuilder_core::domain::{NewBot, NewOrganization, NewUser, PageRequest};
 use botbuilder_core::id::{OrgId, UserId};
 use botbuilder_core::store::Store;
 use botbuilder_core::testing::InMemoryStore;
@@ -48,8 +48,7 @@ async fn seed(state: &AppState) -> (UserId, OrgId, String) {
     for i in 0..10 {
         let bot = NewBot {
             name: format!("bot {i}"),
-            description: String::new(),
-            ai_config: AiConfig::default(),
+            ..NewBot::default()
         };
         state.store.create_bot(org.id, bot).await.unwrap();
     }

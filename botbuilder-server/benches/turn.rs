@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use botbuilder_core::domain::{AiConfig, NewBot, NewIntent, NewOrganization, NewUser};
+use botbuilder_core::domain::{NewBot, NewIntent, NewOrganization, NewUser};
 use botbuilder_core::engine::{Engine, Inbound};
 use botbuilder_core::flow::Flow;
 use botbuilder_core::id::{BotId, OrgId};
@@ -34,8 +34,7 @@ async fn seed(store: Arc<dyn Store>) -> (Engine, OrgId, BotId) {
             org.id,
             NewBot {
                 name: "B".into(),
-                description: String::new(),
-                ai_config: AiConfig::default(),
+                ..NewBot::default()
             },
         )
         .await

@@ -250,7 +250,7 @@ async fn readme_tour_works_as_written() {
 
 #[tokio::test]
 async fn chat_talks_to_a_bot_in_the_terminal() {
-    use botbuilder_core::domain::{AiConfig, NewBot, NewOrganization, NewUser};
+    use botbuilder_core::domain::{NewBot, NewOrganization, NewUser};
     use botbuilder_core::flow::Flow;
     use botbuilder_core::store::prelude::*;
     use std::io::Write;
@@ -274,8 +274,7 @@ async fn chat_talks_to_a_bot_in_the_terminal() {
             org.id,
             NewBot {
                 name: "Echo".into(),
-                description: String::new(),
-                ai_config: AiConfig::default(),
+                ..NewBot::default()
             },
         )
         .await

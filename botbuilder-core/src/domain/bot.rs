@@ -44,6 +44,49 @@ impl Default for AiConfig {
     }
 }
 
+/// Per-bot behaviour outside the language model: NLU, sessions, web chat.
+///
+/// Every field has a default, so stored settings written by an older version (or `{}`)
+/// still read.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct BotSettings {
+    /// Confidence below which NLU reports no intent (`none`), `0.0..=1.0`.
+    pub nlu_threshold: f32,
+    /// Seconds of inactivity after which a user's next message starts a new session.
+    pub idle_timeout_secs: u32,
+    /// Browser origins (`https://shop.example`) allowed to call this bot's web chat API.
+    /// Empty: no browser origin may (server-to-server calls are unaffected).
+    pub allowed_origins: Vec<String>,
+}
+
+impl BotSettings {
+    /// Default NLU threshold (the value the `nlu-eval` example tunes on CLINC150).
+    pub const DEFAULT_NLU_THRESHOLD: f32 = crate::nlu::TrainOptions::DEFAULT_THRESHOLD;
+    /// Default idle timeout: 30 minutes.
+    pub const DEFAULT_IDLE_TIMEOUT_SECS: u32 = 30 * 60;
+
+    /// The idle timeout as a duration.
+    pub fn idle_timeout(&self) -> std::time::Duration {
+        std::time::Duration::from_secs(u64::from(self.idle_timeout_secs))
+    }
+
+    /// Whether a browser at `origin` may call the bot's web chat API.
+    pub fn allows_origin(&self, origin: &str) -> bool {
+        self.allowed_origins.iter().any(|o| o == origin)
+    }
+}
+
+impl Default for BotSettings {
+    fn default() -> Self {
+        Self {
+            nlu_threshold: Self::DEFAULT_NLU_THRESHOLD,
+            idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
+            allowed_origins: Vec::new(),
+        }
+    }
+}
+
 /// A chatbot.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Bot {
@@ -57,6 +100,9 @@ pub struct Bot {
     pub description: String,
     /// Language model settings.
     pub ai_config: AiConfig,
+    /// NLU, session and web chat settings.
+    #[serde(default)]
+    pub settings: BotSettings,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -64,7 +110,7 @@ pub struct Bot {
 }
 
 /// A bot to create.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq)]
 pub struct NewBot {
     /// Display name.
     pub name: String,
@@ -72,6 +118,8 @@ pub struct NewBot {
     pub description: String,
     /// Language model settings.
     pub ai_config: AiConfig,
+    /// NLU, session and web chat settings.
+    pub settings: BotSettings,
 }
 
 /// Changes to a bot; `None` leaves a field as it is.
@@ -83,4 +131,6 @@ pub struct BotPatch {
     pub description: Option<String>,
     /// New AI settings (replaces the whole object).
     pub ai_config: Option<AiConfig>,
+    /// New bot settings (replaces the whole object).
+    pub settings: Option<BotSettings>,
 }

@@ -18,7 +18,7 @@ mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
-pub use bot::{AiConfig, Bot, BotPatch, NewBot};
+pub use bot::{AiConfig, Bot, BotPatch, BotSettings, NewBot};
 pub use conversation::{
     Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session, SessionState,
     SessionStatus,

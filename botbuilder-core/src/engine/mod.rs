@@ -14,7 +14,6 @@ mod executor;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -32,8 +31,6 @@ use executor::{Effect, Input};
 
 /// Flow nodes one turn may execute before it is stopped.
 pub const DEFAULT_MAX_STEPS: u32 = 100;
-/// Inactivity after which the next message starts a new session.
-pub const DEFAULT_IDLE_TIMEOUT: Duration = Duration::from_secs(30 * 60);
 /// Past messages given to the language model.
 pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
 
@@ -123,8 +120,6 @@ impl From<StoreError> for EngineError {
 pub struct EngineConfig {
     /// Flow nodes one turn may execute.
     pub max_steps: u32,
-    /// Inactivity after which a new session starts.
-    pub idle_timeout: Duration,
     /// Past messages given to the language model.
     pub history_window: u32,
 }
@@ -133,7 +128,6 @@ impl Default for EngineConfig {
     fn default() -> Self {
         Self {
             max_steps: DEFAULT_MAX_STEPS,
-            idle_timeout: DEFAULT_IDLE_TIMEOUT,
             history_window: DEFAULT_HISTORY_WINDOW,
         }
     }
@@ -276,7 +270,7 @@ impl Engine {
         self.turn(inbound).await
     }
 
-    async fn open_session(&self, inbound: &Inbound) -> Result<Session, EngineError> {
+    async fn open_session(&self, bot: &Bot, inbound: &Inbound) -> Result<Session, EngineError> {
         let now = self.clock.now();
         if let Some(session) = self
             .store
@@ -288,7 +282,7 @@ impl Engine {
             )
             .await?
         {
-            let idle = chrono::TimeDelta::from_std(self.config.idle_timeout)
+            let idle = chrono::TimeDelta::from_std(bot.settings.idle_timeout())
                 .unwrap_or(chrono::TimeDelta::MAX);
             let expired =
                 session.status == SessionStatus::Active && now - session.last_activity_at > idle;
@@ -333,7 +327,7 @@ impl Engine {
             Err(StoreError::NotFound) => return Err(EngineError::BotNotFound),
             Err(e) => return Err(e.into()),
         };
-        let session = self.open_session(&inbound).await?;
+        let session = self.open_session(&bot, &inbound).await?;
 
         // NLU first (pure, in-process), so the stored inbound message carries its result.
         let intents = self.store.list_intents(org, bot_id).await?;
@@ -342,7 +336,7 @@ impl Engine {
         let prediction = models
             .classifier
             .as_ref()
-            .map(|c| c.classify(&inbound.text));
+            .map(|c| c.classify_with_threshold(&inbound.text, bot.settings.nlu_threshold));
         let today = self.clock.now().date_naive();
         let entities = models.extractor.extract(&inbound.text, today);
         let intent = prediction.as_ref().and_then(|p| p.intent.clone());

@@ -4,7 +4,7 @@ use chrono::{TimeDelta, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::domain::{AiConfig, NewBot, NewIntent, NewOrganization, NewUser};
+use crate::domain::{AiConfig, BotPatch, BotSettings, NewBot, NewIntent, NewOrganization, NewUser};
 use crate::flow::Flow;
 use crate::store::prelude::*;
 use crate::testing::{InMemoryStore, ManualClock, ScriptedLlm};
@@ -42,6 +42,7 @@ async fn world() -> World {
                     provider: "scripted".into(),
                     ..AiConfig::default()
                 },
+                ..NewBot::default()
             },
         )
         .await
@@ -291,6 +292,51 @@ async fn an_idle_session_is_replaced_by_a_new_one() {
     assert_ne!(second.session.id, first.session.id);
     let old = w.store.get_session(w.org, first.session.id).await.unwrap();
     assert_eq!(old.status, SessionStatus::Ended);
+}
+
+#[tokio::test]
+async fn the_idle_timeout_and_nlu_threshold_are_the_bots_own() {
+    let w = world().await;
+    let settings = BotSettings {
+        idle_timeout_secs: 120,
+        nlu_threshold: 0.999,
+        ..BotSettings::default()
+    };
+    w.store
+        .update_bot(
+            w.org,
+            w.bot,
+            BotPatch {
+                settings: Some(settings),
+                ..BotPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let examples = ["i want a refund", "refund please", "money back"];
+    w.store
+        .create_intent(
+            w.org,
+            w.bot,
+            NewIntent {
+                name: "refund".into(),
+                examples: examples.iter().map(|e| (*e).to_owned()).collect(),
+            },
+        )
+        .await
+        .unwrap();
+    w.llm.push_answer("a");
+    let first = w.say("i want a refund").await;
+    assert_eq!(first.intent, None, "below the bot's threshold of 0.999");
+    assert_eq!(first.ranking[0].intent, "refund", "still ranked");
+    w.clock.advance(TimeDelta::seconds(90));
+    w.llm.push_answer("b");
+    let same = w.say("still there?").await;
+    assert_eq!(same.session.id, first.session.id);
+    w.clock.advance(TimeDelta::seconds(121));
+    w.llm.push_answer("c");
+    let fresh = w.say("hello again").await;
+    assert_ne!(fresh.session.id, first.session.id, "two minutes idle");
 }
 
 #[tokio::test]

@@ -176,8 +176,14 @@ impl IntentClassifier {
         self.threshold = threshold;
     }
 
-    /// Classifies one text.
+    /// Classifies one text against the classifier's own threshold.
     pub fn classify(&self, text: &str) -> IntentPrediction {
+        self.classify_with_threshold(text, self.threshold)
+    }
+
+    /// Classifies one text; below `threshold` the prediction carries no intent (a bot's own
+    /// threshold, without retraining).
+    pub fn classify_with_threshold(&self, text: &str, threshold: f32) -> IntentPrediction {
         let x = self.featurizer.transform(text);
         let mut probs = vec![0.0f32; self.labels.len()];
         self.model.probabilities_into(&x, &mut probs);
@@ -195,7 +201,7 @@ impl IntentClassifier {
             .collect();
         let best = &ranking[0];
         IntentPrediction {
-            intent: (best.confidence >= self.threshold && !x.indices.is_empty())
+            intent: (best.confidence >= threshold && !x.indices.is_empty())
                 .then(|| best.intent.clone()),
             confidence: best.confidence,
             ranking,

@@ -550,6 +550,7 @@ impl BotRepo for InMemoryStore {
             name: new.name,
             description: new.description,
             ai_config: new.ai_config,
+            settings: new.settings,
             created_at: now,
             updated_at: now,
         };
@@ -585,6 +586,9 @@ impl BotRepo for InMemoryStore {
         }
         if let Some(description) = patch.description {
             stored.description = description;
+        }
+        if let Some(settings) = patch.settings {
+            stored.settings = settings;
         }
         if let Some(ai_config) = patch.ai_config {
             stored.ai_config = ai_config;

@@ -6,7 +6,7 @@ use chrono::{TimeDelta, Utc};
 use serde_json::json;
 
 use crate::domain::{
-    Actor, AiConfig, AuditFilter, BotPatch, BuiltinRole, EntityPatch, IntentPatch,
+    Actor, AiConfig, AuditFilter, BotPatch, BotSettings, BuiltinRole, EntityPatch, IntentPatch,
     MessageDirection, NewApiKey, NewAuditEntry, NewBot, NewEntity, NewIntent, NewMessage,
     NewOrganization, NewRefreshToken, NewRole, NewSession, NewUser, Organization,
     OrganizationPatch, PageRequest, Permission, PermissionSet, Rating, RolePatch, SessionState,
@@ -47,6 +47,7 @@ fn new_bot(name: &str) -> NewBot {
         name: name.to_owned(),
         description: String::new(),
         ai_config: AiConfig::default(),
+        settings: BotSettings::default(),
     }
 }
 
@@ -207,6 +208,7 @@ pub async fn bot_round_trips(store: &dyn Store) {
                 name: "Support".into(),
                 description: "d".into(),
                 ai_config: ai.clone(),
+                settings: BotSettings::default(),
             },
         )
         .await
@@ -227,7 +229,30 @@ pub async fn bot_round_trips(store: &dyn Store) {
         .unwrap();
     assert_eq!(patched.name, "Sales");
     assert_eq!(patched.ai_config, ai);
+    assert_eq!(patched.settings, BotSettings::default());
     assert!(patched.updated_at >= bot.updated_at);
+    let settings = BotSettings {
+        nlu_threshold: 0.6,
+        idle_timeout_secs: 90,
+        allowed_origins: vec!["https://shop.example".into()],
+    };
+    let patched = store
+        .update_bot(
+            org.id,
+            bot.id,
+            BotPatch {
+                settings: Some(settings.clone()),
+                ..BotPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(patched.settings, settings);
+    assert_eq!(patched.name, "Sales");
+    assert_eq!(
+        store.get_bot(org.id, bot.id).await.unwrap().settings,
+        settings
+    );
     assert_eq!(store.get_public_bot(bot.id).await.unwrap().org_id, org.id);
     store.delete_bot(org.id, bot.id).await.unwrap();
     assert_not_found(store.get_bot(org.id, bot.id).await);

@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{AiConfig, BotPatch, NewBot};
+use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, NewBot};
 use botbuilder_core::id::BotId;
 use garde::Validate;
 use serde::Deserialize;
@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 
 use super::input::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, PageQuery, not_blank, opt_not_blank};
 use super::views::{BotView, PageView};
-use crate::error::{ApiError, ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{OrgAccess, Path, Query, ValidJson, parse_json, perm, report_errors};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
@@ -97,6 +97,85 @@ impl AiConfigInput {
     }
 }
 
+/// Most browser origins one bot may allow.
+pub const MAX_ALLOWED_ORIGINS: usize = 50;
+/// Shortest idle timeout, in seconds.
+pub const MIN_IDLE_TIMEOUT_SECS: u32 = 60;
+/// Longest idle timeout, in seconds (30 days).
+pub const MAX_IDLE_TIMEOUT_SECS: u32 = 30 * 24 * 60 * 60;
+
+/// NLU, session and web chat settings; omitted fields keep their current (or default) value.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BotSettingsInput {
+    /// Confidence below which NLU reports `none`, 0 to 1 (default 0.45).
+    #[garde(range(min = 0.0, max = 1.0))]
+    pub nlu_threshold: Option<f32>,
+    /// Seconds of inactivity after which a new session starts, 60 to 2,592,000 (default 1800).
+    #[garde(range(min = MIN_IDLE_TIMEOUT_SECS, max = MAX_IDLE_TIMEOUT_SECS))]
+    pub idle_timeout_secs: Option<u32>,
+    /// Browser origins allowed to call the web chat API, such as `https://shop.example`
+    /// (scheme, host and port only). Replaces the whole list.
+    #[garde(skip)]
+    pub allowed_origins: Option<Vec<String>>,
+}
+
+impl BotSettingsInput {
+    /// Applies the given fields on top of `base` and checks the result.
+    pub fn apply(self, base: BotSettings) -> ApiResult<BotSettings> {
+        let settings = BotSettings {
+            nlu_threshold: self.nlu_threshold.unwrap_or(base.nlu_threshold),
+            idle_timeout_secs: self.idle_timeout_secs.unwrap_or(base.idle_timeout_secs),
+            allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
+        };
+        let errors = settings_errors(&settings, "settings");
+        if errors.is_empty() {
+            Ok(settings)
+        } else {
+            Err(ApiError::Validation(errors))
+        }
+    }
+}
+
+/// Whether `value` is a browser origin in its canonical form (`https://host[:port]`).
+fn is_origin(value: &str) -> bool {
+    url::Url::parse(value).is_ok_and(|url| {
+        matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == value
+    })
+}
+
+/// Everything wrong with `settings`, fields named under `prefix` (also used by import).
+pub fn settings_errors(settings: &BotSettings, prefix: &str) -> Vec<FieldError> {
+    let mut errors = Vec::new();
+    if !(0.0..=1.0).contains(&settings.nlu_threshold) {
+        errors.push(FieldError::new(
+            format!("{prefix}.nlu_threshold"),
+            "must be between 0 and 1",
+        ));
+    }
+    if !(MIN_IDLE_TIMEOUT_SECS..=MAX_IDLE_TIMEOUT_SECS).contains(&settings.idle_timeout_secs) {
+        errors.push(FieldError::new(
+            format!("{prefix}.idle_timeout_secs"),
+            format!("must be between {MIN_IDLE_TIMEOUT_SECS} and {MAX_IDLE_TIMEOUT_SECS}"),
+        ));
+    }
+    if settings.allowed_origins.len() > MAX_ALLOWED_ORIGINS {
+        errors.push(FieldError::new(
+            format!("{prefix}.allowed_origins"),
+            format!("at most {MAX_ALLOWED_ORIGINS} origins"),
+        ));
+    }
+    for (i, origin) in settings.allowed_origins.iter().enumerate() {
+        if !is_origin(origin) {
+            errors.push(FieldError::new(
+                format!("{prefix}.allowed_origins[{i}]"),
+                "must be an origin such as `https://shop.example` (scheme, host, port; no path)",
+            ));
+        }
+    }
+    errors
+}
+
 /// A new bot.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -112,6 +191,10 @@ pub struct CreateBot {
     #[serde(default)]
     #[garde(dive)]
     pub ai_config: AiConfigInput,
+    /// NLU, session and web chat settings.
+    #[serde(default)]
+    #[garde(dive)]
+    pub settings: BotSettingsInput,
 }
 
 /// Changes to a bot; omitted fields stay as they are.
@@ -124,9 +207,12 @@ pub struct UpdateBot {
     /// New description.
     #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
     pub description: Option<String>,
-    /// Settings to change.
+    /// Language model settings to change.
     #[garde(dive)]
     pub ai_config: Option<AiConfigInput>,
+    /// NLU, session and web chat settings to change.
+    #[garde(dive)]
+    pub settings: Option<BotSettingsInput>,
 }
 
 /// Options for cloning; the body may be empty.
@@ -170,6 +256,7 @@ pub async fn create_bot(
     ValidJson(req): ValidJson<CreateBot>,
 ) -> ApiResult<impl IntoResponse> {
     let ai_config = req.ai_config.apply(AiConfig::default())?;
+    let settings = req.settings.apply(BotSettings::default())?;
     let bot = state
         .store
         .create_bot(
@@ -178,6 +265,7 @@ pub async fn create_bot(
                 name: req.name.trim().to_owned(),
                 description: req.description,
                 ai_config,
+                settings,
             },
         )
         .await?;
@@ -220,6 +308,10 @@ pub async fn update_bot(
         .ai_config
         .map(|input| input.apply(current.ai_config))
         .transpose()?;
+    let settings = req
+        .settings
+        .map(|input| input.apply(current.settings))
+        .transpose()?;
     let bot = state
         .store
         .update_bot(
@@ -229,6 +321,7 @@ pub async fn update_bot(
                 name: req.name.map(|n| n.trim().to_owned()),
                 description: req.description,
                 ai_config,
+                settings,
             },
         )
         .await?;
@@ -290,6 +383,7 @@ pub async fn clone_bot(
                 name,
                 description: source.description,
                 ai_config: source.ai_config,
+                settings: source.settings,
             },
         )
         .await?;

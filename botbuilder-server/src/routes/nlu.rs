@@ -445,6 +445,7 @@ pub async fn parse(
     Path(path): Path<BotPath>,
     ValidJson(req): ValidJson<ParseRequest>,
 ) -> ApiResult<Json<ParseResult>> {
+    let bot = state.store.get_bot(access.org, path.bot).await?;
     let intents = state.store.list_intents(access.org, path.bot).await?;
     let entities = state.store.list_entities(access.org, path.bot).await?;
     let models = state
@@ -454,7 +455,7 @@ pub async fn parse(
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
     let (intent, confidence, ranking) = match &models.classifier {
         Some(classifier) => {
-            let p = classifier.classify(&req.text);
+            let p = classifier.classify_with_threshold(&req.text, bot.settings.nlu_threshold);
             let intent = p.intent.unwrap_or_else(|| NONE_INTENT.to_owned());
             (intent, p.confidence, p.ranking)
         }

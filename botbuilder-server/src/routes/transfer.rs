@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{AiConfig, NewBot, NewEntity, NewIntent};
+use botbuilder_core::domain::{AiConfig, BotSettings, NewBot, NewEntity, NewIntent};
 use botbuilder_core::flow::{Flow, FlowIssue};
 use botbuilder_core::id::BotId;
 use botbuilder_core::nlu::{EntityDefinition, EntityExtractor, EntityKind};
@@ -35,6 +35,10 @@ pub struct ExportedBot {
     /// Language model settings.
     #[schema(value_type = Object)]
     pub ai_config: AiConfig,
+    /// NLU, session and web chat settings (defaults where absent).
+    #[serde(default)]
+    #[schema(value_type = Object)]
+    pub settings: BotSettings,
 }
 
 /// An intent in an export.
@@ -109,6 +113,7 @@ pub async fn export_bot(
             name: bot.name,
             description: bot.description,
             ai_config: bot.ai_config,
+            settings: bot.settings,
         },
         intents: intents
             .into_iter()
@@ -138,6 +143,10 @@ fn document_errors(doc: &BotDocument) -> Vec<FieldError> {
     if name_chars == 0 || name_chars > super::input::MAX_NAME_CHARS {
         errors.push(FieldError::new("bot.name", "must have 1 to 100 characters"));
     }
+    errors.extend(super::bots::settings_errors(
+        &doc.bot.settings,
+        "bot.settings",
+    ));
     for (i, intent) in doc.intents.iter().enumerate() {
         if super::nlu::valid_name(&intent.name, &()).is_err()
             || intent.examples.iter().any(|e| e.trim().is_empty())
@@ -191,6 +200,7 @@ pub async fn import_bot(
                 name: doc.bot.name.trim().to_owned(),
                 description: doc.bot.description,
                 ai_config: doc.bot.ai_config,
+                settings: doc.bot.settings,
             },
         )
         .await?;

@@ -1,8 +1,8 @@
 //! Response bodies: the public JSON shape of domain types, with OpenAPI schemas.
 
 use botbuilder_core::domain::{
-    AiConfig, ApiKey, AuditEntry, Bot, Member, OrgMembership, Organization, Page, PermissionSet,
-    Role, User,
+    AiConfig, ApiKey, AuditEntry, Bot, BotSettings, Member, OrgMembership, Organization, Page,
+    PermissionSet, Role, User,
 };
 use chrono::{DateTime, Utc};
 use serde::Serialize;
@@ -208,6 +208,27 @@ impl From<&AiConfig> for AiConfigView {
     }
 }
 
+/// NLU, session and web chat settings of a bot.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct BotSettingsView {
+    /// Confidence below which NLU reports `none`.
+    pub nlu_threshold: f32,
+    /// Seconds of inactivity after which a new session starts.
+    pub idle_timeout_secs: u32,
+    /// Browser origins allowed to call the web chat API.
+    pub allowed_origins: Vec<String>,
+}
+
+impl From<&BotSettings> for BotSettingsView {
+    fn from(s: &BotSettings) -> Self {
+        Self {
+            nlu_threshold: s.nlu_threshold,
+            idle_timeout_secs: s.idle_timeout_secs,
+            allowed_origins: s.allowed_origins.clone(),
+        }
+    }
+}
+
 /// A bot.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct BotView {
@@ -221,6 +242,8 @@ pub struct BotView {
     pub description: String,
     /// Language model settings.
     pub ai_config: AiConfigView,
+    /// NLU, session and web chat settings.
+    pub settings: BotSettingsView,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -235,6 +258,7 @@ impl From<&Bot> for BotView {
             name: b.name.clone(),
             description: b.description.clone(),
             ai_config: (&b.ai_config).into(),
+            settings: (&b.settings).into(),
             created_at: b.created_at,
             updated_at: b.updated_at,
         }

@@ -159,6 +159,43 @@ async fn rule_violations_list_every_field() {
         )
         .await;
     assert_eq!(same.error_fields(), vec!["ai_config.fallback_provider"]);
+    let settings = app
+        .post(
+            &bots,
+            &owner.token,
+            json!({ "name": "x", "settings": {
+                "nlu_threshold": 1.5,
+                "idle_timeout_secs": 5,
+                "allowed_origins": ["https://ok.example", "https://shop.example/path", "*", "ftp://x.example"]
+            } }),
+        )
+        .await;
+    assert_eq!(settings.status, StatusCode::BAD_REQUEST);
+    let mut fields = settings.error_fields();
+    fields.sort();
+    fields.dedup();
+    assert_eq!(
+        fields,
+        vec!["settings.idle_timeout_secs", "settings.nlu_threshold",],
+        "field-level rules are reported first"
+    );
+    let origins = app
+        .post(
+            &bots,
+            &owner.token,
+            json!({ "name": "x", "settings": {
+                "allowed_origins": ["https://ok.example", "https://shop.example/path", "*", "ftp://x.example", "https://ok.example:8443"]
+            } }),
+        )
+        .await;
+    assert_eq!(
+        origins.error_fields(),
+        vec![
+            "settings.allowed_origins[1]",
+            "settings.allowed_origins[2]",
+            "settings.allowed_origins[3]"
+        ]
+    );
     assert_no_bots(&app, &owner, &bots).await;
 }
 

@@ -201,3 +201,107 @@ async fn tokens_are_bound_to_their_bot_and_never_work_as_access_tokens() {
         .await;
     assert_eq!(deleted.status, StatusCode::NOT_FOUND);
 }
+
+/// A preflight for the bot's message route from `origin`; returns the allowed origin, if any.
+async fn preflight(app: &TestApp, bot: &str, origin: &str) -> Option<String> {
+    let res = app
+        .http
+        .request(
+            Method::OPTIONS,
+            app.url(&format!("/api/v1/webchat/{bot}/messages")),
+        )
+        .header("origin", origin)
+        .header("access-control-request-method", "POST")
+        .header(
+            "access-control-request-headers",
+            "authorization,content-type",
+        )
+        .send()
+        .await
+        .unwrap();
+    res.headers()
+        .get("access-control-allow-origin")
+        .map(|v| v.to_str().unwrap().to_owned())
+}
+
+#[tokio::test]
+async fn each_bot_allows_only_its_own_origins_for_web_chat() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("web-cors")).await;
+    let org = owner.org_id.clone();
+    let shop = app.create_bot(&owner, &org, "Shop").await;
+    let other = app.create_bot(&owner, &org, "Other").await;
+    let patched = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{org}/bots/{shop}"),
+            Some(&owner.token),
+            Some(json!({ "settings": { "allowed_origins": ["https://shop.example"] } })),
+        )
+        .await;
+    assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
+    assert_eq!(
+        patched.json["settings"]["allowed_origins"],
+        json!(["https://shop.example"])
+    );
+
+    assert_eq!(
+        preflight(&app, &shop, "https://shop.example")
+            .await
+            .as_deref(),
+        Some("https://shop.example")
+    );
+    assert_eq!(preflight(&app, &shop, "https://evil.example").await, None);
+    assert_eq!(
+        preflight(&app, &other, "https://shop.example").await,
+        None,
+        "one bot's origins do not open another bot"
+    );
+    assert_eq!(
+        preflight(&app, &shop, "https://shop.example.evil.example").await,
+        None
+    );
+    let management = app
+        .http
+        .request(
+            Method::OPTIONS,
+            app.url(&format!("/api/v1/orgs/{org}/bots")),
+        )
+        .header("origin", "https://shop.example")
+        .header("access-control-request-method", "GET")
+        .send()
+        .await
+        .unwrap();
+    assert!(
+        management
+            .headers()
+            .get("access-control-allow-origin")
+            .is_none(),
+        "a bot's origins never open the management API"
+    );
+
+    // The actual request carries the header too, and the change applies at once.
+    let visitor = token(&app, &shop).await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/webchat/{shop}/messages")))
+        .header("origin", "https://shop.example")
+        .bearer_auth(&visitor)
+        .json(&json!({ "text": "hi" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    assert_eq!(
+        res.headers()["access-control-allow-origin"],
+        "https://shop.example"
+    );
+    app.call(
+        Method::PATCH,
+        &format!("/api/v1/orgs/{org}/bots/{shop}"),
+        Some(&owner.token),
+        Some(json!({ "settings": { "allowed_origins": [] } })),
+    )
+    .await;
+    assert_eq!(preflight(&app, &shop, "https://shop.example").await, None);
+}

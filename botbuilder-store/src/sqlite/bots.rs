@@ -1,5 +1,5 @@
 use async_trait::async_trait;
-use botbuilder_core::domain::{AiConfig, Bot, BotPatch, NewBot, Page, PageRequest};
+use botbuilder_core::domain::{AiConfig, Bot, BotPatch, BotSettings, NewBot, Page, PageRequest};
 use botbuilder_core::id::{BotId, OrgId};
 use botbuilder_core::store::{BotRepo, StoreError, StoreResult};
 use uuid::Uuid;
@@ -10,7 +10,7 @@ use crate::error::store_err;
 
 macro_rules! bot_columns {
     () => {
-        "id, organization_id, name, description, ai_config, created_at, updated_at"
+        "id, organization_id, name, description, ai_config, settings, created_at, updated_at"
     };
 }
 
@@ -18,13 +18,18 @@ fn ai_json(config: &AiConfig) -> StoreResult<String> {
     serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
+fn settings_json(settings: &BotSettings) -> StoreResult<String> {
+    serde_json::to_string(settings).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
 #[async_trait]
 impl BotRepo for SqliteStore {
     async fn create_bot(&self, org: OrgId, new: NewBot) -> StoreResult<Bot> {
         let now = micros(self.now());
         sqlx::query_as::<_, BotRow>(concat!(
-            "INSERT INTO bots (id, organization_id, name, description, ai_config, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            "INSERT INTO bots (id, organization_id, name, description, ai_config, settings,
+                               created_at, updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
             bot_columns!()
         ))
         .bind(Uuid::now_v7())
@@ -32,6 +37,7 @@ impl BotRepo for SqliteStore {
         .bind(&new.name)
         .bind(&new.description)
         .bind(ai_json(&new.ai_config)?)
+        .bind(settings_json(&new.settings)?)
         .bind(now)
         .bind(now)
         .fetch_one(&self.pool)
@@ -76,9 +82,11 @@ impl BotRepo for SqliteStore {
 
     async fn update_bot(&self, org: OrgId, bot: BotId, patch: BotPatch) -> StoreResult<Bot> {
         let ai = patch.ai_config.as_ref().map(ai_json).transpose()?;
+        let settings = patch.settings.as_ref().map(settings_json).transpose()?;
         sqlx::query_as::<_, BotRow>(concat!(
             "UPDATE bots SET name = COALESCE(?3, name), description = COALESCE(?4, description),
-                    ai_config = COALESCE(?5, ai_config), updated_at = ?6
+                    ai_config = COALESCE(?5, ai_config), settings = COALESCE(?7, settings),
+                    updated_at = ?6
              WHERE organization_id = ?1 AND id = ?2 RETURNING ",
             bot_columns!()
         ))
@@ -88,6 +96,7 @@ impl BotRepo for SqliteStore {
         .bind(patch.description)
         .bind(ai)
         .bind(micros(self.now()))
+        .bind(settings)
         .fetch_one(&self.pool)
         .await
         .map_err(store_err)?

@@ -168,6 +168,7 @@ pub(crate) struct BotRow {
     name: String,
     description: String,
     ai_config: String,
+    settings: String,
     created_at: i64,
     updated_at: i64,
 }
@@ -182,6 +183,7 @@ impl TryFrom<BotRow> for Bot {
             name: r.name,
             description: r.description,
             ai_config: serde_json::from_str(&r.ai_config).map_err(|e| corrupt("ai_config", e))?,
+            settings: serde_json::from_str(&r.settings).map_err(|e| corrupt("settings", e))?,
             created_at: from_micros(r.created_at),
             updated_at: from_micros(r.updated_at),
         })

@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use botbuilder_core::domain::{AiConfig, NewBot, NewIntent, NewOrganization, NewUser};
+use botbuilder_core::domain::{NewBot, NewIntent, NewOrganization, NewUser};
 use botbuilder_core::engine::{Engine, Inbound};
 use botbuilder_core::flow::Flow;
 use botbuilder_core::store::prelude::*;
@@ -32,8 +32,7 @@ async fn main() -> anyhow::Result<()> {
         .await?;
     let bot = NewBot {
         name: "Shop".into(),
-        description: String::new(),
-        ai_config: AiConfig::default(),
+        ..NewBot::default()
     };
     let bot = store.create_bot(org.id, bot).await?;
 

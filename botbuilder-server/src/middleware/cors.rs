@@ -1,0 +1,98 @@
+//! CORS: the server-wide allowlist (`cors_origins`) for every route, and in addition each
+//! bot's own `settings.allowed_origins` for its public web chat routes
+//! (`/api/v1/webchat/{bot}/…`), so a customer's site can embed the widget without the
+//! operator opening the management API to it.
+//!
+//! The decision is made per request from the stored bot, so a changed allowlist applies at
+//! once on every instance. Requests without an `Origin` header (servers, curl) are not
+//! affected: CORS only tells browsers which pages may read the answers.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use axum::http::request::Parts;
+use axum::http::{HeaderValue, Method, header};
+use botbuilder_core::id::BotId;
+use botbuilder_core::store::Store;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+use uuid::Uuid;
+
+use crate::state::AppState;
+
+/// Path prefix of the public web chat routes.
+const WEBCHAT_PREFIX: &str = "/api/v1/webchat/";
+
+/// The bot a web chat path belongs to.
+fn webchat_bot(path: &str) -> Option<BotId> {
+    let rest = path.strip_prefix(WEBCHAT_PREFIX)?;
+    let id = rest.split('/').next()?;
+    id.parse::<Uuid>().ok().map(BotId::from)
+}
+
+async fn origin_allowed(
+    origin: HeaderValue,
+    bot: Option<BotId>,
+    global: Arc<[String]>,
+    store: Arc<dyn Store>,
+) -> bool {
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if global.iter().any(|o| o == origin) {
+        return true;
+    }
+    match bot {
+        Some(bot) => store
+            .get_public_bot(bot)
+            .await
+            .is_ok_and(|b| b.settings.allows_origin(origin)),
+        None => false,
+    }
+}
+
+/// The CORS layer (see the module docs).
+pub fn layer(state: &AppState) -> CorsLayer {
+    let global: Arc<[String]> = state.http.cors_origins.clone().into();
+    let store = state.store.clone();
+    let predicate = move |origin: HeaderValue, parts: &Parts| {
+        origin_allowed(
+            origin,
+            webchat_bot(parts.uri.path()),
+            global.clone(),
+            store.clone(),
+        )
+    };
+    CorsLayer::new()
+        .allow_origin(AllowOrigin::async_predicate(predicate))
+        .allow_methods([
+            Method::GET,
+            Method::POST,
+            Method::PUT,
+            Method::PATCH,
+            Method::DELETE,
+        ])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allow_credentials(true)
+        .max_age(Duration::from_secs(600))
+        .vary([header::ORIGIN])
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_webchat_paths_name_a_bot() {
+        let id = Uuid::now_v7();
+        assert_eq!(
+            webchat_bot(&format!("/api/v1/webchat/{id}/messages")),
+            Some(BotId::from(id))
+        );
+        assert_eq!(
+            webchat_bot(&format!("/api/v1/webchat/{id}")),
+            Some(BotId::from(id))
+        );
+        assert_eq!(webchat_bot("/api/v1/webchat/not-a-uuid/messages"), None);
+        assert_eq!(webchat_bot(&format!("/api/v1/orgs/{id}/bots")), None);
+    }
+}
