@@ -18,10 +18,11 @@ use criterion::{Criterion, criterion_group, criterion_main};
 use serde_json::json;
 
 async fn seed(store: Arc<dyn Store>) -> (Engine, OrgId, BotId) {
+    let email = format!("bench-{}@example.com", uuid::Uuid::now_v7());
     let (_, org) = store
         .create_user_with_org(
             NewUser {
-                email: "bench@example.com".into(),
+                email,
                 name: "B".into(),
                 password_hash: "-".into(),
             },
@@ -115,6 +116,43 @@ fn bench_turns(c: &mut Criterion, name: &str, rt: &tokio::runtime::Runtime, stor
     });
 }
 
+/// Throughput with `width` users taking turns at once: one iteration is `width` turns, so
+/// turns/s = width / time.
+fn bench_concurrent_turns(
+    c: &mut Criterion,
+    name: &str,
+    rt: &tokio::runtime::Runtime,
+    store: Arc<dyn Store>,
+    width: usize,
+) {
+    let (engine, org, bot) = rt.block_on(seed(store));
+    let engine = Arc::new(engine);
+    let mut round = 0u64;
+    c.bench_function(name, |b| {
+        b.to_async(rt).iter(|| {
+            round += 1;
+            let tasks: Vec<_> = (0..width)
+                .map(|u| {
+                    let engine = engine.clone();
+                    let inbound = Inbound {
+                        org,
+                        bot,
+                        channel: "web".into(),
+                        external_user: format!("user-{u}-{}", round % 10),
+                        text: "when are you open?".into(),
+                    };
+                    tokio::spawn(async move { engine.handle(inbound).await.unwrap() })
+                })
+                .collect();
+            async move {
+                for task in tasks {
+                    assert_eq!(task.await.unwrap().replies.len(), 2);
+                }
+            }
+        });
+    });
+}
+
 fn turns(c: &mut Criterion) {
     let rt = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
@@ -123,7 +161,8 @@ fn turns(c: &mut Criterion) {
     let dir = tempfile::tempdir().unwrap();
     let url = format!("sqlite://{}", dir.path().join("turns.db").display());
     let sqlite: Arc<dyn Store> = Arc::new(rt.block_on(SqliteStore::connect(&url)).unwrap());
-    bench_turns(c, "turn_sqlite_file", &rt, sqlite);
+    bench_turns(c, "turn_sqlite_file", &rt, sqlite.clone());
+    bench_concurrent_turns(c, "turn_sqlite_file_16_users_at_once", &rt, sqlite, 16);
     bench_turns(c, "turn_in_memory", &rt, Arc::new(InMemoryStore::default()));
 }
 

@@ -11,9 +11,11 @@
 //! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
 
 mod executor;
+mod snapshot;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
+use std::time::Duration;
 
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
@@ -28,11 +30,14 @@ use crate::llm::{ChatMessage, ChatRequest, ChatRole, LlmProvider, ProviderError,
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::store::{Store, StoreError};
 use executor::{Effect, Input};
+use snapshot::{BotSnapshot, Snapshots};
 
 /// Flow nodes one turn may execute before it is stopped.
 pub const DEFAULT_MAX_STEPS: u32 = 100;
 /// Past messages given to the language model.
 pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
+/// How long a bot snapshot is reused (see [`EngineConfig::bot_cache_ttl`]).
+pub const DEFAULT_BOT_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// A message arriving from a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -122,6 +127,9 @@ pub struct EngineConfig {
     pub max_steps: u32,
     /// Past messages given to the language model.
     pub history_window: u32,
+    /// How long a bot's settings, NLU models and newest flow version are reused before they
+    /// are read again (changes made through [`Engine::invalidate_bot`] apply at once).
+    pub bot_cache_ttl: Duration,
 }
 
 impl Default for EngineConfig {
@@ -129,6 +137,7 @@ impl Default for EngineConfig {
         Self {
             max_steps: DEFAULT_MAX_STEPS,
             history_window: DEFAULT_HISTORY_WINDOW,
+            bot_cache_ttl: DEFAULT_BOT_CACHE_TTL,
         }
     }
 }
@@ -211,6 +220,7 @@ impl EngineBuilder {
             config: self.config,
             events,
             locks: Mutex::new(HashMap::new()),
+            snapshots: Snapshots::default(),
         })
     }
 }
@@ -227,6 +237,7 @@ pub struct Engine {
     config: EngineConfig,
     events: broadcast::Sender<EngineEvent>,
     locks: SessionLocks,
+    snapshots: Snapshots,
 }
 
 impl std::fmt::Debug for Engine {
@@ -247,6 +258,32 @@ impl Engine {
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()
+    }
+
+    /// Drops what the engine remembers about `bot` (settings, NLU models, flows), so the next
+    /// turn reads it again. Call after changing the bot, its intents, entities or flow.
+    pub fn invalidate_bot(&self, bot: BotId) {
+        self.snapshots.invalidate(bot);
+    }
+
+    /// [`Engine::invalidate_bot`] for every bot of `org` (after deleting the organization).
+    pub fn invalidate_org(&self, org: OrgId) {
+        self.snapshots.invalidate_org(org);
+    }
+
+    async fn snapshot(&self, org: OrgId, bot: BotId) -> Result<Arc<BotSnapshot>, EngineError> {
+        let ttl = chrono::TimeDelta::from_std(self.config.bot_cache_ttl)
+            .unwrap_or(chrono::TimeDelta::MAX);
+        self.snapshots
+            .bot(
+                self.store.as_ref(),
+                &self.models,
+                org,
+                bot,
+                self.clock.now(),
+                ttl,
+            )
+            .await
     }
 
     fn publish(&self, event: EngineEvent) {
@@ -270,7 +307,11 @@ impl Engine {
         self.turn(inbound).await
     }
 
-    async fn open_session(&self, bot: &Bot, inbound: &Inbound) -> Result<Session, EngineError> {
+    async fn open_session(
+        &self,
+        snapshot: &BotSnapshot,
+        inbound: &Inbound,
+    ) -> Result<Session, EngineError> {
         let now = self.clock.now();
         if let Some(session) = self
             .store
@@ -282,7 +323,7 @@ impl Engine {
             )
             .await?
         {
-            let idle = chrono::TimeDelta::from_std(bot.settings.idle_timeout())
+            let idle = chrono::TimeDelta::from_std(snapshot.bot.settings.idle_timeout())
                 .unwrap_or(chrono::TimeDelta::MAX);
             let expired =
                 session.status == SessionStatus::Active && now - session.last_activity_at > idle;
@@ -299,12 +340,7 @@ impl Engine {
                 )
                 .await?;
         }
-        let flow_version = self
-            .store
-            .latest_flow_version(inbound.org, inbound.bot)
-            .await?
-            .map(|v| v.version);
-        let session = self
+        let created = self
             .store
             .create_session(
                 inbound.org,
@@ -312,27 +348,31 @@ impl Engine {
                 NewSession {
                     channel: inbound.channel.clone(),
                     external_user: inbound.external_user.clone(),
-                    flow_version,
+                    flow_version: snapshot.latest_flow,
                 },
             )
-            .await?;
+            .await;
+        let session = match created {
+            Ok(session) => session,
+            Err(StoreError::NotFound) => {
+                // Deleted since the snapshot was taken (on another instance).
+                self.invalidate_bot(inbound.bot);
+                return Err(EngineError::BotNotFound);
+            }
+            Err(e) => return Err(e.into()),
+        };
         self.publish(EngineEvent::SessionStarted(session.clone()));
         Ok(session)
     }
 
     async fn turn(&self, inbound: Inbound) -> Result<Turn, EngineError> {
         let (org, bot_id) = (inbound.org, inbound.bot);
-        let bot = match self.store.get_bot(org, bot_id).await {
-            Ok(bot) => bot,
-            Err(StoreError::NotFound) => return Err(EngineError::BotNotFound),
-            Err(e) => return Err(e.into()),
-        };
-        let session = self.open_session(&bot, &inbound).await?;
+        let snapshot = self.snapshot(org, bot_id).await?;
+        let bot = &snapshot.bot;
+        let session = self.open_session(&snapshot, &inbound).await?;
 
         // NLU first (pure, in-process), so the stored inbound message carries its result.
-        let intents = self.store.list_intents(org, bot_id).await?;
-        let entities_defs = self.store.list_entities(org, bot_id).await?;
-        let models = self.models.models(bot_id, intents, entities_defs).await?;
+        let models = &snapshot.models;
         let prediction = models
             .classifier
             .as_ref()
@@ -371,14 +411,13 @@ impl Engine {
         }
         let flow = match session.flow_version {
             Some(version) => Some(
-                self.store
-                    .get_flow_version(org, bot_id, version)
-                    .await?
-                    .flow,
+                self.snapshots
+                    .flow(self.store.as_ref(), org, bot_id, version)
+                    .await?,
             ),
             None => None,
         };
-        let (effects, status) = match &flow {
+        let (effects, status) = match flow.as_deref() {
             Some(flow) => {
                 let input = Input {
                     text: &inbound.text,
@@ -402,6 +441,7 @@ impl Engine {
             None => (vec![Effect::AiAnswer(None)], None),
         };
 
+        let mut replies = Vec::with_capacity(effects.len());
         for effect in effects {
             let reply = match effect {
                 Effect::Say(out) => {
@@ -413,23 +453,25 @@ impl Engine {
                 }
                 Effect::AiAnswer(instructions) => {
                     let (message, usage) = self
-                        .ai_answer(&bot, session.id, &inbound.text, instructions)
+                        .ai_answer(bot, session.id, &inbound.text, instructions)
                         .await?;
                     turn.usage.prompt_tokens += usage.prompt_tokens;
                     turn.usage.completion_tokens += usage.completion_tokens;
                     message
                 }
             };
-            let stored = self.store.append_message(org, session.id, reply).await?;
-            self.publish(EngineEvent::MessageSent(stored.clone()));
-            turn.replies.push(stored);
+            replies.push(reply);
         }
 
         let status = status.unwrap_or(session.status);
-        let saved = self
+        let (saved, stored) = self
             .store
-            .update_session(org, session.id, session.revision, status, state)
+            .complete_turn(org, session.id, session.revision, replies, status, state)
             .await?;
+        for message in &stored {
+            self.publish(EngineEvent::MessageSent(message.clone()));
+        }
+        turn.replies = stored;
         if status == SessionStatus::Handoff {
             self.publish(EngineEvent::HandoffRequested(saved.clone()));
         }

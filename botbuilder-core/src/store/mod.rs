@@ -278,6 +278,20 @@ pub trait ConversationRepo: Send + Sync + 'static {
         state: SessionState,
     ) -> StoreResult<Session>;
 
+    /// Ends a turn in one transaction: stores `replies` in order and replaces the session's
+    /// state and status, if its revision is still `expected_revision` (then it goes up by one
+    /// and the session is marked active now). A stale revision is `Conflict` and stores
+    /// nothing; another organization's session is `NotFound`.
+    async fn complete_turn(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        expected_revision: i64,
+        replies: Vec<NewMessage>,
+        status: SessionStatus,
+        state: SessionState,
+    ) -> StoreResult<(Session, Vec<Message>)>;
+
     /// Sessions of `bot`, optionally with one status, newest first, paged by id.
     async fn list_sessions(
         &self,

@@ -969,6 +969,56 @@ impl ConversationRepo for InMemoryStore {
         Ok(stored.clone())
     }
 
+    async fn complete_turn(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        expected_revision: i64,
+        replies: Vec<NewMessage>,
+        status: SessionStatus,
+        state: SessionState,
+    ) -> StoreResult<(Session, Vec<Message>)> {
+        let now = self.now();
+        let mut data = self.data();
+        let bot_id = data.session_of(org, session)?.bot_id;
+        let stored = data
+            .sessions
+            .get_mut(&session)
+            .ok_or(StoreError::NotFound)?;
+        if stored.revision != expected_revision {
+            return Err(StoreError::Conflict(
+                "the session changed since it was read".to_owned(),
+            ));
+        }
+        stored.status = status;
+        stored.state = state;
+        stored.revision += 1;
+        stored.last_activity_at = now;
+        let saved = stored.clone();
+        let messages: Vec<Message> = replies
+            .into_iter()
+            .map(|new| Message {
+                id: MessageId::new(),
+                org_id: org,
+                bot_id,
+                session_id: session,
+                direction: new.direction,
+                text: new.text,
+                payload: new.payload,
+                intent: new.intent,
+                confidence: new.confidence,
+                prompt_tokens: new.prompt_tokens,
+                completion_tokens: new.completion_tokens,
+                cost_micros: new.cost_micros,
+                created_at: now,
+            })
+            .collect();
+        for message in &messages {
+            data.messages.insert(message.id, message.clone());
+        }
+        Ok((saved, messages))
+    }
+
     async fn list_sessions(
         &self,
         org: OrgId,

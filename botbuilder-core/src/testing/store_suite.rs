@@ -1128,6 +1128,95 @@ pub async fn messages_are_ordered_and_paged(store: &dyn Store) {
     assert!(touched.last_activity_at >= session.last_activity_at);
 }
 
+/// `complete_turn` stores the replies in order with the new state, or nothing at all.
+pub async fn turns_complete_atomically(store: &dyn Store) {
+    let (_, org) = signup(store, "turns").await;
+    let (_, other) = signup(store, "turns-other").await;
+    let bot = store.create_bot(org.id, new_bot("chat")).await.unwrap();
+    let session = store
+        .create_session(org.id, bot.id, web_session("v"))
+        .await
+        .unwrap();
+    store
+        .append_message(
+            org.id,
+            session.id,
+            NewMessage::text(MessageDirection::Inbound, "hi"),
+        )
+        .await
+        .unwrap();
+    let mut state = SessionState::default();
+    state.variables.insert("step".into(), json!(2));
+    let replies = vec![
+        NewMessage::text(MessageDirection::Outbound, "one"),
+        NewMessage::text(MessageDirection::Outbound, "two"),
+    ];
+    let (saved, stored) = store
+        .complete_turn(
+            org.id,
+            session.id,
+            0,
+            replies.clone(),
+            SessionStatus::Handoff,
+            state.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(saved.revision, 1);
+    assert_eq!(saved.status, SessionStatus::Handoff);
+    assert_eq!(saved.state, state);
+    assert_eq!(
+        stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
+        vec!["one", "two"]
+    );
+    let all = store
+        .list_messages(org.id, session.id, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(
+        all.items
+            .iter()
+            .map(|m| m.text.as_str())
+            .collect::<Vec<_>>(),
+        vec!["hi", "one", "two"],
+        "stored in order after the inbound message"
+    );
+    // A stale revision stores nothing.
+    assert_conflict(
+        store
+            .complete_turn(
+                org.id,
+                session.id,
+                0,
+                replies.clone(),
+                SessionStatus::Active,
+                SessionState::default(),
+            )
+            .await,
+    );
+    // Another organization cannot write into the session.
+    assert_not_found(
+        store
+            .complete_turn(
+                other.id,
+                session.id,
+                1,
+                replies,
+                SessionStatus::Active,
+                SessionState::default(),
+            )
+            .await,
+    );
+    let after = store
+        .list_messages(org.id, session.id, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(after.items.len(), 3);
+    let current = store.get_session(org.id, session.id).await.unwrap();
+    assert_eq!(current.revision, 1);
+    assert_eq!(current.state, state);
+}
+
 /// Sessions list newest first and filter by status.
 pub async fn sessions_list_by_status(store: &dyn Store) {
     let (_, org) = signup(store, "inbox").await;
@@ -1325,6 +1414,7 @@ macro_rules! store_conformance_suite {
             sessions_resume_and_update_optimistically,
             messages_are_ordered_and_paged,
             sessions_list_by_status,
+            turns_complete_atomically,
             feedback_replaces_earlier_feedback,
             other_tenant_conversations_are_not_found,
         );

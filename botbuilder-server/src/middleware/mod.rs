@@ -6,6 +6,7 @@
 
 pub mod audit;
 pub mod cors;
+pub mod engine_cache;
 pub mod metrics;
 pub mod rate_limit;
 
@@ -74,6 +75,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
             audit::audit,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
+            engine_cache::invalidate,
         ))
         .layer(
             ServiceBuilder::new()

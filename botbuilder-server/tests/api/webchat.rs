@@ -305,3 +305,65 @@ async fn each_bot_allows_only_its_own_origins_for_web_chat() {
     .await;
     assert_eq!(preflight(&app, &shop, "https://shop.example").await, None);
 }
+
+#[tokio::test]
+async fn changes_to_a_bot_apply_to_the_very_next_turn() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("web-fresh")).await;
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "Fresh").await;
+    let visitor = token(&app, &bot).await;
+    let url = format!("/api/v1/webchat/{bot}/messages");
+    let intent_of = |reply: &crate::common::Reply| reply.json["message"]["intent"].clone();
+
+    let before = app
+        .post(&url, &visitor, json!({ "text": "track my order" }))
+        .await;
+    assert_eq!(before.status, StatusCode::OK, "{}", before.text);
+    assert_eq!(intent_of(&before), json!(null), "no intents yet");
+
+    let base = format!("/api/v1/orgs/{org}/bots/{bot}");
+    for (name, examples) in [
+        (
+            "order",
+            ["where is my order", "track my order", "order status"],
+        ),
+        ("hello", ["hi", "hello there", "good morning"]),
+    ] {
+        let r = app
+            .post(
+                &format!("{base}/intents"),
+                &owner.token,
+                json!({ "name": name, "examples": examples }),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+    }
+    let after = app
+        .post(&url, &visitor, json!({ "text": "track my order" }))
+        .await;
+    assert_eq!(intent_of(&after), json!("order"), "{}", after.text);
+
+    let strict = app
+        .call(
+            Method::PATCH,
+            &base,
+            Some(&owner.token),
+            Some(json!({ "settings": { "nlu_threshold": 1.0 } })),
+        )
+        .await;
+    assert_eq!(strict.status, StatusCode::OK, "{}", strict.text);
+    let strict = app
+        .post(&url, &visitor, json!({ "text": "track my order" }))
+        .await;
+    assert_eq!(
+        intent_of(&strict),
+        json!(null),
+        "the new threshold applies at once"
+    );
+
+    app.call(Method::DELETE, &base, Some(&owner.token), None)
+        .await;
+    let gone = app.post(&url, &visitor, json!({ "text": "hello?" })).await;
+    assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.text);
+}

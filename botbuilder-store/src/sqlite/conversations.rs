@@ -119,6 +119,57 @@ fn rating_name(rating: Rating) -> &'static str {
         .map_or("up", |(_, n)| n)
 }
 
+/// Inserts `news` into `session` (of `org`) at `now` in one statement, oldest first; no rows
+/// when the session is not `org`'s. A trigger marks the session active.
+async fn insert_messages<'e, E>(
+    executor: E,
+    org: OrgId,
+    session: SessionId,
+    news: Vec<NewMessage>,
+    now: i64,
+) -> StoreResult<Vec<Message>>
+where
+    E: sqlx::SqliteExecutor<'e>,
+{
+    if news.is_empty() {
+        return Ok(Vec::new());
+    }
+    let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
+        "INSERT INTO messages (id, organization_id, bot_id, session_id, direction, text,
+                               payload, intent, confidence, prompt_tokens,
+                               completion_tokens, cost_micros, created_at)
+         SELECT v.column1, s.organization_id, s.bot_id, s.id, v.column2, v.column3, v.column4,
+                v.column5, v.column6, v.column7, v.column8, v.column9, ",
+    );
+    sql.push_bind(now).push(" FROM (");
+    sql.push_values(news, |mut row, new| {
+        row.push_bind(Uuid::now_v7())
+            .push_bind(new.direction.as_str())
+            .push_bind(new.text)
+            .push_bind(new.payload.to_string())
+            .push_bind(new.intent)
+            .push_bind(new.confidence.map(f64::from))
+            .push_bind(i64::from(new.prompt_tokens))
+            .push_bind(i64::from(new.completion_tokens))
+            .push_bind(new.cost_micros);
+    });
+    sql.push(") AS v JOIN sessions s ON s.organization_id = ")
+        .push_bind(org.as_uuid())
+        .push(" AND s.id = ")
+        .push_bind(session.as_uuid())
+        .push(concat!(" RETURNING ", message_columns!()));
+    let mut messages = sql
+        .build_query_as::<MessageRow>()
+        .fetch_all(executor)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(Message::try_from)
+        .collect::<StoreResult<Vec<_>>>()?;
+    messages.sort_by_key(|m| m.id.as_uuid());
+    Ok(messages)
+}
+
 #[async_trait]
 impl ConversationRepo for SqliteStore {
     async fn create_session(
@@ -223,6 +274,45 @@ impl ConversationRepo for SqliteStore {
         }
     }
 
+    async fn complete_turn(
+        &self,
+        org: OrgId,
+        session: SessionId,
+        expected_revision: i64,
+        replies: Vec<NewMessage>,
+        status: SessionStatus,
+        state: SessionState,
+    ) -> StoreResult<(Session, Vec<Message>)> {
+        let now = micros(self.now());
+        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let row = sqlx::query_as::<_, SessionRow>(concat!(
+            "UPDATE sessions SET status = ?4, state = ?5, revision = revision + 1,
+                    last_activity_at = ?6
+             WHERE organization_id = ?1 AND id = ?2 AND revision = ?3 RETURNING ",
+            session_columns!()
+        ))
+        .bind(org.as_uuid())
+        .bind(session.as_uuid())
+        .bind(expected_revision)
+        .bind(status.as_str())
+        .bind(state_json(&state)?)
+        .bind(now)
+        .fetch_optional(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        let Some(row) = row else {
+            drop(tx); // rolls back
+            self.get_session(org, session).await?;
+            return Err(StoreError::Conflict(
+                "the session changed since it was read".to_owned(),
+            ));
+        };
+        let saved = Session::try_from(row)?;
+        let messages = insert_messages(&mut *tx, org, session, replies, now).await?;
+        tx.commit().await.map_err(store_err)?;
+        Ok((saved, messages))
+    }
+
     async fn list_sessions(
         &self,
         org: OrgId,
@@ -261,44 +351,10 @@ impl ConversationRepo for SqliteStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
-        let bot: Option<(Uuid,)> = sqlx::query_as(
-            "UPDATE sessions SET last_activity_at = ? WHERE organization_id = ? AND id = ?
-             RETURNING bot_id",
-        )
-        .bind(now)
-        .bind(org.as_uuid())
-        .bind(session.as_uuid())
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        let (bot,) = bot.ok_or(StoreError::NotFound)?;
-        let message: Message = sqlx::query_as::<_, MessageRow>(concat!(
-            "INSERT INTO messages (id, organization_id, bot_id, session_id, direction, text,
-                                   payload, intent, confidence, prompt_tokens,
-                                   completion_tokens, cost_micros, created_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
-            message_columns!()
-        ))
-        .bind(Uuid::now_v7())
-        .bind(org.as_uuid())
-        .bind(bot)
-        .bind(session.as_uuid())
-        .bind(new.direction.as_str())
-        .bind(&new.text)
-        .bind(new.payload.to_string())
-        .bind(&new.intent)
-        .bind(new.confidence.map(f64::from))
-        .bind(i64::from(new.prompt_tokens))
-        .bind(i64::from(new.completion_tokens))
-        .bind(new.cost_micros)
-        .bind(now)
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_err)?
-        .try_into()?;
-        tx.commit().await.map_err(store_err)?;
-        Ok(message)
+        insert_messages(&self.pool, org, session, vec![new], now)
+            .await?
+            .pop()
+            .ok_or(StoreError::NotFound)
     }
 
     async fn list_messages(
