@@ -60,6 +60,7 @@ pub mod flow;
 pub mod id;
 pub mod llm;
 pub mod nlu;
+pub mod prompt;
 pub mod queue;
 pub mod rate_limit;
 pub mod store;

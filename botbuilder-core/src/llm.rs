@@ -103,6 +103,15 @@ pub struct Capabilities {
     pub streaming: bool,
 }
 
+impl Capabilities {
+    /// These capabilities with native streaming set to `streaming`.
+    #[must_use]
+    pub const fn with_streaming(mut self, streaming: bool) -> Self {
+        self.streaming = streaming;
+        self
+    }
+}
+
 /// A provider failure, sorted by what the caller should do next.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

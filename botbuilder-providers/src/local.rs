@@ -3,7 +3,8 @@
 use async_trait::async_trait;
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::llm::{
-    ChatRequest, ChatResponse, ChatRole, FinishReason, LlmProvider, ProviderError, Usage,
+    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatRole, ChatStream, FinishReason,
+    LlmProvider, ProviderError, Usage,
 };
 
 /// Dimensions of [`LocalEmbedder`] vectors by default.
@@ -31,6 +32,10 @@ impl LlmProvider for LocalProvider {
         "local"
     }
 
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_streaming(true)
+    }
+
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
         let context = req
             .messages
@@ -48,6 +53,21 @@ impl LlmProvider for LocalProvider {
             text,
             finish_reason: FinishReason::Stop,
         })
+    }
+
+    /// Streams the same answer word by word (whitespace kept), like a real model would.
+    async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        let answer = self.complete(req).await?;
+        let mut events: Vec<Result<ChatEvent, ProviderError>> = answer
+            .text
+            .split_inclusive(char::is_whitespace)
+            .map(|word| Ok(ChatEvent::TextDelta(word.to_owned())))
+            .collect();
+        events.push(Ok(ChatEvent::Finished {
+            usage: answer.usage,
+            reason: answer.finish_reason,
+        }));
+        Ok(Box::pin(futures::stream::iter(events)))
     }
 }
 
@@ -175,5 +195,25 @@ mod tests {
             .unwrap();
         assert_eq!(some.text, "Refunds within 30 days.");
         assert!(some.usage.prompt_tokens > 0);
+
+        use futures::StreamExt as _;
+        let events: Vec<ChatEvent> = LocalProvider
+            .stream(&req("Context:\nRefunds within 30 days."))
+            .await
+            .unwrap()
+            .map(Result::unwrap)
+            .collect()
+            .await;
+        let (last, deltas) = events.split_last().unwrap();
+        assert!(matches!(last, ChatEvent::Finished { .. }));
+        let text: String = deltas
+            .iter()
+            .map(|e| match e {
+                ChatEvent::TextDelta(d) => d.as_str(),
+                other => panic!("unexpected {other:?}"),
+            })
+            .collect();
+        assert_eq!(deltas.len(), 4, "word by word");
+        assert_eq!(text, "Refunds within 30 days.");
     }
 }

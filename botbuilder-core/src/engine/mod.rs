@@ -26,8 +26,9 @@ use crate::domain::{
 };
 use crate::fetch::Fetcher;
 use crate::id::{BotId, OrgId, SessionId};
-use crate::llm::{ChatMessage, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
+use crate::llm::{ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
+use crate::prompt;
 use crate::store::{Store, StoreError};
 use executor::{Effect, Input};
 use snapshot::{BotSnapshot, Snapshots};
@@ -71,7 +72,25 @@ pub struct Turn {
     pub entities: Vec<EntityMatch>,
     /// Tokens spent by the language model in this turn.
     pub usage: Usage,
+    /// What those tokens cost, in millionths of a US dollar (0 for unpriced models).
+    pub cost_micros: i64,
 }
+
+/// What a streamed turn ([`Engine::handle_stream`]) reports, in order.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub enum TurnEvent {
+    /// A piece of an answer the language model is writing (in order; the whole answer is
+    /// also among the replies of `Done`).
+    TextDelta(String),
+    /// The turn is stored; always the last event of a successful turn.
+    Done(Box<Turn>),
+}
+
+/// The events of a streamed turn; a failure ends the stream.
+pub type TurnStream = futures::stream::BoxStream<'static, Result<TurnEvent, EngineError>>;
+
+type DeltaSender = tokio::sync::mpsc::Sender<Result<TurnEvent, EngineError>>;
 
 /// Something that happened, for webhooks, channels and live views.
 #[derive(Debug, Clone, PartialEq)]
@@ -298,13 +317,36 @@ impl Engine {
 
     /// Handles one inbound message (see the module docs).
     pub async fn handle(&self, inbound: Inbound) -> Result<Turn, EngineError> {
+        self.handle_with(inbound, None).await
+    }
+
+    /// Handles one inbound message like [`Engine::handle`], reporting the language model's
+    /// answer token by token as it is written. The turn runs to the end even if the stream
+    /// is dropped, so a client that goes away never leaves half a turn behind.
+    pub fn handle_stream(self: &Arc<Self>, inbound: Inbound) -> TurnStream {
+        let (tx, rx) = tokio::sync::mpsc::channel(64);
+        let engine = self.clone();
+        tokio::spawn(async move {
+            let result = engine.handle_with(inbound, Some(&tx)).await;
+            let _listener_may_be_gone = tx.send(result.map(|t| TurnEvent::Done(Box::new(t)))).await;
+        });
+        Box::pin(futures::stream::unfold(rx, |mut rx| async move {
+            rx.recv().await.map(|event| (event, rx))
+        }))
+    }
+
+    async fn handle_with(
+        &self,
+        inbound: Inbound,
+        deltas: Option<&DeltaSender>,
+    ) -> Result<Turn, EngineError> {
         let key = format!(
             "{}\u{0}{}\u{0}{}",
             inbound.bot, inbound.channel, inbound.external_user
         );
         let lock = self.lock_for(&key);
         let _serialized = lock.lock().await;
-        self.turn(inbound).await
+        self.turn(inbound, deltas).await
     }
 
     async fn open_session(
@@ -365,7 +407,11 @@ impl Engine {
         Ok(session)
     }
 
-    async fn turn(&self, inbound: Inbound) -> Result<Turn, EngineError> {
+    async fn turn(
+        &self,
+        inbound: Inbound,
+        deltas: Option<&DeltaSender>,
+    ) -> Result<Turn, EngineError> {
         let (org, bot_id) = (inbound.org, inbound.bot);
         let snapshot = self.snapshot(org, bot_id).await?;
         let bot = &snapshot.bot;
@@ -398,6 +444,7 @@ impl Engine {
             ranking: prediction.map(|p| p.ranking).unwrap_or_default(),
             entities,
             usage: Usage::default(),
+            cost_micros: 0,
         };
         if session.status == SessionStatus::Handoff {
             return Ok(turn); // a human agent answers
@@ -452,11 +499,12 @@ impl Engine {
                     message
                 }
                 Effect::AiAnswer(instructions) => {
-                    let (message, usage) = self
-                        .ai_answer(bot, session.id, &inbound.text, instructions)
+                    let message = self
+                        .ai_answer(bot, session.id, &inbound.text, instructions, deltas)
                         .await?;
-                    turn.usage.prompt_tokens += usage.prompt_tokens;
-                    turn.usage.completion_tokens += usage.completion_tokens;
+                    turn.usage.prompt_tokens += message.prompt_tokens;
+                    turn.usage.completion_tokens += message.completion_tokens;
+                    turn.cost_micros += message.cost_micros;
                     message
                 }
             };
@@ -479,14 +527,17 @@ impl Engine {
         Ok(turn)
     }
 
-    /// Asks the bot's language model, with the recent history, and returns the reply to store.
+    /// Asks the bot's language model, with as much recent history as fits its context
+    /// window, and returns the reply to store (with tokens and cost). With `deltas`, the
+    /// answer is streamed into it as it is written.
     async fn ai_answer(
         &self,
         bot: &Bot,
         session: SessionId,
         text: &str,
         instructions: Option<String>,
-    ) -> Result<(NewMessage, Usage), EngineError> {
+        deltas: Option<&DeltaSender>,
+    ) -> Result<NewMessage, EngineError> {
         let config = &bot.ai_config;
         let provider = self
             .providers
@@ -502,40 +553,84 @@ impl Engine {
         if let Some(extra) = instructions {
             system = format!("{system}\n\n{extra}");
         }
-        let history = self
+        let mut history = self
             .store
             .recent_messages(bot.org_id, session, self.config.history_window + 1)
             .await?;
-        let mut messages = vec![ChatMessage {
-            role: ChatRole::System,
-            content: system,
-        }];
-        // The newest stored message is the inbound one, sent last below.
-        let earlier = history.len().saturating_sub(1);
-        messages.extend(history.into_iter().take(earlier).map(|m| ChatMessage {
-            role: match m.direction {
-                MessageDirection::Inbound => ChatRole::User,
-                MessageDirection::Outbound | MessageDirection::Agent => ChatRole::Assistant,
-            },
-            content: m.text,
-        }));
-        messages.push(ChatMessage {
-            role: ChatRole::User,
-            content: text.to_owned(),
+        history.pop(); // the newest stored message is this turn's inbound one, sent as `user`
+        let turns: Vec<prompt::Turn<'_>> = history
+            .iter()
+            .map(|m| prompt::Turn {
+                role: match m.direction {
+                    MessageDirection::Inbound => ChatRole::User,
+                    MessageDirection::Outbound | MessageDirection::Agent => ChatRole::Assistant,
+                },
+                text: &m.text,
+            })
+            .collect();
+        let prompt = prompt::assemble(&prompt::PromptParts {
+            model: &config.model,
+            context_window: prompt::context_window(provider.id(), &config.model),
+            max_tokens: config.max_tokens,
+            system: &system,
+            history: &turns,
+            user: text,
         });
         let request = ChatRequest {
             model: config.model.clone(),
-            messages,
+            messages: prompt.messages,
             temperature: config.temperature,
             max_tokens: config.max_tokens,
         };
-        let response = provider.complete(&request).await?;
-        let mut message = NewMessage::text(MessageDirection::Outbound, response.text);
-        message.prompt_tokens = response.usage.prompt_tokens;
-        message.completion_tokens = response.usage.completion_tokens;
+        let (answer, reported) = match deltas {
+            None => {
+                let response = provider.complete(&request).await?;
+                (response.text, response.usage)
+            }
+            Some(deltas) => stream_answer(provider.as_ref(), &request, deltas).await?,
+        };
+        // Believe the provider's count; estimate only when it reports none.
+        let usage = if reported == Usage::default() {
+            Usage {
+                prompt_tokens: prompt.tokens,
+                completion_tokens: prompt::count_tokens(&config.model, &answer),
+            }
+        } else {
+            reported
+        };
+        let mut message = NewMessage::text(MessageDirection::Outbound, answer);
+        message.prompt_tokens = usage.prompt_tokens;
+        message.completion_tokens = usage.completion_tokens;
+        message.cost_micros =
+            prompt::price(provider.id(), &config.model).map_or(0, |price| price.cost_micros(usage));
         message.payload = Value::Null;
-        Ok((message, response.usage))
+        Ok(message)
     }
+}
+
+/// Streams an answer into `deltas`; returns the whole text and the reported usage.
+async fn stream_answer(
+    provider: &dyn LlmProvider,
+    request: &ChatRequest,
+    deltas: &DeltaSender,
+) -> Result<(String, Usage), EngineError> {
+    use futures::StreamExt as _;
+    let mut stream = provider.stream(request).await?;
+    let mut text = String::new();
+    let mut usage = Usage::default();
+    while let Some(event) = stream.next().await {
+        match event? {
+            ChatEvent::TextDelta(delta) => {
+                text.push_str(&delta);
+                // A listener that went away does not stop the turn.
+                let _ = deltas.send(Ok(TurnEvent::TextDelta(delta))).await;
+            }
+            ChatEvent::Finished {
+                usage: reported, ..
+            } => usage = reported,
+        }
+    }
+    Ok((text, usage))
 }
 
 #[cfg(test)]

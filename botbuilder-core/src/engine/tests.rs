@@ -442,3 +442,150 @@ async fn http_request_nodes_call_the_fetcher_with_rendered_templates() {
         "http requests are not enabled"
     );
 }
+
+#[tokio::test]
+async fn a_streamed_turn_reports_the_answer_token_by_token_then_the_stored_turn() {
+    use futures::StreamExt as _;
+    let w = world().await;
+    let engine = Arc::new(w.engine);
+    w.llm.push_answer("We open at nine every day.");
+    let events: Vec<TurnEvent> = engine
+        .handle_stream(Inbound {
+            org: w.org,
+            bot: w.bot,
+            channel: "web".into(),
+            external_user: "streamer".into(),
+            text: "when do you open?".into(),
+        })
+        .map(Result::unwrap)
+        .collect()
+        .await;
+    let (last, deltas) = events.split_last().unwrap();
+    let streamed: String = deltas
+        .iter()
+        .map(|e| match e {
+            TurnEvent::TextDelta(d) => d.as_str(),
+            TurnEvent::Done(_) => panic!("done comes last"),
+        })
+        .collect();
+    assert!(deltas.len() > 3, "word by word: {deltas:?}");
+    assert_eq!(streamed, "We open at nine every day.");
+    let TurnEvent::Done(turn) = last else {
+        panic!("the last event is done")
+    };
+    assert_eq!(texts(turn), vec!["We open at nine every day."]);
+    let stored = w
+        .store
+        .list_messages(
+            w.org,
+            turn.session.id,
+            crate::domain::PageRequest::default(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 2, "stored like any turn");
+
+    let failed: Vec<_> = engine
+        .handle_stream(Inbound {
+            bot: BotId::new(),
+            ..w_inbound(w.org)
+        })
+        .collect()
+        .await;
+    assert!(matches!(failed.as_slice(), [Err(EngineError::BotNotFound)]));
+}
+
+fn w_inbound(org: OrgId) -> Inbound {
+    Inbound {
+        org,
+        bot: BotId::new(),
+        channel: "web".into(),
+        external_user: "x".into(),
+        text: "hi".into(),
+    }
+}
+
+#[tokio::test]
+async fn history_is_fitted_to_the_context_window_and_cost_is_recorded() {
+    let clock = Arc::new(ManualClock::new(Utc::now()));
+    let store = Arc::new(InMemoryStore::new(clock.clone()));
+    let (_, org) = store
+        .create_user_with_org(
+            NewUser {
+                email: "p@example.com".into(),
+                name: "P".into(),
+                password_hash: "x".into(),
+            },
+            NewOrganization { name: "P".into() },
+        )
+        .await
+        .unwrap();
+    let bot = store
+        .create_bot(
+            org.id,
+            NewBot {
+                name: "Priced".into(),
+                ai_config: AiConfig {
+                    provider: "openai".into(),
+                    model: "gpt-3.5-turbo".into(),
+                    max_tokens: 100,
+                    ..AiConfig::default()
+                },
+                ..NewBot::default()
+            },
+        )
+        .await
+        .unwrap();
+    let llm = Arc::new(ScriptedLlm::with_id("openai"));
+    let engine = Engine::builder()
+        .store(store.clone())
+        .provider(llm.clone())
+        .clock(clock)
+        .config(EngineConfig {
+            history_window: 1_000,
+            ..EngineConfig::default()
+        })
+        .build()
+        .unwrap();
+    let say = |text: String| Inbound {
+        org: org.id,
+        bot: bot.id,
+        channel: "api".into(),
+        external_user: "u".into(),
+        text,
+    };
+    // 40 turns of ~300-token messages (24k tokens) against gpt-3.5-turbo's 16,385 window.
+    let long = "lorem ipsum ".repeat(150);
+    for i in 0..40 {
+        llm.push_answer(format!("{i} {long}"));
+        engine.handle(say(format!("{i} {long}"))).await.unwrap();
+    }
+    let last = llm.requests().pop().unwrap();
+    let tokens: u32 = last
+        .messages
+        .iter()
+        .map(|m| crate::prompt::count_tokens("gpt-3.5-turbo", &m.content) + 3)
+        .sum();
+    assert!(
+        tokens + 3 + 100 <= 16_385,
+        "{tokens} tokens leave room for the answer"
+    );
+    assert!(last.messages.len() < 79, "older history was dropped");
+    assert!(last.messages.len() > 40, "but as much as fits is kept");
+    assert!(
+        last.messages[last.messages.len() - 2]
+            .content
+            .starts_with("38 "),
+        "newest kept"
+    );
+    assert!(last.messages.last().unwrap().content.starts_with("39 "));
+    let turn = {
+        llm.push_answer("ok");
+        engine.handle(say("cost?".into())).await.unwrap()
+    };
+    // ScriptedLlm reports 1 prompt token and 1 word: $0.50/M in, $1.50/M out.
+    assert_eq!(turn.usage.prompt_tokens, 1);
+    assert_eq!(turn.usage.completion_tokens, 1);
+    assert_eq!(turn.cost_micros, 2, "0.5 + 1.5 micro-dollars");
+    assert_eq!(turn.replies[0].cost_micros, 2, "stored with the message");
+}

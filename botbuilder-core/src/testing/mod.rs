@@ -18,7 +18,10 @@ use async_trait::async_trait;
 use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::Clock;
-use crate::llm::{ChatRequest, ChatResponse, FinishReason, LlmProvider, ProviderError, Usage};
+use crate::llm::{
+    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmProvider,
+    ProviderError, Usage,
+};
 
 /// A clock that only moves when told to.
 #[derive(Debug)]
@@ -49,14 +52,30 @@ impl Clock for ManualClock {
 }
 
 /// An [`LlmProvider`] that answers with queued texts (or echoes the last user message when
-/// the queue is empty) and records every request it receives.
-#[derive(Debug, Default)]
+/// the queue is empty) and records every request it receives. It streams word by word.
+#[derive(Debug)]
 pub struct ScriptedLlm {
+    id: String,
     answers: Mutex<VecDeque<String>>,
     requests: Mutex<Vec<ChatRequest>>,
 }
 
+impl Default for ScriptedLlm {
+    fn default() -> Self {
+        Self::with_id("scripted")
+    }
+}
+
 impl ScriptedLlm {
+    /// A scripted provider registered under `id` (for example `openai`, to test pricing).
+    pub fn with_id(id: impl Into<String>) -> Self {
+        Self {
+            id: id.into(),
+            answers: Mutex::default(),
+            requests: Mutex::default(),
+        }
+    }
+
     /// Queues an answer for a later call.
     pub fn push_answer(&self, text: impl Into<String>) {
         self.answers
@@ -74,7 +93,11 @@ impl ScriptedLlm {
 #[async_trait]
 impl LlmProvider for ScriptedLlm {
     fn id(&self) -> &str {
-        "scripted"
+        &self.id
+    }
+
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::default().with_streaming(true)
     }
 
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
@@ -93,6 +116,20 @@ impl LlmProvider for ScriptedLlm {
             },
             finish_reason: FinishReason::Stop,
         })
+    }
+
+    async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
+        let answer = self.complete(req).await?;
+        let mut events: Vec<Result<ChatEvent, ProviderError>> = answer
+            .text
+            .split_inclusive(' ')
+            .map(|word| Ok(ChatEvent::TextDelta(word.to_owned())))
+            .collect();
+        events.push(Ok(ChatEvent::Finished {
+            usage: answer.usage,
+            reason: answer.finish_reason,
+        }));
+        Ok(Box::pin(futures::stream::iter(events)))
     }
 }
 
@@ -119,9 +156,14 @@ mod tests {
         let events: Vec<_> = llm.stream(&req).await.unwrap().collect().await;
         assert_eq!(
             events[0].as_ref().unwrap(),
-            &ChatEvent::TextDelta("echo: hi".into())
+            &ChatEvent::TextDelta("echo: ".into()),
+            "word by word"
         );
-        assert!(matches!(events[1], Ok(ChatEvent::Finished { .. })));
+        assert_eq!(
+            events[1].as_ref().unwrap(),
+            &ChatEvent::TextDelta("hi".into())
+        );
+        assert!(matches!(events[2], Ok(ChatEvent::Finished { .. })));
         assert_eq!(llm.requests().len(), 2);
     }
 }

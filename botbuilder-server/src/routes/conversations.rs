@@ -85,6 +85,8 @@ pub struct MessageView {
     pub prompt_tokens: u32,
     /// Completion tokens spent.
     pub completion_tokens: u32,
+    /// What generating it cost, in millionths of a US dollar.
+    pub cost_micros: i64,
     /// When.
     pub created_at: DateTime<Utc>,
 }
@@ -100,6 +102,7 @@ impl From<&Message> for MessageView {
             confidence: m.confidence,
             prompt_tokens: m.prompt_tokens,
             completion_tokens: m.completion_tokens,
+            cost_micros: m.cost_micros,
             created_at: m.created_at,
         }
     }
@@ -291,20 +294,18 @@ pub async fn send_message(
         return Err(ApiError::field("text", "must not be blank"));
     }
     let session = session_of(&state, access.org, &path).await?;
-    let turn = state
-        .engine
-        .handle(Inbound {
-            org: access.org,
-            bot: path.bot,
-            channel: session.channel,
-            external_user: session.external_user,
-            text: req.text,
-        })
-        .await?;
-    let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
+    let inbound = Inbound {
+        org: access.org,
+        bot: path.bot,
+        channel: session.channel,
+        external_user: session.external_user,
+        text: req.text,
+    };
     if super::webchat::wants_stream(&headers) {
-        return Ok(super::webchat::reply_stream(&replies, turn.usage));
+        return super::webchat::turn_events(state.engine.handle_stream(inbound)).await;
     }
+    let turn = state.engine.handle(inbound).await?;
+    let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
     Ok(Json(TurnView {
         session: (&turn.session).into(),
         message: (&turn.inbound).into(),

@@ -17,9 +17,10 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
 use botbuilder_core::domain::PageRequest;
-use botbuilder_core::engine::Inbound;
+use botbuilder_core::engine::{EngineError, Inbound, TurnEvent, TurnStream};
 use botbuilder_core::id::{BotId, OrgId};
 use botbuilder_core::rate_limit::Quota;
+use futures::StreamExt as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
@@ -177,7 +178,8 @@ pub(crate) fn wants_stream(headers: &HeaderMap) -> bool {
 }
 
 /// Sends the visitor's message. With `Accept: text/event-stream` the replies arrive as
-/// server-sent events (`message` per reply, then `done`), with keep-alive comments.
+/// server-sent events (`delta` while the model writes, `message` per reply, then `done`), with
+/// keep-alive comments.
 #[utoipa::path(post, path = "/api/v1/webchat/{bot}/messages", tag = "webchat",
     params(("bot" = Uuid, Path, description = "Bot id")),
     request_body = VisitorMessage,
@@ -196,48 +198,88 @@ pub async fn send_message(
     if req.text.trim().is_empty() {
         return Err(ApiError::field("text", "must not be blank"));
     }
-    let turn = state
-        .engine
-        .handle(Inbound {
-            org: visitor.org,
-            bot: visitor.bot,
-            channel: CHANNEL.to_owned(),
-            external_user: visitor.external_user,
-            text: req.text,
-        })
-        .await?;
-    let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
-    if !wants_stream(&headers) {
-        return Ok(Json(WebchatReply {
-            message: (&turn.inbound).into(),
-            replies,
-        })
-        .into_response());
+    let inbound = Inbound {
+        org: visitor.org,
+        bot: visitor.bot,
+        channel: CHANNEL.to_owned(),
+        external_user: visitor.external_user,
+        text: req.text,
+    };
+    if wants_stream(&headers) {
+        return turn_events(state.engine.handle_stream(inbound)).await;
     }
-    Ok(reply_stream(&replies, turn.usage))
+    let turn = state.engine.handle(inbound).await?;
+    Ok(Json(WebchatReply {
+        message: (&turn.inbound).into(),
+        replies: turn.replies.iter().map(MessageView::from).collect(),
+    })
+    .into_response())
 }
 
-/// Replies as server-sent events: one `message` event per reply, then `done` with the token
-/// usage; keep-alive comments every 15 s.
-pub(crate) fn reply_stream(
-    replies: &[MessageView],
-    usage: botbuilder_core::llm::Usage,
-) -> Response {
-    let mut events: Vec<Result<Event, Infallible>> = replies
-        .iter()
-        .filter_map(|reply| Event::default().event("message").json_data(reply).ok())
-        .map(Ok)
-        .collect();
-    let done = serde_json::json!({ "usage": {
-        "prompt_tokens": usage.prompt_tokens,
-        "completion_tokens": usage.completion_tokens,
-    } });
-    if let Ok(event) = Event::default().event("done").json_data(done) {
-        events.push(Ok(event));
-    }
-    Sse::new(futures::stream::iter(events))
+/// A turn as server-sent events: `delta` (`{"text"}`) while the language model writes, then
+/// `message` per stored reply, then `done` with the token usage and cost; keep-alive
+/// comments every 15 s. A failure before the first event is an ordinary problem response
+/// (404 for a deleted bot, ...); a later one ends the stream with an `error` event.
+pub(crate) async fn turn_events(mut stream: TurnStream) -> ApiResult<Response> {
+    let first = match stream.next().await {
+        Some(Ok(event)) => event,
+        Some(Err(e)) => return Err(e.into()),
+        None => return Err(ApiError::Internal("the turn ended without a result".into())),
+    };
+    let events = futures::stream::once(async move { Ok(first) })
+        .chain(stream)
+        .flat_map(|item| futures::stream::iter(sse_events(item)));
+    Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
-        .into_response()
+        .into_response())
+}
+
+fn sse_events(item: Result<TurnEvent, EngineError>) -> Vec<Result<Event, Infallible>> {
+    let json = |name: &str, data: serde_json::Value| {
+        Event::default().event(name).json_data(data).ok().map(Ok)
+    };
+    match item {
+        Ok(TurnEvent::TextDelta(text)) => json("delta", serde_json::json!({ "text": text }))
+            .into_iter()
+            .collect(),
+        Ok(TurnEvent::Done(turn)) => {
+            let mut events: Vec<_> = turn
+                .replies
+                .iter()
+                .filter_map(|reply| {
+                    Event::default()
+                        .event("message")
+                        .json_data(MessageView::from(reply))
+                        .ok()
+                        .map(Ok)
+                })
+                .collect();
+            events.extend(json(
+                "done",
+                serde_json::json!({
+                    "usage": {
+                        "prompt_tokens": turn.usage.prompt_tokens,
+                        "completion_tokens": turn.usage.completion_tokens,
+                    },
+                    "cost_micros": turn.cost_micros,
+                }),
+            ));
+            events
+        }
+        Ok(_) => Vec::new(),
+        Err(e) => {
+            let status = ApiError::from(e).into_response().status();
+            json(
+                "error",
+                serde_json::json!({
+                    "status": status.as_u16(),
+                    "title": status.canonical_reason().unwrap_or("Error"),
+                }),
+            )
+            .into_iter()
+            .collect()
+        }
+    }
 }
 
 /// The visitor's conversation so far, oldest first.

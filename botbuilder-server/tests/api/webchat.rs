@@ -367,3 +367,73 @@ async fn changes_to_a_bot_apply_to_the_very_next_turn() {
     let gone = app.post(&url, &visitor, json!({ "text": "hello?" })).await;
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.text);
 }
+
+/// The `event:` names and `data:` payloads of an SSE body, in order.
+fn sse(body: &str) -> Vec<(String, serde_json::Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name.to_owned(), serde_json::from_str(data).unwrap()))
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn ai_answers_stream_token_by_token_before_the_stored_message() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("web-stream")).await;
+    let org = owner.org_id.clone();
+    // No flow: every message goes to the bot's model (the offline local provider).
+    let bot = app.create_bot(&owner, &org, "Streamer").await;
+    let visitor = token(&app, &bot).await;
+    let res = app
+        .http
+        .post(app.url(&format!("/api/v1/webchat/{bot}/messages")))
+        .bearer_auth(&visitor)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "text": "what are your opening hours?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(res.status(), StatusCode::OK);
+    let events = sse(&res.text().await.unwrap());
+    let names: Vec<&str> = events.iter().map(|(n, _)| n.as_str()).collect();
+    let deltas = names.iter().take_while(|n| **n == "delta").count();
+    assert!(deltas > 3, "word by word: {names:?}");
+    assert_eq!(&names[deltas..], ["message", "done"]);
+    let streamed: String = events[..deltas]
+        .iter()
+        .map(|(_, d)| d["text"].as_str().unwrap())
+        .collect();
+    let (_, message) = &events[deltas];
+    assert_eq!(
+        message["text"],
+        json!(streamed),
+        "the stored message is what streamed"
+    );
+    assert!(message["id"].is_string());
+    let (_, done) = &events[deltas + 1];
+    assert!(done["usage"]["completion_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(done["cost_micros"], json!(0), "the local model is free");
+
+    // A failure before the first event is a plain problem response, not a 200 stream.
+    app.call(
+        Method::DELETE,
+        &format!("/api/v1/orgs/{org}/bots/{bot}"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let gone = app
+        .http
+        .post(app.url(&format!("/api/v1/webchat/{bot}/messages")))
+        .bearer_auth(&visitor)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "text": "still there?" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(gone.status(), StatusCode::NOT_FOUND);
+    assert_eq!(gone.headers()["content-type"], "application/problem+json");
+}
