@@ -1147,10 +1147,14 @@ pub async fn turns_complete_atomically(store: &dyn Store) {
         .unwrap();
     let mut state = SessionState::default();
     state.variables.insert("step".into(), json!(2));
-    let replies = vec![
-        NewMessage::text(MessageDirection::Outbound, "one"),
-        NewMessage::text(MessageDirection::Outbound, "two"),
-    ];
+    let mut rich = NewMessage::text(MessageDirection::Outbound, "two 🤖 \"quoted\" مرحبا");
+    rich.payload = json!({ "buttons": [{ "title": "Yes", "payload": "yes" }] });
+    rich.intent = Some("greet".into());
+    rich.confidence = Some(0.123_456_79);
+    rich.prompt_tokens = 12;
+    rich.completion_tokens = 34;
+    rich.cost_micros = 56;
+    let replies = vec![NewMessage::text(MessageDirection::Outbound, "one"), rich];
     let (saved, stored) = store
         .complete_turn(
             org.id,
@@ -1167,7 +1171,7 @@ pub async fn turns_complete_atomically(store: &dyn Store) {
     assert_eq!(saved.state, state);
     assert_eq!(
         stored.iter().map(|m| m.text.as_str()).collect::<Vec<_>>(),
-        vec!["one", "two"]
+        vec!["one", "two 🤖 \"quoted\" مرحبا"]
     );
     let all = store
         .list_messages(org.id, session.id, PageRequest::default())
@@ -1178,9 +1182,10 @@ pub async fn turns_complete_atomically(store: &dyn Store) {
             .iter()
             .map(|m| m.text.as_str())
             .collect::<Vec<_>>(),
-        vec!["hi", "one", "two"],
+        vec!["hi", "one", "two 🤖 \"quoted\" مرحبا"],
         "stored in order after the inbound message"
     );
+    assert_eq!(all.items[1..], stored[..], "returned exactly as stored");
     // A stale revision stores nothing.
     assert_conflict(
         store

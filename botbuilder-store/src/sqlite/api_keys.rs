@@ -32,7 +32,7 @@ impl ApiKeyRepo for SqliteStore {
         .bind(new.created_by.map(|u| u.as_uuid()))
         .bind(micros(self.now()))
         .bind(new.expires_at.map(micros))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?
         .try_into()
@@ -57,7 +57,7 @@ impl ApiKeyRepo for SqliteStore {
         let done = sqlx::query("DELETE FROM api_keys WHERE organization_id = ? AND id = ?")
             .bind(org.as_uuid())
             .bind(key.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         expect_one(done.rows_affected())

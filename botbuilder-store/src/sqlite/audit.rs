@@ -33,7 +33,7 @@ impl AuditRepo for SqliteStore {
         .bind(&entry.ip)
         .bind(&entry.request_id)
         .bind(micros(self.now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?
         .try_into()

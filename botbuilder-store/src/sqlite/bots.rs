@@ -40,7 +40,7 @@ impl BotRepo for SqliteStore {
         .bind(settings_json(&new.settings)?)
         .bind(now)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?
         .try_into()
@@ -97,7 +97,7 @@ impl BotRepo for SqliteStore {
         .bind(ai)
         .bind(micros(self.now()))
         .bind(settings)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?
         .try_into()
@@ -120,7 +120,7 @@ impl BotRepo for SqliteStore {
         let done = sqlx::query("DELETE FROM bots WHERE organization_id = ? AND id = ?")
             .bind(org.as_uuid())
             .bind(bot.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         expect_one(done.rows_affected())

@@ -195,7 +195,7 @@ impl ConversationRepo for SqliteStore {
         .bind(state_json(&SessionState::default())?)
         .bind(now)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?
         .try_into()
@@ -259,7 +259,7 @@ impl ConversationRepo for SqliteStore {
         .bind(expected_revision)
         .bind(status.as_str())
         .bind(state_json(&state)?)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_err)?;
         match row {
@@ -283,11 +283,30 @@ impl ConversationRepo for SqliteStore {
         status: SessionStatus,
         state: SessionState,
     ) -> StoreResult<(Session, Vec<Message>)> {
-        let now = micros(self.now());
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let now = self.now();
+        let ids: Vec<Uuid> = replies.iter().map(|_| Uuid::now_v7()).collect();
+        let outbox: Vec<serde_json::Value> = replies
+            .iter()
+            .zip(&ids)
+            .map(|(new, id)| {
+                serde_json::json!({
+                    "id": id.simple().to_string(),
+                    "direction": new.direction.as_str(),
+                    "text": new.text,
+                    "payload": new.payload.to_string(),
+                    "intent": new.intent,
+                    "confidence": new.confidence.map(f64::from),
+                    "prompt_tokens": new.prompt_tokens,
+                    "completion_tokens": new.completion_tokens,
+                    "cost_micros": new.cost_micros,
+                })
+            })
+            .collect();
+        // One statement: the `sessions_outbox` trigger (migration 0007) stores the replies
+        // together with the state, or neither when the revision is stale.
         let row = sqlx::query_as::<_, SessionRow>(concat!(
             "UPDATE sessions SET status = ?4, state = ?5, revision = revision + 1,
-                    last_activity_at = ?6
+                    last_activity_at = ?6, outbox = ?7
              WHERE organization_id = ?1 AND id = ?2 AND revision = ?3 RETURNING ",
             session_columns!()
         ))
@@ -296,20 +315,37 @@ impl ConversationRepo for SqliteStore {
         .bind(expected_revision)
         .bind(status.as_str())
         .bind(state_json(&state)?)
-        .bind(now)
-        .fetch_optional(&mut *tx)
+        .bind(micros(now))
+        .bind((!outbox.is_empty()).then(|| serde_json::Value::Array(outbox).to_string()))
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_err)?;
         let Some(row) = row else {
-            drop(tx); // rolls back
             self.get_session(org, session).await?;
             return Err(StoreError::Conflict(
                 "the session changed since it was read".to_owned(),
             ));
         };
         let saved = Session::try_from(row)?;
-        let messages = insert_messages(&mut *tx, org, session, replies, now).await?;
-        tx.commit().await.map_err(store_err)?;
+        let messages = replies
+            .into_iter()
+            .zip(ids)
+            .map(|(new, id)| Message {
+                id: id.into(),
+                org_id: org,
+                bot_id: saved.bot_id,
+                session_id: session,
+                direction: new.direction,
+                text: new.text,
+                payload: new.payload,
+                intent: new.intent,
+                confidence: new.confidence,
+                prompt_tokens: new.prompt_tokens,
+                completion_tokens: new.completion_tokens,
+                cost_micros: new.cost_micros,
+                created_at: from_micros(micros(now)),
+            })
+            .collect();
         Ok((saved, messages))
     }
 
@@ -351,7 +387,7 @@ impl ConversationRepo for SqliteStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
-        insert_messages(&self.pool, org, session, vec![new], now)
+        insert_messages(&self.writer, org, session, vec![new], now)
             .await?
             .pop()
             .ok_or(StoreError::NotFound)
@@ -447,7 +483,7 @@ impl ConversationRepo for SqliteStore {
         .bind(rating_name(rating))
         .bind(&comment)
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         if done.rows_affected() == 0 {

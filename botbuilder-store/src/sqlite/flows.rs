@@ -71,7 +71,7 @@ impl FlowRepo for SqliteStore {
         .bind(org.as_uuid())
         .bind(graph_json(&flow)?)
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         expect_one(done.rows_affected())?;
@@ -95,7 +95,7 @@ impl FlowRepo for SqliteStore {
         .bind(org.as_uuid())
         .bind(graph_json(&flow)?)
         .bind(micros(self.now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(store_err)?
         .into_version()

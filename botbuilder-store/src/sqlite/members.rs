@@ -50,7 +50,7 @@ impl MemberRepo for SqliteStore {
         .bind(user.as_uuid())
         .bind(role.as_uuid())
         .bind(micros(now))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(|e| match store_err(e) {
             StoreError::Conflict(_) => StoreError::Conflict("already a member".to_owned()),
@@ -127,7 +127,7 @@ impl MemberRepo for SqliteStore {
         .bind(org.as_uuid())
         .bind(user.as_uuid())
         .bind(role.as_uuid())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         if done.rows_affected() == 0 {
@@ -148,7 +148,7 @@ impl MemberRepo for SqliteStore {
         ))
         .bind(org.as_uuid())
         .bind(user.as_uuid())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         if done.rows_affected() == 0 {

@@ -1,5 +1,10 @@
 //! The embedded SQLite store: one file (or memory), WAL, foreign keys on, a busy timeout, and
 //! embedded migrations. It implements every repository of [`botbuilder_core::store`].
+//!
+//! SQLite allows one writer at a time. Letting every pooled connection write makes concurrent
+//! writers collide and back off in the busy handler (sleeping milliseconds each time), so a
+//! file store keeps two pools: readers (several connections, reading in parallel under WAL)
+//! and a single writer connection that every mutation goes through, queued fairly in-process.
 
 /// Columns of a member joined with its user (`u`) and role (`r`), matching `rows::MemberRow`.
 macro_rules! member_columns {
@@ -47,7 +52,10 @@ static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("migrations/sqlite");
 /// The SQLite implementation of [`Store`].
 #[derive(Clone)]
 pub struct SqliteStore {
+    /// Reads (several connections for a file database).
     pool: SqlitePool,
+    /// Every write (one connection, or the same pool as reads in memory).
+    writer: SqlitePool,
     clock: Arc<dyn Clock>,
 }
 
@@ -83,8 +91,19 @@ impl SqliteStore {
         if in_memory {
             pool = pool.idle_timeout(None).max_lifetime(None);
         }
-        let pool = pool.connect_with(options).await.map_err(store_err)?;
-        let store = Self::from_pool(pool);
+        let pool = pool
+            .connect_with(options.clone())
+            .await
+            .map_err(store_err)?;
+        let mut store = Self::from_pool(pool);
+        if !in_memory {
+            store.writer = SqlitePoolOptions::new()
+                .max_connections(1)
+                .test_before_acquire(false)
+                .connect_with(options)
+                .await
+                .map_err(store_err)?;
+        }
         store.migrate().await?;
         Ok(store)
     }
@@ -94,9 +113,11 @@ impl SqliteStore {
         Self::connect("sqlite::memory:").await
     }
 
-    /// Wraps an existing pool. Migrations are not run; call [`SqliteStore::migrate`].
+    /// Wraps an existing pool, used for reads and writes alike. Migrations are not run; call
+    /// [`SqliteStore::migrate`].
     pub fn from_pool(pool: SqlitePool) -> Self {
         Self {
+            writer: pool.clone(),
             pool,
             clock: Arc::new(SystemClock),
         }
@@ -111,12 +132,12 @@ impl SqliteStore {
     /// Applies pending embedded migrations (idempotent).
     pub async fn migrate(&self) -> StoreResult<()> {
         MIGRATOR
-            .run(&self.pool)
+            .run(&self.writer)
             .await
             .map_err(|e| StoreError::Backend(Box::new(e)))
     }
 
-    /// The underlying pool.
+    /// The pool used for reads.
     pub fn pool(&self) -> &SqlitePool {
         &self.pool
     }
@@ -124,6 +145,7 @@ impl SqliteStore {
     /// Closes every connection (checkpointing the WAL).
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     fn now(&self) -> DateTime<Utc> {

@@ -111,7 +111,7 @@ impl SqliteStore {
             .bind(data)
             .bind(now)
             .bind(now)
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(name_conflict(name))?
             .try_into()
@@ -179,7 +179,7 @@ impl SqliteStore {
             .bind(name)
             .bind(data)
             .bind(micros(self.now()))
-            .fetch_one(&self.pool)
+            .fetch_one(&self.writer)
             .await
             .map_err(name_conflict(&conflict_name))?
             .try_into()
@@ -195,7 +195,7 @@ impl SqliteStore {
             .bind(org.as_uuid())
             .bind(bot.as_uuid())
             .bind(id)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         expect_one(done.rows_affected())

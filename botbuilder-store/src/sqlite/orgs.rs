@@ -69,7 +69,7 @@ pub(crate) async fn insert_org_with_owner(
 impl OrgRepo for SqliteStore {
     async fn create_org(&self, new: NewOrganization, owner: UserId) -> StoreResult<Organization> {
         let now = micros(self.now());
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let org = insert_org_with_owner(&mut tx, &new, owner, now).await?;
         tx.commit().await.map_err(store_err)?;
         Ok(org)
@@ -136,7 +136,7 @@ impl OrgRepo for SqliteStore {
         .bind(patch.name)
         .bind(micros(self.now()))
         .bind(org.as_uuid())
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map(Organization::from)
         .map_err(store_err)
@@ -145,7 +145,7 @@ impl OrgRepo for SqliteStore {
     async fn delete_org(&self, org: OrgId) -> StoreResult<()> {
         let done = sqlx::query("DELETE FROM organizations WHERE id = ?")
             .bind(org.as_uuid())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await
             .map_err(store_err)?;
         super::expect_one(done.rows_affected())

@@ -43,7 +43,7 @@ impl RoleRepo for SqliteStore {
         .bind(permissions_json(&new.permissions))
         .bind(CUSTOM_RANK)
         .bind(micros(self.now()))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map_err(|e| match store_err(e) {
             StoreError::Conflict(_) => {
@@ -109,7 +109,7 @@ impl RoleRepo for SqliteStore {
         .bind(patch.name)
         .bind(patch.description)
         .bind(patch.permissions.as_ref().map(permissions_json))
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.writer)
         .await
         .map_err(store_err)?;
         match row {
@@ -128,7 +128,7 @@ impl RoleRepo for SqliteStore {
         )
         .bind(org.as_uuid())
         .bind(role.as_uuid())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         if done.rows_affected() == 0 {

@@ -29,7 +29,7 @@ impl RefreshTokenRepo for SqliteStore {
         .bind(&new.token_hash)
         .bind(micros(self.now()))
         .bind(micros(new.expires_at))
-        .fetch_one(&self.pool)
+        .fetch_one(&self.writer)
         .await
         .map(RefreshToken::from)
         .map_err(store_err)
@@ -59,7 +59,7 @@ impl RefreshTokenRepo for SqliteStore {
         )
         .bind(micros(at))
         .bind(token_hash.to_vec())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(done.rows_affected() == 1)
@@ -75,7 +75,7 @@ impl RefreshTokenRepo for SqliteStore {
         )
         .bind(micros(at))
         .bind(family.as_uuid())
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await
         .map_err(store_err)?;
         Ok(())

@@ -44,7 +44,7 @@ where
 #[async_trait]
 impl UserRepo for SqliteStore {
     async fn create_user(&self, new: NewUser) -> StoreResult<User> {
-        insert_user(&self.pool, &new, micros(self.now())).await
+        insert_user(&self.writer, &new, micros(self.now())).await
     }
 
     async fn create_user_with_org(
@@ -53,7 +53,7 @@ impl UserRepo for SqliteStore {
         org: NewOrganization,
     ) -> StoreResult<(User, Organization)> {
         let now = micros(self.now());
-        let mut tx = self.pool.begin().await.map_err(store_err)?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let user = insert_user(&mut *tx, &user, now).await?;
         let org = insert_org_with_owner(&mut tx, &org, user.id, now).await?;
         tx.commit().await.map_err(store_err)?;
