@@ -419,12 +419,12 @@ impl Engine {
 
         // NLU first (pure, in-process), so the stored inbound message carries its result.
         let models = &snapshot.models;
+        let today = self.clock.now().date_naive();
+        let entities = models.extractor.extract(&inbound.text, today);
         let prediction = models
             .classifier
             .as_ref()
-            .map(|c| c.classify_with_threshold(&inbound.text, bot.settings.nlu_threshold));
-        let today = self.clock.now().date_naive();
-        let entities = models.extractor.extract(&inbound.text, today);
+            .map(|c| c.classify_around(&inbound.text, bot.settings.nlu_threshold, &entities));
         let intent = prediction.as_ref().and_then(|p| p.intent.clone());
 
         let mut message = NewMessage::text(MessageDirection::Inbound, inbound.text.clone());

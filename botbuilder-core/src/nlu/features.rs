@@ -48,10 +48,16 @@ fn raw_features(text: &str) -> (HashMap<u64, f32>, HashMap<u64, f32>) {
 }
 
 /// The learned vocabulary and inverse document frequencies.
+///
+/// Features outside the vocabulary have no weight of their own but still count towards the
+/// norm of their group (at the IDF of a never-seen feature), so a text made mostly of unknown
+/// words yields a short vector, low scores and a low confidence, instead of being scaled up
+/// as if its one familiar word were all it said.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Featurizer {
     vocab: HashMap<u64, u32>,
     idf: Vec<f32>,
+    unseen_idf: f32,
 }
 
 impl Featurizer {
@@ -75,7 +81,24 @@ impl Featurizer {
             vocab.insert(key, i as u32);
             idf.push(((1.0 + n) / (1.0 + d as f32)).ln() + 1.0);
         }
-        Self { vocab, idf }
+        Self {
+            vocab,
+            idf,
+            unseen_idf: (1.0 + n).ln() + 1.0,
+        }
+    }
+
+    /// The share of `text`'s words the vocabulary knows (1 for a text without words).
+    pub(crate) fn known_word_share(&self, text: &str) -> f32 {
+        let words = tokens(text);
+        if words.is_empty() {
+            return 1.0;
+        }
+        let known = words
+            .iter()
+            .filter(|w| self.vocab.contains_key(&fnv1a(&[b"w:", w.as_bytes()])))
+            .count();
+        known as f32 / words.len() as f32
     }
 
     /// Number of features.
@@ -89,21 +112,21 @@ impl Featurizer {
         let mut out = SparseVec::default();
         for (group, weight) in [(word, WORD_WEIGHT), (chars, CHAR_WEIGHT)] {
             let start = out.indices.len();
+            let mut unseen_sq = 0.0f32;
             // Sorted by index: deterministic float sums, and rows visited in memory order.
-            let mut known: Vec<(u32, f32)> = group
-                .into_iter()
-                .filter_map(|(key, count)| self.vocab.get(&key).map(|&i| (i, count)))
-                .collect();
+            let mut known: Vec<(u32, f32)> = Vec::with_capacity(group.len());
+            for (key, count) in group {
+                match self.vocab.get(&key) {
+                    Some(&i) => known.push((i, count)),
+                    None => unseen_sq += ((1.0 + count.ln()) * self.unseen_idf).powi(2),
+                }
+            }
             known.sort_unstable_by_key(|(i, _)| *i);
             for (i, count) in known {
                 out.indices.push(i);
                 out.values.push((1.0 + count.ln()) * self.idf[i as usize]);
             }
-            let norm = out.values[start..]
-                .iter()
-                .map(|v| v * v)
-                .sum::<f32>()
-                .sqrt();
+            let norm = (out.values[start..].iter().map(|v| v * v).sum::<f32>() + unseen_sq).sqrt();
             if norm > 0.0 {
                 out.values[start..]
                     .iter_mut()

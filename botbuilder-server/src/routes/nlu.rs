@@ -453,19 +453,20 @@ pub async fn parse(
         .models(path.bot, intents, entities)
         .await
         .map_err(|e| ApiError::Internal(Box::new(e)))?;
+    let today = state.clock.now().date_naive();
+    let entities = models.extractor.extract(&req.text, today);
     let (intent, confidence, ranking) = match &models.classifier {
         Some(classifier) => {
-            let p = classifier.classify_with_threshold(&req.text, bot.settings.nlu_threshold);
+            let p = classifier.classify_around(&req.text, bot.settings.nlu_threshold, &entities);
             let intent = p.intent.unwrap_or_else(|| NONE_INTENT.to_owned());
             (intent, p.confidence, p.ranking)
         }
         None => (NONE_INTENT.to_owned(), 0.0, Vec::new()),
     };
-    let today = state.clock.now().date_naive();
     Ok(Json(ParseResult {
         intent,
         confidence,
         ranking,
-        entities: models.extractor.extract(&req.text, today),
+        entities,
     }))
 }

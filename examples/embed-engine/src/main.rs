@@ -7,11 +7,12 @@
 use std::sync::Arc;
 
 use botbuilder_core::domain::{NewBot, NewIntent, NewOrganization, NewUser};
-use botbuilder_core::engine::{Engine, Inbound};
+use botbuilder_core::engine::{Engine, Inbound, TurnEvent};
 use botbuilder_core::flow::Flow;
 use botbuilder_core::store::prelude::*;
 use botbuilder_providers::local::LocalProvider;
 use botbuilder_store::SqliteStore;
+use futures::StreamExt as _;
 use serde_json::json;
 
 #[tokio::main]
@@ -84,15 +85,17 @@ async fn main() -> anyhow::Result<()> {
     store.publish_flow(org.id, bot.id, flow).await?;
 
     // 3. The engine, and a conversation.
-    let engine = Engine::builder()
-        .store(store)
-        .provider(Arc::new(LocalProvider))
-        .build()?;
+    let engine = Arc::new(
+        Engine::builder()
+            .store(store)
+            .provider(Arc::new(LocalProvider))
+            .build()?,
+    );
     for text in [
         "when are you open?",
         "where is my order",
         "#1042",
-        "do you sell hats?",
+        "can I pay by card?",
     ] {
         let turn = engine
             .handle(Inbound {
@@ -109,6 +112,33 @@ async fn main() -> anyhow::Result<()> {
         );
         for reply in &turn.replies {
             println!("< {}", reply.text);
+        }
+    }
+
+    // 4. The same, streamed: the model's answer arrives piece by piece, then the stored turn.
+    let mut events = engine.handle_stream(Inbound {
+        org: org.id,
+        bot: bot.id,
+        channel: "console".into(),
+        external_user: "me".into(),
+        text: "do you ship abroad?".into(),
+    });
+    println!("> do you ship abroad?");
+    let mut streamed = false;
+    while let Some(event) = events.next().await {
+        match event? {
+            TurnEvent::TextDelta(piece) => {
+                if !streamed {
+                    print!("< ");
+                    streamed = true;
+                }
+                print!("{piece}");
+            }
+            TurnEvent::Done(turn) if streamed => {
+                println!("\n  ({} tokens generated)", turn.usage.completion_tokens);
+            }
+            TurnEvent::Done(turn) => turn.replies.iter().for_each(|r| println!("< {}", r.text)),
+            _ => {}
         }
     }
     Ok(())
