@@ -31,4 +31,4 @@ pub mod memory_queue;
 mod sqlite;
 
 #[cfg(feature = "sqlite")]
-pub use sqlite::{BUSY_TIMEOUT, DEFAULT_MAX_CONNECTIONS, SqliteStore};
+pub use sqlite::{BUSY_TIMEOUT, CHECKPOINT_INTERVAL, DEFAULT_MAX_CONNECTIONS, SqliteStore};

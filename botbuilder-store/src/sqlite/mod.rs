@@ -5,6 +5,11 @@
 //! writers collide and back off in the busy handler (sleeping milliseconds each time), so a
 //! file store keeps two pools: readers (several connections, reading in parallel under WAL)
 //! and a single writer connection that every mutation goes through, queued fairly in-process.
+//!
+//! SQLite would otherwise checkpoint the WAL into the database file inside whichever commit
+//! crosses 1,000 pages, stalling that request on an fsync. A file store turns automatic
+//! checkpoints off and runs a passive checkpoint every [`CHECKPOINT_INTERVAL`] on a reader
+//! connection instead, off the request path.
 
 /// Columns of a member joined with its user (`u`) and role (`r`), matching `rows::MemberRow`.
 macro_rules! member_columns {
@@ -44,6 +49,8 @@ use crate::error::store_err;
 
 /// How long a connection waits for a lock held by another writer before giving up.
 pub const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+/// How often a file store checkpoints its write-ahead log.
+pub const CHECKPOINT_INTERVAL: Duration = Duration::from_secs(1);
 /// Connections in the pool for a file database.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 8;
 
@@ -57,6 +64,37 @@ pub struct SqliteStore {
     /// Every write (one connection, or the same pool as reads in memory).
     writer: SqlitePool,
     clock: Arc<dyn Clock>,
+    /// Stops the background checkpoints when the last clone of the store is dropped.
+    _checkpoints: Option<Arc<AbortOnDrop>>,
+}
+
+/// Aborts a background task when dropped.
+struct AbortOnDrop(tokio::task::JoinHandle<()>);
+
+impl Drop for AbortOnDrop {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// Checkpoints the WAL every [`CHECKPOINT_INTERVAL`] until the pool closes.
+fn spawn_checkpoints(pool: SqlitePool) -> AbortOnDrop {
+    AbortOnDrop(tokio::spawn(async move {
+        let mut tick = tokio::time::interval(CHECKPOINT_INTERVAL);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            tick.tick().await;
+            if pool.is_closed() {
+                break;
+            }
+            if let Err(e) = sqlx::query("PRAGMA wal_checkpoint(PASSIVE)")
+                .execute(&pool)
+                .await
+            {
+                tracing::warn!(error = %e, "WAL checkpoint failed");
+            }
+        }
+    }))
 }
 
 impl std::fmt::Debug for SqliteStore {
@@ -100,9 +138,10 @@ impl SqliteStore {
             store.writer = SqlitePoolOptions::new()
                 .max_connections(1)
                 .test_before_acquire(false)
-                .connect_with(options)
+                .connect_with(options.pragma("wal_autocheckpoint", "0"))
                 .await
                 .map_err(store_err)?;
+            store._checkpoints = Some(Arc::new(spawn_checkpoints(store.pool.clone())));
         }
         store.migrate().await?;
         Ok(store)
@@ -120,6 +159,7 @@ impl SqliteStore {
             writer: pool.clone(),
             pool,
             clock: Arc::new(SystemClock),
+            _checkpoints: None,
         }
     }
 
