@@ -22,10 +22,11 @@ use tokio::sync::broadcast;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    Bot, Message, MessageDirection, NewMessage, NewSession, Session, SessionStatus,
+    Bot, Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
+    SessionStatus,
 };
 use crate::fetch::Fetcher;
-use crate::id::{BotId, OrgId, SessionId};
+use crate::id::{BotId, MessageId, OrgId, SessionId};
 use crate::llm::{ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::prompt;
@@ -104,6 +105,8 @@ pub enum EngineEvent {
     MessageSent(Message),
     /// A session was handed to human agents.
     HandoffRequested(Session),
+    /// Someone rated a message.
+    FeedbackCreated(Feedback),
 }
 
 /// Why a turn failed. The inbound message is stored before anything that can fail after NLU.
@@ -277,6 +280,23 @@ impl Engine {
     /// Events from now on.
     pub fn subscribe(&self) -> broadcast::Receiver<EngineEvent> {
         self.events.subscribe()
+    }
+
+    /// Stores a rating of `message` (replacing an earlier one) and publishes
+    /// [`EngineEvent::FeedbackCreated`].
+    pub async fn record_feedback(
+        &self,
+        org: OrgId,
+        message: MessageId,
+        rating: Rating,
+        comment: Option<String>,
+    ) -> Result<Feedback, EngineError> {
+        let feedback = self
+            .store
+            .set_feedback(org, message, rating, comment)
+            .await?;
+        self.publish(EngineEvent::FeedbackCreated(feedback.clone()));
+        Ok(feedback)
     }
 
     /// Drops what the engine remembers about `bot` (settings, NLU models, flows), so the next

@@ -4,7 +4,9 @@ use chrono::{TimeDelta, Utc};
 use serde_json::json;
 
 use super::*;
-use crate::domain::{AiConfig, BotPatch, BotSettings, NewBot, NewIntent, NewOrganization, NewUser};
+use crate::domain::{
+    AiConfig, BotPatch, BotSettings, NewBot, NewIntent, NewOrganization, NewUser, Rating,
+};
 use crate::flow::Flow;
 use crate::store::prelude::*;
 use crate::testing::{InMemoryStore, ManualClock, ScriptedLlm};
@@ -178,10 +180,21 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
             EngineEvent::MessageReceived(_) => "received",
             EngineEvent::MessageSent(_) => "sent",
             EngineEvent::HandoffRequested(_) => "handoff",
+            EngineEvent::FeedbackCreated(_) => "feedback",
         });
     }
     assert_eq!(seen.first(), Some(&"started"));
     assert!(seen.contains(&"handoff"));
+
+    let rated = w
+        .engine
+        .record_feedback(w.org, handed.replies[0].id, Rating::Up, None)
+        .await
+        .unwrap();
+    assert!(matches!(
+        events.try_recv(),
+        Ok(EngineEvent::FeedbackCreated(f)) if f == rated
+    ));
 }
 
 #[tokio::test]

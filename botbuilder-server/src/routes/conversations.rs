@@ -439,10 +439,15 @@ pub async fn feedback(
     ValidJson(req): ValidJson<FeedbackRequest>,
 ) -> ApiResult<impl IntoResponse> {
     let stored = state
-        .store
-        .set_feedback(access.org, path.message, req.rating, req.comment)
+        .engine
+        .record_feedback(access.org, path.message, req.rating, req.comment)
         .await?;
     let audit = AuditRecord::new("feedback.create").target("message", path.message);
-    let body = json!({ "id": stored.id, "message_id": stored.message_id, "rating": stored.rating, "comment": stored.comment, "created_at": stored.created_at });
-    Ok((StatusCode::CREATED, audit, Json(body)))
+    Ok((StatusCode::CREATED, audit, Json(feedback_body(&stored))))
+}
+
+/// The JSON answer for stored feedback.
+pub(crate) fn feedback_body(stored: &botbuilder_core::domain::Feedback) -> serde_json::Value {
+    json!({ "id": stored.id, "message_id": stored.message_id, "rating": stored.rating,
+            "comment": stored.comment, "created_at": stored.created_at })
 }

@@ -131,6 +131,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::feedback))
         .routes(routes!(webchat::create_session))
         .routes(routes!(webchat::send_message, webchat::history))
+        .routes(routes!(webchat::feedback))
 }
 
 /// The OpenAPI 3.1 document of the API.

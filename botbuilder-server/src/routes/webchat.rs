@@ -16,9 +16,9 @@ use axum::http::request::Parts;
 use axum::http::{HeaderMap, StatusCode};
 use axum::response::sse::{Event, KeepAlive, Sse};
 use axum::response::{IntoResponse, Response};
-use botbuilder_core::domain::PageRequest;
+use botbuilder_core::domain::{MessageDirection, PageRequest};
 use botbuilder_core::engine::{EngineError, Inbound, TurnEvent, TurnStream};
-use botbuilder_core::id::{BotId, OrgId};
+use botbuilder_core::id::{BotId, MessageId, OrgId};
 use botbuilder_core::rate_limit::Quota;
 use futures::StreamExt as _;
 use jsonwebtoken::{Algorithm, DecodingKey, EncodingKey, Header, Validation};
@@ -26,7 +26,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use super::conversations::{MAX_MESSAGE_BYTES, MessageView};
+use super::conversations::{FeedbackRequest, MAX_MESSAGE_BYTES, MessageView, feedback_body};
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{ClientIp, Path, ValidJson};
 use crate::state::AppState;
@@ -280,6 +280,52 @@ fn sse_events(item: Result<TurnEvent, EngineError>) -> Vec<Result<Event, Infalli
             .collect()
         }
     }
+}
+
+/// `{bot}/messages/{message}` path parameters.
+#[derive(Debug, Deserialize)]
+pub struct MessagePath {
+    /// The bot id.
+    pub bot: BotId,
+    /// The message id.
+    pub message: MessageId,
+}
+
+/// Rates one of the bot's messages in the visitor's own conversation (a second rating
+/// replaces the first). Messages of other visitors are 404, the visitor's own messages 400.
+#[utoipa::path(post, path = "/api/v1/webchat/{bot}/messages/{message}/feedback", tag = "webchat",
+    params(("bot" = Uuid, Path, description = "Bot id"), ("message" = Uuid, Path, description = "Message id")),
+    request_body = FeedbackRequest,
+    responses((status = 201, description = "Stored"), (status = 400, body = Problem),
+        (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn feedback(
+    State(state): State<AppState>,
+    visitor: Visitor,
+    Path(path): Path<MessagePath>,
+    ValidJson(req): ValidJson<FeedbackRequest>,
+) -> ApiResult<impl IntoResponse> {
+    let message = state.store.get_message(visitor.org, path.message).await?;
+    let session = state
+        .store
+        .get_session(visitor.org, message.session_id)
+        .await?;
+    let own = session.bot_id == path.bot
+        && session.channel == CHANNEL
+        && session.external_user == visitor.external_user;
+    if !own {
+        return Err(ApiError::NotFound);
+    }
+    if message.direction == MessageDirection::Inbound {
+        return Err(ApiError::field(
+            "message",
+            "only the bot's messages can be rated",
+        ));
+    }
+    let stored = state
+        .engine
+        .record_feedback(visitor.org, message.id, req.rating, req.comment)
+        .await?;
+    Ok((StatusCode::CREATED, Json(feedback_body(&stored))))
 }
 
 /// The visitor's conversation so far, oldest first.

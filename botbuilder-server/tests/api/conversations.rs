@@ -16,7 +16,7 @@ fn replies(turn: &Value) -> Vec<String> {
         .collect()
 }
 
-async fn build_bot(app: &TestApp, owner: &Account) -> String {
+pub(crate) async fn build_bot(app: &TestApp, owner: &Account) -> String {
     let org = &owner.org_id;
     let bot = app.create_bot(owner, org, "Support").await;
     let base = format!("/api/v1/orgs/{org}/bots/{bot}");

@@ -437,3 +437,173 @@ async fn ai_answers_stream_token_by_token_before_the_stored_message() {
     assert_eq!(gone.status(), StatusCode::NOT_FOUND);
     assert_eq!(gone.headers()["content-type"], "application/problem+json");
 }
+
+/// The acceptance scenario, entirely over the public web chat API: a bot built only
+/// through the API (intents, an entity, a flow with buttons, ask, condition, ai_answer and
+/// handoff) holds a conversation in JSON and SSE; an agent takes over and releases; the
+/// visitor rates a reply; transcript, intents, entities and feedback are stored.
+#[tokio::test]
+async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_feedback() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("web-accept")).await;
+    let org = owner.org_id.clone();
+    let bot = crate::conversations::build_bot(&app, &owner).await;
+    let visitor = token(&app, &bot).await;
+    let url = format!("/api/v1/webchat/{bot}/messages");
+    let json_turn = |text: &'static str| {
+        let (app, visitor, url) = (&app, &visitor, &url);
+        async move {
+            let r = app.post(url, visitor, json!({ "text": text })).await;
+            assert_eq!(r.status, StatusCode::OK, "{text}: {}", r.text);
+            r.json
+        }
+    };
+    let sse_turn = |text: &'static str| {
+        let (app, visitor, url) = (&app, &visitor, &url);
+        async move {
+            let res = app
+                .http
+                .post(app.url(url))
+                .bearer_auth(visitor)
+                .header("accept", "text/event-stream")
+                .json(&json!({ "text": text }))
+                .send()
+                .await
+                .unwrap();
+            assert_eq!(res.status(), StatusCode::OK, "{text}");
+            sse(&res.text().await.unwrap())
+        }
+    };
+    let texts = |turn: &serde_json::Value| -> Vec<String> {
+        turn["replies"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let messages = |events: &[(String, serde_json::Value)]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|(name, _)| name == "message")
+            .map(|(_, m)| m["text"].as_str().unwrap().to_owned())
+            .collect()
+    };
+
+    let hello = json_turn("hello").await;
+    assert_eq!(hello["message"]["intent"], "hello");
+    assert_eq!(texts(&hello), vec!["Hello! What can I do?"]);
+    assert_eq!(
+        hello["replies"][0]["payload"]["buttons"][0]["title"],
+        "Track an order"
+    );
+    let first_reply = hello["replies"][0]["id"].as_str().unwrap().to_owned();
+
+    let ask = sse_turn("track my order").await;
+    assert_eq!(messages(&ask), vec!["Your order number?"]);
+    assert_eq!(ask.last().unwrap().0, "done");
+    let retry = json_turn("no idea").await;
+    assert_eq!(
+        texts(&retry),
+        vec!["Order numbers look like #123.", "Your order number?"]
+    );
+    let status = sse_turn("#4521").await;
+    assert_eq!(messages(&status), vec!["Order #4521 is on its way."]);
+
+    // Unknown question: the flow's ai_answer streams the (offline) model's answer.
+    let ai = sse_turn("zq xv wk").await;
+    assert!(ai.iter().any(|(name, _)| name == "delta"), "{ai:?}");
+    assert_eq!(messages(&ai).len(), 1);
+
+    let handoff = json_turn("i want a real person").await;
+    assert_eq!(texts(&handoff), vec!["Connecting you to a person."]);
+    let silent = json_turn("are you there?").await;
+    assert!(
+        texts(&silent).is_empty(),
+        "the bot is silent during a handoff"
+    );
+
+    // An agent answers through the management API, then hands the conversation back.
+    let base = format!("/api/v1/orgs/{org}/bots/{bot}/conversations");
+    let inbox = app
+        .get(&format!("{base}?status=handoff"), &owner.token)
+        .await;
+    let session = inbox.json["items"][0]["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let agent = app
+        .post(
+            &format!("{base}/{session}/handoff/reply"),
+            &owner.token,
+            json!({ "text": "Hi, I am Sam from support." }),
+        )
+        .await;
+    assert_eq!(agent.status, StatusCode::CREATED, "{}", agent.text);
+    let history = app.get(&url, &visitor).await;
+    assert!(history.text.contains("Hi, I am Sam from support."));
+    let released = app
+        .call(
+            Method::POST,
+            &format!("{base}/{session}/handoff/release"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(released.status, StatusCode::OK, "{}", released.text);
+    let resumed = json_turn("hi").await;
+    assert_eq!(
+        texts(&resumed),
+        vec!["Hello! What can I do?"],
+        "the flow runs again"
+    );
+
+    // The visitor rates a reply; nobody else can, and their own messages are not rateable.
+    let feedback_url = |message: &str| format!("/api/v1/webchat/{bot}/messages/{message}/feedback");
+    let rated = app
+        .post(
+            &feedback_url(&first_reply),
+            &visitor,
+            json!({ "rating": "up", "comment": "quick!" }),
+        )
+        .await;
+    assert_eq!(rated.status, StatusCode::CREATED, "{}", rated.text);
+    assert_eq!(rated.json["rating"], "up");
+    let stranger = token(&app, &bot).await;
+    let foreign = app
+        .post(
+            &feedback_url(&first_reply),
+            &stranger,
+            json!({ "rating": "down" }),
+        )
+        .await;
+    assert_eq!(foreign.status, StatusCode::NOT_FOUND);
+    let own_message = hello["message"]["id"].as_str().unwrap();
+    let inbound = app
+        .post(
+            &feedback_url(own_message),
+            &visitor,
+            json!({ "rating": "up" }),
+        )
+        .await;
+    assert_eq!(inbound.error_fields(), vec!["message"]);
+
+    // Stored: the transcript with intents and entities, and the feedback.
+    let transcript = app
+        .get(
+            &format!("{base}/{session}/messages?limit=200"),
+            &owner.token,
+        )
+        .await;
+    let items = transcript.json["items"].as_array().unwrap();
+    assert_eq!(items[0]["text"], "hello");
+    assert_eq!(items[0]["intent"], "hello");
+    let number = items.iter().find(|m| m["text"] == "#4521").unwrap();
+    assert_eq!(number["payload"]["entities"][0]["entity"], "order_id");
+    assert_eq!(number["payload"]["entities"][0]["value"], "4521");
+    assert!(items.iter().any(|m| m["direction"] == "agent"));
+    // 9 visitor messages, 7 bot replies, 1 agent reply.
+    assert_eq!(items.len(), 17);
+    assert_eq!(rated.json["message_id"], json!(first_reply));
+    assert_eq!(rated.json["comment"], "quick!");
+}
