@@ -115,6 +115,18 @@ define_id!(
     FeedbackId
 );
 define_id!(
+    /// Identifies a knowledge base.
+    KnowledgeBaseId
+);
+define_id!(
+    /// Identifies a document of a knowledge base.
+    DocumentId
+);
+define_id!(
+    /// Identifies a chunk of a document.
+    ChunkId
+);
+define_id!(
     /// Identifies an audit log entry.
     AuditId
 );

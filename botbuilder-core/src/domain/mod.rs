@@ -8,6 +8,7 @@ mod audit;
 mod bot;
 mod conversation;
 mod flow;
+mod knowledge;
 mod nlu;
 mod org;
 mod page;
@@ -24,6 +25,10 @@ pub use conversation::{
     SessionStatus,
 };
 pub use flow::{FlowDraft, FlowVersion};
+pub use knowledge::{
+    Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
+    NewDocument, NewKnowledgeBase, ScoredChunk,
+};
 pub use nlu::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
 pub use org::{Membership, NewOrganization, OrgMembership, Organization, OrganizationPatch};
 pub use page::{Page, PageRequest};

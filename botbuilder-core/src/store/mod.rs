@@ -19,8 +19,8 @@ pub use error::{StoreError, StoreResult};
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, FlowRepo, MemberRepo, NluRepo, OrgRepo,
-        RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, FlowRepo, KnowledgeRepo, MemberRepo,
+        NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
     };
 }
 
@@ -34,10 +34,15 @@ use crate::domain::{
     NewSession, NewUser, OrgMembership, Organization, OrganizationPatch, Page, PageRequest, Rating,
     RefreshToken, Role, RolePatch, Session, SessionState, SessionStatus, User,
 };
+use crate::domain::{
+    Chunk, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk, NewDocument,
+    NewKnowledgeBase, ScoredChunk,
+};
 use crate::flow::Flow;
 use crate::id::{
     ApiKeyId, BotId, EntityId, IntentId, MessageId, OrgId, RoleId, SessionId, TokenFamilyId, UserId,
 };
+use crate::id::{ChunkId, DocumentId, KnowledgeBaseId};
 
 /// User accounts. Users are global (not tenant-scoped); what they can see comes from
 /// memberships.
@@ -222,6 +227,108 @@ pub trait NluRepo: Send + Sync + 'static {
     async fn delete_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<()>;
 }
 
+/// Knowledge bases, their documents and chunks, and keyword search over the chunks.
+///
+/// Deleting a knowledge base deletes its documents; deleting a document deletes its chunks.
+#[async_trait]
+pub trait KnowledgeRepo: Send + Sync + 'static {
+    /// Creates a knowledge base.
+    async fn create_knowledge_base(
+        &self,
+        org: OrgId,
+        new: NewKnowledgeBase,
+    ) -> StoreResult<KnowledgeBase>;
+
+    /// One knowledge base; `NotFound` if unknown or another organization's.
+    async fn get_knowledge_base(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> StoreResult<KnowledgeBase>;
+
+    /// The organization's knowledge bases, oldest first, paged by id.
+    async fn list_knowledge_bases(
+        &self,
+        org: OrgId,
+        page: PageRequest,
+    ) -> StoreResult<Page<KnowledgeBase>>;
+
+    /// Applies a patch.
+    async fn update_knowledge_base(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+        patch: KnowledgeBasePatch,
+    ) -> StoreResult<KnowledgeBase>;
+
+    /// Deletes a knowledge base with its documents and chunks.
+    async fn delete_knowledge_base(&self, org: OrgId, kb: KnowledgeBaseId) -> StoreResult<()>;
+
+    /// Adds a `pending` document; `NotFound` if the knowledge base is not `org`'s, `Conflict`
+    /// if a document with the same `content_hash` is already in it.
+    async fn create_document(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+        new: NewDocument,
+    ) -> StoreResult<Document>;
+
+    /// One document; `NotFound` if unknown or another organization's.
+    async fn get_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<Document>;
+
+    /// A knowledge base's documents, oldest first, paged by id.
+    async fn list_documents(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+        page: PageRequest,
+    ) -> StoreResult<Page<Document>>;
+
+    /// Records ingestion status, progress (`0.0..=1.0`) and the failure reason.
+    async fn set_document_status(
+        &self,
+        org: OrgId,
+        doc: DocumentId,
+        status: DocumentStatus,
+        progress: f32,
+        error: Option<String>,
+    ) -> StoreResult<Document>;
+
+    /// Deletes a document and its chunks.
+    async fn delete_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<()>;
+
+    /// Replaces all of the document's chunks in one step and marks it `ready` (progress 1, no
+    /// error, `chunk_count` set).
+    async fn replace_chunks(
+        &self,
+        org: OrgId,
+        doc: DocumentId,
+        chunks: Vec<NewChunk>,
+    ) -> StoreResult<Document>;
+
+    /// The chunks with these ids, in the order given; unknown ids and other organizations'
+    /// chunks are left out.
+    async fn get_chunks(&self, org: OrgId, ids: &[ChunkId]) -> StoreResult<Vec<Chunk>>;
+
+    /// Full-text search of the chunks of `kbs` (all of them `org`'s; others match nothing),
+    /// best first, at most `limit`. Scores are BM25-like: higher is better, comparable within
+    /// one search only. Any text is a valid query (it is never parsed as query syntax).
+    async fn keyword_search(
+        &self,
+        org: OrgId,
+        kbs: &[KnowledgeBaseId],
+        query: &str,
+        limit: u32,
+    ) -> StoreResult<Vec<ScoredChunk>>;
+
+    /// Every chunk vector of a knowledge base, for building a vector index.
+    async fn chunk_embeddings(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> StoreResult<Vec<(ChunkId, Vec<f32>)>>;
+}
+
 /// A bot's flow: one editable draft and numbered, immutable published versions.
 #[async_trait]
 pub trait FlowRepo: Send + Sync + 'static {
@@ -393,6 +500,7 @@ pub trait Store:
     + NluRepo
     + FlowRepo
     + ConversationRepo
+    + KnowledgeRepo
     + AuditRepo
     + RefreshTokenRepo
 {

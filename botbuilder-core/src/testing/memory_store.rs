@@ -25,6 +25,8 @@ use crate::store::{
     RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
 };
 
+mod knowledge;
+
 const LAST_OWNER: &str = "an organization must keep at least one owner";
 
 #[derive(Debug, Default)]
@@ -44,6 +46,9 @@ struct Data {
     feedback: BTreeMap<MessageId, Feedback>,
     audit: BTreeMap<AuditId, AuditEntry>,
     tokens: BTreeMap<RefreshTokenId, RefreshToken>,
+    kbs: BTreeMap<crate::id::KnowledgeBaseId, crate::domain::KnowledgeBase>,
+    documents: BTreeMap<crate::id::DocumentId, crate::domain::Document>,
+    chunks: BTreeMap<crate::id::ChunkId, (crate::domain::Chunk, Vec<f32>)>,
 }
 
 impl Data {
@@ -303,6 +308,9 @@ impl OrgRepo for InMemoryStore {
         data.messages.retain(|_, m| m.org_id != org);
         data.feedback.retain(|_, f| f.org_id != org);
         data.audit.retain(|_, e| e.org_id != org);
+        data.kbs.retain(|_, kb| kb.org_id != org);
+        data.documents.retain(|_, d| d.org_id != org);
+        data.chunks.retain(|_, (c, _)| c.org_id != org);
         Ok(())
     }
 }

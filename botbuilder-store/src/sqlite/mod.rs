@@ -26,6 +26,7 @@ mod audit;
 mod bots;
 mod conversations;
 mod flows;
+mod knowledge;
 mod members;
 mod nlu;
 mod orgs;
