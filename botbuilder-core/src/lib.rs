@@ -58,6 +58,7 @@ pub mod engine;
 pub mod fetch;
 pub mod flow;
 pub mod id;
+pub mod knowledge;
 pub mod llm;
 pub mod nlu;
 pub mod prompt;

@@ -1,0 +1,15 @@
+//! Retrieval for knowledge bases: the pieces the ingestion and search paths are made of.
+//!
+//! - [`chunk`]: token-sized, overlapping, heading-aware chunks.
+//! - [`vector`]: an exact in-process vector index, one per knowledge base.
+//! - [`fusion`]: reciprocal rank fusion of keyword (BM25) and vector results.
+//!
+//! Chunks, documents and keyword search live behind [`crate::store::KnowledgeRepo`].
+
+pub mod chunk;
+pub mod fusion;
+pub mod vector;
+
+pub use chunk::{ChunkOptions, TextChunk, TextFormat, chunk_text};
+pub use fusion::{RRF_K, reciprocal_rank_fusion};
+pub use vector::{VectorError, VectorIndex};

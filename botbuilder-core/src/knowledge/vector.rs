@@ -1,0 +1,238 @@
+//! An exact, in-process vector index: one per knowledge base, so the organization and
+//! knowledge base filter is the index itself and never a post-filter.
+//!
+//! Vectors are L2-normalized when added, so cosine similarity is a dot product over one
+//! contiguous `f32` matrix, scanned in lanes of eight that the compiler turns into SIMD. Exact
+//! search has recall 1 by construction; at 100,000 vectors of 384 dimensions a query reads
+//! 154 MB of memory bandwidth-bound, a few milliseconds on one core (see the `knowledge` bench).
+
+use std::cmp::Ordering;
+use std::collections::BinaryHeap;
+
+use crate::id::ChunkId;
+
+/// Why a vector was refused.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum VectorError {
+    /// The vector's length is not the index's dimensions.
+    #[error("expected {expected} dimensions, got {got}")]
+    Dimensions {
+        /// The index's dimensions.
+        expected: usize,
+        /// The vector's length.
+        got: usize,
+    },
+}
+
+/// The index (see the module docs).
+#[derive(Debug, Clone)]
+pub struct VectorIndex {
+    dimensions: usize,
+    ids: Vec<ChunkId>,
+    /// `ids.len() * dimensions` values, row-major, each row unit length (or all zero).
+    matrix: Vec<f32>,
+}
+
+/// `v / |v|`, or zeros for the zero vector.
+fn normalized(v: &[f32]) -> impl Iterator<Item = f32> + '_ {
+    let norm = v.iter().map(|x| x * x).sum::<f32>().sqrt();
+    let scale = if norm > 0.0 { 1.0 / norm } else { 0.0 };
+    v.iter().map(move |x| x * scale)
+}
+
+/// Dot product in eight independent lanes (vectorizes without `unsafe`).
+fn dot(a: &[f32], b: &[f32]) -> f32 {
+    let mut lanes = [0.0f32; 8];
+    let (a8, a_rest) = a.split_at(a.len() - a.len() % 8);
+    let (b8, b_rest) = b.split_at(a8.len());
+    for (x, y) in a8.chunks_exact(8).zip(b8.chunks_exact(8)) {
+        for (lane, (x, y)) in lanes.iter_mut().zip(x.iter().zip(y)) {
+            *lane += x * y;
+        }
+    }
+    let tail: f32 = a_rest.iter().zip(b_rest).map(|(x, y)| x * y).sum();
+    lanes.iter().sum::<f32>() + tail
+}
+
+/// A candidate in the top-k heap, ordered so the heap's top is the worst kept.
+#[derive(Debug, PartialEq)]
+struct Candidate(f32, usize);
+
+impl Eq for Candidate {}
+
+impl PartialOrd for Candidate {
+    fn partial_cmp(&self, other: &Self) -> Option<Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for Candidate {
+    fn cmp(&self, other: &Self) -> Ordering {
+        // Reversed: a min-heap on the score; ties keep the earlier row.
+        other.0.total_cmp(&self.0).then(self.1.cmp(&other.1))
+    }
+}
+
+impl VectorIndex {
+    /// An empty index of `dimensions`.
+    pub fn new(dimensions: usize) -> Self {
+        Self {
+            dimensions,
+            ids: Vec::new(),
+            matrix: Vec::new(),
+        }
+    }
+
+    /// Builds an index from `(id, vector)` pairs.
+    pub fn from_vectors(
+        dimensions: usize,
+        vectors: impl IntoIterator<Item = (ChunkId, Vec<f32>)>,
+    ) -> Result<Self, VectorError> {
+        let mut index = Self::new(dimensions);
+        for (id, v) in vectors {
+            index.add(id, &v)?;
+        }
+        Ok(index)
+    }
+
+    /// The vectors' dimensions.
+    pub fn dimensions(&self) -> usize {
+        self.dimensions
+    }
+
+    /// How many vectors it holds.
+    pub fn len(&self) -> usize {
+        self.ids.len()
+    }
+
+    /// Whether it holds none.
+    pub fn is_empty(&self) -> bool {
+        self.ids.is_empty()
+    }
+
+    /// Adds a vector (normalized on the way in).
+    pub fn add(&mut self, id: ChunkId, vector: &[f32]) -> Result<(), VectorError> {
+        if vector.len() != self.dimensions {
+            return Err(VectorError::Dimensions {
+                expected: self.dimensions,
+                got: vector.len(),
+            });
+        }
+        self.ids.push(id);
+        self.matrix.extend(normalized(vector));
+        Ok(())
+    }
+
+    /// Removes every vector whose id `gone` returns true for.
+    pub fn remove(&mut self, gone: impl Fn(ChunkId) -> bool) {
+        let d = self.dimensions;
+        let mut kept_ids = Vec::with_capacity(self.ids.len());
+        let mut kept = Vec::with_capacity(self.matrix.len());
+        for (row, id) in self.ids.iter().enumerate() {
+            if !gone(*id) {
+                kept_ids.push(*id);
+                kept.extend_from_slice(&self.matrix[row * d..(row + 1) * d]);
+            }
+        }
+        self.ids = kept_ids;
+        self.matrix = kept;
+    }
+
+    /// The `k` vectors most similar (cosine) to `query`, best first, with their similarity.
+    pub fn search(&self, query: &[f32], k: usize) -> Result<Vec<(ChunkId, f32)>, VectorError> {
+        if query.len() != self.dimensions {
+            return Err(VectorError::Dimensions {
+                expected: self.dimensions,
+                got: query.len(),
+            });
+        }
+        if k == 0 || self.dimensions == 0 {
+            return Ok(Vec::new());
+        }
+        let q: Vec<f32> = normalized(query).collect();
+        let mut heap: BinaryHeap<Candidate> = BinaryHeap::with_capacity(k + 1);
+        for (row, v) in self.matrix.chunks_exact(self.dimensions).enumerate() {
+            let score = dot(&q, v);
+            if heap.len() < k {
+                heap.push(Candidate(score, row));
+            } else if heap.peek().is_some_and(|worst| score > worst.0) {
+                heap.pop();
+                heap.push(Candidate(score, row));
+            }
+        }
+        let mut best = heap.into_vec();
+        best.sort_by(|a, b| b.0.total_cmp(&a.0).then(a.1.cmp(&b.1)));
+        Ok(best
+            .into_iter()
+            .map(|Candidate(score, row)| (self.ids[row], score))
+            .collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Deterministic pseudo-random vectors.
+    fn vectors(n: usize, d: usize, seed: u64) -> Vec<(ChunkId, Vec<f32>)> {
+        let mut state = seed;
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            (state % 2_000) as f32 / 1_000.0 - 1.0
+        };
+        (0..n)
+            .map(|_| (ChunkId::new(), (0..d).map(|_| next()).collect()))
+            .collect()
+    }
+
+    fn cosine(a: &[f32], b: &[f32]) -> f32 {
+        let dot: f32 = a.iter().zip(b).map(|(x, y)| x * y).sum();
+        let na: f32 = a.iter().map(|x| x * x).sum::<f32>().sqrt();
+        let nb: f32 = b.iter().map(|x| x * x).sum::<f32>().sqrt();
+        dot / (na * nb)
+    }
+
+    #[test]
+    fn search_is_exact_against_a_naive_scan() {
+        let data = vectors(2_000, 37, 7); // 37: exercises the scalar tail
+        let index = VectorIndex::from_vectors(37, data.clone()).unwrap();
+        for (_, query) in vectors(20, 37, 99) {
+            let mut naive: Vec<(ChunkId, f32)> = data
+                .iter()
+                .map(|(id, v)| (*id, cosine(&query, v)))
+                .collect();
+            naive.sort_by(|a, b| b.1.total_cmp(&a.1));
+            let found = index.search(&query, 10).unwrap();
+            let want: Vec<ChunkId> = naive.iter().take(10).map(|(id, _)| *id).collect();
+            let got: Vec<ChunkId> = found.iter().map(|(id, _)| *id).collect();
+            assert_eq!(got, want);
+            assert!((found[0].1 - naive[0].1).abs() < 1e-4);
+        }
+    }
+
+    #[test]
+    fn dimensions_are_checked_and_removal_works() {
+        let mut index = VectorIndex::new(3);
+        assert!(matches!(
+            index.add(ChunkId::new(), &[1.0, 2.0]),
+            Err(VectorError::Dimensions {
+                expected: 3,
+                got: 2
+            })
+        ));
+        let (a, b) = (ChunkId::new(), ChunkId::new());
+        index.add(a, &[1.0, 0.0, 0.0]).unwrap();
+        index.add(b, &[0.0, 1.0, 0.0]).unwrap();
+        index.add(ChunkId::new(), &[0.0, 0.0, 0.0]).unwrap();
+        assert_eq!(index.search(&[2.0, 0.1, 0.0], 1).unwrap()[0].0, a);
+        assert!(index.search(&[1.0], 1).is_err());
+        index.remove(|id| id == a);
+        assert_eq!(index.len(), 2);
+        assert_eq!(index.search(&[2.0, 0.1, 0.0], 1).unwrap()[0].0, b);
+        assert_eq!(index.search(&[1.0, 0.0, 0.0], 10).unwrap().len(), 2);
+        assert!(index.search(&[1.0, 0.0, 0.0], 0).unwrap().is_empty());
+    }
+}
