@@ -32,6 +32,21 @@ pub struct LeasedJob {
     pub attempt: u32,
 }
 
+/// A job that failed `max_attempts` times and will not run again.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeadJob {
+    /// The job's id.
+    pub id: Uuid,
+    /// Its kind.
+    pub kind: String,
+    /// Its input.
+    pub payload: serde_json::Value,
+    /// The last error reported by a worker (or `lease expired`).
+    pub last_error: Option<String>,
+    /// How many attempts were made.
+    pub attempts: u32,
+}
+
 /// A queue failure.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
@@ -66,4 +81,7 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Records a failed attempt; the job is retried after `retry_in` or dead-lettered.
     async fn fail(&self, id: Uuid, error: &str, retry_in: Duration) -> Result<(), QueueError>;
+
+    /// Dead-lettered jobs, oldest first, at most `limit`.
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError>;
 }

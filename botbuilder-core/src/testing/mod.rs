@@ -7,6 +7,7 @@
 //!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`].
 
 mod memory_store;
+pub mod queue_suite;
 pub mod store_suite;
 
 pub use memory_store::InMemoryStore;

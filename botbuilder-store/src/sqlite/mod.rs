@@ -30,6 +30,7 @@ mod knowledge;
 mod members;
 mod nlu;
 mod orgs;
+mod queue;
 mod roles;
 mod rows;
 mod tokens;

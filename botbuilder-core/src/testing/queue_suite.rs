@@ -1,0 +1,140 @@
+//! The job queue conformance suite: one function per clause of the [`JobQueue`] contract.
+//!
+//! A backend's test file expands [`crate::queue_conformance_suite!`] with an expression giving
+//! `Option<(queue, Arc<ManualClock>)>` (a fresh queue reading time from that clock; `None`
+//! when the backend is not configured, which fails under `CI=true`).
+
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use serde_json::json;
+
+use super::ManualClock;
+use crate::queue::{JobQueue, NewJob, QueueError};
+
+fn job(kind: &str, max_attempts: u32) -> NewJob {
+    NewJob {
+        kind: kind.to_owned(),
+        payload: json!({ "document": "d-1", "note": "🤖" }),
+        max_attempts,
+    }
+}
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// Jobs are leased oldest first, by kind, once at a time, and completed once.
+pub async fn jobs_are_leased_in_order_and_completed_once(q: &dyn JobQueue, _: &ManualClock) {
+    let a = q.enqueue(job("ingest", 3)).await.unwrap();
+    let b = q.enqueue(job("ingest", 3)).await.unwrap();
+    q.enqueue(job("send", 3)).await.unwrap();
+    let first = q.reserve(&["ingest"], LEASE).await.unwrap().unwrap();
+    assert_eq!((first.id, first.attempt), (a, 1));
+    assert_eq!(first.payload, json!({ "document": "d-1", "note": "🤖" }));
+    let second = q.reserve(&["ingest"], LEASE).await.unwrap().unwrap();
+    assert_eq!(second.id, b);
+    assert!(q.reserve(&["ingest"], LEASE).await.unwrap().is_none());
+    assert_eq!(
+        q.reserve(&["ingest", "send"], LEASE)
+            .await
+            .unwrap()
+            .unwrap()
+            .kind,
+        "send"
+    );
+    q.complete(a).await.unwrap();
+    assert!(matches!(q.complete(a).await, Err(QueueError::NotFound)));
+    assert!(matches!(
+        q.complete(uuid::Uuid::now_v7()).await,
+        Err(QueueError::NotFound)
+    ));
+}
+
+/// A failure retries after the delay; the last allowed failure dead-letters the job.
+pub async fn failures_retry_after_the_delay_then_dead_letter(
+    q: &dyn JobQueue,
+    clock: &ManualClock,
+) {
+    let id = q.enqueue(job("ingest", 2)).await.unwrap();
+    q.reserve(&["ingest"], LEASE).await.unwrap().unwrap();
+    q.fail(id, "boom", Duration::from_secs(10)).await.unwrap();
+    assert!(
+        q.reserve(&["ingest"], LEASE).await.unwrap().is_none(),
+        "not before the delay"
+    );
+    clock.advance(TimeDelta::seconds(10));
+    let retry = q.reserve(&["ingest"], LEASE).await.unwrap().unwrap();
+    assert_eq!((retry.id, retry.attempt), (id, 2));
+    q.fail(id, "boom again", Duration::from_secs(10))
+        .await
+        .unwrap();
+    clock.advance(TimeDelta::seconds(60));
+    assert!(q.reserve(&["ingest"], LEASE).await.unwrap().is_none());
+    let dead = q.dead_letters(10).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].id, id);
+    assert_eq!(dead[0].kind, "ingest");
+    assert_eq!(dead[0].attempts, 2);
+    assert_eq!(dead[0].last_error.as_deref(), Some("boom again"));
+    assert!(matches!(
+        q.fail(id, "late", Duration::ZERO).await,
+        Err(QueueError::NotFound)
+    ));
+}
+
+/// A lease that runs out makes the job available again, until its attempts are used up.
+pub async fn an_expired_lease_makes_the_job_available_again(q: &dyn JobQueue, clock: &ManualClock) {
+    let id = q.enqueue(job("ingest", 2)).await.unwrap();
+    q.reserve(&["ingest"], Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert!(
+        q.reserve(&["ingest"], LEASE).await.unwrap().is_none(),
+        "still leased"
+    );
+    clock.advance(TimeDelta::seconds(6));
+    let again = q
+        .reserve(&["ingest"], Duration::from_secs(5))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!((again.id, again.attempt), (id, 2));
+    clock.advance(TimeDelta::seconds(6));
+    // Both attempts' workers vanished: dead-lettered, not leased a third time.
+    assert!(q.reserve(&["ingest"], LEASE).await.unwrap().is_none());
+    let dead = q.dead_letters(10).await.unwrap();
+    assert_eq!(dead[0].id, id);
+    assert_eq!(dead[0].last_error.as_deref(), Some("lease expired"));
+}
+
+/// Expands the suite for one backend (see the module docs).
+#[macro_export]
+macro_rules! queue_conformance_suite {
+    ($make:expr) => {
+        $crate::__queue_cases!($make;
+            jobs_are_leased_in_order_and_completed_once,
+            failures_retry_after_the_delay_then_dead_letter,
+            an_expired_lease_makes_the_job_available_again,
+        );
+    };
+}
+
+#[doc(hidden)]
+#[macro_export]
+macro_rules! __queue_cases {
+    ($make:expr; $($case:ident),+ $(,)?) => {$(
+        #[tokio::test]
+        async fn $case() {
+            let Some((queue, clock)) = $make.await else {
+                assert!(
+                    std::env::var_os("CI").is_none(),
+                    "{}: backend not configured, and under CI every backend must run",
+                    stringify!($case)
+                );
+                eprintln!("skipped {}: backend not configured", stringify!($case));
+                return;
+            };
+            $crate::testing::queue_suite::$case(&queue, &clock).await;
+        }
+    )+};
+}

@@ -1,0 +1,143 @@
+//! [`JobQueue`] on SQLite: the durable queue of the embedded default. Jobs are rows; a lease
+//! is a timestamp, so a job whose worker died (or whose process restarted) is handed out
+//! again once its lease runs out. Every step is one statement on the writer connection.
+
+use std::time::Duration;
+
+use async_trait::async_trait;
+use botbuilder_core::queue::{DeadJob, JobQueue, LeasedJob, NewJob, QueueError};
+use chrono::TimeDelta;
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::micros;
+
+fn unavailable(e: sqlx::Error) -> QueueError {
+    QueueError::Unavailable(Box::new(e))
+}
+
+fn lease_micros(d: Duration) -> i64 {
+    micros(chrono::DateTime::UNIX_EPOCH + TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
+}
+
+fn attempts(n: i64) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
+}
+
+#[async_trait]
+impl JobQueue for SqliteStore {
+    async fn enqueue(&self, job: NewJob) -> Result<Uuid, QueueError> {
+        let id = Uuid::now_v7();
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, max_attempts, available_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(i64::from(job.max_attempts))
+        .bind(micros(self.now()))
+        .execute(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        Ok(id)
+    }
+
+    async fn reserve(
+        &self,
+        kinds: &[&str],
+        lease: Duration,
+    ) -> Result<Option<LeasedJob>, QueueError> {
+        let now = micros(self.now());
+        let kinds = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".to_owned());
+        // A job whose last allowed attempt ran out of lease died with its worker.
+        sqlx::query(
+            "UPDATE jobs SET dead = 1, leased_until = NULL, last_error = 'lease expired'
+             WHERE dead = 0 AND leased_until IS NOT NULL AND leased_until <= ?1
+               AND attempts >= max_attempts",
+        )
+        .bind(now)
+        .execute(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        let row: Option<(Uuid, String, String, i64)> = sqlx::query_as(
+            "UPDATE jobs SET attempts = attempts + 1, leased_until = ?1 + ?2
+             WHERE id = (
+                 SELECT id FROM jobs
+                 WHERE dead = 0 AND kind IN (SELECT value FROM json_each(?3))
+                   AND available_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?1)
+                 ORDER BY id LIMIT 1)
+             RETURNING id, kind, payload, attempts",
+        )
+        .bind(now)
+        .bind(lease_micros(lease))
+        .bind(kinds)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        row.map(|(id, kind, payload, n)| {
+            Ok(LeasedJob {
+                id,
+                kind,
+                payload: serde_json::from_str(&payload)
+                    .map_err(|e| QueueError::Unavailable(Box::new(e)))?,
+                attempt: attempts(n),
+            })
+        })
+        .transpose()
+    }
+
+    async fn complete(&self, id: Uuid) -> Result<(), QueueError> {
+        let done =
+            sqlx::query("DELETE FROM jobs WHERE id = ? AND dead = 0 AND leased_until IS NOT NULL")
+                .bind(id)
+                .execute(&self.writer)
+                .await
+                .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(QueueError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn fail(&self, id: Uuid, error: &str, retry_in: Duration) -> Result<(), QueueError> {
+        let now = micros(self.now());
+        let done = sqlx::query(
+            "UPDATE jobs SET last_error = ?2, leased_until = NULL,
+                    dead = (attempts >= max_attempts), available_at = ?3 + ?4
+             WHERE id = ?1 AND dead = 0 AND leased_until IS NOT NULL",
+        )
+        .bind(id)
+        .bind(error)
+        .bind(now)
+        .bind(lease_micros(retry_in))
+        .execute(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(QueueError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError> {
+        let rows: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, kind, payload, last_error, attempts FROM jobs
+             WHERE dead = 1 ORDER BY id LIMIT ?",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, kind, payload, last_error, n)| DeadJob {
+                id,
+                kind,
+                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+                last_error,
+                attempts: attempts(n),
+            })
+            .collect())
+    }
+}
