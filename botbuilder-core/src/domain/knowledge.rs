@@ -150,6 +150,8 @@ pub struct NewDocument {
     pub content_hash: String,
     /// Size of the original in bytes.
     pub size_bytes: u64,
+    /// The original bytes, kept so ingestion can run (and re-run) from the store alone.
+    pub content: Vec<u8>,
 }
 
 /// A passage of a document, the unit of search and citation.

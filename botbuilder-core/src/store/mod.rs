@@ -276,6 +276,9 @@ pub trait KnowledgeRepo: Send + Sync + 'static {
     /// One document; `NotFound` if unknown or another organization's.
     async fn get_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<Document>;
 
+    /// The original bytes of a document.
+    async fn document_content(&self, org: OrgId, doc: DocumentId) -> StoreResult<Vec<u8>>;
+
     /// A knowledge base's documents, oldest first, paged by id.
     async fn list_documents(
         &self,

@@ -47,7 +47,7 @@ struct Data {
     audit: BTreeMap<AuditId, AuditEntry>,
     tokens: BTreeMap<RefreshTokenId, RefreshToken>,
     kbs: BTreeMap<crate::id::KnowledgeBaseId, crate::domain::KnowledgeBase>,
-    documents: BTreeMap<crate::id::DocumentId, crate::domain::Document>,
+    documents: BTreeMap<crate::id::DocumentId, (crate::domain::Document, Vec<u8>)>,
     chunks: BTreeMap<crate::id::ChunkId, (crate::domain::Chunk, Vec<f32>)>,
 }
 
@@ -309,7 +309,7 @@ impl OrgRepo for InMemoryStore {
         data.feedback.retain(|_, f| f.org_id != org);
         data.audit.retain(|_, e| e.org_id != org);
         data.kbs.retain(|_, kb| kb.org_id != org);
-        data.documents.retain(|_, d| d.org_id != org);
+        data.documents.retain(|_, (d, _)| d.org_id != org);
         data.chunks.retain(|_, (c, _)| c.org_id != org);
         Ok(())
     }

@@ -1241,6 +1241,7 @@ fn new_doc(title: &str, hash: &str) -> NewDocument {
         content_type: "text/plain".to_owned(),
         content_hash: hash.to_owned(),
         size_bytes: 42,
+        content: format!("# {title}\n\nbody 🤖").into_bytes(),
     }
 }
 
@@ -1331,6 +1332,11 @@ pub async fn documents_move_through_ingestion_and_take_their_chunks_along(store:
         .unwrap();
     assert_eq!(doc.status, DocumentStatus::Pending);
     assert_eq!(doc.chunk_count, 0);
+    assert_eq!(
+        store.document_content(org.id, doc.id).await.unwrap(),
+        "# Refunds\n\nbody 🤖".as_bytes()
+    );
+    assert_not_found(store.document_content(other.id, doc.id).await);
     assert_conflict(
         store
             .create_document(org.id, kb.id, new_doc("Again", "abc"))

@@ -284,6 +284,7 @@ impl KnowledgeRepo for SqliteStore {
         let now = micros(self.now());
         let source =
             serde_json::to_string(&new.source).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
         let created = sqlx::query_as::<_, DocumentRow>(concat!(
             "INSERT INTO documents (id, organization_id, knowledge_base_id, title, source,
                                     content_type, content_hash, size_bytes, status, created_at,
@@ -301,16 +302,41 @@ impl KnowledgeRepo for SqliteStore {
         .bind(i64::try_from(new.size_bytes).unwrap_or(i64::MAX))
         .bind(now)
         .bind(now)
-        .fetch_one(&self.writer)
+        .fetch_one(&mut *tx)
         .await
         .map_err(store_err);
-        match created {
-            Ok(row) => row.try_into(),
-            Err(StoreError::Conflict(_)) => Err(StoreError::Conflict(
-                "this content is already in the knowledge base".to_owned(),
-            )),
-            Err(e) => Err(e),
-        }
+        let document: Document = match created {
+            Ok(row) => row.try_into()?,
+            Err(StoreError::Conflict(_)) => {
+                return Err(StoreError::Conflict(
+                    "this content is already in the knowledge base".to_owned(),
+                ));
+            }
+            Err(e) => return Err(e),
+        };
+        sqlx::query(
+            "INSERT INTO document_contents (document_id, organization_id, content) VALUES (?, ?, ?)",
+        )
+        .bind(document.id.as_uuid())
+        .bind(org.as_uuid())
+        .bind(&new.content)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(document)
+    }
+
+    async fn document_content(&self, org: OrgId, doc: DocumentId) -> StoreResult<Vec<u8>> {
+        let (content,): (Vec<u8>,) = sqlx::query_as(
+            "SELECT content FROM document_contents WHERE organization_id = ? AND document_id = ?",
+        )
+        .bind(org.as_uuid())
+        .bind(doc.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(content)
     }
 
     async fn get_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<Document> {

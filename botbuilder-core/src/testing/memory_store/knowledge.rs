@@ -55,6 +55,15 @@ impl Data {
     fn document_of(&self, org: OrgId, doc: DocumentId) -> StoreResult<&Document> {
         self.documents
             .get(&doc)
+            .map(|(d, _)| d)
+            .filter(|d| d.org_id == org)
+            .ok_or(StoreError::NotFound)
+    }
+
+    fn document_mut(&mut self, org: OrgId, doc: DocumentId) -> StoreResult<&mut Document> {
+        self.documents
+            .get_mut(&doc)
+            .map(|(d, _)| d)
             .filter(|d| d.org_id == org)
             .ok_or(StoreError::NotFound)
     }
@@ -136,7 +145,7 @@ impl KnowledgeRepo for InMemoryStore {
         let mut data = self.data();
         data.kb_of(org, kb)?;
         data.kbs.remove(&kb);
-        data.documents.retain(|_, d| d.kb_id != kb);
+        data.documents.retain(|_, (d, _)| d.kb_id != kb);
         data.chunks.retain(|_, (c, _)| c.kb_id != kb);
         Ok(())
     }
@@ -153,7 +162,7 @@ impl KnowledgeRepo for InMemoryStore {
         if data
             .documents
             .values()
-            .any(|d| d.kb_id == kb && d.content_hash == new.content_hash)
+            .any(|(d, _)| d.kb_id == kb && d.content_hash == new.content_hash)
         {
             return Err(StoreError::Conflict(
                 "this content is already in the knowledge base".to_owned(),
@@ -175,17 +184,18 @@ impl KnowledgeRepo for InMemoryStore {
             created_at: now,
             updated_at: now,
         };
-        data.documents.insert(doc.id, doc.clone());
+        data.documents.insert(doc.id, (doc.clone(), new.content));
         Ok(doc)
     }
 
     async fn get_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<Document> {
-        self.data()
-            .documents
-            .get(&doc)
-            .filter(|d| d.org_id == org)
-            .cloned()
-            .ok_or(StoreError::NotFound)
+        self.data().document_of(org, doc).cloned()
+    }
+
+    async fn document_content(&self, org: OrgId, doc: DocumentId) -> StoreResult<Vec<u8>> {
+        let data = self.data();
+        data.document_of(org, doc)?;
+        Ok(data.documents[&doc].1.clone())
     }
 
     async fn list_documents(
@@ -196,7 +206,12 @@ impl KnowledgeRepo for InMemoryStore {
     ) -> StoreResult<Page<Document>> {
         let data = self.data();
         data.kb_of(org, kb)?;
-        let docs = data.documents.values().filter(|d| d.kb_id == kb).cloned();
+        let docs = data
+            .documents
+            .values()
+            .map(|(d, _)| d)
+            .filter(|d| d.kb_id == kb)
+            .cloned();
         Ok(page_of(docs, page, |d| d.id.as_uuid(), false))
     }
 
@@ -210,11 +225,7 @@ impl KnowledgeRepo for InMemoryStore {
     ) -> StoreResult<Document> {
         let now = self.now();
         let mut data = self.data();
-        let stored = data
-            .documents
-            .get_mut(&doc)
-            .filter(|d| d.org_id == org)
-            .ok_or(StoreError::NotFound)?;
+        let stored = data.document_mut(org, doc)?;
         stored.status = status;
         stored.progress = progress.clamp(0.0, 1.0);
         stored.error = error;
@@ -238,12 +249,7 @@ impl KnowledgeRepo for InMemoryStore {
     ) -> StoreResult<Document> {
         let now = self.now();
         let mut data = self.data();
-        let kb = data
-            .documents
-            .get(&doc)
-            .filter(|d| d.org_id == org)
-            .ok_or(StoreError::NotFound)?
-            .kb_id;
+        let kb = data.document_of(org, doc)?.kb_id;
         data.chunks.retain(|_, (c, _)| c.document_id != doc);
         let count = u32::try_from(chunks.len()).unwrap_or(u32::MAX);
         for new in chunks {
@@ -259,7 +265,7 @@ impl KnowledgeRepo for InMemoryStore {
             };
             data.chunks.insert(chunk.id, (chunk, new.embedding));
         }
-        let stored = data.documents.get_mut(&doc).ok_or(StoreError::NotFound)?;
+        let stored = data.document_mut(org, doc)?;
         stored.status = DocumentStatus::Ready;
         stored.progress = 1.0;
         stored.error = None;
