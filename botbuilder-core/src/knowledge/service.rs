@@ -1,0 +1,475 @@
+//! The knowledge service: documents in, searchable chunks out, and search over them.
+//!
+//! [`KnowledgeService::add_document`] stores a `pending` document with its bytes and enqueues
+//! an [`INGEST_JOB`]; a worker ([`KnowledgeService::work_once`] in a loop, or
+//! [`KnowledgeService::run_worker`]) extracts the text, cuts it into chunks, embeds them in
+//! batches (reporting progress) and stores them, which makes the document `ready`. Because
+//! the job and the bytes are in the store, a restart resumes whatever was pending. A document
+//! that cannot be read fails at once with the reason; one whose job keeps failing ends
+//! `failed` when the queue dead-letters the job.
+//!
+//! [`KnowledgeService::search`] runs keyword (the store's BM25), vector (an exact in-process
+//! index per knowledge base) or hybrid search (both, fused by reciprocal rank).
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::chunk::{ChunkOptions, chunk_text};
+use super::extract::{ExtractError, extract};
+use super::fusion::{RRF_K, reciprocal_rank_fusion};
+use super::vector::{VectorError, VectorIndex};
+use crate::domain::{
+    Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, NewChunk, NewDocument,
+    NewKnowledgeBase,
+};
+use crate::embed::Embedder;
+use crate::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
+use crate::llm::ProviderError;
+use crate::queue::{JobQueue, NewJob, QueueError};
+use crate::store::{Store, StoreError};
+
+/// Job kind of document ingestion.
+pub const INGEST_JOB: &str = "ingest_document";
+/// Attempts before an ingestion job is dead-lettered.
+pub const INGEST_ATTEMPTS: u32 = 3;
+/// How long a worker holds an ingestion job before another may take it.
+pub const INGEST_LEASE: Duration = Duration::from_secs(300);
+/// Texts embedded per call.
+pub const EMBED_BATCH: usize = 64;
+/// Most results one search returns.
+pub const MAX_TOP_K: usize = 100;
+
+/// Why a knowledge operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum KnowledgeError {
+    /// The document cannot be read (unsupported type, not UTF-8, empty).
+    #[error(transparent)]
+    Unreadable(#[from] ExtractError),
+    /// The store failed (or the knowledge base/document is not found, or a duplicate).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The embedder failed.
+    #[error(transparent)]
+    Embedder(#[from] ProviderError),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+    /// Stored vectors do not fit the knowledge base (changed embedder without re-indexing).
+    #[error(transparent)]
+    Vectors(#[from] VectorError),
+}
+
+/// A document to add.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Upload {
+    /// Title.
+    pub title: String,
+    /// How it arrived.
+    pub source: DocumentSource,
+    /// Its media type.
+    pub content_type: String,
+    /// SHA-256 of `bytes`, hex (computed by the caller's crypto stack).
+    pub content_hash: String,
+    /// The original bytes.
+    pub bytes: Vec<u8>,
+}
+
+/// How to search.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum SearchMode {
+    /// Full text (BM25).
+    Keyword,
+    /// Embedding similarity (cosine).
+    Vector,
+    /// Both, fused by reciprocal rank.
+    #[default]
+    Hybrid,
+}
+
+/// A search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchRequest {
+    /// What to look for.
+    pub query: String,
+    /// How.
+    pub mode: SearchMode,
+    /// How many results at most (1 to [`MAX_TOP_K`]).
+    pub top_k: usize,
+    /// Results scoring below this are dropped (on the mode's own scale: BM25, cosine, or
+    /// the fused reciprocal-rank score).
+    pub min_score: f32,
+}
+
+/// One result.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SearchHit {
+    /// The chunk.
+    pub chunk: Chunk,
+    /// The title of its document.
+    pub document_title: String,
+    /// The score on the mode's scale (higher is better).
+    pub score: f32,
+    /// Its BM25 score, when keyword search found it.
+    pub keyword_score: Option<f32>,
+    /// Its cosine similarity, when vector search found it.
+    pub vector_score: Option<f32>,
+}
+
+/// The service (see the module docs). Share it with `Arc`.
+pub struct KnowledgeService {
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+    embedder: Arc<dyn Embedder>,
+    chunking: ChunkOptions,
+    indexes: Mutex<HashMap<KnowledgeBaseId, Arc<VectorIndex>>>,
+}
+
+impl std::fmt::Debug for KnowledgeService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KnowledgeService")
+            .field("embedder", &self.embedder.model())
+            .field("chunking", &self.chunking)
+            .finish_non_exhaustive()
+    }
+}
+
+impl KnowledgeService {
+    /// A service storing into `store`, queueing on `queue`, embedding with `embedder`.
+    pub fn new(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
+        embedder: Arc<dyn Embedder>,
+    ) -> Self {
+        Self {
+            store,
+            queue,
+            embedder,
+            chunking: ChunkOptions::default(),
+            indexes: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Changes how documents are cut.
+    #[must_use]
+    pub fn with_chunking(mut self, chunking: ChunkOptions) -> Self {
+        self.chunking = chunking;
+        self
+    }
+
+    /// The embedder new knowledge bases are indexed with.
+    pub fn embedder(&self) -> &dyn Embedder {
+        self.embedder.as_ref()
+    }
+
+    /// Creates a knowledge base recording the service's embedding model and dimensions.
+    pub async fn create_knowledge_base(
+        &self,
+        org: OrgId,
+        name: String,
+        description: String,
+    ) -> Result<KnowledgeBase, KnowledgeError> {
+        let new = NewKnowledgeBase {
+            name,
+            description,
+            embedding_model: self.embedder.model().to_owned(),
+            embedding_dimensions: u32::try_from(self.embedder.dimensions()).unwrap_or(u32::MAX),
+        };
+        Ok(self.store.create_knowledge_base(org, new).await?)
+    }
+
+    /// Stores a `pending` document and enqueues its ingestion. Unreadable media types are
+    /// refused before anything is stored; the same bytes twice in one knowledge base are a
+    /// store `Conflict`.
+    pub async fn add_document(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+        upload: Upload,
+    ) -> Result<Document, KnowledgeError> {
+        if !super::extract::is_supported(&upload.content_type) {
+            return Err(
+                ExtractError::Unsupported(super::extract::essence(&upload.content_type)).into(),
+            );
+        }
+        if upload.bytes.is_empty() {
+            return Err(ExtractError::Empty.into());
+        }
+        let new = NewDocument {
+            title: upload.title,
+            source: upload.source,
+            content_type: upload.content_type,
+            content_hash: upload.content_hash,
+            size_bytes: u64::try_from(upload.bytes.len()).unwrap_or(u64::MAX),
+            content: upload.bytes,
+        };
+        let doc = self.store.create_document(org, kb, new).await?;
+        self.queue
+            .enqueue(NewJob {
+                kind: INGEST_JOB.to_owned(),
+                payload: serde_json::json!({ "org": org, "document": doc.id }),
+                max_attempts: INGEST_ATTEMPTS,
+            })
+            .await?;
+        Ok(doc)
+    }
+
+    /// Ingests one document now: extract, chunk, embed (progress after each batch), store.
+    /// An unreadable document ends `failed` with the reason (and the error is returned).
+    pub async fn ingest(&self, org: OrgId, doc: DocumentId) -> Result<Document, KnowledgeError> {
+        let document = self.store.get_document(org, doc).await?;
+        let kb = self.store.get_knowledge_base(org, document.kb_id).await?;
+        self.store
+            .set_document_status(org, doc, DocumentStatus::Processing, 0.0, None)
+            .await?;
+        let bytes = self.store.document_content(org, doc).await?;
+        let (text, format) = match extract(&document.content_type, &bytes) {
+            Ok(read) => read,
+            Err(e) => {
+                self.store
+                    .set_document_status(org, doc, DocumentStatus::Failed, 0.0, Some(e.to_string()))
+                    .await?;
+                return Err(e.into());
+            }
+        };
+        let pieces = chunk_text(&text, format, self.chunking);
+        let mut chunks = Vec::with_capacity(pieces.len());
+        let total = pieces.len().max(1);
+        for batch in pieces.chunks(EMBED_BATCH) {
+            let texts: Vec<String> = batch.iter().map(|p| embedding_text(&document, p)).collect();
+            let vectors = self.embedder.embed_texts(&texts).await?;
+            if vectors
+                .iter()
+                .any(|v| v.len() != kb.embedding_dimensions as usize)
+            {
+                return Err(VectorError::Dimensions {
+                    expected: kb.embedding_dimensions as usize,
+                    got: vectors.first().map_or(0, Vec::len),
+                }
+                .into());
+            }
+            for (piece, embedding) in batch.iter().zip(vectors) {
+                chunks.push(NewChunk {
+                    position: piece.position,
+                    text: piece.text.clone(),
+                    heading_path: piece.heading_path.clone(),
+                    token_count: piece.token_count,
+                    embedding,
+                });
+            }
+            #[allow(clippy::cast_precision_loss)] // a progress ratio
+            let progress = chunks.len() as f32 / total as f32 * 0.95;
+            self.store
+                .set_document_status(org, doc, DocumentStatus::Processing, progress, None)
+                .await?;
+        }
+        let ready = self.store.replace_chunks(org, doc, chunks).await?;
+        self.forget_index(document.kb_id);
+        Ok(ready)
+    }
+
+    /// Takes one ingestion job off the queue and runs it; `false` when there was none. A
+    /// failure is reported to the queue (retried later); the last one marks the document
+    /// `failed`.
+    pub async fn work_once(&self) -> Result<bool, KnowledgeError> {
+        let Some(job) = self.queue.reserve(&[INGEST_JOB], INGEST_LEASE).await? else {
+            return Ok(false);
+        };
+        let target: Option<(OrgId, DocumentId)> =
+            serde_json::from_value(job.payload["org"].clone())
+                .ok()
+                .zip(serde_json::from_value(job.payload["document"].clone()).ok());
+        let Some((org, doc)) = target else {
+            self.queue
+                .fail(job.id, "malformed job payload", Duration::ZERO)
+                .await?;
+            return Ok(true);
+        };
+        match self.ingest(org, doc).await {
+            Ok(_) => self.queue.complete(job.id).await?,
+            // Gone (deleted meanwhile) or unreadable: retrying cannot help.
+            Err(KnowledgeError::Store(StoreError::NotFound) | KnowledgeError::Unreadable(_)) => {
+                self.queue.complete(job.id).await?;
+            }
+            Err(e) => {
+                let reason = e.to_string();
+                tracing::warn!(document = %doc, attempt = job.attempt, "ingestion failed: {reason}");
+                if job.attempt >= INGEST_ATTEMPTS {
+                    let _ = self
+                        .store
+                        .set_document_status(
+                            org,
+                            doc,
+                            DocumentStatus::Failed,
+                            0.0,
+                            Some(reason.clone()),
+                        )
+                        .await;
+                }
+                let backoff = Duration::from_secs(5 * u64::from(job.attempt));
+                self.queue.fail(job.id, &reason, backoff).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Works the queue until `shutdown` resolves, pausing `idle` when it is empty.
+    pub async fn run_worker(self: Arc<Self>, idle: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let worked = tokio::select! {
+                () = &mut shutdown => return,
+                result = self.work_once() => result,
+            };
+            let pause = match worked {
+                Ok(true) => continue,
+                Ok(false) => idle,
+                Err(e) => {
+                    tracing::warn!("ingestion worker: {e}");
+                    idle
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Deletes a document and its chunks.
+    pub async fn delete_document(&self, org: OrgId, doc: DocumentId) -> Result<(), KnowledgeError> {
+        let document = self.store.get_document(org, doc).await?;
+        self.store.delete_document(org, doc).await?;
+        self.forget_index(document.kb_id);
+        Ok(())
+    }
+
+    /// Deletes a knowledge base with its documents and chunks.
+    pub async fn delete_knowledge_base(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> Result<(), KnowledgeError> {
+        self.store.delete_knowledge_base(org, kb).await?;
+        self.forget_index(kb);
+        Ok(())
+    }
+
+    fn forget_index(&self, kb: KnowledgeBaseId) {
+        self.indexes.lock().expect("indexes poisoned").remove(&kb);
+    }
+
+    /// The vector index of `kb` (built from the store on first use).
+    async fn index(
+        &self,
+        org: OrgId,
+        kb: &KnowledgeBase,
+    ) -> Result<Arc<VectorIndex>, KnowledgeError> {
+        if let Some(index) = self.indexes.lock().expect("indexes poisoned").get(&kb.id) {
+            return Ok(index.clone());
+        }
+        let vectors = self.store.chunk_embeddings(org, kb.id).await?;
+        let index = Arc::new(VectorIndex::from_vectors(
+            kb.embedding_dimensions as usize,
+            vectors,
+        )?);
+        self.indexes
+            .lock()
+            .expect("indexes poisoned")
+            .insert(kb.id, index.clone());
+        Ok(index)
+    }
+
+    /// Searches the knowledge bases `kbs` of `org` (see the module docs).
+    pub async fn search(
+        &self,
+        org: OrgId,
+        kbs: &[KnowledgeBaseId],
+        request: &SearchRequest,
+    ) -> Result<Vec<SearchHit>, KnowledgeError> {
+        let top_k = request.top_k.clamp(1, MAX_TOP_K);
+        // Each side fetches more than asked, so fusion has candidates to agree on.
+        let depth = (top_k * 4).max(20);
+        let mut keyword: Vec<(ChunkId, f32)> = Vec::new();
+        let mut vector: Vec<(ChunkId, f32)> = Vec::new();
+        if request.mode != SearchMode::Vector {
+            let limit = u32::try_from(depth).unwrap_or(u32::MAX);
+            keyword = self
+                .store
+                .keyword_search(org, kbs, &request.query, limit)
+                .await?
+                .into_iter()
+                .map(|hit| (hit.chunk.id, hit.score))
+                .collect();
+        }
+        if request.mode != SearchMode::Keyword && !request.query.trim().is_empty() {
+            let query = self.embedder.embed_text(&request.query).await?;
+            for kb in kbs {
+                let kb = self.store.get_knowledge_base(org, *kb).await?;
+                if query.len() != kb.embedding_dimensions as usize {
+                    continue; // indexed with another embedder; re-index to search it by vector
+                }
+                vector.extend(self.index(org, &kb).await?.search(&query, depth)?);
+            }
+            vector.sort_by(|a, b| b.1.total_cmp(&a.1));
+            vector.truncate(depth);
+        }
+        let keyword_scores: HashMap<ChunkId, f32> = keyword.iter().copied().collect();
+        let vector_scores: HashMap<ChunkId, f32> = vector.iter().copied().collect();
+        let ranked: Vec<(ChunkId, f32)> = match request.mode {
+            SearchMode::Keyword => keyword,
+            SearchMode::Vector => vector,
+            SearchMode::Hybrid => {
+                let lists = [
+                    keyword.iter().map(|(id, _)| *id).collect(),
+                    vector.iter().map(|(id, _)| *id).collect(),
+                ];
+                reciprocal_rank_fusion(&lists, RRF_K)
+            }
+        };
+        let ranked: Vec<(ChunkId, f32)> = ranked
+            .into_iter()
+            .filter(|(_, score)| *score >= request.min_score)
+            .take(top_k)
+            .collect();
+        let ids: Vec<ChunkId> = ranked.iter().map(|(id, _)| *id).collect();
+        let mut chunks: HashMap<ChunkId, Chunk> = self
+            .store
+            .get_chunks(org, &ids)
+            .await?
+            .into_iter()
+            .map(|c| (c.id, c))
+            .collect();
+        let mut titles: HashMap<DocumentId, String> = HashMap::new();
+        let mut hits = Vec::with_capacity(chunks.len());
+        for (id, score) in ranked {
+            let Some(chunk) = chunks.remove(&id) else {
+                continue; // deleted since it was found
+            };
+            if let std::collections::hash_map::Entry::Vacant(slot) = titles.entry(chunk.document_id)
+            {
+                slot.insert(self.store.get_document(org, chunk.document_id).await?.title);
+            }
+            hits.push(SearchHit {
+                document_title: titles[&chunk.document_id].clone(),
+                keyword_score: keyword_scores.get(&chunk.id).copied(),
+                vector_score: vector_scores.get(&chunk.id).copied(),
+                score,
+                chunk,
+            });
+        }
+        Ok(hits)
+    }
+}
+
+/// What is embedded for a chunk: the document title and headings give a short passage its
+/// context ("Refunds > Exceptions: Sale items are final").
+fn embedding_text(document: &Document, piece: &super::chunk::TextChunk) -> String {
+    let mut context = vec![document.title.as_str()];
+    context.extend(piece.heading_path.iter().map(String::as_str));
+    format!("{}\n{}", context.join(" > "), piece.text)
+}
