@@ -61,14 +61,26 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    // Ingestion runs beside the server; an interrupted job is taken up again after its lease.
+    let worker = tokio::spawn(
+        state
+            .knowledge
+            .clone()
+            .run_worker(INGEST_IDLE, std::future::pending()),
+    );
     let app = build_router(state);
-    axum::serve(
+    let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
     .with_graceful_shutdown(shutdown)
-    .await
+    .await;
+    worker.abort();
+    served
 }
+
+/// How long the ingestion worker waits when the queue is empty.
+pub const INGEST_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Resolves on SIGINT (Ctrl-C) or SIGTERM.
 pub async fn shutdown_signal() {

@@ -5,10 +5,13 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use botbuilder_core::auth::{PasswordHasher, TokenIssuer};
 use botbuilder_core::clock::{Clock, SystemClock};
+use botbuilder_core::knowledge::KnowledgeService;
+use botbuilder_core::queue::JobQueue;
 use botbuilder_core::rate_limit::RateLimiter;
 use botbuilder_core::store::Store;
 use botbuilder_store::SqliteStore;
 use botbuilder_store::memory::MemoryRateLimiter;
+use botbuilder_store::memory_queue::MemoryJobQueue;
 
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
@@ -16,7 +19,7 @@ use crate::config::{Environment, Settings};
 use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
 use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
-use botbuilder_providers::local::LocalProvider;
+use botbuilder_providers::local::{LocalEmbedder, LocalProvider};
 
 /// HTTP-level settings the middleware and handlers read.
 #[derive(Debug, Clone)]
@@ -75,6 +78,10 @@ pub struct AppState {
     pub engine: Arc<Engine>,
     /// Key signing web chat session tokens (derived from the JWT secret, distinct from it).
     pub webchat_secret: Arc<String>,
+    /// Background jobs (durable on SQLite).
+    pub queue: Arc<dyn JobQueue>,
+    /// Knowledge bases: ingestion and search.
+    pub knowledge: Arc<KnowledgeService>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -88,11 +95,20 @@ impl std::fmt::Debug for AppState {
 
 /// Opens the store named by a database URL (running migrations).
 pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
+    Ok(open_backend(database_url).await?.0)
+}
+
+/// Opens the store and the durable job queue named by a database URL.
+pub async fn open_backend(
+    database_url: &str,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn JobQueue>)> {
     if database_url.starts_with("sqlite:") {
-        let store = SqliteStore::connect(database_url)
-            .await
-            .with_context(|| format!("cannot open {database_url}"))?;
-        return Ok(Arc::new(store));
+        let store = Arc::new(
+            SqliteStore::connect(database_url)
+                .await
+                .with_context(|| format!("cannot open {database_url}"))?,
+        );
+        return Ok((store.clone(), store));
     }
     if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
         bail!("this build has no Postgres backend yet; use a sqlite:// URL");
@@ -137,14 +153,24 @@ impl AppState {
         if settings.redis_url.is_some() {
             bail!("this build has no Redis backend yet; unset BOTBUILDER_REDIS_URL");
         }
-        let store = open_store(&settings.database_url).await?;
-        Self::with_store(store, settings, cost)
+        let (store, queue) = open_backend(&settings.database_url).await?;
+        Self::with_backend(store, queue, settings, cost)
     }
 
-    /// The state around an already opened store (any [`Store`] implementation); the settings'
-    /// database URL is ignored.
+    /// The state around an already opened store (any [`Store`] implementation) with the
+    /// in-process job queue (not durable); the settings' database URL is ignored.
     pub fn with_store(
         store: Arc<dyn Store>,
+        settings: &Settings,
+        cost: HashCost,
+    ) -> anyhow::Result<Self> {
+        Self::with_backend(store, Arc::new(MemoryJobQueue::default()), settings, cost)
+    }
+
+    /// The state around an already opened store and job queue.
+    pub fn with_backend(
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
         settings: &Settings,
         cost: HashCost,
     ) -> anyhow::Result<Self> {
@@ -156,7 +182,7 @@ impl AppState {
             .clock(clock.clone())
             .build()?;
         Ok(Self {
-            store,
+            store: store.clone(),
             hasher: Arc::new(Argon2Hasher::new(cost)?),
             tokens: Arc::new(JwtIssuer::new(
                 settings.jwt_secret.expose().as_bytes(),
@@ -169,6 +195,12 @@ impl AppState {
             nlu,
             engine: Arc::new(engine),
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),
+            knowledge: Arc::new(KnowledgeService::new(
+                store.clone(),
+                queue.clone(),
+                Arc::new(LocalEmbedder::default()),
+            )),
+            queue,
         })
     }
 }

@@ -9,6 +9,7 @@ pub mod conversations;
 pub mod flows;
 pub mod health;
 pub mod input;
+pub mod knowledge;
 pub mod members;
 pub mod nlu;
 pub mod orgs;
@@ -74,6 +75,7 @@ impl Modify for BearerAuth {
         (name = "flows", description = "Conversation flows: draft and published versions"),
         (name = "conversations", description = "Sessions, messages, handoff, feedback"),
         (name = "webchat", description = "Public web chat API for the widget"),
+        (name = "knowledge", description = "Knowledge bases, documents and search"),
     )
 )]
 struct ApiDoc;
@@ -132,6 +134,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(webchat::create_session))
         .routes(routes!(webchat::send_message, webchat::history))
         .routes(routes!(webchat::feedback))
+        .routes(routes!(
+            knowledge::list_knowledge_bases,
+            knowledge::create_knowledge_base
+        ))
+        .routes(routes!(
+            knowledge::get_knowledge_base,
+            knowledge::update_knowledge_base,
+            knowledge::delete_knowledge_base
+        ))
+        .routes(routes!(knowledge::list_documents, knowledge::add_document))
+        .routes(routes!(knowledge::get_document, knowledge::delete_document))
+        .routes(routes!(knowledge::search))
 }
 
 /// The OpenAPI 3.1 document of the API.

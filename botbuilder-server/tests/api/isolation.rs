@@ -68,6 +68,24 @@ async fn victim(app: &TestApp) -> Victim {
         .await;
     assert_eq!(turn.status, reqwest::StatusCode::OK, "{}", turn.text);
     let message_id = turn.json["message"]["id"].as_str().unwrap().to_owned();
+    let kb = app
+        .post(
+            &format!("/api/v1/orgs/{org}/knowledge-bases"),
+            &account.token,
+            json!({ "name": "victim-secret-kb" }),
+        )
+        .await;
+    assert_eq!(kb.status, reqwest::StatusCode::CREATED, "{}", kb.text);
+    let kb_id = kb.json["id"].as_str().unwrap().to_owned();
+    let doc = app
+        .post(
+            &format!("/api/v1/orgs/{org}/knowledge-bases/{kb_id}/documents"),
+            &account.token,
+            json!({ "title": "victim-secret-doc", "text": "victim secret knowledge" }),
+        )
+        .await;
+    assert_eq!(doc.status, reqwest::StatusCode::ACCEPTED, "{}", doc.text);
+    let doc_id = doc.json["id"].as_str().unwrap().to_owned();
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -85,6 +103,8 @@ async fn victim(app: &TestApp) -> Victim {
         ("entity", entity.json["id"].as_str().unwrap().to_owned()),
         ("session", session_id.clone()),
         ("message", message_id.clone()),
+        ("kb", kb_id.clone()),
+        ("doc", doc_id.clone()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -108,6 +128,11 @@ async fn victim(app: &TestApp) -> Victim {
         ids["intent"].clone(),
         ids["entity"].clone(),
         key.json["key"].as_str().unwrap().to_owned(),
+        kb_id,
+        doc_id,
+        "victim-secret-kb".to_owned(),
+        "victim-secret-doc".to_owned(),
+        "victim secret knowledge".to_owned(),
     ];
     Victim {
         account,
@@ -156,6 +181,14 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
             json!({ "text": "agent here" })
         }
         ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback") => json!({ "rating": "down" }),
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases") => json!({ "name": "intruder" }),
+        ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => json!({ "name": "pwned" }),
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents") => {
+            json!({ "title": "intruder", "text": "pwned" })
+        }
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search") => {
+            json!({ "query": "victim secret knowledge" })
+        }
         ("POST", "/api/v1/orgs/{org}/bots/import") => json!({
             "format": "botbuilder.bot/v1",
             "bot": { "name": "Imported", "ai_config": { "provider": "local", "model": "local-extractive",
@@ -228,6 +261,22 @@ const KNOWN: &[(&str, &str)] = &[
         "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/release",
     ),
     ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback"),
+    ("GET", "/api/v1/orgs/{org}/knowledge-bases"),
+    ("POST", "/api/v1/orgs/{org}/knowledge-bases"),
+    ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}"),
+    ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}"),
+    ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}"),
+    ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents"),
+    ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents"),
+    (
+        "GET",
+        "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}",
+    ),
+    (
+        "DELETE",
+        "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}",
+    ),
+    ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search"),
 ];
 
 fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -321,6 +370,8 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
             "{entity}",
             "{session}",
             "{message}",
+            "{kb}",
+            "{doc}",
         ]
         .iter()
         .any(|p| path.contains(p));
@@ -387,6 +438,32 @@ async fn assert_victim_intact(app: &TestApp, victim: &Victim) {
     let members = app.get(&format!("/api/v1/orgs/{org}/members"), token).await;
     assert_eq!(members.json["items"].as_array().unwrap().len(), 2);
     assert!(members.text.contains("\"editor\""));
+    let kbs = app
+        .get(&format!("/api/v1/orgs/{org}/knowledge-bases"), token)
+        .await;
+    assert_eq!(
+        kbs.json["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        kbs.text
+    );
+    assert_eq!(kbs.json["items"][0]["name"], "victim-secret-kb");
+    let docs = app
+        .get(
+            &format!(
+                "/api/v1/orgs/{org}/knowledge-bases/{}/documents",
+                victim.ids["kb"]
+            ),
+            token,
+        )
+        .await;
+    assert_eq!(
+        docs.json["items"].as_array().unwrap().len(),
+        1,
+        "{}",
+        docs.text
+    );
+    assert_eq!(docs.json["items"][0]["title"], "victim-secret-doc");
     let me = app.get(&format!("/api/v1/orgs/{org}"), token).await;
     assert_eq!(me.status, StatusCode::OK);
     assert!(!me.text.contains("pwned"));

@@ -7,6 +7,7 @@ mod conversations;
 mod flows;
 mod isolation;
 mod jwt;
+mod knowledge;
 mod nlu;
 mod permissions;
 mod platform;

@@ -80,6 +80,16 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/entities")
         | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
         | ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}") => BOT_WRITERS,
+        ("GET", "/api/v1/orgs/{org}/knowledge-bases")
+        | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}")
+        | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents")
+        | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}")
+        | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search") => ALL,
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases")
+        | ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}")
+        | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents")
+        | ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}") => BOT_WRITERS,
+        ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => &[Owner, Admin, Editor],
         other => panic!("{other:?} is missing from the permission matrix"),
     }
 }
@@ -204,6 +214,27 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             concrete = concrete.replace("{entity}", entity.json["id"].as_str().unwrap());
         }
     }
+    if path.contains("{kb}") {
+        let kb = app
+            .post(
+                &format!("/api/v1/orgs/{org}/knowledge-bases"),
+                token,
+                json!({ "name": "target" }),
+            )
+            .await;
+        let kb = kb.json["id"].as_str().unwrap().to_owned();
+        concrete = concrete.replace("{kb}", &kb);
+        if path.contains("{doc}") {
+            let doc = app
+                .post(
+                    &format!("/api/v1/orgs/{org}/knowledge-bases/{kb}/documents"),
+                    token,
+                    json!({ "title": "target", "text": format!("target text {}", uuid::Uuid::now_v7()) }),
+                )
+                .await;
+            concrete = concrete.replace("{doc}", doc.json["id"].as_str().unwrap());
+        }
+    }
     if path.contains("{user}") {
         let member = app
             .add_member(&w.owner, org, &email("target"), "viewer")
@@ -282,6 +313,18 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => Some(json!({ "text": "hello" })),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations") => Some(json!({})),
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases") => Some(json!({ "name": "docs" })),
+        ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => {
+            Some(json!({ "description": "changed" }))
+        }
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents") => Some(json!({
+            "title": "Refunds",
+            "text": format!("Refunds take five days. {}", uuid::Uuid::now_v7()),
+            "content_type": "text/markdown"
+        })),
+        ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search") => {
+            Some(json!({ "query": "refunds", "mode": "keyword" }))
+        }
         ("POST", "/api/v1/orgs/{org}/bots/import") => Some(json!({
             "format": "botbuilder.bot/v1",
             "bot": { "name": "Imported", "ai_config": { "provider": "local", "model": "local-extractive",

@@ -1,0 +1,482 @@
+//! Knowledge bases: CRUD, documents (queued for ingestion, answered 202), and search.
+//!
+//! Knowledge bases are bot content, so they use the bot permissions: `bots:read` to see and
+//! search, `bots:write` to create, change and add or remove documents, `bots:delete` to delete
+//! a knowledge base.
+
+use axum::Json;
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::IntoResponse;
+use botbuilder_core::domain::{Document, DocumentSource, KnowledgeBase, KnowledgeBasePatch, Page};
+use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
+use botbuilder_core::knowledge::{
+    ExtractError, KnowledgeError, SearchHit, SearchMode, SearchRequest, Upload,
+};
+use chrono::{DateTime, Utc};
+use garde::Validate;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::input::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, PageQuery, not_blank, opt_not_blank};
+use super::views::PageView;
+use crate::error::{ApiError, ApiResult, Problem};
+use crate::extract::{OrgAccess, Path, Query, ValidJson, perm};
+use crate::middleware::audit::AuditRecord;
+use crate::state::AppState;
+
+/// Longest document title, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
+/// Longest search query, in characters.
+pub const MAX_QUERY_CHARS: usize = 2_000;
+
+impl From<KnowledgeError> for ApiError {
+    fn from(e: KnowledgeError) -> Self {
+        match e {
+            KnowledgeError::Unreadable(ExtractError::Unsupported(_)) => Self::UnsupportedMediaType,
+            KnowledgeError::Unreadable(other) => Self::field("text", other.to_string()),
+            KnowledgeError::Store(e) => e.into(),
+            KnowledgeError::Queue(e) => Self::Unavailable(Box::new(e)),
+            KnowledgeError::Embedder(e) if e.is_retryable() => Self::Unavailable(Box::new(e)),
+            other => Self::Internal(Box::new(other)),
+        }
+    }
+}
+
+/// A knowledge base.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct KnowledgeBaseView {
+    /// Id.
+    pub id: Uuid,
+    /// Owning organization.
+    pub organization_id: Uuid,
+    /// Name.
+    pub name: String,
+    /// Description.
+    pub description: String,
+    /// The embedder its vectors come from.
+    pub embedding_model: String,
+    /// Dimensions of its vectors.
+    pub embedding_dimensions: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&KnowledgeBase> for KnowledgeBaseView {
+    fn from(k: &KnowledgeBase) -> Self {
+        Self {
+            id: k.id.as_uuid(),
+            organization_id: k.org_id.as_uuid(),
+            name: k.name.clone(),
+            description: k.description.clone(),
+            embedding_model: k.embedding_model.clone(),
+            embedding_dimensions: k.embedding_dimensions,
+            created_at: k.created_at,
+            updated_at: k.updated_at,
+        }
+    }
+}
+
+/// A document and where its ingestion stands.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DocumentView {
+    /// Id.
+    pub id: Uuid,
+    /// Its knowledge base.
+    pub knowledge_base_id: Uuid,
+    /// Title.
+    pub title: String,
+    /// How it arrived (`{"type":"text"}`, `{"type":"file","filename":…}`, `{"type":"url","url":…}`).
+    #[schema(value_type = Object)]
+    pub source: DocumentSource,
+    /// Media type of the original.
+    pub content_type: String,
+    /// SHA-256 of the original, hex.
+    pub content_hash: String,
+    /// Size of the original in bytes.
+    pub size_bytes: u64,
+    /// `pending`, `processing`, `ready` or `failed`.
+    pub status: String,
+    /// Share of the ingestion done, 0 to 1.
+    pub progress: f32,
+    /// Why ingestion failed.
+    pub error: Option<String>,
+    /// Chunks stored.
+    pub chunk_count: u32,
+    /// Creation time.
+    pub created_at: DateTime<Utc>,
+    /// Last change.
+    pub updated_at: DateTime<Utc>,
+}
+
+impl From<&Document> for DocumentView {
+    fn from(d: &Document) -> Self {
+        Self {
+            id: d.id.as_uuid(),
+            knowledge_base_id: d.kb_id.as_uuid(),
+            title: d.title.clone(),
+            source: d.source.clone(),
+            content_type: d.content_type.clone(),
+            content_hash: d.content_hash.clone(),
+            size_bytes: d.size_bytes,
+            status: d.status.as_str().to_owned(),
+            progress: d.progress,
+            error: d.error.clone(),
+            chunk_count: d.chunk_count,
+            created_at: d.created_at,
+            updated_at: d.updated_at,
+        }
+    }
+}
+
+/// A search result.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SearchHitView {
+    /// The chunk.
+    pub chunk_id: Uuid,
+    /// Its document.
+    pub document_id: Uuid,
+    /// The document's title.
+    pub document_title: String,
+    /// Order of the chunk in its document.
+    pub position: u32,
+    /// The headings above the chunk.
+    pub heading_path: Vec<String>,
+    /// The chunk's text.
+    pub text: String,
+    /// Score on the mode's scale (higher is better).
+    pub score: f32,
+    /// BM25 score, when keyword search found it.
+    pub keyword_score: Option<f32>,
+    /// Cosine similarity, when vector search found it.
+    pub vector_score: Option<f32>,
+}
+
+impl From<&SearchHit> for SearchHitView {
+    fn from(h: &SearchHit) -> Self {
+        Self {
+            chunk_id: h.chunk.id.as_uuid(),
+            document_id: h.chunk.document_id.as_uuid(),
+            document_title: h.document_title.clone(),
+            position: h.chunk.position,
+            heading_path: h.chunk.heading_path.clone(),
+            text: h.chunk.text.clone(),
+            score: h.score,
+            keyword_score: h.keyword_score,
+            vector_score: h.vector_score,
+        }
+    }
+}
+
+/// A new knowledge base.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CreateKnowledgeBase {
+    /// Name.
+    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(not_blank))]
+    pub name: String,
+    /// Description.
+    #[serde(default)]
+    #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
+    pub description: String,
+}
+
+/// Changes to a knowledge base.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateKnowledgeBase {
+    /// New name.
+    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(opt_not_blank))]
+    pub name: Option<String>,
+    /// New description.
+    #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
+    pub description: Option<String>,
+}
+
+/// A document sent as JSON text.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AddTextDocument {
+    /// Title.
+    #[garde(length(chars, min = 1, max = MAX_TITLE_CHARS), custom(not_blank))]
+    pub title: String,
+    /// The text.
+    #[garde(length(min = 1), custom(not_blank))]
+    pub text: String,
+    /// `text/plain` (default) or `text/markdown`.
+    #[serde(default = "default_text_type")]
+    #[garde(skip)]
+    pub content_type: String,
+}
+
+fn default_text_type() -> String {
+    "text/plain".to_owned()
+}
+
+/// A search.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SearchInput {
+    /// What to look for.
+    #[garde(length(chars, min = 1, max = MAX_QUERY_CHARS), custom(not_blank))]
+    pub query: String,
+    /// Results, 1 to 100 (default 5).
+    #[serde(default = "default_top_k")]
+    #[garde(range(min = 1, max = 100))]
+    pub top_k: usize,
+    /// `keyword`, `vector` or `hybrid` (default).
+    #[serde(default)]
+    #[garde(skip)]
+    #[schema(value_type = String)]
+    pub mode: SearchMode,
+    /// Drop results scoring below this (on the mode's scale; default 0).
+    #[serde(default)]
+    #[garde(range(min = 0.0))]
+    pub min_score: f32,
+}
+
+fn default_top_k() -> usize {
+    5
+}
+
+/// `{kb}` path parameter.
+#[derive(Debug, Deserialize)]
+pub struct KbPath {
+    /// The knowledge base id.
+    pub kb: KnowledgeBaseId,
+}
+
+/// `{kb}/documents/{doc}` path parameters.
+#[derive(Debug, Deserialize)]
+pub struct DocPath {
+    /// The knowledge base id.
+    pub kb: KnowledgeBaseId,
+    /// The document id.
+    pub doc: DocumentId,
+}
+
+/// The knowledge bases, oldest first, paged.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/knowledge-bases", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), PageQuery),
+    responses((status = 200, body = PageView<KnowledgeBaseView>), (status = 403, body = Problem)))]
+pub async fn list_knowledge_bases(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<PageView<KnowledgeBaseView>>> {
+    let page: Page<KnowledgeBase> = state
+        .store
+        .list_knowledge_bases(access.org, q.page())
+        .await?;
+    Ok(Json(PageView::from_page(&page)))
+}
+
+/// Creates a knowledge base, indexed with the server's embedder.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id")),
+    request_body = CreateKnowledgeBase,
+    responses((status = 201, body = KnowledgeBaseView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+pub async fn create_knowledge_base(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    ValidJson(req): ValidJson<CreateKnowledgeBase>,
+) -> ApiResult<impl IntoResponse> {
+    let kb = state
+        .knowledge
+        .create_knowledge_base(access.org, req.name.trim().to_owned(), req.description)
+        .await?;
+    let audit = AuditRecord::new("knowledge_base.create")
+        .target("knowledge_base", kb.id)
+        .details(json!({ "name": kb.name }));
+    Ok((
+        StatusCode::CREATED,
+        audit,
+        Json(KnowledgeBaseView::from(&kb)),
+    ))
+}
+
+/// One knowledge base.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    responses((status = 200, body = KnowledgeBaseView), (status = 404, body = Problem)))]
+pub async fn get_knowledge_base(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<KbPath>,
+) -> ApiResult<Json<KnowledgeBaseView>> {
+    let kb = state.store.get_knowledge_base(access.org, path.kb).await?;
+    Ok(Json((&kb).into()))
+}
+
+/// Renames or re-describes a knowledge base.
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    request_body = UpdateKnowledgeBase,
+    responses((status = 200, body = KnowledgeBaseView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_knowledge_base(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<KbPath>,
+    ValidJson(req): ValidJson<UpdateKnowledgeBase>,
+) -> ApiResult<impl IntoResponse> {
+    let patch = KnowledgeBasePatch {
+        name: req.name.map(|n| n.trim().to_owned()),
+        description: req.description,
+    };
+    let kb = state
+        .store
+        .update_knowledge_base(access.org, path.kb, patch)
+        .await?;
+    let audit = AuditRecord::new("knowledge_base.update").target("knowledge_base", kb.id);
+    Ok((audit, Json(KnowledgeBaseView::from(&kb))))
+}
+
+/// Deletes a knowledge base with its documents and chunks.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)))]
+pub async fn delete_knowledge_base(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsDelete>,
+    Path(path): Path<KbPath>,
+) -> ApiResult<impl IntoResponse> {
+    state
+        .knowledge
+        .delete_knowledge_base(access.org, path.kb)
+        .await?;
+    let audit = AuditRecord::new("knowledge_base.delete").target("knowledge_base", path.kb);
+    Ok((StatusCode::NO_CONTENT, audit, ()))
+}
+
+/// The documents of a knowledge base, oldest first, paged.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id"), PageQuery),
+    responses((status = 200, body = PageView<DocumentView>), (status = 404, body = Problem)))]
+pub async fn list_documents(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<KbPath>,
+    Query(q): Query<PageQuery>,
+) -> ApiResult<Json<PageView<DocumentView>>> {
+    let page = state
+        .store
+        .list_documents(access.org, path.kb, q.page())
+        .await?;
+    Ok(Json(PageView::from_page(&page)))
+}
+
+/// Adds a document (JSON text) and queues its ingestion: 202 with the `pending` document;
+/// poll it until `ready` or `failed`. The same text twice in one knowledge base is 409.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    request_body = AddTextDocument,
+    responses((status = 202, body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
+pub async fn add_document(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<KbPath>,
+    ValidJson(req): ValidJson<AddTextDocument>,
+) -> ApiResult<impl IntoResponse> {
+    let bytes = req.text.into_bytes();
+    let upload = Upload {
+        title: req.title.trim().to_owned(),
+        source: DocumentSource::Text,
+        content_type: req.content_type,
+        content_hash: sha256_hex(&bytes),
+        bytes,
+    };
+    let doc = state
+        .knowledge
+        .add_document(access.org, path.kb, upload)
+        .await?;
+    let audit = AuditRecord::new("document.create")
+        .target("document", doc.id)
+        .details(json!({ "knowledge_base": path.kb, "title": doc.title }));
+    Ok((StatusCode::ACCEPTED, audit, Json(DocumentView::from(&doc))))
+}
+
+/// One document of the knowledge base, with its ingestion status.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id"),
+        ("doc" = Uuid, Path, description = "Document id")),
+    responses((status = 200, body = DocumentView), (status = 404, body = Problem)))]
+pub async fn get_document(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<DocPath>,
+) -> ApiResult<Json<DocumentView>> {
+    let doc = document_in(&state, &access, &path).await?;
+    Ok(Json((&doc).into()))
+}
+
+/// Deletes a document and its chunks.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id"),
+        ("doc" = Uuid, Path, description = "Document id")),
+    responses((status = 204, description = "Deleted"), (status = 404, body = Problem)))]
+pub async fn delete_document(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<DocPath>,
+) -> ApiResult<impl IntoResponse> {
+    document_in(&state, &access, &path).await?;
+    state
+        .knowledge
+        .delete_document(access.org, path.doc)
+        .await?;
+    let audit = AuditRecord::new("document.delete").target("document", path.doc);
+    Ok((StatusCode::NO_CONTENT, audit, ()))
+}
+
+/// Searches the knowledge base: `keyword` (BM25), `vector` (cosine) or `hybrid` (both,
+/// fused by reciprocal rank).
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/search", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    request_body = SearchInput,
+    responses((status = 200, body = Vec<SearchHitView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn search(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<KbPath>,
+    ValidJson(req): ValidJson<SearchInput>,
+) -> ApiResult<Json<Vec<SearchHitView>>> {
+    state.store.get_knowledge_base(access.org, path.kb).await?;
+    let request = SearchRequest {
+        query: req.query,
+        mode: req.mode,
+        top_k: req.top_k,
+        min_score: req.min_score,
+    };
+    let hits = state
+        .knowledge
+        .search(access.org, &[path.kb], &request)
+        .await?;
+    Ok(Json(hits.iter().map(SearchHitView::from).collect()))
+}
+
+/// The document of the path, checked to belong to the knowledge base of the path.
+async fn document_in<P>(
+    state: &AppState,
+    access: &OrgAccess<P>,
+    path: &DocPath,
+) -> ApiResult<Document> {
+    let doc = state.store.get_document(access.org, path.doc).await?;
+    if doc.kb_id != path.kb {
+        return Err(ApiError::NotFound);
+    }
+    Ok(doc)
+}
+
+/// SHA-256 of `bytes`, lower-case hex.
+fn sha256_hex(bytes: &[u8]) -> String {
+    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
+        .as_ref()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
