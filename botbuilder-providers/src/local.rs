@@ -11,7 +11,9 @@ use botbuilder_core::llm::{
 pub const DEFAULT_DIMENSIONS: usize = 384;
 
 /// A deterministic, offline "model": it never invents facts. Without retrieved context it says
-/// so; with context (a system message holding passages) it answers with that context.
+/// so. With numbered sources (`[1] Title` blocks after `Context:` in the system prompt, as the
+/// engine writes them) it is an extractive answerer: the sentences of the best source that
+/// share the most words with the question, cited as `[1]`. Other context is returned as is.
 /// It is what bots use when no LLM is configured.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalProvider;
@@ -24,6 +26,74 @@ impl LocalProvider {
 
 fn approx_tokens(text: &str) -> u32 {
     u32::try_from(text.len().div_ceil(4)).unwrap_or(u32::MAX)
+}
+
+/// Sentences kept in an extractive answer.
+const ANSWER_SENTENCES: usize = 2;
+
+/// Lower-case words longer than two letters.
+fn content_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .filter(|w| w.chars().count() > 2)
+        .map(str::to_lowercase)
+        .collect()
+}
+
+/// The first numbered source (`[1] label` line, then its text) of a context block.
+fn first_source(context: &str) -> Option<(&str, &str)> {
+    let rest = context.strip_prefix("[1] ")?;
+    let (label, body) = rest.split_once('\n').unwrap_or((rest, ""));
+    let end = body.find("\n\n[2] ").unwrap_or(body.len());
+    Some((label, body[..end].trim()))
+}
+
+/// Splits text into sentences (after `.`, `!`, `?` or a line break).
+fn sentences(text: &str) -> Vec<&str> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    let chars: Vec<(usize, char)> = text.char_indices().collect();
+    for (i, (at, c)) in chars.iter().enumerate() {
+        let next_is_space = chars.get(i + 1).is_none_or(|(_, n)| n.is_whitespace());
+        if (matches!(c, '.' | '!' | '?') && next_is_space) || *c == '\n' {
+            let end = at + c.len_utf8();
+            let piece = text[start..end].trim();
+            if !piece.is_empty() {
+                out.push(piece);
+            }
+            start = end;
+        }
+    }
+    let tail = text[start..].trim();
+    if !tail.is_empty() {
+        out.push(tail);
+    }
+    out
+}
+
+/// The sentences of `passage` that answer `question` best, in their original order.
+fn extract_answer(passage: &str, question: &str) -> String {
+    let asked = content_words(question);
+    let all = sentences(passage);
+    let mut scored: Vec<(usize, usize)> = all
+        .iter()
+        .enumerate()
+        .map(|(i, s)| {
+            let words = content_words(s);
+            (asked.iter().filter(|w| words.contains(w)).count(), i)
+        })
+        .collect();
+    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
+    let mut keep: Vec<usize> = scored
+        .iter()
+        .take(ANSWER_SENTENCES)
+        .filter(|(score, _)| *score > 0)
+        .map(|(_, i)| *i)
+        .collect();
+    if keep.is_empty() {
+        keep = (0..all.len().min(ANSWER_SENTENCES)).collect();
+    }
+    keep.sort_unstable();
+    keep.iter().map(|i| all[*i]).collect::<Vec<_>>().join(" ")
 }
 
 #[async_trait]
@@ -43,7 +113,21 @@ impl LlmProvider for LocalProvider {
             .filter(|m| m.role == ChatRole::System)
             .filter_map(|m| m.content.split_once("Context:\n").map(|(_, c)| c.trim()))
             .find(|c| !c.is_empty());
-        let text = context.map_or_else(|| Self::NO_ANSWER.to_owned(), str::to_owned);
+        let question = req
+            .messages
+            .iter()
+            .rev()
+            .find(|m| m.role == ChatRole::User)
+            .map_or("", |m| m.content.as_str());
+        let text = match context {
+            None => Self::NO_ANSWER.to_owned(),
+            Some(context) => match first_source(context) {
+                Some((_, passage)) if !passage.is_empty() => {
+                    format!("{} [1]", extract_answer(passage, question))
+                }
+                _ => context.to_owned(),
+            },
+        };
         let prompt_tokens = req.messages.iter().map(|m| approx_tokens(&m.content)).sum();
         Ok(ChatResponse {
             usage: Usage {
@@ -215,5 +299,37 @@ mod tests {
             .collect();
         assert_eq!(deltas.len(), 4, "word by word");
         assert_eq!(text, "Refunds within 30 days.");
+    }
+
+    #[tokio::test]
+    async fn numbered_sources_get_an_extractive_answer_citing_the_best_one() {
+        let context = "Answer from the sources.\n\nContext:\n[1] Shop guide › Refunds\n\
+            Keep your receipt. Refunds are paid within five days of the return. \
+            We love our customers.\n\n[2] Shop guide › Shipping\nShipping is free.";
+        let req = ChatRequest {
+            model: "local".into(),
+            messages: vec![
+                ChatMessage {
+                    role: ChatRole::System,
+                    content: context.into(),
+                },
+                ChatMessage {
+                    role: ChatRole::User,
+                    content: "How many days until refunds are paid?".into(),
+                },
+            ],
+            temperature: 0.0,
+            max_tokens: 100,
+        };
+        let answer = LocalProvider.complete(&req).await.unwrap();
+        assert_eq!(
+            answer.text,
+            "Refunds are paid within five days of the return. [1]"
+        );
+        assert_eq!(sentences("A b. C d! E\nF"), vec!["A b.", "C d!", "E", "F"]);
+        assert_eq!(
+            sentences("Version 2.5 is out."),
+            vec!["Version 2.5 is out."]
+        );
     }
 }

@@ -2,6 +2,7 @@
 //! create-user` and `config print-default`.
 
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use anyhow::Context;
 use botbuilder_core::auth::PasswordHasher;
@@ -13,9 +14,11 @@ use crate::auth::{Argon2Hasher, HashCost};
 use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
-use crate::state::{AppState, engine_builder, open_store};
+use crate::state::{AppState, engine_builder, open_backend, open_store};
 use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
+use botbuilder_core::knowledge::KnowledgeService;
+use botbuilder_providers::local::LocalEmbedder;
 
 /// BotBuilder-rs: a multi-tenant chatbot platform server.
 #[derive(Debug, Parser)]
@@ -165,12 +168,17 @@ async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let bot: BotId = bot.parse().context("--bot must be a bot id")?;
-    let store = open_store(database_url).await?;
+    let (store, queue) = open_backend(database_url).await?;
+    let knowledge = Arc::new(KnowledgeService::new(
+        store.clone(),
+        queue,
+        Arc::new(LocalEmbedder::default()),
+    ));
     let found = store
         .get_public_bot(bot)
         .await
         .with_context(|| format!("no bot {bot} in {database_url}"))?;
-    let engine = engine_builder(store)?.build()?;
+    let engine = engine_builder(store)?.knowledge(knowledge).build()?;
     println!("Talking to {} (Ctrl-D or /quit to leave)", found.name);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {

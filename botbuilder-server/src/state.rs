@@ -177,9 +177,15 @@ impl AppState {
         settings.master_key_bytes()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
+        let knowledge = Arc::new(KnowledgeService::new(
+            store.clone(),
+            queue.clone(),
+            Arc::new(LocalEmbedder::default()),
+        ));
         let engine = engine_builder(store.clone())?
             .models(nlu.clone())
             .clock(clock.clone())
+            .knowledge(knowledge.clone())
             .build()?;
         Ok(Self {
             store: store.clone(),
@@ -195,11 +201,7 @@ impl AppState {
             nlu,
             engine: Arc::new(engine),
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),
-            knowledge: Arc::new(KnowledgeService::new(
-                store.clone(),
-                queue.clone(),
-                Arc::new(LocalEmbedder::default()),
-            )),
+            knowledge,
             queue,
         })
     }

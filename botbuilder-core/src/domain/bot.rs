@@ -1,7 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use crate::id::{BotId, OrgId};
+use crate::id::{BotId, KnowledgeBaseId, OrgId};
 
 /// How a bot talks to a language model.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -18,6 +18,9 @@ pub struct AiConfig {
     pub max_tokens: u32,
     /// Provider to try when the main one fails, if any.
     pub fallback_provider: Option<String>,
+    /// Knowledge bases the bot answers from (searched for every AI answer).
+    #[serde(default)]
+    pub knowledge_base_ids: Vec<KnowledgeBaseId>,
 }
 
 impl AiConfig {
@@ -40,6 +43,7 @@ impl Default for AiConfig {
             temperature: Self::DEFAULT_TEMPERATURE,
             max_tokens: Self::DEFAULT_MAX_TOKENS,
             fallback_provider: None,
+            knowledge_base_ids: Vec::new(),
         }
     }
 }

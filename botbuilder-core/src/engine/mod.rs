@@ -11,7 +11,10 @@
 //! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
 
 mod executor;
+mod rag;
 mod snapshot;
+
+pub use rag::{CONTEXT_MARKER, RAG_CONTEXT_SHARE, RAG_MIN_SIMILARITY, RAG_TOP_K, SNIPPET_CHARS};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -27,6 +30,7 @@ use crate::domain::{
 };
 use crate::fetch::Fetcher;
 use crate::id::{BotId, MessageId, OrgId, SessionId};
+use crate::knowledge::KnowledgeService;
 use crate::llm::{ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::prompt;
@@ -131,6 +135,9 @@ pub enum EngineError {
     /// The bot's NLU data could not be compiled.
     #[error(transparent)]
     Nlu(#[from] ModelError),
+    /// Searching the bot's knowledge bases failed.
+    #[error("knowledge search failed: {0}")]
+    Knowledge(#[source] Box<crate::knowledge::KnowledgeError>),
 }
 
 impl From<StoreError> for EngineError {
@@ -172,6 +179,7 @@ pub struct EngineBuilder {
     clock: Option<Arc<dyn Clock>>,
     models: Option<Arc<ModelCache>>,
     fetcher: Option<Arc<dyn Fetcher>>,
+    knowledge: Option<Arc<KnowledgeService>>,
     config: EngineConfig,
 }
 
@@ -220,6 +228,12 @@ impl EngineBuilder {
         self
     }
 
+    /// Knowledge bases for answers with sources (without it, bots answer without them).
+    pub fn knowledge(mut self, knowledge: Arc<KnowledgeService>) -> Self {
+        self.knowledge = Some(knowledge);
+        self
+    }
+
     /// Tunables.
     pub fn config(mut self, config: EngineConfig) -> Self {
         self.config = config;
@@ -239,6 +253,7 @@ impl EngineBuilder {
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             models: self.models.unwrap_or_default(),
             fetcher: self.fetcher,
+            knowledge: self.knowledge,
             config: self.config,
             events,
             locks: Mutex::new(HashMap::new()),
@@ -256,6 +271,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     models: Arc<ModelCache>,
     fetcher: Option<Arc<dyn Fetcher>>,
+    knowledge: Option<Arc<KnowledgeService>>,
     config: EngineConfig,
     events: broadcast::Sender<EngineEvent>,
     locks: SessionLocks,
@@ -588,9 +604,19 @@ impl Engine {
                 text: &m.text,
             })
             .collect();
+        let context_window = prompt::context_window(provider.id(), &config.model);
+        let mut sources = Vec::new();
+        if let Some(knowledge) = &self.knowledge
+            && !config.knowledge_base_ids.is_empty()
+        {
+            let hits = rag::retrieve(knowledge, bot, text).await?;
+            let (extended, kept) = rag::with_sources(&system, hits, &config.model, context_window);
+            system = extended;
+            sources = kept;
+        }
         let prompt = prompt::assemble(&prompt::PromptParts {
             model: &config.model,
-            context_window: prompt::context_window(provider.id(), &config.model),
+            context_window,
             max_tokens: config.max_tokens,
             system: &system,
             history: &turns,
@@ -623,7 +649,11 @@ impl Engine {
         message.completion_tokens = usage.completion_tokens;
         message.cost_micros =
             prompt::price(provider.id(), &config.model).map_or(0, |price| price.cost_micros(usage));
-        message.payload = Value::Null;
+        message.payload = if sources.is_empty() {
+            Value::Null
+        } else {
+            json!({ "citations": rag::citations(&message.text, &sources) })
+        };
         Ok(message)
     }
 }

@@ -203,6 +203,7 @@ pub async fn bot_round_trips(store: &dyn Store) {
         temperature: 0.7,
         max_tokens: 300,
         fallback_provider: Some("local".into()),
+        knowledge_base_ids: vec![crate::id::KnowledgeBaseId::new()],
     };
     let bot = store
         .create_bot(

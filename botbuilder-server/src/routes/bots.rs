@@ -6,7 +6,8 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, NewBot};
-use botbuilder_core::id::BotId;
+use botbuilder_core::id::{BotId, KnowledgeBaseId, OrgId};
+use botbuilder_core::store::StoreError;
 use garde::Validate;
 use serde::Deserialize;
 use serde_json::json;
@@ -65,6 +66,10 @@ pub struct AiConfigInput {
     /// Provider to use when the main one fails.
     #[garde(custom(known_provider))]
     pub fallback_provider: Option<String>,
+    /// Knowledge bases of the organization the bot answers from (replaces the list).
+    #[garde(length(max = 20))]
+    #[schema(value_type = Option<Vec<Uuid>>)]
+    pub knowledge_base_ids: Option<Vec<KnowledgeBaseId>>,
 }
 
 impl AiConfigInput {
@@ -93,6 +98,7 @@ impl AiConfigInput {
             temperature: self.temperature.unwrap_or(base.temperature),
             max_tokens: self.max_tokens.unwrap_or(base.max_tokens),
             fallback_provider,
+            knowledge_base_ids: self.knowledge_base_ids.unwrap_or(base.knowledge_base_ids),
         })
     }
 }
@@ -134,6 +140,31 @@ impl BotSettingsInput {
         } else {
             Err(ApiError::Validation(errors))
         }
+    }
+}
+
+/// Every knowledge base the bot names must be one of the organization's.
+pub(crate) async fn check_knowledge_bases(
+    state: &AppState,
+    org: OrgId,
+    config: &AiConfig,
+    prefix: &str,
+) -> ApiResult<()> {
+    let mut errors = Vec::new();
+    for (i, kb) in config.knowledge_base_ids.iter().enumerate() {
+        match state.store.get_knowledge_base(org, *kb).await {
+            Ok(_) => {}
+            Err(StoreError::NotFound) => errors.push(FieldError::new(
+                format!("{prefix}.knowledge_base_ids[{i}]"),
+                "no such knowledge base in this organization",
+            )),
+            Err(e) => return Err(e.into()),
+        }
+    }
+    if errors.is_empty() {
+        Ok(())
+    } else {
+        Err(ApiError::Validation(errors))
     }
 }
 
@@ -256,6 +287,7 @@ pub async fn create_bot(
     ValidJson(req): ValidJson<CreateBot>,
 ) -> ApiResult<impl IntoResponse> {
     let ai_config = req.ai_config.apply(AiConfig::default())?;
+    check_knowledge_bases(&state, access.org, &ai_config, "ai_config").await?;
     let settings = req.settings.apply(BotSettings::default())?;
     let bot = state
         .store
@@ -308,6 +340,9 @@ pub async fn update_bot(
         .ai_config
         .map(|input| input.apply(current.ai_config))
         .transpose()?;
+    if let Some(config) = &ai_config {
+        check_knowledge_bases(&state, access.org, config, "ai_config").await?;
+    }
     let settings = req
         .settings
         .map(|input| input.apply(current.settings))

@@ -192,6 +192,8 @@ pub async fn import_bot(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
+    super::bots::check_knowledge_bases(&state, access.org, &doc.bot.ai_config, "bot.ai_config")
+        .await?;
     let bot = state
         .store
         .create_bot(

@@ -193,6 +193,8 @@ pub struct AiConfigView {
     pub max_tokens: u32,
     /// Fallback provider.
     pub fallback_provider: Option<String>,
+    /// Knowledge bases the bot answers from.
+    pub knowledge_base_ids: Vec<Uuid>,
 }
 
 impl From<&AiConfig> for AiConfigView {
@@ -204,6 +206,7 @@ impl From<&AiConfig> for AiConfigView {
             temperature: c.temperature,
             max_tokens: c.max_tokens,
             fallback_provider: c.fallback_provider.clone(),
+            knowledge_base_ids: c.knowledge_base_ids.iter().map(|k| k.as_uuid()).collect(),
         }
     }
 }

@@ -188,3 +188,127 @@ async fn bad_documents_and_searches_are_refused_clearly() {
         .await;
     assert_eq!(missing.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn a_bot_linked_to_a_knowledge_base_answers_over_web_chat_with_citations() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("rag")).await;
+    let org = owner.org_id.clone();
+    let kb = app
+        .post(
+            &format!("/api/v1/orgs/{org}/knowledge-bases"),
+            &owner.token,
+            json!({ "name": "Help" }),
+        )
+        .await;
+    let kb_id = kb.json["id"].as_str().unwrap().to_owned();
+    let docs = format!("/api/v1/orgs/{org}/knowledge-bases/{kb_id}/documents");
+    let mut ids = Vec::new();
+    for (title, text) in [
+        ("Shop guide", GUIDE),
+        (
+            "Company history",
+            "# History\n\nThe company was founded in 1987 by two sisters in Porto. It opened \
+             its first store downtown and moved online in 2004.\n",
+        ),
+    ] {
+        let added = app
+            .post(
+                &docs,
+                &owner.token,
+                json!({ "title": title, "text": text, "content_type": "text/markdown" }),
+            )
+            .await;
+        assert_eq!(added.status, StatusCode::ACCEPTED, "{}", added.text);
+        let url = format!("{docs}/{}", added.json["id"].as_str().unwrap());
+        assert_eq!(
+            wait_until_settled(&app, &owner, &url).await["status"],
+            "ready"
+        );
+        ids.push(added.json["id"].as_str().unwrap().to_owned());
+    }
+
+    let unknown = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots"),
+            &owner.token,
+            json!({ "name": "x", "ai_config": { "knowledge_base_ids": [uuid::Uuid::now_v7()] } }),
+        )
+        .await;
+    assert_eq!(
+        unknown.error_fields(),
+        vec!["ai_config.knowledge_base_ids[0]"]
+    );
+
+    let bot = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots"),
+            &owner.token,
+            json!({ "name": "Helper", "ai_config": { "knowledge_base_ids": [kb_id] } }),
+        )
+        .await;
+    assert_eq!(bot.status, StatusCode::CREATED, "{}", bot.text);
+    assert_eq!(bot.json["ai_config"]["knowledge_base_ids"], json!([kb_id]));
+    let bot = bot.json["id"].as_str().unwrap().to_owned();
+    let session = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/webchat/{bot}/sessions"),
+            None,
+            None,
+        )
+        .await;
+    let visitor = session.json["session_token"].as_str().unwrap().to_owned();
+    let ask = |question: &'static str| {
+        let (app, visitor, bot) = (&app, &visitor, &bot);
+        async move {
+            let r = app
+                .post(
+                    &format!("/api/v1/webchat/{bot}/messages"),
+                    visitor,
+                    json!({ "text": question }),
+                )
+                .await;
+            assert_eq!(r.status, StatusCode::OK, "{question}: {}", r.text);
+            r.json["replies"][0].clone()
+        }
+    };
+
+    let refunds = ask("How long do refunds take to be paid?").await;
+    let text = refunds["text"].as_str().unwrap();
+    assert!(text.contains("five days"), "{refunds}");
+    assert!(text.ends_with("[1]"), "{refunds}");
+    let citation = &refunds["payload"]["citations"][0];
+    assert_eq!(citation["document_id"], ids[0].as_str(), "{refunds}");
+    assert_eq!(citation["title"], "Shop guide");
+    assert_eq!(citation["knowledge_base_id"], kb_id.as_str());
+    assert!(
+        GUIDE.contains(citation["snippet"].as_str().unwrap().trim()),
+        "{citation}"
+    );
+    assert_eq!(refunds["payload"]["citations"].as_array().unwrap().len(), 1);
+
+    let history = ask("When was the company founded?").await;
+    assert!(
+        history["text"].as_str().unwrap().contains("1987"),
+        "{history}"
+    );
+    assert_eq!(
+        history["payload"]["citations"][0]["document_id"],
+        ids[1].as_str()
+    );
+
+    // Nothing relevant: the bot says so, and cites nothing.
+    let unrelated = ask("zebra quantum saxophone").await;
+    assert!(
+        unrelated["text"]
+            .as_str()
+            .unwrap()
+            .starts_with("I don't have information"),
+        "{unrelated}"
+    );
+    assert!(
+        unrelated["payload"].get("citations").is_none(),
+        "{unrelated}"
+    );
+}

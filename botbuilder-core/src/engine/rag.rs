@@ -1,0 +1,163 @@
+//! Retrieval for AI answers: the bot's knowledge bases are searched with the user's message,
+//! the relevant chunks become numbered sources in the prompt, and the answer's citations are
+//! the sources it names (every one of them a stored chunk).
+//!
+//! A hit is relevant when it shares a topic word with the question or its embedding is close
+//! ([`RAG_MIN_SIMILARITY`]); the offline hashed embedder is too coarse to decide alone, and a
+//! chunk sharing no word and no meaning with the question is never offered as a source.
+
+use serde_json::{Value, json};
+
+use crate::knowledge::{KnowledgeService, SearchHit, SearchMode, SearchRequest};
+use crate::prompt;
+
+use super::EngineError;
+use crate::domain::Bot;
+
+/// Sources retrieved per answer.
+pub const RAG_TOP_K: usize = 4;
+/// Cosine similarity (query to chunk) from which a chunk counts as relevant on its own.
+pub const RAG_MIN_SIMILARITY: f32 = 0.35;
+/// Share of the context window the sources may take.
+pub const RAG_CONTEXT_SHARE: u32 = 2;
+/// Heading of the sources block; the offline `local` provider answers from what follows it.
+pub const CONTEXT_MARKER: &str = "Context:\n";
+/// Characters of a chunk shown as a citation's snippet.
+pub const SNIPPET_CHARS: usize = 240;
+
+/// How the model is told to use the sources.
+const INSTRUCTIONS: &str = "Answer only from the numbered sources under Context, and cite the \
+    ones you use like [1]. If they do not contain the answer, say that you do not know.";
+const NOTHING_FOUND: &str = "No source matched the question: say that you do not know, \
+    without inventing an answer or a source.";
+
+/// The relevant chunks for `question` from the bot's knowledge bases, best first.
+pub(crate) async fn retrieve(
+    knowledge: &KnowledgeService,
+    bot: &Bot,
+    question: &str,
+) -> Result<Vec<SearchHit>, EngineError> {
+    let request = SearchRequest {
+        query: question.to_owned(),
+        mode: SearchMode::Hybrid,
+        top_k: RAG_TOP_K,
+        min_score: 0.0,
+    };
+    let hits = knowledge
+        .search(bot.org_id, &bot.ai_config.knowledge_base_ids, &request)
+        .await
+        .map_err(|e| EngineError::Knowledge(Box::new(e)))?;
+    let asked = content_words(question);
+    Ok(hits
+        .into_iter()
+        .filter(|h| {
+            h.vector_score.unwrap_or(0.0) >= RAG_MIN_SIMILARITY
+                || content_words(&h.chunk.text)
+                    .iter()
+                    .any(|w| asked.contains(w))
+        })
+        .collect())
+}
+
+/// Words that carry no topic, left out when deciding whether a chunk is about the question.
+const STOPWORDS: &[&str] = &[
+    "the", "and", "for", "are", "was", "were", "you", "your", "our", "with", "that", "this",
+    "what", "when", "where", "which", "who", "why", "how", "does", "did", "can", "could", "would",
+    "should", "will", "have", "has", "had", "from", "about", "into", "there", "their", "they",
+    "them", "then", "than", "its", "not", "but", "any", "all", "get", "got", "may", "long", "take",
+    "much", "many", "some", "more", "most", "also", "just", "like", "been", "being", "out", "over",
+    "very", "please", "tell", "want", "need", "know",
+];
+
+/// Topic words of `text`: lower-cased, longer than two letters, not stopwords, a plural `s`
+/// dropped (so "refunds" meets "refund").
+fn content_words(text: &str) -> Vec<String> {
+    text.split(|c: char| !c.is_alphanumeric())
+        .map(str::to_lowercase)
+        .filter(|w| w.chars().count() > 2 && !STOPWORDS.contains(&w.as_str()))
+        .map(|w| match w.strip_suffix('s') {
+            Some(stem) if stem.chars().count() > 2 && !stem.ends_with('s') => stem.to_owned(),
+            _ => w,
+        })
+        .collect()
+}
+
+fn label(hit: &SearchHit) -> String {
+    let mut parts = vec![hit.document_title.as_str()];
+    parts.extend(hit.chunk.heading_path.iter().map(String::as_str));
+    parts.dedup();
+    parts.join(" › ")
+}
+
+/// The system prompt extended with the sources that fit in the budget; returns it with the
+/// sources actually included.
+pub(crate) fn with_sources(
+    system: &str,
+    hits: Vec<SearchHit>,
+    model: &str,
+    context_window: u32,
+) -> (String, Vec<SearchHit>) {
+    if hits.is_empty() {
+        return (
+            format!("{system}\n\n{NOTHING_FOUND}\n\n{CONTEXT_MARKER}"),
+            hits,
+        );
+    }
+    let budget = context_window / RAG_CONTEXT_SHARE;
+    let mut used = 0u32;
+    let mut blocks = Vec::new();
+    let mut kept = Vec::new();
+    for hit in hits {
+        let block = format!(
+            "[{}] {}\n{}",
+            kept.len() + 1,
+            label(&hit),
+            hit.chunk.text.trim()
+        );
+        let tokens = prompt::count_tokens(model, &block);
+        if used + tokens > budget && !kept.is_empty() {
+            break;
+        }
+        used += tokens;
+        blocks.push(block);
+        kept.push(hit);
+    }
+    (
+        format!(
+            "{system}\n\n{INSTRUCTIONS}\n\n{CONTEXT_MARKER}{}",
+            blocks.join("\n\n")
+        ),
+        kept,
+    )
+}
+
+/// The citations of `answer`: the sources it names as `[n]`, or every source when it names
+/// none.
+pub(crate) fn citations(answer: &str, sources: &[SearchHit]) -> Value {
+    let named: Vec<usize> = (1..=sources.len())
+        .filter(|n| answer.contains(&format!("[{n}]")))
+        .collect();
+    let cited: Vec<usize> = if named.is_empty() {
+        (1..=sources.len()).collect()
+    } else {
+        named
+    };
+    Value::Array(
+        cited
+            .into_iter()
+            .map(|n| {
+                let hit = &sources[n - 1];
+                let snippet: String = hit.chunk.text.trim().chars().take(SNIPPET_CHARS).collect();
+                json!({
+                    "n": n,
+                    "document_id": hit.chunk.document_id,
+                    "chunk_id": hit.chunk.id,
+                    "knowledge_base_id": hit.chunk.kb_id,
+                    "title": hit.document_title,
+                    "heading_path": hit.chunk.heading_path,
+                    "snippet": snippet,
+                })
+            })
+            .collect(),
+    )
+}
