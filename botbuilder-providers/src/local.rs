@@ -70,10 +70,30 @@ fn sentences(text: &str) -> Vec<&str> {
     out
 }
 
+/// Markdown prose of a passage: headings dropped, list markers removed, the lines of each
+/// paragraph joined (paragraphs stay on their own lines).
+fn prose(passage: &str) -> String {
+    passage
+        .split("\n\n")
+        .map(|paragraph| {
+            paragraph
+                .lines()
+                .map(str::trim)
+                .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("```"))
+                .map(|l| l.trim_start_matches(['-', '*', '>']).trim())
+                .collect::<Vec<_>>()
+                .join(" ")
+        })
+        .filter(|p| !p.is_empty())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
 /// The sentences of `passage` that answer `question` best, in their original order.
 fn extract_answer(passage: &str, question: &str) -> String {
     let asked = content_words(question);
-    let all = sentences(passage);
+    let text = prose(passage);
+    let all = sentences(&text);
     let mut scored: Vec<(usize, usize)> = all
         .iter()
         .enumerate()
@@ -122,7 +142,7 @@ impl LlmProvider for LocalProvider {
         let text = match context {
             None => Self::NO_ANSWER.to_owned(),
             Some(context) => match first_source(context) {
-                Some((_, passage)) if !passage.is_empty() => {
+                Some((_, passage)) if !prose(passage).is_empty() => {
                     format!("{} [1]", extract_answer(passage, question))
                 }
                 _ => context.to_owned(),
@@ -327,6 +347,14 @@ mod tests {
             "Refunds are paid within five days of the return. [1]"
         );
         assert_eq!(sentences("A b. C d! E\nF"), vec!["A b.", "C d!", "E", "F"]);
+        assert_eq!(
+            extract_answer(
+                "## Is it offline?\n\nYes. It runs\nwithout a network.\n",
+                "Is it offline?"
+            ),
+            "Yes. It runs without a network."
+        );
+        assert_eq!(prose("- one\n- two\n\n# H\n\ntext"), "one two\ntext");
         assert_eq!(
             sentences("Version 2.5 is out."),
             vec!["Version 2.5 is out."]

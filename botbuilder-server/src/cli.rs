@@ -40,6 +40,9 @@ pub struct Cli {
 pub enum Command {
     /// Runs the HTTP server (the default command).
     Serve,
+    /// Serves a seeded demo (organization, bot, knowledge base from the README) on a fresh
+    /// temporary database, and prints how to talk to it.
+    Demo,
     /// Applies pending database migrations and exits.
     Migrate,
     /// Talks to a bot in the terminal (runs the engine in-process on the configured database).
@@ -108,7 +111,18 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         .settings
         .or(PartialSettings::from_file(cli.config.as_deref())?);
     match command {
-        Command::Serve => serve(partial).await,
+        Command::Serve => serve(partial, false).await,
+        Command::Demo => {
+            let mut partial = partial;
+            if partial.database_url.is_none() {
+                let path = std::env::temp_dir().join(format!(
+                    "botbuilder-demo-{}.db",
+                    uuid::Uuid::now_v7().simple()
+                ));
+                partial.database_url = Some(format!("sqlite://{}", path.display()));
+            }
+            serve(partial, true).await
+        }
         Command::Migrate => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
             let url = partial
@@ -218,7 +232,7 @@ async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn serve(partial: PartialSettings) -> anyhow::Result<()> {
+async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {
     init_tracing(
         partial.log_format.unwrap_or_default(),
         partial.log.as_deref().unwrap_or("info"),
@@ -239,12 +253,28 @@ async fn serve(partial: PartialSettings) -> anyhow::Result<()> {
         }
     }
     let state = AppState::from_settings(&settings).await?;
+    let seeded = if demo {
+        let seeding = crate::demo::seed(&state);
+        Some(
+            tokio::time::timeout(crate::demo::SEED_TIMEOUT, seeding)
+                .await
+                .context("seeding the demo took too long")??,
+        )
+    } else {
+        None
+    };
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
         .with_context(|| format!("cannot listen on {}", settings.bind))?;
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %settings.database_url, env = ?settings.env, "serving");
     eprintln!("botbuilder listening on http://{addr} (docs: http://{addr}/docs)");
+    if let Some(demo) = &seeded {
+        println!(
+            "{}",
+            crate::demo::instructions(&format!("http://{addr}"), demo)
+        );
+    }
     crate::serve(listener, state, crate::shutdown_signal()).await?;
     tracing::info!("stopped");
     Ok(())

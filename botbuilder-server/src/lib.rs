@@ -36,6 +36,7 @@ pub mod access_cache;
 pub mod auth;
 pub mod cli;
 pub mod config;
+pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod middleware;

@@ -75,6 +75,7 @@ fn every_command_has_help() {
         vec!["--help"],
         vec!["serve", "--help"],
         vec!["migrate", "--help"],
+        vec!["demo", "--help"],
         vec!["admin", "create-user", "--help"],
         vec!["chat", "--help"],
         vec!["config", "print-default", "--help"],
@@ -334,4 +335,66 @@ async fn chat_talks_to_a_bot_in_the_terminal() {
         .output()
         .unwrap();
     assert!(!unknown.status.success());
+}
+
+/// `botbuilder demo` seeds a bot answering from the README, and the commands it prints work
+/// as printed: the answer comes with a citation, offline.
+#[test]
+fn the_demo_answers_as_it_says_with_a_citation() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut child = botbuilder(dir.path())
+        .args(["demo", "--bind", "127.0.0.1:0"])
+        .env(
+            "BOTBUILDER_DATABASE_URL",
+            format!("sqlite://{}", dir.path().join("demo.db").display()),
+        )
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .expect("spawn botbuilder demo");
+    let stdout = child.stdout.take().unwrap();
+    let (tx, lines) = mpsc::channel();
+    std::thread::spawn(move || {
+        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+            if tx.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let mut printed = Vec::new();
+    loop {
+        let line = lines
+            .recv_timeout(Duration::from_secs(120))
+            .expect("the demo printed its instructions");
+        let done = line.contains("jq '.replies[0]");
+        printed.push(line);
+        if done {
+            break;
+        }
+    }
+    let text = printed.join("\n");
+    assert!(text.contains("demo@example.com / demo-password"), "{text}");
+    let script: Vec<&str> = printed
+        .iter()
+        .skip_while(|l| !l.starts_with("ask it"))
+        .skip(1)
+        .map(|l| l.trim_start())
+        .collect();
+    let out = Command::new("bash")
+        .args(["-c", &script.join("\n")])
+        .output()
+        .expect("run the printed commands");
+    let kill = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status();
+    let _ = child.wait();
+    assert!(kill.is_ok_and(|s| s.success()));
+    let answer: serde_json::Value = serde_json::from_slice(&out.stdout)
+        .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    assert!(
+        answer["text"].as_str().unwrap().starts_with("Yes."),
+        "{answer}"
+    );
+    assert_eq!(answer["citations"][0]["title"], "FAQ", "{answer}");
 }
