@@ -39,12 +39,27 @@ fn content_words(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// The first numbered source (`[1] label` line, then its text) of a context block.
-fn first_source(context: &str) -> Option<(&str, &str)> {
-    let rest = context.strip_prefix("[1] ")?;
-    let (label, body) = rest.split_once('\n').unwrap_or((rest, ""));
-    let end = body.find("\n\n[2] ").unwrap_or(body.len());
-    Some((label, body[..end].trim()))
+/// Numbered source `n` (`[n] label` line, then its text) of a context block.
+fn source(context: &str, n: usize) -> Option<&str> {
+    let head = format!("[{n}] ");
+    let start = if n == 1 {
+        context.strip_prefix(head.as_str()).map(|_| head.len())?
+    } else {
+        context.find(&format!("\n\n{head}"))? + 2 + head.len()
+    };
+    let rest = &context[start..];
+    let body = rest.split_once('\n').map_or("", |(_, body)| body);
+    let end = body
+        .find(&format!("\n\n[{}] ", n + 1))
+        .unwrap_or(body.len());
+    Some(body[..end].trim())
+}
+
+/// The best-ranked source with prose to answer from, and its number.
+fn answering_source(context: &str) -> Option<(usize, &str)> {
+    (1..)
+        .map_while(|n| source(context, n).map(|body| (n, body)))
+        .find(|(_, body)| !prose(body).is_empty())
 }
 
 /// Splits text into sentences (after `.`, `!`, `?` or a line break).
@@ -79,7 +94,12 @@ fn prose(passage: &str) -> String {
             paragraph
                 .lines()
                 .map(str::trim)
-                .filter(|l| !l.is_empty() && !l.starts_with('#') && !l.starts_with("```"))
+                .filter(|l| {
+                    !l.is_empty()
+                        && !l.starts_with('#')
+                        && !l.starts_with("```")
+                        && !l.starts_with('|')
+                })
                 .map(|l| l.trim_start_matches(['-', '*', '>']).trim())
                 .collect::<Vec<_>>()
                 .join(" ")
@@ -141,12 +161,11 @@ impl LlmProvider for LocalProvider {
             .map_or("", |m| m.content.as_str());
         let text = match context {
             None => Self::NO_ANSWER.to_owned(),
-            Some(context) => match first_source(context) {
-                Some((_, passage)) if !prose(passage).is_empty() => {
-                    format!("{} [1]", extract_answer(passage, question))
-                }
-                _ => context.to_owned(),
+            Some(context) if context.starts_with("[1] ") => match answering_source(context) {
+                Some((n, passage)) => format!("{} [{n}]", extract_answer(passage, question)),
+                None => Self::NO_ANSWER.to_owned(),
             },
+            Some(context) => context.to_owned(),
         };
         let prompt_tokens = req.messages.iter().map(|m| approx_tokens(&m.content)).sum();
         Ok(ChatResponse {
@@ -355,6 +374,12 @@ mod tests {
             "Yes. It runs without a network."
         );
         assert_eq!(prose("- one\n- two\n\n# H\n\ntext"), "one two\ntext");
+        assert_eq!(prose("| a | b |\n|---|---|"), "", "tables are not prose");
+        let tables_first = "[1] README\n| a | b |\n\n[2] FAQ\nYes, it is offline.";
+        assert_eq!(
+            answering_source(tables_first),
+            Some((2, "Yes, it is offline."))
+        );
         assert_eq!(
             sentences("Version 2.5 is out."),
             vec!["Version 2.5 is out."]

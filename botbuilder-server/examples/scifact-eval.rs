@@ -10,6 +10,9 @@
 //! documents in the order their best chunk was found (at most 100 chunks per search, so
 //! Recall@100 counts the documents those chunks cover). Reports nDCG@10, Recall@10 and
 //! Recall@100 per mode, ingestion throughput, and search latency p50/p99.
+//!
+//! `SCIFACT_SPLIT=train` evaluates on the training queries instead (for tuning), and
+//! `HYBRID_WEIGHTS=0.25,0.5,1` adds a hybrid row per vector weight.
 
 use std::collections::{HashMap, HashSet};
 use std::path::Path;
@@ -33,7 +36,11 @@ fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
 
 fn qrels(path: &Path) -> HashMap<String, HashSet<String>> {
     let mut out: HashMap<String, HashSet<String>> = HashMap::new();
-    for line in std::fs::read_to_string(path).expect("qrels").lines().skip(1) {
+    for line in std::fs::read_to_string(path)
+        .expect("qrels")
+        .lines()
+        .skip(1)
+    {
         let cols: Vec<&str> = line.split('\t').collect();
         if cols.len() >= 3 && cols[2].trim() != "0" {
             out.entry(cols[0].to_owned())
@@ -59,7 +66,11 @@ fn ndcg_at(ranking: &[String], relevant: &HashSet<String>, k: usize) -> f64 {
 }
 
 fn recall_at(ranking: &[String], relevant: &HashSet<String>, k: usize) -> f64 {
-    let found = ranking.iter().take(k).filter(|d| relevant.contains(*d)).count();
+    let found = ranking
+        .iter()
+        .take(k)
+        .filter(|d| relevant.contains(*d))
+        .count();
     found as f64 / relevant.len().max(1) as f64
 }
 
@@ -74,8 +85,9 @@ async fn main() -> anyhow::Result<()> {
         .expect("usage: scifact-eval PATH/scifact");
     let dir = Path::new(&dir);
     let corpus = read_jsonl(&dir.join("corpus.jsonl"));
-    let queries = read_jsonl(&dir.join("queries_test.jsonl"));
-    let qrels = qrels(&dir.join("qrels_test.tsv"));
+    let split = std::env::var("SCIFACT_SPLIT").unwrap_or_else(|_| "test".to_owned());
+    let queries = read_jsonl(&dir.join(format!("queries_{split}.jsonl")));
+    let qrels = qrels(&dir.join(format!("qrels_{split}.tsv")));
 
     let work = tempfile::tempdir()?;
     let url = format!("sqlite://{}", work.path().join("scifact.db").display());
@@ -87,7 +99,9 @@ async fn main() -> anyhow::Result<()> {
                 name: "Eval".into(),
                 password_hash: "-".into(),
             },
-            NewOrganization { name: "Eval".into() },
+            NewOrganization {
+                name: "Eval".into(),
+            },
         )
         .await?;
     let knowledge = KnowledgeService::new(
@@ -138,9 +152,32 @@ async fn main() -> anyhow::Result<()> {
         .filter_map(|q| Some((q["_id"].as_str()?, q["text"].as_str()?)))
         .filter(|(id, _)| qrels.contains_key(*id))
         .collect();
-    println!("{} judged test queries", judged.len());
-    println!("mode      nDCG@10  Recall@10  Recall@100   p50 ms   p99 ms");
-    for mode in [SearchMode::Keyword, SearchMode::Vector, SearchMode::Hybrid] {
+    println!("{} judged {split} queries", judged.len());
+    println!("mode         nDCG@10  Recall@10  Recall@100   p50 ms   p99 ms");
+    let mut runs: Vec<(String, SearchMode, Arc<KnowledgeService>)> = Vec::new();
+    let knowledge = Arc::new(knowledge);
+    runs.push(("keyword".into(), SearchMode::Keyword, knowledge.clone()));
+    runs.push(("vector".into(), SearchMode::Vector, knowledge.clone()));
+    runs.push(("hybrid".into(), SearchMode::Hybrid, knowledge.clone()));
+    if let Ok(weights) = std::env::var("HYBRID_WEIGHTS") {
+        for w in weights
+            .split(',')
+            .filter_map(|w| w.trim().parse::<f32>().ok())
+        {
+            let weighted = KnowledgeService::new(
+                store.clone(),
+                store.clone(),
+                Arc::new(LocalEmbedder::default()),
+            )
+            .with_hybrid_vector_weight(w);
+            runs.push((
+                format!("hybrid@{w}"),
+                SearchMode::Hybrid,
+                Arc::new(weighted),
+            ));
+        }
+    }
+    for (name, mode, knowledge) in runs {
         let (mut ndcg, mut r10, mut r100) = (0.0, 0.0, 0.0);
         let mut latencies = Vec::with_capacity(judged.len());
         for (id, text) in &judged {
@@ -167,8 +204,7 @@ async fn main() -> anyhow::Result<()> {
         let n = judged.len() as f64;
         latencies.sort_by(f64::total_cmp);
         println!(
-            "{:<9} {:>7.4} {:>10.4} {:>11.4} {:>8.2} {:>8.2}",
-            format!("{mode:?}").to_lowercase(),
+            "{name:<12} {:>7.4} {:>10.4} {:>11.4} {:>8.2} {:>8.2}",
             ndcg / n,
             r10 / n,
             r100 / n,

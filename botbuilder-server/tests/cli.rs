@@ -392,9 +392,12 @@ fn the_demo_answers_as_it_says_with_a_citation() {
     assert!(kill.is_ok_and(|s| s.success()));
     let answer: serde_json::Value = serde_json::from_slice(&out.stdout)
         .unwrap_or_else(|e| panic!("{e}: {}", String::from_utf8_lossy(&out.stderr)));
+    let text = answer["text"].as_str().unwrap();
+    assert!(text.contains("offline") && text.ends_with(']'), "{answer}");
+    let cited = &answer["citations"][0];
     assert!(
-        answer["text"].as_str().unwrap().starts_with("Yes."),
-        "{answer}"
+        cited["title"] == "README" || cited["title"] == "FAQ",
+        "a citation of one of the demo's documents: {answer}"
     );
-    assert_eq!(answer["citations"][0]["title"], "FAQ", "{answer}");
+    assert!(cited["chunk_id"].is_string() && cited["document_id"].is_string());
 }

@@ -59,22 +59,12 @@ pub(crate) async fn retrieve(
         .collect())
 }
 
-/// Words that carry no topic, left out when deciding whether a chunk is about the question.
-const STOPWORDS: &[&str] = &[
-    "the", "and", "for", "are", "was", "were", "you", "your", "our", "with", "that", "this",
-    "what", "when", "where", "which", "who", "why", "how", "does", "did", "can", "could", "would",
-    "should", "will", "have", "has", "had", "from", "about", "into", "there", "their", "they",
-    "them", "then", "than", "its", "not", "but", "any", "all", "get", "got", "may", "long", "take",
-    "much", "many", "some", "more", "most", "also", "just", "like", "been", "being", "out", "over",
-    "very", "please", "tell", "want", "need", "know",
-];
-
 /// Topic words of `text`: lower-cased, longer than two letters, not stopwords, a plural `s`
 /// dropped (so "refunds" meets "refund").
 fn content_words(text: &str) -> Vec<String> {
     text.split(|c: char| !c.is_alphanumeric())
         .map(str::to_lowercase)
-        .filter(|w| w.chars().count() > 2 && !STOPWORDS.contains(&w.as_str()))
+        .filter(|w| w.chars().count() > 2 && !crate::knowledge::STOPWORDS.contains(&w.as_str()))
         .map(|w| match w.strip_suffix('s') {
             Some(stem) if stem.chars().count() > 2 && !stem.ends_with('s') => stem.to_owned(),
             _ => w,

@@ -10,12 +10,22 @@ pub const RRF_K: f32 = 60.0;
 /// Fuses ranked lists (best first) into one, best first: each item scores the sum over the
 /// lists of `1 / (k + rank)`, rank counted from 1. Ties keep the order of first appearance.
 pub fn reciprocal_rank_fusion<T: Copy + Eq + Hash>(lists: &[Vec<T>], k: f32) -> Vec<(T, f32)> {
+    let weighted: Vec<(f32, &[T])> = lists.iter().map(|l| (1.0, l.as_slice())).collect();
+    weighted_reciprocal_rank_fusion(&weighted, k)
+}
+
+/// [`reciprocal_rank_fusion`] with a weight per list (`weight / (k + rank)`), so a weaker
+/// ranker can contribute without outvoting a stronger one.
+pub fn weighted_reciprocal_rank_fusion<T: Copy + Eq + Hash>(
+    lists: &[(f32, &[T])],
+    k: f32,
+) -> Vec<(T, f32)> {
     let mut scores: HashMap<T, (f32, usize)> = HashMap::new();
     let mut seen = 0usize;
-    for list in lists {
+    for (weight, list) in lists {
         for (rank, item) in list.iter().enumerate() {
             #[allow(clippy::cast_precision_loss)] // ranks are small
-            let gain = 1.0 / (k + rank as f32 + 1.0);
+            let gain = weight / (k + rank as f32 + 1.0);
             let entry = scores.entry(*item).or_insert_with(|| {
                 seen += 1;
                 (0.0, seen)

@@ -16,8 +16,21 @@ pub mod vector;
 
 pub use chunk::{ChunkOptions, TextChunk, TextFormat, chunk_text};
 pub use extract::ExtractError;
-pub use fusion::{RRF_K, reciprocal_rank_fusion};
+pub use fusion::{RRF_K, reciprocal_rank_fusion, weighted_reciprocal_rank_fusion};
 pub use service::{
     INGEST_JOB, KnowledgeError, KnowledgeService, SearchHit, SearchMode, SearchRequest, Upload,
 };
 pub use vector::{VectorError, VectorIndex};
+
+/// Common English words that say nothing about a topic: left out of keyword queries and of
+/// relevance checks (lower-case).
+pub const STOPWORDS: &[&str] = &[
+    "a", "an", "the", "and", "or", "of", "to", "in", "on", "at", "by", "for", "is", "are", "was",
+    "were", "be", "been", "being", "it", "its", "as", "if", "do", "does", "did", "can", "could",
+    "would", "should", "will", "have", "has", "had", "from", "about", "into", "there", "their",
+    "they", "them", "then", "than", "this", "that", "these", "those", "with", "not", "but", "any",
+    "all", "get", "got", "may", "you", "your", "our", "we", "i", "me", "my", "he", "she", "his",
+    "her", "what", "when", "where", "which", "who", "why", "how", "long", "take", "much", "many",
+    "some", "more", "most", "also", "just", "like", "out", "over", "very", "please", "tell",
+    "want", "need", "know", "so", "no", "yes",
+];

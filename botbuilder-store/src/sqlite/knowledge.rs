@@ -7,6 +7,7 @@ use botbuilder_core::domain::{
     NewKnowledgeBase, Page, PageRequest, ScoredChunk,
 };
 use botbuilder_core::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
+use botbuilder_core::knowledge::STOPWORDS;
 use botbuilder_core::store::{KnowledgeRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
@@ -155,16 +156,26 @@ fn vector_from(bytes: &[u8]) -> StoreResult<Vec<f32>> {
         .collect())
 }
 
-/// An FTS5 query matching any of the words of `text`, each quoted, so no input is ever read
-/// as query syntax. `None` when the text has no words.
+/// An FTS5 query matching any of the topic words of `text` (stopwords left out, unless that
+/// leaves nothing), each quoted, so no input is ever read as query syntax. `None` when the
+/// text has no words.
 fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<String> = text
+    let words: Vec<&str> = text
         .split(|c: char| !c.is_alphanumeric())
         .filter(|w| !w.is_empty())
+        .collect();
+    let topical: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .collect();
+    let chosen = if topical.is_empty() { words } else { topical };
+    let quoted: Vec<String> = chosen
+        .into_iter()
         .take(64)
         .map(|w| format!("\"{w}\""))
         .collect();
-    (!words.is_empty()).then(|| words.join(" OR "))
+    (!quoted.is_empty()).then(|| quoted.join(" OR "))
 }
 
 fn json_ids(ids: impl Iterator<Item = Uuid>) -> String {
@@ -578,8 +589,18 @@ mod tests {
     #[test]
     fn any_text_becomes_a_safe_fts_query() {
         assert_eq!(
-            fts_query("refund \"policy\" OR NOT*").as_deref(),
-            Some("\"refund\" OR \"policy\" OR \"OR\" OR \"NOT\"")
+            fts_query("refund \"policy\" NEAR* -x").as_deref(),
+            Some("\"refund\" OR \"policy\" OR \"NEAR\" OR \"x\"")
+        );
+        assert_eq!(
+            fts_query("what is the refund policy?").as_deref(),
+            Some("\"refund\" OR \"policy\""),
+            "stopwords left out"
+        );
+        assert_eq!(
+            fts_query("what is it").as_deref(),
+            Some("\"what\" OR \"is\" OR \"it\""),
+            "unless nothing else is left"
         );
         assert_eq!(fts_query("?! ..."), None);
         assert_eq!(
