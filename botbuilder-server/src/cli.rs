@@ -14,11 +14,9 @@ use crate::auth::{Argon2Hasher, HashCost};
 use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
-use crate::state::{AppState, engine_builder, open_backend, open_store};
+use crate::state::{AppState, engine_builder, knowledge_service, open_backend, open_store};
 use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
-use botbuilder_core::knowledge::KnowledgeService;
-use botbuilder_providers::local::LocalEmbedder;
 
 /// BotBuilder-rs: a multi-tenant chatbot platform server.
 #[derive(Debug, Parser)]
@@ -183,11 +181,7 @@ async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
 
     let bot: BotId = bot.parse().context("--bot must be a bot id")?;
     let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(KnowledgeService::new(
-        store.clone(),
-        queue,
-        Arc::new(LocalEmbedder::default()),
-    ));
+    let knowledge = Arc::new(knowledge_service(store.clone(), queue));
     let found = store
         .get_public_bot(bot)
         .await

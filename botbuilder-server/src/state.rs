@@ -125,6 +125,11 @@ pub fn engine_builder(store: Arc<dyn Store>) -> anyhow::Result<EngineBuilder> {
         .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?)))
 }
 
+/// The knowledge service every entry point uses: the offline local embedder.
+pub fn knowledge_service(store: Arc<dyn Store>, queue: Arc<dyn JobQueue>) -> KnowledgeService {
+    KnowledgeService::new(store, queue, Arc::new(LocalEmbedder::default()))
+}
+
 /// A subkey for one purpose: HMAC-SHA256(secret, purpose), hex encoded. Web chat tokens are
 /// signed with their own key, so a leaked one can never be replayed as an access token.
 fn derive_key(secret: &str, purpose: &str) -> String {
@@ -177,11 +182,7 @@ impl AppState {
         settings.master_key_bytes()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
-        let knowledge = Arc::new(KnowledgeService::new(
-            store.clone(),
-            queue.clone(),
-            Arc::new(LocalEmbedder::default()),
-        ));
+        let knowledge = Arc::new(knowledge_service(store.clone(), queue.clone()));
         let engine = engine_builder(store.clone())?
             .models(nlu.clone())
             .clock(clock.clone())

@@ -212,4 +212,30 @@ impl NewMessage {
             cost_micros: 0,
         }
     }
+
+    /// The stored message this becomes, for stores that assign the id and time themselves.
+    pub fn into_message(
+        self,
+        id: MessageId,
+        org_id: OrgId,
+        bot_id: BotId,
+        session_id: SessionId,
+        created_at: DateTime<Utc>,
+    ) -> Message {
+        Message {
+            id,
+            org_id,
+            bot_id,
+            session_id,
+            direction: self.direction,
+            text: self.text,
+            payload: self.payload,
+            intent: self.intent,
+            confidence: self.confidence,
+            prompt_tokens: self.prompt_tokens,
+            completion_tokens: self.completion_tokens,
+            cost_micros: self.cost_micros,
+            created_at,
+        }
+    }
 }

@@ -132,7 +132,9 @@ pub struct KnowledgeService {
     embedder: Arc<dyn Embedder>,
     chunking: ChunkOptions,
     hybrid_vector_weight: f32,
-    indexes: Mutex<HashMap<KnowledgeBaseId, Arc<VectorIndex>>>,
+    /// Vector indexes by knowledge base, with the organization owning it, so a search needs
+    /// no store read once the index is built.
+    indexes: Mutex<HashMap<KnowledgeBaseId, (OrgId, Arc<VectorIndex>)>>,
     /// Document titles (immutable once created) for search results.
     titles: Mutex<HashMap<DocumentId, String>>,
 }
@@ -397,15 +399,21 @@ impl KnowledgeService {
         self.indexes.lock().expect("indexes poisoned").remove(&kb);
     }
 
-    /// The vector index of `kb` (built from the store on first use).
+    /// The vector index of `kb` in `org` (built from the store on first use); another
+    /// organization's knowledge base is `NotFound`.
     async fn index(
         &self,
         org: OrgId,
-        kb: &KnowledgeBase,
+        kb: KnowledgeBaseId,
     ) -> Result<Arc<VectorIndex>, KnowledgeError> {
-        if let Some(index) = self.indexes.lock().expect("indexes poisoned").get(&kb.id) {
-            return Ok(index.clone());
+        if let Some((owner, index)) = self.indexes.lock().expect("indexes poisoned").get(&kb) {
+            return if *owner == org {
+                Ok(index.clone())
+            } else {
+                Err(StoreError::NotFound.into())
+            };
         }
+        let kb = self.store.get_knowledge_base(org, kb).await?;
         let vectors = self.store.chunk_embeddings(org, kb.id).await?;
         let index = Arc::new(VectorIndex::from_vectors(
             kb.embedding_dimensions as usize,
@@ -414,7 +422,7 @@ impl KnowledgeService {
         self.indexes
             .lock()
             .expect("indexes poisoned")
-            .insert(kb.id, index.clone());
+            .insert(kb.id, (org, index.clone()));
         Ok(index)
     }
 
@@ -443,11 +451,11 @@ impl KnowledgeService {
         if request.mode != SearchMode::Keyword && !request.query.trim().is_empty() {
             let query = self.embedder.embed_text(&request.query).await?;
             for kb in kbs {
-                let kb = self.store.get_knowledge_base(org, *kb).await?;
-                if query.len() != kb.embedding_dimensions as usize {
+                let index = self.index(org, *kb).await?;
+                if query.len() != index.dimensions() {
                     continue; // indexed with another embedder; re-index to search it by vector
                 }
-                vector.extend(self.index(org, &kb).await?.search(&query, depth)?);
+                vector.extend(index.search(&query, depth)?);
             }
             vector.sort_by(|a, b| b.1.total_cmp(&a.1));
             vector.truncate(depth);

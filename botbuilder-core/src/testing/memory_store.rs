@@ -1005,21 +1005,7 @@ impl ConversationRepo for InMemoryStore {
         let saved = stored.clone();
         let messages: Vec<Message> = replies
             .into_iter()
-            .map(|new| Message {
-                id: MessageId::new(),
-                org_id: org,
-                bot_id,
-                session_id: session,
-                direction: new.direction,
-                text: new.text,
-                payload: new.payload,
-                intent: new.intent,
-                confidence: new.confidence,
-                prompt_tokens: new.prompt_tokens,
-                completion_tokens: new.completion_tokens,
-                cost_micros: new.cost_micros,
-                created_at: now,
-            })
+            .map(|new| new.into_message(MessageId::new(), org, bot_id, session, now))
             .collect();
         for message in &messages {
             data.messages.insert(message.id, message.clone());
@@ -1054,21 +1040,7 @@ impl ConversationRepo for InMemoryStore {
         let now = self.now();
         let mut data = self.data();
         let bot_id = data.session_of(org, session)?.bot_id;
-        let message = Message {
-            id: MessageId::new(),
-            org_id: org,
-            bot_id,
-            session_id: session,
-            direction: new.direction,
-            text: new.text,
-            payload: new.payload,
-            intent: new.intent,
-            confidence: new.confidence,
-            prompt_tokens: new.prompt_tokens,
-            completion_tokens: new.completion_tokens,
-            cost_micros: new.cost_micros,
-            created_at: now,
-        };
+        let message = new.into_message(MessageId::new(), org, bot_id, session, now);
         data.messages.insert(message.id, message.clone());
         if let Some(stored) = data.sessions.get_mut(&session) {
             stored.last_activity_at = now;

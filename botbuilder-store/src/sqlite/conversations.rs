@@ -330,20 +330,14 @@ impl ConversationRepo for SqliteStore {
         let messages = replies
             .into_iter()
             .zip(ids)
-            .map(|(new, id)| Message {
-                id: id.into(),
-                org_id: org,
-                bot_id: saved.bot_id,
-                session_id: session,
-                direction: new.direction,
-                text: new.text,
-                payload: new.payload,
-                intent: new.intent,
-                confidence: new.confidence,
-                prompt_tokens: new.prompt_tokens,
-                completion_tokens: new.completion_tokens,
-                cost_micros: new.cost_micros,
-                created_at: from_micros(micros(now)),
+            .map(|(new, id)| {
+                new.into_message(
+                    id.into(),
+                    org,
+                    saved.bot_id,
+                    session,
+                    from_micros(micros(now)),
+                )
             })
             .collect();
         Ok((saved, messages))
