@@ -21,6 +21,23 @@ pub struct FetchRequest {
     pub body: Option<String>,
     /// Give up after this long.
     pub timeout: Duration,
+    /// Refuse a response body larger than this many bytes; `None` takes the fetcher's
+    /// default (implementations may cap it further).
+    pub max_body_bytes: Option<usize>,
+}
+
+impl FetchRequest {
+    /// A `GET` of `url` with no headers, the given timeout and the default size cap.
+    pub fn get(url: impl Into<String>, timeout: Duration) -> Self {
+        Self {
+            method: "GET".to_owned(),
+            url: url.into(),
+            headers: Vec::new(),
+            body: None,
+            timeout,
+            max_body_bytes: None,
+        }
+    }
 }
 
 /// What came back.
@@ -30,8 +47,15 @@ pub struct FetchResponse {
     pub status: u16,
     /// `Content-Type`, if any.
     pub content_type: Option<String>,
-    /// The body (invalid UTF-8 replaced).
-    pub body: String,
+    /// The body as received.
+    pub body: Vec<u8>,
+}
+
+impl FetchResponse {
+    /// The body as text (invalid UTF-8 replaced).
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
 }
 
 /// Why a fetch failed, sorted by what the caller does next.

@@ -45,6 +45,8 @@
 //! | feature | default | enables |
 //! |---|---|---|
 //! | `test-utils` | no | [`testing`](crate::testing): `ManualClock`, `ScriptedLlm`, the store conformance suite |
+//! | `html` | no | HTML documents in knowledge bases (`scraper` + `html2text`) |
+//! | `pdf` | no | PDF documents in knowledge bases (`pdf-extract`, guarded against bombs and panics) |
 
 #![deny(missing_docs)]
 

@@ -9,7 +9,8 @@
 //!   private address in between the check and the connect.
 //! - IP-literal URLs are checked before any connection, and every redirect target is checked
 //!   again (at most [`MAX_REDIRECTS`]).
-//! - The request's timeout is capped at [`MAX_TIMEOUT`]; the body at [`MAX_BODY_BYTES`].
+//! - The request's timeout is capped at [`MAX_TIMEOUT`]; the body at the request's
+//!   `max_body_bytes` (default [`MAX_BODY_BYTES`], never above [`MAX_BODY_BYTES_CEILING`]).
 //!
 //! [`FetchPolicy::allow`] lists exact `ip:port` exceptions (tests, an on-premises API);
 //! [`FetchPolicy::allow_private`] turns the guard off entirely (development only).
@@ -28,8 +29,10 @@ use reqwest::redirect::Policy;
 pub const MAX_REDIRECTS: usize = 5;
 /// Longest timeout a request may ask for.
 pub const MAX_TIMEOUT: Duration = Duration::from_secs(30);
-/// Largest response body kept.
+/// Largest response body kept unless the request asks for another cap.
 pub const MAX_BODY_BYTES: usize = 1024 * 1024;
+/// Largest cap a request may ask for (documents fetched by URL).
+pub const MAX_BODY_BYTES_CEILING: usize = 64 * 1024 * 1024;
 
 /// What the fetcher may reach.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -183,6 +186,10 @@ impl Fetcher for GuardedFetcher {
         }
         let method = reqwest::Method::from_bytes(request.method.to_uppercase().as_bytes())
             .map_err(|_| FetchError::InvalidUrl(format!("bad method `{}`", request.method)))?;
+        let limit = request
+            .max_body_bytes
+            .unwrap_or(MAX_BODY_BYTES)
+            .min(MAX_BODY_BYTES_CEILING);
         let mut builder = self
             .client
             .request(method, url)
@@ -200,11 +207,17 @@ impl Fetcher for GuardedFetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        if response
+            .content_length()
+            .is_some_and(|declared| declared > limit as u64)
+        {
+            return Err(FetchError::TooLarge);
+        }
         let mut body = Vec::new();
         let mut chunks = response.bytes_stream();
         while let Some(chunk) = chunks.next().await {
             let chunk = chunk.map_err(classify)?;
-            if body.len() + chunk.len() > MAX_BODY_BYTES {
+            if body.len() + chunk.len() > limit {
                 return Err(FetchError::TooLarge);
             }
             body.extend_from_slice(&chunk);
@@ -212,7 +225,7 @@ impl Fetcher for GuardedFetcher {
         Ok(FetchResponse {
             status,
             content_type,
-            body: String::from_utf8_lossy(&body).into_owned(),
+            body,
         })
     }
 }

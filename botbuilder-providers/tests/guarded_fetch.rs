@@ -49,13 +49,7 @@ async fn server() -> SocketAddr {
 }
 
 fn get_req(url: String) -> FetchRequest {
-    FetchRequest {
-        method: "GET".into(),
-        url,
-        headers: vec![],
-        body: None,
-        timeout: Duration::from_secs(5),
-    }
+    FetchRequest::get(url, Duration::from_secs(5))
 }
 
 fn guarded(allow: Vec<SocketAddr>) -> GuardedFetcher {
@@ -107,7 +101,7 @@ async fn an_allowed_target_works_but_redirects_into_private_addresses_are_refuse
         .await
         .unwrap();
     assert_eq!(ok.status, 200);
-    assert_eq!(ok.body, r#"{"ok":true}"#);
+    assert_eq!(ok.text(), r#"{"ok":true}"#);
     assert_eq!(ok.content_type.as_deref(), Some("application/json"));
 
     // The same host but another (not allowed) port, by IP and by name.

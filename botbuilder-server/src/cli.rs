@@ -14,7 +14,9 @@ use crate::auth::{Argon2Hasher, HashCost};
 use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
-use crate::state::{AppState, engine_builder, knowledge_service, open_backend, open_store};
+use crate::state::{
+    AppState, engine_builder, fetcher, knowledge_service, open_backend, open_store,
+};
 use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
 
@@ -168,14 +170,20 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
-            chat(&url, &bot, &user).await
+            let allow = partial.fetch_allow.unwrap_or_default();
+            chat(&url, &bot, &user, &allow).await
         }
         Command::Config(_) => Ok(()),
     }
 }
 
 /// Reads lines from stdin, prints the bot's replies; ends at end of input or `/quit`.
-async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
+async fn chat(
+    database_url: &str,
+    bot: &str,
+    user: &str,
+    fetch_allow: &[std::net::SocketAddr],
+) -> anyhow::Result<()> {
     use std::io::Write;
     use tokio::io::{AsyncBufReadExt, BufReader};
 
@@ -186,7 +194,9 @@ async fn chat(database_url: &str, bot: &str, user: &str) -> anyhow::Result<()> {
         .get_public_bot(bot)
         .await
         .with_context(|| format!("no bot {bot} in {database_url}"))?;
-    let engine = engine_builder(store)?.knowledge(knowledge).build()?;
+    let engine = engine_builder(store, fetcher(fetch_allow)?)
+        .knowledge(knowledge)
+        .build()?;
     println!("Talking to {} (Ctrl-D or /quit to leave)", found.name);
     let mut lines = BufReader::new(tokio::io::stdin()).lines();
     loop {

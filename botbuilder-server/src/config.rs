@@ -144,6 +144,15 @@ pub struct PartialSettings {
     /// Trust X-Forwarded-For for the client IP [default: false].
     #[arg(long, env = "BOTBUILDER_TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: Option<bool>,
+    /// Non-public `ip:port` targets outbound requests (flow HTTP nodes, documents by URL) may
+    /// reach anyway, comma separated (an on-premises service; tests) [default: none].
+    #[arg(
+        long,
+        env = "BOTBUILDER_FETCH_ALLOW",
+        value_delimiter = ',',
+        global = true
+    )]
+    pub fetch_allow: Option<Vec<SocketAddr>>,
 }
 
 macro_rules! layer {
@@ -157,7 +166,7 @@ impl PartialSettings {
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
         layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
-            auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for)
+            auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow)
     }
 
     /// Parses a TOML layer.
@@ -210,6 +219,8 @@ pub struct Settings {
     pub auth_rate_limit_per_email: u32,
     /// Trust X-Forwarded-For.
     pub trust_forwarded_for: bool,
+    /// Non-public targets outbound requests may reach anyway.
+    pub fetch_allow: Vec<SocketAddr>,
 }
 
 /// A fact about the resolved settings worth telling the operator.
@@ -285,6 +296,7 @@ impl Settings {
             auth_rate_limit_per_ip: partial.auth_rate_limit_per_ip.unwrap_or(20),
             auth_rate_limit_per_email: partial.auth_rate_limit_per_email.unwrap_or(10),
             trust_forwarded_for: partial.trust_forwarded_for.unwrap_or(false),
+            fetch_allow: partial.fetch_allow.unwrap_or_default(),
         };
         Ok((settings, notices))
     }
@@ -306,6 +318,7 @@ impl Settings {
             auth_rate_limit_per_ip: 10_000,
             auth_rate_limit_per_email: 10_000,
             trust_forwarded_for: false,
+            fetch_allow: Vec::new(),
         }
     }
 

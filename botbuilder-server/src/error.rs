@@ -84,9 +84,9 @@ pub enum ApiError {
     /// The body exceeds the configured limit.
     #[error("the request body is too large")]
     PayloadTooLarge,
-    /// The body is not JSON.
-    #[error("expected a body of type application/json")]
-    UnsupportedMediaType,
+    /// The body's media type is not accepted here (the message says what is).
+    #[error("{0}")]
+    UnsupportedMediaType(String),
     /// Too many requests; retry after the given time.
     #[error("too many requests; retry later")]
     RateLimited {
@@ -102,6 +102,11 @@ pub enum ApiError {
 }
 
 impl ApiError {
+    /// A body that is not JSON where JSON is expected.
+    pub fn expected_json() -> Self {
+        Self::UnsupportedMediaType("expected a body of type application/json".to_owned())
+    }
+
     /// A validation error about a single field.
     pub fn field(field: impl Into<String>, message: impl Into<String>) -> Self {
         Self::Validation(vec![FieldError::new(field, message)])
@@ -119,7 +124,7 @@ impl ApiError {
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
-            Self::UnsupportedMediaType => {
+            Self::UnsupportedMediaType(_) => {
                 (StatusCode::UNSUPPORTED_MEDIA_TYPE, "unsupported_media_type")
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),

@@ -1,10 +1,12 @@
 //! Shared application state: the ports the handlers use, held as `Arc<dyn Trait>`.
 
+use std::net::SocketAddr;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use botbuilder_core::auth::{PasswordHasher, TokenIssuer};
 use botbuilder_core::clock::{Clock, SystemClock};
+use botbuilder_core::fetch::Fetcher;
 use botbuilder_core::knowledge::KnowledgeService;
 use botbuilder_core::queue::JobQueue;
 use botbuilder_core::rate_limit::RateLimiter;
@@ -82,6 +84,8 @@ pub struct AppState {
     pub queue: Arc<dyn JobQueue>,
     /// Knowledge bases: ingestion and search.
     pub knowledge: Arc<KnowledgeService>,
+    /// The SSRF-guarded outbound HTTP client (documents by URL).
+    pub fetcher: Arc<dyn Fetcher>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -116,13 +120,21 @@ pub async fn open_backend(
     bail!("unsupported database URL `{database_url}`: expected sqlite://PATH")
 }
 
-/// The engine every entry point uses: the offline local provider and the SSRF-guarded
-/// fetcher with the default (public targets only) policy.
-pub fn engine_builder(store: Arc<dyn Store>) -> anyhow::Result<EngineBuilder> {
-    Ok(Engine::builder()
+/// The SSRF-guarded outbound client: public targets only, plus the `allow` exceptions.
+pub fn fetcher(allow: &[SocketAddr]) -> anyhow::Result<Arc<dyn Fetcher>> {
+    Ok(Arc::new(GuardedFetcher::new(FetchPolicy {
+        allow_private: false,
+        allow: allow.to_vec(),
+    })?))
+}
+
+/// The engine every entry point uses: the offline local provider and `fetcher` for flow
+/// HTTP nodes.
+pub fn engine_builder(store: Arc<dyn Store>, fetcher: Arc<dyn Fetcher>) -> EngineBuilder {
+    Engine::builder()
         .store(store)
         .provider(Arc::new(LocalProvider))
-        .fetcher(Arc::new(GuardedFetcher::new(FetchPolicy::default())?)))
+        .fetcher(fetcher)
 }
 
 /// The knowledge service every entry point uses: the offline local embedder.
@@ -183,7 +195,8 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
         let knowledge = Arc::new(knowledge_service(store.clone(), queue.clone()));
-        let engine = engine_builder(store.clone())?
+        let fetcher = fetcher(&settings.fetch_allow)?;
+        let engine = engine_builder(store.clone(), fetcher.clone())
             .models(nlu.clone())
             .clock(clock.clone())
             .knowledge(knowledge.clone())
@@ -204,6 +217,7 @@ impl AppState {
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),
             knowledge,
             queue,
+            fetcher,
         })
     }
 }

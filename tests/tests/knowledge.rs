@@ -6,7 +6,7 @@ use std::sync::Arc;
 use botbuilder_core::domain::{DocumentSource, DocumentStatus, NewOrganization, NewUser};
 use botbuilder_core::id::OrgId;
 use botbuilder_core::knowledge::{
-    KnowledgeError, KnowledgeService, SearchMode, SearchRequest, Upload,
+    ExtractError, KnowledgeError, KnowledgeService, SearchMode, SearchRequest, Upload,
 };
 use botbuilder_core::queue::JobQueue;
 use botbuilder_core::store::prelude::*;
@@ -126,15 +126,26 @@ async fn documents_become_searchable_by_keyword_vector_and_hybrid() {
             .await,
         Err(KnowledgeError::Store(StoreError::Conflict(_)))
     ));
+    // Text that is not UTF-8 is refused before it is stored; a damaged PDF is stored and
+    // fails in ingestion with the reason.
     let latin1 = Upload {
         bytes: vec![0x63, 0x61, 0x66, 0xe9],
         ..upload("Latin-1", "text/plain", "")
     };
-    let bad = knowledge.add_document(org, kb.id, latin1).await.unwrap();
+    assert!(matches!(
+        knowledge.add_document(org, kb.id, latin1).await,
+        Err(KnowledgeError::Unreadable(ExtractError::NotUtf8))
+    ));
+    let damaged = upload("Damaged", "application/pdf", "%PDF-1.7\n1 0 obj garbage");
+    let bad = knowledge.add_document(org, kb.id, damaged).await.unwrap();
     drain(&knowledge).await;
     let failed = store.get_document(org, bad.id).await.unwrap();
     assert_eq!(failed.status, DocumentStatus::Failed);
-    assert_eq!(failed.error.as_deref(), Some("the text is not valid UTF-8"));
+    let reason = failed.error.unwrap();
+    assert!(
+        reason.starts_with("the document cannot be read"),
+        "{reason}"
+    );
 
     // Deleting the document takes it out of every search mode.
     knowledge.delete_document(org, guide.id).await.unwrap();

@@ -258,11 +258,12 @@ pub(crate) async fn run(
                                 .collect(),
                             body: body.as_ref().map(|b| render(b, vars)),
                             timeout: Duration::from_millis(timeout_ms.unwrap_or(5_000)),
+                            max_body_bytes: None,
                         };
                         match fetcher.fetch(request).await {
                             Ok(response) => {
-                                let body = serde_json::from_str(&response.body)
-                                    .unwrap_or(Value::String(response.body));
+                                let body = serde_json::from_slice(&response.body)
+                                    .unwrap_or_else(|_| Value::String(response.text()));
                                 json!({ "status": response.status, "body": body })
                             }
                             Err(e) => json!({ "status": 0, "error": e.to_string() }),

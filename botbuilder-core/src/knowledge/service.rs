@@ -18,7 +18,7 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::chunk::{ChunkOptions, chunk_text};
-use super::extract::{ExtractError, extract};
+use super::extract::{ExtractError, Extracted, check_upload, extract_isolated};
 use super::fusion::{RRF_K, weighted_reciprocal_rank_fusion};
 use super::vector::{VectorError, VectorIndex};
 use crate::domain::{
@@ -203,23 +203,16 @@ impl KnowledgeService {
         Ok(self.store.create_knowledge_base(org, new).await?)
     }
 
-    /// Stores a `pending` document and enqueues its ingestion. Unreadable media types are
-    /// refused before anything is stored; the same bytes twice in one knowledge base are a
-    /// store `Conflict`.
+    /// Stores a `pending` document and enqueues its ingestion. What [`check_upload`] refuses
+    /// (unsupported type, too large, empty, text that is not UTF-8) is refused before
+    /// anything is stored; the same bytes twice in one knowledge base are a store `Conflict`.
     pub async fn add_document(
         &self,
         org: OrgId,
         kb: KnowledgeBaseId,
         upload: Upload,
     ) -> Result<Document, KnowledgeError> {
-        if !super::extract::is_supported(&upload.content_type) {
-            return Err(
-                ExtractError::Unsupported(super::extract::essence(&upload.content_type)).into(),
-            );
-        }
-        if upload.bytes.is_empty() {
-            return Err(ExtractError::Empty.into());
-        }
+        check_upload(&upload.content_type, &upload.bytes)?;
         let new = NewDocument {
             title: upload.title,
             source: upload.source,
@@ -239,8 +232,10 @@ impl KnowledgeService {
         Ok(doc)
     }
 
-    /// Ingests one document now: extract, chunk, embed (progress after each batch), store.
-    /// An unreadable document ends `failed` with the reason (and the error is returned).
+    /// Ingests one document now: extract (isolated, see
+    /// [`extract_isolated`](super::extract::extract_isolated)), chunk, embed (progress after
+    /// each batch), store. An unreadable document ends `failed` with the reason (and the
+    /// error is returned).
     pub async fn ingest(&self, org: OrgId, doc: DocumentId) -> Result<Document, KnowledgeError> {
         let document = self.store.get_document(org, doc).await?;
         let kb = self.store.get_knowledge_base(org, document.kb_id).await?;
@@ -248,15 +243,22 @@ impl KnowledgeService {
             .set_document_status(org, doc, DocumentStatus::Processing, 0.0, None)
             .await?;
         let bytes = self.store.document_content(org, doc).await?;
-        let (text, format) = match extract(&document.content_type, &bytes) {
-            Ok(read) => read,
-            Err(e) => {
-                self.store
-                    .set_document_status(org, doc, DocumentStatus::Failed, 0.0, Some(e.to_string()))
-                    .await?;
-                return Err(e.into());
-            }
-        };
+        let Extracted { text, format, .. } =
+            match extract_isolated(document.content_type.clone(), bytes).await {
+                Ok(read) => read,
+                Err(e) => {
+                    self.store
+                        .set_document_status(
+                            org,
+                            doc,
+                            DocumentStatus::Failed,
+                            0.0,
+                            Some(e.to_string()),
+                        )
+                        .await?;
+                    return Err(e.into());
+                }
+            };
         let pieces = chunk_text(&text, format, self.chunking);
         let mut chunks = Vec::with_capacity(pieces.len());
         let total = pieces.len().max(1);

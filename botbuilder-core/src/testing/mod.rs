@@ -2,10 +2,12 @@
 //!
 //! - [`ManualClock`]: a clock tests move by hand.
 //! - [`ScriptedLlm`]: an [`LlmProvider`] that replays canned answers and records prompts.
+//! - [`documents`]: PDFs (valid, bombs) built byte by byte for ingestion tests.
 //! - [`InMemoryStore`]: every repository in memory, conformant to the store contract.
 //! - [`store_suite`]: one async function per clause of the store contract, expanded into one
 //!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`].
 
+pub mod documents;
 mod memory_store;
 pub mod queue_suite;
 pub mod store_suite;

@@ -112,7 +112,7 @@ where
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok());
         if !is_json(content_type) {
-            return Err(ApiError::UnsupportedMediaType);
+            return Err(ApiError::expected_json());
         }
         let bytes = Bytes::from_request(req, state).await.map_err(|e| {
             if e.status() == StatusCode::PAYLOAD_TOO_LARGE {

@@ -105,7 +105,7 @@ pub async fn put_flow(
         .get(header::CONTENT_TYPE)
         .and_then(|v| v.to_str().ok());
     if !is_json(content_type) {
-        return Err(ApiError::UnsupportedMediaType);
+        return Err(ApiError::expected_json());
     }
     let value: serde_json::Value = parse_json(&body)?;
     let flow = Flow::parse(value).map_err(issues_to_error)?;

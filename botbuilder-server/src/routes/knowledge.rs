@@ -11,7 +11,7 @@ use axum::response::IntoResponse;
 use botbuilder_core::domain::{Document, DocumentSource, KnowledgeBase, KnowledgeBasePatch, Page};
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
 use botbuilder_core::knowledge::{
-    ExtractError, KnowledgeError, SearchHit, SearchMode, SearchRequest, Upload,
+    ExtractError, KnowledgeError, SearchHit, SearchMode, SearchRequest,
 };
 use chrono::{DateTime, Utc};
 use garde::Validate;
@@ -35,7 +35,10 @@ pub const MAX_QUERY_CHARS: usize = 2_000;
 impl From<KnowledgeError> for ApiError {
     fn from(e: KnowledgeError) -> Self {
         match e {
-            KnowledgeError::Unreadable(ExtractError::Unsupported(_)) => Self::UnsupportedMediaType,
+            KnowledgeError::Unreadable(ExtractError::Unsupported(kind)) => {
+                Self::UnsupportedMediaType(format!("unsupported content type `{kind}`"))
+            }
+            KnowledgeError::Unreadable(ExtractError::TooLarge) => Self::PayloadTooLarge,
             KnowledgeError::Unreadable(other) => Self::field("text", other.to_string()),
             KnowledgeError::Store(e) => e.into(),
             KnowledgeError::Queue(e) => Self::Unavailable(Box::new(e)),
@@ -197,26 +200,6 @@ pub struct UpdateKnowledgeBase {
     pub description: Option<String>,
 }
 
-/// A document sent as JSON text.
-#[derive(Debug, Deserialize, Validate, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct AddTextDocument {
-    /// Title.
-    #[garde(length(chars, min = 1, max = MAX_TITLE_CHARS), custom(not_blank))]
-    pub title: String,
-    /// The text.
-    #[garde(length(min = 1), custom(not_blank))]
-    pub text: String,
-    /// `text/plain` (default) or `text/markdown`.
-    #[serde(default = "default_text_type")]
-    #[garde(skip)]
-    pub content_type: String,
-}
-
-fn default_text_type() -> String {
-    "text/plain".to_owned()
-}
-
 /// A search.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -369,37 +352,6 @@ pub async fn list_documents(
     Ok(Json(PageView::from_page(&page)))
 }
 
-/// Adds a document (JSON text) and queues its ingestion: 202 with the `pending` document;
-/// poll it until `ready` or `failed`. The same text twice in one knowledge base is 409.
-#[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents", tag = "knowledge", security(("bearer" = [])),
-    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
-    request_body = AddTextDocument,
-    responses((status = 202, body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 409, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem)))]
-pub async fn add_document(
-    State(state): State<AppState>,
-    access: OrgAccess<perm::BotsWrite>,
-    Path(path): Path<KbPath>,
-    ValidJson(req): ValidJson<AddTextDocument>,
-) -> ApiResult<impl IntoResponse> {
-    let bytes = req.text.into_bytes();
-    let upload = Upload {
-        title: req.title.trim().to_owned(),
-        source: DocumentSource::Text,
-        content_type: req.content_type,
-        content_hash: sha256_hex(&bytes),
-        bytes,
-    };
-    let doc = state
-        .knowledge
-        .add_document(access.org, path.kb, upload)
-        .await?;
-    let audit = AuditRecord::new("document.create")
-        .target("document", doc.id)
-        .details(json!({ "knowledge_base": path.kb, "title": doc.title }));
-    Ok((StatusCode::ACCEPTED, audit, Json(DocumentView::from(&doc))))
-}
-
 /// One document of the knowledge base, with its ingestion status.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}", tag = "knowledge", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id"),
@@ -470,13 +422,4 @@ async fn document_in<P>(
         return Err(ApiError::NotFound);
     }
     Ok(doc)
-}
-
-/// SHA-256 of `bytes`, lower-case hex.
-fn sha256_hex(bytes: &[u8]) -> String {
-    aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes)
-        .as_ref()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
 }

@@ -6,6 +6,7 @@ pub mod audit_log;
 pub mod auth;
 pub mod bots;
 pub mod conversations;
+pub mod documents;
 pub mod flows;
 pub mod health;
 pub mod input;
@@ -22,7 +23,7 @@ use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDoc;
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::{Modify, OpenApi};
-use utoipa_axum::router::OpenApiRouter;
+use utoipa_axum::router::{OpenApiRouter, UtoipaMethodRouterExt};
 use utoipa_axum::routes;
 use utoipa_swagger_ui::SwaggerUi;
 
@@ -143,7 +144,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             knowledge::update_knowledge_base,
             knowledge::delete_knowledge_base
         ))
-        .routes(routes!(knowledge::list_documents, knowledge::add_document))
+        .routes(
+            routes!(knowledge::list_documents, documents::add_document).layer(
+                axum::extract::DefaultBodyLimit::max(documents::MAX_UPLOAD_BODY_BYTES),
+            ),
+        )
         .routes(routes!(knowledge::get_document, knowledge::delete_document))
         .routes(routes!(knowledge::search))
 }

@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod common;
 mod conversations;
+mod documents;
 mod flows;
 mod isolation;
 mod jwt;

@@ -1,0 +1,286 @@
+//! From uploaded bytes to text: which media types a knowledge base accepts, and how they read.
+//!
+//! | media type | read as | needs feature |
+//! |---|---|---|
+//! | `text/plain`, `text/csv` | plain text | — |
+//! | `text/markdown`, `text/x-markdown` | Markdown (headings kept for chunking) | — |
+//! | `text/html`, `application/xhtml+xml` | Markdown-like text; scripts, styles, navigation, headers, footers and forms dropped | `html` |
+//! | `application/pdf` | plain text, page by page | `pdf` |
+//!
+//! Text must be UTF-8. [`check_upload`] refuses what can be refused cheaply before a document
+//! is stored (size, type, empty, not UTF-8); [`extract_isolated`] reads the document on a
+//! blocking thread, turns a panic of the parser into an error and gives up after
+//! [`EXTRACT_TIMEOUT`], so a malformed file fails that document only.
+
+#[cfg(feature = "html")]
+mod html;
+#[cfg(feature = "pdf")]
+mod pdf;
+
+use std::time::Duration;
+
+use super::chunk::TextFormat;
+
+/// Largest document accepted, in bytes (50 MiB).
+pub const MAX_DOCUMENT_BYTES: usize = 50 * 1024 * 1024;
+/// Longest one extraction may take.
+pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(120);
+
+/// Why a document's text could not be read.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ExtractError {
+    /// The media type is not one a knowledge base reads.
+    #[error("unsupported content type `{0}`")]
+    Unsupported(String),
+    /// Larger than [`MAX_DOCUMENT_BYTES`].
+    #[error("the document is larger than {} MiB", MAX_DOCUMENT_BYTES / 1024 / 1024)]
+    TooLarge,
+    /// Text that is not UTF-8.
+    #[error("the text is not valid UTF-8")]
+    NotUtf8,
+    /// Nothing readable in it.
+    #[error("the document contains no text")]
+    Empty,
+    /// The file is damaged or not what its type says (the parser's reason).
+    #[error("the document cannot be read: {0}")]
+    Malformed(String),
+    /// Reading it took longer than [`EXTRACT_TIMEOUT`].
+    #[error("reading the document took too long")]
+    Timeout,
+}
+
+/// The text of a document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Extracted {
+    /// The text.
+    pub text: String,
+    /// How it is structured.
+    pub format: TextFormat,
+    /// The title the document gives itself (HTML `<title>`), if any.
+    pub title: Option<String>,
+}
+
+/// The media type without parameters, lower-cased (`text/markdown; charset=utf-8` →
+/// `text/markdown`).
+pub fn essence(content_type: &str) -> String {
+    content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase()
+}
+
+/// Media types read as plain text.
+pub const PLAIN_TYPES: [&str; 2] = ["text/plain", "text/csv"];
+/// Media types read as Markdown.
+pub const MARKDOWN_TYPES: [&str; 2] = ["text/markdown", "text/x-markdown"];
+/// Media types read as HTML.
+pub const HTML_TYPES: [&str; 2] = ["text/html", "application/xhtml+xml"];
+/// The PDF media type.
+pub const PDF_TYPE: &str = "application/pdf";
+
+/// The kinds of document, by how they are read.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    Plain,
+    Markdown,
+    Html,
+    Pdf,
+}
+
+fn kind(content_type: &str) -> Option<Kind> {
+    let essence = essence(content_type);
+    let essence = essence.as_str();
+    if PLAIN_TYPES.contains(&essence) {
+        Some(Kind::Plain)
+    } else if MARKDOWN_TYPES.contains(&essence) {
+        Some(Kind::Markdown)
+    } else if cfg!(feature = "html") && HTML_TYPES.contains(&essence) {
+        Some(Kind::Html)
+    } else if cfg!(feature = "pdf") && essence == PDF_TYPE {
+        Some(Kind::Pdf)
+    } else {
+        None
+    }
+}
+
+/// Whether a knowledge base can read `content_type` (with the features this build has).
+pub fn is_supported(content_type: &str) -> bool {
+    kind(content_type).is_some()
+}
+
+/// The media type a file name suggests (`guide.md` → `text/markdown`), for uploads that
+/// arrive without a useful one (`application/octet-stream`) and for files read from disk.
+pub fn content_type_for_name(name: &str) -> Option<&'static str> {
+    let extension = name.rsplit_once('.')?.1.to_ascii_lowercase();
+    Some(match extension.as_str() {
+        "txt" | "text" => "text/plain",
+        "csv" => "text/csv",
+        "md" | "markdown" | "mdx" => "text/markdown",
+        "html" | "htm" => "text/html",
+        "xhtml" => "application/xhtml+xml",
+        "pdf" => PDF_TYPE,
+        _ => return None,
+    })
+}
+
+/// Refuses, before anything is stored, what can never be read: an unsupported type, more than
+/// [`MAX_DOCUMENT_BYTES`], no bytes, and text that is not UTF-8 (documents that are text by
+/// type). What needs parsing (an empty HTML body, a damaged PDF) fails later, in ingestion.
+pub fn check_upload(content_type: &str, bytes: &[u8]) -> Result<(), ExtractError> {
+    let kind =
+        kind(content_type).ok_or_else(|| ExtractError::Unsupported(essence(content_type)))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(ExtractError::TooLarge);
+    }
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Err(ExtractError::Empty);
+    }
+    if kind != Kind::Pdf && std::str::from_utf8(bytes).is_err() {
+        return Err(ExtractError::NotUtf8);
+    }
+    Ok(())
+}
+
+/// The text of a document, read on the calling thread (see [`extract_isolated`] for untrusted
+/// input on an async runtime).
+pub fn extract(content_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractError> {
+    let kind =
+        kind(content_type).ok_or_else(|| ExtractError::Unsupported(essence(content_type)))?;
+    if bytes.len() > MAX_DOCUMENT_BYTES {
+        return Err(ExtractError::TooLarge);
+    }
+    let (text, format, title) = match kind {
+        Kind::Plain | Kind::Markdown => {
+            let text = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
+            let format = if kind == Kind::Markdown {
+                TextFormat::Markdown
+            } else {
+                TextFormat::Plain
+            };
+            (text.to_owned(), format, None)
+        }
+        #[cfg(feature = "html")]
+        Kind::Html => {
+            let page = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
+            let (text, title) = html::to_text(page)?;
+            (text, TextFormat::Markdown, title)
+        }
+        #[cfg(feature = "pdf")]
+        Kind::Pdf => (pdf::to_text(bytes)?, TextFormat::Plain, None),
+        #[allow(unreachable_patterns)] // a type whose feature is off is never a `Kind`
+        _ => return Err(ExtractError::Unsupported(essence(content_type))),
+    };
+    let text = text
+        .strip_prefix('\u{feff}')
+        .unwrap_or(&text)
+        .replace('\0', "");
+    if text.trim().is_empty() {
+        return Err(ExtractError::Empty);
+    }
+    Ok(Extracted {
+        text,
+        format,
+        title,
+    })
+}
+
+/// [`extract`] on a blocking thread: a panic in a parser becomes
+/// [`ExtractError::Malformed`], and more than [`EXTRACT_TIMEOUT`] becomes
+/// [`ExtractError::Timeout`] (the thread is left to finish on its own). Needs a Tokio runtime.
+pub async fn extract_isolated(
+    content_type: String,
+    bytes: Vec<u8>,
+) -> Result<Extracted, ExtractError> {
+    let work = tokio::task::spawn_blocking(move || {
+        std::panic::catch_unwind(|| extract(&content_type, &bytes)).unwrap_or_else(|panic| {
+            let reason = panic
+                .downcast_ref::<&str>()
+                .map(|s| (*s).to_owned())
+                .or_else(|| panic.downcast_ref::<String>().cloned())
+                .unwrap_or_else(|| "the parser crashed".to_owned());
+            Err(ExtractError::Malformed(reason))
+        })
+    });
+    match tokio::time::timeout(EXTRACT_TIMEOUT, work).await {
+        Ok(Ok(result)) => result,
+        Ok(Err(join)) => Err(ExtractError::Malformed(join.to_string())),
+        Err(_) => Err(ExtractError::Timeout),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn text_types_are_read_and_others_refused() {
+        let read = extract("text/markdown; charset=utf-8", "# Hi 🤖".as_bytes()).unwrap();
+        assert_eq!(
+            (read.text.as_str(), read.format),
+            ("# Hi 🤖", TextFormat::Markdown)
+        );
+        assert_eq!(
+            extract("TEXT/PLAIN", b"\xef\xbb\xbfhello").unwrap().text,
+            "hello"
+        );
+        assert_eq!(
+            extract("image/png", b"x"),
+            Err(ExtractError::Unsupported("image/png".into()))
+        );
+        assert_eq!(
+            extract("text/plain", b"\xff\xfe"),
+            Err(ExtractError::NotUtf8)
+        );
+        assert_eq!(extract("text/plain", b"  \n"), Err(ExtractError::Empty));
+        assert!(is_supported("text/markdown"));
+        assert!(!is_supported("application/x-msdownload"));
+    }
+
+    #[test]
+    fn uploads_are_checked_before_they_are_stored() {
+        assert_eq!(check_upload("text/plain", b"hello"), Ok(()));
+        assert_eq!(check_upload("text/plain", b""), Err(ExtractError::Empty));
+        assert_eq!(
+            check_upload("text/plain", b" \n\t"),
+            Err(ExtractError::Empty)
+        );
+        assert_eq!(
+            check_upload("text/markdown", b"caf\xe9"),
+            Err(ExtractError::NotUtf8)
+        );
+        assert_eq!(
+            check_upload("application/zip", b"PK"),
+            Err(ExtractError::Unsupported("application/zip".into()))
+        );
+        let big = vec![b'a'; MAX_DOCUMENT_BYTES + 1];
+        assert_eq!(
+            check_upload("text/plain", &big),
+            Err(ExtractError::TooLarge)
+        );
+    }
+
+    #[test]
+    fn file_names_suggest_types() {
+        assert_eq!(content_type_for_name("Guide.MD"), Some("text/markdown"));
+        assert_eq!(content_type_for_name("a/b/page.htm"), Some("text/html"));
+        assert_eq!(content_type_for_name("paper.pdf"), Some(PDF_TYPE));
+        assert_eq!(content_type_for_name("notes.txt"), Some("text/plain"));
+        assert_eq!(content_type_for_name("binary.exe"), None);
+        assert_eq!(content_type_for_name("README"), None);
+    }
+
+    #[tokio::test]
+    async fn isolated_extraction_reads_like_extraction() {
+        let read = extract_isolated("text/plain".into(), b"hello".to_vec())
+            .await
+            .unwrap();
+        assert_eq!(read.text, "hello");
+        assert_eq!(
+            extract_isolated("text/plain".into(), b"\xff".to_vec()).await,
+            Err(ExtractError::NotUtf8)
+        );
+    }
+}
