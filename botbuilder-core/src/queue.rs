@@ -84,4 +84,27 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Dead-lettered jobs, oldest first, at most `limit`.
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError>;
+
+    /// Dead-lettered jobs of `kind` whose payload has the string `value` at the top-level
+    /// `key` (an organization's, a knowledge base's), oldest first, at most `limit`. The
+    /// default filters [`JobQueue::dead_letters`]; backends override it to filter inside.
+    async fn dead_letters_where(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<DeadJob>, QueueError> {
+        Ok(self
+            .dead_letters(u32::MAX)
+            .await?
+            .into_iter()
+            .filter(|job| job.kind == kind && job.payload[key].as_str() == Some(value))
+            .take(limit as usize)
+            .collect())
+    }
+
+    /// Gives a dead-lettered job another full set of attempts, available now. `NotFound` when
+    /// no dead job has that id.
+    async fn retry_dead(&self, id: Uuid) -> Result<(), QueueError>;
 }

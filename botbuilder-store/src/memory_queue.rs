@@ -146,4 +146,19 @@ impl JobQueue for MemoryJobQueue {
             })
             .collect())
     }
+
+    async fn retry_dead(&self, id: Uuid) -> Result<(), QueueError> {
+        let now = self.clock.now();
+        let mut jobs = self.jobs.lock().expect("queue poisoned");
+        let job = jobs
+            .get_mut(&id)
+            .filter(|j| j.dead)
+            .ok_or(QueueError::NotFound)?;
+        job.dead = false;
+        job.attempts = 0;
+        job.last_error = None;
+        job.leased_until = None;
+        job.available_at = now;
+        Ok(())
+    }
 }

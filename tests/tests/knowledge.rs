@@ -228,3 +228,166 @@ async fn a_restart_during_ingestion_resumes_the_pending_documents() {
         .unwrap();
     assert!(hits[0].chunk.text.contains("Gift cards never expire"));
 }
+
+/// An embedder that fails while `broken` is set, and can pose as another model.
+struct Switchable {
+    inner: LocalEmbedder,
+    model: &'static str,
+    broken: std::sync::atomic::AtomicBool,
+}
+
+#[async_trait::async_trait]
+impl botbuilder_core::embed::Embedder for Switchable {
+    fn id(&self) -> &str {
+        "switchable"
+    }
+    fn model(&self) -> &str {
+        self.model
+    }
+    fn dimensions(&self) -> usize {
+        botbuilder_core::embed::Embedder::dimensions(&self.inner)
+    }
+    async fn embed_texts(
+        &self,
+        texts: &[String],
+    ) -> Result<Vec<Vec<f32>>, botbuilder_core::llm::ProviderError> {
+        if self.broken.load(std::sync::atomic::Ordering::SeqCst) {
+            return Err(botbuilder_core::llm::ProviderError::Transient(
+                "the embedding server is down".into(),
+            ));
+        }
+        self.inner.embed_texts(texts).await
+    }
+}
+
+#[tokio::test]
+async fn failing_ingestion_is_dead_lettered_retried_and_reindexed() {
+    use botbuilder_core::testing::ManualClock;
+    use std::sync::atomic::Ordering;
+
+    let dir = tempfile::tempdir().unwrap();
+    let clock = Arc::new(ManualClock::new(chrono::Utc::now()));
+    let url = format!("sqlite://{}", dir.path().join("dead.db").display());
+    let store = Arc::new(
+        SqliteStore::connect(&url)
+            .await
+            .unwrap()
+            .with_clock(clock.clone()),
+    );
+    let org = org(&store).await;
+    let embedder = Arc::new(Switchable {
+        inner: LocalEmbedder::default(),
+        model: "local-hashed-ngrams-v1",
+        broken: true.into(),
+    });
+    let knowledge = KnowledgeService::new(store.clone(), store.clone(), embedder.clone());
+    let kb = knowledge
+        .create_knowledge_base(org, "Help".into(), String::new())
+        .await
+        .unwrap();
+    let doc = knowledge
+        .add_document(org, kb.id, upload("Guide", "text/markdown", GUIDE))
+        .await
+        .unwrap();
+
+    // Every attempt fails; after the last, the job is a dead letter and the document failed.
+    for _ in 0..botbuilder_core::knowledge::service::INGEST_ATTEMPTS {
+        assert!(knowledge.work_once().await.unwrap());
+        clock.advance(chrono::TimeDelta::minutes(5));
+    }
+    assert!(!knowledge.work_once().await.unwrap(), "no more attempts");
+    let failed = store.get_document(org, doc.id).await.unwrap();
+    assert_eq!(failed.status, DocumentStatus::Failed);
+    assert!(
+        failed
+            .error
+            .unwrap()
+            .contains("the embedding server is down")
+    );
+    let dead = knowledge.dead_ingestions(org, kb.id).await.unwrap();
+    assert_eq!(dead.len(), 1);
+    assert_eq!(dead[0].document_id, doc.id);
+    assert_eq!(dead[0].attempts, 3);
+    assert!(dead[0].last_error.as_deref().unwrap().contains("down"));
+    // Another organization sees no such knowledge base.
+    let (_, other) = store
+        .create_user_with_org(
+            NewUser {
+                email: "other@example.com".into(),
+                name: "Other".into(),
+                password_hash: "-".into(),
+            },
+            NewOrganization {
+                name: "Other".into(),
+            },
+        )
+        .await
+        .unwrap();
+    assert!(matches!(
+        knowledge.dead_ingestions(other.id, kb.id).await,
+        Err(KnowledgeError::Store(StoreError::NotFound))
+    ));
+
+    // Fixed and retried: ready, and no longer a dead letter.
+    embedder.broken.store(false, Ordering::SeqCst);
+    let pending = knowledge.retry_document(org, doc.id).await.unwrap();
+    assert_eq!(pending.status, DocumentStatus::Pending);
+    assert_eq!(drain(&knowledge).await, 1);
+    assert_eq!(
+        store.get_document(org, doc.id).await.unwrap().status,
+        DocumentStatus::Ready
+    );
+    assert!(
+        knowledge
+            .dead_ingestions(org, kb.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // A new embedding model: re-indexing records it and ingests every document again. Until
+    // then vector search skips the old vectors; keyword search keeps working.
+    let upgraded = KnowledgeService::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(Switchable {
+            inner: LocalEmbedder::new(128),
+            model: "local-v2-128",
+            broken: false.into(),
+        }),
+    );
+    let (kb_after, queued) = upgraded.reindex(org, kb.id).await.unwrap();
+    assert_eq!(queued, 1);
+    assert_eq!(
+        (
+            kb_after.embedding_model.as_str(),
+            kb_after.embedding_dimensions
+        ),
+        ("local-v2-128", 128)
+    );
+    let search = |mode| SearchRequest {
+        query: "how long do refunds take".into(),
+        mode,
+        top_k: 3,
+        min_score: 0.0,
+    };
+    let vector = upgraded
+        .search(org, &[kb.id], &search(SearchMode::Vector))
+        .await
+        .unwrap();
+    assert!(vector.is_empty(), "old 384-d vectors are not searched");
+    let keyword = upgraded
+        .search(org, &[kb.id], &search(SearchMode::Keyword))
+        .await
+        .unwrap();
+    assert!(keyword[0].chunk.text.contains("Refunds are paid"));
+    assert_eq!(drain(&upgraded).await, 1);
+    let vector = upgraded
+        .search(org, &[kb.id], &search(SearchMode::Vector))
+        .await
+        .unwrap();
+    assert!(
+        vector[0].chunk.text.contains("Refunds are paid"),
+        "{vector:?}"
+    );
+}

@@ -46,6 +46,8 @@ pub struct KnowledgeBasePatch {
     pub name: Option<String>,
     /// New description.
     pub description: Option<String>,
+    /// New embedder and the dimensions of its vectors (set when re-indexing).
+    pub embedding: Option<(String, u32)>,
 }
 
 /// Where a document is in ingestion.

@@ -18,7 +18,8 @@ pub use chunk::{ChunkOptions, TextChunk, TextFormat, chunk_text};
 pub use extract::{ExtractError, Extracted, MAX_DOCUMENT_BYTES};
 pub use fusion::{RRF_K, reciprocal_rank_fusion, weighted_reciprocal_rank_fusion};
 pub use service::{
-    INGEST_JOB, KnowledgeError, KnowledgeService, SearchHit, SearchMode, SearchRequest, Upload,
+    DeadIngestion, INGEST_JOB, KnowledgeError, KnowledgeService, SearchHit, SearchMode,
+    SearchRequest, Upload,
 };
 pub use vector::{VectorError, VectorIndex};
 

@@ -22,8 +22,8 @@ use super::extract::{ExtractError, Extracted, check_upload, extract_isolated};
 use super::fusion::{RRF_K, weighted_reciprocal_rank_fusion};
 use super::vector::{VectorError, VectorIndex};
 use crate::domain::{
-    Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, NewChunk, NewDocument,
-    NewKnowledgeBase,
+    Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
+    NewDocument, NewKnowledgeBase, PageRequest,
 };
 use crate::embed::Embedder;
 use crate::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
@@ -81,6 +81,19 @@ pub struct Upload {
     pub content_hash: String,
     /// The original bytes.
     pub bytes: Vec<u8>,
+}
+
+/// An ingestion job that failed every attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DeadIngestion {
+    /// The job.
+    pub job_id: uuid::Uuid,
+    /// The document it was ingesting.
+    pub document_id: DocumentId,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
 }
 
 /// How to search.
@@ -222,14 +235,113 @@ impl KnowledgeService {
             content: upload.bytes,
         };
         let doc = self.store.create_document(org, kb, new).await?;
+        self.enqueue_ingestion(org, kb, doc.id).await?;
+        Ok(doc)
+    }
+
+    async fn enqueue_ingestion(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+        doc: DocumentId,
+    ) -> Result<(), KnowledgeError> {
         self.queue
             .enqueue(NewJob {
                 kind: INGEST_JOB.to_owned(),
-                payload: serde_json::json!({ "org": org, "document": doc.id }),
+                payload: serde_json::json!({ "org": org, "kb": kb, "document": doc }),
                 max_attempts: INGEST_ATTEMPTS,
             })
             .await?;
-        Ok(doc)
+        Ok(())
+    }
+
+    /// Ingestion jobs of `kb` that failed every attempt (oldest first, at most 100), with
+    /// the last error; their documents are `failed`. [`KnowledgeService::retry_document`]
+    /// runs one again.
+    pub async fn dead_ingestions(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> Result<Vec<DeadIngestion>, KnowledgeError> {
+        self.store.get_knowledge_base(org, kb).await?;
+        let org_text = org.to_string();
+        let dead = self
+            .queue
+            .dead_letters_where(INGEST_JOB, "kb", &kb.to_string(), 100)
+            .await?;
+        Ok(dead
+            .into_iter()
+            .filter(|job| job.payload["org"].as_str() == Some(org_text.as_str()))
+            .filter_map(|job| {
+                let document = serde_json::from_value(job.payload["document"].clone()).ok()?;
+                Some(DeadIngestion {
+                    job_id: job.id,
+                    document_id: document,
+                    attempts: job.attempts,
+                    last_error: job.last_error,
+                })
+            })
+            .collect())
+    }
+
+    /// Ingests a document again from its stored bytes: its dead-lettered job gets a new set
+    /// of attempts, or a new job is queued. The document is `pending` until the job runs.
+    pub async fn retry_document(
+        &self,
+        org: OrgId,
+        doc: DocumentId,
+    ) -> Result<Document, KnowledgeError> {
+        self.store.get_document(org, doc).await?;
+        let dead = self
+            .queue
+            .dead_letters_where(INGEST_JOB, "document", &doc.to_string(), 10)
+            .await?;
+        let document = self
+            .store
+            .set_document_status(org, doc, DocumentStatus::Pending, 0.0, None)
+            .await?;
+        match dead.first() {
+            Some(job) => self.queue.retry_dead(job.id).await?,
+            None => self.enqueue_ingestion(org, document.kb_id, doc).await?,
+        }
+        Ok(document)
+    }
+
+    /// Re-indexes `kb` with the service's embedder: records its model and dimensions on the
+    /// knowledge base and queues every document for ingestion again (from the stored bytes).
+    /// Until a document is done, vector search skips its old vectors; keyword search keeps
+    /// finding its chunks. Returns the knowledge base and how many documents were queued.
+    pub async fn reindex(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> Result<(KnowledgeBase, usize), KnowledgeError> {
+        let patch = KnowledgeBasePatch {
+            embedding: Some((
+                self.embedder.model().to_owned(),
+                u32::try_from(self.embedder.dimensions()).unwrap_or(u32::MAX),
+            )),
+            ..KnowledgeBasePatch::default()
+        };
+        let updated = self.store.update_knowledge_base(org, kb, patch).await?;
+        self.forget_index(kb);
+        let mut queued = 0;
+        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+        loop {
+            let documents = self.store.list_documents(org, kb, page).await?;
+            for document in &documents.items {
+                self.store
+                    .set_document_status(org, document.id, DocumentStatus::Pending, 0.0, None)
+                    .await?;
+                self.enqueue_ingestion(org, kb, document.id).await?;
+                queued += 1;
+            }
+            match documents.next_cursor {
+                Some(cursor) => page.cursor = Some(cursor),
+                None => break,
+            }
+        }
+        Ok((updated, queued))
     }
 
     /// Ingests one document now: extract (isolated, see
@@ -319,7 +431,7 @@ impl KnowledgeService {
                 self.queue.complete(job.id).await?;
             }
             Err(e) => {
-                let reason = e.to_string();
+                let reason = error_chain(&e);
                 tracing::warn!(document = %doc, attempt = job.attempt, "ingestion failed: {reason}");
                 if job.attempt >= INGEST_ATTEMPTS {
                     let _ = self
@@ -416,11 +528,16 @@ impl KnowledgeService {
             };
         }
         let kb = self.store.get_knowledge_base(org, kb).await?;
-        let vectors = self.store.chunk_embeddings(org, kb.id).await?;
-        let index = Arc::new(VectorIndex::from_vectors(
-            kb.embedding_dimensions as usize,
-            vectors,
-        )?);
+        let dimensions = kb.embedding_dimensions as usize;
+        // Vectors of another size are from an embedder the knowledge base no longer uses
+        // (re-indexing is under way): left out rather than failing the search.
+        let vectors = self
+            .store
+            .chunk_embeddings(org, kb.id)
+            .await?
+            .into_iter()
+            .filter(|(_, v)| v.len() == dimensions);
+        let index = Arc::new(VectorIndex::from_vectors(dimensions, vectors)?);
         self.indexes
             .lock()
             .expect("indexes poisoned")
@@ -510,6 +627,21 @@ impl KnowledgeService {
         }
         Ok(hits)
     }
+}
+
+/// An error with its causes: "transient provider error: connection refused".
+fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// What is embedded for a chunk: the document title and headings give a short passage its

@@ -11,6 +11,7 @@ use serde_json::json;
 
 use super::ManualClock;
 use crate::queue::{JobQueue, NewJob, QueueError};
+use uuid::Uuid;
 
 fn job(kind: &str, max_attempts: u32) -> NewJob {
     NewJob {
@@ -107,6 +108,77 @@ pub async fn an_expired_lease_makes_the_job_available_again(q: &dyn JobQueue, cl
     assert_eq!(dead[0].last_error.as_deref(), Some("lease expired"));
 }
 
+/// Dead letters are found by kind and payload field, and a retried one runs again with a
+/// full set of attempts.
+pub async fn dead_letters_are_found_by_payload_and_retried(q: &dyn JobQueue, clock: &ManualClock) {
+    let mine = NewJob {
+        kind: "ingest".to_owned(),
+        payload: serde_json::json!({ "kb": "kb-1", "n": 1 }),
+        max_attempts: 1,
+    };
+    let theirs = NewJob {
+        payload: serde_json::json!({ "kb": "kb-2", "n": 2 }),
+        ..mine.clone()
+    };
+    let other_kind = NewJob {
+        kind: "email".to_owned(),
+        ..mine.clone()
+    };
+    let mut ids = Vec::new();
+    for job in [mine, theirs, other_kind] {
+        let id = q.enqueue(job).await.unwrap();
+        let leased = q
+            .reserve(&["ingest", "email"], LEASE)
+            .await
+            .unwrap()
+            .unwrap();
+        assert_eq!(leased.id, id);
+        q.fail(id, "broken", Duration::ZERO).await.unwrap();
+        ids.push(id);
+    }
+    let found = q
+        .dead_letters_where("ingest", "kb", "kb-1", 10)
+        .await
+        .unwrap();
+    assert_eq!(found.len(), 1);
+    assert_eq!(found[0].id, ids[0]);
+    assert_eq!(found[0].payload["n"], 1);
+    assert!(
+        q.dead_letters_where("ingest", "kb", "kb-9", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(
+        q.dead_letters_where("ingest", "n", "1", 10)
+            .await
+            .unwrap()
+            .is_empty(),
+        "strings only"
+    );
+
+    q.retry_dead(ids[0]).await.unwrap();
+    clock.advance(TimeDelta::seconds(1));
+    let again = q.reserve(&["ingest"], LEASE).await.unwrap().unwrap();
+    assert_eq!((again.id, again.attempt), (ids[0], 1));
+    q.complete(again.id).await.unwrap();
+    assert!(
+        q.dead_letters_where("ingest", "kb", "kb-1", 10)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(q.dead_letters(10).await.unwrap().len(), 2);
+    assert!(matches!(
+        q.retry_dead(ids[0]).await,
+        Err(QueueError::NotFound)
+    ));
+    assert!(matches!(
+        q.retry_dead(Uuid::now_v7()).await,
+        Err(QueueError::NotFound)
+    ));
+}
+
 /// Expands the suite for one backend (see the module docs).
 #[macro_export]
 macro_rules! queue_conformance_suite {
@@ -115,6 +187,7 @@ macro_rules! queue_conformance_suite {
             jobs_are_leased_in_order_and_completed_once,
             failures_retry_after_the_delay_then_dead_letter,
             an_expired_lease_makes_the_job_available_again,
+            dead_letters_are_found_by_payload_and_retried,
         );
     };
 }

@@ -1279,11 +1279,30 @@ pub async fn knowledge_bases_belong_to_their_organization(store: &dyn Store) {
         .unwrap();
     assert_eq!(renamed.name, "Docs");
     assert_eq!(renamed.embedding_model, "local");
+    let reembedded = store
+        .update_knowledge_base(
+            acme.id,
+            kb.id,
+            KnowledgeBasePatch {
+                embedding: Some(("minilm".into(), 384)),
+                ..KnowledgeBasePatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            reembedded.name.as_str(),
+            reembedded.embedding_model.as_str()
+        ),
+        ("Docs", "minilm")
+    );
+    assert_eq!(reembedded.embedding_dimensions, 384);
     let listed = store
         .list_knowledge_bases(acme.id, PageRequest::default())
         .await
         .unwrap();
-    assert_eq!(listed.items, vec![renamed.clone()]);
+    assert_eq!(listed.items, vec![reembedded.clone()]);
     assert!(
         store
             .list_knowledge_bases(globex.id, PageRequest::default())

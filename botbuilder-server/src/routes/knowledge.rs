@@ -8,7 +8,9 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{Document, DocumentSource, KnowledgeBase, KnowledgeBasePatch, Page};
+use botbuilder_core::domain::{
+    Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, Page,
+};
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
 use botbuilder_core::knowledge::{
     ExtractError, KnowledgeError, SearchHit, SearchMode, SearchRequest,
@@ -309,6 +311,7 @@ pub async fn update_knowledge_base(
     let patch = KnowledgeBasePatch {
         name: req.name.map(|n| n.trim().to_owned()),
         description: req.description,
+        embedding: None,
     };
     let kb = state
         .store
@@ -409,6 +412,96 @@ pub async fn search(
         .search(access.org, &[path.kb], &request)
         .await?;
     Ok(Json(hits.iter().map(SearchHitView::from).collect()))
+}
+
+/// An ingestion job that failed every attempt.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct DeadIngestionView {
+    /// The job.
+    pub job_id: Uuid,
+    /// The document it was ingesting (now `failed`).
+    pub document_id: Uuid,
+    /// Attempts made.
+    pub attempts: u32,
+    /// The last attempt's error.
+    pub last_error: Option<String>,
+}
+
+/// Ingestion jobs of the knowledge base that failed every attempt (dead letters), oldest
+/// first, at most 100. `POST …/documents/{doc}/retry` runs one again.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/dead-letters", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    responses((status = 200, body = Vec<DeadIngestionView>), (status = 404, body = Problem)))]
+pub async fn dead_letters(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsRead>,
+    Path(path): Path<KbPath>,
+) -> ApiResult<Json<Vec<DeadIngestionView>>> {
+    let dead = state.knowledge.dead_ingestions(access.org, path.kb).await?;
+    Ok(Json(
+        dead.into_iter()
+            .map(|d| DeadIngestionView {
+                job_id: d.job_id,
+                document_id: d.document_id.as_uuid(),
+                attempts: d.attempts,
+                last_error: d.last_error,
+            })
+            .collect(),
+    ))
+}
+
+/// Ingests a `failed` document again from its stored original: 202 with the `pending`
+/// document. Any other status is 409.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}/retry", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id"),
+        ("doc" = Uuid, Path, description = "Document id")),
+    responses((status = 202, body = DocumentView), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn retry_document(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<DocPath>,
+) -> ApiResult<impl IntoResponse> {
+    let doc = document_in(&state, &access, &path).await?;
+    if doc.status != DocumentStatus::Failed {
+        return Err(ApiError::Conflict(format!(
+            "only failed documents are retried; this one is {}",
+            doc.status.as_str()
+        )));
+    }
+    let doc = state.knowledge.retry_document(access.org, path.doc).await?;
+    let audit = AuditRecord::new("document.retry").target("document", doc.id);
+    Ok((StatusCode::ACCEPTED, audit, Json(DocumentView::from(&doc))))
+}
+
+/// What a re-index queued.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ReindexView {
+    /// The knowledge base, with the embedder it now uses.
+    pub knowledge_base: KnowledgeBaseView,
+    /// Documents queued for ingestion.
+    pub queued_documents: usize,
+}
+
+/// Re-indexes the knowledge base with the server's embedder (after the embedding model
+/// changed): records the model and dimensions and queues every document again (202). Keyword
+/// search keeps working meanwhile; vector search covers each document once it is `ready`.
+#[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
+    responses((status = 202, body = ReindexView), (status = 404, body = Problem)))]
+pub async fn reindex(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<KbPath>,
+) -> ApiResult<impl IntoResponse> {
+    let (kb, queued) = state.knowledge.reindex(access.org, path.kb).await?;
+    let audit = AuditRecord::new("knowledge_base.reindex")
+        .target("knowledge_base", kb.id)
+        .details(json!({ "embedding_model": kb.embedding_model, "queued_documents": queued }));
+    let view = ReindexView {
+        knowledge_base: KnowledgeBaseView::from(&kb),
+        queued_documents: queued,
+    };
+    Ok((StatusCode::ACCEPTED, audit, Json(view)))
 }
 
 /// The document of the path, checked to belong to the knowledge base of the path.

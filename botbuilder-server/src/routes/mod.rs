@@ -151,6 +151,9 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         )
         .routes(routes!(knowledge::get_document, knowledge::delete_document))
         .routes(routes!(knowledge::search))
+        .routes(routes!(knowledge::dead_letters))
+        .routes(routes!(knowledge::retry_document))
+        .routes(routes!(knowledge::reindex))
 }
 
 /// The OpenAPI 3.1 document of the API.

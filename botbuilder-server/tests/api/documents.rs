@@ -182,6 +182,21 @@ async fn files_of_every_kind_are_uploaded_ingested_and_found() {
     assert_eq!(ready["status"], "ready", "{ready}");
     let hit = top_hit(&app, &owner, &base, "descaling monthly").await;
     assert_eq!(hit["document_title"], "care.pdf");
+
+    // Re-indexing queues every document again from its stored original.
+    let reindexed = app
+        .post(&format!("{base}/reindex"), &owner.token, json!({}))
+        .await;
+    assert_eq!(reindexed.status, StatusCode::ACCEPTED, "{}", reindexed.text);
+    assert_eq!(reindexed.json["queued_documents"], 3);
+    assert_eq!(
+        reindexed.json["knowledge_base"]["embedding_model"],
+        "local-hashed-ngrams-v1"
+    );
+    let again = settled(&app, &owner, &base, &added).await;
+    assert_eq!(again["status"], "ready", "{again}");
+    let hit = top_hit(&app, &owner, &base, "descaling monthly").await;
+    assert_eq!(hit["document_title"], "care.pdf");
 }
 
 #[tokio::test]
@@ -307,7 +322,33 @@ async fn bad_files_get_clear_errors_and_affect_nothing_else() {
             "{name}: {failed}"
         );
         assert_eq!(failed["chunk_count"], 0);
+        if name == "damaged.pdf" {
+            // A retry reads it again (and fails again, for the same reason).
+            let url = format!("{docs}/{}/retry", failed["id"].as_str().unwrap());
+            let retried = app.post(&url, &owner.token, json!({})).await;
+            assert_eq!(retried.status, StatusCode::ACCEPTED, "{}", retried.text);
+            assert_eq!(retried.json["status"], "pending");
+            let again = settled(&app, &owner, &base, &retried).await;
+            assert_eq!(again["status"], "failed");
+        }
     }
+    // Unreadable documents fail at once (no retries), so nothing is dead-lettered; a ready
+    // document cannot be retried.
+    let dead = app.get(&format!("{base}/dead-letters"), &owner.token).await;
+    assert_eq!(dead.json, json!([]), "{}", dead.text);
+    let retry_ready = app
+        .post(
+            &format!("{docs}/{}/retry", good.json["id"].as_str().unwrap()),
+            &owner.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(
+        retry_ready.status,
+        StatusCode::CONFLICT,
+        "{}",
+        retry_ready.text
+    );
 
     // The good document is untouched and still found; the server still serves.
     let hit = top_hit(&app, &owner, &base, "office cat").await;

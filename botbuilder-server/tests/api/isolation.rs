@@ -277,6 +277,15 @@ const KNOWN: &[(&str, &str)] = &[
         "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}",
     ),
     ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search"),
+    (
+        "GET",
+        "/api/v1/orgs/{org}/knowledge-bases/{kb}/dead-letters",
+    ),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}/retry",
+    ),
+    ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex"),
 ];
 
 fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {

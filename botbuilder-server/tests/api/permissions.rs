@@ -84,11 +84,14 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}")
         | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents")
         | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}")
-        | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search") => ALL,
+        | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search")
+        | ("GET", "/api/v1/orgs/{org}/knowledge-bases/{kb}/dead-letters") => ALL,
         ("POST", "/api/v1/orgs/{org}/knowledge-bases")
         | ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}")
         | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents")
-        | ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}") => BOT_WRITERS,
+        | ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}")
+        | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}/retry")
+        | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex") => BOT_WRITERS,
         ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => &[Owner, Admin, Editor],
         other => panic!("{other:?} is missing from the permission matrix"),
     }
@@ -225,14 +228,27 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         let kb = kb.json["id"].as_str().unwrap().to_owned();
         concrete = concrete.replace("{kb}", &kb);
         if path.contains("{doc}") {
-            let doc = app
-                .post(
-                    &format!("/api/v1/orgs/{org}/knowledge-bases/{kb}/documents"),
-                    token,
-                    json!({ "title": "target", "text": format!("target text {}", uuid::Uuid::now_v7()) }),
-                )
-                .await;
-            concrete = concrete.replace("{doc}", doc.json["id"].as_str().unwrap());
+            // Only a failed document can be retried: a damaged PDF fails in ingestion.
+            let retried = path.ends_with("/retry");
+            let body = if retried {
+                json!({ "title": "target", "text": format!("%PDF-1.4 damaged {}", uuid::Uuid::now_v7()),
+                    "content_type": "application/pdf" })
+            } else {
+                json!({ "title": "target", "text": format!("target text {}", uuid::Uuid::now_v7()) })
+            };
+            let docs = format!("/api/v1/orgs/{org}/knowledge-bases/{kb}/documents");
+            let doc = app.post(&docs, token, body).await;
+            let doc = doc.json["id"].as_str().unwrap().to_owned();
+            if retried {
+                let url = format!("{docs}/{doc}");
+                for _ in 0..400 {
+                    if app.get(&url, token).await.json["status"] == "failed" {
+                        break;
+                    }
+                    tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+                }
+            }
+            concrete = concrete.replace("{doc}", &doc);
         }
     }
     if path.contains("{user}") {

@@ -261,7 +261,9 @@ impl KnowledgeRepo for SqliteStore {
     ) -> StoreResult<KnowledgeBase> {
         sqlx::query_as::<_, KbRow>(concat!(
             "UPDATE knowledge_bases SET name = COALESCE(?3, name),
-                    description = COALESCE(?4, description), updated_at = ?5
+                    description = COALESCE(?4, description), updated_at = ?5,
+                    embedding_model = COALESCE(?6, embedding_model),
+                    embedding_dimensions = COALESCE(?7, embedding_dimensions)
              WHERE organization_id = ?1 AND id = ?2 RETURNING ",
             kb_columns!()
         ))
@@ -270,6 +272,8 @@ impl KnowledgeRepo for SqliteStore {
         .bind(patch.name)
         .bind(patch.description)
         .bind(micros(self.now()))
+        .bind(patch.embedding.as_ref().map(|(model, _)| model.clone()))
+        .bind(patch.embedding.map(|(_, dimensions)| i64::from(dimensions)))
         .fetch_one(&self.writer)
         .await
         .map_err(store_err)?

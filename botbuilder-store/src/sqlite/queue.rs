@@ -129,15 +129,58 @@ impl JobQueue for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(unavailable)?;
-        Ok(rows
-            .into_iter()
-            .map(|(id, kind, payload, last_error, n)| DeadJob {
-                id,
-                kind,
-                payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-                last_error,
-                attempts: attempts(n),
-            })
-            .collect())
+        Ok(rows.into_iter().map(dead_job).collect())
+    }
+
+    async fn dead_letters_where(
+        &self,
+        kind: &str,
+        key: &str,
+        value: &str,
+        limit: u32,
+    ) -> Result<Vec<DeadJob>, QueueError> {
+        let rows: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, kind, payload, last_error, attempts FROM jobs
+             WHERE dead = 1 AND kind = ?1 AND json_type(payload, ?2) = 'text'
+               AND json_extract(payload, ?2) = ?3
+             ORDER BY id LIMIT ?4",
+        )
+        .bind(kind)
+        .bind(format!("$.\"{}\"", key.replace('"', "")))
+        .bind(value)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows.into_iter().map(dead_job).collect())
+    }
+
+    async fn retry_dead(&self, id: Uuid) -> Result<(), QueueError> {
+        let done = sqlx::query(
+            "UPDATE jobs SET dead = 0, attempts = 0, last_error = NULL, leased_until = NULL,
+                    available_at = ?2
+             WHERE id = ?1 AND dead = 1",
+        )
+        .bind(id)
+        .bind(micros(self.now()))
+        .execute(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(QueueError::NotFound);
+        }
+        Ok(())
+    }
+}
+
+fn dead_job(
+    (id, kind, payload, last_error, n): (Uuid, String, String, Option<String>, i64),
+) -> DeadJob {
+    DeadJob {
+        id,
+        kind,
+        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
+        last_error,
+        attempts: attempts(n),
     }
 }

@@ -137,6 +137,10 @@ impl KnowledgeRepo for InMemoryStore {
         if let Some(description) = patch.description {
             stored.description = description;
         }
+        if let Some((model, dimensions)) = patch.embedding {
+            stored.embedding_model = model;
+            stored.embedding_dimensions = dimensions;
+        }
         stored.updated_at = now;
         Ok(stored.clone())
     }
