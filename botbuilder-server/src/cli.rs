@@ -1,5 +1,5 @@
-//! The `botbuilder` command line: `serve` (the default), `migrate`, `chat`, `admin
-//! create-user` and `config print-default`.
+//! The `botbuilder` command line: `serve` (the default), `demo`, `migrate`, `chat`, `kb
+//! ingest`, `admin create-user` and `config print-default`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -54,6 +54,9 @@ pub enum Command {
         #[arg(long, default_value = "terminal")]
         user: String,
     },
+    /// Knowledge bases.
+    #[command(subcommand)]
+    Kb(KbCommand),
     /// Administrative tasks.
     #[command(subcommand)]
     Admin(AdminCommand),
@@ -79,6 +82,21 @@ pub enum AdminCommand {
         /// Name of the organization to create.
         #[arg(long, default_value = "Default")]
         org_name: String,
+    },
+}
+
+/// Knowledge base tasks (straight on the configured database).
+#[derive(Debug, Subcommand)]
+pub enum KbCommand {
+    /// Adds files and folders (recursively) to a knowledge base and ingests them, with a
+    /// progress bar; unchanged files are left alone. Fails when a document fails.
+    Ingest {
+        /// The knowledge base's id.
+        #[arg(long)]
+        kb: String,
+        /// Files and folders (.txt, .csv, .md, .html, .pdf).
+        #[arg(required = true)]
+        paths: Vec<PathBuf>,
     },
 }
 
@@ -172,6 +190,22 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let allow = partial.fetch_allow.unwrap_or_default();
             chat(&url, &bot, &user, &allow).await
+        }
+        Command::Kb(KbCommand::Ingest { kb, paths }) => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let url = partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let kb = kb.parse().context("--kb must be a knowledge base id")?;
+            let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
+            let report = crate::ingest::ingest(&url, kb, &paths, progress).await?;
+            print!("{}", report.summary());
+            anyhow::ensure!(
+                report.failed.is_empty(),
+                "{} document(s) failed",
+                report.failed.len()
+            );
+            Ok(())
         }
         Command::Config(_) => Ok(()),
     }

@@ -39,6 +39,7 @@ pub mod config;
 pub mod demo;
 pub mod error;
 pub mod extract;
+pub mod ingest;
 pub mod middleware;
 pub mod routes;
 pub mod state;

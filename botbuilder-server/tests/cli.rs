@@ -78,6 +78,7 @@ fn every_command_has_help() {
         vec!["demo", "--help"],
         vec!["admin", "create-user", "--help"],
         vec!["chat", "--help"],
+        vec!["kb", "ingest", "--help"],
         vec!["config", "print-default", "--help"],
     ] {
         let out = botbuilder(dir.path()).args(&args).output().unwrap();
@@ -335,6 +336,129 @@ async fn chat_talks_to_a_bot_in_the_terminal() {
         .output()
         .unwrap();
     assert!(!unknown.status.success());
+}
+
+/// `botbuilder kb ingest` adds a folder to a knowledge base and ingests it: supported files
+/// become searchable, others are listed as skipped, a second run leaves unchanged files alone,
+/// and a document that fails makes the command fail.
+#[tokio::test]
+async fn kb_ingest_adds_a_folder_and_reports_what_it_did() {
+    use botbuilder_core::domain::{NewOrganization, NewUser};
+    use botbuilder_core::knowledge::{KnowledgeService, SearchMode, SearchRequest};
+    use botbuilder_core::store::prelude::*;
+    use std::sync::Arc;
+
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("kb.db").display());
+    let store = Arc::new(botbuilder_store::SqliteStore::connect(&url).await.unwrap());
+    let (_, org) = store
+        .create_user_with_org(
+            NewUser {
+                email: "k@example.com".into(),
+                name: "K".into(),
+                password_hash: "-".into(),
+            },
+            NewOrganization { name: "K".into() },
+        )
+        .await
+        .unwrap();
+    let knowledge = KnowledgeService::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(botbuilder_providers::local::LocalEmbedder::default()),
+    );
+    let kb = knowledge
+        .create_knowledge_base(org.id, "Handbook".into(), String::new())
+        .await
+        .unwrap();
+    let docs = dir.path().join("handbook");
+    std::fs::create_dir_all(docs.join("policies")).unwrap();
+    std::fs::write(
+        docs.join("welcome.md"),
+        "# Welcome\n\nThe office opens at eight.\n",
+    )
+    .unwrap();
+    std::fs::write(
+        docs.join("policies/leave.txt"),
+        "Holiday requests go to your manager two weeks ahead.",
+    )
+    .unwrap();
+    std::fs::write(docs.join("logo.png"), b"\x89PNG").unwrap();
+    std::fs::write(docs.join(".hidden.md"), "secret").unwrap();
+    let run = |paths: &[&std::path::Path]| {
+        let mut cmd = botbuilder(dir.path());
+        cmd.args([
+            "kb",
+            "ingest",
+            "--kb",
+            &kb.id.to_string(),
+            "--database-url",
+            &url,
+        ]);
+        cmd.args(paths);
+        cmd.output().unwrap()
+    };
+
+    let out = run(&[&docs]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains("Handbook: 2 ready, 0 failed, 0 unchanged, 1 skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("logo.png: unsupported file type"),
+        "{stdout}"
+    );
+    assert!(!stdout.contains("hidden"), "{stdout}");
+    let hits = knowledge
+        .search(
+            org.id,
+            &[kb.id],
+            &SearchRequest {
+                query: "holiday requests".into(),
+                mode: SearchMode::Keyword,
+                top_k: 1,
+                min_score: 0.0,
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(hits[0].document_title, "leave.txt");
+
+    // Again: nothing new. A damaged PDF fails the run, with its reason.
+    std::fs::write(docs.join("broken.pdf"), "%PDF-1.4 not really").unwrap();
+    let out = run(&[&docs]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!out.status.success(), "{stdout}");
+    assert!(
+        stdout.contains("Handbook: 0 ready, 1 failed, 2 unchanged, 1 skipped"),
+        "{stdout}"
+    );
+    assert!(
+        stdout.contains("broken.pdf: the document cannot be read"),
+        "{stdout}"
+    );
+    assert!(String::from_utf8_lossy(&out.stderr).contains("1 document(s) failed"));
+
+    let unknown = botbuilder(dir.path())
+        .args([
+            "kb",
+            "ingest",
+            "--kb",
+            &uuid::Uuid::now_v7().to_string(),
+            "--database-url",
+            &url,
+        ])
+        .arg(&docs)
+        .output()
+        .unwrap();
+    assert!(!unknown.status.success());
+    assert!(String::from_utf8_lossy(&unknown.stderr).contains("no knowledge base"));
 }
 
 /// `botbuilder demo` seeds a bot answering from the README, and the commands it prints work

@@ -246,6 +246,11 @@ pub trait KnowledgeRepo: Send + Sync + 'static {
         kb: KnowledgeBaseId,
     ) -> StoreResult<KnowledgeBase>;
 
+    /// Loads a knowledge base by id alone. Only operator tools with direct database access
+    /// (`botbuilder kb ingest`) use this, to learn the owning organization; every request of a
+    /// tenant names its organization.
+    async fn locate_knowledge_base(&self, kb: KnowledgeBaseId) -> StoreResult<KnowledgeBase>;
+
     /// The organization's knowledge bases, oldest first, paged by id.
     async fn list_knowledge_bases(
         &self,

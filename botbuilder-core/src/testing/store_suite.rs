@@ -1312,6 +1312,15 @@ pub async fn knowledge_bases_belong_to_their_organization(store: &dyn Store) {
             .is_empty()
     );
     assert_not_found(store.get_knowledge_base(globex.id, kb.id).await);
+    assert_eq!(
+        store.locate_knowledge_base(kb.id).await.unwrap().org_id,
+        acme.id
+    );
+    assert_not_found(
+        store
+            .locate_knowledge_base(crate::id::KnowledgeBaseId::new())
+            .await,
+    );
     assert_not_found(
         store
             .update_knowledge_base(globex.id, kb.id, KnowledgeBasePatch::default())

@@ -229,6 +229,19 @@ impl KnowledgeRepo for SqliteStore {
         .try_into()
     }
 
+    async fn locate_knowledge_base(&self, kb: KnowledgeBaseId) -> StoreResult<KnowledgeBase> {
+        sqlx::query_as::<_, KbRow>(concat!(
+            "SELECT ",
+            kb_columns!(),
+            " FROM knowledge_bases WHERE id = ?"
+        ))
+        .bind(kb.as_uuid())
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?
+        .try_into()
+    }
+
     async fn list_knowledge_bases(
         &self,
         org: OrgId,

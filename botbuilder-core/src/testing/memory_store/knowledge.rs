@@ -108,6 +108,14 @@ impl KnowledgeRepo for InMemoryStore {
             .ok_or(StoreError::NotFound)
     }
 
+    async fn locate_knowledge_base(&self, kb: KnowledgeBaseId) -> StoreResult<KnowledgeBase> {
+        self.data()
+            .kbs
+            .get(&kb)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
+
     async fn list_knowledge_bases(
         &self,
         org: OrgId,
