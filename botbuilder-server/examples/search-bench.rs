@@ -11,7 +11,8 @@
 //! search filters). Then 200 queries (three words from a random chunk, two common words):
 //!
 //! - latency p50 / p99 of `KnowledgeService::search` per mode (keyword, vector, hybrid), top 10,
-//!   with results resolved to stored chunks and titles, as the API returns them;
+//!   with results resolved to stored chunks and titles, as the API returns them, beside the
+//!   store's SQLite FTS5 search (the keyword baseline, 40 results as hybrid asks for);
 //! - the vector index alone: the quantized scan with exact re-ranking against the exact `f32`
 //!   scan (the baseline, same run): latency and recall@10.
 
@@ -254,6 +255,17 @@ async fn run(n: usize) {
         }
         println!("| {name} (service) | {} |", summary(times));
     }
+    // The store's own full-text search (SQLite FTS5 BM25), the keyword baseline.
+    let mut times = Vec::with_capacity(QUERIES);
+    for query in &queries {
+        let started = Instant::now();
+        store
+            .keyword_search(org, &[kb.id], query, 40)
+            .await
+            .unwrap();
+        times.push(started.elapsed());
+    }
+    println!("| keyword, SQLite FTS5 (baseline) | {} |", summary(times));
 
     // The vector index alone: quantized scan + exact re-rank vs the exact f32 scan.
     let index = VectorIndex::from_vectors(

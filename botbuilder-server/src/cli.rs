@@ -15,7 +15,7 @@ use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
 use crate::state::{
-    AppState, engine_builder, fetcher, knowledge_service, open_backend, open_store,
+    AppState, embedder, engine_builder, fetcher, knowledge_service, open_backend, open_store,
 };
 use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
@@ -189,7 +189,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let allow = partial.fetch_allow.unwrap_or_default();
-            chat(&url, &bot, &user, &allow).await
+            let embedder = embedder(partial.embedding_model_dir.as_deref())?;
+            chat(&url, &bot, &user, &allow, embedder).await
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
@@ -198,7 +199,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let kb = kb.parse().context("--kb must be a knowledge base id")?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let report = crate::ingest::ingest(&url, kb, &paths, progress).await?;
+            let embedder = embedder(partial.embedding_model_dir.as_deref())?;
+            let report = crate::ingest::ingest(&url, embedder, kb, &paths, progress).await?;
             print!("{}", report.summary());
             anyhow::ensure!(
                 report.failed.is_empty(),
@@ -217,13 +219,14 @@ async fn chat(
     bot: &str,
     user: &str,
     fetch_allow: &[std::net::SocketAddr],
+    embedder: Arc<dyn botbuilder_core::embed::Embedder>,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let bot: BotId = bot.parse().context("--bot must be a bot id")?;
     let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue));
+    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder));
     let found = store
         .get_public_bot(bot)
         .await

@@ -153,6 +153,11 @@ pub struct PartialSettings {
         global = true
     )]
     pub fetch_allow: Option<Vec<SocketAddr>>,
+    /// Directory of a sentence-transformers model (config.json, tokenizer.json,
+    /// model.safetensors) to embed knowledge with, e.g. all-MiniLM-L6-v2; needs a build with
+    /// the `minilm` feature [default: the offline hashed embedder].
+    #[arg(long, env = "BOTBUILDER_EMBEDDING_MODEL_DIR", global = true)]
+    pub embedding_model_dir: Option<PathBuf>,
 }
 
 macro_rules! layer {
@@ -166,7 +171,8 @@ impl PartialSettings {
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
         layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
-            auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow)
+            auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow,
+            embedding_model_dir)
     }
 
     /// Parses a TOML layer.
@@ -221,6 +227,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Non-public targets outbound requests may reach anyway.
     pub fetch_allow: Vec<SocketAddr>,
+    /// The sentence model directory, if knowledge is embedded with one.
+    pub embedding_model_dir: Option<PathBuf>,
 }
 
 /// A fact about the resolved settings worth telling the operator.
@@ -297,6 +305,7 @@ impl Settings {
             auth_rate_limit_per_email: partial.auth_rate_limit_per_email.unwrap_or(10),
             trust_forwarded_for: partial.trust_forwarded_for.unwrap_or(false),
             fetch_allow: partial.fetch_allow.unwrap_or_default(),
+            embedding_model_dir: partial.embedding_model_dir,
         };
         Ok((settings, notices))
     }
@@ -319,6 +328,7 @@ impl Settings {
             auth_rate_limit_per_email: 10_000,
             trust_forwarded_for: false,
             fetch_allow: Vec::new(),
+            embedding_model_dir: None,
         }
     }
 

@@ -13,6 +13,7 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use botbuilder_core::domain::{DocumentSource, DocumentStatus};
+use botbuilder_core::embed::Embedder;
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
 use botbuilder_core::knowledge::extract::content_type_for_name;
 use botbuilder_core::knowledge::{KnowledgeError, Upload};
@@ -101,16 +102,17 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds `paths` to knowledge base `kb` in `database_url` and ingests them (see the module
-/// docs); `progress` draws a bar on the terminal.
+/// Adds `paths` to knowledge base `kb` in `database_url` and ingests them with `embedder`
+/// (see the module docs); `progress` draws a bar on the terminal.
 pub async fn ingest(
     database_url: &str,
+    embedder: Arc<dyn Embedder>,
     kb: KnowledgeBaseId,
     paths: &[PathBuf],
     progress: bool,
 ) -> anyhow::Result<IngestReport> {
     let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue));
+    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder));
     let base = store
         .locate_knowledge_base(kb)
         .await

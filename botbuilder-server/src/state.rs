@@ -1,13 +1,16 @@
 //! Shared application state: the ports the handlers use, held as `Arc<dyn Trait>`.
 
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use botbuilder_core::auth::{PasswordHasher, TokenIssuer};
 use botbuilder_core::clock::{Clock, SystemClock};
+use botbuilder_core::embed::Embedder;
 use botbuilder_core::fetch::Fetcher;
-use botbuilder_core::knowledge::KnowledgeService;
+use botbuilder_core::knowledge::service::DEFAULT_HYBRID_VECTOR_WEIGHT;
+use botbuilder_core::knowledge::{KnowledgeService, SEMANTIC_HYBRID_VECTOR_WEIGHT};
 use botbuilder_core::queue::JobQueue;
 use botbuilder_core::rate_limit::RateLimiter;
 use botbuilder_core::store::Store;
@@ -137,9 +140,43 @@ pub fn engine_builder(store: Arc<dyn Store>, fetcher: Arc<dyn Fetcher>) -> Engin
         .fetcher(fetcher)
 }
 
-/// The knowledge service every entry point uses: the offline local embedder.
-pub fn knowledge_service(store: Arc<dyn Store>, queue: Arc<dyn JobQueue>) -> KnowledgeService {
-    KnowledgeService::new(store, queue, Arc::new(LocalEmbedder::default()))
+/// The embedder knowledge bases are indexed with: the sentence model in `model_dir` (builds
+/// with the `minilm` feature), else the offline hashed embedder.
+pub fn embedder(model_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Embedder>> {
+    match model_dir {
+        None => Ok(Arc::new(LocalEmbedder::default())),
+        #[cfg(feature = "minilm")]
+        Some(dir) => {
+            let name = dir.file_name().map_or_else(
+                || "sentence-model".to_owned(),
+                |n| n.to_string_lossy().into_owned(),
+            );
+            Ok(Arc::new(
+                botbuilder_providers::minilm::SentenceEmbedder::load(dir, name)?,
+            ))
+        }
+        #[cfg(not(feature = "minilm"))]
+        Some(dir) => bail!(
+            "embedding_model_dir is {} but this build has no sentence embedder; build with `--features minilm`",
+            dir.display()
+        ),
+    }
+}
+
+/// The knowledge service every entry point uses, indexing with `embedder`. Hybrid search
+/// weighs a semantic embedder's ranking like keyword's; the hashed embedder's at
+/// [`DEFAULT_HYBRID_VECTOR_WEIGHT`] (it ranks worse than BM25).
+pub fn knowledge_service(
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+    embedder: Arc<dyn Embedder>,
+) -> KnowledgeService {
+    let weight = if embedder.id() == "local" {
+        DEFAULT_HYBRID_VECTOR_WEIGHT
+    } else {
+        SEMANTIC_HYBRID_VECTOR_WEIGHT
+    };
+    KnowledgeService::new(store, queue, embedder).with_hybrid_vector_weight(weight)
 }
 
 /// A subkey for one purpose: HMAC-SHA256(secret, purpose), hex encoded. Web chat tokens are
@@ -194,7 +231,8 @@ impl AppState {
         settings.master_key_bytes()?;
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
-        let knowledge = Arc::new(knowledge_service(store.clone(), queue.clone()));
+        let embedder = embedder(settings.embedding_model_dir.as_deref())?;
+        let knowledge = Arc::new(knowledge_service(store.clone(), queue.clone(), embedder));
         let fetcher = fetcher(&settings.fetch_allow)?;
         let engine = engine_builder(store.clone(), fetcher.clone())
             .models(nlu.clone())

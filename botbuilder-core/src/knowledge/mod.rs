@@ -1,7 +1,8 @@
 //! Retrieval for knowledge bases: the pieces the ingestion and search paths are made of.
 //!
 //! - [`chunk`]: token-sized, overlapping, heading-aware chunks.
-//! - [`vector`]: an exact in-process vector index, one per knowledge base.
+//! - [`vector`]: an in-process vector index (quantized scan, exact re-rank), one per knowledge base.
+//! - [`keyword`]: an in-process BM25 index, one per knowledge base.
 //! - [`extract`]: which media types are read, and how.
 //! - [`service`]: ingestion jobs and keyword / vector / hybrid search.
 //! - [`fusion`]: reciprocal rank fusion of keyword (BM25) and vector results.
@@ -11,15 +12,17 @@
 pub mod chunk;
 pub mod extract;
 pub mod fusion;
+pub mod keyword;
 pub mod service;
 pub mod vector;
 
 pub use chunk::{ChunkOptions, TextChunk, TextFormat, chunk_text};
 pub use extract::{ExtractError, Extracted, MAX_DOCUMENT_BYTES};
 pub use fusion::{RRF_K, reciprocal_rank_fusion, weighted_reciprocal_rank_fusion};
+pub use keyword::KeywordIndex;
 pub use service::{
-    DeadIngestion, INGEST_JOB, KnowledgeError, KnowledgeService, SearchHit, SearchMode,
-    SearchRequest, Upload,
+    DeadIngestion, INGEST_JOB, KnowledgeError, KnowledgeService, SEMANTIC_HYBRID_VECTOR_WEIGHT,
+    SearchHit, SearchMode, SearchRequest, Upload,
 };
 pub use vector::{VectorError, VectorIndex};
 

@@ -8,8 +8,11 @@
 //! that cannot be read fails at once with the reason; one whose job keeps failing ends
 //! `failed` when the queue dead-letters the job.
 //!
-//! [`KnowledgeService::search`] runs keyword (the store's BM25), vector (an exact in-process
-//! index per knowledge base) or hybrid search (both, fused by reciprocal rank).
+//! [`KnowledgeService::search`] runs keyword (BM25), vector (cosine) or hybrid search (both,
+//! fused by reciprocal rank) over in-process indexes of each knowledge base
+//! ([`KeywordIndex`], [`VectorIndex`]), built from the store on first use and rebuilt after
+//! the knowledge base changes. The knowledge base is the index, so the organization and
+//! knowledge base filter is applied inside the search, never after it.
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -20,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use super::chunk::{ChunkOptions, chunk_text};
 use super::extract::{ExtractError, Extracted, check_upload, extract_isolated};
 use super::fusion::{RRF_K, weighted_reciprocal_rank_fusion};
+use super::keyword::KeywordIndex;
 use super::vector::{VectorError, VectorIndex};
 use crate::domain::{
     Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
@@ -46,6 +50,9 @@ pub const MAX_TOP_K: usize = 100;
 /// the offline hashed embedder (0.1 of 0.1/0.25/0.35/0.5: best nDCG@10, Recall@10 above
 /// keyword alone).
 pub const DEFAULT_HYBRID_VECTOR_WEIGHT: f32 = 0.1;
+/// Weight of the vector ranking in hybrid search with a semantic sentence embedder
+/// (all-MiniLM-L6-v2): both rankings count alike.
+pub const SEMANTIC_HYBRID_VECTOR_WEIGHT: f32 = 1.0;
 
 /// Why a knowledge operation failed.
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +88,13 @@ pub struct Upload {
     pub content_hash: String,
     /// The original bytes.
     pub bytes: Vec<u8>,
+}
+
+/// The search indexes of one knowledge base.
+#[derive(Debug)]
+struct KbIndex {
+    vectors: VectorIndex,
+    keywords: KeywordIndex,
 }
 
 /// An ingestion job that failed every attempt.
@@ -145,9 +159,9 @@ pub struct KnowledgeService {
     embedder: Arc<dyn Embedder>,
     chunking: ChunkOptions,
     hybrid_vector_weight: f32,
-    /// Vector indexes by knowledge base, with the organization owning it, so a search needs
+    /// Search indexes by knowledge base, with the organization owning it, so a search needs
     /// no store read once the index is built.
-    indexes: Mutex<HashMap<KnowledgeBaseId, (OrgId, Arc<VectorIndex>)>>,
+    indexes: Mutex<HashMap<KnowledgeBaseId, (OrgId, Arc<KbIndex>)>>,
     /// Document titles (immutable once created) for search results.
     titles: Mutex<HashMap<DocumentId, String>>,
 }
@@ -515,11 +529,7 @@ impl KnowledgeService {
 
     /// The vector index of `kb` in `org` (built from the store on first use); another
     /// organization's knowledge base is `NotFound`.
-    async fn index(
-        &self,
-        org: OrgId,
-        kb: KnowledgeBaseId,
-    ) -> Result<Arc<VectorIndex>, KnowledgeError> {
+    async fn index(&self, org: OrgId, kb: KnowledgeBaseId) -> Result<Arc<KbIndex>, KnowledgeError> {
         if let Some((owner, index)) = self.indexes.lock().expect("indexes poisoned").get(&kb) {
             return if *owner == org {
                 Ok(index.clone())
@@ -531,13 +541,21 @@ impl KnowledgeService {
         let dimensions = kb.embedding_dimensions as usize;
         // Vectors of another size are from an embedder the knowledge base no longer uses
         // (re-indexing is under way): left out rather than failing the search.
-        let vectors = self
-            .store
-            .chunk_embeddings(org, kb.id)
-            .await?
-            .into_iter()
-            .filter(|(_, v)| v.len() == dimensions);
-        let index = Arc::new(VectorIndex::from_vectors(dimensions, vectors)?);
+        let vectors = self.store.chunk_embeddings(org, kb.id).await?;
+        let texts = self.store.chunk_texts(org, kb.id).await?;
+        let build = move || -> Result<KbIndex, VectorError> {
+            let vectors = vectors.into_iter().filter(|(_, v)| v.len() == dimensions);
+            Ok(KbIndex {
+                vectors: VectorIndex::from_vectors(dimensions, vectors)?,
+                keywords: KeywordIndex::build(texts.iter().map(|(id, t)| (*id, t.as_str()))),
+            })
+        };
+        // Stemming every chunk takes a while on a large knowledge base: off the async threads.
+        let index = Arc::new(
+            tokio::task::spawn_blocking(build)
+                .await
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))??,
+        );
         self.indexes
             .lock()
             .expect("indexes poisoned")
@@ -555,30 +573,44 @@ impl KnowledgeService {
         let top_k = request.top_k.clamp(1, MAX_TOP_K);
         // Each side fetches more than asked, so fusion has candidates to agree on.
         let depth = (top_k * 4).max(20);
-        let mut keyword: Vec<(ChunkId, f32)> = Vec::new();
-        let mut vector: Vec<(ChunkId, f32)> = Vec::new();
-        if request.mode != SearchMode::Vector {
-            let limit = u32::try_from(depth).unwrap_or(u32::MAX);
-            keyword = self
-                .store
-                .keyword_search(org, kbs, &request.query, limit)
-                .await?
-                .into_iter()
-                .map(|hit| (hit.chunk.id, hit.score))
-                .collect();
+        let mut indexes = Vec::with_capacity(kbs.len());
+        for kb in kbs {
+            indexes.push(self.index(org, *kb).await?);
         }
-        if request.mode != SearchMode::Keyword && !request.query.trim().is_empty() {
-            let query = self.embedder.embed_text(&request.query).await?;
-            for kb in kbs {
-                let index = self.index(org, *kb).await?;
-                if query.len() != index.dimensions() {
+        let query_vector =
+            if request.mode != SearchMode::Keyword && !request.query.trim().is_empty() {
+                Some(self.embedder.embed_text(&request.query).await?)
+            } else {
+                None
+            };
+        let keyword_side = || -> Vec<(ChunkId, f32)> {
+            if request.mode == SearchMode::Vector {
+                return Vec::new();
+            }
+            let mut found: Vec<(ChunkId, f32)> = indexes
+                .iter()
+                .flat_map(|index| index.keywords.search(&request.query, depth))
+                .collect();
+            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+            found.truncate(depth);
+            found
+        };
+        let vector_side = || -> Result<Vec<(ChunkId, f32)>, VectorError> {
+            let Some(query) = &query_vector else {
+                return Ok(Vec::new());
+            };
+            let mut found = Vec::new();
+            for index in &indexes {
+                if query.len() != index.vectors.dimensions() {
                     continue; // indexed with another embedder; re-index to search it by vector
                 }
-                vector.extend(index.search(&query, depth)?);
+                found.extend(index.vectors.search(query, depth)?);
             }
-            vector.sort_by(|a, b| b.1.total_cmp(&a.1));
-            vector.truncate(depth);
-        }
+            found.sort_by(|a, b| b.1.total_cmp(&a.1));
+            found.truncate(depth);
+            Ok(found)
+        };
+        let (keyword, vector) = (keyword_side(), vector_side()?);
         let keyword_scores: HashMap<ChunkId, f32> = keyword.iter().copied().collect();
         let vector_scores: HashMap<ChunkId, f32> = vector.iter().copied().collect();
         let ranked: Vec<(ChunkId, f32)> = match request.mode {

@@ -335,6 +335,13 @@ pub trait KnowledgeRepo: Send + Sync + 'static {
         org: OrgId,
         kb: KnowledgeBaseId,
     ) -> StoreResult<Vec<(ChunkId, Vec<f32>)>>;
+
+    /// Every chunk text of a knowledge base, for building a keyword index.
+    async fn chunk_texts(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> StoreResult<Vec<(ChunkId, String)>>;
 }
 
 /// A bot's flow: one editable draft and numbered, immutable published versions.

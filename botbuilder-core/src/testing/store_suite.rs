@@ -1418,6 +1418,14 @@ pub async fn documents_move_through_ingestion_and_take_their_chunks_along(store:
     assert_eq!(refund.kb_id, kb.id);
     let refund_vector = &vectors.iter().find(|(id, _)| *id == refund.id).unwrap().1;
     assert_eq!(refund_vector, &vec![1.0, 0.0, 0.0]);
+    let texts = store.chunk_texts(org.id, kb.id).await.unwrap();
+    assert_eq!(
+        texts.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        ids,
+        "the same chunks in the same order as the vectors"
+    );
+    assert!(texts.contains(&(refund.id, "Refunds take five days.".to_owned())));
+    assert_not_found(store.chunk_texts(other.id, kb.id).await);
     assert!(
         store.get_chunks(other.id, &ids).await.unwrap().is_empty(),
         "another organization sees none"

@@ -597,6 +597,27 @@ impl KnowledgeRepo for SqliteStore {
             .map(|(id, bytes)| Ok((ChunkId::from(id), vector_from(&bytes)?)))
             .collect()
     }
+
+    async fn chunk_texts(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> StoreResult<Vec<(ChunkId, String)>> {
+        self.get_knowledge_base(org, kb).await?;
+        let rows: Vec<(Uuid, String)> = sqlx::query_as(
+            "SELECT id, text FROM chunks
+             WHERE organization_id = ? AND knowledge_base_id = ? ORDER BY id",
+        )
+        .bind(org.as_uuid())
+        .bind(kb.as_uuid())
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(id, text)| (ChunkId::from(id), text))
+            .collect())
+    }
 }
 
 #[cfg(test)]

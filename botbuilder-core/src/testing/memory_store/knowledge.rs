@@ -336,4 +336,19 @@ impl KnowledgeRepo for InMemoryStore {
             .map(|(id, (_, v))| (*id, v.clone()))
             .collect())
     }
+
+    async fn chunk_texts(
+        &self,
+        org: OrgId,
+        kb: KnowledgeBaseId,
+    ) -> StoreResult<Vec<(ChunkId, String)>> {
+        let data = self.data();
+        data.kb_of(org, kb)?;
+        Ok(data
+            .chunks
+            .iter()
+            .filter(|(_, (c, _))| c.kb_id == kb)
+            .map(|(id, (c, _))| (*id, c.text.clone()))
+            .collect())
+    }
 }
