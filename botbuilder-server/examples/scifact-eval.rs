@@ -146,7 +146,12 @@ async fn main() -> anyhow::Result<()> {
             )
             .await?;
     }
-    while knowledge.work_once().await? {}
+    // As many workers as a server runs.
+    let workers = (0..botbuilder_server::ingest_workers()).map(|_| async {
+        while knowledge.work_once().await? {}
+        Ok::<_, botbuilder_core::knowledge::KnowledgeError>(())
+    });
+    futures::future::try_join_all(workers).await?;
     let ingest_secs = started.elapsed().as_secs_f64();
     println!(
         "SciFact: {} documents, {:.1} MB of text ingested in {ingest_secs:.1} s = {:.2} MB/s (embedder {})",

@@ -63,13 +63,19 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Ingestion runs beside the server; an interrupted job is taken up again after its lease.
-    let worker = tokio::spawn(
-        state
-            .knowledge
-            .clone()
-            .run_worker(INGEST_IDLE, std::future::pending()),
-    );
+    // Ingestion runs beside the server, one worker per core (chunking and embedding are CPU
+    // work; the store serializes the writes); an interrupted job is taken up again after its
+    // lease.
+    let workers: Vec<_> = (0..ingest_workers())
+        .map(|_| {
+            tokio::spawn(
+                state
+                    .knowledge
+                    .clone()
+                    .run_worker(INGEST_IDLE, std::future::pending()),
+            )
+        })
+        .collect();
     let app = build_router(state);
     let served = axum::serve(
         listener,
@@ -77,8 +83,15 @@ pub async fn serve(
     )
     .with_graceful_shutdown(shutdown)
     .await;
-    worker.abort();
+    for worker in workers {
+        worker.abort();
+    }
     served
+}
+
+/// Ingestion workers a server runs: one per core, at most four.
+pub fn ingest_workers() -> usize {
+    std::thread::available_parallelism().map_or(1, |n| n.get().clamp(1, 4))
 }
 
 /// How long the ingestion worker waits when the queue is empty.

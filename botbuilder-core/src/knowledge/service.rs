@@ -410,11 +410,14 @@ impl KnowledgeService {
                     embedding,
                 });
             }
-            #[allow(clippy::cast_precision_loss)] // a progress ratio
-            let progress = chunks.len() as f32 / total as f32 * 0.95;
-            self.store
-                .set_document_status(org, doc, DocumentStatus::Processing, progress, None)
-                .await?;
+            if chunks.len() < pieces.len() {
+                // Progress only between batches: a small document is one write less.
+                #[allow(clippy::cast_precision_loss)] // a progress ratio
+                let progress = chunks.len() as f32 / total as f32 * 0.95;
+                self.store
+                    .set_document_status(org, doc, DocumentStatus::Processing, progress, None)
+                    .await?;
+            }
         }
         let ready = self.store.replace_chunks(org, doc, chunks).await?;
         self.forget_index(document.kb_id);
