@@ -147,7 +147,14 @@ pub fn embedder(model_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Embedder>> {
         None => Ok(Arc::new(LocalEmbedder::default())),
         #[cfg(feature = "minilm")]
         Some(dir) => {
-            let name = dir.file_name().map_or_else(
+            // The directory names the model (for a `model` folder, as in the PyPI package, the
+            // one above it), recorded on the knowledge bases it indexes.
+            let named = if dir.ends_with("model") {
+                dir.parent().unwrap_or(dir)
+            } else {
+                dir
+            };
+            let name = named.file_name().map_or_else(
                 || "sentence-model".to_owned(),
                 |n| n.to_string_lossy().into_owned(),
             );
