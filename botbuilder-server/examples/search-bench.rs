@@ -234,7 +234,7 @@ async fn run(n: usize) {
         knowledge.search(org, &[kb.id], &request).await.unwrap();
     }
     println!(
-        "first search (loads the vector index): {:.2} s\n",
+        "first search (builds the keyword and vector indexes): {:.2} s\n",
         started.elapsed().as_secs_f64()
     );
     println!("| search, top 10 | latency |\n|---|---|");
