@@ -74,3 +74,19 @@ pub mod testing;
 
 /// A boxed error for `#[source]` fields: the backend-specific cause of a port error.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync + 'static>;
+
+/// An error with its causes, for people and logs: "transient provider error: connection
+/// refused" (a cause already at the end of the text is not repeated).
+pub fn error_chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut source = e.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.ends_with(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
+}

@@ -159,16 +159,7 @@ fn classify(e: reqwest::Error) -> FetchError {
     if e.is_timeout() {
         return FetchError::Timeout;
     }
-    let chain = {
-        let mut text = e.to_string();
-        let mut source = std::error::Error::source(&e);
-        while let Some(s) = source {
-            text.push_str(": ");
-            text.push_str(&s.to_string());
-            source = s.source();
-        }
-        text
-    };
+    let chain = botbuilder_core::error_chain(&e);
     if chain.contains("refused:") || chain.contains("no public address") {
         FetchError::Refused(chain)
     } else {

@@ -305,7 +305,6 @@ impl KnowledgeService {
         org: OrgId,
         doc: DocumentId,
     ) -> Result<Document, KnowledgeError> {
-        self.store.get_document(org, doc).await?;
         let dead = self
             .queue
             .dead_letters_where(INGEST_JOB, "document", &doc.to_string(), 10)
@@ -448,7 +447,7 @@ impl KnowledgeService {
                 self.queue.complete(job.id).await?;
             }
             Err(e) => {
-                let reason = error_chain(&e);
+                let reason = crate::error_chain(&e);
                 tracing::warn!(document = %doc, attempt = job.attempt, "ingestion failed: {reason}");
                 if job.attempt >= INGEST_ATTEMPTS {
                     let _ = self
@@ -662,21 +661,6 @@ impl KnowledgeService {
         }
         Ok(hits)
     }
-}
-
-/// An error with its causes: "transient provider error: connection refused".
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(cause) = source {
-        let cause_text = cause.to_string();
-        if !text.ends_with(&cause_text) {
-            text.push_str(": ");
-            text.push_str(&cause_text);
-        }
-        source = cause.source();
-    }
-    text
 }
 
 /// What is embedded for a chunk: the document title and headings give a short passage its

@@ -278,7 +278,10 @@ async fn fetch_document(state: &AppState, url: &str, title: Option<String>) -> A
         FetchError::Timeout => ApiError::field("url", "the server did not answer in time"),
         other => ApiError::field(
             "url",
-            format!("could not be fetched: {}", error_chain(&other)),
+            format!(
+                "could not be fetched: {}",
+                botbuilder_core::error_chain(&other)
+            ),
         ),
     })?;
     if !(200..300).contains(&response.status) {
@@ -312,17 +315,6 @@ async fn fetch_document(state: &AppState, url: &str, title: Option<String>) -> A
         content_hash: sha256_hex(&response.body),
         bytes: response.body,
     })
-}
-
-fn error_chain(e: &dyn std::error::Error) -> String {
-    let mut text = e.to_string();
-    let mut source = e.source();
-    while let Some(s) = source {
-        text.push_str(": ");
-        text.push_str(&s.to_string());
-        source = s.source();
-    }
-    text
 }
 
 /// SHA-256 of `bytes`, lower-case hex.
