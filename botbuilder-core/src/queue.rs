@@ -63,7 +63,10 @@ pub enum QueueError {
 ///
 /// Contract: an enqueued job is handed out by [`JobQueue::reserve`] until it is completed or
 /// has failed `max_attempts` times (then it is dead-lettered). A reserved job not completed
-/// within its lease becomes available again, so handlers must be idempotent.
+/// within its lease becomes available again, so handlers must be idempotent; a worker keeps
+/// its lease with [`JobQueue::extend_lease`] while work progresses, so one job is worked by
+/// one worker at a time. A job whose final lease runs out is dead-lettered by
+/// [`JobQueue::reap_expired`], which tells the caller.
 #[async_trait]
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues a job and returns its id.
@@ -81,6 +84,18 @@ pub trait JobQueue: Send + Sync + 'static {
 
     /// Records a failed attempt; the job is retried after `retry_in` or dead-lettered.
     async fn fail(&self, id: Uuid, error: &str, retry_in: Duration) -> Result<(), QueueError>;
+
+    /// Extends the lease of `job` to `lease` from now: the heartbeat of a worker whose work
+    /// takes longer than one lease, so no other worker takes the job meanwhile. Only the
+    /// holder of this attempt can extend it: `NotFound` when the job was completed, failed,
+    /// dead-lettered, or its lease ran out (another worker may hold it now; stop working).
+    async fn extend_lease(&self, job: &LeasedJob, lease: Duration) -> Result<(), QueueError>;
+
+    /// Dead-letters the jobs of `kinds` whose final attempt's lease ran out without an answer
+    /// (their worker died or was killed every time) and returns them, each once, so the
+    /// caller can record the failure where users see it (a document's status). Such jobs are
+    /// never handed out by [`JobQueue::reserve`]; until reaped they are in neither list.
+    async fn reap_expired(&self, kinds: &[&str]) -> Result<Vec<DeadJob>, QueueError>;
 
     /// Dead-lettered jobs, oldest first, at most `limit`.
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError>;

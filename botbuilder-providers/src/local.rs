@@ -7,6 +7,10 @@ use botbuilder_core::llm::{
     LlmProvider, ProviderError, Usage,
 };
 
+/// Most bytes of text [`LocalEmbedder`] embeds on the calling (async) thread; larger batches
+/// go to a blocking thread.
+pub const INLINE_EMBED_BYTES: usize = 4096;
+
 /// Dimensions of [`LocalEmbedder`] vectors by default.
 pub const DEFAULT_DIMENSIONS: usize = 384;
 
@@ -267,8 +271,18 @@ impl Embedder for LocalEmbedder {
         self.dimensions
     }
 
+    /// Small inputs (a query) are embedded in place; batches of more than
+    /// [`INLINE_EMBED_BYTES`] on a blocking thread, so ingestion never holds up the async
+    /// runtime.
     async fn embed_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ProviderError> {
-        Ok(texts.iter().map(|t| self.embed_sync(t)).collect())
+        if texts.iter().map(String::len).sum::<usize>() <= INLINE_EMBED_BYTES {
+            return Ok(texts.iter().map(|t| self.embed_sync(t)).collect());
+        }
+        let embedder = self.clone();
+        let texts = texts.to_vec();
+        tokio::task::spawn_blocking(move || texts.iter().map(|t| embedder.embed_sync(t)).collect())
+            .await
+            .map_err(|e| ProviderError::Permanent(Box::new(e)))
     }
 }
 

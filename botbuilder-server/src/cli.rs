@@ -15,7 +15,8 @@ use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
 use crate::state::{
-    AppState, embedder, engine_builder, fetcher, knowledge_service, open_backend, open_store,
+    AppState, document_extractor, embedder, engine_builder, fetcher, knowledge_service,
+    open_backend, open_store,
 };
 use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
@@ -63,6 +64,68 @@ pub enum Command {
     /// Configuration helpers.
     #[command(subcommand)]
     Config(ConfigCommand),
+    /// Reads one document (a file, or stdin) the way ingestion does, with limits on memory
+    /// and CPU time, and prints its text. The server runs this in a separate process for
+    /// every PDF and HTML document, so a hostile file cannot take it down.
+    Extract(ExtractArgs),
+}
+
+/// Arguments of `botbuilder extract`.
+#[derive(Debug, clap::Args)]
+pub struct ExtractArgs {
+    /// The document [default: stdin].
+    pub path: Option<PathBuf>,
+    /// Its media type [default: from the file name; required for stdin].
+    #[arg(long)]
+    pub content_type: Option<String>,
+    /// Answer in the server's JSON protocol instead of printing the text.
+    #[arg(long)]
+    pub json: bool,
+    /// CPU seconds before the process is stopped.
+    #[arg(long, default_value_t = crate::config::DEFAULT_EXTRACT_TIMEOUT_SECS)]
+    pub timeout_secs: u64,
+    /// Address space the process may use, in MiB.
+    #[arg(long, default_value_t = crate::config::DEFAULT_EXTRACT_MEMORY_MIB)]
+    pub memory_mib: u64,
+}
+
+/// Runs `botbuilder extract` (synchronously: no async runtime, so the limits apply to this
+/// work alone).
+pub fn extract(args: &ExtractArgs) -> anyhow::Result<()> {
+    use std::io::Write;
+    use botbuilder_core::knowledge::extract::content_type_for_name;
+
+    let content_type = match (&args.content_type, &args.path) {
+        (Some(given), _) => given.clone(),
+        (None, Some(path)) => content_type_for_name(&path.to_string_lossy())
+            .with_context(|| format!("cannot tell the type of {}; pass --content-type", path.display()))?
+            .to_owned(),
+        (None, None) => anyhow::bail!("reading stdin needs --content-type"),
+    };
+    let mut input: Box<dyn std::io::Read> = match &args.path {
+        Some(path) => Box::new(
+            std::fs::File::open(path).with_context(|| format!("cannot open {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdin().lock()),
+    };
+    let answer = crate::isolation::run_child(
+        &content_type,
+        &mut input,
+        args.memory_mib.max(16).saturating_mul(1024 * 1024),
+        args.timeout_secs.max(1),
+    )?;
+    let mut out = std::io::stdout().lock();
+    if args.json {
+        serde_json::to_writer(&mut out, &answer)?;
+    } else {
+        let read = answer?;
+        if let Some(title) = &read.title {
+            writeln!(out, "# {title}\n")?;
+        }
+        writeln!(out, "{}", read.text)?;
+    }
+    out.flush()?;
+    Ok(())
 }
 
 /// Administrative tasks.
@@ -185,22 +248,27 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Chat { bot, user } => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let (program, limits) = partial.extract_settings();
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let allow = partial.fetch_allow.unwrap_or_default();
             let embedder = embedder(partial.embedding_model_dir.as_deref())?;
-            chat(&url, &bot, &user, &allow, embedder).await
+            let extractor = document_extractor(program, limits);
+            chat(&url, &bot, &user, &allow, embedder, extractor).await
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let (program, limits) = partial.extract_settings();
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let kb = kb.parse().context("--kb must be a knowledge base id")?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let embedder = embedder(partial.embedding_model_dir.as_deref())?;
-            let report = crate::ingest::ingest(&url, embedder, kb, &paths, progress).await?;
+            let extractor = document_extractor(program, limits);
+            let report =
+                crate::ingest::ingest(&url, embedder, extractor, kb, &paths, progress).await?;
             print!("{}", report.summary());
             anyhow::ensure!(
                 report.failed.is_empty(),
@@ -210,6 +278,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             Ok(())
         }
         Command::Config(_) => Ok(()),
+        Command::Extract(args) => extract(&args),
     }
 }
 
@@ -220,13 +289,14 @@ async fn chat(
     user: &str,
     fetch_allow: &[std::net::SocketAddr],
     embedder: Arc<dyn botbuilder_core::embed::Embedder>,
+    extractor: Arc<dyn botbuilder_core::knowledge::DocumentExtractor>,
 ) -> anyhow::Result<()> {
     use std::io::Write;
     use tokio::io::{AsyncBufReadExt, BufReader};
 
     let bot: BotId = bot.parse().context("--bot must be a bot id")?;
     let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder));
+    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder, extractor));
     let found = store
         .get_public_bot(bot)
         .await

@@ -4,6 +4,7 @@
 use std::fmt;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
+use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
@@ -158,6 +159,20 @@ pub struct PartialSettings {
     /// the `minilm` feature [default: the offline hashed embedder].
     #[arg(long, env = "BOTBUILDER_EMBEDDING_MODEL_DIR", global = true)]
     pub embedding_model_dir: Option<PathBuf>,
+    /// The program that reads PDF and HTML documents in a separate process (it is run as
+    /// `PROGRAM extract --json ...`) [default: this `botbuilder` binary].
+    #[arg(long, env = "BOTBUILDER_EXTRACT_PROGRAM", global = true)]
+    pub extract_program: Option<PathBuf>,
+    /// Longest one document may take to read, in seconds [default: 120].
+    #[arg(long, env = "BOTBUILDER_EXTRACT_TIMEOUT_SECS", global = true)]
+    pub extract_timeout_secs: Option<u64>,
+    /// Most memory (address space) the document reader may use, in MiB [default: 1024].
+    #[arg(long, env = "BOTBUILDER_EXTRACT_MEMORY_MIB", global = true)]
+    pub extract_memory_mib: Option<u64>,
+    /// Seconds in-flight requests get to finish after SIGTERM/Ctrl-C before the server stops
+    /// anyway; background work is abandoned (and resumed by the next start) [default: 30].
+    #[arg(long, env = "BOTBUILDER_SHUTDOWN_GRACE_SECS", global = true)]
+    pub shutdown_grace_secs: Option<u64>,
 }
 
 macro_rules! layer {
@@ -172,12 +187,31 @@ impl PartialSettings {
         layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
             auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow,
-            embedding_model_dir)
+            embedding_model_dir, extract_program, extract_timeout_secs, extract_memory_mib,
+            shutdown_grace_secs)
     }
 
     /// Parses a TOML layer.
     pub fn from_toml(text: &str) -> anyhow::Result<Self> {
         toml::from_str(text).context("invalid configuration file")
+    }
+
+    /// The document reader's program and limits from this layer (defaults where unset), for
+    /// commands that do not resolve the whole settings.
+    pub fn extract_settings(&self) -> (Option<PathBuf>, crate::isolation::ExtractLimits) {
+        let limits = crate::isolation::ExtractLimits {
+            timeout: Duration::from_secs(
+                self.extract_timeout_secs
+                    .unwrap_or(DEFAULT_EXTRACT_TIMEOUT_SECS)
+                    .max(1),
+            ),
+            memory_bytes: self
+                .extract_memory_mib
+                .unwrap_or(DEFAULT_EXTRACT_MEMORY_MIB)
+                .max(64)
+                .saturating_mul(1024 * 1024),
+        };
+        (self.extract_program.clone(), limits)
     }
 
     /// Reads the TOML layer at `path`; with no path, `./botbuilder.toml` if it exists.
@@ -229,7 +263,23 @@ pub struct Settings {
     pub fetch_allow: Vec<SocketAddr>,
     /// The sentence model directory, if knowledge is embedded with one.
     pub embedding_model_dir: Option<PathBuf>,
+    /// The program reading parser-backed documents in a separate process (`None`: this
+    /// binary when it is `botbuilder`, else in-process with a warning).
+    pub extract_program: Option<PathBuf>,
+    /// Longest one document may take to read.
+    pub extract_timeout: Duration,
+    /// Most memory the document reader may use, in bytes.
+    pub extract_memory_bytes: u64,
+    /// How long in-flight requests get after a shutdown signal.
+    pub shutdown_grace: Duration,
 }
+
+/// Default time limit for reading one document (seconds).
+pub const DEFAULT_EXTRACT_TIMEOUT_SECS: u64 = 120;
+/// Default memory limit of the document reader (MiB).
+pub const DEFAULT_EXTRACT_MEMORY_MIB: u64 = 1024;
+/// Default shutdown grace period (seconds).
+pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
 
 /// A fact about the resolved settings worth telling the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -244,6 +294,7 @@ impl Settings {
     /// Applies defaults and resolves secrets. In development, missing secrets are read from (or
     /// generated into) the secrets file; in production they must be given and strong.
     pub fn resolve(partial: PartialSettings) -> anyhow::Result<(Self, Vec<SettingsNotice>)> {
+        let (extract_program, extract_limits) = partial.extract_settings();
         let env = partial.env.unwrap_or_default();
         let mut notices = Vec::new();
         let (jwt_secret, master_key) = match (partial.jwt_secret, partial.master_key, env) {
@@ -306,6 +357,14 @@ impl Settings {
             trust_forwarded_for: partial.trust_forwarded_for.unwrap_or(false),
             fetch_allow: partial.fetch_allow.unwrap_or_default(),
             embedding_model_dir: partial.embedding_model_dir,
+            extract_program,
+            extract_timeout: extract_limits.timeout,
+            extract_memory_bytes: extract_limits.memory_bytes,
+            shutdown_grace: Duration::from_secs(
+                partial
+                    .shutdown_grace_secs
+                    .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
+            ),
         };
         Ok((settings, notices))
     }
@@ -329,6 +388,18 @@ impl Settings {
             trust_forwarded_for: false,
             fetch_allow: Vec::new(),
             embedding_model_dir: None,
+            extract_program: None,
+            extract_timeout: Duration::from_secs(DEFAULT_EXTRACT_TIMEOUT_SECS),
+            extract_memory_bytes: DEFAULT_EXTRACT_MEMORY_MIB * 1024 * 1024,
+            shutdown_grace: Duration::from_secs(5),
+        }
+    }
+
+    /// The limits of the document reader process.
+    pub fn extract_limits(&self) -> crate::isolation::ExtractLimits {
+        crate::isolation::ExtractLimits {
+            timeout: self.extract_timeout,
+            memory_bytes: self.extract_memory_bytes,
         }
     }
 

@@ -16,7 +16,7 @@ use botbuilder_core::domain::{DocumentSource, DocumentStatus};
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
 use botbuilder_core::knowledge::extract::content_type_for_name;
-use botbuilder_core::knowledge::{KnowledgeError, Upload};
+use botbuilder_core::knowledge::{DocumentExtractor, KnowledgeError, Upload};
 use botbuilder_core::store::StoreError;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -102,17 +102,18 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds `paths` to knowledge base `kb` in `database_url` and ingests them with `embedder`
-/// (see the module docs); `progress` draws a bar on the terminal.
+/// Adds `paths` to knowledge base `kb` in `database_url` and ingests them with `embedder`,
+/// reading them with `extractor` (see the module docs); `progress` draws a bar on the terminal.
 pub async fn ingest(
     database_url: &str,
     embedder: Arc<dyn Embedder>,
+    extractor: Arc<dyn DocumentExtractor>,
     kb: KnowledgeBaseId,
     paths: &[PathBuf],
     progress: bool,
 ) -> anyhow::Result<IngestReport> {
     let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder));
+    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder, extractor));
     let base = store
         .locate_knowledge_base(kb)
         .await

@@ -15,6 +15,7 @@
 //! | [`extract`] | auth, organization access + permission, validated JSON |
 //! | [`routes`] | the handlers and [`routes::build_router`] |
 //! | [`auth`] | argon2id and JWT implementations of the core auth ports |
+//! | [`isolation`] | documents parsed in a separate, killable process with limits |
 //! | [`error`] | [`error::ApiError`], rendered as RFC 9457 problem+json |
 //!
 //! ## Embedding
@@ -40,6 +41,7 @@ pub mod demo;
 pub mod error;
 pub mod extract;
 pub mod ingest;
+pub mod isolation;
 pub mod middleware;
 pub mod routes;
 pub mod state;
@@ -57,15 +59,18 @@ pub use routes::build_router;
 pub use state::AppState;
 
 /// Serves the API on `listener` until `shutdown` resolves, then stops accepting connections
-/// and lets in-flight requests finish.
+/// and gives in-flight requests the state's shutdown grace period
+/// ([`state::HttpSettings::shutdown_grace`]) to finish; whatever still runs then (a stalled
+/// client, an event stream, an ingestion job) is abandoned, and interrupted jobs are taken up
+/// again after their lease by the next start.
 pub async fn serve(
     listener: tokio::net::TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    // Ingestion runs beside the server, one worker per core (chunking and embedding are CPU
-    // work; the store serializes the writes); an interrupted job is taken up again after its
-    // lease.
+    // Ingestion runs beside the server, one worker per core (chunking and embedding run on
+    // blocking threads; documents are parsed in a separate process); an interrupted job is
+    // taken up again after its lease.
     let workers: Vec<_> = (0..ingest_workers())
         .map(|_| {
             tokio::spawn(
@@ -76,17 +81,40 @@ pub async fn serve(
             )
         })
         .collect();
+    let grace = state.http.shutdown_grace;
+    let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown.await;
+            stopping.notify_one();
+        }
+    };
     let app = build_router(state);
     let served = axum::serve(
         listener,
         app.into_make_service_with_connect_info::<SocketAddr>(),
     )
-    .with_graceful_shutdown(shutdown)
-    .await;
+    .with_graceful_shutdown(signal)
+    .into_future();
+    let grace_over = async {
+        stopping.notified().await;
+        tokio::time::sleep(grace).await;
+    };
+    let result = tokio::select! {
+        served = served => served,
+        () = grace_over => {
+            tracing::warn!(
+                grace_secs = grace.as_secs_f64(),
+                "in-flight requests did not finish within the shutdown grace period; stopping anyway"
+            );
+            Ok(())
+        }
+    };
     for worker in workers {
         worker.abort();
     }
-    served
+    result
 }
 
 /// Ingestion workers a server runs: one per core, at most four.

@@ -1,7 +1,7 @@
 //! Shared application state: the ports the handlers use, held as `Arc<dyn Trait>`.
 
 use std::net::SocketAddr;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use anyhow::{Context, bail};
@@ -10,7 +10,9 @@ use botbuilder_core::clock::{Clock, SystemClock};
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::fetch::Fetcher;
 use botbuilder_core::knowledge::service::DEFAULT_HYBRID_VECTOR_WEIGHT;
-use botbuilder_core::knowledge::{KnowledgeService, SEMANTIC_HYBRID_VECTOR_WEIGHT};
+use botbuilder_core::knowledge::{
+    DocumentExtractor, InProcessExtractor, KnowledgeService, SEMANTIC_HYBRID_VECTOR_WEIGHT,
+};
 use botbuilder_core::queue::JobQueue;
 use botbuilder_core::rate_limit::RateLimiter;
 use botbuilder_core::store::Store;
@@ -21,6 +23,7 @@ use botbuilder_store::memory_queue::MemoryJobQueue;
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, Settings};
+use crate::isolation::{ExtractLimits, SubprocessExtractor};
 use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
 use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
@@ -43,6 +46,8 @@ pub struct HttpSettings {
     pub trust_forwarded_for: bool,
     /// Mark the refresh cookie `Secure` (true in production).
     pub secure_cookies: bool,
+    /// How long in-flight requests get after a shutdown signal.
+    pub shutdown_grace: std::time::Duration,
 }
 
 impl HttpSettings {
@@ -56,6 +61,7 @@ impl HttpSettings {
             auth_rate_limit_per_email: settings.auth_rate_limit_per_email,
             trust_forwarded_for: settings.trust_forwarded_for,
             secure_cookies: settings.env == Environment::Production,
+            shutdown_grace: settings.shutdown_grace,
         }
     }
 }
@@ -170,20 +176,58 @@ pub fn embedder(model_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Embedder>> {
     }
 }
 
-/// The knowledge service every entry point uses, indexing with `embedder`. Hybrid search
-/// weighs a semantic embedder's ranking like keyword's; the hashed embedder's at
-/// [`DEFAULT_HYBRID_VECTOR_WEIGHT`] (it ranks worse than BM25).
+/// The knowledge service every entry point uses, indexing with `embedder` and reading
+/// documents with `extractor`. Hybrid search weighs a semantic embedder's ranking like
+/// keyword's; the hashed embedder's at [`DEFAULT_HYBRID_VECTOR_WEIGHT`] (it ranks worse than
+/// BM25).
 pub fn knowledge_service(
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
     embedder: Arc<dyn Embedder>,
+    extractor: Arc<dyn DocumentExtractor>,
 ) -> KnowledgeService {
     let weight = if embedder.id() == "local" {
         DEFAULT_HYBRID_VECTOR_WEIGHT
     } else {
         SEMANTIC_HYBRID_VECTOR_WEIGHT
     };
-    KnowledgeService::new(store, queue, embedder).with_hybrid_vector_weight(weight)
+    KnowledgeService::new(store, queue, embedder)
+        .with_extractor(extractor)
+        .with_hybrid_vector_weight(weight)
+}
+
+/// This process's program when it is the `botbuilder` binary (which has the `extract`
+/// subcommand), else `None`.
+pub fn own_botbuilder_binary() -> Option<PathBuf> {
+    std::env::current_exe()
+        .ok()
+        .filter(|path| path.file_stem().is_some_and(|stem| stem == "botbuilder"))
+}
+
+/// How documents are read: in a separate process running `program` (or this binary, see
+/// [`own_botbuilder_binary`]) with `limits`. Without either, in this process, with a warning:
+/// a hostile PDF or HTML file could then take the process down.
+pub fn document_extractor(
+    program: Option<PathBuf>,
+    limits: ExtractLimits,
+) -> Arc<dyn DocumentExtractor> {
+    match program.or_else(own_botbuilder_binary) {
+        Some(program) => Arc::new(SubprocessExtractor::new(
+            program,
+            limits,
+            crate::ingest_workers(),
+        )),
+        None => {
+            tracing::warn!(
+                "documents are parsed inside this process: set extract_program \
+                 (BOTBUILDER_EXTRACT_PROGRAM) to a botbuilder binary so hostile files cannot \
+                 take it down"
+            );
+            Arc::new(InProcessExtractor {
+                timeout: limits.timeout,
+            })
+        }
+    }
 }
 
 /// A subkey for one purpose: HMAC-SHA256(secret, purpose), hex encoded. Web chat tokens are
@@ -239,7 +283,13 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
         let embedder = embedder(settings.embedding_model_dir.as_deref())?;
-        let knowledge = Arc::new(knowledge_service(store.clone(), queue.clone(), embedder));
+        let extractor = document_extractor(settings.extract_program.clone(), settings.extract_limits());
+        let knowledge = Arc::new(knowledge_service(
+            store.clone(),
+            queue.clone(),
+            embedder,
+            extractor,
+        ));
         let fetcher = fetcher(&settings.fetch_allow)?;
         let engine = engine_builder(store.clone(), fetcher.clone())
             .models(nlu.clone())

@@ -41,6 +41,19 @@ impl Default for MemoryJobQueue {
     }
 }
 
+/// The error recorded on a job whose final lease ran out.
+const LEASE_EXPIRED: &str = "lease expired";
+
+fn dead_job(id: Uuid, job: &Job) -> DeadJob {
+    DeadJob {
+        id,
+        kind: job.job.kind.clone(),
+        payload: job.job.payload.clone(),
+        last_error: job.last_error.clone(),
+        attempts: job.attempts,
+    }
+}
+
 fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
@@ -86,10 +99,7 @@ impl JobQueue for MemoryJobQueue {
                 continue;
             }
             if job.leased_until.is_some() && job.attempts >= job.job.max_attempts {
-                // The last lease ran out without an answer: the worker died every time.
-                job.dead = true;
-                job.last_error = Some("lease expired".to_owned());
-                continue;
+                continue; // the final lease ran out: for `reap_expired`
             }
             job.attempts += 1;
             job.leased_until = Some(now + delta(lease));
@@ -131,19 +141,47 @@ impl JobQueue for MemoryJobQueue {
         Ok(())
     }
 
+    async fn extend_lease(&self, leased: &LeasedJob, lease: Duration) -> Result<(), QueueError> {
+        let now = self.clock.now();
+        let mut jobs = self.jobs.lock().expect("queue poisoned");
+        let job = jobs
+            .get_mut(&leased.id)
+            .filter(|j| {
+                !j.dead && j.attempts == leased.attempt && j.leased_until.is_some_and(|u| u > now)
+            })
+            .ok_or(QueueError::NotFound)?;
+        job.leased_until = Some(now + delta(lease));
+        Ok(())
+    }
+
+    async fn reap_expired(&self, kinds: &[&str]) -> Result<Vec<DeadJob>, QueueError> {
+        let now = self.clock.now();
+        let mut jobs = self.jobs.lock().expect("queue poisoned");
+        let mut reaped = Vec::new();
+        for (id, job) in jobs.iter_mut() {
+            let expired = job.leased_until.is_some_and(|until| until <= now);
+            if job.dead
+                || !expired
+                || job.attempts < job.job.max_attempts
+                || !kinds.contains(&job.job.kind.as_str())
+            {
+                continue;
+            }
+            job.dead = true;
+            job.leased_until = None;
+            job.last_error = Some(LEASE_EXPIRED.to_owned());
+            reaped.push(dead_job(*id, job));
+        }
+        Ok(reaped)
+    }
+
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError> {
         let jobs = self.jobs.lock().expect("queue poisoned");
         Ok(jobs
             .iter()
             .filter(|(_, j)| j.dead)
             .take(limit as usize)
-            .map(|(id, j)| DeadJob {
-                id: *id,
-                kind: j.job.kind.clone(),
-                payload: j.job.payload.clone(),
-                last_error: j.last_error.clone(),
-                attempts: j.attempts,
-            })
+            .map(|(id, j)| dead_job(*id, j))
             .collect())
     }
 

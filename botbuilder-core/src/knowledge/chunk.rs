@@ -4,6 +4,13 @@
 //! Splitting follows the text's own structure (sections, then paragraphs, sentences, words;
 //! via `text-splitter`), so a chunk ends at the largest boundary that fits. Sizes are counted
 //! in `cl100k_base` tokens, the same measure prompts are budgeted in.
+//!
+//! Work is linear in the length of the text whatever its shape (one line, no spaces, one
+//! giant paragraph, thousands of headings): the text is first cut into windows of at most
+//! [`WINDOW_BYTES`] at the best boundary near the end of each (a heading, a blank line, a line
+//! break, a space, else any character), and the splitter only ever sees one window. Chunks
+//! on either side of a window boundary do not overlap. [`chunk_text_with`] checks a stop
+//! condition between chunks, so a caller can bound the time it takes.
 
 use text_splitter::{ChunkConfig, MarkdownSplitter, TextSplitter};
 
@@ -41,7 +48,8 @@ pub struct TextChunk {
 }
 
 /// The text format, which decides where chunks may break.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
 pub enum TextFormat {
     /// Plain text: paragraphs, sentences, words.
     Plain,
@@ -73,47 +81,133 @@ fn headings(text: &str) -> Vec<(usize, usize, String)> {
     found
 }
 
-/// The headings in force at `offset`, outermost first.
-fn path_at(headings: &[(usize, usize, String)], offset: usize) -> Vec<String> {
-    let mut stack: Vec<(usize, &str)> = Vec::new();
-    for (_, level, title) in headings.iter().take_while(|(at, _, _)| *at <= offset) {
-        while stack.last().is_some_and(|(l, _)| *l >= *level) {
-            stack.pop();
+/// The heading stack, advanced through the document once (offsets only grow), so heading
+/// paths cost linear time in all.
+struct HeadingCursor<'h> {
+    headings: &'h [(usize, usize, String)],
+    next: usize,
+    stack: Vec<(usize, &'h str)>,
+}
+
+impl<'h> HeadingCursor<'h> {
+    fn new(headings: &'h [(usize, usize, String)]) -> Self {
+        Self {
+            headings,
+            next: 0,
+            stack: Vec::new(),
         }
-        stack.push((*level, title));
     }
-    stack.into_iter().map(|(_, t)| t.to_owned()).collect()
+
+    /// The headings in force at `offset` (not less than the last one asked), outermost first.
+    fn path_at(&mut self, offset: usize) -> Vec<String> {
+        while let Some((at, level, title)) = self.headings.get(self.next) {
+            if *at > offset {
+                break;
+            }
+            while self.stack.last().is_some_and(|(l, _)| l >= level) {
+                self.stack.pop();
+            }
+            self.stack.push((*level, title));
+            self.next += 1;
+        }
+        self.stack.iter().map(|(_, t)| (*t).to_owned()).collect()
+    }
+}
+
+/// Most bytes of text the splitter sees at once (see the module docs).
+pub const WINDOW_BYTES: usize = 32 * 1024;
+
+/// Cuts `text` into windows of at most `max` bytes (`max` ≥ 8), each ending at the best
+/// boundary in its second half: before a heading, at a blank line, at a line break, after
+/// whitespace, else at a character boundary. Linear: each window is searched once.
+pub fn windows(text: &str, max: usize) -> Vec<(usize, &str)> {
+    let mut out = Vec::with_capacity(text.len() / max + 1);
+    let mut start = 0;
+    while start < text.len() {
+        let mut end = (start + max).min(text.len());
+        if end < text.len() {
+            while !text.is_char_boundary(end) {
+                end -= 1;
+            }
+            let mut half = start + (end - start) / 2;
+            while !text.is_char_boundary(half) {
+                half += 1;
+            }
+            let search = &text[half..end];
+            let cut = search
+                .rfind("\n\n#")
+                .map(|i| i + 2)
+                .or_else(|| search.rfind("\n\n").map(|i| i + 2))
+                .or_else(|| search.rfind('\n').map(|i| i + 1))
+                .or_else(|| {
+                    search
+                        .char_indices()
+                        .rev()
+                        .find(|(_, c)| c.is_whitespace())
+                        .map(|(i, c)| i + c.len_utf8())
+                });
+            if let Some(cut) = cut.filter(|c| *c > 0) {
+                end = half + cut;
+            }
+        }
+        out.push((start, &text[start..end]));
+        start = end;
+    }
+    out
 }
 
 /// Cuts `text` (see the module docs).
 pub fn chunk_text(text: &str, format: TextFormat, options: ChunkOptions) -> Vec<TextChunk> {
+    chunk_text_with(text, format, options, &|| false).unwrap_or_default()
+}
+
+/// Cuts `text`, asking `stop` between chunks; `None` when it said stop.
+pub fn chunk_text_with(
+    text: &str,
+    format: TextFormat,
+    options: ChunkOptions,
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<TextChunk>> {
     let bpe = tiktoken_rs::cl100k_base_singleton();
     let max = options.max_tokens.max(1);
     // The overlap is clamped below the size, which is all `with_overlap` checks.
-    let config = ChunkConfig::new(max)
-        .with_sizer(bpe)
-        .with_overlap(options.overlap_tokens.min(max - 1))
-        .unwrap_or_else(|_| ChunkConfig::new(max).with_sizer(bpe));
-    let pieces: Vec<(usize, &str)> = match format {
-        TextFormat::Plain => TextSplitter::new(config).chunk_indices(text).collect(),
-        TextFormat::Markdown => MarkdownSplitter::new(config).chunk_indices(text).collect(),
+    let config = || {
+        ChunkConfig::new(max)
+            .with_sizer(bpe)
+            .with_overlap(options.overlap_tokens.min(max - 1))
+            .unwrap_or_else(|_| ChunkConfig::new(max).with_sizer(bpe))
     };
     let heads = match format {
         TextFormat::Plain => Vec::new(),
         TextFormat::Markdown => headings(text),
     };
-    pieces
-        .into_iter()
-        .filter(|(_, piece)| !piece.trim().is_empty())
-        .enumerate()
-        .map(|(i, (start, piece))| TextChunk {
-            position: u32::try_from(i).unwrap_or(u32::MAX),
-            text: piece.to_owned(),
-            heading_path: path_at(&heads, start),
-            token_count: u32::try_from(bpe.encode_ordinary(piece).len()).unwrap_or(u32::MAX),
-            start,
-        })
-        .collect()
+    let mut cursor = HeadingCursor::new(&heads);
+    let plain = TextSplitter::new(config());
+    let markdown = MarkdownSplitter::new(config());
+    let mut chunks = Vec::new();
+    for (window_start, window) in windows(text, WINDOW_BYTES) {
+        let pieces: Box<dyn Iterator<Item = (usize, &str)>> = match format {
+            TextFormat::Plain => Box::new(plain.chunk_indices(window)),
+            TextFormat::Markdown => Box::new(markdown.chunk_indices(window)),
+        };
+        for (offset, piece) in pieces {
+            if stop() {
+                return None;
+            }
+            if piece.trim().is_empty() {
+                continue;
+            }
+            let start = window_start + offset;
+            chunks.push(TextChunk {
+                position: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
+                text: piece.to_owned(),
+                heading_path: cursor.path_at(start),
+                token_count: u32::try_from(bpe.encode_ordinary(piece).len()).unwrap_or(u32::MAX),
+                start,
+            });
+        }
+    }
+    Some(chunks)
 }
 
 #[cfg(test)]
@@ -188,5 +282,41 @@ mod tests {
         );
         assert_eq!(one.len(), 1);
         assert_eq!(one[0].text, "مرحبا 🤖 hello");
+    }
+
+    #[test]
+    fn windows_cover_the_text_and_cut_at_the_best_boundary() {
+        let shapes = [
+            "x".repeat(100_000),                        // one line, no spaces
+            "word ".repeat(20_000),                     // one giant paragraph
+            "line\n".repeat(20_000),                   // short lines
+            "# H\n\ntext text\n\n".repeat(5_000),   // many headings
+            "é🤖".repeat(20_000),                       // multi-byte, no boundary
+        ];
+        for text in &shapes {
+            let cut = windows(text, 4096);
+            assert_eq!(cut.iter().map(|(_, w)| *w).collect::<String>(), *text);
+            assert!(cut.iter().all(|(_, w)| w.len() <= 4096));
+            assert!(cut.windows(2).all(|p| p[0].0 + p[0].1.len() == p[1].0));
+            assert!(cut.len() <= text.len() / 2048 + 1, "windows are at least half full");
+        }
+        let sections = windows(&shapes[3], 4096);
+        assert!(sections[1..].iter().all(|(_, w)| w.starts_with("# H")));
+        let paragraph = windows(&shapes[1], 4096);
+        assert!(paragraph[..paragraph.len() - 1].iter().all(|(_, w)| w.ends_with(' ')));
+    }
+
+    #[test]
+    fn degenerate_shapes_chunk_within_the_size() {
+        let options = ChunkOptions::default();
+        for text in ["x".repeat(300_000), "é ".repeat(100_000), "# a\n".repeat(50_000)] {
+            let chunks = chunk_text(&text, TextFormat::Markdown, options);
+            assert!(!chunks.is_empty());
+            assert!(chunks.iter().all(|c| c.token_count as usize <= options.max_tokens));
+            assert!(chunks.iter().all(|c| text[c.start..].starts_with(&c.text)));
+            assert!(chunks.windows(2).all(|w| w[0].start < w[1].start));
+        }
+        let stopped = chunk_text_with("a b c ".repeat(10_000).as_str(), TextFormat::Plain, options, &|| true);
+        assert_eq!(stopped, None);
     }
 }

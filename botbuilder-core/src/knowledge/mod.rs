@@ -17,7 +17,9 @@ pub mod service;
 pub mod vector;
 
 pub use chunk::{ChunkOptions, TextChunk, TextFormat, chunk_text};
-pub use extract::{ExtractError, Extracted, MAX_DOCUMENT_BYTES};
+pub use extract::{
+    DocumentExtractor, ExtractError, Extracted, InProcessExtractor, MAX_DOCUMENT_BYTES,
+};
 pub use fusion::{RRF_K, reciprocal_rank_fusion, weighted_reciprocal_rank_fusion};
 pub use keyword::KeywordIndex;
 pub use service::{

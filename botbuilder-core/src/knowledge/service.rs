@@ -15,13 +15,16 @@
 //! knowledge base filter is applied inside the search, never after it.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use serde::{Deserialize, Serialize};
 
-use super::chunk::{ChunkOptions, chunk_text};
-use super::extract::{ExtractError, Extracted, check_upload, extract_isolated};
+use super::chunk::{ChunkOptions, TextChunk, TextFormat, chunk_text_with};
+use super::extract::{
+    DocumentExtractor, ExtractError, Extracted, InProcessExtractor, check_upload,
+};
 use super::fusion::{RRF_K, weighted_reciprocal_rank_fusion};
 use super::keyword::KeywordIndex;
 use super::vector::{VectorError, VectorIndex};
@@ -32,15 +35,22 @@ use crate::domain::{
 use crate::embed::Embedder;
 use crate::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
 use crate::llm::ProviderError;
-use crate::queue::{JobQueue, NewJob, QueueError};
+use crate::queue::{JobQueue, LeasedJob, NewJob, QueueError};
 use crate::store::{Store, StoreError};
 
 /// Job kind of document ingestion.
 pub const INGEST_JOB: &str = "ingest_document";
 /// Attempts before an ingestion job is dead-lettered.
 pub const INGEST_ATTEMPTS: u32 = 3;
-/// How long a worker holds an ingestion job before another may take it.
+/// How long a worker holds an ingestion job before another may take it, unless it extends the
+/// lease (it does, every third of it, while the work progresses).
 pub const INGEST_LEASE: Duration = Duration::from_secs(300);
+/// Longest the chunking of one document may take (it is linear in the text; this bounds a
+/// pathological or enormous one).
+pub const CHUNK_TIMEOUT: Duration = Duration::from_secs(300);
+/// How often a worker looks for ingestion jobs whose final lease ran out (their documents
+/// are then marked `failed`).
+pub const REAP_EVERY: Duration = Duration::from_secs(1);
 /// Texts embedded per call.
 pub const EMBED_BATCH: usize = 64;
 /// Most results one search returns.
@@ -157,7 +167,10 @@ pub struct KnowledgeService {
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
     embedder: Arc<dyn Embedder>,
+    extractor: Arc<dyn DocumentExtractor>,
     chunking: ChunkOptions,
+    lease: Duration,
+    last_reap: Mutex<Option<Instant>>,
     hybrid_vector_weight: f32,
     /// Search indexes by knowledge base, with the organization owning it, so a search needs
     /// no store read once the index is built.
@@ -170,13 +183,16 @@ impl std::fmt::Debug for KnowledgeService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("KnowledgeService")
             .field("embedder", &self.embedder.model())
+            .field("extractor", &self.extractor.id())
             .field("chunking", &self.chunking)
             .finish_non_exhaustive()
     }
 }
 
 impl KnowledgeService {
-    /// A service storing into `store`, queueing on `queue`, embedding with `embedder`.
+    /// A service storing into `store`, queueing on `queue`, embedding with `embedder`, and
+    /// reading documents in this process ([`InProcessExtractor`]; see
+    /// [`KnowledgeService::with_extractor`] for untrusted documents).
     pub fn new(
         store: Arc<dyn Store>,
         queue: Arc<dyn JobQueue>,
@@ -186,7 +202,10 @@ impl KnowledgeService {
             store,
             queue,
             embedder,
+            extractor: Arc::new(InProcessExtractor::default()),
             chunking: ChunkOptions::default(),
+            lease: INGEST_LEASE,
+            last_reap: Mutex::new(None),
             hybrid_vector_weight: DEFAULT_HYBRID_VECTOR_WEIGHT,
             indexes: Mutex::new(HashMap::new()),
             titles: Mutex::new(HashMap::new()),
@@ -199,6 +218,20 @@ impl KnowledgeService {
     #[must_use]
     pub fn with_hybrid_vector_weight(mut self, weight: f32) -> Self {
         self.hybrid_vector_weight = weight.max(0.0);
+        self
+    }
+
+    /// Reads documents with `extractor` (the server's runs parsers in a separate process).
+    #[must_use]
+    pub fn with_extractor(mut self, extractor: Arc<dyn DocumentExtractor>) -> Self {
+        self.extractor = extractor;
+        self
+    }
+
+    /// Leases ingestion jobs for `lease` (extended every third of it while work goes on).
+    #[must_use]
+    pub fn with_lease(mut self, lease: Duration) -> Self {
+        self.lease = lease.max(Duration::from_millis(30));
         self
     }
 
@@ -357,10 +390,10 @@ impl KnowledgeService {
         Ok((updated, queued))
     }
 
-    /// Ingests one document now: extract (isolated, see
-    /// [`extract_isolated`](super::extract::extract_isolated)), chunk, embed (progress after
-    /// each batch), store. An unreadable document ends `failed` with the reason (and the
-    /// error is returned).
+    /// Ingests one document now: extract (through the service's [`DocumentExtractor`]),
+    /// chunk (on a blocking thread, within [`CHUNK_TIMEOUT`]), embed (progress after each
+    /// batch), store. An unreadable document ends `failed` with the reason (and the error is
+    /// returned); a reader that is unavailable leaves it to a retry.
     pub async fn ingest(&self, org: OrgId, doc: DocumentId) -> Result<Document, KnowledgeError> {
         let document = self.store.get_document(org, doc).await?;
         let kb = self.store.get_knowledge_base(org, document.kb_id).await?;
@@ -368,10 +401,18 @@ impl KnowledgeService {
             .set_document_status(org, doc, DocumentStatus::Processing, 0.0, None)
             .await?;
         let bytes = self.store.document_content(org, doc).await?;
-        let Extracted { text, format, .. } =
-            match extract_isolated(document.content_type.clone(), bytes).await {
-                Ok(read) => read,
-                Err(e) => {
+        let read = self
+            .extractor
+            .extract(&document.content_type, bytes)
+            .await;
+        let pieces = match read {
+            Ok(Extracted { text, format, .. }) => chunk_off_runtime(text, format, self.chunking).await,
+            Err(e) => Err(e),
+        };
+        let pieces = match pieces {
+            Ok(pieces) => pieces,
+            Err(e) => {
+                if !e.is_retryable() {
                     self.store
                         .set_document_status(
                             org,
@@ -381,10 +422,10 @@ impl KnowledgeService {
                             Some(e.to_string()),
                         )
                         .await?;
-                    return Err(e.into());
                 }
-            };
-        let pieces = chunk_text(&text, format, self.chunking);
+                return Err(e.into());
+            }
+        };
         let mut chunks = Vec::with_capacity(pieces.len());
         let total = pieces.len().max(1);
         for batch in pieces.chunks(EMBED_BATCH) {
@@ -423,11 +464,46 @@ impl KnowledgeService {
         Ok(ready)
     }
 
-    /// Takes one ingestion job off the queue and runs it; `false` when there was none. A
-    /// failure is reported to the queue (retried later); the last one marks the document
-    /// `failed`.
+    /// Marks `failed` the documents of ingestion jobs whose final lease ran out (their worker
+    /// died or was killed on every attempt), at most every [`REAP_EVERY`].
+    async fn reap_dead_ingestions(&self) -> Result<(), KnowledgeError> {
+        {
+            let mut last = self.last_reap.lock().expect("reap clock poisoned");
+            if last.is_some_and(|at| at.elapsed() < REAP_EVERY) {
+                return Ok(());
+            }
+            *last = Some(Instant::now());
+        }
+        for job in self.queue.reap_expired(&[INGEST_JOB]).await? {
+            let target: Option<(OrgId, DocumentId)> =
+                serde_json::from_value(job.payload["org"].clone())
+                    .ok()
+                    .zip(serde_json::from_value(job.payload["document"].clone()).ok());
+            let Some((org, doc)) = target else { continue };
+            let reason = format!(
+                "ingestion stopped without an answer on each of its {} attempts (the worker \
+                 died or was killed)",
+                job.attempts
+            );
+            tracing::warn!(document = %doc, "{reason}");
+            match self
+                .store
+                .set_document_status(org, doc, DocumentStatus::Failed, 0.0, Some(reason))
+                .await
+            {
+                Ok(_) | Err(StoreError::NotFound) => {}
+                Err(e) => return Err(e.into()),
+            }
+        }
+        Ok(())
+    }
+
+    /// Takes one ingestion job off the queue and runs it, extending its lease while it runs;
+    /// `false` when there was none. A failure is reported to the queue (retried later); the
+    /// last one marks the document `failed`, as does a job whose final lease ran out.
     pub async fn work_once(&self) -> Result<bool, KnowledgeError> {
-        let Some(job) = self.queue.reserve(&[INGEST_JOB], INGEST_LEASE).await? else {
+        self.reap_dead_ingestions().await?;
+        let Some(job) = self.queue.reserve(&[INGEST_JOB], self.lease).await? else {
             return Ok(false);
         };
         let target: Option<(OrgId, DocumentId)> =
@@ -440,10 +516,21 @@ impl KnowledgeService {
                 .await?;
             return Ok(true);
         };
-        match self.ingest(org, doc).await {
+        let result = tokio::select! {
+            result = self.ingest(org, doc) => result,
+            lost = self.keep_lease(&job) => {
+                // Another worker may hold the job now: stop, and leave the rest to it.
+                tracing::warn!(document = %doc, "ingestion lease lost ({lost}); stopped");
+                return Ok(true);
+            }
+        };
+        match result {
             Ok(_) => self.queue.complete(job.id).await?,
             // Gone (deleted meanwhile) or unreadable: retrying cannot help.
-            Err(KnowledgeError::Store(StoreError::NotFound) | KnowledgeError::Unreadable(_)) => {
+            Err(KnowledgeError::Store(StoreError::NotFound)) => {
+                self.queue.complete(job.id).await?;
+            }
+            Err(KnowledgeError::Unreadable(e)) if !e.is_retryable() => {
                 self.queue.complete(job.id).await?;
             }
             Err(e) => {
@@ -466,6 +553,19 @@ impl KnowledgeService {
             }
         }
         Ok(true)
+    }
+
+    /// Extends `job`'s lease every third of it; returns when the lease is lost.
+    async fn keep_lease(&self, job: &LeasedJob) -> QueueError {
+        loop {
+            tokio::time::sleep(self.lease / 3).await;
+            match self.queue.extend_lease(job, self.lease).await {
+                Ok(()) => {}
+                Err(QueueError::NotFound) => return QueueError::NotFound,
+                // The queue hiccupped: the lease still has two thirds to run; try again.
+                Err(e) => tracing::warn!("cannot extend an ingestion lease: {e}"),
+            }
+        }
     }
 
     /// Works the queue until `shutdown` resolves, pausing `idle` when it is empty.
@@ -660,6 +760,33 @@ impl KnowledgeService {
             });
         }
         Ok(hits)
+    }
+}
+
+/// Chunks `text` on a blocking thread, within [`CHUNK_TIMEOUT`]; dropping the future stops
+/// the thread at its next chunk.
+async fn chunk_off_runtime(
+    text: String,
+    format: TextFormat,
+    options: ChunkOptions,
+) -> Result<Vec<TextChunk>, ExtractError> {
+    struct StopOnDrop(Arc<AtomicBool>);
+    impl Drop for StopOnDrop {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::Relaxed);
+        }
+    }
+    let stop = StopOnDrop(Arc::new(AtomicBool::new(false)));
+    let flag = stop.0.clone();
+    let deadline = Instant::now() + CHUNK_TIMEOUT;
+    let work = tokio::task::spawn_blocking(move || {
+        let stop = || flag.load(Ordering::Relaxed) || Instant::now() >= deadline;
+        chunk_text_with(&text, format, options, &stop)
+    });
+    match work.await {
+        Ok(Some(pieces)) => Ok(pieces),
+        Ok(None) => Err(ExtractError::Timeout),
+        Err(e) => Err(ExtractError::Crashed(format!("chunking failed: {e}"))),
     }
 }
 

@@ -45,6 +45,48 @@ pub fn pdf_bomb(inflated_bytes: usize) -> Vec<u8> {
     ])
 }
 
+/// A PDF whose page draws a Form XObject that draws itself (`/X1 Do` inside `/X1`): a
+/// recursive reader overflows its stack on it.
+pub fn pdf_self_drawing_form() -> Vec<u8> {
+    pdf_from_objects(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R \
+           /Resources << /XObject << /X1 5 0 R >> >> >>"
+            .to_vec(),
+        stream_object(b"", b"/X1 Do"),
+        stream_object(
+            b"/Type /XObject /Subtype /Form /BBox [0 0 100 100] \
+              /Resources << /XObject << /X1 5 0 R >> >>",
+            b"/X1 Do",
+        ),
+    ])
+}
+
+/// A PDF whose page's `/Parent` chain points in a circle: the page inherits its resources
+/// and media box, and looking them up walks `/Parent` links that never end. A reader that
+/// follows them without remembering where it has been never stops (or overflows its stack).
+pub fn pdf_circular_page_tree() -> Vec<u8> {
+    pdf_from_objects(&[
+        b"<< /Type /Catalog /Pages 2 0 R >>".to_vec(),
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>".to_vec(),
+        b"<< /Type /Page /Parent 4 0 R /Contents 5 0 R >>".to_vec(),
+        b"<< /Type /Pages /Parent 6 0 R /Kids [3 0 R] /Count 1 >>".to_vec(),
+        stream_object(b"", b"BT /F1 12 Tf (loop) Tj ET"),
+        b"<< /Type /Pages /Parent 4 0 R /Kids [4 0 R] /Count 1 >>".to_vec(),
+    ])
+}
+
+/// An HTML page of `depth` nested `<div>`s around one word.
+pub fn html_nested(depth: usize) -> Vec<u8> {
+    let mut page = b"<!doctype html><html><body>".to_vec();
+    page.extend(b"<div>".repeat(depth));
+    page.extend_from_slice(b"deep");
+    page.extend(b"</div>".repeat(depth));
+    page.extend_from_slice(b"</body></html>");
+    page
+}
+
 fn stream_object(extra: &[u8], data: &[u8]) -> Vec<u8> {
     let mut object = format!("<< /Length {} ", data.len()).into_bytes();
     object.extend_from_slice(extra);

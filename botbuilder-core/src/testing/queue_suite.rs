@@ -101,11 +101,56 @@ pub async fn an_expired_lease_makes_the_job_available_again(q: &dyn JobQueue, cl
         .unwrap();
     assert_eq!((again.id, again.attempt), (id, 2));
     clock.advance(TimeDelta::seconds(6));
-    // Both attempts' workers vanished: dead-lettered, not leased a third time.
+    // Both attempts' workers vanished: not leased a third time, and reaped once.
     assert!(q.reserve(&["ingest"], LEASE).await.unwrap().is_none());
+    assert!(q.reap_expired(&["other"]).await.unwrap().is_empty());
+    let reaped = q.reap_expired(&["ingest"]).await.unwrap();
+    assert_eq!(reaped.len(), 1);
+    assert_eq!((reaped[0].id, reaped[0].attempts), (id, 2));
+    assert_eq!(reaped[0].payload["document"], "d-1");
+    assert_eq!(reaped[0].last_error.as_deref(), Some("lease expired"));
+    assert!(q.reap_expired(&["ingest"]).await.unwrap().is_empty(), "once");
     let dead = q.dead_letters(10).await.unwrap();
     assert_eq!(dead[0].id, id);
     assert_eq!(dead[0].last_error.as_deref(), Some("lease expired"));
+    assert!(q.reserve(&["ingest"], LEASE).await.unwrap().is_none());
+}
+
+/// A worker that extends its lease keeps the job from others; only the holder of the current
+/// attempt can extend it, and not after its lease ran out or the job was completed.
+pub async fn extending_a_lease_keeps_the_job_from_other_workers(
+    q: &dyn JobQueue,
+    clock: &ManualClock,
+) {
+    let short = Duration::from_secs(5);
+    let id = q.enqueue(job("ingest", 3)).await.unwrap();
+    let first = q.reserve(&["ingest"], short).await.unwrap().unwrap();
+    for _ in 0..3 {
+        clock.advance(TimeDelta::seconds(4));
+        q.extend_lease(&first, short).await.unwrap();
+        assert!(q.reserve(&["ingest"], short).await.unwrap().is_none());
+    }
+    assert!(
+        q.reap_expired(&["ingest"]).await.unwrap().is_empty(),
+        "a held lease is not reaped"
+    );
+    clock.advance(TimeDelta::seconds(6));
+    assert!(
+        matches!(q.extend_lease(&first, short).await, Err(QueueError::NotFound)),
+        "too late: the lease ran out"
+    );
+    let second = q.reserve(&["ingest"], short).await.unwrap().unwrap();
+    assert_eq!((second.id, second.attempt), (id, 2));
+    assert!(
+        matches!(q.extend_lease(&first, short).await, Err(QueueError::NotFound)),
+        "a stale holder cannot extend the new holder's lease"
+    );
+    q.extend_lease(&second, short).await.unwrap();
+    q.complete(id).await.unwrap();
+    assert!(matches!(
+        q.extend_lease(&second, short).await,
+        Err(QueueError::NotFound)
+    ));
 }
 
 /// Dead letters are found by kind and payload field, and a retried one runs again with a
@@ -187,6 +232,7 @@ macro_rules! queue_conformance_suite {
             jobs_are_leased_in_order_and_completed_once,
             failures_retry_after_the_delay_then_dead_letter,
             an_expired_lease_makes_the_job_available_again,
+            extending_a_lease_keeps_the_job_from_other_workers,
             dead_letters_are_found_by_payload_and_retried,
         );
     };

@@ -71,6 +71,8 @@ impl TestApp {
         let dir = tempfile::tempdir().expect("tempdir");
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let mut settings = Settings::for_tests(url.clone());
+        // Documents are parsed by the real binary in a separate process, as in production.
+        settings.extract_program = Some(env!("CARGO_BIN_EXE_botbuilder").into());
         tweak(&mut settings);
         let state = AppState::from_settings_with_cost(&settings, HashCost::INSECURE_FOR_TESTS)
             .await

@@ -17,10 +17,10 @@ use serde_json::{Value, json};
 use crate::common::{Account, Reply, TestApp, email};
 
 /// One part of a multipart body: field name, file name, content type, bytes.
-type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
+pub(crate) type Part<'a> = (&'a str, Option<&'a str>, Option<&'a str>, &'a [u8]);
 
 /// Sends `parts` as `multipart/form-data` (built by hand, as a browser would).
-async fn upload(app: &TestApp, token: &str, path: &str, parts: &[Part<'_>]) -> Reply {
+pub(crate) async fn upload(app: &TestApp, token: &str, path: &str, parts: &[Part<'_>]) -> Reply {
     const BOUNDARY: &str = "botbuilder-test-boundary-7d3f";
     let mut body = Vec::new();
     for (name, filename, content_type, bytes) in parts {

@@ -6,6 +6,7 @@ mod common;
 mod conversations;
 mod documents;
 mod flows;
+mod hostile_documents;
 mod isolation;
 mod jwt;
 mod knowledge;

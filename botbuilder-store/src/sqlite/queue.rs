@@ -50,22 +50,14 @@ impl JobQueue for SqliteStore {
     ) -> Result<Option<LeasedJob>, QueueError> {
         let now = micros(self.now());
         let kinds = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".to_owned());
-        // A job whose last allowed attempt ran out of lease died with its worker.
-        sqlx::query(
-            "UPDATE jobs SET dead = 1, leased_until = NULL, last_error = 'lease expired'
-             WHERE dead = 0 AND leased_until IS NOT NULL AND leased_until <= ?1
-               AND attempts >= max_attempts",
-        )
-        .bind(now)
-        .execute(&self.writer)
-        .await
-        .map_err(unavailable)?;
         let row: Option<(Uuid, String, String, i64)> = sqlx::query_as(
             "UPDATE jobs SET attempts = attempts + 1, leased_until = ?1 + ?2
              WHERE id = (
                  SELECT id FROM jobs
                  WHERE dead = 0 AND kind IN (SELECT value FROM json_each(?3))
-                   AND available_at <= ?1 AND (leased_until IS NULL OR leased_until <= ?1)
+                   AND available_at <= ?1
+                   AND (leased_until IS NULL
+                        OR (leased_until <= ?1 AND attempts < max_attempts))
                  ORDER BY id LIMIT 1)
              RETURNING id, kind, payload, attempts",
         )
@@ -118,6 +110,42 @@ impl JobQueue for SqliteStore {
             return Err(QueueError::NotFound);
         }
         Ok(())
+    }
+
+    async fn extend_lease(&self, job: &LeasedJob, lease: Duration) -> Result<(), QueueError> {
+        let now = micros(self.now());
+        let done = sqlx::query(
+            "UPDATE jobs SET leased_until = ?1 + ?2
+             WHERE id = ?3 AND attempts = ?4 AND dead = 0 AND leased_until > ?1",
+        )
+        .bind(now)
+        .bind(lease_micros(lease))
+        .bind(job.id)
+        .bind(i64::from(job.attempt))
+        .execute(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        if done.rows_affected() == 0 {
+            return Err(QueueError::NotFound);
+        }
+        Ok(())
+    }
+
+    async fn reap_expired(&self, kinds: &[&str]) -> Result<Vec<DeadJob>, QueueError> {
+        let kinds = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".to_owned());
+        let rows: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(
+            "UPDATE jobs SET dead = 1, leased_until = NULL, last_error = 'lease expired'
+             WHERE dead = 0 AND kind IN (SELECT value FROM json_each(?2))
+               AND leased_until IS NOT NULL AND leased_until <= ?1
+               AND attempts >= max_attempts
+             RETURNING id, kind, payload, last_error, attempts",
+        )
+        .bind(micros(self.now()))
+        .bind(kinds)
+        .fetch_all(&self.writer)
+        .await
+        .map_err(unavailable)?;
+        Ok(rows.into_iter().map(dead_job).collect())
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError> {

@@ -8,9 +8,17 @@
 //! | `application/pdf` | plain text, page by page | `pdf` |
 //!
 //! Text must be UTF-8. [`check_upload`] refuses what can be refused cheaply before a document
-//! is stored (size, type, empty, not UTF-8); [`extract_isolated`] reads the document on a
-//! blocking thread, turns a panic of the parser into an error and gives up after
-//! [`EXTRACT_TIMEOUT`], so a malformed file fails that document only.
+//! is stored (size, type, empty, not UTF-8).
+//!
+//! Ingestion reads documents through the [`DocumentExtractor`] port. Parsing an untrusted
+//! file is the riskiest thing the platform does: a PDF whose form draws itself recurses until
+//! the stack overflows (an abort no `catch_unwind` can stop), a page tree that points in a
+//! circle loops forever, 100,000 nested elements exhaust a recursive renderer. So the port lets
+//! parsing happen somewhere it can be killed: the reference server runs every parser-backed
+//! format ([`needs_parser`]) in a separate process with limits on time, memory and stack.
+//! [`InProcessExtractor`] reads on a blocking thread of this process (a panic becomes an
+//! error, a time limit gives up waiting): for trusted documents, tests and programs that
+//! cannot start a process.
 
 #[cfg(feature = "html")]
 mod html;
@@ -18,6 +26,9 @@ mod html;
 mod pdf;
 
 use std::time::Duration;
+
+use async_trait::async_trait;
+use serde::{Deserialize, Serialize};
 
 use super::chunk::TextFormat;
 
@@ -27,7 +38,8 @@ pub const MAX_DOCUMENT_BYTES: usize = 50 * 1024 * 1024;
 pub const EXTRACT_TIMEOUT: Duration = Duration::from_secs(120);
 
 /// Why a document's text could not be read.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "reason", rename_all = "snake_case")]
 #[non_exhaustive]
 pub enum ExtractError {
     /// The media type is not one a knowledge base reads.
@@ -45,13 +57,28 @@ pub enum ExtractError {
     /// The file is damaged or not what its type says (the parser's reason).
     #[error("the document cannot be read: {0}")]
     Malformed(String),
-    /// Reading it took longer than [`EXTRACT_TIMEOUT`].
+    /// Reading it took longer than its time limit ([`EXTRACT_TIMEOUT`] by default).
     #[error("reading the document took too long")]
     Timeout,
+    /// The reader died on it (a stack overflow, too much memory, a killed process): the
+    /// document is hostile or broken beyond reading.
+    #[error("reading the document crashed the reader ({0})")]
+    Crashed(String),
+    /// The reader could not be started or answered nonsense (an operator problem, not the
+    /// document's): worth retrying.
+    #[error("the document reader is unavailable: {0}")]
+    Unavailable(String),
+}
+
+impl ExtractError {
+    /// Whether trying again may help (only when the reader itself was unavailable).
+    pub fn is_retryable(&self) -> bool {
+        matches!(self, Self::Unavailable(_))
+    }
 }
 
 /// The text of a document.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Extracted {
     /// The text.
     pub text: String,
@@ -111,6 +138,53 @@ pub fn is_supported(content_type: &str) -> bool {
     kind(content_type).is_some()
 }
 
+/// Whether reading `content_type` runs a parser over the bytes (HTML, PDF), as opposed to
+/// taking text as it is: what an isolating [`DocumentExtractor`] must keep out of its host.
+pub fn needs_parser(content_type: &str) -> bool {
+    matches!(kind(content_type), Some(Kind::Html | Kind::Pdf))
+}
+
+/// Reads documents for ingestion (see the module docs).
+///
+/// Contract: the same result as [`extract`] for the same input, or an error saying why not;
+/// never takes its caller down, whatever the bytes. Cancel safe: dropping the future stops
+/// (or abandons) the work.
+#[async_trait]
+pub trait DocumentExtractor: Send + Sync + 'static {
+    /// Stable id for logs (`"in-process"`, `"subprocess"`).
+    fn id(&self) -> &str;
+
+    /// The text of a document of type `content_type`.
+    async fn extract(&self, content_type: &str, bytes: Vec<u8>) -> Result<Extracted, ExtractError>;
+}
+
+/// Reads documents inside this process (see the module docs): [`extract_isolated`] with a
+/// time limit. A parser that overflows its stack still takes the process down.
+#[derive(Debug, Clone, Copy)]
+pub struct InProcessExtractor {
+    /// Longest one extraction may take before it is abandoned.
+    pub timeout: Duration,
+}
+
+impl Default for InProcessExtractor {
+    fn default() -> Self {
+        Self {
+            timeout: EXTRACT_TIMEOUT,
+        }
+    }
+}
+
+#[async_trait]
+impl DocumentExtractor for InProcessExtractor {
+    fn id(&self) -> &str {
+        "in-process"
+    }
+
+    async fn extract(&self, content_type: &str, bytes: Vec<u8>) -> Result<Extracted, ExtractError> {
+        extract_within(content_type.to_owned(), bytes, self.timeout).await
+    }
+}
+
 /// The media type a file name suggests (`guide.md` → `text/markdown`), for uploads that
 /// arrive without a useful one (`application/octet-stream`) and for files read from disk.
 pub fn content_type_for_name(name: &str) -> Option<&'static str> {
@@ -144,8 +218,8 @@ pub fn check_upload(content_type: &str, bytes: &[u8]) -> Result<(), ExtractError
     Ok(())
 }
 
-/// The text of a document, read on the calling thread (see [`extract_isolated`] for untrusted
-/// input on an async runtime).
+/// The text of a document, read on the calling thread (see [`DocumentExtractor`] for
+/// untrusted input).
 pub fn extract(content_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractError> {
     let kind =
         kind(content_type).ok_or_else(|| ExtractError::Unsupported(essence(content_type)))?;
@@ -194,6 +268,14 @@ pub async fn extract_isolated(
     content_type: String,
     bytes: Vec<u8>,
 ) -> Result<Extracted, ExtractError> {
+    extract_within(content_type, bytes, EXTRACT_TIMEOUT).await
+}
+
+async fn extract_within(
+    content_type: String,
+    bytes: Vec<u8>,
+    timeout: Duration,
+) -> Result<Extracted, ExtractError> {
     let work = tokio::task::spawn_blocking(move || {
         std::panic::catch_unwind(|| extract(&content_type, &bytes)).unwrap_or_else(|panic| {
             let reason = panic
@@ -204,7 +286,7 @@ pub async fn extract_isolated(
             Err(ExtractError::Malformed(reason))
         })
     });
-    match tokio::time::timeout(EXTRACT_TIMEOUT, work).await {
+    match tokio::time::timeout(timeout, work).await {
         Ok(Ok(result)) => result,
         Ok(Err(join)) => Err(ExtractError::Malformed(join.to_string())),
         Err(_) => Err(ExtractError::Timeout),
