@@ -278,7 +278,7 @@ impl Embedder for LocalEmbedder {
         if texts.iter().map(String::len).sum::<usize>() <= INLINE_EMBED_BYTES {
             return Ok(texts.iter().map(|t| self.embed_sync(t)).collect());
         }
-        let embedder = self.clone();
+        let embedder = *self;
         let texts = texts.to_vec();
         tokio::task::spawn_blocking(move || texts.iter().map(|t| embedder.embed_sync(t)).collect())
             .await

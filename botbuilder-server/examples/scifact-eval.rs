@@ -115,13 +115,12 @@ async fn main() -> anyhow::Result<()> {
             },
         )
         .await?;
-    let knowledge =
-        botbuilder_server::state::knowledge_service(
-            store.clone(),
-            store.clone(),
-            embedder.clone(),
-            std::sync::Arc::new(botbuilder_core::knowledge::InProcessExtractor::default()),
-        );
+    let knowledge = botbuilder_server::state::knowledge_service(
+        store.clone(),
+        store.clone(),
+        embedder.clone(),
+        std::sync::Arc::new(botbuilder_core::knowledge::InProcessExtractor::default()),
+    );
     let kb = knowledge
         .create_knowledge_base(org.id, "SciFact".into(), String::new())
         .await?;

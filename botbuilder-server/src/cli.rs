@@ -92,13 +92,18 @@ pub struct ExtractArgs {
 /// Runs `botbuilder extract` (synchronously: no async runtime, so the limits apply to this
 /// work alone).
 pub fn extract(args: &ExtractArgs) -> anyhow::Result<()> {
-    use std::io::Write;
     use botbuilder_core::knowledge::extract::content_type_for_name;
+    use std::io::Write;
 
     let content_type = match (&args.content_type, &args.path) {
         (Some(given), _) => given.clone(),
         (None, Some(path)) => content_type_for_name(&path.to_string_lossy())
-            .with_context(|| format!("cannot tell the type of {}; pass --content-type", path.display()))?
+            .with_context(|| {
+                format!(
+                    "cannot tell the type of {}; pass --content-type",
+                    path.display()
+                )
+            })?
             .to_owned(),
         (None, None) => anyhow::bail!("reading stdin needs --content-type"),
     };

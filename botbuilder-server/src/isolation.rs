@@ -84,7 +84,11 @@ impl SubprocessExtractor {
             .arg("--timeout-secs")
             .arg(self.limits.timeout.as_secs().max(1).to_string())
             .arg("--memory-mib")
-            .arg((self.limits.memory_bytes / (1024 * 1024)).max(1).to_string())
+            .arg(
+                (self.limits.memory_bytes / (1024 * 1024))
+                    .max(1)
+                    .to_string(),
+            )
             .env_clear()
             .stdin(Stdio::piped())
             .stdout(Stdio::piped())
@@ -92,10 +96,7 @@ impl SubprocessExtractor {
             .kill_on_drop(true)
             .spawn()
             .map_err(|e| {
-                ExtractError::Unavailable(format!(
-                    "cannot start {}: {e}",
-                    self.program.display()
-                ))
+                ExtractError::Unavailable(format!("cannot start {}: {e}", self.program.display()))
             })?;
         let (Some(mut stdin), Some(stdout), Some(stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())

@@ -283,7 +283,8 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
         let embedder = embedder(settings.embedding_model_dir.as_deref())?;
-        let extractor = document_extractor(settings.extract_program.clone(), settings.extract_limits());
+        let extractor =
+            document_extractor(settings.extract_program.clone(), settings.extract_limits());
         let knowledge = Arc::new(knowledge_service(
             store.clone(),
             queue.clone(),

@@ -1,68 +1,13 @@
 //! The `botbuilder` binary: help, defaults, production refusal, migrate, admin, graceful stop.
 
-use std::io::{BufRead, BufReader};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
-use std::sync::mpsc;
+mod support;
+
+use std::process::{Command, Stdio};
 use std::time::Duration;
 
+use support::{botbuilder, lines_of, serve};
+
 use botbuilder_server::config::PartialSettings;
-
-fn botbuilder(cwd: &Path) -> Command {
-    let mut cmd = Command::new(env!("CARGO_BIN_EXE_botbuilder"));
-    cmd.current_dir(cwd).env_clear();
-    for var in ["PATH", "HOME", "TMPDIR"] {
-        if let Some(value) = std::env::var_os(var) {
-            cmd.env(var, value);
-        }
-    }
-    cmd
-}
-
-/// A running `botbuilder serve` and the address it printed.
-struct Served {
-    child: Child,
-    url: String,
-    lines: mpsc::Receiver<String>,
-}
-
-fn serve(mut cmd: Command) -> Served {
-    let mut child = cmd
-        .stdin(Stdio::null())
-        .stdout(Stdio::null())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("spawn botbuilder");
-    let stderr = child.stderr.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stderr).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
-    let url = loop {
-        let line = lines
-            .recv_timeout(Duration::from_secs(60))
-            .expect("the server printed its address");
-        if let Some(rest) = line.split("listening on ").nth(1) {
-            break rest.split_whitespace().next().unwrap().to_owned();
-        }
-    };
-    Served { child, url, lines }
-}
-
-impl Served {
-    /// SIGTERM, then the exit status and the rest of the log.
-    fn terminate(mut self) -> (std::process::ExitStatus, String) {
-        let pid = self.child.id().to_string();
-        Command::new("kill").args(["-TERM", &pid]).status().unwrap();
-        let status = self.child.wait().unwrap();
-        let rest: Vec<String> = self.lines.try_iter().collect();
-        (status, rest.join("\n"))
-    }
-}
 
 async fn get(url: &str) -> reqwest::Response {
     reqwest::get(url).await.expect("request")
@@ -477,15 +422,7 @@ fn the_demo_answers_as_it_says_with_a_citation() {
         .stderr(Stdio::null())
         .spawn()
         .expect("spawn botbuilder demo");
-    let stdout = child.stdout.take().unwrap();
-    let (tx, lines) = mpsc::channel();
-    std::thread::spawn(move || {
-        for line in BufReader::new(stdout).lines().map_while(Result::ok) {
-            if tx.send(line).is_err() {
-                break;
-            }
-        }
-    });
+    let lines = lines_of(child.stdout.take().unwrap());
     let mut printed = Vec::new();
     loop {
         let line = lines

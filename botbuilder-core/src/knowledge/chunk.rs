@@ -287,36 +287,56 @@ mod tests {
     #[test]
     fn windows_cover_the_text_and_cut_at_the_best_boundary() {
         let shapes = [
-            "x".repeat(100_000),                        // one line, no spaces
-            "word ".repeat(20_000),                     // one giant paragraph
-            "line\n".repeat(20_000),                   // short lines
-            "# H\n\ntext text\n\n".repeat(5_000),   // many headings
-            "é🤖".repeat(20_000),                       // multi-byte, no boundary
+            "x".repeat(100_000),                  // one line, no spaces
+            "word ".repeat(20_000),               // one giant paragraph
+            "line\n".repeat(20_000),              // short lines
+            "# H\n\ntext text\n\n".repeat(5_000), // many headings
+            "é🤖".repeat(20_000),                 // multi-byte, no boundary
         ];
         for text in &shapes {
             let cut = windows(text, 4096);
             assert_eq!(cut.iter().map(|(_, w)| *w).collect::<String>(), *text);
             assert!(cut.iter().all(|(_, w)| w.len() <= 4096));
             assert!(cut.windows(2).all(|p| p[0].0 + p[0].1.len() == p[1].0));
-            assert!(cut.len() <= text.len() / 2048 + 1, "windows are at least half full");
+            assert!(
+                cut.len() <= text.len() / 2048 + 1,
+                "windows are at least half full"
+            );
         }
         let sections = windows(&shapes[3], 4096);
         assert!(sections[1..].iter().all(|(_, w)| w.starts_with("# H")));
         let paragraph = windows(&shapes[1], 4096);
-        assert!(paragraph[..paragraph.len() - 1].iter().all(|(_, w)| w.ends_with(' ')));
+        assert!(
+            paragraph[..paragraph.len() - 1]
+                .iter()
+                .all(|(_, w)| w.ends_with(' '))
+        );
     }
 
     #[test]
     fn degenerate_shapes_chunk_within_the_size() {
         let options = ChunkOptions::default();
-        for text in ["x".repeat(300_000), "é ".repeat(100_000), "# a\n".repeat(50_000)] {
+        for text in [
+            "x".repeat(300_000),
+            "é ".repeat(100_000),
+            "# a\n".repeat(50_000),
+        ] {
             let chunks = chunk_text(&text, TextFormat::Markdown, options);
             assert!(!chunks.is_empty());
-            assert!(chunks.iter().all(|c| c.token_count as usize <= options.max_tokens));
+            assert!(
+                chunks
+                    .iter()
+                    .all(|c| c.token_count as usize <= options.max_tokens)
+            );
             assert!(chunks.iter().all(|c| text[c.start..].starts_with(&c.text)));
             assert!(chunks.windows(2).all(|w| w[0].start < w[1].start));
         }
-        let stopped = chunk_text_with("a b c ".repeat(10_000).as_str(), TextFormat::Plain, options, &|| true);
+        let stopped = chunk_text_with(
+            "a b c ".repeat(10_000).as_str(),
+            TextFormat::Plain,
+            options,
+            &|| true,
+        );
         assert_eq!(stopped, None);
     }
 }

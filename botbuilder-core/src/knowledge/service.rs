@@ -401,12 +401,11 @@ impl KnowledgeService {
             .set_document_status(org, doc, DocumentStatus::Processing, 0.0, None)
             .await?;
         let bytes = self.store.document_content(org, doc).await?;
-        let read = self
-            .extractor
-            .extract(&document.content_type, bytes)
-            .await;
+        let read = self.extractor.extract(&document.content_type, bytes).await;
         let pieces = match read {
-            Ok(Extracted { text, format, .. }) => chunk_off_runtime(text, format, self.chunking).await,
+            Ok(Extracted { text, format, .. }) => {
+                chunk_off_runtime(text, format, self.chunking).await
+            }
             Err(e) => Err(e),
         };
         let pieces = match pieces {

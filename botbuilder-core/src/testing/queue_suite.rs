@@ -109,7 +109,10 @@ pub async fn an_expired_lease_makes_the_job_available_again(q: &dyn JobQueue, cl
     assert_eq!((reaped[0].id, reaped[0].attempts), (id, 2));
     assert_eq!(reaped[0].payload["document"], "d-1");
     assert_eq!(reaped[0].last_error.as_deref(), Some("lease expired"));
-    assert!(q.reap_expired(&["ingest"]).await.unwrap().is_empty(), "once");
+    assert!(
+        q.reap_expired(&["ingest"]).await.unwrap().is_empty(),
+        "once"
+    );
     let dead = q.dead_letters(10).await.unwrap();
     assert_eq!(dead[0].id, id);
     assert_eq!(dead[0].last_error.as_deref(), Some("lease expired"));
@@ -136,13 +139,19 @@ pub async fn extending_a_lease_keeps_the_job_from_other_workers(
     );
     clock.advance(TimeDelta::seconds(6));
     assert!(
-        matches!(q.extend_lease(&first, short).await, Err(QueueError::NotFound)),
+        matches!(
+            q.extend_lease(&first, short).await,
+            Err(QueueError::NotFound)
+        ),
         "too late: the lease ran out"
     );
     let second = q.reserve(&["ingest"], short).await.unwrap().unwrap();
     assert_eq!((second.id, second.attempt), (id, 2));
     assert!(
-        matches!(q.extend_lease(&first, short).await, Err(QueueError::NotFound)),
+        matches!(
+            q.extend_lease(&first, short).await,
+            Err(QueueError::NotFound)
+        ),
         "a stale holder cannot extend the new holder's lease"
     );
     q.extend_lease(&second, short).await.unwrap();

@@ -17,7 +17,13 @@ use crate::documents::upload;
 /// Uploads `bytes` as a file named `name`; returns the document's URL.
 async fn add_file(app: &TestApp, owner: &Account, base: &str, name: &str, bytes: &[u8]) -> String {
     let docs = format!("{base}/documents");
-    let added = upload(app, &owner.token, &docs, &[("file", Some(name), None, bytes)]).await;
+    let added = upload(
+        app,
+        &owner.token,
+        &docs,
+        &[("file", Some(name), None, bytes)],
+    )
+    .await;
     assert_eq!(added.status, StatusCode::ACCEPTED, "{name}: {}", added.text);
     format!("{base}/documents/{}", added.json["id"].as_str().unwrap())
 }

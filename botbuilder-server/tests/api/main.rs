@@ -13,6 +13,7 @@ mod knowledge;
 mod nlu;
 mod permissions;
 mod platform;
+mod responsiveness;
 mod transfer;
 mod validation;
 mod webchat;
