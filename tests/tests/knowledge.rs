@@ -1,10 +1,13 @@
 //! Knowledge bases through the real ingestion path: SQLite file store, durable queue, the
 //! offline local embedder, keyword / vector / hybrid search, and a restart mid-ingestion.
 
+mod support;
+
 use std::sync::Arc;
 
-use botbuilder_core::domain::{DocumentSource, DocumentStatus, NewOrganization, NewUser};
-use botbuilder_core::id::OrgId;
+use support::{open, org, upload};
+
+use botbuilder_core::domain::{DocumentStatus, NewOrganization, NewUser};
 use botbuilder_core::knowledge::{
     ExtractError, KnowledgeError, KnowledgeService, SearchMode, SearchRequest, Upload,
 };
@@ -18,42 +21,12 @@ const GUIDE: &str = "# Shop guide\n\n## Refunds\n\nRefunds are paid within five 
     orders above 50 euros and takes two working days.\n\n## Gift cards\n\nGift cards never \
     expire and work online and in stores.\n";
 
-async fn open(path: &std::path::Path) -> Arc<SqliteStore> {
-    let url = format!("sqlite://{}", path.display());
-    Arc::new(SqliteStore::connect(&url).await.unwrap())
-}
-
 fn service(store: &Arc<SqliteStore>) -> KnowledgeService {
     KnowledgeService::new(
         store.clone(),
         store.clone(),
         Arc::new(LocalEmbedder::default()),
     )
-}
-
-async fn org(store: &SqliteStore) -> OrgId {
-    let (_, org) = store
-        .create_user_with_org(
-            NewUser {
-                email: "kb@example.com".into(),
-                name: "KB".into(),
-                password_hash: "-".into(),
-            },
-            NewOrganization { name: "KB".into() },
-        )
-        .await
-        .unwrap();
-    org.id
-}
-
-fn upload(title: &str, content_type: &str, text: &str) -> Upload {
-    Upload {
-        title: title.to_owned(),
-        source: DocumentSource::Text,
-        content_type: content_type.to_owned(),
-        content_hash: format!("hash-of-{title}"),
-        bytes: text.as_bytes().to_vec(),
-    }
 }
 
 async fn drain(service: &KnowledgeService) -> usize {
