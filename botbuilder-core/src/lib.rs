@@ -1,10 +1,10 @@
 //! # botbuilder-core
 //!
 //! The heart of BotBuilder-rs: domain types, the *ports* (traits) every backend implements,
-//! and (in later releases) the conversation engine. This crate performs no I/O and depends on
-//! no database, HTTP client or web framework; backends live in `botbuilder-store`,
-//! `botbuilder-providers` and `botbuilder-channels`, and the reference server in
-//! `botbuilder-server` wires them together.
+//! the rules data must satisfy, the NLU, flows, knowledge retrieval and the conversation
+//! engine. This crate performs no I/O and depends on no database, HTTP client or web
+//! framework; backends live in `botbuilder-store`, `botbuilder-providers` and
+//! `botbuilder-channels`, and the reference server in `botbuilder-server` wires them together.
 //!
 //! ## Layout
 //!
@@ -12,12 +12,19 @@
 //! |---|---|
 //! | [`id`] | UUIDv7 id newtypes (`OrgId`, `BotId`, ...) |
 //! | [`domain`] | organizations, users, roles and permissions, API keys, bots, audit entries |
+//! | [`validate`] | the rules every way data enters must pass (bots, intents, entities), with field paths |
 //! | [`store`] | repository traits ([`store::Store`] bundles them) and [`store::StoreError`] |
 //! | [`auth`] | [`auth::PasswordHasher`] and [`auth::TokenIssuer`] |
 //! | [`llm`] / [`embed`] | [`llm::LlmProvider`] and [`embed::Embedder`] |
 //! | [`channel`] | [`channel::Channel`], the outbound side of a messaging platform |
 //! | [`cache`], [`rate_limit`], [`queue`] | infrastructure ports with in-process and Redis backends |
 //! | [`clock`] | [`clock::Clock`], so tests control time |
+//! | [`nlu`] | intent classification and entity extraction, trained in process |
+//! | [`flow`], [`template`] | conversation flows, their validation, `{{var}}` templates |
+//! | [`knowledge`] | documents to chunks ([`knowledge::DocumentExtractor`]), keyword/vector/hybrid search |
+//! | [`prompt`] | prompts fitted to a model's context window |
+//! | [`engine`] | the conversation engine: session, NLU, flow, AI answer, persistence |
+//! | [`fetch`] | [`fetch::Fetcher`], the one port for outbound HTTP |
 //! | `testing` | fakes and conformance suites (feature `test-utils`) |
 //!
 //! ## Tenancy
@@ -68,6 +75,7 @@ pub mod queue;
 pub mod rate_limit;
 pub mod store;
 pub mod template;
+pub mod validate;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;

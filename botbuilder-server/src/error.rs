@@ -180,6 +180,18 @@ impl IntoResponse for ApiError {
     }
 }
 
+impl From<botbuilder_core::validate::Invalid> for ApiError {
+    fn from(invalid: botbuilder_core::validate::Invalid) -> Self {
+        Self::Validation(
+            invalid
+                .0
+                .into_iter()
+                .map(|issue| FieldError::new(issue.field, issue.message))
+                .collect(),
+        )
+    }
+}
+
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
         match e {

@@ -13,17 +13,13 @@ use serde::Deserialize;
 use serde_json::json;
 use utoipa::ToSchema;
 
-use super::input::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS, PageQuery, not_blank, opt_not_blank};
+use super::input::PageQuery;
 use super::views::{BotView, PageView};
 use crate::error::{ApiError, ApiResult, FieldError, Problem};
 use crate::extract::{OrgAccess, Path, Query, ValidJson, parse_json, perm, report_errors};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
-
-/// Providers a bot can name.
-pub const PROVIDERS: [&str; 4] = ["local", "openai", "anthropic", "openai-compatible"];
-/// Longest system prompt in characters.
-pub const MAX_SYSTEM_PROMPT_CHARS: usize = 20_000;
+use botbuilder_core::validate::{self, Invalid, MAX_NAME_CHARS};
 
 fn default_model(provider: &str) -> Option<&'static str> {
     match provider {
@@ -34,63 +30,54 @@ fn default_model(provider: &str) -> Option<&'static str> {
     }
 }
 
-fn known_provider(value: &Option<String>, _: &()) -> garde::Result {
-    match value {
-        Some(p) if !PROVIDERS.contains(&p.as_str()) => Err(garde::Error::new(format!(
-            "unknown provider; expected one of {}",
-            PROVIDERS.join(", ")
-        ))),
-        _ => Ok(()),
-    }
-}
-
 /// Language model settings; omitted fields keep their current (or default) value.
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct AiConfigInput {
     /// `local` (offline, default), `openai`, `anthropic` or `openai-compatible`.
-    #[garde(custom(known_provider))]
+    #[garde(skip)]
     pub provider: Option<String>,
-    /// Model name; required for `openai-compatible`.
-    #[garde(length(chars, min = 1, max = 100), custom(opt_not_blank))]
+    /// Model name (up to 100 characters); required for `openai-compatible`.
+    #[garde(skip)]
     pub model: Option<String>,
     /// System prompt (up to 20,000 characters).
-    #[garde(length(chars, max = MAX_SYSTEM_PROMPT_CHARS))]
+    #[garde(skip)]
     pub system_prompt: Option<String>,
     /// Sampling temperature, 0 to 2.
-    #[garde(range(min = 0.0, max = 2.0))]
+    #[garde(skip)]
     pub temperature: Option<f32>,
     /// Most tokens per answer, 1 to 32,768.
-    #[garde(range(min = 1, max = 32_768))]
+    #[garde(skip)]
     pub max_tokens: Option<u32>,
     /// Provider to use when the main one fails.
-    #[garde(custom(known_provider))]
+    #[garde(skip)]
     pub fallback_provider: Option<String>,
-    /// Knowledge bases of the organization the bot answers from (replaces the list).
-    #[garde(length(max = 20))]
+    /// Knowledge bases of the organization the bot answers from (at most 20; replaces the
+    /// list).
+    #[garde(skip)]
     #[schema(value_type = Option<Vec<Uuid>>)]
     pub knowledge_base_ids: Option<Vec<KnowledgeBaseId>>,
 }
 
 impl AiConfigInput {
-    /// Applies the given fields on top of `base`, checking the rules that span fields.
+    /// Applies the given fields on top of `base` (the rules are checked on the whole bot, see
+    /// [`validate::bot`]). A new provider without a model gets the provider's default model,
+    /// where it has one.
     pub fn apply(self, base: AiConfig) -> ApiResult<AiConfig> {
         let provider_changed = self.provider.as_ref().is_some_and(|p| *p != base.provider);
         let provider = self.provider.unwrap_or(base.provider);
         let model = match self.model {
             Some(model) => model.trim().to_owned(),
-            None if provider_changed => default_model(&provider)
-                .ok_or_else(|| ApiError::field("ai_config.model", "required for this provider"))?
-                .to_owned(),
+            None if provider_changed && validate::PROVIDERS.contains(&provider.as_str()) => {
+                default_model(&provider)
+                    .ok_or_else(|| {
+                        ApiError::field("ai_config.model", "required for this provider")
+                    })?
+                    .to_owned()
+            }
             None => base.model,
         };
         let fallback_provider = self.fallback_provider.or(base.fallback_provider);
-        if fallback_provider.as_deref() == Some(provider.as_str()) {
-            return Err(ApiError::field(
-                "ai_config.fallback_provider",
-                "must differ from provider",
-            ));
-        }
         Ok(AiConfig {
             provider,
             model,
@@ -103,22 +90,15 @@ impl AiConfigInput {
     }
 }
 
-/// Most browser origins one bot may allow.
-pub const MAX_ALLOWED_ORIGINS: usize = 50;
-/// Shortest idle timeout, in seconds.
-pub const MIN_IDLE_TIMEOUT_SECS: u32 = 60;
-/// Longest idle timeout, in seconds (30 days).
-pub const MAX_IDLE_TIMEOUT_SECS: u32 = 30 * 24 * 60 * 60;
-
 /// NLU, session and web chat settings; omitted fields keep their current (or default) value.
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BotSettingsInput {
     /// Confidence below which NLU reports `none`, 0 to 1 (default 0.45).
-    #[garde(range(min = 0.0, max = 1.0))]
+    #[garde(skip)]
     pub nlu_threshold: Option<f32>,
     /// Seconds of inactivity after which a new session starts, 60 to 2,592,000 (default 1800).
-    #[garde(range(min = MIN_IDLE_TIMEOUT_SECS, max = MAX_IDLE_TIMEOUT_SECS))]
+    #[garde(skip)]
     pub idle_timeout_secs: Option<u32>,
     /// Browser origins allowed to call the web chat API, such as `https://shop.example`
     /// (scheme, host and port only). Replaces the whole list.
@@ -127,20 +107,38 @@ pub struct BotSettingsInput {
 }
 
 impl BotSettingsInput {
-    /// Applies the given fields on top of `base` and checks the result.
-    pub fn apply(self, base: BotSettings) -> ApiResult<BotSettings> {
-        let settings = BotSettings {
+    /// Applies the given fields on top of `base` (checked with the whole bot).
+    pub fn apply(self, base: BotSettings) -> BotSettings {
+        BotSettings {
             nlu_threshold: self.nlu_threshold.unwrap_or(base.nlu_threshold),
             idle_timeout_secs: self.idle_timeout_secs.unwrap_or(base.idle_timeout_secs),
             allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
-        };
-        let errors = settings_errors(&settings, "settings");
-        if errors.is_empty() {
-            Ok(settings)
-        } else {
-            Err(ApiError::Validation(errors))
         }
     }
+}
+
+/// The bot's rules ([`validate::bot`]) and its knowledge bases (the organization's own):
+/// the one check create, change, clone and import share.
+pub(crate) async fn check_bot(
+    state: &AppState,
+    org: OrgId,
+    bot: &NewBot,
+    prefix: &str,
+) -> ApiResult<()> {
+    let issues = validate::bot(
+        &bot.name,
+        &bot.description,
+        &bot.ai_config,
+        &bot.settings,
+        prefix,
+    );
+    Invalid::check(issues)?;
+    let ai_prefix = if prefix.is_empty() {
+        "ai_config".to_owned()
+    } else {
+        format!("{prefix}.ai_config")
+    };
+    check_knowledge_bases(state, org, &bot.ai_config, &ai_prefix).await
 }
 
 /// Every knowledge base the bot names must be one of the organization's.
@@ -168,63 +166,24 @@ pub(crate) async fn check_knowledge_bases(
     }
 }
 
-/// Whether `value` is a browser origin in its canonical form (`https://host[:port]`).
-fn is_origin(value: &str) -> bool {
-    url::Url::parse(value).is_ok_and(|url| {
-        matches!(url.scheme(), "http" | "https") && url.origin().ascii_serialization() == value
-    })
-}
-
-/// Everything wrong with `settings`, fields named under `prefix` (also used by import).
-pub fn settings_errors(settings: &BotSettings, prefix: &str) -> Vec<FieldError> {
-    let mut errors = Vec::new();
-    if !(0.0..=1.0).contains(&settings.nlu_threshold) {
-        errors.push(FieldError::new(
-            format!("{prefix}.nlu_threshold"),
-            "must be between 0 and 1",
-        ));
-    }
-    if !(MIN_IDLE_TIMEOUT_SECS..=MAX_IDLE_TIMEOUT_SECS).contains(&settings.idle_timeout_secs) {
-        errors.push(FieldError::new(
-            format!("{prefix}.idle_timeout_secs"),
-            format!("must be between {MIN_IDLE_TIMEOUT_SECS} and {MAX_IDLE_TIMEOUT_SECS}"),
-        ));
-    }
-    if settings.allowed_origins.len() > MAX_ALLOWED_ORIGINS {
-        errors.push(FieldError::new(
-            format!("{prefix}.allowed_origins"),
-            format!("at most {MAX_ALLOWED_ORIGINS} origins"),
-        ));
-    }
-    for (i, origin) in settings.allowed_origins.iter().enumerate() {
-        if !is_origin(origin) {
-            errors.push(FieldError::new(
-                format!("{prefix}.allowed_origins[{i}]"),
-                "must be an origin such as `https://shop.example` (scheme, host, port; no path)",
-            ));
-        }
-    }
-    errors
-}
-
 /// A new bot.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateBot {
-    /// Name.
-    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(not_blank))]
+    /// Name (1 to 100 characters).
+    #[garde(skip)]
     pub name: String,
-    /// Description.
+    /// Description (up to 2,000 characters).
     #[serde(default)]
-    #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
+    #[garde(skip)]
     pub description: String,
     /// Language model settings (default: the offline `local` provider).
     #[serde(default)]
-    #[garde(dive)]
+    #[garde(skip)]
     pub ai_config: AiConfigInput,
     /// NLU, session and web chat settings.
     #[serde(default)]
-    #[garde(dive)]
+    #[garde(skip)]
     pub settings: BotSettingsInput,
 }
 
@@ -233,16 +192,16 @@ pub struct CreateBot {
 #[serde(deny_unknown_fields)]
 pub struct UpdateBot {
     /// New name.
-    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(opt_not_blank))]
+    #[garde(skip)]
     pub name: Option<String>,
     /// New description.
-    #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
+    #[garde(skip)]
     pub description: Option<String>,
     /// Language model settings to change.
-    #[garde(dive)]
+    #[garde(skip)]
     pub ai_config: Option<AiConfigInput>,
     /// NLU, session and web chat settings to change.
-    #[garde(dive)]
+    #[garde(skip)]
     pub settings: Option<BotSettingsInput>,
 }
 
@@ -251,7 +210,7 @@ pub struct UpdateBot {
 #[serde(deny_unknown_fields)]
 pub struct CloneBot {
     /// Name of the copy (default: "<name> (copy)").
-    #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(opt_not_blank))]
+    #[garde(skip)]
     pub name: Option<String>,
 }
 
@@ -286,21 +245,14 @@ pub async fn create_bot(
     access: OrgAccess<perm::BotsWrite>,
     ValidJson(req): ValidJson<CreateBot>,
 ) -> ApiResult<impl IntoResponse> {
-    let ai_config = req.ai_config.apply(AiConfig::default())?;
-    check_knowledge_bases(&state, access.org, &ai_config, "ai_config").await?;
-    let settings = req.settings.apply(BotSettings::default())?;
-    let bot = state
-        .store
-        .create_bot(
-            access.org,
-            NewBot {
-                name: req.name.trim().to_owned(),
-                description: req.description,
-                ai_config,
-                settings,
-            },
-        )
-        .await?;
+    let new = NewBot {
+        name: req.name.trim().to_owned(),
+        description: req.description,
+        ai_config: req.ai_config.apply(AiConfig::default())?,
+        settings: req.settings.apply(BotSettings::default()),
+    };
+    check_bot(&state, access.org, &new, "").await?;
+    let bot = state.store.create_bot(access.org, new).await?;
     let audit = AuditRecord::new("bot.create")
         .target("bot", bot.id)
         .details(json!({ "name": bot.name }));
@@ -338,28 +290,26 @@ pub async fn update_bot(
     let current = state.store.get_bot(access.org, path.bot).await?;
     let ai_config = req
         .ai_config
-        .map(|input| input.apply(current.ai_config))
+        .map(|input| input.apply(current.ai_config.clone()))
         .transpose()?;
-    if let Some(config) = &ai_config {
-        check_knowledge_bases(&state, access.org, config, "ai_config").await?;
-    }
     let settings = req
         .settings
-        .map(|input| input.apply(current.settings))
-        .transpose()?;
-    let bot = state
-        .store
-        .update_bot(
-            access.org,
-            path.bot,
-            BotPatch {
-                name: req.name.map(|n| n.trim().to_owned()),
-                description: req.description,
-                ai_config,
-                settings,
-            },
-        )
-        .await?;
+        .map(|input| input.apply(current.settings.clone()));
+    let patch = BotPatch {
+        name: req.name.map(|n| n.trim().to_owned()),
+        description: req.description,
+        ai_config,
+        settings,
+    };
+    // The bot as it would be, checked whole.
+    let merged = NewBot {
+        name: patch.name.clone().unwrap_or(current.name),
+        description: patch.description.clone().unwrap_or(current.description),
+        ai_config: patch.ai_config.clone().unwrap_or(current.ai_config),
+        settings: patch.settings.clone().unwrap_or(current.settings),
+    };
+    check_bot(&state, access.org, &merged, "").await?;
+    let bot = state.store.update_bot(access.org, path.bot, patch).await?;
     let audit = AuditRecord::new("bot.update").target("bot", bot.id);
     Ok((audit, Json(BotView::from(&bot))))
 }
@@ -410,18 +360,14 @@ pub async fn clone_bot(
         },
         |n| n.trim().to_owned(),
     );
-    let bot = state
-        .store
-        .create_bot(
-            access.org,
-            NewBot {
-                name,
-                description: source.description,
-                ai_config: source.ai_config,
-                settings: source.settings,
-            },
-        )
-        .await?;
+    let copy = NewBot {
+        name,
+        description: source.description,
+        ai_config: source.ai_config,
+        settings: source.settings,
+    };
+    check_bot(&state, access.org, &copy, "").await?;
+    let bot = state.store.create_bot(access.org, copy).await?;
     let audit = AuditRecord::new("bot.clone")
         .target("bot", bot.id)
         .details(json!({ "source": source.id }));

@@ -5,24 +5,12 @@ use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
 
-/// Longest name (organization, bot, role, key) in characters.
-pub const MAX_NAME_CHARS: usize = 100;
-/// Longest description in characters.
-pub const MAX_DESCRIPTION_CHARS: usize = 2_000;
+pub use botbuilder_core::validate::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 
 /// Refuses strings that are only whitespace (or contain control characters other than
 /// newlines and tabs, NUL included).
 pub fn not_blank(value: &str, _: &()) -> garde::Result {
-    if value.trim().is_empty() {
-        return Err(garde::Error::new("must not be blank"));
-    }
-    if value
-        .chars()
-        .any(|c| c.is_control() && c != '\n' && c != '\t' && c != '\r')
-    {
-        return Err(garde::Error::new("must not contain control characters"));
-    }
-    Ok(())
+    botbuilder_core::validate::text(value, 1, usize::MAX).map_err(garde::Error::new)
 }
 
 /// [`not_blank`] for optional fields.

@@ -5,10 +5,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use botbuilder_core::domain::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
-use botbuilder_core::id::{BotId, EntityId, IntentId};
-use botbuilder_core::nlu::{
-    EntityDefinition, EntityExtractor, EntityKind, EntityMatch, IntentScore,
-};
+use botbuilder_core::id::{BotId, EntityId, IntentId, OrgId};
+use botbuilder_core::nlu::{EntityKind, EntityMatch, IntentScore};
+use botbuilder_core::validate::{self, Invalid};
 use chrono::{DateTime, Utc};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -20,73 +19,46 @@ use crate::extract::{OrgAccess, Path, ValidJson, perm};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
 
-/// Most examples one intent may hold.
-pub const MAX_EXAMPLES: usize = 2_000;
-/// Longest example, in characters.
-pub const MAX_EXAMPLE_CHARS: usize = 500;
 /// Longest text `nlu/parse` accepts, in characters.
 pub const MAX_PARSE_CHARS: usize = 10_000;
-/// The intent reported below the confidence threshold.
-pub const NONE_INTENT: &str = "none";
+pub use botbuilder_core::validate::NONE_INTENT;
 
-pub(crate) fn valid_name(value: &str, _: &()) -> garde::Result {
-    if value.is_empty()
-        || !value
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '_' | '-' | '.'))
-    {
-        return Err(garde::Error::new(
-            "use letters, digits, `_`, `-` and `.` only",
-        ));
-    }
-    if value == NONE_INTENT {
-        return Err(garde::Error::new("`none` is reserved"));
-    }
-    Ok(())
-}
-
-fn opt_valid_name(value: &Option<String>, ctx: &()) -> garde::Result {
-    value.as_deref().map_or(Ok(()), |v| valid_name(v, ctx))
-}
-
-fn valid_examples(examples: &[String], _: &()) -> garde::Result {
-    for (i, example) in examples.iter().enumerate() {
-        let chars = example.chars().count();
-        if example.trim().is_empty() || chars > MAX_EXAMPLE_CHARS {
-            return Err(garde::Error::new(format!(
-                "example {i} must have 1 to {MAX_EXAMPLE_CHARS} characters"
-            )));
-        }
+/// The intent's own rules, and none of its examples taught to another intent of the bot
+/// (409 naming that intent). `except` is the intent being changed.
+async fn check_intent(
+    state: &AppState,
+    org: OrgId,
+    bot: BotId,
+    except: Option<IntentId>,
+    name: &str,
+    examples: &[String],
+) -> ApiResult<()> {
+    Invalid::check(validate::intent(name, examples, ""))?;
+    let others = state.store.list_intents(org, bot).await?;
+    let others = others
+        .iter()
+        .filter(|i| Some(i.id) != except)
+        .map(|i| (i.name.as_str(), i.examples.as_slice()));
+    if let Some((at, owner)) = validate::example_owned_elsewhere(examples, others) {
+        return Err(ApiError::Conflict(format!(
+            "examples[{at}] ({:?}) is already an example of intent `{owner}`; an example can \
+             teach one intent only",
+            examples[at]
+        )));
     }
     Ok(())
-}
-
-fn opt_valid_examples(examples: &Option<Vec<String>>, ctx: &()) -> garde::Result {
-    examples
-        .as_deref()
-        .map_or(Ok(()), |e| valid_examples(e, ctx))
-}
-
-/// Checks that an entity rule compiles; the error names the field.
-fn compile_check(name: &str, kind: &EntityKind) -> ApiResult<()> {
-    let def = EntityDefinition {
-        name: name.to_owned(),
-        kind: kind.clone(),
-    };
-    EntityExtractor::new(&[def])
-        .map(|_| ())
-        .map_err(|e| ApiError::field("kind", e.to_string()))
 }
 
 /// A new intent.
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateIntent {
-    /// Name, unique in the bot (letters, digits, `_`, `-`, `.`).
-    #[garde(length(max = 64), custom(valid_name))]
+    /// Name, unique in the bot (up to 64 letters, digits, `_`, `-`, `.`).
+    #[garde(skip)]
     pub name: String,
-    /// Example utterances (up to 2,000, each up to 500 characters).
-    #[garde(length(max = MAX_EXAMPLES), custom(valid_examples))]
+    /// Example utterances (up to 2,000, each up to 500 characters, each teaching this intent
+    /// only).
+    #[garde(skip)]
     pub examples: Vec<String>,
 }
 
@@ -95,10 +67,10 @@ pub struct CreateIntent {
 #[serde(deny_unknown_fields)]
 pub struct UpdateIntent {
     /// New name.
-    #[garde(length(max = 64), custom(opt_valid_name))]
+    #[garde(skip)]
     pub name: Option<String>,
     /// New examples (replace the old ones).
-    #[garde(length(max = MAX_EXAMPLES), custom(opt_valid_examples))]
+    #[garde(skip)]
     pub examples: Option<Vec<String>>,
 }
 
@@ -106,8 +78,8 @@ pub struct UpdateIntent {
 #[derive(Debug, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateEntity {
-    /// Name, unique in the bot.
-    #[garde(length(max = 64), custom(valid_name))]
+    /// Name, unique in the bot (up to 64 letters, digits, `_`, `-`, `.`).
+    #[garde(skip)]
     pub name: String,
     /// `{"type":"regex","pattern":…}`, `{"type":"lookup","values":[{"value","synonyms"}]}` or
     /// `{"type":"builtin","builtin":"email|phone|number|url|date|time"}`.
@@ -121,7 +93,7 @@ pub struct CreateEntity {
 #[serde(deny_unknown_fields)]
 pub struct UpdateEntity {
     /// New name.
-    #[garde(length(max = 64), custom(opt_valid_name))]
+    #[garde(skip)]
     pub name: Option<String>,
     /// New rule.
     #[garde(skip)]
@@ -257,6 +229,7 @@ pub async fn create_intent(
     Path(path): Path<BotPath>,
     ValidJson(req): ValidJson<CreateIntent>,
 ) -> ApiResult<impl IntoResponse> {
+    check_intent(&state, access.org, path.bot, None, &req.name, &req.examples).await?;
     let intent = state
         .store
         .create_intent(
@@ -301,6 +274,19 @@ pub async fn update_intent(
     Path(path): Path<IntentPath>,
     ValidJson(req): ValidJson<UpdateIntent>,
 ) -> ApiResult<impl IntoResponse> {
+    let current = state
+        .store
+        .get_intent(access.org, path.bot, path.intent)
+        .await?;
+    check_intent(
+        &state,
+        access.org,
+        path.bot,
+        Some(path.intent),
+        req.name.as_deref().unwrap_or(&current.name),
+        req.examples.as_deref().unwrap_or(&current.examples),
+    )
+    .await?;
     let patch = IntentPatch {
         name: req.name,
         examples: req.examples,
@@ -355,7 +341,7 @@ pub async fn create_entity(
     Path(path): Path<BotPath>,
     ValidJson(req): ValidJson<CreateEntity>,
 ) -> ApiResult<impl IntoResponse> {
-    compile_check(&req.name, &req.kind)?;
+    Invalid::check(validate::entity(&req.name, &req.kind, ""))?;
     let entity = state
         .store
         .create_entity(
@@ -400,9 +386,15 @@ pub async fn update_entity(
     Path(path): Path<EntityPath>,
     ValidJson(req): ValidJson<UpdateEntity>,
 ) -> ApiResult<impl IntoResponse> {
-    if let Some(kind) = &req.kind {
-        compile_check(req.name.as_deref().unwrap_or("entity"), kind)?;
-    }
+    let current = state
+        .store
+        .get_entity(access.org, path.bot, path.entity)
+        .await?;
+    Invalid::check(validate::entity(
+        req.name.as_deref().unwrap_or(&current.name),
+        req.kind.as_ref().unwrap_or(&current.kind),
+        "",
+    ))?;
     let patch = EntityPatch {
         name: req.name,
         kind: req.kind,

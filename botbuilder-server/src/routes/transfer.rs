@@ -9,7 +9,8 @@ use axum::response::IntoResponse;
 use botbuilder_core::domain::{AiConfig, BotSettings, NewBot, NewEntity, NewIntent};
 use botbuilder_core::flow::{Flow, FlowIssue};
 use botbuilder_core::id::BotId;
-use botbuilder_core::nlu::{EntityDefinition, EntityExtractor, EntityKind};
+use botbuilder_core::nlu::EntityKind;
+use botbuilder_core::validate;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
 use utoipa::ToSchema;
@@ -72,13 +73,13 @@ pub struct BotDocument {
     /// Settings.
     #[garde(skip)]
     pub bot: ExportedBot,
-    /// Intents.
+    /// Intents (at most 1,000).
     #[serde(default)]
-    #[garde(length(max = 1_000))]
+    #[garde(skip)]
     pub intents: Vec<ExportedIntent>,
-    /// Entity definitions.
+    /// Entity definitions (at most 1,000).
     #[serde(default)]
-    #[garde(length(max = 1_000))]
+    #[garde(skip)]
     pub entities: Vec<ExportedEntity>,
     /// The flow (the draft at export time); published on import.
     #[serde(default)]
@@ -133,42 +134,48 @@ pub async fn export_bot(
     }))
 }
 
-/// Everything wrong with a document, each problem naming where it is.
+/// The bot a document describes.
+fn new_bot(bot: &ExportedBot) -> NewBot {
+    NewBot {
+        name: bot.name.trim().to_owned(),
+        description: bot.description.clone(),
+        ai_config: bot.ai_config.clone(),
+        settings: bot.settings.clone(),
+    }
+}
+
+/// Everything wrong with a document, each problem naming where it is: the same rules as
+/// creating the bot, its intents and entities one by one ([`validate`]).
 fn document_errors(doc: &BotDocument) -> Vec<FieldError> {
-    let mut errors = Vec::new();
+    let mut issues = Vec::new();
     if doc.format != FORMAT {
-        errors.push(FieldError::new("format", format!("expected `{FORMAT}`")));
+        issues.push(validate::FieldIssue {
+            field: "format".into(),
+            message: format!("expected `{FORMAT}`"),
+        });
     }
-    let name_chars = doc.bot.name.trim().chars().count();
-    if name_chars == 0 || name_chars > super::input::MAX_NAME_CHARS {
-        errors.push(FieldError::new("bot.name", "must have 1 to 100 characters"));
-    }
-    errors.extend(super::bots::settings_errors(
-        &doc.bot.settings,
-        "bot.settings",
+    let bot = new_bot(&doc.bot);
+    issues.extend(validate::bot(
+        &bot.name,
+        &bot.description,
+        &bot.ai_config,
+        &bot.settings,
+        "bot",
     ));
-    for (i, intent) in doc.intents.iter().enumerate() {
-        if super::nlu::valid_name(&intent.name, &()).is_err()
-            || intent.examples.iter().any(|e| e.trim().is_empty())
-        {
-            errors.push(FieldError::new(
-                format!("intents[{i}]"),
-                "needs a name and non-empty examples",
-            ));
-        }
-    }
-    for (i, entity) in doc.entities.iter().enumerate() {
-        if super::nlu::valid_name(&entity.name, &()).is_err() {
-            errors.push(FieldError::new(format!("entities[{i}]"), "invalid name"));
-        }
-        let def = EntityDefinition {
-            name: entity.name.clone(),
-            kind: entity.kind.clone(),
-        };
-        if let Err(e) = EntityExtractor::new(&[def]) {
-            errors.push(FieldError::new(format!("entities[{i}]"), e.to_string()));
-        }
-    }
+    issues.extend(validate::intents(
+        doc.intents
+            .iter()
+            .map(|i| (i.name.as_str(), i.examples.as_slice())),
+        "intents",
+    ));
+    issues.extend(validate::entities(
+        doc.entities.iter().map(|e| (e.name.as_str(), &e.kind)),
+        "entities",
+    ));
+    let mut errors: Vec<FieldError> = issues
+        .into_iter()
+        .map(|issue| FieldError::new(issue.field, issue.message))
+        .collect();
     if let Some(flow) = &doc.flow {
         errors.extend(flow.validate().into_iter().map(|issue: FlowIssue| {
             FieldError::new(format!("flow.{}", issue.location()), issue.message)
@@ -192,20 +199,9 @@ pub async fn import_bot(
     if !errors.is_empty() {
         return Err(ApiError::Validation(errors));
     }
-    super::bots::check_knowledge_bases(&state, access.org, &doc.bot.ai_config, "bot.ai_config")
-        .await?;
-    let bot = state
-        .store
-        .create_bot(
-            access.org,
-            NewBot {
-                name: doc.bot.name.trim().to_owned(),
-                description: doc.bot.description,
-                ai_config: doc.bot.ai_config,
-                settings: doc.bot.settings,
-            },
-        )
-        .await?;
+    let new = new_bot(&doc.bot);
+    super::bots::check_bot(&state, access.org, &new, "bot").await?;
+    let bot = state.store.create_bot(access.org, new).await?;
     let filled = async {
         for intent in doc.intents {
             let new = NewIntent {

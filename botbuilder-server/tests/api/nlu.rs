@@ -169,12 +169,12 @@ async fn bad_nlu_input_names_the_field() {
         (
             "intents",
             json!({ "name": "ok", "examples": ["  "] }),
-            "examples",
+            "examples[0]",
         ),
         (
             "intents",
             json!({ "name": "ok", "examples": ["x".repeat(501)] }),
-            "examples",
+            "examples[0]",
         ),
         ("intents", json!({ "name": "ok" }), "examples"),
         (

@@ -176,8 +176,14 @@ async fn rule_violations_list_every_field() {
     fields.dedup();
     assert_eq!(
         fields,
-        vec!["settings.idle_timeout_secs", "settings.nlu_threshold",],
-        "field-level rules are reported first"
+        vec![
+            "settings.allowed_origins[1]",
+            "settings.allowed_origins[2]",
+            "settings.allowed_origins[3]",
+            "settings.idle_timeout_secs",
+            "settings.nlu_threshold",
+        ],
+        "every problem at once"
     );
     let origins = app
         .post(
