@@ -379,9 +379,26 @@ async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {
     } else {
         None
     };
+    let fd_limit = crate::edge::raise_fd_limit();
+    let mut state = state;
+    let mut http = (*state.http).clone();
+    http.edge = crate::edge::clamp_to_fd_limit(http.edge, fd_limit);
+    state.http = Arc::new(http);
     let listener = tokio::net::TcpListener::bind(settings.bind)
         .await
         .with_context(|| format!("cannot listen on {}", settings.bind))?;
+    if let Some(metrics_bind) = settings.metrics_bind {
+        let metrics_listener = tokio::net::TcpListener::bind(metrics_bind)
+            .await
+            .with_context(|| format!("cannot listen on {metrics_bind} for metrics"))?;
+        let app = crate::routes::health::metrics_router(settings.metrics_token.clone());
+        tracing::info!(addr = %metrics_listener.local_addr()?, "metrics");
+        tokio::spawn(async move {
+            if let Err(e) = axum::serve(metrics_listener, app).await {
+                tracing::error!("metrics server stopped: {e}");
+            }
+        });
+    }
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %settings.database_url, env = ?settings.env, "serving");
     eprintln!("botbuilder listening on http://{addr} (docs: http://{addr}/docs)");

@@ -173,6 +173,33 @@ pub struct PartialSettings {
     /// anyway; background work is abandoned (and resumed by the next start) [default: 30].
     #[arg(long, env = "BOTBUILDER_SHUTDOWN_GRACE_SECS", global = true)]
     pub shutdown_grace_secs: Option<u64>,
+    /// Seconds a request head may take from its first byte [default: 10].
+    #[arg(long, env = "BOTBUILDER_HEADER_TIMEOUT_SECS", global = true)]
+    pub header_timeout_secs: Option<u64>,
+    /// Seconds a request body may take to arrive in full [default: 120].
+    #[arg(long, env = "BOTBUILDER_BODY_TIMEOUT_SECS", global = true)]
+    pub body_timeout_secs: Option<u64>,
+    /// Seconds an idle keep-alive connection stays open [default: 75].
+    #[arg(long, env = "BOTBUILDER_IDLE_TIMEOUT_SECS", global = true)]
+    pub idle_timeout_secs: Option<u64>,
+    /// Most connections at once (kept below the open-file limit) [default: 10000].
+    #[arg(long, env = "BOTBUILDER_MAX_CONNECTIONS", global = true)]
+    pub max_connections: Option<usize>,
+    /// Most connections at once from one address; 0 for no cap (behind a proxy, every
+    /// client has the proxy's address) [default: 256].
+    #[arg(long, env = "BOTBUILDER_MAX_CONNECTIONS_PER_IP", global = true)]
+    pub max_connections_per_ip: Option<usize>,
+    /// Bearer token `/metrics` requires [default: none; open].
+    #[arg(
+        long,
+        env = "BOTBUILDER_METRICS_TOKEN",
+        hide_env_values = true,
+        global = true
+    )]
+    pub metrics_token: Option<Secret>,
+    /// Serve `/metrics` on this address only (not on `bind`) [default: on `bind`].
+    #[arg(long, env = "BOTBUILDER_METRICS_BIND", global = true)]
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 macro_rules! layer {
@@ -188,7 +215,8 @@ impl PartialSettings {
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
             auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow,
             embedding_model_dir, extract_program, extract_timeout_secs, extract_memory_mib,
-            shutdown_grace_secs)
+            shutdown_grace_secs, header_timeout_secs, body_timeout_secs, idle_timeout_secs,
+            max_connections, max_connections_per_ip, metrics_token, metrics_bind)
     }
 
     /// Parses a TOML layer.
@@ -272,6 +300,14 @@ pub struct Settings {
     pub extract_memory_bytes: u64,
     /// How long in-flight requests get after a shutdown signal.
     pub shutdown_grace: Duration,
+    /// Connection caps and timeouts.
+    pub edge: crate::edge::EdgeLimits,
+    /// Longest a request body may take to arrive.
+    pub body_timeout: Duration,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<Secret>,
+    /// Separate address for `/metrics`, if any.
+    pub metrics_bind: Option<SocketAddr>,
 }
 
 /// Default time limit for reading one document (seconds).
@@ -280,6 +316,8 @@ pub const DEFAULT_EXTRACT_TIMEOUT_SECS: u64 = 120;
 pub const DEFAULT_EXTRACT_MEMORY_MIB: u64 = 1024;
 /// Default shutdown grace period (seconds).
 pub const DEFAULT_SHUTDOWN_GRACE_SECS: u64 = 30;
+/// Default time a request body may take to arrive (seconds).
+pub const DEFAULT_BODY_TIMEOUT_SECS: u64 = 120;
 
 /// A fact about the resolved settings worth telling the operator.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -295,6 +333,7 @@ impl Settings {
     /// generated into) the secrets file; in production they must be given and strong.
     pub fn resolve(partial: PartialSettings) -> anyhow::Result<(Self, Vec<SettingsNotice>)> {
         let (extract_program, extract_limits) = partial.extract_settings();
+        let edge = edge_limits(&partial);
         let env = partial.env.unwrap_or_default();
         let mut notices = Vec::new();
         let (jwt_secret, master_key) = match (partial.jwt_secret, partial.master_key, env) {
@@ -365,6 +404,15 @@ impl Settings {
                     .shutdown_grace_secs
                     .unwrap_or(DEFAULT_SHUTDOWN_GRACE_SECS),
             ),
+            edge,
+            body_timeout: Duration::from_secs(
+                partial
+                    .body_timeout_secs
+                    .unwrap_or(DEFAULT_BODY_TIMEOUT_SECS)
+                    .max(1),
+            ),
+            metrics_token: partial.metrics_token.clone(),
+            metrics_bind: partial.metrics_bind,
         };
         Ok((settings, notices))
     }
@@ -392,6 +440,10 @@ impl Settings {
             extract_timeout: Duration::from_secs(DEFAULT_EXTRACT_TIMEOUT_SECS),
             extract_memory_bytes: DEFAULT_EXTRACT_MEMORY_MIB * 1024 * 1024,
             shutdown_grace: Duration::from_secs(5),
+            edge: crate::edge::EdgeLimits::default(),
+            body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
+            metrics_token: None,
+            metrics_bind: None,
         }
     }
 
@@ -407,6 +459,25 @@ impl Settings {
     pub fn master_key_bytes(&self) -> anyhow::Result<[u8; 32]> {
         decode_key(self.master_key.expose())
             .context("BOTBUILDER_MASTER_KEY must be 32 bytes, base64 or hex encoded")
+    }
+}
+
+/// The edge limits of a settings layer, defaults where unset.
+fn edge_limits(partial: &PartialSettings) -> crate::edge::EdgeLimits {
+    let defaults = crate::edge::EdgeLimits::default();
+    let secs = |value: Option<u64>, default: Duration| {
+        value.map_or(default, |s| Duration::from_secs(s.max(1)))
+    };
+    crate::edge::EdgeLimits {
+        header_timeout: secs(partial.header_timeout_secs, defaults.header_timeout),
+        idle_timeout: secs(partial.idle_timeout_secs, defaults.idle_timeout),
+        max_connections: partial
+            .max_connections
+            .unwrap_or(defaults.max_connections)
+            .max(1),
+        max_connections_per_ip: partial
+            .max_connections_per_ip
+            .unwrap_or(defaults.max_connections_per_ip),
     }
 }
 

@@ -150,6 +150,46 @@ impl ApiError {
     }
 }
 
+/// The stable code of an error status that no [`ApiError`] produced (an extractor's or a
+/// layer's response, turned into a problem by the middleware).
+pub fn code_for_status(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthorized",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        409 => "conflict",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "unprocessable",
+        429 => "rate_limited",
+        503 => "unavailable",
+        504 => "timeout",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
+}
+
+/// A problem+json response for `status` with `detail`, for errors raised outside the
+/// handlers.
+pub fn problem_response(status: StatusCode, detail: &str) -> Response {
+    let code = code_for_status(status);
+    let problem = Problem {
+        kind: format!("urn:botbuilder:problem:{code}"),
+        title: status.canonical_reason().unwrap_or("Error").to_owned(),
+        status: status.as_u16(),
+        detail: detail.to_owned(),
+        code: code.to_owned(),
+        errors: Vec::new(),
+    };
+    let mut res = (status, serde_json::to_vec(&problem).unwrap_or_default()).into_response();
+    res.headers_mut()
+        .insert(header::CONTENT_TYPE, HeaderValue::from_static(PROBLEM_JSON));
+    res
+}
+
 /// The full error of a 5xx response, left in the response extensions for the logging
 /// middleware (the client only sees a generic message).
 #[derive(Debug, Clone)]

@@ -15,6 +15,7 @@
 //! | [`extract`] | auth, organization access + permission, validated JSON |
 //! | [`routes`] | the handlers and [`routes::build_router`] |
 //! | [`auth`] | argon2id and JWT implementations of the core auth ports |
+//! | [`edge`] | the accept loop: connection caps, header and idle timeouts |
 //! | [`isolation`] | documents parsed in a separate, killable process with limits |
 //! | [`error`] | [`error::ApiError`], rendered as RFC 9457 problem+json |
 //!
@@ -38,6 +39,7 @@ pub mod auth;
 pub mod cli;
 pub mod config;
 pub mod demo;
+pub mod edge;
 pub mod error;
 pub mod extract;
 pub mod ingest;
@@ -47,7 +49,6 @@ pub mod routes;
 pub mod state;
 
 use std::future::Future;
-use std::net::SocketAddr;
 
 pub use config::Settings;
 
@@ -90,13 +91,9 @@ pub async fn serve(
             stopping.notify_one();
         }
     };
+    let limits = state.http.edge;
     let app = build_router(state);
-    let served = axum::serve(
-        listener,
-        app.into_make_service_with_connect_info::<SocketAddr>(),
-    )
-    .with_graceful_shutdown(signal)
-    .into_future();
+    let served = edge::serve_connections(listener, app, limits, signal);
     let grace_over = async {
         stopping.notified().await;
         tokio::time::sleep(grace).await;

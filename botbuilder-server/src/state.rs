@@ -48,6 +48,14 @@ pub struct HttpSettings {
     pub secure_cookies: bool,
     /// How long in-flight requests get after a shutdown signal.
     pub shutdown_grace: std::time::Duration,
+    /// Connection caps and timeouts of the accept loop.
+    pub edge: crate::edge::EdgeLimits,
+    /// Longest a request body may take to arrive.
+    pub body_timeout: std::time::Duration,
+    /// Bearer token `/metrics` requires, if any.
+    pub metrics_token: Option<crate::config::Secret>,
+    /// Whether `/metrics` is served with the API (not when it has an address of its own).
+    pub metrics_on_api: bool,
 }
 
 impl HttpSettings {
@@ -62,6 +70,10 @@ impl HttpSettings {
             trust_forwarded_for: settings.trust_forwarded_for,
             secure_cookies: settings.env == Environment::Production,
             shutdown_grace: settings.shutdown_grace,
+            edge: settings.edge,
+            body_timeout: settings.body_timeout,
+            metrics_token: settings.metrics_token.clone(),
+            metrics_on_api: settings.metrics_bind.is_none(),
         }
     }
 }

@@ -1,6 +1,7 @@
 //! The middleware stack, outermost first: sensitive-header redaction, request ids, tracing,
-//! panic catching, metrics, security headers, the per-IP rate limit, CORS, the body limit
-//! and, innermost around each handler, the audit log. Authentication, organization context,
+//! panic catching, metrics, error responses as problem+json ([`problem`]), security headers,
+//! the per-IP rate limit, CORS, the body limit, the body deadline and, innermost around each
+//! handler, the audit log. Authentication, organization context,
 //! permissions and validation are extractors (see [`crate::extract`]), so they run after
 //! these layers and before the handler, in that order.
 
@@ -8,11 +9,13 @@ pub mod audit;
 pub mod cors;
 pub mod engine_cache;
 pub mod metrics;
+pub mod problem;
 pub mod rate_limit;
 
 use std::net::SocketAddr;
 
 use axum::Router;
+use axum::body::Body;
 use axum::extract::{ConnectInfo, DefaultBodyLimit, MatchedPath, Request};
 use axum::http::{HeaderName, HeaderValue, header};
 use axum::response::{IntoResponse, Response};
@@ -21,6 +24,7 @@ use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::request_id::{MakeRequestUuid, PropagateRequestIdLayer, SetRequestIdLayer};
 use tower_http::sensitive_headers::SetSensitiveRequestHeadersLayer;
 use tower_http::set_header::SetResponseHeaderLayer;
+use tower_http::timeout::{DeadlineBody, RequestBodyDeadlineLayer};
 use tower_http::trace::TraceLayer;
 
 use crate::error::ApiError;
@@ -94,6 +98,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
                 .layer(PropagateRequestIdLayer::new(x_request_id))
                 .layer(CatchPanicLayer::custom(panic_response))
                 .layer(axum::middleware::from_fn(metrics::track))
+                .layer(axum::middleware::from_fn(problem::problem_errors))
                 .layer(SetResponseHeaderLayer::if_not_present(
                     header::X_CONTENT_TYPE_OPTIONS,
                     HeaderValue::from_static("nosniff"),
@@ -107,6 +112,8 @@ pub fn apply(router: Router, state: &AppState) -> Router {
                     rate_limit::per_ip,
                 ))
                 .layer(cors::layer(state))
-                .layer(DefaultBodyLimit::max(state.http.body_limit)),
+                .layer(DefaultBodyLimit::max(state.http.body_limit))
+                .layer(RequestBodyDeadlineLayer::new(state.http.body_timeout))
+                .map_request(|req: Request<DeadlineBody<Body>>| req.map(Body::new)),
         )
 }

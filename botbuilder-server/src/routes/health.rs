@@ -2,11 +2,13 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::{StatusCode, header};
-use axum::response::IntoResponse;
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::{IntoResponse, Response};
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use crate::config::Secret;
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::middleware::metrics::prometheus;
 use crate::state::AppState;
 
@@ -56,12 +58,62 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     }
 }
 
-/// Prometheus metrics in the text exposition format.
+/// Prometheus metrics in the text exposition format. With `metrics_token` set, only for
+/// `Authorization: Bearer <token>`; with `metrics_bind` set, only on that address (404 here).
 #[utoipa::path(get, path = "/metrics", tag = "health",
-    responses((status = 200, description = "Prometheus text format", content_type = "text/plain")))]
-pub async fn metrics() -> impl IntoResponse {
+    responses((status = 200, description = "Prometheus text format", content_type = "text/plain"),
+        (status = 401, description = "The metrics token is required", body = Problem, content_type = "application/problem+json"),
+        (status = 404, description = "Metrics are served on another address", body = Problem, content_type = "application/problem+json")))]
+pub async fn metrics(State(state): State<AppState>, headers: HeaderMap) -> ApiResult<Response> {
+    if !state.http.metrics_on_api {
+        return Err(ApiError::NotFound);
+    }
+    check_metrics_token(state.http.metrics_token.as_ref(), &headers)?;
+    Ok(render_metrics())
+}
+
+/// The Prometheus text of this process.
+pub fn render_metrics() -> Response {
     (
         [(header::CONTENT_TYPE, "text/plain; version=0.0.4")],
         prometheus().render(),
+    )
+        .into_response()
+}
+
+/// `Ok` when no token is required or `headers` carry it (compared in constant time).
+pub fn check_metrics_token(token: Option<&Secret>, headers: &HeaderMap) -> ApiResult<()> {
+    let Some(token) = token else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .unwrap_or_default();
+    let matches = given.len() == token.expose().len()
+        && aws_lc_rs::constant_time::verify_slices_are_equal(
+            given.as_bytes(),
+            token.expose().as_bytes(),
+        )
+        .is_ok();
+    if matches {
+        Ok(())
+    } else {
+        Err(ApiError::Unauthorized)
+    }
+}
+
+/// A router serving only `/metrics` (for `metrics_bind`), requiring `token` when given.
+pub fn metrics_router(token: Option<Secret>) -> axum::Router {
+    axum::Router::new().route(
+        "/metrics",
+        axum::routing::get(move |headers: HeaderMap| {
+            let token = token.clone();
+            async move {
+                check_metrics_token(token.as_ref(), &headers)?;
+                Ok::<_, ApiError>(render_metrics())
+            }
+        }),
     )
 }

@@ -5,6 +5,7 @@ mod auth;
 mod common;
 mod conversations;
 mod documents;
+mod edge;
 mod flows;
 mod hostile_documents;
 mod isolation;
