@@ -54,8 +54,8 @@ fn get_req(url: String) -> FetchRequest {
 
 fn guarded(allow: Vec<SocketAddr>) -> GuardedFetcher {
     GuardedFetcher::new(FetchPolicy {
-        allow_private: false,
         allow,
+        ..FetchPolicy::default()
     })
     .unwrap()
 }
@@ -78,6 +78,17 @@ async fn private_and_metadata_targets_are_refused_before_connecting() {
         "http://[::1]/",
         "http://0.0.0.0/",
         "http://localhost/",
+        // IPv6 forms carrying a private IPv4 address: mapped, compatible, NAT64, 6to4, ISATAP.
+        "http://[::ffff:127.0.0.1]/",
+        "http://[::7f00:1]/",
+        "http://[64:ff9b::7f00:1]/",
+        "http://[64:ff9b::a9fe:a9fe]/",
+        "http://[2002:7f00:1::1]/",
+        "http://[2002:a9fe:a9fe::]/",
+        "http://[fe80::5efe:a00:1]/",
+        "http://[2001:db9::5efe:c0a8:101]/",
+        "http://[2001:0:4136:e378:8000:63bf:3fff:fdd2]/",
+        "http://[64:ff9b:1::a00:1]/",
     ] {
         assert_refused(fetcher.fetch(get_req(url.into())).await, url);
     }
@@ -147,7 +158,7 @@ async fn development_mode_allows_private_targets() {
     let addr = server().await;
     let open = GuardedFetcher::new(FetchPolicy {
         allow_private: true,
-        allow: vec![],
+        ..FetchPolicy::default()
     })
     .unwrap();
     let ok = open
@@ -155,4 +166,103 @@ async fn development_mode_allows_private_targets() {
         .await
         .unwrap();
     assert_eq!(ok.status, 200);
+}
+
+/// Unknown names and names of internal hosts get the same answer.
+#[tokio::test]
+async fn unknown_and_internal_names_are_told_apart_by_nothing() {
+    let fetcher = guarded(vec![]);
+    let message = |result: Result<botbuilder_core::fetch::FetchResponse, FetchError>| match result {
+        Err(FetchError::Refused(why)) => why,
+        other => panic!("expected Refused, got {other:?}"),
+    };
+    let internal = message(fetcher.fetch(get_req("http://localhost/".into())).await);
+    let unknown = message(
+        fetcher
+            .fetch(get_req("http://no-such-host.invalid/".into()))
+            .await,
+    );
+    assert_eq!(
+        internal.replace("localhost", "HOST"),
+        unknown.replace("no-such-host.invalid", "HOST"),
+    );
+}
+
+/// A stand-in proxy: answers every request with "from the proxy", counting them.
+async fn proxy() -> (SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let seen = std::sync::Arc::new(AtomicUsize::new(0));
+    let counter = seen.clone();
+    let app = Router::new().fallback(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+        async { "from the proxy" }
+    });
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, seen)
+}
+
+/// With a proxy configured, names resolving to internal addresses are still refused (the
+/// proxy never hears of them), and public targets go through it.
+#[tokio::test]
+async fn an_explicit_proxy_never_carries_internal_names() {
+    use std::sync::atomic::Ordering;
+    let (addr, seen) = proxy().await;
+    let fetcher = GuardedFetcher::new(FetchPolicy {
+        proxy: Some(format!("http://{addr}")),
+        ..FetchPolicy::default()
+    })
+    .unwrap();
+    for url in [
+        "http://localhost/",
+        "http://localhost:9/admin",
+        "http://127.0.0.1/",
+    ] {
+        assert_refused(fetcher.fetch(get_req(url.into())).await, url);
+    }
+    assert_eq!(seen.load(Ordering::SeqCst), 0);
+    let public = fetcher
+        .fetch(get_req("http://93.184.216.34/page".into()))
+        .await
+        .unwrap();
+    assert_eq!(public.text(), "from the proxy");
+    assert_eq!(seen.load(Ordering::SeqCst), 1);
+}
+
+/// Proxy environment variables are ignored. The test runs itself again as a child process
+/// whose environment points every scheme at a stand-in proxy serving "loopback content"; the
+/// child fetches internal names and must be refused without the proxy hearing of them.
+#[tokio::test]
+async fn proxy_environment_variables_are_ignored() {
+    use std::sync::atomic::Ordering;
+    if std::env::var_os("BOTBUILDER_PROXY_TEST_CHILD").is_some() {
+        let fetcher = guarded(vec![]);
+        for url in ["http://internal.test/", "http://localhost/"] {
+            assert_refused(fetcher.fetch(get_req(url.into())).await, url);
+        }
+        return;
+    }
+    let (addr, seen) = proxy().await;
+    let proxy_url = format!("http://{addr}");
+    let exe = std::env::current_exe().unwrap();
+    let output = tokio::process::Command::new(exe)
+        .args([
+            "--exact",
+            "proxy_environment_variables_are_ignored",
+            "--nocapture",
+        ])
+        .env("HTTP_PROXY", &proxy_url)
+        .env("http_proxy", &proxy_url)
+        .env("HTTPS_PROXY", &proxy_url)
+        .env("ALL_PROXY", &proxy_url)
+        .env("BOTBUILDER_PROXY_TEST_CHILD", "1")
+        .output()
+        .await
+        .unwrap();
+    let log = String::from_utf8_lossy(&output.stdout).into_owned()
+        + &String::from_utf8_lossy(&output.stderr);
+    assert!(output.status.success(), "{log}");
+    assert!(log.contains("1 passed"), "the child ran: {log}");
+    assert_eq!(seen.load(Ordering::SeqCst), 0, "nothing went to the proxy");
 }

@@ -258,9 +258,19 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let allow = partial.fetch_allow.unwrap_or_default();
+            let proxy = partial.fetch_proxy;
             let embedder = embedder(partial.embedding_model_dir.as_deref())?;
             let extractor = document_extractor(program, limits);
-            chat(&url, &bot, &user, &allow, embedder, extractor).await
+            chat(
+                &url,
+                &bot,
+                &user,
+                &allow,
+                proxy.as_deref(),
+                embedder,
+                extractor,
+            )
+            .await
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
@@ -293,6 +303,7 @@ async fn chat(
     bot: &str,
     user: &str,
     fetch_allow: &[std::net::SocketAddr],
+    fetch_proxy: Option<&str>,
     embedder: Arc<dyn botbuilder_core::embed::Embedder>,
     extractor: Arc<dyn botbuilder_core::knowledge::DocumentExtractor>,
 ) -> anyhow::Result<()> {
@@ -306,7 +317,7 @@ async fn chat(
         .get_public_bot(bot)
         .await
         .with_context(|| format!("no bot {bot} in {database_url}"))?;
-    let engine = engine_builder(store, fetcher(fetch_allow)?)
+    let engine = engine_builder(store, fetcher(fetch_allow, fetch_proxy)?)
         .knowledge(knowledge)
         .build()?;
     println!("Talking to {} (Ctrl-D or /quit to leave)", found.name);

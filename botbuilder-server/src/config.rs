@@ -154,6 +154,10 @@ pub struct PartialSettings {
         global = true
     )]
     pub fetch_allow: Option<Vec<SocketAddr>>,
+    /// Proxy for outbound requests, e.g. `http://proxy.internal:3128` (proxy environment
+    /// variables are ignored) [default: none; direct].
+    #[arg(long, env = "BOTBUILDER_FETCH_PROXY", global = true)]
+    pub fetch_proxy: Option<String>,
     /// Directory of a sentence-transformers model (config.json, tokenizer.json,
     /// model.safetensors) to embed knowledge with, e.g. all-MiniLM-L6-v2; needs a build with
     /// the `minilm` feature [default: the offline hashed embedder].
@@ -214,6 +218,7 @@ impl PartialSettings {
         layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
             auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow,
+            fetch_proxy,
             embedding_model_dir, extract_program, extract_timeout_secs, extract_memory_mib,
             shutdown_grace_secs, header_timeout_secs, body_timeout_secs, idle_timeout_secs,
             max_connections, max_connections_per_ip, metrics_token, metrics_bind)
@@ -289,6 +294,8 @@ pub struct Settings {
     pub trust_forwarded_for: bool,
     /// Non-public targets outbound requests may reach anyway.
     pub fetch_allow: Vec<SocketAddr>,
+    /// Proxy for outbound requests, if any.
+    pub fetch_proxy: Option<String>,
     /// The sentence model directory, if knowledge is embedded with one.
     pub embedding_model_dir: Option<PathBuf>,
     /// The program reading parser-backed documents in a separate process (`None`: this
@@ -395,6 +402,7 @@ impl Settings {
             auth_rate_limit_per_email: partial.auth_rate_limit_per_email.unwrap_or(10),
             trust_forwarded_for: partial.trust_forwarded_for.unwrap_or(false),
             fetch_allow: partial.fetch_allow.unwrap_or_default(),
+            fetch_proxy: partial.fetch_proxy,
             embedding_model_dir: partial.embedding_model_dir,
             extract_program,
             extract_timeout: extract_limits.timeout,
@@ -435,6 +443,7 @@ impl Settings {
             auth_rate_limit_per_email: 10_000,
             trust_forwarded_for: false,
             fetch_allow: Vec::new(),
+            fetch_proxy: None,
             embedding_model_dir: None,
             extract_program: None,
             extract_timeout: Duration::from_secs(DEFAULT_EXTRACT_TIMEOUT_SECS),

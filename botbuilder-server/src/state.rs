@@ -141,11 +141,13 @@ pub async fn open_backend(
     bail!("unsupported database URL `{database_url}`: expected sqlite://PATH")
 }
 
-/// The SSRF-guarded outbound client: public targets only, plus the `allow` exceptions.
-pub fn fetcher(allow: &[SocketAddr]) -> anyhow::Result<Arc<dyn Fetcher>> {
+/// The SSRF-guarded outbound client: public targets only, plus the `allow` exceptions;
+/// through `proxy` when one is given (proxy environment variables are ignored).
+pub fn fetcher(allow: &[SocketAddr], proxy: Option<&str>) -> anyhow::Result<Arc<dyn Fetcher>> {
     Ok(Arc::new(GuardedFetcher::new(FetchPolicy {
         allow_private: false,
         allow: allow.to_vec(),
+        proxy: proxy.map(str::to_owned),
     })?))
 }
 
@@ -303,7 +305,7 @@ impl AppState {
             embedder,
             extractor,
         ));
-        let fetcher = fetcher(&settings.fetch_allow)?;
+        let fetcher = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
         let engine = engine_builder(store.clone(), fetcher.clone())
             .models(nlu.clone())
             .clock(clock.clone())
