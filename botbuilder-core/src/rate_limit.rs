@@ -56,4 +56,9 @@ pub enum RateLimitError {
 pub trait RateLimiter: Send + Sync + 'static {
     /// Consumes one unit for `key` under `quota`, or says how long to wait.
     async fn check(&self, key: &str, quota: Quota) -> Result<(), RateLimitError>;
+
+    /// Whether a [`RateLimiter::check`] of `key` under `quota` would be admitted now,
+    /// consuming nothing (to refuse before doing work that only failures pay for, such as a
+    /// login whose failures are counted).
+    async fn peek(&self, key: &str, quota: Quota) -> Result<(), RateLimitError>;
 }

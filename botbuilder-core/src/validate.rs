@@ -42,6 +42,14 @@ pub const MAX_ENTITIES: usize = 1_000;
 pub const MAX_EXAMPLES: usize = 2_000;
 /// Longest example, in characters.
 pub const MAX_EXAMPLE_CHARS: usize = 500;
+/// Shortest password, in characters (NIST SP 800-63B §5.1.1.2).
+pub const MIN_PASSWORD_CHARS: usize = 8;
+/// Longest password, in characters.
+pub const MAX_PASSWORD_CHARS: usize = 128;
+/// Least zxcvbn score a password needs: 2 means about a million guesses or more, beyond
+/// common passwords, keyboard walks, repeats and dictionary words with obvious changes.
+pub const MIN_PASSWORD_SCORE: zxcvbn::Score = zxcvbn::Score::Two;
+
 /// The intent NLU reports below the confidence threshold (not a name an intent may take).
 pub const NONE_INTENT: &str = "none";
 
@@ -142,6 +150,53 @@ pub fn text(value: &str, min: usize, max: usize) -> Result<(), String> {
         return Err("must not contain control characters".to_owned());
     }
     Ok(())
+}
+
+/// A new password, following NIST SP 800-63B §5.1.1.2: [`MIN_PASSWORD_CHARS`] to
+/// [`MAX_PASSWORD_CHARS`] characters, any characters, no composition rules, but not a
+/// common, repeated, sequential or easily guessed one, nor one built from `context` (the
+/// account's email and name): the strength estimator (zxcvbn, trained on leaked-password and
+/// dictionary frequency lists) must rate it at least [`MIN_PASSWORD_SCORE`]. The error says
+/// why, in words a person can act on.
+pub fn password(value: &str, context: &[&str]) -> Result<(), String> {
+    let chars = value.chars().count();
+    if chars < MIN_PASSWORD_CHARS {
+        return Err(format!(
+            "must have at least {MIN_PASSWORD_CHARS} characters"
+        ));
+    }
+    if chars > MAX_PASSWORD_CHARS {
+        return Err(format!("at most {MAX_PASSWORD_CHARS} characters"));
+    }
+    if value.trim().is_empty() {
+        return Err("must not be only spaces".to_owned());
+    }
+    let mut inputs: Vec<String> = Vec::new();
+    for item in context {
+        let item = item.to_lowercase();
+        // The parts of an email address or a name count on their own too.
+        inputs.extend(
+            item.split(|c: char| !c.is_alphanumeric())
+                .filter(|p| p.len() > 2)
+                .map(str::to_owned),
+        );
+        inputs.push(item);
+    }
+    let inputs: Vec<&str> = inputs.iter().map(String::as_str).collect();
+    let estimate = zxcvbn::zxcvbn(value, &inputs);
+    if estimate.score() >= MIN_PASSWORD_SCORE {
+        return Ok(());
+    }
+    let why = estimate
+        .feedback()
+        .and_then(|f| f.warning())
+        .map(|w| w.to_string())
+        .filter(|w| !w.is_empty())
+        .unwrap_or_else(|| "it would be guessed quickly".to_owned());
+    Err(format!(
+        "too easy to guess: {}; use a longer phrase of unrelated words",
+        why.trim_end_matches('.')
+    ))
 }
 
 /// A display name: 1 to [`MAX_NAME_CHARS`] characters.
@@ -466,6 +521,37 @@ mod tests {
             )
             .is_empty()
         );
+    }
+
+    #[test]
+    fn weak_passwords_are_refused_with_a_reason() {
+        for weak in [
+            "password",
+            "12345678",
+            "        ",
+            "qwertyuiop",
+            "aaaaaaaaaaaa",
+            "Password1!",
+        ] {
+            let why = password(weak, &[]).unwrap_err();
+            assert!(!why.is_empty(), "{weak}");
+        }
+        assert!(password("short", &[]).unwrap_err().contains("at least 8"));
+        assert!(
+            password(
+                "lovelace1815",
+                &["ada.lovelace@example.com", "Ada Lovelace"]
+            )
+            .is_err()
+        );
+        assert!(password("ada.lovelace@example.com", &["ada.lovelace@example.com"]).is_err());
+        for strong in [
+            "correct horse battery staple",
+            "correct horse battery",
+            "tiny-otter-jumps-42",
+        ] {
+            assert_eq!(password(strong, &["ada@example.com"]), Ok(()), "{strong}");
+        }
     }
 
     #[test]

@@ -144,7 +144,7 @@ pub enum AdminCommand {
         /// Display name.
         #[arg(long, default_value = "Administrator")]
         name: String,
-        /// Password (at least 8 characters).
+        /// Password (at least 8 characters, not common or easily guessed).
         #[arg(long, env = "BOTBUILDER_ADMIN_PASSWORD", hide_env_values = true)]
         password: String,
         /// Name of the organization to create.
@@ -225,10 +225,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             org_name,
         }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            anyhow::ensure!(
-                password.chars().count() >= 8,
-                "the password needs at least 8 characters"
-            );
+            botbuilder_core::validate::password(&password, &[&email, &name])
+                .map_err(|why| anyhow::anyhow!("the password is refused ({why})"))?;
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());

@@ -139,12 +139,21 @@ pub struct PartialSettings {
     /// Login/sign-up attempts per minute per IP [default: 20].
     #[arg(long, env = "BOTBUILDER_AUTH_RATE_LIMIT_PER_IP", global = true)]
     pub auth_rate_limit_per_ip: Option<u32>,
-    /// Login attempts per 15 minutes per email [default: 10].
+    /// Failed logins per 15 minutes per account from one client address [default: 10].
     #[arg(long, env = "BOTBUILDER_AUTH_RATE_LIMIT_PER_EMAIL", global = true)]
     pub auth_rate_limit_per_email: Option<u32>,
-    /// Trust X-Forwarded-For for the client IP [default: false].
+    /// Failed logins per 15 minutes per client address, on any account [default: 30].
+    #[arg(long, env = "BOTBUILDER_AUTH_FAILURES_PER_IP", global = true)]
+    pub auth_failures_per_ip: Option<u32>,
+    /// Take the client IP from X-Forwarded-For, as written by one trusted proxy (see
+    /// `trusted_proxies` for more) [default: false].
     #[arg(long, env = "BOTBUILDER_TRUST_FORWARDED_FOR", global = true)]
     pub trust_forwarded_for: Option<bool>,
+    /// How many proxies in front of the server append to X-Forwarded-For (a CDN and a load
+    /// balancer: 2); the client IP is the entry the outermost one wrote [default: 0, or 1
+    /// with trust_forwarded_for].
+    #[arg(long, env = "BOTBUILDER_TRUSTED_PROXIES", global = true)]
+    pub trusted_proxies: Option<usize>,
     /// Non-public `ip:port` targets outbound requests (flow HTTP nodes, documents by URL) may
     /// reach anyway, comma separated (an on-premises service; tests) [default: none].
     #[arg(
@@ -217,7 +226,8 @@ impl PartialSettings {
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
         layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
-            auth_rate_limit_per_ip, auth_rate_limit_per_email, trust_forwarded_for, fetch_allow,
+            auth_rate_limit_per_ip, auth_rate_limit_per_email, auth_failures_per_ip,
+            trust_forwarded_for, trusted_proxies, fetch_allow,
             fetch_proxy,
             embedding_model_dir, extract_program, extract_timeout_secs, extract_memory_mib,
             shutdown_grace_secs, header_timeout_secs, body_timeout_secs, idle_timeout_secs,
@@ -288,10 +298,14 @@ pub struct Settings {
     pub rate_limit_per_minute: u32,
     /// Auth attempts per minute per IP.
     pub auth_rate_limit_per_ip: u32,
-    /// Login attempts per 15 minutes per email.
+    /// Failed logins per 15 minutes per account and client address.
     pub auth_rate_limit_per_email: u32,
-    /// Trust X-Forwarded-For.
+    /// Failed logins per 15 minutes per client address.
+    pub auth_failures_per_ip: u32,
+    /// Trust X-Forwarded-For (one proxy unless `trusted_proxy_hops` says more).
     pub trust_forwarded_for: bool,
+    /// Proxies appending to X-Forwarded-For, if set.
+    pub trusted_proxy_hops: Option<usize>,
     /// Non-public targets outbound requests may reach anyway.
     pub fetch_allow: Vec<SocketAddr>,
     /// Proxy for outbound requests, if any.
@@ -400,7 +414,9 @@ impl Settings {
             rate_limit_per_minute: partial.rate_limit_per_minute.unwrap_or(600),
             auth_rate_limit_per_ip: partial.auth_rate_limit_per_ip.unwrap_or(20),
             auth_rate_limit_per_email: partial.auth_rate_limit_per_email.unwrap_or(10),
+            auth_failures_per_ip: partial.auth_failures_per_ip.unwrap_or(30),
             trust_forwarded_for: partial.trust_forwarded_for.unwrap_or(false),
+            trusted_proxy_hops: partial.trusted_proxies,
             fetch_allow: partial.fetch_allow.unwrap_or_default(),
             fetch_proxy: partial.fetch_proxy,
             embedding_model_dir: partial.embedding_model_dir,
@@ -441,7 +457,9 @@ impl Settings {
             rate_limit_per_minute: 100_000,
             auth_rate_limit_per_ip: 10_000,
             auth_rate_limit_per_email: 10_000,
+            auth_failures_per_ip: 10_000,
             trust_forwarded_for: false,
+            trusted_proxy_hops: None,
             fetch_allow: Vec::new(),
             fetch_proxy: None,
             embedding_model_dir: None,
@@ -454,6 +472,13 @@ impl Settings {
             metrics_token: None,
             metrics_bind: None,
         }
+    }
+
+    /// Proxies whose `X-Forwarded-For` entries are trusted: `trusted_proxies` when set, else
+    /// 1 with `trust_forwarded_for`, else 0.
+    pub fn trusted_proxies(&self) -> usize {
+        self.trusted_proxy_hops
+            .unwrap_or(usize::from(self.trust_forwarded_for))
     }
 
     /// The limits of the document reader process.

@@ -40,10 +40,12 @@ pub struct HttpSettings {
     pub rate_limit_per_minute: u32,
     /// Auth attempts per minute per IP.
     pub auth_rate_limit_per_ip: u32,
-    /// Login attempts per 15 minutes per email.
+    /// Failed logins per 15 minutes per account and client address.
     pub auth_rate_limit_per_email: u32,
-    /// Trust X-Forwarded-For.
-    pub trust_forwarded_for: bool,
+    /// Failed logins per 15 minutes per client address, on any account.
+    pub auth_failures_per_ip: u32,
+    /// Proxies in front of the server whose `X-Forwarded-For` entries are trusted (0: none).
+    pub trusted_proxies: usize,
     /// Mark the refresh cookie `Secure` (true in production).
     pub secure_cookies: bool,
     /// How long in-flight requests get after a shutdown signal.
@@ -67,7 +69,8 @@ impl HttpSettings {
             rate_limit_per_minute: settings.rate_limit_per_minute,
             auth_rate_limit_per_ip: settings.auth_rate_limit_per_ip,
             auth_rate_limit_per_email: settings.auth_rate_limit_per_email,
-            trust_forwarded_for: settings.trust_forwarded_for,
+            auth_failures_per_ip: settings.auth_failures_per_ip,
+            trusted_proxies: settings.trusted_proxies(),
             secure_cookies: settings.env == Environment::Production,
             shutdown_grace: settings.shutdown_grace,
             edge: settings.edge,

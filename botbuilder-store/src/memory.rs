@@ -49,9 +49,10 @@ fn delta(d: Duration) -> TimeDelta {
     TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX)
 }
 
-#[async_trait]
-impl RateLimiter for MemoryRateLimiter {
-    async fn check(&self, key: &str, quota: Quota) -> Result<(), RateLimitError> {
+impl MemoryRateLimiter {
+    /// GCRA: admits when the key's theoretical arrival time is within the burst tolerance;
+    /// `consume` moves it one interval on.
+    fn admit(&self, key: &str, quota: Quota, consume: bool) -> Result<(), RateLimitError> {
         let now = self.clock.now();
         let burst = quota.burst.max(1);
         let interval = delta(quota.period / burst);
@@ -67,8 +68,21 @@ impl RateLimiter for MemoryRateLimiter {
                 retry_after: wait.to_std().unwrap_or_default(),
             });
         }
-        state.insert(key.to_owned(), tat + interval);
+        if consume {
+            state.insert(key.to_owned(), tat + interval);
+        }
         Ok(())
+    }
+}
+
+#[async_trait]
+impl RateLimiter for MemoryRateLimiter {
+    async fn check(&self, key: &str, quota: Quota) -> Result<(), RateLimitError> {
+        self.admit(key, quota, true)
+    }
+
+    async fn peek(&self, key: &str, quota: Quota) -> Result<(), RateLimitError> {
+        self.admit(key, quota, false)
     }
 }
 
@@ -158,6 +172,20 @@ mod tests {
             .await
             .expect("one unit refilled");
         assert!(limiter.check("ip:1", quota).await.is_err());
+    }
+
+    #[tokio::test]
+    async fn peeking_consumes_nothing() {
+        let clock = Arc::new(ManualClock::new(Utc::now()));
+        let limiter = MemoryRateLimiter::new(clock);
+        let quota = Quota::per_minute(2);
+        for _ in 0..5 {
+            limiter.peek("k", quota).await.unwrap();
+        }
+        limiter.check("k", quota).await.unwrap();
+        limiter.check("k", quota).await.unwrap();
+        assert!(limiter.peek("k", quota).await.is_err());
+        assert!(limiter.check("k", quota).await.is_err());
     }
 
     #[tokio::test]

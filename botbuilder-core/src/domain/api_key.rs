@@ -28,6 +28,21 @@ pub struct ApiKey {
     pub expires_at: Option<DateTime<Utc>>,
 }
 
+impl ApiKey {
+    /// What the key may do now: its scope narrowed to what its creator may do now in the
+    /// key's organization (`creator`: the creator's current permissions there, `None` when
+    /// they are no longer a member). A key lives no longer, and reaches no further, than its
+    /// creator's rights: `None` means the key may do nothing (its creator left). A key with
+    /// no recorded creator keeps its scope.
+    pub fn effective_permissions(&self, creator: Option<&PermissionSet>) -> Option<PermissionSet> {
+        match (self.created_by, creator) {
+            (None, _) => Some(self.permissions.clone()),
+            (Some(_), Some(current)) => Some(self.permissions.intersection(current)),
+            (Some(_), None) => None,
+        }
+    }
+}
+
 /// An API key to store.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewApiKey {
@@ -43,4 +58,40 @@ pub struct NewApiKey {
     pub created_by: Option<UserId>,
     /// Optional expiry.
     pub expires_at: Option<DateTime<Utc>>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::Permission;
+
+    #[test]
+    fn a_key_reaches_no_further_than_its_creator() {
+        let scope: PermissionSet = [Permission::BotsRead, Permission::MembersManage]
+            .into_iter()
+            .collect();
+        let key = ApiKey {
+            id: ApiKeyId::new(),
+            org_id: OrgId::new(),
+            name: "ci".into(),
+            prefix: "bb_x".into(),
+            permissions: scope.clone(),
+            created_by: Some(UserId::new()),
+            created_at: Utc::now(),
+            expires_at: None,
+        };
+        let viewer: PermissionSet = [Permission::BotsRead, Permission::OrgRead]
+            .into_iter()
+            .collect();
+        assert_eq!(
+            key.effective_permissions(Some(&viewer)),
+            Some([Permission::BotsRead].into_iter().collect())
+        );
+        assert_eq!(key.effective_permissions(None), None, "the creator left");
+        let orphan = ApiKey {
+            created_by: None,
+            ..key
+        };
+        assert_eq!(orphan.effective_permissions(None), Some(scope));
+    }
 }

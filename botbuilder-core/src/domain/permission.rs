@@ -129,6 +129,12 @@ impl PermissionSet {
     pub fn insert(&mut self, permission: Permission) {
         self.0.insert(permission);
     }
+
+    /// The permissions in both sets.
+    #[must_use]
+    pub fn intersection(&self, other: &PermissionSet) -> PermissionSet {
+        Self(self.0.intersection(&other.0).copied().collect())
+    }
 }
 
 impl FromIterator<Permission> for PermissionSet {

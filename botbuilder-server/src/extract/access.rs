@@ -101,7 +101,7 @@ impl FromRequestParts<AppState> for ClientIp {
         let ip = crate::middleware::client_ip_of(
             &parts.headers,
             &parts.extensions,
-            state.http.trust_forwarded_for,
+            state.http.trusted_proxies,
         );
         Ok(Self(ip.unwrap_or_else(|| "unknown".to_owned())))
     }
@@ -149,9 +149,10 @@ pub mod perm {
 
 /// Access to the organization in the `{org}` path segment with permission `P`.
 ///
-/// Rejections: 401 without valid credentials; 400 if `{org}` is not an id; 403 if the user is
-/// not a member, the API key belongs to another organization, or `P` is missing from the
-/// member's role or the key's scope. On success the request is attributed to the organization
+/// Rejections: 401 without valid credentials (an API key whose creator has left the
+/// organization included); 400 if `{org}` is not an id; 403 if the user is not a member, the
+/// API key belongs to another organization, or `P` is missing from the member's role or from
+/// the key's scope as narrowed by its creator's current role. On success the request is attributed to the organization
 /// and the principal in the audit log.
 #[derive(Debug)]
 pub struct OrgAccess<P> {
@@ -192,6 +193,21 @@ async fn org_from_path(parts: &mut Parts, state: &AppState) -> Result<OrgId, Api
         .map_err(|_| ApiError::field("org", "not a valid id"))
 }
 
+/// What `key` may do now in its organization: its scope narrowed to its creator's current
+/// permissions there ([`ApiKey::effective_permissions`]); 401 once the creator has left.
+async fn api_key_permissions(state: &AppState, key: &ApiKey) -> Result<PermissionSet, ApiError> {
+    let creator = match key.created_by {
+        None => None,
+        Some(user) => match state.access.member(&*state.store, key.org_id, user).await {
+            Ok(member) => Some(member.role.permissions),
+            Err(StoreError::NotFound) => None,
+            Err(e) => return Err(e.into()),
+        },
+    };
+    key.effective_permissions(creator.as_ref())
+        .ok_or(ApiError::Unauthorized)
+}
+
 impl<P: RequiredPermission> FromRequestParts<AppState> for OrgAccess<P> {
     type Rejection = ApiError;
 
@@ -208,7 +224,9 @@ impl<P: RequiredPermission> FromRequestParts<AppState> for OrgAccess<P> {
                 }
                 Err(e) => return Err(e.into()),
             },
-            Principal::ApiKey(key) if key.org_id == org => (key.permissions.clone(), None),
+            Principal::ApiKey(key) if key.org_id == org => {
+                (api_key_permissions(state, key).await?, None)
+            }
             Principal::ApiKey(_) => {
                 return Err(ApiError::Forbidden(
                     "this API key belongs to another organization".to_owned(),

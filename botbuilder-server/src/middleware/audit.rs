@@ -96,7 +96,7 @@ pub async fn audit(State(state): State<AppState>, mut req: Request, next: Next) 
             .get::<MatchedPath>()
             .map_or_else(|| req.uri().path(), MatchedPath::as_str)
     );
-    let ip = client_ip(&req, state.http.trust_forwarded_for);
+    let ip = client_ip(&req, state.http.trusted_proxies);
     let request_id = req
         .headers()
         .get("x-request-id")

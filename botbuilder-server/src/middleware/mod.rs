@@ -30,26 +30,39 @@ use tower_http::trace::TraceLayer;
 use crate::error::ApiError;
 use crate::state::AppState;
 
-/// The client's IP: the first `X-Forwarded-For` hop when trusted, else the peer address.
-pub fn client_ip(req: &Request, trust_forwarded_for: bool) -> Option<String> {
-    client_ip_of(req.headers(), req.extensions(), trust_forwarded_for)
+/// The client's IP. Behind `trusted_proxies` proxies (0: none), it is the address the
+/// outermost trusted proxy saw: the `trusted_proxies`-th `X-Forwarded-For` entry from the
+/// right (each proxy appends the address it received the request from; entries further
+/// left were written by the client and prove nothing). Otherwise, or when that entry is not
+/// an IP address, the peer address.
+pub fn client_ip(req: &Request, trusted_proxies: usize) -> Option<String> {
+    client_ip_of(req.headers(), req.extensions(), trusted_proxies)
 }
 
 /// [`client_ip`] from the parts of a request.
 pub fn client_ip_of(
     headers: &axum::http::HeaderMap,
     extensions: &axum::http::Extensions,
-    trust_forwarded_for: bool,
+    trusted_proxies: usize,
 ) -> Option<String> {
-    if trust_forwarded_for
-        && let Some(forwarded) = headers
-            .get("x-forwarded-for")
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.split(',').next())
+    if trusted_proxies > 0 {
+        let hops: Vec<&str> = headers
+            .get_all("x-forwarded-for")
+            .iter()
+            .filter_map(|v| v.to_str().ok())
+            .flat_map(|v| v.split(','))
             .map(str::trim)
             .filter(|v| !v.is_empty())
-    {
-        return Some(forwarded.to_owned());
+            .collect();
+        if let Some(ip) = hops
+            .len()
+            .checked_sub(trusted_proxies)
+            .or((!hops.is_empty()).then_some(0))
+            .and_then(|at| hops.get(at))
+            .and_then(|hop| hop.parse::<std::net::IpAddr>().ok())
+        {
+            return Some(ip.to_string());
+        }
     }
     extensions
         .get::<ConnectInfo<SocketAddr>>()
@@ -116,4 +129,42 @@ pub fn apply(router: Router, state: &AppState) -> Router {
                 .layer(RequestBodyDeadlineLayer::new(state.http.body_timeout))
                 .map_request(|req: Request<DeadlineBody<Body>>| req.map(Body::new)),
         )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::http::{Extensions, HeaderMap};
+
+    fn ip(forwarded: &[&str], trusted_proxies: usize) -> Option<String> {
+        let mut headers = HeaderMap::new();
+        for value in forwarded {
+            headers.append("x-forwarded-for", value.parse().unwrap());
+        }
+        let mut extensions = Extensions::new();
+        extensions.insert(ConnectInfo(SocketAddr::from(([10, 0, 0, 9], 443))));
+        client_ip_of(&headers, &extensions, trusted_proxies)
+    }
+
+    #[test]
+    fn the_client_is_the_hop_the_outermost_trusted_proxy_wrote() {
+        // The client claims 1.1.1.1; the one proxy appended the address it saw.
+        assert_eq!(
+            ip(&["1.1.1.1, 203.0.113.7"], 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        // A CDN then a load balancer: the CDN's entry is the client.
+        assert_eq!(
+            ip(&["1.1.1.1, 203.0.113.7, 198.51.100.2"], 2).as_deref(),
+            Some("203.0.113.7")
+        );
+        assert_eq!(
+            ip(&["1.1.1.1", "203.0.113.7"], 1).as_deref(),
+            Some("203.0.113.7")
+        );
+        // Untrusted, absent or not an address: the peer.
+        assert_eq!(ip(&["1.1.1.1"], 0).as_deref(), Some("10.0.0.9"));
+        assert_eq!(ip(&[], 1).as_deref(), Some("10.0.0.9"));
+        assert_eq!(ip(&["1.1.1.1, not-an-ip"], 1).as_deref(), Some("10.0.0.9"));
+    }
 }

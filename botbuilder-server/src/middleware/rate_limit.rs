@@ -16,7 +16,7 @@ pub async fn per_ip(State(state): State<AppState>, req: Request, next: Next) -> 
     if UNLIMITED_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
-    let ip = client_ip(&req, state.http.trust_forwarded_for).unwrap_or_else(|| "unknown".into());
+    let ip = client_ip(&req, state.http.trusted_proxies).unwrap_or_else(|| "unknown".into());
     let quota = Quota::per_minute(state.http.rate_limit_per_minute);
     match state.limiter.check(&format!("ip:{ip}"), quota).await {
         Ok(()) => next.run(req).await,

@@ -14,7 +14,7 @@ use utoipa::ToSchema;
 use super::input::{MAX_NAME_CHARS, not_blank, permission_set};
 use super::views::ApiKeyView;
 use crate::auth::{hash_secret, new_api_key};
-use crate::error::{ApiResult, Problem};
+use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{OrgAccess, Path, Principal, ValidJson, perm};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
@@ -107,7 +107,7 @@ pub async fn create_api_key(
     ))
 }
 
-/// Revokes a key at once.
+/// Revokes a key at once. Only someone holding every permission of the key may revoke it.
 #[utoipa::path(delete, path = "/api/v1/orgs/{org}/api-keys/{key}", tag = "api-keys", security(("bearer" = [])),
     params(("org" = uuid::Uuid, Path, description = "Organization id"),
         ("key" = uuid::Uuid, Path, description = "API key id")),
@@ -117,6 +117,12 @@ pub async fn delete_api_key(
     access: OrgAccess<perm::ApiKeysManage>,
     Path(path): Path<KeyPath>,
 ) -> ApiResult<impl IntoResponse> {
+    let keys = state.store.list_api_keys(access.org).await?;
+    let key = keys
+        .iter()
+        .find(|k| k.id == path.key)
+        .ok_or(ApiError::NotFound)?;
+    access.ensure_covers(&key.permissions, "revoking this key")?;
     state.store.delete_api_key(access.org, path.key).await?;
     state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("api_key.delete").target("api_key", path.key);

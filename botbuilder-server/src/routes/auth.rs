@@ -24,6 +24,7 @@ use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, ClientIp, ValidJson};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
+use botbuilder_core::validate::{self, Invalid};
 
 /// Name of the refresh-token cookie.
 pub const REFRESH_COOKIE: &str = "bb_refresh";
@@ -106,21 +107,40 @@ pub struct SessionResponse {
     pub organizations: Vec<MyOrgView>,
 }
 
-async fn throttle(state: &AppState, ip: &str, email: Option<&str>) -> ApiResult<()> {
+/// Attempts per client address: every sign-up and login counts.
+async fn throttle_client(state: &AppState, ip: &str) -> ApiResult<()> {
     let per_ip = Quota::per_minute(state.http.auth_rate_limit_per_ip);
     state
         .limiter
         .check(&format!("auth-ip:{ip}"), per_ip)
         .await?;
-    if let Some(email) = email {
-        let per_email = Quota {
-            burst: state.http.auth_rate_limit_per_email,
-            period: Duration::from_secs(15 * 60),
-        };
-        let key = format!("auth-email:{}", email.trim().to_lowercase());
-        state.limiter.check(&key, per_email).await?;
-    }
     Ok(())
+}
+
+/// Window in which failed logins are counted.
+const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
+
+/// The failure counters of a login: this account from this client, and this client on any
+/// account. Only failures count, so an attacker's wrong guesses from one address never lock
+/// the owner out of their account from another.
+fn failure_keys(state: &AppState, email: &str, ip: &str) -> [(String, Quota); 2] {
+    let account = email.trim().to_lowercase();
+    [
+        (
+            format!("auth-fail:{account}:{ip}"),
+            Quota {
+                burst: state.http.auth_rate_limit_per_email,
+                period: FAILURE_WINDOW,
+            },
+        ),
+        (
+            format!("auth-fail-ip:{ip}"),
+            Quota {
+                burst: state.http.auth_failures_per_ip,
+                period: FAILURE_WINDOW,
+            },
+        ),
+    ]
 }
 
 fn refresh_cookie(state: &AppState, token: &str, max_age: i64) -> HeaderValue {
@@ -191,7 +211,17 @@ pub async fn register(
     ClientIp(ip): ClientIp,
     ValidJson(req): ValidJson<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    throttle(&state, &ip, Some(&req.email)).await?;
+    throttle_client(&state, &ip).await?;
+    Invalid::check(
+        validate::password(&req.password, &[&req.email, &req.name])
+            .err()
+            .map(|message| validate::FieldIssue {
+                field: "password".into(),
+                message,
+            })
+            .into_iter()
+            .collect(),
+    )?;
     let password_hash = state.hasher.hash(&req.password).await?;
     let (user, org) = state
         .store
@@ -244,22 +274,30 @@ pub async fn login(
     ClientIp(ip): ClientIp,
     ValidJson(req): ValidJson<LoginRequest>,
 ) -> ApiResult<impl IntoResponse> {
-    throttle(&state, &ip, Some(&req.email)).await?;
-    let user = match state.store.find_user_by_email(&req.email).await {
-        Ok(user) => user,
+    throttle_client(&state, &ip).await?;
+    let failures = failure_keys(&state, &req.email, &ip);
+    for (key, quota) in &failures {
+        state.limiter.peek(key, *quota).await?;
+    }
+    let verified = match state.store.find_user_by_email(&req.email).await {
+        Ok(user) => state
+            .hasher
+            .verify(&req.password, &user.password_hash)
+            .await?
+            .then_some(user),
         Err(StoreError::NotFound) => {
             state.hasher.verify_dummy(&req.password).await?;
-            return Err(ApiError::InvalidCredentials);
+            None
         }
         Err(e) => return Err(e.into()),
     };
-    if !state
-        .hasher
-        .verify(&req.password, &user.password_hash)
-        .await?
-    {
+    let Some(user) = verified else {
+        for (key, quota) in &failures {
+            // Counting only; this attempt is answered 401 either way.
+            let _ = state.limiter.check(key, *quota).await;
+        }
         return Err(ApiError::InvalidCredentials);
-    }
+    };
     let body = session(&state, &user, true).await?;
     let cookie = new_refresh(&state, user.id, None).await?;
     Ok((AppendHeaders([(SET_COOKIE, cookie)]), Json(body)))

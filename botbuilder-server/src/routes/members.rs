@@ -143,7 +143,20 @@ pub async fn remove_member(
     let current = state.store.get_member(access.org, path.user).await?;
     access.ensure_covers(&current.role.permissions, "removing this member")?;
     state.store.remove_member(access.org, path.user).await?;
+    // Their API keys die with their membership (the access check refuses them anyway;
+    // revoking keeps a later re-invitation from bringing them back).
+    let mut revoked = Vec::new();
+    for key in state.store.list_api_keys(access.org).await? {
+        if key.created_by == Some(path.user) {
+            match state.store.delete_api_key(access.org, key.id).await {
+                Ok(()) | Err(StoreError::NotFound) => revoked.push(key.id),
+                Err(e) => return Err(e.into()),
+            }
+        }
+    }
     state.access.invalidate_org(access.org);
-    let audit = AuditRecord::new("member.remove").target("user", path.user);
+    let audit = AuditRecord::new("member.remove")
+        .target("user", path.user)
+        .details(json!({ "revoked_api_keys": revoked }));
     Ok((StatusCode::NO_CONTENT, audit, ()))
 }

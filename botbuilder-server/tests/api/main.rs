@@ -4,6 +4,7 @@ mod audit;
 mod auth;
 mod common;
 mod conversations;
+mod credentials;
 mod documents;
 mod edge;
 mod flows;
