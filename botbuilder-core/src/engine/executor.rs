@@ -11,6 +11,10 @@ use crate::flow::{AnswerValidation, ConditionOp, ConditionRule, Flow, Node, Node
 use crate::nlu::{EntityDefinition, EntityExtractor, EntityKind};
 use crate::template;
 
+/// Said when an `ask` without an `invalid` edge got `max_attempts` wrong answers and has no
+/// `retry_prompt` (then the question is asked again).
+pub const NOT_UNDERSTOOD: &str = "Sorry, I still didn't understand that answer.";
+
 /// What the executor asks the engine to do that needs the outside world.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
@@ -18,6 +22,27 @@ pub(crate) enum Effect {
     Say(OutboundMessage),
     /// Answer with the language model here (extra instructions, if any).
     AiAnswer(Option<String>),
+    /// The flow failed this turn: one apology instead of its output.
+    Failed(FlowFailure),
+}
+
+/// Why a turn's flow produced no proper answer (recorded on the reply's payload).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum FlowFailure {
+    /// The turn hit the step bound (a loop that never waited for the user).
+    StepLimit,
+    /// The flow ended or stopped without saying anything.
+    Silent,
+}
+
+impl FlowFailure {
+    /// The code recorded on the reply.
+    pub(crate) fn code(self) -> &'static str {
+        match self {
+            Self::StepLimit => "flow_step_limit",
+            Self::Silent => "flow_silent",
+        }
+    }
 }
 
 /// The outcome of running the flow for one message.
@@ -177,9 +202,19 @@ pub(crate) async fn run(
             }
             None => {
                 state.attempts += 1;
-                if state.attempts >= max_attempts {
+                let exhausted = state.attempts >= max_attempts;
+                if exhausted && let Some(target) = follow(flow, &id, Some("invalid")) {
                     state.attempts = 0;
-                    follow(flow, &id, Some("invalid"))
+                    Some(target)
+                } else if exhausted {
+                    // Nowhere to go: say so and ask again, so the turn is never empty and the
+                    // next answer still lands here.
+                    state.attempts = 0;
+                    let sorry = retry_prompt.as_deref().unwrap_or(NOT_UNDERSTOOD);
+                    step.effects.push(say(render(sorry, vars), &[]));
+                    step.effects.push(say(render(&prompt, vars), &buttons));
+                    state.current_node = Some(id);
+                    return step;
                 } else {
                     if let Some(retry) = retry_prompt {
                         step.effects.push(say(render(&retry, vars), &[]));

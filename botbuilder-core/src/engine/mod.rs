@@ -35,11 +35,26 @@ use crate::llm::{ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, U
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::prompt;
 use crate::store::{Store, StoreError};
-use executor::{Effect, Input};
+pub use executor::NOT_UNDERSTOOD;
+use executor::{Effect, FlowFailure, Input};
 use snapshot::{BotSnapshot, Snapshots};
 
 /// Flow nodes one turn may execute before it is stopped.
 pub const DEFAULT_MAX_STEPS: u32 = 100;
+/// Said (once per handoff) to a visitor who writes while a person has the conversation
+/// (payload `"handoff": "waiting"`).
+pub const HANDOFF_WAIT_REPLY: &str =
+    "A person will answer you here shortly. Your messages are passed on.";
+/// Session variable marking that the visitor was told a person will answer.
+const HANDOFF_NOTIFIED: &str = "_handoff_notified";
+/// The one reply of a turn whose flow hit the step bound (its payload says
+/// `"error": "flow_step_limit"`).
+pub const FLOW_FAILED_REPLY: &str =
+    "Sorry, something went wrong on my side. Please try again, or ask for a person.";
+/// The reply of a turn whose flow produced none (payload `"error": "flow_silent"`): a turn is
+/// never empty unless a person has the conversation.
+pub const NO_REPLY_FALLBACK: &str =
+    "Sorry, I can't help with that here. Could you put it another way?";
 /// Past messages given to the language model.
 pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
 /// How long a bot snapshot is reused (see [`EngineConfig::bot_cache_ttl`]).
@@ -483,7 +498,35 @@ impl Engine {
             cost_micros: 0,
         };
         if session.status == SessionStatus::Handoff {
-            return Ok(turn); // a human agent answers
+            // A person answers. The visitor is told so once per handoff, not on every message.
+            let told = session.state.variables.get(HANDOFF_NOTIFIED) == Some(&Value::Bool(true));
+            if told {
+                return Ok(turn);
+            }
+            let mut state = session.state.clone();
+            state
+                .variables
+                .insert(HANDOFF_NOTIFIED.to_owned(), Value::Bool(true));
+            let mut notice =
+                NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY.to_owned());
+            notice.payload = json!({ "handoff": "waiting" });
+            let (saved, stored) = self
+                .store
+                .complete_turn(
+                    org,
+                    session.id,
+                    session.revision,
+                    vec![notice],
+                    SessionStatus::Handoff,
+                    state,
+                )
+                .await?;
+            for message in &stored {
+                self.publish(EngineEvent::MessageSent(message.clone()));
+            }
+            turn.replies = stored;
+            turn.session = saved;
+            return Ok(turn);
         }
 
         let mut state = session.state.clone();
@@ -516,17 +559,29 @@ impl Engine {
                 )
                 .await;
                 if step.step_limit_hit {
+                    // Whatever the loop produced is dropped (no repeated output, no model
+                    // calls): one apology, the error recorded on it, and the flow starts over
+                    // with the next message.
                     tracing::warn!(bot = %bot_id, session = %session.id,
                         "flow stopped after {} steps in one turn", self.config.max_steps);
+                    state.current_node = None;
+                    (vec![Effect::Failed(FlowFailure::StepLimit)], None)
+                } else {
+                    (step.effects, step.status)
                 }
-                (step.effects, step.status)
             }
             None => (vec![Effect::AiAnswer(None)], None),
         };
 
-        let mut replies = Vec::with_capacity(effects.len());
+        let mut replies = Vec::with_capacity(effects.len().max(1));
         for effect in effects {
             let reply = match effect {
+                Effect::Failed(failure) => {
+                    let mut message =
+                        NewMessage::text(MessageDirection::Outbound, FLOW_FAILED_REPLY.to_owned());
+                    message.payload = json!({ "error": failure.code() });
+                    message
+                }
                 Effect::Say(out) => {
                     let mut message = NewMessage::text(MessageDirection::Outbound, out.text);
                     if !out.buttons.is_empty() {
@@ -548,6 +603,16 @@ impl Engine {
         }
 
         let status = status.unwrap_or(session.status);
+        if status == SessionStatus::Handoff {
+            state.variables.remove(HANDOFF_NOTIFIED); // a new handoff: tell the visitor again
+        }
+        if replies.is_empty() && status != SessionStatus::Handoff {
+            // Never an empty turn: a flow that ends or stops without a word still answers.
+            let mut message =
+                NewMessage::text(MessageDirection::Outbound, NO_REPLY_FALLBACK.to_owned());
+            message.payload = json!({ "error": FlowFailure::Silent.code() });
+            replies.push(message);
+        }
         let (saved, stored) = self
             .store
             .complete_turn(org, session.id, session.revision, replies, status, state)

@@ -164,10 +164,14 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
     assert_eq!(texts(&handed), vec!["Connecting you, vip@example.com."]);
     assert_eq!(handed.session.status, SessionStatus::Handoff);
 
-    // During the handoff the bot is silent, but the message is stored.
-    let silent = w.say("hello?").await;
+    // During the handoff the visitor is told, once, that a person will answer; the bot says
+    // nothing else, and every message is stored.
+    let waiting = w.say("hello?").await;
+    assert_eq!(texts(&waiting), vec![HANDOFF_WAIT_REPLY]);
+    assert_eq!(waiting.replies[0].payload["handoff"], "waiting");
+    let silent = w.say("anyone there?").await;
     assert!(silent.replies.is_empty());
-    assert_eq!(silent.inbound.text, "hello?");
+    assert_eq!(silent.inbound.text, "anyone there?");
     assert!(
         w.llm.requests().is_empty(),
         "no model call in a scripted flow"
@@ -352,31 +356,89 @@ async fn the_idle_timeout_and_nlu_threshold_are_the_bots_own() {
     assert_ne!(fresh.session.id, first.session.id, "two minutes idle");
 }
 
+/// A flow saved before loops were refused (or by a program skipping validation) still
+/// cannot flood: the turn that hits the step bound answers once, records why, and calls no
+/// model.
 #[tokio::test]
-async fn a_looping_flow_stops_at_the_step_bound() {
+async fn a_looping_flow_answers_once_at_the_step_bound() {
     let w = world().await;
-    w.publish(json!({
+    let flow: Flow = serde_json::from_value(json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },
             { "id": "tick", "type": "message", "data": { "text": "tick" } },
+            { "id": "ai", "type": "ai_answer", "data": {} },
             { "id": "check", "type": "condition", "data": { "rules": [
                 { "handle": "done", "variable": "never", "op": "is_set" } ] } },
             { "id": "out", "type": "end", "data": {} }
         ],
         "edges": [
             { "id": "e1", "source": "start", "target": "tick" },
-            { "id": "e2", "source": "tick", "target": "check" },
-            { "id": "e3", "source": "check", "sourceHandle": "fallback", "target": "tick" },
-            { "id": "e4", "source": "check", "sourceHandle": "done", "target": "out" }
+            { "id": "e2", "source": "tick", "target": "ai" },
+            { "id": "e3", "source": "ai", "target": "check" },
+            { "id": "e4", "source": "check", "sourceHandle": "fallback", "target": "tick" },
+            { "id": "e5", "source": "check", "sourceHandle": "done", "target": "out" }
+        ]
+    }))
+    .unwrap();
+    assert!(!flow.validate().is_empty(), "refused at save");
+    w.store.publish_flow(w.org, w.bot, flow).await.unwrap();
+    let turn = w.say("go").await;
+    assert_eq!(texts(&turn), vec![FLOW_FAILED_REPLY]);
+    assert_eq!(turn.replies[0].payload["error"], "flow_step_limit");
+    assert!(w.llm.requests().is_empty(), "no model call from the loop");
+    let again = w.say("go").await;
+    assert_eq!(
+        texts(&again),
+        vec![FLOW_FAILED_REPLY],
+        "the next turn starts over"
+    );
+}
+
+/// An `ask` without an `invalid` edge never ends a turn empty nor loses the next answer.
+#[tokio::test]
+async fn an_ask_without_an_invalid_edge_says_so_and_asks_again() {
+    let w = world().await;
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "ask", "type": "ask", "data": { "prompt": "Your email?", "variable": "email",
+                "validation": { "type": "builtin", "builtin": "email" }, "max_attempts": 2 } },
+            { "id": "bye", "type": "end", "data": { "message": "Thanks {{email}}!" } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "ask" },
+            { "id": "e2", "source": "ask", "sourceHandle": "valid", "target": "bye" }
         ]
     }))
     .await;
-    let turn = w.say("go").await;
-    let ticks = turn.replies.len() as u32;
-    assert!(
-        ticks > 0 && ticks <= DEFAULT_MAX_STEPS / 2,
-        "bounded: {ticks}"
+    assert_eq!(texts(&w.say("hi").await), vec!["Your email?"]);
+    assert_eq!(texts(&w.say("no").await), vec!["Your email?"]);
+    assert_eq!(
+        texts(&w.say("still no").await),
+        vec![NOT_UNDERSTOOD, "Your email?"]
     );
+    assert_eq!(
+        texts(&w.say("ada@example.com").await),
+        vec!["Thanks ada@example.com!"],
+        "the answer after the last attempt still counts"
+    );
+}
+
+/// A flow that ends without a word still answers.
+#[tokio::test]
+async fn a_silent_flow_still_answers() {
+    let w = world().await;
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "route", "type": "intent_router", "data": {} }
+        ],
+        "edges": [{ "id": "e1", "source": "start", "target": "route" }]
+    }))
+    .await;
+    let turn = w.say("anything").await;
+    assert_eq!(texts(&turn), vec![NO_REPLY_FALLBACK]);
+    assert_eq!(turn.replies[0].payload["error"], "flow_silent");
 }
 
 #[tokio::test]

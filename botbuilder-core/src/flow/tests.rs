@@ -28,7 +28,7 @@ fn support_flow() -> Value {
             node("tell", "message", json!({ "text": "Your order: {{order.body.status}}" })),
             node("ai", "ai_answer", json!({})),
             node("human", "handoff", json!({ "message": "Connecting you" })),
-            node("again", "jump", json!({ "target": "hello" })),
+            node("again", "jump", json!({ "target": "bye" })),
             node("remember", "set_variable", json!({ "variable": "asked", "value": "yes" })),
             node("bye", "end", json!({ "message": "Bye" })),
         ],
@@ -122,8 +122,52 @@ fn a_cycle_without_exit_is_refused_but_loops_through_questions_are_fine() {
         "edges": [edge("e1", "start", "a"), edge("e2", "a", "b"), edge("e3", "b", "a")]
     }));
     assert_eq!(spin.len(), 1, "{spin:?}");
-    assert!(spin[0].message.contains("cycle without an exit"));
+    assert!(spin[0].message.contains("loop without a pause"));
     assert!(spin[0].message.contains("a -> b"));
+
+    // An exit that never fires does not make a loop safe: message -> condition -> message.
+    let exit_never_fires = issues(json!({
+        "nodes": [
+            node("start", "start", json!({})),
+            node("say", "message", json!({ "text": "hello" })),
+            node("check", "condition", json!({ "rules": [
+                { "handle": "done", "variable": "never_set", "op": "is_set", "value": null }
+            ] })),
+            node("bye", "end", json!({})),
+        ],
+        "edges": [
+            edge("e1", "start", "say"),
+            edge("e2", "say", "check"),
+            handle_edge("e3", "check", "fallback", "say"),
+            handle_edge("e4", "check", "done", "bye"),
+        ]
+    }));
+    assert_eq!(exit_never_fires.len(), 1, "{exit_never_fires:?}");
+    assert!(
+        exit_never_fires[0].message.contains("check -> say"),
+        "{exit_never_fires:?}"
+    );
+
+    // A loop with a pause on one path and none on another is still refused.
+    let side_loop = issues(json!({
+        "nodes": [
+            node("start", "start", json!({})),
+            node("a", "set_variable", json!({ "variable": "x", "value": "1" })),
+            node("b", "condition", json!({ "rules": [
+                { "handle": "ask", "variable": "x", "op": "eq", "value": "2" }
+            ] })),
+            node("q", "ask", json!({ "prompt": "?", "variable": "y" })),
+        ],
+        "edges": [
+            edge("e1", "start", "a"),
+            edge("e2", "a", "b"),
+            handle_edge("e3", "b", "fallback", "a"),
+            handle_edge("e4", "b", "ask", "q"),
+            handle_edge("e5", "q", "valid", "a"),
+        ]
+    }));
+    assert_eq!(side_loop.len(), 1, "{side_loop:?}");
+    assert!(side_loop[0].message.contains("a -> b"), "{side_loop:?}");
 
     let self_loop = issues(json!({
         "nodes": [node("start", "start", json!({})), node("j", "jump", json!({ "target": "j" }))],

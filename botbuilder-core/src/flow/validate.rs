@@ -183,20 +183,57 @@ impl Flow {
                 issues.push(FlowIssue::node(&node.id, "unreachable from the start node"));
             }
         }
-        for cycle in closed_cycles(&graph) {
-            let pauses = cycle.iter().any(|id| by_id[id].kind.pauses());
-            if !pauses {
-                let path = cycle.join(" -> ");
-                issues.push(FlowIssue::node(
-                    cycle[0],
-                    format!(
-                        "cycle without an exit ({path}): nothing in it waits for the user and \
-                         no edge leaves it"
-                    ),
-                ));
-            }
+        // A loop must wait for the user somewhere: without a pausing node, one message could
+        // run it until the step limit (an exit that never fires, or fires late, changes
+        // nothing). Cycles are looked for among the nodes that do not pause.
+        let running: BTreeMap<&str, Vec<&str>> = graph
+            .iter()
+            .filter(|(id, _)| !by_id[*id].kind.pauses())
+            .map(|(id, next)| {
+                let next = next
+                    .iter()
+                    .copied()
+                    .filter(|n| !by_id[n].kind.pauses())
+                    .collect();
+                (*id, next)
+            })
+            .collect();
+        for cycle in cycles(&running) {
+            let path = cycle.join(" -> ");
+            issues.push(FlowIssue::node(
+                cycle[0],
+                format!(
+                    "loop without a pause ({path}): nothing in it waits for the user, so one \
+                     message could run it over and over; put an `ask` (or a handoff or end) \
+                     inside the loop"
+                ),
+            ));
         }
         issues
+    }
+
+    /// What is allowed but probably not meant, each naming its node: an `ask` without an
+    /// `invalid` edge (after `max_attempts` wrong answers the bot says it did not understand
+    /// and asks again, rather than going elsewhere).
+    pub fn warnings(&self) -> Vec<FlowIssue> {
+        self.nodes
+            .iter()
+            .filter(|node| matches!(node.kind, NodeKind::Ask { .. }))
+            .filter(|node| {
+                !self
+                    .edges
+                    .iter()
+                    .any(|e| e.source == node.id && e.source_handle.as_deref() == Some("invalid"))
+            })
+            .map(|node| {
+                FlowIssue::node(
+                    &node.id,
+                    "no `invalid` edge: after max_attempts wrong answers the bot says it did not \
+                     understand and asks again; add an `invalid` edge to go elsewhere (a \
+                     handoff, say)",
+                )
+            })
+            .collect()
     }
 
     /// Successors of every node: edge targets plus jump targets.
@@ -366,9 +403,9 @@ fn reachable_from<'a>(
     seen
 }
 
-/// Strongly connected components that contain a cycle and have no edge leaving them, each
-/// as its node ids in id order (Tarjan's algorithm).
-fn closed_cycles<'a>(graph: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Vec<&'a str>> {
+/// Strongly connected components that contain a cycle, each as its node ids in id order
+/// (Tarjan's algorithm).
+fn cycles<'a>(graph: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Vec<&'a str>> {
     struct Tarjan<'a, 'g> {
         graph: &'g BTreeMap<&'a str, Vec<&'a str>>,
         index: HashMap<&'a str, usize>,
@@ -426,14 +463,7 @@ fn closed_cycles<'a>(graph: &BTreeMap<&'a str, Vec<&'a str>>) -> Vec<Vec<&'a str
     }
     t.components
         .into_iter()
-        .filter(|c| {
-            let members: BTreeSet<&str> = c.iter().copied().collect();
-            let cyclic = c.len() > 1 || graph[c[0]].contains(&c[0]);
-            let closed = c
-                .iter()
-                .all(|v| graph[v].iter().all(|w| members.contains(w)));
-            cyclic && closed
-        })
+        .filter(|c| c.len() > 1 || graph[c[0]].contains(&c[0]))
         .map(|mut c| {
             c.sort_unstable();
             c

@@ -28,6 +28,17 @@ pub struct FlowView {
     pub updated_at: Option<DateTime<Utc>>,
     /// The newest published version, if any.
     pub published_version: Option<u32>,
+    /// What is allowed but probably not meant (`field`: `nodes[<id>]`, and why), such as an
+    /// `ask` without an `invalid` edge.
+    pub warnings: Vec<FieldError>,
+}
+
+/// The warnings of `flow`, as fields.
+fn warnings(flow: &Flow) -> Vec<FieldError> {
+    flow.warnings()
+        .into_iter()
+        .map(|issue| FieldError::new(issue.location(), issue.message))
+        .collect()
 }
 
 /// A published version.
@@ -82,6 +93,7 @@ pub async fn get_flow(
         None => (empty_flow(), None),
     };
     Ok(Json(FlowView {
+        warnings: warnings(&flow),
         flow,
         updated_at,
         published_version: latest.map(|v| v.version),
@@ -121,6 +133,7 @@ pub async fn put_flow(
     Ok((
         audit,
         Json(FlowView {
+            warnings: warnings(&draft.flow),
             flow: draft.flow,
             updated_at: Some(draft.updated_at),
             published_version: latest.map(|v| v.version),

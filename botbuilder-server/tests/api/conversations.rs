@@ -158,10 +158,16 @@ async fn a_bot_built_through_the_api_holds_a_conversation_with_handoff_and_feedb
         .await;
     assert_eq!(inbox.json["items"][0]["session_id"], session.as_str());
 
-    let silent = say("hello?").await;
+    let told = say("hello?").await;
+    assert_eq!(
+        replies(&told),
+        vec![botbuilder_core::engine::HANDOFF_WAIT_REPLY],
+        "told once that a person will answer"
+    );
+    let silent = say("anyone?").await;
     assert!(
         replies(&silent).is_empty(),
-        "the bot is silent during a handoff"
+        "then the bot is silent during a handoff"
     );
     let agent = app
         .post(

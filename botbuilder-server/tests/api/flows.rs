@@ -79,7 +79,11 @@ async fn flows_are_validated_saved_and_published_in_versions() {
         .call(Method::PUT, &path, Some(&owner.token), Some(spinning))
         .await;
     assert_eq!(refused.error_fields(), vec!["nodes[a]"], "{}", refused.text);
-    assert!(refused.text.contains("cycle without an exit"));
+    assert!(
+        refused.text.contains("loop without a pause"),
+        "{}",
+        refused.text
+    );
     let still_fresh = app.get(&path, &owner.token).await;
     assert!(still_fresh.json["updated_at"].is_null(), "nothing saved");
 
@@ -101,6 +105,18 @@ async fn flows_are_validated_saved_and_published_in_versions() {
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     assert_eq!(saved.json["flow"]["nodes"][0]["position"]["x"], 10.0);
+    // Saved, with a warning: the question has no way out after wrong answers.
+    assert_eq!(
+        saved.json["warnings"][0]["field"], "nodes[ask]",
+        "{}",
+        saved.text
+    );
+    assert!(
+        saved.json["warnings"][0]["message"]
+            .as_str()
+            .unwrap()
+            .contains("`invalid`")
+    );
     let v1 = app
         .call(
             Method::POST,

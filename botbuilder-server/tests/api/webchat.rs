@@ -517,10 +517,16 @@ async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_fe
 
     let handoff = json_turn("i want a real person").await;
     assert_eq!(texts(&handoff), vec!["Connecting you to a person."]);
-    let silent = json_turn("are you there?").await;
+    let told = json_turn("are you there?").await;
+    assert_eq!(
+        texts(&told),
+        vec![botbuilder_core::engine::HANDOFF_WAIT_REPLY],
+        "the visitor is told a person will answer"
+    );
+    let silent = json_turn("hello?").await;
     assert!(
         texts(&silent).is_empty(),
-        "the bot is silent during a handoff"
+        "then the bot is silent during a handoff"
     );
 
     // An agent answers through the management API, then hands the conversation back.
@@ -602,8 +608,8 @@ async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_fe
     assert_eq!(number["payload"]["entities"][0]["entity"], "order_id");
     assert_eq!(number["payload"]["entities"][0]["value"], "4521");
     assert!(items.iter().any(|m| m["direction"] == "agent"));
-    // 9 visitor messages, 7 bot replies, 1 agent reply.
-    assert_eq!(items.len(), 17);
+    // 10 visitor messages, 8 bot replies (one telling a person will answer), 1 agent reply.
+    assert_eq!(items.len(), 19);
     assert_eq!(rated.json["message_id"], json!(first_reply));
     assert_eq!(rated.json["comment"], "quick!");
 }
