@@ -15,7 +15,7 @@ use anyhow::Context;
 use botbuilder_core::domain::{DocumentSource, DocumentStatus};
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
-use botbuilder_core::knowledge::extract::content_type_for_name;
+use botbuilder_core::knowledge::extract::{content_type_for_name, own_title};
 use botbuilder_core::knowledge::{DocumentExtractor, KnowledgeError, Upload};
 use botbuilder_core::store::StoreError;
 use indicatif::{ProgressBar, ProgressStyle};
@@ -65,6 +65,25 @@ impl IngestReport {
         }
         out
     }
+}
+
+/// Every file under `paths` with the name it is stored under: a file given directly by its
+/// name, a file found in a folder by its path from that folder's parent (`docs/tokio/README.md`),
+/// so documents with the same file name stay apart.
+pub fn collect_files_named(paths: &[PathBuf]) -> anyhow::Result<Vec<(PathBuf, String)>> {
+    let mut named = Vec::new();
+    for path in paths {
+        let base = path.parent().map(Path::to_path_buf).unwrap_or_default();
+        for file in collect_files(std::slice::from_ref(path))? {
+            let shown = file
+                .strip_prefix(&base)
+                .unwrap_or(&file)
+                .to_string_lossy()
+                .into_owned();
+            named.push((file, shown));
+        }
+    }
+    Ok(named)
 }
 
 /// Every file under `paths` (files as given, folders walked in name order, hidden entries
@@ -125,7 +144,7 @@ pub async fn ingest(
         ..IngestReport::default()
     };
     let mut added: Vec<(DocumentId, PathBuf, u64)> = Vec::new();
-    for path in collect_files(paths)? {
+    for (path, shown) in collect_files_named(paths)? {
         let name = path
             .file_name()
             .map(|n| n.to_string_lossy().into_owned())
@@ -140,8 +159,8 @@ pub async fn ingest(
             std::fs::read(&path).with_context(|| format!("cannot read {}", path.display()))?;
         let size = bytes.len() as u64;
         let upload = Upload {
-            title: name.clone(),
-            source: DocumentSource::File { filename: name },
+            title: own_title(content_type, &bytes).unwrap_or_else(|| shown.clone()),
+            source: DocumentSource::File { filename: shown },
             content_type: content_type.to_owned(),
             content_hash: sha256_hex(&bytes),
             bytes,

@@ -373,7 +373,10 @@ async fn kb_ingest_adds_a_folder_and_reports_what_it_did() {
         )
         .await
         .unwrap();
-    assert_eq!(hits[0].document_title, "leave.txt");
+    assert_eq!(
+        hits[0].document_title, "handbook/policies/leave.txt",
+        "its path from the folder given"
+    );
 
     // Again: nothing new. A damaged PDF fails the run, with its reason.
     std::fs::write(docs.join("broken.pdf"), "%PDF-1.4 not really").unwrap();

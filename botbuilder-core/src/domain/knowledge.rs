@@ -177,6 +177,22 @@ pub struct Chunk {
     pub token_count: u32,
 }
 
+/// What a keyword index holds of one chunk: its text, and the title and headings that say
+/// what it is about.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ChunkText {
+    /// The chunk's id.
+    pub id: ChunkId,
+    /// Its document.
+    pub document_id: DocumentId,
+    /// The document's title (as it is now).
+    pub title: String,
+    /// The headings it sits under, outermost first.
+    pub heading_path: Vec<String>,
+    /// The text.
+    pub text: String,
+}
+
 /// A chunk to store, with its embedding.
 #[derive(Debug, Clone, PartialEq)]
 pub struct NewChunk {

@@ -26,8 +26,8 @@ pub use conversation::{
 };
 pub use flow::{FlowDraft, FlowVersion};
 pub use knowledge::{
-    Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
-    NewDocument, NewKnowledgeBase, ScoredChunk,
+    Chunk, ChunkText, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch,
+    NewChunk, NewDocument, NewKnowledgeBase, ScoredChunk,
 };
 pub use nlu::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
 pub use org::{Membership, NewOrganization, OrgMembership, Organization, OrganizationPatch};

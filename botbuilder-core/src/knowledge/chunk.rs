@@ -55,6 +55,9 @@ pub enum TextFormat {
     Plain,
     /// Markdown: sections and blocks first; chunks carry their heading path.
     Markdown,
+    /// A table in CSV: whole rows per chunk, each chunk starting with the header row so a
+    /// row far down still says what its columns are.
+    Csv,
 }
 
 /// ATX headings (`## Title`) outside fenced code: (byte offset, level, title).
@@ -177,8 +180,11 @@ pub fn chunk_text_with(
             .with_overlap(options.overlap_tokens.min(max - 1))
             .unwrap_or_else(|_| ChunkConfig::new(max).with_sizer(bpe))
     };
+    if format == TextFormat::Csv {
+        return csv_chunks(text, options, stop);
+    }
     let heads = match format {
-        TextFormat::Plain => Vec::new(),
+        TextFormat::Plain | TextFormat::Csv => Vec::new(),
         TextFormat::Markdown => headings(text),
     };
     let mut cursor = HeadingCursor::new(&heads);
@@ -187,7 +193,7 @@ pub fn chunk_text_with(
     let mut chunks = Vec::new();
     for (window_start, window) in windows(text, WINDOW_BYTES) {
         let pieces: Box<dyn Iterator<Item = (usize, &str)>> = match format {
-            TextFormat::Plain => Box::new(plain.chunk_indices(window)),
+            TextFormat::Plain | TextFormat::Csv => Box::new(plain.chunk_indices(window)),
             TextFormat::Markdown => Box::new(markdown.chunk_indices(window)),
         };
         for (offset, piece) in pieces {
@@ -206,6 +212,109 @@ pub fn chunk_text_with(
                 start,
             });
         }
+    }
+    Some(chunks)
+}
+
+/// The records of a CSV text with their byte offsets: lines, except that a line break inside
+/// a quoted field continues the record (RFC 4180).
+fn csv_records(text: &str) -> Vec<(usize, &str)> {
+    let mut records = Vec::new();
+    let mut start = 0;
+    let mut quoted = false;
+    for (at, c) in text.char_indices() {
+        match c {
+            '"' => quoted = !quoted,
+            '\n' if !quoted => {
+                let record = text[start..at].trim_end_matches('\r');
+                if !record.trim().is_empty() {
+                    records.push((start, record));
+                }
+                start = at + 1;
+            }
+            _ => {}
+        }
+    }
+    if !text[start..].trim().is_empty() {
+        records.push((start, text[start..].trim_end_matches('\r')));
+    }
+    records
+}
+
+/// CSV chunks: the header row, then as many whole rows as fit in the size (a row too long on
+/// its own is cut by the plain splitter, each piece still after the header).
+fn csv_chunks(
+    text: &str,
+    options: ChunkOptions,
+    stop: &dyn Fn() -> bool,
+) -> Option<Vec<TextChunk>> {
+    let bpe = tiktoken_rs::cl100k_base_singleton();
+    let count = |s: &str| bpe.encode_ordinary(s).len();
+    let records = csv_records(text);
+    let Some(((_, header), rows)) = records.split_first() else {
+        return Some(Vec::new());
+    };
+    let header_tokens = count(header) + 1;
+    // The header never takes more than half the chunk.
+    let budget = options
+        .max_tokens
+        .saturating_sub(header_tokens)
+        .max(options.max_tokens / 2)
+        .max(1);
+    let mut chunks: Vec<TextChunk> = Vec::new();
+    let push = |start: usize, body: &str, chunks: &mut Vec<TextChunk>| {
+        let text = format!("{header}\n{body}");
+        chunks.push(TextChunk {
+            position: u32::try_from(chunks.len()).unwrap_or(u32::MAX),
+            token_count: u32::try_from(count(&text)).unwrap_or(u32::MAX),
+            text,
+            heading_path: Vec::new(),
+            start,
+        });
+    };
+    if rows.is_empty() {
+        push(0, "", &mut chunks);
+        chunks[0].text = (*header).to_owned();
+        return Some(chunks);
+    }
+    let mut body = String::new();
+    let mut body_start = 0;
+    let mut body_tokens = 0;
+    for &(start, row) in rows {
+        if stop() {
+            return None;
+        }
+        let tokens = count(row) + 1;
+        if tokens > budget {
+            if !body.is_empty() {
+                push(body_start, &body, &mut chunks);
+                body.clear();
+                body_tokens = 0;
+            }
+            let plain = ChunkOptions {
+                max_tokens: budget,
+                overlap_tokens: 0,
+            };
+            for piece in chunk_text_with(row, TextFormat::Plain, plain, stop)? {
+                push(start + piece.start, &piece.text, &mut chunks);
+            }
+            continue;
+        }
+        if body_tokens + tokens > budget && !body.is_empty() {
+            push(body_start, &body, &mut chunks);
+            body.clear();
+            body_tokens = 0;
+        }
+        if body.is_empty() {
+            body_start = start;
+        } else {
+            body.push('\n');
+        }
+        body.push_str(row);
+        body_tokens += tokens;
+    }
+    if !body.is_empty() {
+        push(body_start, &body, &mut chunks);
     }
     Some(chunks)
 }
@@ -310,6 +419,47 @@ mod tests {
             paragraph[..paragraph.len() - 1]
                 .iter()
                 .all(|(_, w)| w.ends_with(' '))
+        );
+    }
+
+    #[test]
+    fn every_csv_chunk_starts_with_the_header() {
+        let mut csv = String::from("sku,name,price,stock\n");
+        for i in 0..1000 {
+            csv.push_str(&format!(
+                "SKU-{i},\"Kettle, model {i}\",{}.99,{}\n",
+                10 + i % 90,
+                i % 7
+            ));
+        }
+        csv.push_str("SKU-X,\"Note with\na line break\",1.00,1\n");
+        let chunks = chunk_text(
+            &csv,
+            TextFormat::Csv,
+            ChunkOptions {
+                max_tokens: 64,
+                overlap_tokens: 8,
+            },
+        );
+        assert!(chunks.len() > 20, "{}", chunks.len());
+        assert!(
+            chunks
+                .iter()
+                .all(|c| c.text.starts_with("sku,name,price,stock\n"))
+        );
+        assert!(chunks.iter().all(|c| c.token_count <= 64), "{chunks:#?}");
+        let row_600 = chunks.iter().find(|c| c.text.contains("SKU-600,")).unwrap();
+        assert!(row_600.text.contains("Kettle, model 600"));
+        let last = chunks.last().unwrap();
+        assert!(
+            last.text.contains("Note with\na line break"),
+            "quoted line breaks stay in the row"
+        );
+        assert!(
+            chunks
+                .iter()
+                .enumerate()
+                .all(|(i, c)| c.position as usize == i)
         );
     }
 

@@ -1,7 +1,12 @@
 //! An in-process BM25 index: one per knowledge base, beside its vector index.
 //!
-//! Text is cut into words (letters and digits), lower-cased, stripped of [`STOPWORDS`] and
-//! stemmed (Snowball English), like SQLite's `porter unicode61` tokenizer. A search adds each
+//! Text is cut into words at Unicode word boundaries (UAX #29), lower-cased, stripped of
+//! [`STOPWORDS`] and stemmed (Snowball English), like SQLite's `porter unicode61` tokenizer.
+//! Chinese, Japanese and Korean text, written without spaces, is indexed as overlapping
+//! character bigrams (a lone character as itself), as Lucene's CJK analyzer does: `退货政策`
+//! gives `退货 货政 政策`, so a search for `退货` finds it. A chunk is indexed with its
+//! document's title (counted twice) and its heading path before its text
+//! ([`KeywordIndex::build_chunks`]), so a document is found by its title. A search adds each
 //! query term's BM25 contribution (`k1` 1.2, `b` 0.75, the always-positive Lucene IDF) into one
 //! score per chunk, walking only the postings of the query's terms, then keeps the best `k`.
 //!
@@ -30,15 +35,60 @@ fn stemmer() -> &'static Stemmer {
     STEMMER.get_or_init(|| Stemmer::create(Algorithm::English))
 }
 
-/// The index terms of `text`, in order (repeats kept).
+/// Whether `c` is written without spaces between words: Han, Hiragana, Katakana, Hangul.
+fn is_cjk(c: char) -> bool {
+    matches!(c as u32,
+        0x3040..=0x30FF      // Hiragana, Katakana
+        | 0x31F0..=0x31FF    // Katakana phonetic extensions
+        | 0x3400..=0x4DBF    // CJK unified ideographs extension A
+        | 0x4E00..=0x9FFF    // CJK unified ideographs
+        | 0xAC00..=0xD7AF    // Hangul syllables
+        | 0x1100..=0x11FF    // Hangul jamo
+        | 0xF900..=0xFAFF    // CJK compatibility ideographs
+        | 0xFF66..=0xFF9F    // half-width Katakana
+        | 0x20000..=0x2FA1F) // CJK extensions B-F, compatibility supplement
+}
+
+/// Bigrams of a run of CJK characters (the character itself when alone).
+fn push_bigrams(run: &mut Vec<char>, out: &mut Vec<String>) {
+    match run.len() {
+        0 => {}
+        1 => out.push(run[0].to_string()),
+        _ => out.extend(run.windows(2).map(|pair| pair.iter().collect())),
+    }
+    run.clear();
+}
+
+/// The index terms of `text`, in order (repeats kept; see the module docs).
 pub fn terms(text: &str) -> Vec<String> {
+    use unicode_segmentation::UnicodeSegmentation;
     let stemmer = stemmer();
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|word| !word.is_empty())
-        .map(str::to_lowercase)
-        .filter(|word| !STOPWORDS.contains(&word.as_str()))
-        .map(|word| stemmer.stem(&word).into_owned())
-        .collect()
+    let mut out = Vec::new();
+    let mut run: Vec<char> = Vec::new();
+    for segment in text.split_word_bounds() {
+        if segment.chars().all(is_cjk) {
+            run.extend(segment.chars());
+            continue;
+        }
+        push_bigrams(&mut run, &mut out);
+        // Words of other scripts, and the letters and digits of mixed segments.
+        for word in segment
+            .split(|c: char| !c.is_alphanumeric() || is_cjk(c))
+            .filter(|w| !w.is_empty())
+        {
+            let word = word.to_lowercase();
+            if !STOPWORDS.contains(&word.as_str()) {
+                out.push(stemmer.stem(&word).into_owned());
+            }
+        }
+        let cjk_inside: Vec<char> = segment.chars().filter(|c| is_cjk(*c)).collect();
+        if !cjk_inside.is_empty() {
+            run.extend(cjk_inside);
+            push_bigrams(&mut run, &mut out);
+        }
+    }
+    push_bigrams(&mut run, &mut out);
+    out
 }
 
 /// The index (see the module docs).
@@ -53,13 +103,26 @@ pub struct KeywordIndex {
 }
 
 impl KeywordIndex {
+    /// Indexes chunks with their titles and headings (see the module docs).
+    pub fn build_chunks(chunks: &[crate::domain::ChunkText]) -> Self {
+        Self::build(chunks.iter().map(|chunk| {
+            let headings = chunk.heading_path.join(" \n");
+            let text = format!(
+                "{title}\n{title}\n{headings}\n{}",
+                chunk.text,
+                title = chunk.title
+            );
+            (chunk.id, text)
+        }))
+    }
+
     /// Indexes `(id, text)` pairs.
-    pub fn build<'a>(chunks: impl IntoIterator<Item = (ChunkId, &'a str)>) -> Self {
+    pub fn build<T: AsRef<str>>(chunks: impl IntoIterator<Item = (ChunkId, T)>) -> Self {
         let mut index = Self::default();
         let mut total: u64 = 0;
         for (row, (id, text)) in chunks.into_iter().enumerate() {
             let row = u32::try_from(row).unwrap_or(u32::MAX);
-            let terms = terms(text);
+            let terms = terms(text.as_ref());
             let length = u32::try_from(terms.len()).unwrap_or(u32::MAX);
             let mut counts: HashMap<String, u32> = HashMap::new();
             for term in terms {
@@ -164,6 +227,61 @@ mod tests {
             vec!["refund", "paid", "refund", "3", "order"]
         );
         assert_eq!(terms("مرحبا 🤖 naïve"), vec!["مرحبا", "naïv"]);
+    }
+
+    #[test]
+    fn cjk_text_is_indexed_as_bigrams() {
+        assert_eq!(terms("退货政策"), ["退货", "货政", "政策"]);
+        assert_eq!(
+            terms("退货，政策"),
+            ["退货", "政策"],
+            "not across punctuation"
+        );
+        assert_eq!(
+            terms("返品ポリシー"),
+            ["返品", "品ポ", "ポリ", "リシ", "シー"]
+        );
+        assert_eq!(terms("iPhone退货 policy"), ["iphon", "退货", "polici"]);
+        assert_eq!(terms("家"), ["家"]);
+        let (policy, other) = (ChunkId::new(), ChunkId::new());
+        let index = KeywordIndex::build([
+            (policy, "我们的退货政策：三十天内可以退货。"),
+            (other, "运费说明"),
+        ]);
+        assert_eq!(index.search("退货", 5)[0].0, policy);
+        assert_eq!(index.search("退货政策是什么", 5)[0].0, policy);
+        // Other scripts split at Unicode word boundaries.
+        assert_eq!(terms("naïve café"), ["naïv", "café"]);
+    }
+
+    #[test]
+    fn a_document_is_found_by_its_title_and_headings() {
+        use crate::domain::ChunkText;
+        use crate::id::DocumentId;
+        let chunk = |title: &str, headings: &[&str], text: &str| ChunkText {
+            id: ChunkId::new(),
+            document_id: DocumentId::new(),
+            title: title.into(),
+            heading_path: headings.iter().map(|h| (*h).to_owned()).collect(),
+            text: text.into(),
+        };
+        let faq = chunk(
+            "How do I reset my password?",
+            &[],
+            "Open settings and choose the link we email you.",
+        );
+        let other = chunk(
+            "Shipping",
+            &["Costs"],
+            "Password protected parcels ship free.",
+        );
+        let index = KeywordIndex::build_chunks(&[faq.clone(), other.clone()]);
+        assert_eq!(index.search("reset my password", 2)[0].0, faq.id);
+        assert_eq!(
+            index.search("costs", 2)[0].0,
+            other.id,
+            "headings count too"
+        );
     }
 
     #[test]

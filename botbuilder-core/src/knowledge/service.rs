@@ -51,6 +51,8 @@ pub const CHUNK_TIMEOUT: Duration = Duration::from_secs(300);
 /// How often a worker looks for ingestion jobs whose final lease ran out (their documents
 /// are then marked `failed`).
 pub const REAP_EVERY: Duration = Duration::from_secs(1);
+/// Longest document title, in characters.
+pub const MAX_TITLE_CHARS: usize = 300;
 /// Texts embedded per call.
 pub const EMBED_BATCH: usize = 64;
 /// Most results one search returns.
@@ -83,6 +85,9 @@ pub enum KnowledgeError {
     /// Stored vectors do not fit the knowledge base (changed embedder without re-indexing).
     #[error(transparent)]
     Vectors(#[from] VectorError),
+    /// The input breaks a rule (a blank title).
+    #[error(transparent)]
+    Invalid(#[from] crate::validate::Invalid),
 }
 
 /// A document to add.
@@ -590,6 +595,40 @@ impl KnowledgeService {
         }
     }
 
+    /// Renames a document (1 to [`crate::validate::MAX_NAME_CHARS`] × 3 characters). Search
+    /// finds it by its new title at once (keyword); its vectors, which embed the title, are
+    /// rebuilt by ingesting it again from the stored bytes.
+    pub async fn rename_document(
+        &self,
+        org: OrgId,
+        doc: DocumentId,
+        title: String,
+    ) -> Result<Document, KnowledgeError> {
+        let title = title.trim().to_owned();
+        crate::validate::Invalid::check(
+            crate::validate::text(&title, 1, MAX_TITLE_CHARS)
+                .err()
+                .map(|message| crate::validate::FieldIssue {
+                    field: "title".into(),
+                    message,
+                })
+                .into_iter()
+                .collect(),
+        )?;
+        let renamed = self.store.rename_document(org, doc, title).await?;
+        self.titles.lock().expect("titles poisoned").remove(&doc);
+        self.forget_index(renamed.kb_id);
+        if renamed.status == DocumentStatus::Ready {
+            let pending = self
+                .store
+                .set_document_status(org, doc, DocumentStatus::Pending, 0.0, None)
+                .await?;
+            self.enqueue_ingestion(org, renamed.kb_id, doc).await?;
+            return Ok(pending);
+        }
+        Ok(renamed)
+    }
+
     /// Deletes a document and its chunks.
     pub async fn delete_document(&self, org: OrgId, doc: DocumentId) -> Result<(), KnowledgeError> {
         let document = self.store.get_document(org, doc).await?;
@@ -610,7 +649,7 @@ impl KnowledgeService {
         Ok(())
     }
 
-    /// A document's title, cached (titles never change).
+    /// A document's title, cached (a rename forgets it).
     async fn title(&self, org: OrgId, doc: DocumentId) -> Result<String, KnowledgeError> {
         if let Some(title) = self.titles.lock().expect("titles poisoned").get(&doc) {
             return Ok(title.clone());
@@ -648,7 +687,7 @@ impl KnowledgeService {
             let vectors = vectors.into_iter().filter(|(_, v)| v.len() == dimensions);
             Ok(KbIndex {
                 vectors: VectorIndex::from_vectors(dimensions, vectors)?,
-                keywords: KeywordIndex::build(texts.iter().map(|(id, t)| (*id, t.as_str()))),
+                keywords: KeywordIndex::build_chunks(&texts),
             })
         };
         // Stemming every chunk takes a while on a large knowledge base: off the async threads.

@@ -35,8 +35,8 @@ use crate::domain::{
     RefreshToken, Role, RolePatch, Session, SessionState, SessionStatus, User,
 };
 use crate::domain::{
-    Chunk, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk, NewDocument,
-    NewKnowledgeBase, ScoredChunk,
+    Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
+    NewDocument, NewKnowledgeBase, ScoredChunk,
 };
 use crate::flow::Flow;
 use crate::id::{
@@ -336,12 +336,18 @@ pub trait KnowledgeRepo: Send + Sync + 'static {
         kb: KnowledgeBaseId,
     ) -> StoreResult<Vec<(ChunkId, Vec<f32>)>>;
 
-    /// Every chunk text of a knowledge base, for building a keyword index.
-    async fn chunk_texts(
+    /// Every chunk text of a knowledge base with its document's current title and its
+    /// heading path, for building a keyword index (in the order of
+    /// [`KnowledgeRepo::chunk_embeddings`]).
+    async fn chunk_texts(&self, org: OrgId, kb: KnowledgeBaseId) -> StoreResult<Vec<ChunkText>>;
+
+    /// Renames a document (its chunks are unchanged).
+    async fn rename_document(
         &self,
         org: OrgId,
-        kb: KnowledgeBaseId,
-    ) -> StoreResult<Vec<(ChunkId, String)>>;
+        doc: DocumentId,
+        title: String,
+    ) -> StoreResult<Document>;
 }
 
 /// A bot's flow: one editable draft and numbered, immutable published versions.

@@ -1420,12 +1420,29 @@ pub async fn documents_move_through_ingestion_and_take_their_chunks_along(store:
     assert_eq!(refund_vector, &vec![1.0, 0.0, 0.0]);
     let texts = store.chunk_texts(org.id, kb.id).await.unwrap();
     assert_eq!(
-        texts.iter().map(|(id, _)| *id).collect::<Vec<_>>(),
+        texts.iter().map(|t| t.id).collect::<Vec<_>>(),
         ids,
         "the same chunks in the same order as the vectors"
     );
-    assert!(texts.contains(&(refund.id, "Refunds take five days.".to_owned())));
+    let indexed = texts.iter().find(|t| t.id == refund.id).unwrap();
+    assert_eq!(indexed.text, "Refunds take five days.");
+    assert_eq!(indexed.heading_path, vec!["Guide", "Refunds 🤖"]);
+    assert_eq!(indexed.document_id, doc.id);
+    assert_eq!(indexed.title, doc.title);
     assert_not_found(store.chunk_texts(other.id, kb.id).await);
+    // A renamed document's chunks carry the new title; another organization cannot rename.
+    let renamed = store
+        .rename_document(org.id, doc.id, "Shop guide 🛒".into())
+        .await
+        .unwrap();
+    assert_eq!(renamed.title, "Shop guide 🛒");
+    let texts = store.chunk_texts(org.id, kb.id).await.unwrap();
+    assert!(
+        texts
+            .iter()
+            .all(|t| t.document_id != doc.id || t.title == "Shop guide 🛒")
+    );
+    assert_not_found(store.rename_document(other.id, doc.id, "Mine".into()).await);
     assert!(
         store.get_chunks(other.id, &ids).await.unwrap().is_empty(),
         "another organization sees none"

@@ -17,7 +17,9 @@ use axum::http::{StatusCode, header};
 use axum::response::IntoResponse;
 use botbuilder_core::domain::DocumentSource;
 use botbuilder_core::fetch::{FetchError, FetchRequest};
-use botbuilder_core::knowledge::extract::{content_type_for_name, essence, is_supported};
+use botbuilder_core::knowledge::extract::{
+    content_type_for_name, essence, is_supported, own_title,
+};
 use botbuilder_core::knowledge::{ExtractError, KnowledgeError, MAX_DOCUMENT_BYTES, Upload};
 use garde::Validate;
 use serde::Deserialize;
@@ -67,7 +69,8 @@ pub struct UploadForm {
     /// The file: plain text, Markdown, CSV, HTML or PDF, at most 50 MiB.
     #[schema(value_type = String, format = Binary)]
     file: Vec<u8>,
-    /// Title (default: the file name).
+    /// Title (default: the title the document gives itself, a Markdown `# heading` or front
+    /// matter, an HTML `<title>`; else the file name).
     title: Option<String>,
 }
 
@@ -169,7 +172,9 @@ async fn from_multipart(mut multipart: Multipart) -> ApiResult<Upload> {
     let (filename, content_type, bytes) =
         file.ok_or_else(|| ApiError::field("file", "a `file` part is required"))?;
     Ok(Upload {
-        title: title.unwrap_or_else(|| filename.clone()),
+        title: title
+            .or_else(|| own_title(&content_type, &bytes))
+            .unwrap_or_else(|| filename.clone()),
         source: DocumentSource::File { filename },
         content_type,
         content_hash: sha256_hex(&bytes),
@@ -305,6 +310,7 @@ async fn fetch_document(state: &AppState, url: &str, title: Option<String>) -> A
     }
     let title = title
         .map(|t| t.trim().to_owned())
+        .or_else(|| own_title(&content_type, &response.body))
         .unwrap_or_else(|| url.chars().take(MAX_TITLE_CHARS).collect());
     Ok(Upload {
         title,

@@ -29,8 +29,7 @@ use crate::extract::{OrgAccess, Path, Query, ValidJson, perm};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
 
-/// Longest document title, in characters.
-pub const MAX_TITLE_CHARS: usize = 300;
+pub use botbuilder_core::knowledge::service::MAX_TITLE_CHARS;
 /// Longest search query, in characters.
 pub const MAX_QUERY_CHARS: usize = 2_000;
 
@@ -43,6 +42,7 @@ impl From<KnowledgeError> for ApiError {
             KnowledgeError::Unreadable(ExtractError::TooLarge) => Self::PayloadTooLarge,
             KnowledgeError::Unreadable(other) => Self::field("text", other.to_string()),
             KnowledgeError::Store(e) => e.into(),
+            KnowledgeError::Invalid(invalid) => invalid.into(),
             KnowledgeError::Queue(e) => Self::Unavailable(Box::new(e)),
             KnowledgeError::Embedder(e) if e.is_retryable() => Self::Unavailable(Box::new(e)),
             other => Self::Internal(Box::new(other)),
@@ -367,6 +367,39 @@ pub async fn get_document(
 ) -> ApiResult<Json<DocumentView>> {
     let doc = document_in(&state, &access, &path).await?;
     Ok(Json((&doc).into()))
+}
+
+/// Changes to a document.
+#[derive(Debug, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct UpdateDocument {
+    /// New title (1 to 300 characters). Keyword search finds the new title at once; the
+    /// document is ingested again so its vectors follow.
+    #[garde(skip)]
+    pub title: String,
+}
+
+/// Renames a document.
+#[utoipa::path(patch, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}", tag = "knowledge", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id"),
+        ("doc" = Uuid, Path, description = "Document id")),
+    request_body = UpdateDocument,
+    responses((status = 200, body = DocumentView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+pub async fn update_document(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::BotsWrite>,
+    Path(path): Path<DocPath>,
+    ValidJson(req): ValidJson<UpdateDocument>,
+) -> ApiResult<impl IntoResponse> {
+    document_in(&state, &access, &path).await?;
+    let doc = state
+        .knowledge
+        .rename_document(access.org, path.doc, req.title)
+        .await?;
+    let audit = AuditRecord::new("document.update")
+        .target("document", path.doc)
+        .details(json!({ "title": doc.title }));
+    Ok((audit, Json(DocumentView::from(&doc))))
 }
 
 /// Deletes a document and its chunks.

@@ -149,7 +149,11 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 axum::extract::DefaultBodyLimit::max(documents::MAX_UPLOAD_BODY_BYTES),
             ),
         )
-        .routes(routes!(knowledge::get_document, knowledge::delete_document))
+        .routes(routes!(
+            knowledge::get_document,
+            knowledge::update_document,
+            knowledge::delete_document
+        ))
         .routes(routes!(knowledge::search))
         .routes(routes!(knowledge::dead_letters))
         .routes(routes!(knowledge::retry_document))

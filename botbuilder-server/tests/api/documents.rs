@@ -125,7 +125,7 @@ async fn files_of_every_kind_are_uploaded_ingested_and_found() {
     .await;
     let ready = settled(&app, &owner, &base, &markdown).await;
     assert_eq!(ready["status"], "ready", "{ready}");
-    assert_eq!(ready["title"], "returns.md");
+    assert_eq!(ready["title"], "Returns", "the document's own heading");
     assert_eq!(ready["content_type"], "text/markdown");
     assert_eq!(
         ready["source"],
@@ -446,7 +446,10 @@ async fn documents_by_url_go_through_the_guarded_client() {
         .await;
     let ready = settled(&app, &owner, &base, &guide).await;
     assert_eq!(ready["status"], "ready", "{ready}");
-    assert_eq!(ready["title"], format!("http://{site}/guide.md"));
+    assert_eq!(
+        ready["title"], "Opening hours",
+        "the document's own heading"
+    );
     assert_eq!(ready["content_type"], "text/markdown");
     assert_eq!(ready["source"]["type"], "url");
     let hit = top_hit(&app, &owner, &base, "when does the shop open").await;

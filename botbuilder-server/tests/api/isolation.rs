@@ -183,6 +183,9 @@ fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/orgs/{org}/messages/{message}/feedback") => json!({ "rating": "down" }),
         ("POST", "/api/v1/orgs/{org}/knowledge-bases") => json!({ "name": "intruder" }),
         ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => json!({ "name": "pwned" }),
+        ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}") => {
+            json!({ "title": "pwned" })
+        }
         ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents") => {
             json!({ "title": "intruder", "text": "pwned" })
         }
@@ -270,6 +273,10 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents"),
     (
         "GET",
+        "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}",
+    ),
+    (
+        "PATCH",
         "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}",
     ),
     (

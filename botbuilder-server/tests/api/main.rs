@@ -12,6 +12,7 @@ mod hostile_documents;
 mod isolation;
 mod jwt;
 mod knowledge;
+mod knowledge_quality;
 mod nlu;
 mod permissions;
 mod platform;

@@ -89,6 +89,7 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         ("POST", "/api/v1/orgs/{org}/knowledge-bases")
         | ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}")
         | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents")
+        | ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}")
         | ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}")
         | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}/retry")
         | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex") => BOT_WRITERS,
@@ -332,6 +333,9 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         ("POST", "/api/v1/orgs/{org}/knowledge-bases") => Some(json!({ "name": "docs" })),
         ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => {
             Some(json!({ "description": "changed" }))
+        }
+        ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}") => {
+            Some(json!({ "title": "Renamed" }))
         }
         ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents") => Some(json!({
             "title": "Refunds",

@@ -3,8 +3,8 @@
 
 use async_trait::async_trait;
 use botbuilder_core::domain::{
-    Chunk, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk, NewDocument,
-    NewKnowledgeBase, Page, PageRequest, ScoredChunk,
+    Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
+    NewDocument, NewKnowledgeBase, Page, PageRequest, ScoredChunk,
 };
 use botbuilder_core::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
 use botbuilder_core::knowledge::STOPWORDS;
@@ -598,15 +598,13 @@ impl KnowledgeRepo for SqliteStore {
             .collect()
     }
 
-    async fn chunk_texts(
-        &self,
-        org: OrgId,
-        kb: KnowledgeBaseId,
-    ) -> StoreResult<Vec<(ChunkId, String)>> {
+    async fn chunk_texts(&self, org: OrgId, kb: KnowledgeBaseId) -> StoreResult<Vec<ChunkText>> {
         self.get_knowledge_base(org, kb).await?;
-        let rows: Vec<(Uuid, String)> = sqlx::query_as(
-            "SELECT id, text FROM chunks
-             WHERE organization_id = ? AND knowledge_base_id = ? ORDER BY id",
+        let rows: Vec<(Uuid, Uuid, String, String, String)> = sqlx::query_as(
+            "SELECT c.id, c.document_id, d.title, c.heading_path, c.text
+             FROM chunks c JOIN documents d
+               ON d.organization_id = c.organization_id AND d.id = c.document_id
+             WHERE c.organization_id = ? AND c.knowledge_base_id = ? ORDER BY c.id",
         )
         .bind(org.as_uuid())
         .bind(kb.as_uuid())
@@ -615,8 +613,35 @@ impl KnowledgeRepo for SqliteStore {
         .map_err(store_err)?;
         Ok(rows
             .into_iter()
-            .map(|(id, text)| (ChunkId::from(id), text))
+            .map(|(id, document, title, headings, text)| ChunkText {
+                id: ChunkId::from(id),
+                document_id: DocumentId::from(document),
+                title,
+                heading_path: serde_json::from_str(&headings).unwrap_or_default(),
+                text,
+            })
             .collect())
+    }
+
+    async fn rename_document(
+        &self,
+        org: OrgId,
+        doc: DocumentId,
+        title: String,
+    ) -> StoreResult<Document> {
+        sqlx::query_as::<_, DocumentRow>(concat!(
+            "UPDATE documents SET title = ?3, updated_at = ?4
+             WHERE organization_id = ?1 AND id = ?2 RETURNING ",
+            document_columns!()
+        ))
+        .bind(org.as_uuid())
+        .bind(doc.as_uuid())
+        .bind(title)
+        .bind(micros(self.now()))
+        .fetch_one(&self.writer)
+        .await
+        .map_err(store_err)?
+        .try_into()
     }
 }
 

@@ -4,10 +4,16 @@ use scraper::{Html, Selector};
 
 use super::ExtractError;
 
-/// Elements that are never content: code, styling, embedded objects, page furniture.
+/// Elements that are never content: code, styling, embedded objects, navigation, forms.
 const NOT_CONTENT: &str = "script, style, noscript, template, iframe, object, embed, svg, \
-    canvas, img, picture, video, audio, nav, header, footer, aside, form, button, select, \
-    dialog";
+    canvas, img, picture, video, audio, nav, form, select, dialog";
+
+/// Page furniture when it belongs to the page (a site banner, footer, sidebar), content when
+/// it belongs to an article or section (an article's header holds its title).
+const FURNITURE: &str = "header, footer, aside";
+
+/// What makes a header, footer or aside part of the content.
+const CONTENT_CONTAINERS: [&str; 3] = ["article", "main", "section"];
 
 /// The readable text of a page (headings as `#` lines, so chunks keep their heading path)
 /// and its `<title>`.
@@ -20,7 +26,19 @@ pub(super) fn to_text(page: &str) -> Result<(String, Option<String>), ExtractErr
             .filter(|title| !title.is_empty())
     });
     let not_content = Selector::parse(NOT_CONTENT).expect("valid selector");
-    let dropped: Vec<_> = html.select(&not_content).map(|e| e.id()).collect();
+    let furniture = Selector::parse(FURNITURE).expect("valid selector");
+    let mut dropped: Vec<_> = html.select(&not_content).map(|e| e.id()).collect();
+    dropped.extend(
+        html.select(&furniture)
+            .filter(|e| {
+                !e.ancestors().any(|a| {
+                    a.value()
+                        .as_element()
+                        .is_some_and(|el| CONTENT_CONTAINERS.contains(&el.name()))
+                })
+            })
+            .map(|e| e.id()),
+    );
     for id in dropped {
         if let Some(mut node) = html.tree.get_mut(id) {
             node.detach();
@@ -95,6 +113,33 @@ mod tests {
         assert!(text.contains("## Exceptions"), "{text}");
         assert!(text.contains("within 30 days"), "{text}");
         assert!(text.contains("See the FAQ."), "{text}");
+    }
+
+    #[test]
+    fn article_headers_and_faq_questions_are_content() {
+        let page = r#"<body><header><a href="/">Shop</a> Sign in</header>
+            <article><header><h1>Returns FAQ</h1><p>Updated in May</p></header>
+            <details><summary>Can I return sale items?</summary><p>No, sale items are final.</p></details>
+            <div class="accordion"><button aria-expanded="false">How long do refunds take?</button>
+            <div><p>Five working days.</p></div></div>
+            <footer>Written by the support team</footer></article>
+            <aside>Related: gift cards</aside><footer>© Shop Inc.</footer>
+            <form><button>Subscribe</button></form></body>"#;
+        let (text, _) = to_text(page).unwrap();
+        for kept in [
+            "# Returns FAQ",
+            "Updated in May",
+            "Can I return sale items?",
+            "sale items are final",
+            "How long do refunds take?",
+            "Five working days",
+            "Written by the support team",
+        ] {
+            assert!(text.contains(kept), "{kept} in {text}");
+        }
+        for gone in ["Sign in", "Related", "Shop Inc", "Subscribe"] {
+            assert!(!text.contains(gone), "{gone} in {text}");
+        }
     }
 
     #[test]

@@ -2,7 +2,8 @@
 //!
 //! | media type | read as | needs feature |
 //! |---|---|---|
-//! | `text/plain`, `text/csv` | plain text | — |
+//! | `text/plain` | plain text | — |
+//! | `text/csv` | a table: chunks of whole rows, each with the header row | — |
 //! | `text/markdown`, `text/x-markdown` | Markdown (headings kept for chunking) | — |
 //! | `text/html`, `application/xhtml+xml` | Markdown-like text; scripts, styles, navigation, headers, footers and forms dropped | `html` |
 //! | `application/pdf` | plain text, page by page | `pdf` |
@@ -200,6 +201,94 @@ pub fn content_type_for_name(name: &str) -> Option<&'static str> {
     })
 }
 
+/// Longest title taken from a document itself, in characters.
+pub const MAX_OWN_TITLE_CHARS: usize = 200;
+
+/// The title a document gives itself, found without running a parser (safe on any input,
+/// linear in at most the first 64 KiB): a Markdown front-matter `title:` or the first `#`
+/// heading; an HTML `<title>`, else the first `<h1>`. `None` for other types or when there is
+/// none. Used when an upload names no title, so five `README.md` files get five titles.
+pub fn own_title(content_type: &str, bytes: &[u8]) -> Option<String> {
+    let head = &bytes[..bytes.len().min(64 * 1024)];
+    let text = String::from_utf8_lossy(head);
+    let found = match kind(content_type)? {
+        Kind::Markdown => markdown_title(&text),
+        Kind::Html => html_element_text(&text, "title").or_else(|| html_element_text(&text, "h1")),
+        Kind::Plain | Kind::Pdf => None,
+    }?;
+    let tidy: String = found.split_whitespace().collect::<Vec<_>>().join(" ");
+    let tidy: String = tidy.chars().take(MAX_OWN_TITLE_CHARS).collect();
+    (!tidy.is_empty()).then_some(tidy)
+}
+
+fn markdown_title(text: &str) -> Option<String> {
+    let text = text.strip_prefix('\u{feff}').unwrap_or(text);
+    if let Some(rest) = text
+        .strip_prefix("---\n")
+        .or_else(|| text.strip_prefix("---\r\n"))
+    {
+        for line in rest.lines() {
+            if line.trim() == "---" {
+                break;
+            }
+            if let Some(value) = line.strip_prefix("title:") {
+                let value = value.trim().trim_matches(|c| c == '"' || c == '\'');
+                if !value.is_empty() {
+                    return Some(value.to_owned());
+                }
+            }
+        }
+    }
+    let mut fenced = false;
+    for line in text.lines() {
+        let trimmed = line.trim_start();
+        if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
+            fenced = !fenced;
+        } else if !fenced && let Some(title) = trimmed.strip_prefix("# ") {
+            let title = title.trim().trim_end_matches('#').trim();
+            if !title.is_empty() {
+                return Some(title.to_owned());
+            }
+        }
+    }
+    None
+}
+
+/// The text inside the first `<tag …>…</tag>` of a page, tags stripped and the common
+/// entities decoded (a plain search, no parser).
+fn html_element_text(page: &str, tag: &str) -> Option<String> {
+    let lower = page.to_ascii_lowercase();
+    let open = format!("<{tag}");
+    let mut from = 0;
+    let start = loop {
+        let at = lower[from..].find(&open)? + from;
+        let after = lower.as_bytes().get(at + open.len())?;
+        if *after == b'>' || after.is_ascii_whitespace() {
+            break lower[at..].find('>')? + at + 1;
+        }
+        from = at + open.len();
+    };
+    let end = lower[start..].find(&format!("</{tag}"))? + start;
+    let mut text = String::new();
+    let mut in_tag = false;
+    for c in page[start..end].chars() {
+        match c {
+            '<' => in_tag = true,
+            '>' => in_tag = false,
+            c if !in_tag => text.push(c),
+            _ => {}
+        }
+    }
+    Some(
+        text.replace("&amp;", "&")
+            .replace("&lt;", "<")
+            .replace("&gt;", ">")
+            .replace("&quot;", "\"")
+            .replace("&#39;", "'")
+            .replace("&nbsp;", " "),
+    )
+}
+
 /// Refuses, before anything is stored, what can never be read: an unsupported type, more than
 /// [`MAX_DOCUMENT_BYTES`], no bytes, and text that is not UTF-8 (documents that are text by
 /// type). What needs parsing (an empty HTML body, a damaged PDF) fails later, in ingestion.
@@ -231,6 +320,8 @@ pub fn extract(content_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractErr
             let text = std::str::from_utf8(bytes).map_err(|_| ExtractError::NotUtf8)?;
             let format = if kind == Kind::Markdown {
                 TextFormat::Markdown
+            } else if essence(content_type) == "text/csv" {
+                TextFormat::Csv
             } else {
                 TextFormat::Plain
             };
@@ -342,6 +433,39 @@ mod tests {
             check_upload("text/plain", &big),
             Err(ExtractError::TooLarge)
         );
+    }
+
+    #[test]
+    fn documents_name_themselves() {
+        let title = |t: &str, b: &str| own_title(t, b.as_bytes());
+        assert_eq!(
+            title("text/markdown", "Intro text\n\n# tokio\n\n## Usage"),
+            Some("tokio".into())
+        );
+        assert_eq!(
+            title(
+                "text/markdown",
+                "---\ntitle: \"Getting started\"\n---\n# Other"
+            ),
+            Some("Getting started".into())
+        );
+        assert_eq!(
+            title("text/markdown", "```\n# not a title\n```\nplain"),
+            None
+        );
+        assert_eq!(
+            title(
+                "text/html",
+                "<html><head><TITLE>Returns &amp; refunds</TITLE>"
+            ),
+            Some("Returns & refunds".into())
+        );
+        assert_eq!(
+            title("text/html", "<body><h1 class=x>Warranty <b>terms</b></h1>"),
+            Some("Warranty terms".into())
+        );
+        assert_eq!(title("text/html", "<titles>no</titles>"), None);
+        assert_eq!(title("text/plain", "# plain"), None);
     }
 
     #[test]

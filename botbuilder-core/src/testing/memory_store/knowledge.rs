@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::{Data, InMemoryStore, page_of};
 use crate::domain::{
-    Chunk, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk, NewDocument,
-    NewKnowledgeBase, Page, PageRequest, ScoredChunk,
+    Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
+    NewDocument, NewKnowledgeBase, Page, PageRequest, ScoredChunk,
 };
 use crate::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
 use crate::store::{KnowledgeRepo, StoreError, StoreResult};
@@ -337,18 +337,38 @@ impl KnowledgeRepo for InMemoryStore {
             .collect())
     }
 
-    async fn chunk_texts(
-        &self,
-        org: OrgId,
-        kb: KnowledgeBaseId,
-    ) -> StoreResult<Vec<(ChunkId, String)>> {
+    async fn chunk_texts(&self, org: OrgId, kb: KnowledgeBaseId) -> StoreResult<Vec<ChunkText>> {
         let data = self.data();
         data.kb_of(org, kb)?;
         Ok(data
             .chunks
             .iter()
             .filter(|(_, (c, _))| c.kb_id == kb)
-            .map(|(id, (c, _))| (*id, c.text.clone()))
+            .map(|(id, (c, _))| ChunkText {
+                id: *id,
+                document_id: c.document_id,
+                title: data
+                    .documents
+                    .get(&c.document_id)
+                    .map(|(d, _)| d.title.clone())
+                    .unwrap_or_default(),
+                heading_path: c.heading_path.clone(),
+                text: c.text.clone(),
+            })
             .collect())
+    }
+
+    async fn rename_document(
+        &self,
+        org: OrgId,
+        doc: DocumentId,
+        title: String,
+    ) -> StoreResult<Document> {
+        let now = self.now();
+        let mut data = self.data();
+        let stored = data.document_mut(org, doc)?;
+        stored.title = title;
+        stored.updated_at = now;
+        Ok(stored.clone())
     }
 }

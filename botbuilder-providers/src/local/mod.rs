@@ -1,5 +1,7 @@
 //! The offline `local` provider and embedder.
 
+mod extractive;
+
 use async_trait::async_trait;
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::llm::{
@@ -16,9 +18,10 @@ pub const DEFAULT_DIMENSIONS: usize = 384;
 
 /// A deterministic, offline "model": it never invents facts. Without retrieved context it says
 /// so. With numbered sources (`[1] Title` blocks after `Context:` in the system prompt, as the
-/// engine writes them) it is an extractive answerer: the sentences of the best source that
-/// share the most words with the question, cited as `[1]`. Other context is returned as is.
-/// It is what bots use when no LLM is configured.
+/// engine writes them) it is an extractive answerer (see [`extractive`]): the sentences of
+/// the best-ranked sources that share the most words with the question, with a code block
+/// that follows them, each cited (`[1]`). Other context is returned as is. It is what bots use
+/// when no LLM is configured.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalProvider;
 
@@ -30,114 +33,6 @@ impl LocalProvider {
 
 fn approx_tokens(text: &str) -> u32 {
     u32::try_from(text.len().div_ceil(4)).unwrap_or(u32::MAX)
-}
-
-/// Sentences kept in an extractive answer.
-const ANSWER_SENTENCES: usize = 2;
-
-/// Lower-case words longer than two letters.
-fn content_words(text: &str) -> Vec<String> {
-    text.split(|c: char| !c.is_alphanumeric())
-        .filter(|w| w.chars().count() > 2)
-        .map(str::to_lowercase)
-        .collect()
-}
-
-/// Numbered source `n` (`[n] label` line, then its text) of a context block.
-fn source(context: &str, n: usize) -> Option<&str> {
-    let head = format!("[{n}] ");
-    let start = if n == 1 {
-        context.strip_prefix(head.as_str()).map(|_| head.len())?
-    } else {
-        context.find(&format!("\n\n{head}"))? + 2 + head.len()
-    };
-    let rest = &context[start..];
-    let body = rest.split_once('\n').map_or("", |(_, body)| body);
-    let end = body
-        .find(&format!("\n\n[{}] ", n + 1))
-        .unwrap_or(body.len());
-    Some(body[..end].trim())
-}
-
-/// The best-ranked source with prose to answer from, and its number.
-fn answering_source(context: &str) -> Option<(usize, &str)> {
-    (1..)
-        .map_while(|n| source(context, n).map(|body| (n, body)))
-        .find(|(_, body)| !prose(body).is_empty())
-}
-
-/// Splits text into sentences (after `.`, `!`, `?` or a line break).
-fn sentences(text: &str) -> Vec<&str> {
-    let mut out = Vec::new();
-    let mut start = 0;
-    let chars: Vec<(usize, char)> = text.char_indices().collect();
-    for (i, (at, c)) in chars.iter().enumerate() {
-        let next_is_space = chars.get(i + 1).is_none_or(|(_, n)| n.is_whitespace());
-        if (matches!(c, '.' | '!' | '?') && next_is_space) || *c == '\n' {
-            let end = at + c.len_utf8();
-            let piece = text[start..end].trim();
-            if !piece.is_empty() {
-                out.push(piece);
-            }
-            start = end;
-        }
-    }
-    let tail = text[start..].trim();
-    if !tail.is_empty() {
-        out.push(tail);
-    }
-    out
-}
-
-/// Markdown prose of a passage: headings dropped, list markers removed, the lines of each
-/// paragraph joined (paragraphs stay on their own lines).
-fn prose(passage: &str) -> String {
-    passage
-        .split("\n\n")
-        .map(|paragraph| {
-            paragraph
-                .lines()
-                .map(str::trim)
-                .filter(|l| {
-                    !l.is_empty()
-                        && !l.starts_with('#')
-                        && !l.starts_with("```")
-                        && !l.starts_with('|')
-                })
-                .map(|l| l.trim_start_matches(['-', '*', '>']).trim())
-                .collect::<Vec<_>>()
-                .join(" ")
-        })
-        .filter(|p| !p.is_empty())
-        .collect::<Vec<_>>()
-        .join("\n")
-}
-
-/// The sentences of `passage` that answer `question` best, in their original order.
-fn extract_answer(passage: &str, question: &str) -> String {
-    let asked = content_words(question);
-    let text = prose(passage);
-    let all = sentences(&text);
-    let mut scored: Vec<(usize, usize)> = all
-        .iter()
-        .enumerate()
-        .map(|(i, s)| {
-            let words = content_words(s);
-            (asked.iter().filter(|w| words.contains(w)).count(), i)
-        })
-        .collect();
-    scored.sort_by(|a, b| b.0.cmp(&a.0).then(a.1.cmp(&b.1)));
-    let mut keep: Vec<usize> = scored
-        .iter()
-        .take(ANSWER_SENTENCES)
-        .filter(|(score, _)| *score > 0)
-        .map(|(_, i)| *i)
-        .collect();
-    if keep.is_empty() {
-        keep = (0..all.len().min(ANSWER_SENTENCES)).collect();
-    }
-    keep.sort_unstable();
-    keep.iter().map(|i| all[*i]).collect::<Vec<_>>().join(" ")
 }
 
 #[async_trait]
@@ -165,10 +60,9 @@ impl LlmProvider for LocalProvider {
             .map_or("", |m| m.content.as_str());
         let text = match context {
             None => Self::NO_ANSWER.to_owned(),
-            Some(context) if context.starts_with("[1] ") => match answering_source(context) {
-                Some((n, passage)) => format!("{} [{n}]", extract_answer(passage, question)),
-                None => Self::NO_ANSWER.to_owned(),
-            },
+            Some(context) if context.starts_with("[1] ") => {
+                extractive::answer(context, question).unwrap_or_else(|| Self::NO_ANSWER.to_owned())
+            }
             Some(context) => context.to_owned(),
         };
         let prompt_tokens = req.messages.iter().map(|m| approx_tokens(&m.content)).sum();
@@ -378,25 +272,6 @@ mod tests {
         assert_eq!(
             answer.text,
             "Refunds are paid within five days of the return. [1]"
-        );
-        assert_eq!(sentences("A b. C d! E\nF"), vec!["A b.", "C d!", "E", "F"]);
-        assert_eq!(
-            extract_answer(
-                "## Is it offline?\n\nYes. It runs\nwithout a network.\n",
-                "Is it offline?"
-            ),
-            "Yes. It runs without a network."
-        );
-        assert_eq!(prose("- one\n- two\n\n# H\n\ntext"), "one two\ntext");
-        assert_eq!(prose("| a | b |\n|---|---|"), "", "tables are not prose");
-        let tables_first = "[1] README\n| a | b |\n\n[2] FAQ\nYes, it is offline.";
-        assert_eq!(
-            answering_source(tables_first),
-            Some((2, "Yes, it is offline."))
-        );
-        assert_eq!(
-            sentences("Version 2.5 is out."),
-            vec!["Version 2.5 is out."]
         );
     }
 }
