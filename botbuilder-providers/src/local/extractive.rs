@@ -148,9 +148,7 @@ fn blocks(passage: &str) -> Vec<Block<'_>> {
             offset = end;
             let block = &passage[line_start.min(passage.len())..end.min(passage.len())];
             out.push(Block::Code(block.trim_end()));
-        } else if line.trim().is_empty() {
-            flush(&mut prose, &mut out);
-        } else if is_furniture(line) {
+        } else if line.trim().is_empty() || is_furniture(line) {
             flush(&mut prose, &mut out);
         } else {
             prose.push(line);
