@@ -8,8 +8,11 @@
 //! CLINC150 protocol (its README): train on `train` (150 intents x 100 examples), pick the
 //! confidence threshold on `val` + `oos_val`, report on `test` + `oos_test`: in-scope accuracy
 //! (no threshold), in-scope accuracy and out-of-scope recall with the threshold, classify
-//! latency p50/p99, and training time. SNIPS (optional): accuracy on `test` after training on
-//! `train`, as a smoke test.
+//! latency p50/p99, and training time. Then, for bots of 10, 25, 50, 100 and 150 intents (the
+//! first intents in name order), what the *default* threshold does: top-1 in-scope accuracy,
+//! in-scope accuracy at the default threshold (the gap should stay within 3 points) and
+//! out-of-scope recall. SNIPS (optional): accuracy on `test` after training on `train`, as a
+//! smoke test.
 
 use std::path::Path;
 use std::time::Instant;
@@ -180,6 +183,42 @@ fn options_from_env() -> TrainOptions {
     options
 }
 
+/// What the default threshold does for bots of several sizes (see the module docs), on
+/// `split` and `oos_split` (`val` to tune, `test` to report).
+fn default_threshold_by_size(path: &Path, split: &str, oos_split: &str) {
+    let data: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(path).expect("read CLINC150")).expect("json");
+    let train = clinc_split(&data, "train");
+    let test = clinc_split(&data, split);
+    let oos_test = clinc_split(&data, oos_split);
+    let mut intents: Vec<&str> = train.iter().map(|(_, i)| i.as_str()).collect();
+    intents.sort_unstable();
+    intents.dedup();
+    let threshold = TrainOptions::DEFAULT_THRESHOLD;
+    println!("Default threshold {threshold} by bot size (CLINC150 {split} + {oos_split})");
+    println!("  intents  top-1   @default  gap     oos recall  train s");
+    for size in [10, 25, 50, 100, 150] {
+        let chosen: std::collections::HashSet<&str> = intents.iter().take(size).copied().collect();
+        let keep = |set: &Labelled| -> Labelled {
+            set.iter()
+                .filter(|(_, i)| chosen.contains(i.as_str()))
+                .cloned()
+                .collect()
+        };
+        let (train, test) = (keep(&train), keep(&test));
+        let start = Instant::now();
+        let classifier = IntentClassifier::train(&examples(&train), &options_from_env()).unwrap();
+        let secs = start.elapsed().as_secs_f64();
+        let (scored, oos) = confidences(&classifier, &test, &oos_test);
+        let (top1, _) = rates(&scored, &oos, 0.0);
+        let (at_default, recall) = rates(&scored, &oos, threshold);
+        println!(
+            "  {size:>7}  {top1:.4}  {at_default:.4}    {:.4}  {recall:.4}      {secs:.2}",
+            top1 - at_default
+        );
+    }
+}
+
 fn snips_split(dir: &Path, split: &str) -> Labelled {
     let read =
         |file: &str| std::fs::read_to_string(dir.join(split).join(file)).expect("read SNIPS");
@@ -215,6 +254,10 @@ fn main() {
         std::process::exit(2);
     };
     clinc(Path::new(clinc_path));
+    if std::env::var_os("NLU_TUNE").is_some() {
+        default_threshold_by_size(Path::new(clinc_path), "val", "oos_val");
+    }
+    default_threshold_by_size(Path::new(clinc_path), "test", "oos_test");
     if let Some(dir) = args.get(1) {
         snips(Path::new(dir));
     }

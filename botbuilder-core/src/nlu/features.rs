@@ -1,9 +1,11 @@
 //! TF-IDF features: word unigrams and bigrams plus character n-grams (2 to 5) inside word
 //! boundaries, each group L2-normalized, hashed to 64 bits and mapped to a dense index by a
-//! vocabulary learned at training time.
+//! vocabulary learned at training time. Words the vocabulary does not know are first
+//! corrected to a close training word when there is one ([`super::spelling`]).
 
 use std::collections::HashMap;
 
+use super::spelling::Speller;
 use super::text::{fnv1a, tokens};
 
 /// Smallest and largest character n-gram.
@@ -20,12 +22,12 @@ pub(crate) struct SparseVec {
     pub(crate) values: Vec<f32>,
 }
 
-/// Raw feature hashes of a text with their counts, split into the word and character groups.
-fn raw_features(text: &str) -> (HashMap<u64, f32>, HashMap<u64, f32>) {
-    let words = tokens(text);
+/// Raw feature hashes of a text's words with their counts, split into the word and
+/// character groups.
+fn raw_features(words: &[String]) -> (HashMap<u64, f32>, HashMap<u64, f32>) {
     let mut word = HashMap::new();
     let mut chars = HashMap::new();
-    for w in &words {
+    for w in words {
         *word.entry(fnv1a(&[b"w:", w.as_bytes()])).or_insert(0.0) += 1.0;
         let padded: Vec<char> = std::iter::once(' ')
             .chain(w.chars())
@@ -58,16 +60,18 @@ pub(crate) struct Featurizer {
     vocab: HashMap<u64, u32>,
     idf: Vec<f32>,
     unseen_idf: f32,
+    speller: Speller,
 }
 
 impl Featurizer {
     /// Learns the vocabulary (features seen in at least `min_df` texts) and smoothed IDF.
     pub(crate) fn fit<'a>(texts: impl Iterator<Item = &'a str>, min_df: u32) -> Self {
+        let tokenized: Vec<Vec<String>> = texts.map(tokens).collect();
         let mut df: HashMap<u64, u32> = HashMap::new();
         let mut n_docs = 0u32;
-        for text in texts {
+        for words in &tokenized {
             n_docs += 1;
-            let (word, chars) = raw_features(text);
+            let (word, chars) = raw_features(words);
             for key in word.keys().chain(chars.keys()) {
                 *df.entry(*key).or_insert(0) += 1;
             }
@@ -85,12 +89,25 @@ impl Featurizer {
             vocab,
             idf,
             unseen_idf: (1.0 + n).ln() + 1.0,
+            speller: Speller::fit(tokenized.iter().map(Vec::as_slice)),
         }
     }
 
-    /// The share of `text`'s words the vocabulary knows (1 for a text without words).
+    /// The words of `text`, misspellings of training words corrected.
+    pub(crate) fn words(&self, text: &str) -> Vec<String> {
+        tokens(text)
+            .into_iter()
+            .map(|w| match self.speller.correct(&w) {
+                Some(fixed) => fixed.to_owned(),
+                None => w,
+            })
+            .collect()
+    }
+
+    /// The share of `text`'s words the vocabulary knows, corrections included (1 for a text
+    /// without words).
     pub(crate) fn known_word_share(&self, text: &str) -> f32 {
-        let words = tokens(text);
+        let words = self.words(text);
         if words.is_empty() {
             return 1.0;
         }
@@ -108,7 +125,7 @@ impl Featurizer {
 
     /// The TF-IDF vector of `text` (sublinear TF, each group L2-normalized and weighted).
     pub(crate) fn transform(&self, text: &str) -> SparseVec {
-        let (word, chars) = raw_features(text);
+        let (word, chars) = raw_features(&self.words(text));
         let mut out = SparseVec::default();
         for (group, weight) in [(word, WORD_WEIGHT), (chars, CHAR_WEIGHT)] {
             let start = out.indices.len();

@@ -13,6 +13,9 @@
 
 use super::features::SparseVec;
 
+/// Softmax temperature of an uncalibrated model.
+pub(crate) const DEFAULT_TEMPERATURE: f32 = 5.0;
+
 /// Required gap between the true class's score and the best wrong class's.
 const MARGIN: f32 = 1.0;
 
@@ -38,7 +41,7 @@ impl Default for TrainParams {
             learning_rate: 0.1,
             l2: 1e-6,
             seed: 0x5eed,
-            temperature: 5.0,
+            temperature: DEFAULT_TEMPERATURE,
         }
     }
 }
@@ -105,6 +108,19 @@ impl LinearModel {
                         if *s > best.1 { (c, *s) } else { best }
                     },
                 );
+                if classes == 1 {
+                    // One intent: its rival is the background class (score 0), so the model
+                    // still learns what its examples look like.
+                    if scores[y] >= MARGIN {
+                        continue;
+                    }
+                    for (&f, &v) in xs[i].indices.iter().zip(&xs[i].values) {
+                        let w = &mut model.weights[f as usize];
+                        *w = *w * decay + lr * v;
+                    }
+                    model.bias[y] += lr;
+                    continue;
+                }
                 if rival == y || scores[y] - rival_score >= MARGIN {
                     continue;
                 }
@@ -137,6 +153,11 @@ impl LinearModel {
             model.bias = avg_bias.into_iter().map(|a| a / n).collect();
         }
         model
+    }
+
+    /// The temperature scaling scores before the softmax.
+    pub(crate) fn set_temperature(&mut self, temperature: f32) {
+        self.temperature = temperature;
     }
 
     /// Class probabilities of `x` into `out` (length = classes).
