@@ -133,9 +133,26 @@ pub struct PartialSettings {
         global = true
     )]
     pub cors_origins: Option<Vec<String>>,
-    /// Requests per minute per client IP [default: 600].
+    /// Anonymous requests per minute per client IP [default: 600].
     #[arg(long, env = "BOTBUILDER_RATE_LIMIT_PER_MINUTE", global = true)]
     pub rate_limit_per_minute: Option<u32>,
+    /// Requests per minute per user or API key [default: 6000].
+    #[arg(
+        long,
+        env = "BOTBUILDER_RATE_LIMIT_PER_CREDENTIAL_PER_MINUTE",
+        global = true
+    )]
+    pub rate_limit_per_credential_per_minute: Option<u32>,
+    /// Requests per minute per organization, all its users and keys together [default: 30000].
+    #[arg(long, env = "BOTBUILDER_RATE_LIMIT_PER_ORG_PER_MINUTE", global = true)]
+    pub rate_limit_per_org_per_minute: Option<u32>,
+    /// Web chat sessions a client IP may start per minute [default: 30].
+    #[arg(
+        long,
+        env = "BOTBUILDER_WEBCHAT_SESSIONS_PER_IP_PER_MINUTE",
+        global = true
+    )]
+    pub webchat_sessions_per_ip_per_minute: Option<u32>,
     /// Login/sign-up attempts per minute per IP [default: 20].
     #[arg(long, env = "BOTBUILDER_AUTH_RATE_LIMIT_PER_IP", global = true)]
     pub auth_rate_limit_per_ip: Option<u32>,
@@ -226,6 +243,8 @@ impl PartialSettings {
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
         layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
+            rate_limit_per_credential_per_minute, rate_limit_per_org_per_minute,
+            webchat_sessions_per_ip_per_minute,
             auth_rate_limit_per_ip, auth_rate_limit_per_email, auth_failures_per_ip,
             trust_forwarded_for, trusted_proxies, fetch_allow,
             fetch_proxy,
@@ -294,8 +313,14 @@ pub struct Settings {
     pub body_limit: usize,
     /// CORS allowlist.
     pub cors_origins: Vec<String>,
-    /// Requests per minute per IP.
+    /// Anonymous requests per minute per IP.
     pub rate_limit_per_minute: u32,
+    /// Requests per minute per user or API key.
+    pub rate_limit_per_credential_per_minute: u32,
+    /// Requests per minute per organization.
+    pub rate_limit_per_org_per_minute: u32,
+    /// Web chat sessions per minute per IP.
+    pub webchat_sessions_per_ip_per_minute: u32,
     /// Auth attempts per minute per IP.
     pub auth_rate_limit_per_ip: u32,
     /// Failed logins per 15 minutes per account and client address.
@@ -412,6 +437,13 @@ impl Settings {
             body_limit: partial.body_limit.unwrap_or(DEFAULT_BODY_LIMIT),
             cors_origins: partial.cors_origins.unwrap_or_default(),
             rate_limit_per_minute: partial.rate_limit_per_minute.unwrap_or(600),
+            rate_limit_per_credential_per_minute: partial
+                .rate_limit_per_credential_per_minute
+                .unwrap_or(6_000),
+            rate_limit_per_org_per_minute: partial.rate_limit_per_org_per_minute.unwrap_or(30_000),
+            webchat_sessions_per_ip_per_minute: partial
+                .webchat_sessions_per_ip_per_minute
+                .unwrap_or(30),
             auth_rate_limit_per_ip: partial.auth_rate_limit_per_ip.unwrap_or(20),
             auth_rate_limit_per_email: partial.auth_rate_limit_per_email.unwrap_or(10),
             auth_failures_per_ip: partial.auth_failures_per_ip.unwrap_or(30),
@@ -455,6 +487,9 @@ impl Settings {
             body_limit: DEFAULT_BODY_LIMIT,
             cors_origins: Vec::new(),
             rate_limit_per_minute: 100_000,
+            rate_limit_per_credential_per_minute: 100_000,
+            rate_limit_per_org_per_minute: 100_000,
+            webchat_sessions_per_ip_per_minute: 100_000,
             auth_rate_limit_per_ip: 10_000,
             auth_rate_limit_per_email: 10_000,
             auth_failures_per_ip: 10_000,

@@ -36,8 +36,14 @@ pub struct HttpSettings {
     pub body_limit: usize,
     /// CORS allowlist.
     pub cors_origins: Vec<String>,
-    /// Requests per minute per IP.
+    /// Anonymous requests per minute per IP.
     pub rate_limit_per_minute: u32,
+    /// Requests per minute per user or API key.
+    pub rate_limit_per_credential_per_minute: u32,
+    /// Requests per minute per organization.
+    pub rate_limit_per_org_per_minute: u32,
+    /// Web chat sessions per minute per IP.
+    pub webchat_sessions_per_ip_per_minute: u32,
     /// Auth attempts per minute per IP.
     pub auth_rate_limit_per_ip: u32,
     /// Failed logins per 15 minutes per account and client address.
@@ -67,6 +73,9 @@ impl HttpSettings {
             body_limit: settings.body_limit,
             cors_origins: settings.cors_origins.clone(),
             rate_limit_per_minute: settings.rate_limit_per_minute,
+            rate_limit_per_credential_per_minute: settings.rate_limit_per_credential_per_minute,
+            rate_limit_per_org_per_minute: settings.rate_limit_per_org_per_minute,
+            webchat_sessions_per_ip_per_minute: settings.webchat_sessions_per_ip_per_minute,
             auth_rate_limit_per_ip: settings.auth_rate_limit_per_ip,
             auth_rate_limit_per_email: settings.auth_rate_limit_per_email,
             auth_failures_per_ip: settings.auth_failures_per_ip,

@@ -48,8 +48,9 @@ impl Principal {
 #[derive(Debug, Clone)]
 pub struct Auth(pub Principal);
 
-fn bearer(parts: &Parts) -> Option<&str> {
-    let value = parts.headers.get(AUTHORIZATION)?.to_str().ok()?;
+/// The bearer token of a request's `Authorization` header, if any.
+pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
+    let value = headers.get(AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
     scheme
         .eq_ignore_ascii_case("bearer")
@@ -57,31 +58,38 @@ fn bearer(parts: &Parts) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
+/// Who a bearer token belongs to: a user (a valid access JWT) or an API key (known and
+/// unexpired). Anything else is `Unauthorized`.
+pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
+    if token.starts_with(API_KEY_PREFIX) {
+        let key = match state
+            .access
+            .api_key(&*state.store, &hash_secret(token))
+            .await
+        {
+            Ok(key) => key,
+            Err(StoreError::NotFound) => return Err(ApiError::Unauthorized),
+            Err(e) => return Err(e.into()),
+        };
+        if key.expires_at.is_some_and(|at| at <= state.clock.now()) {
+            return Err(ApiError::Unauthorized);
+        }
+        Ok(Principal::ApiKey(Box::new(key)))
+    } else {
+        Ok(Principal::User(state.tokens.verify(token)?.user_id))
+    }
+}
+
 impl FromRequestParts<AppState> for Auth {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, state: &AppState) -> Result<Self, ApiError> {
+        // The rate limiter authenticated the request already, when it could.
         if let Some(principal) = parts.extensions.get::<Principal>() {
             return Ok(Self(principal.clone()));
         }
-        let token = bearer(parts).ok_or(ApiError::Unauthorized)?;
-        let principal = if token.starts_with(API_KEY_PREFIX) {
-            let key = match state
-                .access
-                .api_key(&*state.store, &hash_secret(token))
-                .await
-            {
-                Ok(key) => key,
-                Err(StoreError::NotFound) => return Err(ApiError::Unauthorized),
-                Err(e) => return Err(e.into()),
-            };
-            if key.expires_at.is_some_and(|at| at <= state.clock.now()) {
-                return Err(ApiError::Unauthorized);
-            }
-            Principal::ApiKey(Box::new(key))
-        } else {
-            Principal::User(state.tokens.verify(token)?.user_id)
-        };
+        let token = bearer(&parts.headers).ok_or(ApiError::Unauthorized)?;
+        let principal = authenticate(state, token).await?;
         parts.extensions.insert(principal.clone());
         Ok(Self(principal))
     }

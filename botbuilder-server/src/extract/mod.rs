@@ -6,6 +6,8 @@ mod access;
 mod json;
 mod params;
 
-pub use access::{Auth, ClientIp, OrgAccess, Principal, RequiredPermission, perm};
+pub use access::{
+    Auth, ClientIp, OrgAccess, Principal, RequiredPermission, authenticate, bearer, perm,
+};
 pub use json::{ValidJson, is_json, parse_json, report_errors};
 pub use params::{Path, Query};

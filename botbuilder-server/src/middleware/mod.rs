@@ -1,6 +1,6 @@
 //! The middleware stack, outermost first: sensitive-header redaction, request ids, tracing,
 //! panic catching, metrics, error responses as problem+json ([`problem`]), security headers,
-//! the per-IP rate limit, CORS, the body limit, the body deadline and, innermost around each
+//! the rate limits (per IP, credential and organization), CORS, the body limit, the body deadline and, innermost around each
 //! handler, the audit log. Authentication, organization context,
 //! permissions and validation are extractors (see [`crate::extract`]), so they run after
 //! these layers and before the handler, in that order.
@@ -122,7 +122,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
                 ))
                 .layer(axum::middleware::from_fn_with_state(
                     state.clone(),
-                    rate_limit::per_ip,
+                    rate_limit::limit,
                 ))
                 .layer(cors::layer(state))
                 .layer(DefaultBodyLimit::max(state.http.body_limit))

@@ -35,8 +35,6 @@ use crate::state::AppState;
 pub const SESSION_TOKEN_TTL: Duration = Duration::from_secs(24 * 60 * 60);
 /// Audience of web chat session tokens (never accepted as access tokens, and vice versa).
 pub const WEBCHAT_AUDIENCE: &str = "botbuilder-webchat";
-/// Sessions one IP may open per minute.
-pub const SESSIONS_PER_IP_PER_MINUTE: u32 = 30;
 /// Channel id of web chat sessions.
 pub const CHANNEL: &str = "web";
 
@@ -141,7 +139,7 @@ pub async fn create_session(
     ClientIp(ip): ClientIp,
     Path(path): Path<BotPath>,
 ) -> ApiResult<impl IntoResponse> {
-    let quota = Quota::per_minute(SESSIONS_PER_IP_PER_MINUTE);
+    let quota = Quota::per_minute(state.http.webchat_sessions_per_ip_per_minute);
     state
         .limiter
         .check(&format!("webchat-ip:{ip}"), quota)

@@ -16,6 +16,7 @@ mod knowledge_quality;
 mod nlu;
 mod permissions;
 mod platform;
+mod rate_limits;
 mod responsiveness;
 mod transfer;
 mod validation;
