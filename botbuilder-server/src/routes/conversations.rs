@@ -431,7 +431,7 @@ pub async fn handoff_release(
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/messages/{message}/feedback", tag = "conversations", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("message" = Uuid, Path, description = "Message id")),
     request_body = FeedbackRequest,
-    responses((status = 201, description = "Stored"), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 201, description = "Stored: `{id, message_id, rating, comment, created_at}`", body = serde_json::Value), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn feedback(
     State(state): State<AppState>,
     access: OrgAccess<perm::ConversationsWrite>,

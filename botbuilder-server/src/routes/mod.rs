@@ -5,6 +5,7 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod bots;
+pub mod contract;
 pub mod conversations;
 pub mod documents;
 pub mod flows;
@@ -160,9 +161,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(knowledge::reindex))
 }
 
-/// The OpenAPI 3.1 document of the API.
-pub fn openapi() -> OpenApiDoc {
-    api_router().split_for_parts().1
+/// The OpenAPI 3.1 document of the API (JSON), completed with the errors every route can
+/// answer ([`contract`]).
+pub fn openapi() -> serde_json::Value {
+    contract::complete(&api_router().split_for_parts().1)
 }
 
 async fn not_found() -> ApiError {
@@ -178,8 +180,9 @@ pub fn build_router(state: AppState) -> Router {
     // Install the metrics recorder before the first request is counted.
     crate::middleware::metrics::prometheus();
     let (routes, api) = api_router().split_for_parts();
+    let api = contract::complete(&api);
     let routes: Router = routes
-        .merge(SwaggerUi::new(DOCS_PATH).url(OPENAPI_PATH, api))
+        .merge(SwaggerUi::new(DOCS_PATH).external_url_unchecked(OPENAPI_PATH, api))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -12,14 +12,14 @@ use serde_json::{Value, json};
 use crate::common::{Account, Reply, TestApp, email, org_routes};
 
 /// What the victim organization owns, by path parameter name.
-struct Victim {
-    account: Account,
-    org: String,
-    ids: BTreeMap<&'static str, String>,
-    secrets: Vec<String>,
+pub(crate) struct Victim {
+    pub(crate) account: Account,
+    pub(crate) org: String,
+    pub(crate) ids: BTreeMap<&'static str, String>,
+    pub(crate) secrets: Vec<String>,
 }
 
-async fn victim(app: &TestApp) -> Victim {
+pub(crate) async fn victim(app: &TestApp) -> Victim {
     let account = app.register(&email("victim")).await;
     let org = account.org_id.clone();
     let bot = app.create_bot(&account, &org, "victim-secret-bot").await;
@@ -143,7 +143,7 @@ async fn victim(app: &TestApp) -> Victim {
 }
 
 /// A valid body per route, so a request is refused for its target and not for its input.
-fn body_for(method: &Method, path: &str) -> Option<Value> {
+pub(crate) fn body_for(method: &Method, path: &str) -> Option<Value> {
     let body = match (method.as_str(), path) {
         ("POST", "/api/v1/orgs/{org}/bots") => json!({ "name": "intruder" }),
         ("PATCH", "/api/v1/orgs/{org}/bots/{bot}") => json!({ "name": "pwned" }),
@@ -295,7 +295,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex"),
 ];
 
-fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
+pub(crate) fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
     let mut out = path.replace("{org}", org);
     for (name, id) in ids {
         out = out.replace(&format!("{{{name}}}"), id);

@@ -3,6 +3,7 @@
 mod audit;
 mod auth;
 mod common;
+mod contract;
 mod conversations;
 mod credentials;
 mod documents;
