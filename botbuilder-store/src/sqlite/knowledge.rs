@@ -312,7 +312,7 @@ impl KnowledgeRepo for SqliteStore {
         let now = micros(self.now());
         let source =
             serde_json::to_string(&new.source).map_err(|e| StoreError::Backend(Box::new(e)))?;
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = self.write_transaction().await?;
         let created = sqlx::query_as::<_, DocumentRow>(concat!(
             "INSERT INTO documents (id, organization_id, knowledge_base_id, title, source,
                                     content_type, content_hash, size_bytes, status, created_at,
@@ -450,7 +450,7 @@ impl KnowledgeRepo for SqliteStore {
         doc: DocumentId,
         chunks: Vec<NewChunk>,
     ) -> StoreResult<Document> {
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = self.write_transaction().await?;
         let kb: Option<(Uuid,)> = sqlx::query_as(
             "SELECT knowledge_base_id FROM documents WHERE organization_id = ? AND id = ?",
         )

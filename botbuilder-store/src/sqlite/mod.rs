@@ -190,6 +190,19 @@ impl SqliteStore {
         self.writer.close().await;
     }
 
+    /// A write transaction that takes the database's write lock at once (`BEGIN IMMEDIATE`):
+    /// another process writing (the server while `botbuilder kb ingest` runs) makes it wait in
+    /// the busy handler, where a deferred transaction reading first would fail with `database
+    /// is locked` when it came to write.
+    async fn write_transaction(
+        &self,
+    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+        self.writer
+            .begin_with("BEGIN IMMEDIATE")
+            .await
+            .map_err(store_err)
+    }
+
     fn now(&self) -> DateTime<Utc> {
         self.clock.now()
     }

@@ -69,7 +69,7 @@ pub(crate) async fn insert_org_with_owner(
 impl OrgRepo for SqliteStore {
     async fn create_org(&self, new: NewOrganization, owner: UserId) -> StoreResult<Organization> {
         let now = micros(self.now());
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = self.write_transaction().await?;
         let org = insert_org_with_owner(&mut tx, &new, owner, now).await?;
         tx.commit().await.map_err(store_err)?;
         Ok(org)

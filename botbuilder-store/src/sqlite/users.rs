@@ -53,7 +53,7 @@ impl UserRepo for SqliteStore {
         org: NewOrganization,
     ) -> StoreResult<(User, Organization)> {
         let now = micros(self.now());
-        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let mut tx = self.write_transaction().await?;
         let user = insert_user(&mut *tx, &user, now).await?;
         let org = insert_org_with_owner(&mut tx, &org, user.id, now).await?;
         tx.commit().await.map_err(store_err)?;
