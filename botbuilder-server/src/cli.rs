@@ -1,5 +1,5 @@
 //! The `botbuilder` command line: `serve` (the default), `demo`, `migrate`, `chat`, `kb
-//! ingest`, `admin create-user` and `config print-default`.
+//! create|list|ingest`, `admin create-user`, `config print-default` and `extract`.
 
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -14,12 +14,7 @@ use crate::auth::{Argon2Hasher, HashCost};
 use crate::config::{
     DEFAULT_DATABASE_URL, EXAMPLE_CONFIG, LogFormat, PartialSettings, Settings, SettingsNotice,
 };
-use crate::state::{
-    AppState, document_extractor, embedder, engine_builder, fetcher, knowledge_service,
-    open_backend, open_store,
-};
-use botbuilder_core::engine::Inbound;
-use botbuilder_core::id::BotId;
+use crate::state::{AppState, document_extractor, embedder, open_store};
 
 /// BotBuilder-rs: a multi-tenant chatbot platform server.
 #[derive(Debug, Parser)]
@@ -153,9 +148,27 @@ pub enum AdminCommand {
     },
 }
 
-/// Knowledge base tasks (straight on the configured database).
+/// Knowledge base tasks (straight on the configured database, also while a server runs on it).
 #[derive(Debug, Subcommand)]
 pub enum KbCommand {
+    /// Creates a knowledge base in an organization and prints its id.
+    Create {
+        /// The organization's id (`admin create-user` prints it).
+        #[arg(long)]
+        org: String,
+        /// Name.
+        #[arg(long)]
+        name: String,
+        /// Description.
+        #[arg(long, default_value = "")]
+        description: String,
+    },
+    /// Lists an organization's knowledge bases: id, documents, name.
+    List {
+        /// The organization's id.
+        #[arg(long)]
+        org: String,
+    },
     /// Adds files and folders (recursively) to a knowledge base and ingests them, with a
     /// progress bar; unchanged files are left alone. Fails when a document fails.
     Ingest {
@@ -177,8 +190,10 @@ pub enum ConfigCommand {
 
 fn init_tracing(format: LogFormat, filter: &str) {
     let filter = EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
+    // Colours only for a person at a terminal: logs piped to a file or a collector stay plain.
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_writer(std::io::stderr);
     let _already_set = match format {
         LogFormat::Pretty => builder.try_init(),
@@ -259,16 +274,45 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let proxy = partial.fetch_proxy;
             let embedder = embedder(partial.embedding_model_dir.as_deref())?;
             let extractor = document_extractor(program, limits);
-            chat(
-                &url,
-                &bot,
-                &user,
-                &allow,
-                proxy.as_deref(),
-                embedder,
-                extractor,
-            )
-            .await
+            let options = crate::chat::ChatOptions {
+                database_url: &url,
+                bot: &bot,
+                user: &user,
+                fetch_allow: &allow,
+                fetch_proxy: proxy.as_deref(),
+            };
+            crate::chat::chat(options, embedder, extractor).await
+        }
+        Command::Kb(KbCommand::Create {
+            org,
+            name,
+            description,
+        }) => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let url = partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let org = org.parse().context("--org must be an organization id")?;
+            let embedder = embedder(partial.embedding_model_dir.as_deref())?;
+            let kb = crate::ingest::create_knowledge_base(&url, embedder, org, name, description)
+                .await?;
+            println!("{}", kb.id);
+            eprintln!(
+                "created knowledge base {} ({}); add documents with `botbuilder kb ingest --kb {} PATH...`",
+                kb.name, kb.id, kb.id
+            );
+            Ok(())
+        }
+        Command::Kb(KbCommand::List { org }) => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let url = partial
+                .database_url
+                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+            let org = org.parse().context("--org must be an organization id")?;
+            for kb in crate::ingest::list_knowledge_bases(&url, org).await? {
+                println!("{}  {:>5} documents  {}", kb.0.id, kb.1, kb.0.name);
+            }
+            Ok(())
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
@@ -293,68 +337,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Config(_) => Ok(()),
         Command::Extract(args) => extract(&args),
     }
-}
-
-/// Reads lines from stdin, prints the bot's replies; ends at end of input or `/quit`.
-async fn chat(
-    database_url: &str,
-    bot: &str,
-    user: &str,
-    fetch_allow: &[std::net::SocketAddr],
-    fetch_proxy: Option<&str>,
-    embedder: Arc<dyn botbuilder_core::embed::Embedder>,
-    extractor: Arc<dyn botbuilder_core::knowledge::DocumentExtractor>,
-) -> anyhow::Result<()> {
-    use std::io::Write;
-    use tokio::io::{AsyncBufReadExt, BufReader};
-
-    let bot: BotId = bot.parse().context("--bot must be a bot id")?;
-    let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder, extractor));
-    let found = store
-        .get_public_bot(bot)
-        .await
-        .with_context(|| format!("no bot {bot} in {database_url}"))?;
-    let engine = engine_builder(store, fetcher(fetch_allow, fetch_proxy)?)
-        .knowledge(knowledge)
-        .build()?;
-    println!("Talking to {} (Ctrl-D or /quit to leave)", found.name);
-    let mut lines = BufReader::new(tokio::io::stdin()).lines();
-    loop {
-        print!("> ");
-        std::io::stdout().flush()?;
-        let Some(line) = lines.next_line().await? else {
-            break;
-        };
-        let text = line.trim();
-        if text == "/quit" {
-            break;
-        }
-        if text.is_empty() {
-            continue;
-        }
-        let turn = engine
-            .handle(Inbound {
-                org: found.org_id,
-                bot,
-                channel: "terminal".to_owned(),
-                external_user: user.to_owned(),
-                text: text.to_owned(),
-            })
-            .await?;
-        for reply in &turn.replies {
-            println!("{}: {}", found.name, reply.text);
-            if let Some(buttons) = reply.payload.get("buttons").and_then(|b| b.as_array()) {
-                let titles: Vec<&str> =
-                    buttons.iter().filter_map(|b| b["title"].as_str()).collect();
-                println!("   [{}]", titles.join("] ["));
-            }
-        }
-        if turn.replies.is_empty() {
-            println!("(no reply: a human agent has this conversation)");
-        }
-    }
-    Ok(())
 }
 
 async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {

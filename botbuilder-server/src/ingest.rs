@@ -23,6 +23,70 @@ use indicatif::{ProgressBar, ProgressStyle};
 use crate::routes::documents::sha256_hex;
 use crate::state::{knowledge_service, open_backend};
 
+/// Creates a knowledge base in `org` on `database_url`, recording `embedder`'s model.
+pub async fn create_knowledge_base(
+    database_url: &str,
+    embedder: Arc<dyn Embedder>,
+    org: botbuilder_core::id::OrgId,
+    name: String,
+    description: String,
+) -> anyhow::Result<botbuilder_core::domain::KnowledgeBase> {
+    let name = name.trim().to_owned();
+    botbuilder_core::validate::name(&name).map_err(|why| anyhow::anyhow!("--name {why}"))?;
+    botbuilder_core::validate::text(
+        &description,
+        0,
+        botbuilder_core::validate::MAX_DESCRIPTION_CHARS,
+    )
+    .map_err(|why| anyhow::anyhow!("--description: {why}"))?;
+    let (store, queue) = open_backend(database_url).await?;
+    store
+        .get_org(org)
+        .await
+        .with_context(|| format!("no organization {org} in {database_url}"))?;
+    let extractor = Arc::new(botbuilder_core::knowledge::InProcessExtractor::default());
+    let knowledge = knowledge_service(store, queue, embedder, extractor);
+    Ok(knowledge
+        .create_knowledge_base(org, name, description)
+        .await?)
+}
+
+/// The knowledge bases of `org` on `database_url`, with their document counts.
+pub async fn list_knowledge_bases(
+    database_url: &str,
+    org: botbuilder_core::id::OrgId,
+) -> anyhow::Result<Vec<(botbuilder_core::domain::KnowledgeBase, usize)>> {
+    use botbuilder_core::domain::PageRequest;
+    let (store, _) = open_backend(database_url).await?;
+    store
+        .get_org(org)
+        .await
+        .with_context(|| format!("no organization {org} in {database_url}"))?;
+    let mut found = Vec::new();
+    let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
+    loop {
+        let bases = store.list_knowledge_bases(org, page).await?;
+        for kb in bases.items {
+            let mut documents = 0;
+            let mut docs_page = PageRequest::first(PageRequest::MAX_LIMIT);
+            loop {
+                let docs = store.list_documents(org, kb.id, docs_page).await?;
+                documents += docs.items.len();
+                match docs.next_cursor {
+                    Some(cursor) => docs_page.cursor = Some(cursor),
+                    None => break,
+                }
+            }
+            found.push((kb, documents));
+        }
+        match bases.next_cursor {
+            Some(cursor) => page.cursor = Some(cursor),
+            None => break,
+        }
+    }
+    Ok(found)
+}
+
 /// What an ingestion run did.
 #[derive(Debug, Default)]
 pub struct IngestReport {

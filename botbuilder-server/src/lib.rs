@@ -36,6 +36,7 @@
 
 pub mod access_cache;
 pub mod auth;
+pub mod chat;
 pub mod cli;
 pub mod config;
 pub mod demo;

@@ -183,6 +183,7 @@ pub fn build_router(state: AppState) -> Router {
     let api = contract::complete(&api);
     let routes: Router = routes
         .merge(SwaggerUi::new(DOCS_PATH).external_url_unchecked(OPENAPI_PATH, api))
+        .route("/", axum::routing::get(health::home))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

@@ -194,9 +194,7 @@ impl SqliteStore {
     /// another process writing (the server while `botbuilder kb ingest` runs) makes it wait in
     /// the busy handler, where a deferred transaction reading first would fail with `database
     /// is locked` when it came to write.
-    async fn write_transaction(
-        &self,
-    ) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
+    async fn write_transaction(&self) -> StoreResult<sqlx::Transaction<'static, sqlx::Sqlite>> {
         self.writer
             .begin_with("BEGIN IMMEDIATE")
             .await
