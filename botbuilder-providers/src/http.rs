@@ -14,7 +14,11 @@
 //! - Proxy environment variables (`HTTP_PROXY`, `HTTPS_PROXY`, `ALL_PROXY`) are ignored: a
 //!   proxy would resolve names itself, past the guard. With [`FetchPolicy::proxy`] set, the
 //!   fetcher resolves every name itself first and refuses it unless all its addresses are
-//!   public (the proxy is trusted to resolve alike).
+//!   public. The proxy resolves the name again when it connects, so a name whose answer
+//!   changes in between (DNS rebinding) is the proxy's to refuse: configure one that refuses
+//!   private targets itself.
+//! - Redirects to another origin drop the request's credentials (`Authorization`, `Cookie`,
+//!   `Proxy-Authorization`).
 //! - IP-literal URLs are checked before any connection, and every redirect target is checked
 //!   again the same way (redirects are followed here, at most [`MAX_REDIRECTS`]).
 //! - The request's timeout is capped at [`MAX_TIMEOUT`]; the body at the request's
@@ -32,6 +36,9 @@ use botbuilder_core::fetch::{FetchError, FetchRequest, FetchResponse, Fetcher};
 use futures::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
+
+/// Headers never sent on to another origin after a redirect.
+const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
 
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 5;
@@ -82,7 +89,8 @@ pub fn is_public(ip: IpAddr) -> bool {
 
 /// The IPv4 address an IPv6 address carries, where the form says it does: IPv4-mapped
 /// `::ffff:a.b.c.d`, IPv4-compatible `::a.b.c.d` (not `::` or `::1`), NAT64 `64:ff9b::a.b.c.d`
-/// (RFC 6052), 6to4 `2002:aabb:ccdd::/48` (RFC 3056), ISATAP `…:0:5efe:a.b.c.d` (RFC 5214).
+/// (RFC 6052), 6to4 `2002:aabb:ccdd::/48` (RFC 3056), ISATAP `…:0:5efe:a.b.c.d` (RFC 5214),
+/// IPv4-translated `::ffff:0:a.b.c.d` (RFC 2765).
 pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     let s = ip.segments();
     let low = |hi: u16, lo: u16| {
@@ -95,6 +103,9 @@ pub fn embedded_v4(ip: Ipv6Addr) -> Option<Ipv4Addr> {
     }
     if s[..6] == [0; 6] && !(s[6] == 0 && s[7] <= 1) {
         return Some(low(s[6], s[7])); // IPv4-compatible
+    }
+    if s[..6] == [0, 0, 0, 0, 0xffff, 0] {
+        return Some(low(s[6], s[7])); // IPv4-translated (SIIT, RFC 2765)
     }
     if s[..6] == [0x64, 0xff9b, 0, 0, 0, 0] {
         return Some(low(s[6], s[7])); // NAT64 well-known prefix
@@ -210,7 +221,9 @@ impl GuardedFetcher {
                 reqwest::Proxy::all(proxy).map_err(|e| FetchError::InvalidUrl(e.to_string()))?,
             ),
         };
-        if !policy.allow_private {
+        // Through a proxy, names are checked before each request (and the resolver would
+        // refuse the proxy's own name when it is internal, as it usually is).
+        if !policy.allow_private && policy.proxy.is_none() {
             builder = builder.dns_resolver(Arc::new(PublicOnly));
         }
         let client = builder
@@ -260,6 +273,7 @@ impl Fetcher for GuardedFetcher {
             .min(MAX_BODY_BYTES_CEILING);
         let deadline = tokio::time::Instant::now() + request.timeout.min(MAX_TIMEOUT);
         let mut body = request.body;
+        let mut headers = request.headers;
         let mut redirects = 0;
         let response = loop {
             self.check(&url).await?;
@@ -271,7 +285,7 @@ impl Fetcher for GuardedFetcher {
                 .client
                 .request(method.clone(), url.clone())
                 .timeout(left);
-            for (name, value) in &request.headers {
+            for (name, value) in &headers {
                 builder = builder.header(name.as_str(), value.as_str());
             }
             if let Some(body) = &body {
@@ -290,9 +304,15 @@ impl Fetcher for GuardedFetcher {
                 return Err(FetchError::Refused("too many redirects".into()));
             }
             redirects += 1;
-            url = url
+            let next = url
                 .join(location)
                 .map_err(|e| FetchError::InvalidUrl(format!("bad redirect: {e}")))?;
+            if next.origin() != url.origin() {
+                headers.retain(|(name, _)| {
+                    !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                });
+            }
+            url = next;
             // 301/302/303 continue as GET without a body; 307/308 repeat the request.
             if !matches!(status.as_u16(), 307 | 308) {
                 method = reqwest::Method::GET;
@@ -372,6 +392,8 @@ mod tests {
             "2001:0:4136:e378::1",
             "fec0::1",
             "2001:db9::5efe:7f00:1",
+            "::ffff:0:7f00:1",
+            "::ffff:0:a9fe:a9fe",
         ] {
             assert!(!is_public(private.parse().unwrap()), "{private}");
         }

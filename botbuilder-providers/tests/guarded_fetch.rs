@@ -36,6 +36,16 @@ async fn server() -> SocketAddr {
         )
         .route("/big", get(|| async { "x".repeat(2 * 1024 * 1024) }))
         .route(
+            "/whoami",
+            get(|headers: axum::http::HeaderMap| async move {
+                headers
+                    .get(header::AUTHORIZATION)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("anonymous")
+                    .to_owned()
+            }),
+        )
+        .route(
             "/slow",
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(5)).await;
@@ -265,4 +275,27 @@ async fn proxy_environment_variables_are_ignored() {
     assert!(output.status.success(), "{log}");
     assert!(log.contains("1 passed"), "the child ran: {log}");
     assert_eq!(seen.load(Ordering::SeqCst), 0, "nothing went to the proxy");
+}
+
+/// Credentials go with a redirect on the same origin, never to another one.
+#[tokio::test]
+async fn credentials_do_not_follow_a_redirect_to_another_origin() {
+    let (home, elsewhere) = (server().await, server().await);
+    let fetcher = guarded(vec![home, elsewhere]);
+    let with_token = |url: String| FetchRequest {
+        headers: vec![("Authorization".into(), "Bearer s3cret".into())],
+        ..get_req(url)
+    };
+    let same = fetcher
+        .fetch(with_token(format!("http://{home}/redirect?to=/whoami")))
+        .await
+        .unwrap();
+    assert_eq!(same.text(), "Bearer s3cret");
+    let other = fetcher
+        .fetch(with_token(format!(
+            "http://{home}/redirect?to=http://{elsewhere}/whoami"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(other.text(), "anonymous");
 }

@@ -99,6 +99,11 @@ impl AccessCache {
         Ok(key)
     }
 
+    /// The API key with this secret hash if it is cached (no store read).
+    pub fn cached_api_key(&self, hash: &[u8]) -> Option<ApiKey> {
+        self.keys.get(&hash.to_vec(), self.ttl)
+    }
+
     /// Forgets everything cached about `org` (after any change to its members, roles or keys).
     pub fn invalidate_org(&self, org: OrgId) {
         self.members.retain(|(o, _), _| *o != org);

@@ -180,8 +180,10 @@ pub fn chunk_text_with(
             .with_overlap(options.overlap_tokens.min(max - 1))
             .unwrap_or_else(|_| ChunkConfig::new(max).with_sizer(bpe))
     };
-    if format == TextFormat::Csv {
-        return csv_chunks(text, options, stop);
+    if format == TextFormat::Csv
+        && let Some(chunks) = csv_chunks(text, options, stop)
+    {
+        return chunks;
     }
     let heads = match format {
         TextFormat::Plain | TextFormat::Csv => Vec::new(),
@@ -241,26 +243,33 @@ fn csv_records(text: &str) -> Vec<(usize, &str)> {
     records
 }
 
+/// Longest CSV row (the header included) counted as one, in bytes: longer ones are not a
+/// table's rows, and are cut like plain text.
+const MAX_CSV_ROW_BYTES: usize = 16 * 1024;
+
 /// CSV chunks: the header row, then as many whole rows as fit in the size (a row too long on
-/// its own is cut by the plain splitter, each piece still after the header).
+/// its own is cut by the plain splitter, each piece still after the header). `None` (read as
+/// plain text instead) when the header takes more than a quarter of a chunk; `Some(None)`
+/// when `stop` said stop.
 fn csv_chunks(
     text: &str,
     options: ChunkOptions,
     stop: &dyn Fn() -> bool,
-) -> Option<Vec<TextChunk>> {
+) -> Option<Option<Vec<TextChunk>>> {
     let bpe = tiktoken_rs::cl100k_base_singleton();
     let count = |s: &str| bpe.encode_ordinary(s).len();
     let records = csv_records(text);
     let Some(((_, header), rows)) = records.split_first() else {
-        return Some(Vec::new());
+        return Some(Some(Vec::new()));
     };
+    if header.len() > MAX_CSV_ROW_BYTES {
+        return None;
+    }
     let header_tokens = count(header) + 1;
-    // The header never takes more than half the chunk.
-    let budget = options
-        .max_tokens
-        .saturating_sub(header_tokens)
-        .max(options.max_tokens / 2)
-        .max(1);
+    if header_tokens > options.max_tokens / 4 {
+        return None;
+    }
+    let budget = options.max_tokens - header_tokens;
     let mut chunks: Vec<TextChunk> = Vec::new();
     let push = |start: usize, body: &str, chunks: &mut Vec<TextChunk>| {
         let text = format!("{header}\n{body}");
@@ -275,16 +284,21 @@ fn csv_chunks(
     if rows.is_empty() {
         push(0, "", &mut chunks);
         chunks[0].text = (*header).to_owned();
-        return Some(chunks);
+        return Some(Some(chunks));
     }
     let mut body = String::new();
     let mut body_start = 0;
     let mut body_tokens = 0;
     for &(start, row) in rows {
         if stop() {
-            return None;
+            return Some(None);
         }
-        let tokens = count(row) + 1;
+        // A row too long to count cheaply is too long for one chunk anyway.
+        let tokens = if row.len() > MAX_CSV_ROW_BYTES {
+            usize::MAX
+        } else {
+            count(row) + 1
+        };
         if tokens > budget {
             if !body.is_empty() {
                 push(body_start, &body, &mut chunks);
@@ -295,7 +309,10 @@ fn csv_chunks(
                 max_tokens: budget,
                 overlap_tokens: 0,
             };
-            for piece in chunk_text_with(row, TextFormat::Plain, plain, stop)? {
+            let Some(pieces) = chunk_text_with(row, TextFormat::Plain, plain, stop) else {
+                return Some(None);
+            };
+            for piece in pieces {
                 push(start + piece.start, &piece.text, &mut chunks);
             }
             continue;
@@ -316,7 +333,7 @@ fn csv_chunks(
     if !body.is_empty() {
         push(body_start, &body, &mut chunks);
     }
-    Some(chunks)
+    Some(Some(chunks))
 }
 
 #[cfg(test)]

@@ -48,6 +48,9 @@ pub const INGEST_LEASE: Duration = Duration::from_secs(300);
 /// Longest the chunking of one document may take (it is linear in the text; this bounds a
 /// pathological or enormous one).
 pub const CHUNK_TIMEOUT: Duration = Duration::from_secs(300);
+/// Longest one ingestion attempt may take, whatever it waits on (the lease is extended only
+/// until then, so a stuck attempt cannot hold its job forever).
+pub const INGEST_DEADLINE: Duration = Duration::from_secs(30 * 60);
 /// How often a worker looks for ingestion jobs whose final lease ran out (their documents
 /// are then marked `failed`).
 pub const REAP_EVERY: Duration = Duration::from_secs(1);
@@ -527,6 +530,12 @@ impl KnowledgeService {
                 tracing::warn!(document = %doc, "ingestion lease lost ({lost}); stopped");
                 return Ok(true);
             }
+            () = tokio::time::sleep(INGEST_DEADLINE) => Err(KnowledgeError::Unreadable(
+                ExtractError::Unavailable(format!(
+                    "ingestion took longer than {} minutes",
+                    INGEST_DEADLINE.as_secs() / 60
+                )),
+            )),
         };
         match result {
             Ok(_) => self.queue.complete(job.id).await?,
@@ -821,10 +830,12 @@ async fn chunk_off_runtime(
         let stop = || flag.load(Ordering::Relaxed) || Instant::now() >= deadline;
         chunk_text_with(&text, format, options, &stop)
     });
-    match work.await {
-        Ok(Some(pieces)) => Ok(pieces),
-        Ok(None) => Err(ExtractError::Timeout),
-        Err(e) => Err(ExtractError::Crashed(format!("chunking failed: {e}"))),
+    // The thread checks the deadline between chunks; this bounds the wait even if one chunk
+    // took far too long (the thread is then abandoned, its stop flag set).
+    match tokio::time::timeout(CHUNK_TIMEOUT + Duration::from_secs(30), work).await {
+        Ok(Ok(Some(pieces))) => Ok(pieces),
+        Ok(Ok(None)) | Err(_) => Err(ExtractError::Timeout),
+        Ok(Err(e)) => Err(ExtractError::Crashed(format!("chunking failed: {e}"))),
     }
 }
 

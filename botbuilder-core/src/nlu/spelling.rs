@@ -12,16 +12,19 @@ use std::collections::HashMap;
 
 /// Shortest word corrected, in characters.
 const MIN_LEN: usize = 4;
+/// Longest word corrected (or learned as a correction), in characters: real words are
+/// shorter, and the delete neighbourhood of a word grows with the square of its length.
+const MAX_LEN: usize = 24;
 
 /// Edits allowed for a word of `len` characters: one up to seven, two from eight.
 fn max_distance(len: usize) -> usize {
     if len >= 8 { 2 } else { 1 }
 }
 
-/// Every string made by deleting up to `depth` characters of `word` (the word included).
-fn deletes(word: &[char], depth: usize, out: &mut Vec<String>) {
-    out.push(word.iter().collect());
-    if depth == 0 || word.len() <= 1 {
+/// Every string made by deleting up to `depth` characters of `word` (the word included),
+/// each once. Words are at most [`MAX_LEN`] characters, so this is at most a few hundred.
+fn deletes(word: &[char], depth: usize, out: &mut std::collections::HashSet<String>) {
+    if !out.insert(word.iter().collect()) || depth == 0 || word.len() <= 1 {
         return;
     }
     for i in 0..word.len() {
@@ -56,14 +59,12 @@ impl Speller {
         let mut words: Vec<String> = counts.keys().filter(|w| correctable(w)).cloned().collect();
         words.sort_unstable();
         let mut index: HashMap<String, Vec<u32>> = HashMap::new();
-        let mut buf = Vec::new();
+        let mut buf = std::collections::HashSet::new();
         for (i, word) in words.iter().enumerate() {
             let chars: Vec<char> = word.chars().collect();
             buf.clear();
             deletes(&chars, max_distance(chars.len()), &mut buf);
-            buf.sort_unstable();
-            buf.dedup();
-            for delete in buf.drain(..) {
+            for delete in buf.drain() {
                 index
                     .entry(delete)
                     .or_default()
@@ -90,10 +91,8 @@ impl Speller {
         }
         let chars: Vec<char> = word.chars().collect();
         let limit = max_distance(chars.len());
-        let mut probes = Vec::new();
+        let mut probes = std::collections::HashSet::new();
         deletes(&chars, limit, &mut probes);
-        probes.sort_unstable();
-        probes.dedup();
         let mut best: Option<(usize, u32, &str)> = None;
         for probe in &probes {
             for &i in self.index.get(probe).into_iter().flatten() {
@@ -116,9 +115,11 @@ impl Speller {
     }
 }
 
-/// Whether a word is long enough, and free of digits, to be corrected or a correction.
+/// Whether a word is of a word's length, and free of digits, to be corrected or a
+/// correction.
 fn correctable(word: &str) -> bool {
-    word.chars().count() >= MIN_LEN && !word.chars().any(|c| c.is_numeric())
+    let len = word.chars().count();
+    (MIN_LEN..=MAX_LEN).contains(&len) && !word.chars().any(|c| c.is_numeric())
 }
 
 #[cfg(test)]
@@ -153,5 +154,9 @@ mod tests {
         assert_eq!(s.correct("ordr"), Some("order"));
         assert_eq!(s.correct("12345"), None, "numbers are left alone");
         assert_eq!(s.correct("hrs"), None, "too short");
+        let huge = "a".repeat(16 * 1024);
+        assert_eq!(s.correct(&huge), None, "far too long to be a word");
+        let trained = speller(&[&huge]);
+        assert!(trained.index.is_empty(), "nor learned as one");
     }
 }

@@ -117,7 +117,8 @@ fn is_furniture(line: &str) -> bool {
 fn blocks(passage: &str) -> Vec<Block<'_>> {
     let mut out = Vec::new();
     let mut prose: Vec<&str> = Vec::new();
-    let mut lines = passage.lines().peekable();
+    // Lines with their endings, so offsets stay exact whatever the line breaks (`\r\n`).
+    let mut lines = passage.split_inclusive('\n');
     let mut offset = 0;
     let flush = |prose: &mut Vec<&str>, out: &mut Vec<Block<'_>>| {
         let text = prose
@@ -131,23 +132,21 @@ fn blocks(passage: &str) -> Vec<Block<'_>> {
         }
         prose.clear();
     };
-    while let Some(line) = lines.next() {
+    while let Some(raw) = lines.next() {
         let line_start = offset;
-        offset += line.len() + 1;
+        offset += raw.len();
+        let line = raw.trim_end_matches(['\n', '\r']);
         let trimmed = line.trim_start();
         if trimmed.starts_with("```") || trimmed.starts_with("~~~") {
             flush(&mut prose, &mut out);
             let fence = &trimmed[..3];
-            let mut end = offset;
             for code_line in lines.by_ref() {
-                end += code_line.len() + 1;
+                offset += code_line.len();
                 if code_line.trim_start().starts_with(fence) {
                     break;
                 }
             }
-            offset = end;
-            let block = &passage[line_start.min(passage.len())..end.min(passage.len())];
-            out.push(Block::Code(block.trim_end()));
+            out.push(Block::Code(passage[line_start..offset].trim_end()));
         } else if line.trim().is_empty() || is_furniture(line) {
             flush(&mut prose, &mut out);
         } else {
@@ -351,6 +350,14 @@ mod tests {
             [2] Gift cards\nGift card refunds are paid within five days too.";
         let said = answer(context, "When are refunds paid?").unwrap();
         assert!(said.contains("[1]") && said.contains("[2]"), "{said}");
+    }
+
+    #[test]
+    fn windows_line_breaks_and_wide_characters_are_read_whole() {
+        let context = "[1] 手册\r\n说明\r\n中文\r\nInstall it like this:\r\n```sh\r\ncargo add tokio\r\n```\r\n";
+        let said = answer(context, "How do I install it?").unwrap();
+        assert!(said.contains("Install it like this: [1]"), "{said}");
+        assert!(said.contains("```sh\r\ncargo add tokio\r\n```"), "{said}");
     }
 
     #[test]

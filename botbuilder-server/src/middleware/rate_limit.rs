@@ -8,8 +8,12 @@
 //!
 //! A valid credential is never counted against its IP, so an operator's script (or many
 //! people behind one office address) is not throttled with anonymous traffic; an invalid one
-//! counts as anonymous. The principal found here is kept for the authentication extractor,
-//! so a request is authenticated once. Sign-up, login and web chat sessions have limits of
+//! counts as anonymous. An API key not yet in the access cache is charged to the IP before
+//! the store is asked about it, so made-up keys cannot reach the database faster than the
+//! anonymous limit. The organization bucket is charged only for its own members and keys
+//! (anyone else is refused anyway, and must not use up another organization's allowance).
+//! The principal found here is kept for the authentication extractor, so a request is
+//! authenticated once. Sign-up, login and web chat sessions have limits of
 //! their own on top (see the auth and web chat routes).
 
 use axum::extract::{Request, State};
@@ -18,6 +22,7 @@ use axum::response::{IntoResponse, Response};
 use botbuilder_core::rate_limit::Quota;
 
 use super::client_ip;
+use crate::auth::{API_KEY_PREFIX, hash_secret};
 use crate::error::ApiError;
 use crate::extract::{Principal, authenticate, bearer};
 use crate::state::AppState;
@@ -30,35 +35,48 @@ fn org_in_path(path: &str) -> Option<uuid::Uuid> {
     rest.split('/').next()?.parse().ok()
 }
 
-/// The buckets of a request (see the module docs).
-fn buckets(state: &AppState, req: &Request, principal: Option<&Principal>) -> Vec<(String, Quota)> {
-    let http = &state.http;
+/// The anonymous bucket of a request: its client address.
+fn ip_bucket(state: &AppState, req: &Request) -> (String, Quota) {
+    let ip = client_ip(req, state.http.trusted_proxies).unwrap_or_else(|| "unknown".into());
+    (
+        format!("ip:{ip}"),
+        Quota::per_minute(state.http.rate_limit_per_minute),
+    )
+}
+
+/// Whether `principal` belongs to `org` (a member, or a key of it).
+async fn belongs(state: &AppState, principal: &Principal, org: uuid::Uuid) -> bool {
+    let org = botbuilder_core::id::OrgId::from(org);
     match principal {
-        None => {
-            let ip = client_ip(req, http.trusted_proxies).unwrap_or_else(|| "unknown".into());
-            vec![(
-                format!("ip:{ip}"),
-                Quota::per_minute(http.rate_limit_per_minute),
-            )]
-        }
-        Some(principal) => {
-            let credential = match principal {
-                Principal::User(user) => format!("user:{user}"),
-                Principal::ApiKey(key) => format!("key:{}", key.id),
-            };
-            let mut keys = vec![(
-                credential,
-                Quota::per_minute(http.rate_limit_per_credential_per_minute),
-            )];
-            if let Some(org) = org_in_path(req.uri().path()) {
-                keys.push((
-                    format!("org:{org}"),
-                    Quota::per_minute(http.rate_limit_per_org_per_minute),
-                ));
-            }
-            keys
-        }
+        Principal::ApiKey(key) => key.org_id == org,
+        Principal::User(user) => state.access.member(&*state.store, org, *user).await.is_ok(),
     }
+}
+
+/// The buckets of an authenticated request (see the module docs).
+async fn principal_buckets(
+    state: &AppState,
+    path: &str,
+    principal: &Principal,
+) -> Vec<(String, Quota)> {
+    let http = &state.http;
+    let credential = match principal {
+        Principal::User(user) => format!("user:{user}"),
+        Principal::ApiKey(key) => format!("key:{}", key.id),
+    };
+    let mut keys = vec![(
+        credential,
+        Quota::per_minute(http.rate_limit_per_credential_per_minute),
+    )];
+    if let Some(org) = org_in_path(path)
+        && belongs(state, principal, org).await
+    {
+        keys.push((
+            format!("org:{org}"),
+            Quota::per_minute(http.rate_limit_per_org_per_minute),
+        ));
+    }
+    keys
 }
 
 /// Refuses with 429 + `Retry-After` once a bucket is empty (see the module docs).
@@ -66,11 +84,31 @@ pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) 
     if UNLIMITED_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
+    let mut charged_ip = false;
     let principal = match bearer(req.headers()) {
-        Some(token) => authenticate(&state, token).await.ok(),
+        Some(token) => {
+            let uncached_key = token.starts_with(API_KEY_PREFIX)
+                && state.access.cached_api_key(&hash_secret(token)).is_none();
+            if uncached_key {
+                let (key, quota) = ip_bucket(&state, &req);
+                if let Err(e) = state.limiter.check(&key, quota).await {
+                    return ApiError::from(e).into_response();
+                }
+                charged_ip = true;
+            }
+            authenticate(&state, token).await.ok()
+        }
         None => None,
     };
-    for (key, quota) in buckets(&state, &req, principal.as_ref()) {
+    let buckets = match &principal {
+        Some(principal) => {
+            let path = req.uri().path().to_owned();
+            principal_buckets(&state, &path, principal).await
+        }
+        None if charged_ip => Vec::new(),
+        None => vec![ip_bucket(&state, &req)],
+    };
+    for (key, quota) in buckets {
         if let Err(e) = state.limiter.check(&key, quota).await {
             return ApiError::from(e).into_response();
         }

@@ -341,7 +341,8 @@ pub fn extract(content_type: &str, bytes: &[u8]) -> Result<Extracted, ExtractErr
     let text = text
         .strip_prefix('\u{feff}')
         .unwrap_or(&text)
-        .replace('\0', "");
+        .replace('\0', "")
+        .replace("\r\n", "\n");
     if text.trim().is_empty() {
         return Err(ExtractError::Empty);
     }
