@@ -364,13 +364,10 @@ pub fn intent(name_value: &str, examples: &[String], prefix: &str) -> Vec<FieldI
     issues.into_vec()
 }
 
-/// How examples are compared for repeats: case and spacing do not count.
+/// How examples are compared for repeats: as the classifier sees them (its lower-case word
+/// tokens), so case, spacing and punctuation do not count.
 pub fn normalize_example(example: &str) -> String {
-    example
-        .split_whitespace()
-        .map(str::to_lowercase)
-        .collect::<Vec<_>>()
-        .join(" ")
+    crate::nlu::tokens(example).join(" ")
 }
 
 /// An entity definition: its name, and a rule that compiles.
@@ -572,7 +569,7 @@ mod tests {
         assert_eq!(fields(&intent("greet", &huge, "")), ["examples"]);
         let long = vec!["x".repeat(MAX_EXAMPLE_CHARS + 1)];
         assert_eq!(fields(&intent("greet", &long, "")), ["examples[0]"]);
-        let repeated = vec!["Hello there".to_owned(), "hello  THERE".to_owned()];
+        let repeated = vec!["Hello there".to_owned(), "hello,  THERE!".to_owned()];
         assert_eq!(fields(&intent("greet", &repeated, "")), ["examples[1]"]);
         let greet = ["hello".to_owned()];
         let also = ["Hello".to_owned(), "bye".to_owned()];

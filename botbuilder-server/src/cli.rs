@@ -384,8 +384,12 @@ async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {
             .with_context(|| format!("cannot listen on {metrics_bind} for metrics"))?;
         let app = crate::routes::health::metrics_router(settings.metrics_token.clone());
         tracing::info!(addr = %metrics_listener.local_addr()?, "metrics");
+        let limits = state.http.edge;
         tokio::spawn(async move {
-            if let Err(e) = axum::serve(metrics_listener, app).await {
+            let forever = std::future::pending();
+            if let Err(e) =
+                crate::edge::serve_connections(metrics_listener, app, limits, forever).await
+            {
                 tracing::error!("metrics server stopped: {e}");
             }
         });

@@ -544,9 +544,17 @@ fn edge_limits(partial: &PartialSettings) -> crate::edge::EdgeLimits {
             .max_connections
             .unwrap_or(defaults.max_connections)
             .max(1),
-        max_connections_per_ip: partial
-            .max_connections_per_ip
-            .unwrap_or(defaults.max_connections_per_ip),
+        // Behind trusted proxies every client has a proxy's address: no per-address cap
+        // unless one is asked for.
+        max_connections_per_ip: partial.max_connections_per_ip.unwrap_or(
+            if partial.trusted_proxies.unwrap_or(0) > 0
+                || partial.trust_forwarded_for.unwrap_or(false)
+            {
+                0
+            } else {
+                defaults.max_connections_per_ip
+            },
+        ),
     }
 }
 

@@ -303,6 +303,18 @@ async fn refuse(mut stream: TcpStream) {
     let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
 }
 
+/// The address a connection counts under: itself for IPv4, its /64 for IPv6 (see
+/// [`crate::middleware::client_bucket`]).
+fn network_of(ip: IpAddr) -> IpAddr {
+    match ip {
+        IpAddr::V6(v6) => {
+            let s = v6.segments();
+            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
+        }
+        v4 @ IpAddr::V4(_) => v4,
+    }
+}
+
 /// Whether an accept error concerns one connection only (the next accept may succeed).
 fn is_connection_error(e: &io::Error) -> bool {
     matches!(
@@ -344,7 +356,7 @@ pub async fn serve_connections(
                 }
             },
         };
-        let Some(slot) = census.admit(peer.ip(), &limits) else {
+        let Some(slot) = census.admit(network_of(peer.ip()), &limits) else {
             metrics::counter!("http_connections_refused_total").increment(1);
             if let Ok(permit) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(async move {

@@ -34,8 +34,8 @@ pub type ChildAnswer = Result<Extracted, ExtractError>;
 pub const CHILD_STACK_BYTES: usize = 64 * 1024 * 1024;
 /// Largest answer read from a child: extracted text is at most a few times the document.
 const MAX_ANSWER_BYTES: u64 = 4 * MAX_DOCUMENT_BYTES as u64;
-/// Bytes of the child's stderr kept to explain a crash.
-const STDERR_TAIL_BYTES: u64 = 16 * 1024;
+/// Bytes of the end of the child's stderr kept to explain a crash.
+const STDERR_TAIL_BYTES: usize = 16 * 1024;
 
 /// Limits of one child process.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,7 +98,7 @@ impl SubprocessExtractor {
             .map_err(|e| {
                 ExtractError::Unavailable(format!("cannot start {}: {e}", self.program.display()))
             })?;
-        let (Some(mut stdin), Some(stdout), Some(stderr)) =
+        let (Some(mut stdin), Some(mut stdout), Some(mut stderr)) =
             (child.stdin.take(), child.stdout.take(), child.stderr.take())
         else {
             return Err(ExtractError::Unavailable("the reader has no pipes".into()));
@@ -108,17 +108,29 @@ impl SubprocessExtractor {
             let _ = stdin.write_all(&bytes).await;
             drop(stdin);
         };
+        // Past the caps the pipes are still drained, so a chatty child never blocks on a
+        // full pipe (it is then judged by what it said, and by its exit).
         let read_answer = async {
             let mut answer = Vec::new();
-            let _ = stdout
+            let _ = (&mut stdout)
                 .take(MAX_ANSWER_BYTES + 1)
                 .read_to_end(&mut answer)
                 .await;
+            let _ = tokio::io::copy(&mut stdout, &mut tokio::io::sink()).await;
             answer
         };
         let read_stderr = async {
+            // The end is what explains a crash: keep the last bytes.
             let mut tail = Vec::new();
-            let _ = stderr.take(STDERR_TAIL_BYTES).read_to_end(&mut tail).await;
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = stderr.read(&mut buf).await {
+                if n == 0 {
+                    break;
+                }
+                tail.extend_from_slice(&buf[..n]);
+                let excess = tail.len().saturating_sub(STDERR_TAIL_BYTES);
+                tail.drain(..excess);
+            }
             tail
         };
         let talk = async {

@@ -32,13 +32,12 @@ impl ApiKey {
     /// What the key may do now: its scope narrowed to what its creator may do now in the
     /// key's organization (`creator`: the creator's current permissions there, `None` when
     /// they are no longer a member). A key lives no longer, and reaches no further, than its
-    /// creator's rights: `None` means the key may do nothing (its creator left). A key with
-    /// no recorded creator keeps its scope.
+    /// creator's rights: `None` means the key may do nothing (its creator left, or their
+    /// account is gone and the key no longer names one).
     pub fn effective_permissions(&self, creator: Option<&PermissionSet>) -> Option<PermissionSet> {
         match (self.created_by, creator) {
-            (None, _) => Some(self.permissions.clone()),
             (Some(_), Some(current)) => Some(self.permissions.intersection(current)),
-            (Some(_), None) => None,
+            (None, _) | (Some(_), None) => None,
         }
     }
 }
@@ -92,6 +91,10 @@ mod tests {
             created_by: None,
             ..key
         };
-        assert_eq!(orphan.effective_permissions(None), Some(scope));
+        assert_eq!(
+            orphan.effective_permissions(Some(&scope)),
+            None,
+            "no creator, no rights"
+        );
     }
 }

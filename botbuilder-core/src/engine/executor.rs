@@ -15,6 +15,10 @@ use crate::template;
 /// `retry_prompt` (then the question is asked again).
 pub const NOT_UNDERSTOOD: &str = "Sorry, I still didn't understand that answer.";
 
+/// Most `http_request` nodes one turn may run: past that the turn stops as at the step
+/// bound (a loop calling an API must not turn one message into a hundred requests).
+pub const MAX_HTTP_REQUESTS_PER_TURN: u32 = 5;
+
 /// What the executor asks the engine to do that needs the outside world.
 #[derive(Debug, Clone, PartialEq)]
 pub(crate) enum Effect {
@@ -233,6 +237,7 @@ pub(crate) async fn run(
     };
 
     let mut steps = 0;
+    let mut requests = 0;
     while let Some(id) = next.take() {
         steps += 1;
         if steps > max_steps {
@@ -281,6 +286,11 @@ pub(crate) async fn run(
                 save_as,
                 timeout_ms,
             } => {
+                requests += 1;
+                if requests > MAX_HTTP_REQUESTS_PER_TURN {
+                    step.step_limit_hit = true;
+                    break;
+                }
                 let result = match fetcher {
                     None => json!({ "status": 0, "error": "http requests are not enabled" }),
                     Some(fetcher) => {

@@ -35,8 +35,8 @@ use crate::llm::{ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, U
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::prompt;
 use crate::store::{Store, StoreError};
-pub use executor::NOT_UNDERSTOOD;
 use executor::{Effect, FlowFailure, Input};
+pub use executor::{MAX_HTTP_REQUESTS_PER_TURN, NOT_UNDERSTOOD};
 use snapshot::{BotSnapshot, Snapshots};
 
 /// Flow nodes one turn may execute before it is stopped.

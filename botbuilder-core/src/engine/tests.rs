@@ -518,6 +518,38 @@ async fn http_request_nodes_call_the_fetcher_with_rendered_templates() {
     );
 }
 
+/// A loop through an HTTP node (saved before loops were refused) calls the API a few times at
+/// most, then the turn stops like at the step bound.
+#[tokio::test]
+async fn a_looping_http_node_calls_out_a_bounded_number_of_times() {
+    let w = world().await;
+    let fetcher = Arc::new(CannedFetcher::default());
+    let engine = Engine::builder()
+        .store(w.store.clone())
+        .provider(w.llm.clone())
+        .fetcher(fetcher.clone())
+        .build()
+        .unwrap();
+    let flow: Flow = serde_json::from_value(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "call", "type": "http_request", "data": {
+                "url": "https://api.example.com/poll", "save_as": "poll" } },
+            { "id": "again", "type": "jump", "data": { "target": "call" } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "call" },
+            { "id": "e2", "source": "call", "target": "again" }
+        ]
+    }))
+    .unwrap();
+    w.store.publish_flow(w.org, w.bot, flow).await.unwrap();
+    let turn = engine.handle(w.inbound("go")).await.unwrap();
+    assert_eq!(texts(&turn), vec![FLOW_FAILED_REPLY]);
+    let calls = fetcher.0.lock().unwrap().len();
+    assert_eq!(calls, MAX_HTTP_REQUESTS_PER_TURN as usize);
+}
+
 #[tokio::test]
 async fn a_streamed_turn_reports_the_answer_token_by_token_then_the_stored_turn() {
     use futures::StreamExt as _;

@@ -47,6 +47,7 @@ use features::Featurizer;
 use linear::LinearModel;
 pub use linear::TrainParams;
 pub use models::{BotModels, ModelCache, ModelError};
+pub(crate) use text::tokens;
 
 /// One labelled utterance.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -58,8 +58,10 @@ pub fn bearer(headers: &axum::http::HeaderMap) -> Option<&str> {
         .filter(|t| !t.is_empty())
 }
 
-/// Who a bearer token belongs to: a user (a valid access JWT) or an API key (known and
-/// unexpired). Anything else is `Unauthorized`.
+/// Who a bearer token belongs to: a user (a valid access JWT) or an API key (known,
+/// unexpired, its creator still a member). Anything else is `Unauthorized`. A key's
+/// permissions are narrowed to its creator's current ones here, so every route sees what the
+/// key may do *now*.
 pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, ApiError> {
     if token.starts_with(API_KEY_PREFIX) {
         let key = match state
@@ -74,7 +76,8 @@ pub async fn authenticate(state: &AppState, token: &str) -> Result<Principal, Ap
         if key.expires_at.is_some_and(|at| at <= state.clock.now()) {
             return Err(ApiError::Unauthorized);
         }
-        Ok(Principal::ApiKey(Box::new(key)))
+        let permissions = api_key_permissions(state, &key).await?;
+        Ok(Principal::ApiKey(Box::new(ApiKey { permissions, ..key })))
     } else {
         Ok(Principal::User(state.tokens.verify(token)?.user_id))
     }
@@ -232,9 +235,8 @@ impl<P: RequiredPermission> FromRequestParts<AppState> for OrgAccess<P> {
                 }
                 Err(e) => return Err(e.into()),
             },
-            Principal::ApiKey(key) if key.org_id == org => {
-                (api_key_permissions(state, key).await?, None)
-            }
+            // Narrowed to the creator's current permissions by `authenticate`.
+            Principal::ApiKey(key) if key.org_id == org => (key.permissions.clone(), None),
             Principal::ApiKey(_) => {
                 return Err(ApiError::Forbidden(
                     "this API key belongs to another organization".to_owned(),

@@ -59,7 +59,12 @@ pub fn client_ip_of(
             .checked_sub(trusted_proxies)
             .or((!hops.is_empty()).then_some(0))
             .and_then(|at| hops.get(at))
-            .and_then(|hop| hop.parse::<std::net::IpAddr>().ok())
+            .and_then(|hop| {
+                // `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1` or `[2001:db8::1]:5678`.
+                hop.parse::<std::net::IpAddr>()
+                    .ok()
+                    .or_else(|| hop.parse::<SocketAddr>().ok().map(|a| a.ip()))
+            })
         {
             return Some(ip.to_string());
         }
@@ -67,6 +72,20 @@ pub fn client_ip_of(
     extensions
         .get::<ConnectInfo<SocketAddr>>()
         .map(|ConnectInfo(addr)| addr.ip().to_string())
+}
+
+/// The rate-limit bucket of a client address: the address itself for IPv4, its /64 network
+/// for IPv6 (one subscriber or host usually holds a whole /64, so per-address buckets would
+/// be new for every address it rotates through). Not an address: as given.
+pub fn client_bucket(ip: &str) -> String {
+    match ip.parse::<std::net::IpAddr>() {
+        Ok(std::net::IpAddr::V6(v6)) => {
+            let s = v6.segments();
+            let network = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
+            format!("{network}/64")
+        }
+        _ => ip.to_owned(),
+    }
 }
 
 fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
@@ -166,5 +185,20 @@ mod tests {
         assert_eq!(ip(&["1.1.1.1"], 0).as_deref(), Some("10.0.0.9"));
         assert_eq!(ip(&[], 1).as_deref(), Some("10.0.0.9"));
         assert_eq!(ip(&["1.1.1.1, not-an-ip"], 1).as_deref(), Some("10.0.0.9"));
+        assert_eq!(ip(&["203.0.113.7:5678"], 1).as_deref(), Some("203.0.113.7"));
+        assert_eq!(
+            ip(&["[2001:db8::1]:443"], 1).as_deref(),
+            Some("2001:db8::1")
+        );
+    }
+
+    #[test]
+    fn ipv6_clients_share_a_bucket_per_64() {
+        assert_eq!(client_bucket("2001:db8:1:2:aaaa::1"), "2001:db8:1:2::/64");
+        assert_eq!(
+            client_bucket("2001:db8:1:2:ffff::9"),
+            client_bucket("2001:db8:1:2::7")
+        );
+        assert_eq!(client_bucket("203.0.113.7"), "203.0.113.7");
     }
 }

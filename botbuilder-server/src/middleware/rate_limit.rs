@@ -21,7 +21,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use botbuilder_core::rate_limit::Quota;
 
-use super::client_ip;
+use super::{client_bucket, client_ip};
 use crate::auth::{API_KEY_PREFIX, hash_secret};
 use crate::error::ApiError;
 use crate::extract::{Principal, authenticate, bearer};
@@ -39,7 +39,7 @@ fn org_in_path(path: &str) -> Option<uuid::Uuid> {
 fn ip_bucket(state: &AppState, req: &Request) -> (String, Quota) {
     let ip = client_ip(req, state.http.trusted_proxies).unwrap_or_else(|| "unknown".into());
     (
-        format!("ip:{ip}"),
+        format!("ip:{}", client_bucket(&ip)),
         Quota::per_minute(state.http.rate_limit_per_minute),
     )
 }

@@ -23,6 +23,7 @@ use crate::auth::{hash_secret, new_secret};
 use crate::error::{ApiError, ApiResult};
 use crate::extract::{Auth, ClientIp, ValidJson};
 use crate::middleware::audit::AuditRecord;
+use crate::middleware::client_bucket;
 use crate::state::AppState;
 use botbuilder_core::validate::{self, Invalid};
 
@@ -112,7 +113,7 @@ async fn throttle_client(state: &AppState, ip: &str) -> ApiResult<()> {
     let per_ip = Quota::per_minute(state.http.auth_rate_limit_per_ip);
     state
         .limiter
-        .check(&format!("auth-ip:{ip}"), per_ip)
+        .check(&format!("auth-ip:{}", client_bucket(ip)), per_ip)
         .await?;
     Ok(())
 }
@@ -125,6 +126,7 @@ const FAILURE_WINDOW: Duration = Duration::from_secs(15 * 60);
 /// the owner out of their account from another.
 fn failure_keys(state: &AppState, email: &str, ip: &str) -> [(String, Quota); 2] {
     let account = email.trim().to_lowercase();
+    let ip = client_bucket(ip);
     [
         (
             format!("auth-fail:{account}:{ip}"),

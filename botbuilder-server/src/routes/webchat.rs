@@ -142,7 +142,10 @@ pub async fn create_session(
     let quota = Quota::per_minute(state.http.webchat_sessions_per_ip_per_minute);
     state
         .limiter
-        .check(&format!("webchat-ip:{ip}"), quota)
+        .check(
+            &format!("webchat-ip:{}", crate::middleware::client_bucket(&ip)),
+            quota,
+        )
         .await?;
     let bot = state.store.get_public_bot(path.bot).await?;
     let now = state.clock.now().timestamp();

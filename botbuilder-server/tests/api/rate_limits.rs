@@ -119,3 +119,21 @@ async fn credential_and_organization_limits_are_settings() {
     assert_eq!(statuses[3], StatusCode::TOO_MANY_REQUESTS, "{statuses:?}");
     app.stop().await;
 }
+
+/// Requests to an organization by someone outside it are refused without using up its
+/// allowance.
+#[tokio::test]
+async fn outsiders_cannot_use_up_an_organizations_allowance() {
+    let app = TestApp::spawn_with(|settings| settings.rate_limit_per_org_per_minute = 5).await;
+    let owner = app.register(&email("org-victim")).await;
+    let outsider = app.register(&email("org-outsider")).await;
+    let bots = format!("/api/v1/orgs/{}/bots", owner.org_id);
+    for _ in 0..20 {
+        assert_eq!(
+            app.get(&bots, &outsider.token).await.status,
+            StatusCode::FORBIDDEN
+        );
+    }
+    assert_eq!(app.get(&bots, &owner.token).await.status, StatusCode::OK);
+    app.stop().await;
+}

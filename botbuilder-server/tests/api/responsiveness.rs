@@ -1,6 +1,6 @@
-//! The server stays responsive while large documents ingest: extraction runs in another
-//! process, chunking and embedding on blocking threads, so `GET /healthz` keeps answering
-//! quickly. (Run alone: `.config/nextest.toml` gives this test every core, so other tests'
+//! The server stays responsive while large documents ingest (text, Markdown, a page read by
+//! the separate reader process): chunking and embedding run on blocking threads, so
+//! `GET /healthz` keeps answering quickly. (Run alone: `.config/nextest.toml` gives this test every core, so other tests'
 //! load does not count against it.)
 
 use std::time::{Duration, Instant};
@@ -64,12 +64,24 @@ async fn healthz_stays_responsive_while_large_documents_ingest() {
         kb.json["id"].as_str().unwrap()
     );
     let docs = format!("{base}/documents");
-    // Two 4 MB documents of prose and one 30 MiB line without a single space.
+    // Two 4 MB documents of prose, one 30 MiB line without a single space, and a 4 MB page
+    // (read by the separate reader process).
     let one_line = vec![b'x'; 30 << 20];
-    let files: [(&str, Vec<u8>); 3] = [
+    let mut page = b"<html><body><article>".to_vec();
+    for paragraph in prose(4 << 20, 2)
+        .split(|b| *b == b'\n')
+        .filter(|p| !p.is_empty())
+    {
+        page.extend_from_slice(b"<p>");
+        page.extend_from_slice(paragraph);
+        page.extend_from_slice(b"</p>\n");
+    }
+    page.extend_from_slice(b"</article></body></html>");
+    let files: [(&str, Vec<u8>); 4] = [
         ("first.txt", prose(4 << 20, 0)),
         ("second.md", prose(4 << 20, 1)),
         ("one-line.txt", one_line),
+        ("page.html", page),
     ];
     let mut urls = Vec::new();
     for (name, bytes) in &files {
