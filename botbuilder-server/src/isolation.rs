@@ -22,7 +22,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use botbuilder_core::knowledge::extract::{
     DocumentExtractor, ExtractError, Extracted, InProcessExtractor, MAX_DOCUMENT_BYTES, extract,
-    needs_parser,
+    needs_parser, parser_panicked,
 };
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::sync::Semaphore;
@@ -272,14 +272,9 @@ pub fn run_child(
         .name("extract".into())
         .stack_size(CHILD_STACK_BYTES)
         .spawn(move || extract(&content_type, &bytes))?;
-    Ok(parser.join().unwrap_or_else(|panic| {
-        let reason = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_else(|| "the parser crashed".to_owned());
-        Err(ExtractError::Malformed(reason))
-    }))
+    Ok(parser
+        .join()
+        .unwrap_or_else(|panic| Err(parser_panicked(panic.as_ref()))))
 }
 
 #[cfg(test)]

@@ -363,20 +363,24 @@ pub async fn extract_isolated(
     extract_within(content_type, bytes, EXTRACT_TIMEOUT).await
 }
 
+/// The error for a parser that panicked: its message, as [`ExtractError::Malformed`].
+pub fn parser_panicked(panic: &(dyn std::any::Any + Send)) -> ExtractError {
+    let reason = panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "the parser crashed".to_owned());
+    ExtractError::Malformed(reason)
+}
+
 async fn extract_within(
     content_type: String,
     bytes: Vec<u8>,
     timeout: Duration,
 ) -> Result<Extracted, ExtractError> {
     let work = tokio::task::spawn_blocking(move || {
-        std::panic::catch_unwind(|| extract(&content_type, &bytes)).unwrap_or_else(|panic| {
-            let reason = panic
-                .downcast_ref::<&str>()
-                .map(|s| (*s).to_owned())
-                .or_else(|| panic.downcast_ref::<String>().cloned())
-                .unwrap_or_else(|| "the parser crashed".to_owned());
-            Err(ExtractError::Malformed(reason))
-        })
+        std::panic::catch_unwind(|| extract(&content_type, &bytes))
+            .unwrap_or_else(|panic| Err(parser_panicked(panic.as_ref())))
     });
     match tokio::time::timeout(timeout, work).await {
         Ok(Ok(result)) => result,
