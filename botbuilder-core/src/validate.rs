@@ -68,6 +68,16 @@ pub struct FieldIssue {
 pub struct Invalid(pub Vec<FieldIssue>);
 
 impl Invalid {
+    /// `Ok` when `result` is, else its message as the one problem of `field`.
+    pub fn field(field: &str, result: Result<(), String>) -> Result<(), Invalid> {
+        result.map_err(|message| {
+            Invalid(vec![FieldIssue {
+                field: field.to_owned(),
+                message,
+            }])
+        })
+    }
+
     /// `Ok` when `issues` is empty, else the issues as an error.
     pub fn check(issues: Vec<FieldIssue>) -> Result<(), Invalid> {
         if issues.is_empty() {

@@ -340,10 +340,8 @@ pub struct Settings {
     /// The program reading parser-backed documents in a separate process (`None`: this
     /// binary when it is `botbuilder`, else in-process with a warning).
     pub extract_program: Option<PathBuf>,
-    /// Longest one document may take to read.
-    pub extract_timeout: Duration,
-    /// Most memory the document reader may use, in bytes.
-    pub extract_memory_bytes: u64,
+    /// Time and memory limits of the document reader process.
+    pub extract_limits: crate::isolation::ExtractLimits,
     /// How long in-flight requests get after a shutdown signal.
     pub shutdown_grace: Duration,
     /// Connection caps and timeouts.
@@ -453,8 +451,7 @@ impl Settings {
             fetch_proxy: partial.fetch_proxy,
             embedding_model_dir: partial.embedding_model_dir,
             extract_program,
-            extract_timeout: extract_limits.timeout,
-            extract_memory_bytes: extract_limits.memory_bytes,
+            extract_limits,
             shutdown_grace: Duration::from_secs(
                 partial
                     .shutdown_grace_secs
@@ -499,8 +496,10 @@ impl Settings {
             fetch_proxy: None,
             embedding_model_dir: None,
             extract_program: None,
-            extract_timeout: Duration::from_secs(DEFAULT_EXTRACT_TIMEOUT_SECS),
-            extract_memory_bytes: DEFAULT_EXTRACT_MEMORY_MIB * 1024 * 1024,
+            extract_limits: crate::isolation::ExtractLimits {
+                timeout: Duration::from_secs(DEFAULT_EXTRACT_TIMEOUT_SECS),
+                memory_bytes: DEFAULT_EXTRACT_MEMORY_MIB * 1024 * 1024,
+            },
             shutdown_grace: Duration::from_secs(5),
             edge: crate::edge::EdgeLimits::default(),
             body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
@@ -514,14 +513,6 @@ impl Settings {
     pub fn trusted_proxies(&self) -> usize {
         self.trusted_proxy_hops
             .unwrap_or(usize::from(self.trust_forwarded_for))
-    }
-
-    /// The limits of the document reader process.
-    pub fn extract_limits(&self) -> crate::isolation::ExtractLimits {
-        crate::isolation::ExtractLimits {
-            timeout: self.extract_timeout,
-            memory_bytes: self.extract_memory_bytes,
-        }
     }
 
     /// The master key's 32 bytes.

@@ -176,6 +176,13 @@ impl<T> TimedIo<T> {
         }
     }
 
+    /// After a write: bytes sent are activity.
+    fn note_write(&mut self, written: &Poll<io::Result<usize>>) {
+        if matches!(written, Poll::Ready(Ok(n)) if *n > 0) {
+            self.last_activity = Instant::now();
+        }
+    }
+
     /// After a read that produced `n` bytes.
     fn note_read(&mut self, n: usize) {
         if n == 0 {
@@ -236,11 +243,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         buf: &[u8],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write(cx, buf);
-        if let Poll::Ready(Ok(n)) = &written
-            && *n > 0
-        {
-            self.last_activity = Instant::now();
-        }
+        self.note_write(&written);
         written
     }
 
@@ -258,11 +261,7 @@ impl<T: AsyncWrite + Unpin> AsyncWrite for TimedIo<T> {
         bufs: &[io::IoSlice<'_>],
     ) -> Poll<io::Result<usize>> {
         let written = Pin::new(&mut self.inner).poll_write_vectored(cx, bufs);
-        if let Poll::Ready(Ok(n)) = &written
-            && *n > 0
-        {
-            self.last_activity = Instant::now();
-        }
+        self.note_write(&written);
         written
     }
 
@@ -301,18 +300,6 @@ async fn refuse(mut stream: TcpStream) {
         {}
     };
     let _ = tokio::time::timeout(Duration::from_millis(200), drain).await;
-}
-
-/// The address a connection counts under: itself for IPv4, its /64 for IPv6 (see
-/// [`crate::middleware::client_bucket`]).
-fn network_of(ip: IpAddr) -> IpAddr {
-    match ip {
-        IpAddr::V6(v6) => {
-            let s = v6.segments();
-            IpAddr::V6(std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0))
-        }
-        v4 @ IpAddr::V4(_) => v4,
-    }
 }
 
 /// Whether an accept error concerns one connection only (the next accept may succeed).
@@ -356,7 +343,7 @@ pub async fn serve_connections(
                 }
             },
         };
-        let Some(slot) = census.admit(network_of(peer.ip()), &limits) else {
+        let Some(slot) = census.admit(crate::middleware::client_network(peer.ip()), &limits) else {
             metrics::counter!("http_connections_refused_total").increment(1);
             if let Ok(permit) = refusals.clone().try_acquire_owned() {
                 tokio::spawn(async move {

@@ -310,7 +310,7 @@ impl AppState {
         let nlu = Arc::new(ModelCache::default());
         let embedder = embedder(settings.embedding_model_dir.as_deref())?;
         let extractor =
-            document_extractor(settings.extract_program.clone(), settings.extract_limits());
+            document_extractor(settings.extract_program.clone(), settings.extract_limits);
         let knowledge = Arc::new(knowledge_service(
             store.clone(),
             queue.clone(),

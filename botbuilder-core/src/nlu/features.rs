@@ -107,7 +107,11 @@ impl Featurizer {
     /// The share of `text`'s words the vocabulary knows, corrections included (1 for a text
     /// without words).
     pub(crate) fn known_word_share(&self, text: &str) -> f32 {
-        let words = self.words(text);
+        self.known_share_of(&self.words(text))
+    }
+
+    /// [`Featurizer::known_word_share`] of words already taken from a text.
+    pub(crate) fn known_share_of(&self, words: &[String]) -> f32 {
         if words.is_empty() {
             return 1.0;
         }
@@ -125,7 +129,12 @@ impl Featurizer {
 
     /// The TF-IDF vector of `text` (sublinear TF, each group L2-normalized and weighted).
     pub(crate) fn transform(&self, text: &str) -> SparseVec {
-        let (word, chars) = raw_features(&self.words(text));
+        self.transform_words(&self.words(text))
+    }
+
+    /// [`Featurizer::transform`] of words already taken from a text.
+    pub(crate) fn transform_words(&self, words: &[String]) -> SparseVec {
+        let (word, chars) = raw_features(words);
         let mut out = SparseVec::default();
         for (group, weight) in [(word, WORD_WEIGHT), (chars, CHAR_WEIGHT)] {
             let start = out.indices.len();

@@ -218,7 +218,9 @@ impl IntentClassifier {
         threshold: f32,
         entities: &[EntityMatch],
     ) -> IntentPrediction {
-        let x = self.featurizer.transform(text);
+        // Words once (misspellings corrected), for the features and the known-word share.
+        let words = self.featurizer.words(text);
+        let x = self.featurizer.transform_words(&words);
         let mut probs = vec![0.0f32; self.labels.len()];
         self.model.probabilities_into(&x, &mut probs);
 
@@ -230,7 +232,7 @@ impl IntentClassifier {
         // A text mostly made of words the bot never saw is mostly not about its intents: the
         // confidences are scaled by the share of known words (ranking by the model alone).
         let share = if entities.is_empty() {
-            self.featurizer.known_word_share(text)
+            self.featurizer.known_share_of(&words)
         } else {
             let mut masked = text.to_owned();
             for e in entities {

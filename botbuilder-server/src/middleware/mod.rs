@@ -79,12 +79,20 @@ pub fn client_ip_of(
 /// be new for every address it rotates through). Not an address: as given.
 pub fn client_bucket(ip: &str) -> String {
     match ip.parse::<std::net::IpAddr>() {
-        Ok(std::net::IpAddr::V6(v6)) => {
-            let s = v6.segments();
-            let network = std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0);
-            format!("{network}/64")
-        }
+        Ok(v6 @ std::net::IpAddr::V6(_)) => format!("{}/64", client_network(v6)),
         _ => ip.to_owned(),
+    }
+}
+
+/// The network a client address counts under: itself for IPv4, its /64 for IPv6 (see
+/// [`client_bucket`]).
+pub fn client_network(ip: std::net::IpAddr) -> std::net::IpAddr {
+    match ip {
+        std::net::IpAddr::V6(v6) => {
+            let s = v6.segments();
+            std::net::Ipv6Addr::new(s[0], s[1], s[2], s[3], 0, 0, 0, 0).into()
+        }
+        v4 @ std::net::IpAddr::V4(_) => v4,
     }
 }
 

@@ -214,15 +214,9 @@ pub async fn register(
     ValidJson(req): ValidJson<RegisterRequest>,
 ) -> ApiResult<impl IntoResponse> {
     throttle_client(&state, &ip).await?;
-    Invalid::check(
-        validate::password(&req.password, &[&req.email, &req.name])
-            .err()
-            .map(|message| validate::FieldIssue {
-                field: "password".into(),
-                message,
-            })
-            .into_iter()
-            .collect(),
+    Invalid::field(
+        "password",
+        validate::password(&req.password, &[&req.email, &req.name]),
     )?;
     let password_hash = state.hasher.hash(&req.password).await?;
     let (user, org) = state

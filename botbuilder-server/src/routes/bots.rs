@@ -118,27 +118,18 @@ impl BotSettingsInput {
 }
 
 /// The bot's rules ([`validate::bot`]) and its knowledge bases (the organization's own):
-/// the one check create, change, clone and import share.
-pub(crate) async fn check_bot(
-    state: &AppState,
-    org: OrgId,
-    bot: &NewBot,
-    prefix: &str,
-) -> ApiResult<()> {
+/// the check create, change and clone share (import checks the same rules with the rest
+/// of its document).
+async fn check_bot(state: &AppState, org: OrgId, bot: &NewBot) -> ApiResult<()> {
     let issues = validate::bot(
         &bot.name,
         &bot.description,
         &bot.ai_config,
         &bot.settings,
-        prefix,
+        "",
     );
     Invalid::check(issues)?;
-    let ai_prefix = if prefix.is_empty() {
-        "ai_config".to_owned()
-    } else {
-        format!("{prefix}.ai_config")
-    };
-    check_knowledge_bases(state, org, &bot.ai_config, &ai_prefix).await
+    check_knowledge_bases(state, org, &bot.ai_config, "ai_config").await
 }
 
 /// Every knowledge base the bot names must be one of the organization's.
@@ -251,7 +242,7 @@ pub async fn create_bot(
         ai_config: req.ai_config.apply(AiConfig::default())?,
         settings: req.settings.apply(BotSettings::default()),
     };
-    check_bot(&state, access.org, &new, "").await?;
+    check_bot(&state, access.org, &new).await?;
     let bot = state.store.create_bot(access.org, new).await?;
     let audit = AuditRecord::new("bot.create")
         .target("bot", bot.id)
@@ -308,7 +299,7 @@ pub async fn update_bot(
         ai_config: patch.ai_config.clone().unwrap_or(current.ai_config),
         settings: patch.settings.clone().unwrap_or(current.settings),
     };
-    check_bot(&state, access.org, &merged, "").await?;
+    check_bot(&state, access.org, &merged).await?;
     let bot = state.store.update_bot(access.org, path.bot, patch).await?;
     let audit = AuditRecord::new("bot.update").target("bot", bot.id);
     Ok((audit, Json(BotView::from(&bot))))
@@ -366,7 +357,7 @@ pub async fn clone_bot(
         ai_config: source.ai_config,
         settings: source.settings,
     };
-    check_bot(&state, access.org, &copy, "").await?;
+    check_bot(&state, access.org, &copy).await?;
     let bot = state.store.create_bot(access.org, copy).await?;
     let audit = AuditRecord::new("bot.clone")
         .target("bot", bot.id)

@@ -200,7 +200,8 @@ pub async fn import_bot(
         return Err(ApiError::Validation(errors));
     }
     let new = new_bot(&doc.bot);
-    super::bots::check_bot(&state, access.org, &new, "bot").await?;
+    // The bot's rules were checked with the document; its knowledge bases remain.
+    super::bots::check_knowledge_bases(&state, access.org, &new.ai_config, "bot.ai_config").await?;
     let bot = state.store.create_bot(access.org, new).await?;
     let filled = async {
         for intent in doc.intents {

@@ -50,7 +50,7 @@ async fn settle(app: &TestApp, owner: &Account, url: &str, within: Duration) -> 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn hostile_documents_fail_alone_and_the_server_keeps_serving() {
     let app = TestApp::spawn_with(|settings| {
-        settings.extract_timeout = Duration::from_secs(4);
+        settings.extract_limits.timeout = Duration::from_secs(4);
     })
     .await;
     let owner = app.register(&email("hostile")).await;

@@ -91,11 +91,9 @@ impl KnowledgeService {
             *last = Some(Instant::now());
         }
         for job in self.queue.reap_expired(&[INGEST_JOB]).await? {
-            let target: Option<(OrgId, DocumentId)> =
-                serde_json::from_value(job.payload["org"].clone())
-                    .ok()
-                    .zip(serde_json::from_value(job.payload["document"].clone()).ok());
-            let Some((org, doc)) = target else { continue };
+            let Some((org, doc)) = ingestion_target(&job.payload) else {
+                continue;
+            };
             let reason = format!(
                 "ingestion stopped without an answer on each of its {} attempts (the worker \
                  died or was killed)",
@@ -122,11 +120,7 @@ impl KnowledgeService {
         let Some(job) = self.queue.reserve(&[INGEST_JOB], self.lease).await? else {
             return Ok(false);
         };
-        let target: Option<(OrgId, DocumentId)> =
-            serde_json::from_value(job.payload["org"].clone())
-                .ok()
-                .zip(serde_json::from_value(job.payload["document"].clone()).ok());
-        let Some((org, doc)) = target else {
+        let Some((org, doc)) = ingestion_target(&job.payload) else {
             self.queue
                 .fail(job.id, "malformed job payload", Duration::ZERO)
                 .await?;
@@ -212,6 +206,13 @@ impl KnowledgeService {
             }
         }
     }
+}
+
+/// The organization and document an ingestion job's payload names.
+fn ingestion_target(payload: &serde_json::Value) -> Option<(OrgId, DocumentId)> {
+    let org = serde_json::from_value(payload["org"].clone()).ok()?;
+    let doc = serde_json::from_value(payload["document"].clone()).ok()?;
+    Some((org, doc))
 }
 
 /// Chunks `text` on a blocking thread, within [`CHUNK_TIMEOUT`]; dropping the future stops

@@ -409,15 +409,9 @@ impl KnowledgeService {
         title: String,
     ) -> Result<Document, KnowledgeError> {
         let title = title.trim().to_owned();
-        crate::validate::Invalid::check(
-            crate::validate::text(&title, 1, MAX_TITLE_CHARS)
-                .err()
-                .map(|message| crate::validate::FieldIssue {
-                    field: "title".into(),
-                    message,
-                })
-                .into_iter()
-                .collect(),
+        crate::validate::Invalid::field(
+            "title",
+            crate::validate::text(&title, 1, MAX_TITLE_CHARS),
         )?;
         let renamed = self.store.rename_document(org, doc, title).await?;
         self.titles.lock().expect("titles poisoned").remove(&doc);
