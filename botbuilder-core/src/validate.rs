@@ -26,8 +26,8 @@ pub const TEMPERATURE: RangeInclusive<f32> = 0.0..=2.0;
 pub const MAX_TOKENS: RangeInclusive<u32> = 1..=32_768;
 /// Most knowledge bases one bot answers from.
 pub const MAX_KNOWLEDGE_BASES: usize = 20;
-/// Providers a bot can name.
-pub const PROVIDERS: [&str; 4] = ["local", "openai", "anthropic", "openai-compatible"];
+/// Longest [`BotSettings::unavailable_message`], in characters.
+pub const MAX_UNAVAILABLE_MESSAGE_CHARS: usize = 1_000;
 /// Most browser origins one bot may allow.
 pub const MAX_ALLOWED_ORIGINS: usize = 50;
 /// Allowed idle timeouts, in seconds (a minute to 30 days).
@@ -233,18 +233,24 @@ pub fn nlu_name(value: &str) -> Result<(), String> {
     Ok(())
 }
 
-/// A bot's name, description and settings.
+/// A bot's name, description and settings; `providers` are the provider ids the deployment
+/// offers.
 pub fn bot(
     name_value: &str,
     description: &str,
     ai_config: &AiConfig,
     settings: &BotSettings,
+    providers: &[&str],
     prefix: &str,
 ) -> Vec<FieldIssue> {
     let mut issues = Issues::under(prefix);
     issues.check("name", name(name_value));
     issues.check("description", text(description, 0, MAX_DESCRIPTION_CHARS));
-    issues.extend(self::ai_config(ai_config, &join(prefix, "ai_config")));
+    issues.extend(self::ai_config(
+        ai_config,
+        providers,
+        &join(prefix, "ai_config"),
+    ));
     issues.extend(bot_settings(settings, &join(prefix, "settings")));
     issues.into_vec()
 }
@@ -258,21 +264,21 @@ fn join(prefix: &str, field: &str) -> String {
     }
 }
 
-fn known_provider(provider: &str) -> Result<(), String> {
-    if PROVIDERS.contains(&provider) {
+fn known_provider(provider: &str, providers: &[&str]) -> Result<(), String> {
+    if providers.contains(&provider) {
         Ok(())
     } else {
         Err(format!(
             "unknown provider; expected one of {}",
-            PROVIDERS.join(", ")
+            providers.join(", ")
         ))
     }
 }
 
-/// Language model settings.
-pub fn ai_config(config: &AiConfig, prefix: &str) -> Vec<FieldIssue> {
+/// Language model settings; `providers` are the provider ids the deployment offers.
+pub fn ai_config(config: &AiConfig, providers: &[&str], prefix: &str) -> Vec<FieldIssue> {
     let mut issues = Issues::under(prefix);
-    issues.check("provider", known_provider(&config.provider));
+    issues.check("provider", known_provider(&config.provider, providers));
     issues.check("model", text(&config.model, 1, MAX_MODEL_CHARS));
     issues.check(
         "system_prompt",
@@ -299,10 +305,19 @@ pub fn ai_config(config: &AiConfig, prefix: &str) -> Vec<FieldIssue> {
         );
     }
     if let Some(fallback) = &config.fallback_provider {
-        issues.check("fallback_provider", known_provider(fallback));
-        if *fallback == config.provider {
-            issues.add("fallback_provider", "must differ from provider");
+        issues.check("fallback_provider", known_provider(fallback, providers));
+        if *fallback == config.provider && config.fallback_model.is_none() {
+            issues.add(
+                "fallback_provider",
+                "must differ from provider, or name a fallback_model",
+            );
         }
+    }
+    if let Some(model) = &config.fallback_model {
+        if config.fallback_provider.is_none() {
+            issues.add("fallback_model", "needs a fallback_provider");
+        }
+        issues.check("fallback_model", text(model, 1, MAX_MODEL_CHARS));
     }
     if config.knowledge_base_ids.len() > MAX_KNOWLEDGE_BASES {
         issues.add(
@@ -350,6 +365,14 @@ pub fn bot_settings(settings: &BotSettings, prefix: &str) -> Vec<FieldIssue> {
             );
         }
     }
+    issues.check(
+        "unavailable_message",
+        text(
+            &settings.unavailable_message,
+            1,
+            MAX_UNAVAILABLE_MESSAGE_CHARS,
+        ),
+    );
     issues.into_vec()
 }
 
@@ -485,6 +508,8 @@ mod tests {
         issues.iter().map(|i| i.field.as_str()).collect()
     }
 
+    const OFFERED: [&str; 3] = ["local", "openai", "anthropic"];
+
     #[test]
     fn a_bot_is_checked_field_by_field() {
         let mut config = AiConfig {
@@ -493,7 +518,7 @@ mod tests {
             max_tokens: 0,
             ..AiConfig::default()
         };
-        let issues = bot("", "", &config, &BotSettings::default(), "bot");
+        let issues = bot("", "", &config, &BotSettings::default(), &OFFERED, "bot");
         assert_eq!(
             fields(&issues),
             [
@@ -508,15 +533,27 @@ mod tests {
         let settings = BotSettings {
             nlu_threshold: 1.5,
             allowed_origins: vec!["https://shop.example/path".into()],
+            unavailable_message: " ".into(),
             ..BotSettings::default()
         };
         assert_eq!(
-            fields(&bot("Shop", "", &config, &settings, "")),
+            fields(&bot("Shop", "", &config, &settings, &OFFERED, "")),
             [
                 "ai_config.fallback_provider",
                 "settings.nlu_threshold",
-                "settings.allowed_origins[0]"
+                "settings.allowed_origins[0]",
+                "settings.unavailable_message"
             ]
+        );
+        config.fallback_model = Some("a-bigger-model".into());
+        assert!(
+            ai_config(&config, &OFFERED, "").is_empty(),
+            "the same provider with another model is a fallback"
+        );
+        config.fallback_provider = None;
+        assert_eq!(
+            fields(&ai_config(&config, &OFFERED, "")),
+            ["fallback_model"]
         );
         assert!(
             bot(
@@ -524,6 +561,7 @@ mod tests {
                 "",
                 &AiConfig::default(),
                 &BotSettings::default(),
+                &OFFERED,
                 ""
             )
             .is_empty()

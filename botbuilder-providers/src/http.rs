@@ -245,6 +245,24 @@ fn classify(e: reqwest::Error) -> FetchError {
 }
 
 impl GuardedFetcher {
+    /// A request to `url` on the guarded client, for callers that read the response as a
+    /// stream (language model APIs); send it with [`GuardedFetcher::execute`].
+    pub fn request(&self, method: reqwest::Method, url: reqwest::Url) -> reqwest::RequestBuilder {
+        self.client.request(method, url)
+    }
+
+    /// Sends `request` after checking its URL like [`Fetcher::fetch`] does, and returns the
+    /// response as it arrives (headers read, body not yet). Redirects are not followed: a
+    /// 3xx comes back as it is. Timeouts are the caller's, apart from the 5-second connect
+    /// timeout.
+    pub async fn execute(
+        &self,
+        request: reqwest::Request,
+    ) -> Result<reqwest::Response, FetchError> {
+        self.check(request.url()).await?;
+        self.client.execute(request).await.map_err(classify)
+    }
+
     /// Refuses `url` unless the policy allows it; with a proxy, resolves its name first.
     async fn check(&self, url: &reqwest::Url) -> Result<(), FetchError> {
         if let Some(why) = refusal(url, &self.policy) {

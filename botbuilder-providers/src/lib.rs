@@ -4,6 +4,7 @@
 //!
 //! | provider | type | feature |
 //! |---|---|---|
+//! | model catalog: provider ids, default models, context windows, prices | [`catalog::ModelCatalog`] | always |
 //! | offline, deterministic answerer | [`local::LocalProvider`] | `local` (default) |
 //! | offline hashed n-gram embedder | [`local::LocalEmbedder`] | `local` (default) |
 //! | SSRF-guarded outbound HTTP | [`http::GuardedFetcher`] | `http` (default) |
@@ -29,9 +30,16 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "anthropic")]
+pub mod anthropic;
+pub mod catalog;
 #[cfg(feature = "http")]
 pub mod http;
 #[cfg(feature = "local")]
 pub mod local;
 #[cfg(feature = "minilm")]
 pub mod minilm;
+#[cfg(feature = "openai")]
+pub mod openai;
+#[cfg(feature = "remote")]
+pub mod remote;

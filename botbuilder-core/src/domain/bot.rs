@@ -16,8 +16,12 @@ pub struct AiConfig {
     pub temperature: f32,
     /// Upper bound on tokens generated per answer.
     pub max_tokens: u32,
-    /// Provider to try when the main one fails, if any.
+    /// Provider to try when the main one fails (rate limited, down, refusing its
+    /// credentials, or without any), if any.
     pub fallback_provider: Option<String>,
+    /// Model of the fallback provider (default: that provider's default model).
+    #[serde(default)]
+    pub fallback_model: Option<String>,
     /// Knowledge bases the bot answers from (searched for every AI answer).
     #[serde(default)]
     pub knowledge_base_ids: Vec<KnowledgeBaseId>,
@@ -43,6 +47,7 @@ impl Default for AiConfig {
             temperature: Self::DEFAULT_TEMPERATURE,
             max_tokens: Self::DEFAULT_MAX_TOKENS,
             fallback_provider: None,
+            fallback_model: None,
             knowledge_base_ids: Vec::new(),
         }
     }
@@ -62,6 +67,9 @@ pub struct BotSettings {
     /// Browser origins (`https://shop.example`) allowed to call this bot's web chat API.
     /// Empty: no browser origin may (server-to-server calls are unaffected).
     pub allowed_origins: Vec<String>,
+    /// What the bot says when no language model can answer (no credentials, provider down,
+    /// spend limit reached).
+    pub unavailable_message: String,
 }
 
 impl BotSettings {
@@ -69,6 +77,9 @@ impl BotSettings {
     pub const DEFAULT_NLU_THRESHOLD: f32 = crate::nlu::TrainOptions::DEFAULT_THRESHOLD;
     /// Default idle timeout: 30 minutes.
     pub const DEFAULT_IDLE_TIMEOUT_SECS: u32 = 30 * 60;
+    /// Default [`BotSettings::unavailable_message`].
+    pub const DEFAULT_UNAVAILABLE_MESSAGE: &'static str =
+        "Sorry, I can't answer right now. Please try again in a little while.";
 
     /// The idle timeout as a duration.
     pub fn idle_timeout(&self) -> std::time::Duration {
@@ -87,6 +98,7 @@ impl Default for BotSettings {
             nlu_threshold: Self::DEFAULT_NLU_THRESHOLD,
             idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
             allowed_origins: Vec::new(),
+            unavailable_message: Self::DEFAULT_UNAVAILABLE_MESSAGE.to_owned(),
         }
     }
 }

@@ -10,11 +10,16 @@
 //! Turns of one session are serialized in-process by a per-session lock; across instances the
 //! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
 
+mod answer;
 mod executor;
 mod rag;
 mod snapshot;
 
-pub use rag::{CONTEXT_MARKER, RAG_CONTEXT_SHARE, RAG_MIN_SIMILARITY, RAG_TOP_K, SNIPPET_CHARS};
+pub use answer::{LISTENER_GONE, PROVIDER_UNAVAILABLE};
+pub use rag::{
+    NOTHING_FOUND_INSTRUCTIONS, RAG_CONTEXT_SHARE, RAG_MIN_SIMILARITY, RAG_TOP_K, SNIPPET_CHARS,
+    SOURCES_INSTRUCTIONS,
+};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -25,15 +30,14 @@ use tokio::sync::broadcast;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    Bot, Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
+    AiConfig, Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
     SessionStatus,
 };
 use crate::fetch::Fetcher;
-use crate::id::{BotId, MessageId, OrgId, SessionId};
+use crate::id::{BotId, MessageId, OrgId};
 use crate::knowledge::KnowledgeService;
-use crate::llm::{ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, Usage};
+use crate::llm::{LlmProvider, ProviderResolver, ProviderStatus, StaticResolver, Usage};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
-use crate::prompt;
 use crate::store::{Store, StoreError};
 use executor::{Effect, FlowFailure, Input};
 pub use executor::{MAX_HTTP_REQUESTS_PER_TURN, NOT_UNDERSTOOD};
@@ -141,12 +145,6 @@ pub enum EngineError {
     /// The store failed.
     #[error(transparent)]
     Store(StoreError),
-    /// The language model failed.
-    #[error(transparent)]
-    Provider(#[from] ProviderError),
-    /// The bot names a provider the engine does not have.
-    #[error("no language model provider `{0}`")]
-    UnknownProvider(String),
     /// The bot's NLU data could not be compiled.
     #[error(transparent)]
     Nlu(#[from] ModelError),
@@ -190,7 +188,8 @@ impl Default for EngineConfig {
 #[derive(Default)]
 pub struct EngineBuilder {
     store: Option<Arc<dyn Store>>,
-    providers: HashMap<String, Arc<dyn LlmProvider>>,
+    providers: StaticResolver,
+    resolver: Option<Arc<dyn ProviderResolver>>,
     clock: Option<Arc<dyn Clock>>,
     models: Option<Arc<ModelCache>>,
     fetcher: Option<Arc<dyn Fetcher>>,
@@ -201,7 +200,7 @@ pub struct EngineBuilder {
 impl std::fmt::Debug for EngineBuilder {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EngineBuilder")
-            .field("providers", &self.providers.keys().collect::<Vec<_>>())
+            .field("providers", &self.providers)
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -219,9 +218,18 @@ impl EngineBuilder {
         self
     }
 
-    /// Adds a language model provider under its [`LlmProvider::id`].
+    /// Adds a language model provider under its [`LlmProvider::id`], the same for every
+    /// organization (ignored when a [`EngineBuilder::resolver`] is set).
     pub fn provider(mut self, provider: Arc<dyn LlmProvider>) -> Self {
-        self.providers.insert(provider.id().to_owned(), provider);
+        self.providers.insert(provider);
+        self
+    }
+
+    /// Decides which providers answer for each organization and bot (per-organization
+    /// credentials, fallback chains); replaces the providers added with
+    /// [`EngineBuilder::provider`].
+    pub fn resolver(mut self, resolver: Arc<dyn ProviderResolver>) -> Self {
+        self.resolver = Some(resolver);
         self
     }
 
@@ -255,16 +263,20 @@ impl EngineBuilder {
         self
     }
 
-    /// The engine; fails without a store or a provider.
+    /// The engine; fails without a store, or without a provider or resolver.
     pub fn build(self) -> Result<Engine, MissingPart> {
         let store = self.store.ok_or(MissingPart("store"))?;
-        if self.providers.is_empty() {
-            return Err(MissingPart("language model provider"));
-        }
+        let resolver: Arc<dyn ProviderResolver> = match self.resolver {
+            Some(resolver) => resolver,
+            None if self.providers.is_empty() => {
+                return Err(MissingPart("language model provider"));
+            }
+            None => Arc::new(self.providers),
+        };
         let (events, _) = broadcast::channel(1024);
         Ok(Engine {
             store,
-            providers: self.providers,
+            resolver,
             clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
             models: self.models.unwrap_or_default(),
             fetcher: self.fetcher,
@@ -282,7 +294,7 @@ type SessionLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 /// The conversation engine (see the module docs). Share it with `Arc`.
 pub struct Engine {
     store: Arc<dyn Store>,
-    providers: HashMap<String, Arc<dyn LlmProvider>>,
+    resolver: Arc<dyn ProviderResolver>,
     clock: Arc<dyn Clock>,
     models: Arc<ModelCache>,
     fetcher: Option<Arc<dyn Fetcher>>,
@@ -296,7 +308,6 @@ pub struct Engine {
 impl std::fmt::Debug for Engine {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Engine")
-            .field("providers", &self.providers.keys().collect::<Vec<_>>())
             .field("config", &self.config)
             .finish_non_exhaustive()
     }
@@ -306,6 +317,12 @@ impl Engine {
     /// Starts building an engine.
     pub fn builder() -> EngineBuilder {
         EngineBuilder::default()
+    }
+
+    /// Whether the primary language model of `config` can be called in `org` (shown on a
+    /// bot before anyone writes to it).
+    pub async fn provider_status(&self, org: OrgId, config: &AiConfig) -> ProviderStatus {
+        self.resolver.status(org, config).await
     }
 
     /// Events from now on.
@@ -372,8 +389,10 @@ impl Engine {
     }
 
     /// Handles one inbound message like [`Engine::handle`], reporting the language model's
-    /// answer token by token as it is written. The turn runs to the end even if the stream
-    /// is dropped, so a client that goes away never leaves half a turn behind.
+    /// answer token by token as it is written. The turn is stored even if the stream is
+    /// dropped, so a client that goes away never leaves half a turn behind; a language model
+    /// answer being written at that moment is cut short (the upstream call is aborted) and
+    /// stored as far as it got.
     pub fn handle_stream(self: &Arc<Self>, inbound: Inbound) -> TurnStream {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let engine = self.clone();
@@ -627,125 +646,6 @@ impl Engine {
         turn.session = saved;
         Ok(turn)
     }
-
-    /// Asks the bot's language model, with as much recent history as fits its context
-    /// window, and returns the reply to store (with tokens and cost). With `deltas`, the
-    /// answer is streamed into it as it is written.
-    async fn ai_answer(
-        &self,
-        bot: &Bot,
-        session: SessionId,
-        text: &str,
-        instructions: Option<String>,
-        deltas: Option<&DeltaSender>,
-    ) -> Result<NewMessage, EngineError> {
-        let config = &bot.ai_config;
-        let provider = self
-            .providers
-            .get(&config.provider)
-            .or_else(|| {
-                config
-                    .fallback_provider
-                    .as_ref()
-                    .and_then(|p| self.providers.get(p))
-            })
-            .ok_or_else(|| EngineError::UnknownProvider(config.provider.clone()))?;
-        let mut system = config.system_prompt.clone();
-        if let Some(extra) = instructions {
-            system = format!("{system}\n\n{extra}");
-        }
-        let mut history = self
-            .store
-            .recent_messages(bot.org_id, session, self.config.history_window + 1)
-            .await?;
-        history.pop(); // the newest stored message is this turn's inbound one, sent as `user`
-        let turns: Vec<prompt::Turn<'_>> = history
-            .iter()
-            .map(|m| prompt::Turn {
-                role: match m.direction {
-                    MessageDirection::Inbound => ChatRole::User,
-                    MessageDirection::Outbound | MessageDirection::Agent => ChatRole::Assistant,
-                },
-                text: &m.text,
-            })
-            .collect();
-        let context_window = prompt::context_window(provider.id(), &config.model);
-        let mut sources = Vec::new();
-        if let Some(knowledge) = &self.knowledge
-            && !config.knowledge_base_ids.is_empty()
-        {
-            let hits = rag::retrieve(knowledge, bot, text).await?;
-            let (extended, kept) = rag::with_sources(&system, hits, &config.model, context_window);
-            system = extended;
-            sources = kept;
-        }
-        let prompt = prompt::assemble(&prompt::PromptParts {
-            model: &config.model,
-            context_window,
-            max_tokens: config.max_tokens,
-            system: &system,
-            history: &turns,
-            user: text,
-        });
-        let request = ChatRequest {
-            model: config.model.clone(),
-            messages: prompt.messages,
-            temperature: config.temperature,
-            max_tokens: config.max_tokens,
-        };
-        let (answer, reported) = match deltas {
-            None => {
-                let response = provider.complete(&request).await?;
-                (response.text, response.usage)
-            }
-            Some(deltas) => stream_answer(provider.as_ref(), &request, deltas).await?,
-        };
-        // Believe the provider's count; estimate only when it reports none.
-        let usage = if reported == Usage::default() {
-            Usage {
-                prompt_tokens: prompt.tokens,
-                completion_tokens: prompt::count_tokens(&config.model, &answer),
-            }
-        } else {
-            reported
-        };
-        let mut message = NewMessage::text(MessageDirection::Outbound, answer);
-        message.prompt_tokens = usage.prompt_tokens;
-        message.completion_tokens = usage.completion_tokens;
-        message.cost_micros =
-            prompt::price(provider.id(), &config.model).map_or(0, |price| price.cost_micros(usage));
-        message.payload = if sources.is_empty() {
-            Value::Null
-        } else {
-            json!({ "citations": rag::citations(&message.text, &sources) })
-        };
-        Ok(message)
-    }
-}
-
-/// Streams an answer into `deltas`; returns the whole text and the reported usage.
-async fn stream_answer(
-    provider: &dyn LlmProvider,
-    request: &ChatRequest,
-    deltas: &DeltaSender,
-) -> Result<(String, Usage), EngineError> {
-    use futures::StreamExt as _;
-    let mut stream = provider.stream(request).await?;
-    let mut text = String::new();
-    let mut usage = Usage::default();
-    while let Some(event) = stream.next().await {
-        match event? {
-            ChatEvent::TextDelta(delta) => {
-                text.push_str(&delta);
-                // A listener that went away does not stop the turn.
-                let _ = deltas.send(Ok(TurnEvent::TextDelta(delta))).await;
-            }
-            ChatEvent::Finished {
-                usage: reported, ..
-            } => usage = reported,
-        }
-    }
-    Ok((text, usage))
 }
 
 #[cfg(test)]

@@ -1,5 +1,6 @@
 //! Retrieval for AI answers: the bot's knowledge bases are searched with the user's message,
-//! the relevant chunks become numbered sources in the prompt, and the answer's citations are
+//! the relevant chunks become numbered [`Source`]s of the request (each provider places them
+//! where its API wants them), and the answer's citations are
 //! the sources it names (every one of them a stored chunk).
 //!
 //! A hit is relevant when it shares a topic word with the question or its embedding is close
@@ -9,6 +10,7 @@
 use serde_json::{Value, json};
 
 use crate::knowledge::{KnowledgeService, SearchHit, SearchMode, SearchRequest};
+use crate::llm::{Source, render_sources};
 use crate::prompt;
 
 use super::EngineError;
@@ -20,15 +22,14 @@ pub const RAG_TOP_K: usize = 4;
 pub const RAG_MIN_SIMILARITY: f32 = 0.35;
 /// Share of the context window the sources may take.
 pub const RAG_CONTEXT_SHARE: u32 = 2;
-/// Heading of the sources block; the offline `local` provider answers from what follows it.
-pub const CONTEXT_MARKER: &str = "Context:\n";
 /// Characters of a chunk shown as a citation's snippet.
 pub const SNIPPET_CHARS: usize = 240;
 
 /// How the model is told to use the sources.
-const INSTRUCTIONS: &str = "Answer only from the numbered sources under Context, and cite the \
+pub const SOURCES_INSTRUCTIONS: &str = "Answer only from the numbered sources, and cite the \
     ones you use like [1]. If they do not contain the answer, say that you do not know.";
-const NOTHING_FOUND: &str = "No source matched the question: say that you do not know, \
+/// What the model is told when retrieval found nothing.
+pub const NOTHING_FOUND_INSTRUCTIONS: &str = "No source matched the question: say that you do not know, \
     without inventing an answer or a source.";
 
 /// The relevant chunks for `question` from the bot's knowledge bases, best first.
@@ -79,46 +80,55 @@ fn label(hit: &SearchHit) -> String {
     parts.join(" › ")
 }
 
-/// The system prompt extended with the sources that fit in the budget; returns it with the
-/// sources actually included.
-pub(crate) fn with_sources(
-    system: &str,
-    hits: Vec<SearchHit>,
-    model: &str,
-    context_window: u32,
-) -> (String, Vec<SearchHit>) {
+/// The sources that fit in the budget (a share of the context window) as numbered
+/// [`Source`]s, with the instructions to add to the system prompt, the tokens the rendered
+/// sources take, and the hits they came from.
+pub(crate) fn sources_for(hits: Vec<SearchHit>, model: &str, context_window: u32) -> Retrieved {
     if hits.is_empty() {
-        return (
-            format!("{system}\n\n{NOTHING_FOUND}\n\n{CONTEXT_MARKER}"),
+        return Retrieved {
+            instructions: NOTHING_FOUND_INSTRUCTIONS,
+            sources: Vec::new(),
+            tokens: 0,
             hits,
-        );
+        };
     }
     let budget = context_window / RAG_CONTEXT_SHARE;
-    let mut used = 0u32;
-    let mut blocks = Vec::new();
+    let mut tokens = 0u32;
+    let mut sources = Vec::new();
     let mut kept = Vec::new();
     for hit in hits {
-        let block = format!(
-            "[{}] {}\n{}",
-            kept.len() + 1,
-            label(&hit),
-            hit.chunk.text.trim()
-        );
-        let tokens = prompt::count_tokens(model, &block);
-        if used + tokens > budget && !kept.is_empty() {
+        let source = Source {
+            n: kept.len() + 1,
+            label: label(&hit),
+            text: hit.chunk.text.trim().to_owned(),
+        };
+        let cost = prompt::count_tokens(model, &render_sources(std::slice::from_ref(&source)));
+        if tokens + cost > budget && !kept.is_empty() {
             break;
         }
-        used += tokens;
-        blocks.push(block);
+        tokens += cost;
+        sources.push(source);
         kept.push(hit);
     }
-    (
-        format!(
-            "{system}\n\n{INSTRUCTIONS}\n\n{CONTEXT_MARKER}{}",
-            blocks.join("\n\n")
-        ),
-        kept,
-    )
+    Retrieved {
+        instructions: SOURCES_INSTRUCTIONS,
+        sources,
+        tokens,
+        hits: kept,
+    }
+}
+
+/// What retrieval gives an answer.
+#[derive(Debug)]
+pub(crate) struct Retrieved {
+    /// Added to the system prompt.
+    pub(crate) instructions: &'static str,
+    /// Offered to the model.
+    pub(crate) sources: Vec<Source>,
+    /// Tokens of the rendered sources.
+    pub(crate) tokens: u32,
+    /// The hits behind `sources`, same order.
+    pub(crate) hits: Vec<SearchHit>,
 }
 
 /// The citations of `answer`: the sources it names as `[n]`, or every source when it names

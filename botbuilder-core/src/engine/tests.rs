@@ -8,6 +8,7 @@ use crate::domain::{
     AiConfig, BotPatch, BotSettings, NewBot, NewIntent, NewOrganization, NewUser, Rating,
 };
 use crate::flow::Flow;
+use crate::llm::{ChatRole, ModelInfo, Price, ProviderError, ProviderStatus};
 use crate::store::prelude::*;
 use crate::testing::{InMemoryStore, ManualClock, ScriptedLlm};
 
@@ -643,7 +644,13 @@ async fn history_is_fitted_to_the_context_window_and_cost_is_recorded() {
         )
         .await
         .unwrap();
-    let llm = Arc::new(ScriptedLlm::with_id("openai"));
+    let llm = Arc::new(ScriptedLlm::with_id("openai").with_model_info(ModelInfo {
+        context_window: 16_385,
+        price: Some(Price {
+            input_per_mtok: 0.5,
+            output_per_mtok: 1.5,
+        }),
+    }));
     let engine = Engine::builder()
         .store(store.clone())
         .provider(llm.clone())
@@ -695,4 +702,303 @@ async fn history_is_fitted_to_the_context_window_and_cost_is_recorded() {
     assert_eq!(turn.usage.completion_tokens, 1);
     assert_eq!(turn.cost_micros, 2, "0.5 + 1.5 micro-dollars");
     assert_eq!(turn.replies[0].cost_micros, 2, "stored with the message");
+}
+
+/// A bot on `primary` with `backup` as its fallback, both scripted.
+async fn chain_world() -> (World, Arc<ScriptedLlm>) {
+    let w = world().await;
+    let backup = Arc::new(ScriptedLlm::with_id("backup"));
+    let engine = Engine::builder()
+        .store(w.store.clone())
+        .provider(w.llm.clone())
+        .provider(backup.clone())
+        .clock(w.clock.clone())
+        .build()
+        .unwrap();
+    w.store
+        .update_bot(
+            w.org,
+            w.bot,
+            BotPatch {
+                ai_config: Some(AiConfig {
+                    provider: "scripted".into(),
+                    fallback_provider: Some("backup".into()),
+                    fallback_model: Some("backup-large".into()),
+                    ..AiConfig::default()
+                }),
+                ..BotPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    (World { engine, ..w }, backup)
+}
+
+fn transient() -> ProviderError {
+    ProviderError::Transient("HTTP 500".into())
+}
+
+#[tokio::test]
+async fn a_failing_primary_hands_the_answer_to_the_fallback_and_the_reply_says_so() {
+    let (w, backup) = chain_world().await;
+    w.llm.push_failure(transient());
+    backup.push_answer("from the backup");
+    let turn = w.say("hello").await;
+    assert_eq!(turn.replies[0].text, "from the backup");
+    let llm = &turn.replies[0].payload["llm"];
+    assert_eq!(llm["provider"], "backup");
+    assert_eq!(llm["model"], "backup-large");
+    assert_eq!(llm["fallback"], true);
+    assert_eq!(
+        llm["attempts"],
+        json!([{ "provider": "scripted", "model": AiConfig::DEFAULT_MODEL, "error": "transient" }])
+    );
+    assert_eq!(backup.requests()[0].model, "backup-large");
+
+    // Rate limits and refused credentials also move on; the primary answers when it can.
+    w.llm
+        .push_failure(ProviderError::RateLimited { retry_after: None });
+    backup.push_answer("again the backup");
+    assert_eq!(
+        w.say("more").await.replies[0].payload["llm"]["fallback"],
+        true
+    );
+    w.llm.push_failure(ProviderError::Unauthorized);
+    assert_eq!(
+        w.say("more").await.replies[0].payload["llm"]["fallback"],
+        true
+    );
+    let direct = w.say("and now?").await;
+    assert_eq!(direct.replies[0].payload["llm"]["provider"], "scripted");
+    assert_eq!(direct.replies[0].payload["llm"]["fallback"], false);
+    assert!(direct.replies[0].payload["llm"].get("attempts").is_none());
+}
+
+#[tokio::test]
+async fn when_nothing_can_answer_the_visitor_gets_the_unavailable_message_and_no_error() {
+    let (w, backup) = chain_world().await;
+    w.llm.push_failure(transient());
+    backup.push_failure(ProviderError::Unauthorized);
+    let turn = w.say("hello").await;
+    assert_eq!(
+        turn.replies[0].text,
+        BotSettings::DEFAULT_UNAVAILABLE_MESSAGE
+    );
+    assert_eq!(turn.replies[0].payload["error"], PROVIDER_UNAVAILABLE);
+    assert_eq!(
+        turn.replies[0].payload["llm"]["attempts"],
+        json!([
+            { "provider": "scripted", "model": AiConfig::DEFAULT_MODEL, "error": "transient" },
+            { "provider": "backup", "model": "backup-large", "error": "unauthorized" },
+        ])
+    );
+    assert_eq!(turn.cost_micros, 0);
+
+    // A request the provider refuses as such is not sent elsewhere.
+    w.llm
+        .push_failure(ProviderError::Permanent("invalid model".into()));
+    let refused = w.say("hello").await;
+    assert_eq!(refused.replies[0].payload["error"], PROVIDER_UNAVAILABLE);
+    assert_eq!(backup.requests().len(), 1, "the backup was not asked again");
+
+    // The bot's own message, and a provider the deployment does not have.
+    w.store
+        .update_bot(
+            w.org,
+            w.bot,
+            BotPatch {
+                ai_config: Some(AiConfig {
+                    provider: "anthropic".into(),
+                    ..AiConfig::default()
+                }),
+                settings: Some(BotSettings {
+                    unavailable_message: "We are closed for now.".into(),
+                    ..BotSettings::default()
+                }),
+                ..BotPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.engine.invalidate_bot(w.bot);
+    let closed = w.say("hello").await;
+    assert_eq!(closed.replies[0].text, "We are closed for now.");
+    assert_eq!(
+        closed.replies[0].payload["llm"]["attempts"][0]["error"],
+        "unknown_provider"
+    );
+    let bot = w.store.get_bot(w.org, w.bot).await.unwrap();
+    assert_eq!(
+        w.engine.provider_status(w.org, &bot.ai_config).await,
+        ProviderStatus::UnknownProvider
+    );
+    assert_eq!(
+        w.engine
+            .provider_status(
+                w.org,
+                &AiConfig {
+                    provider: "scripted".into(),
+                    ..AiConfig::default()
+                }
+            )
+            .await,
+        ProviderStatus::Ready
+    );
+}
+
+#[tokio::test]
+async fn a_stream_that_breaks_after_text_keeps_the_text_with_estimated_usage() {
+    use futures::StreamExt as _;
+    let (w, backup) = chain_world().await;
+    let engine = Arc::new(w.engine);
+    w.llm.push_broken_stream("half an ", transient());
+    let events: Vec<_> = engine
+        .handle_stream(Inbound {
+            org: w.org,
+            bot: w.bot,
+            channel: "web".into(),
+            external_user: "visitor".into(),
+            text: "tell me".into(),
+        })
+        .collect()
+        .await;
+    let Some(Ok(TurnEvent::Done(turn))) = events.last() else {
+        panic!("the turn completes: {events:?}");
+    };
+    let reply = &turn.replies[0];
+    assert_eq!(reply.text, "half an ");
+    assert_eq!(reply.payload["llm"]["usage_estimated"], true);
+    assert_eq!(reply.payload["llm"]["interrupted"], "transient");
+    assert!(reply.completion_tokens > 0, "estimated, not zero");
+    assert!(backup.requests().is_empty(), "shown text is not taken back");
+
+    // Broken before any text: the fallback answers, streamed.
+    w.llm.push_failure(transient());
+    backup.push_answer("whole answer");
+    let events: Vec<_> = engine
+        .handle_stream(Inbound {
+            org: w.org,
+            bot: w.bot,
+            channel: "web".into(),
+            external_user: "visitor".into(),
+            text: "again".into(),
+        })
+        .collect()
+        .await;
+    let deltas: String = events
+        .iter()
+        .filter_map(|e| match e {
+            Ok(TurnEvent::TextDelta(d)) => Some(d.as_str()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(deltas, "whole answer");
+}
+
+/// Streams one word, then waits forever; notes when its stream is dropped.
+#[derive(Default)]
+struct Stalling {
+    dropped: Arc<std::sync::atomic::AtomicBool>,
+}
+
+struct NoteDrop(Arc<std::sync::atomic::AtomicBool>);
+
+impl Drop for NoteDrop {
+    fn drop(&mut self) {
+        self.0.store(true, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[async_trait::async_trait]
+impl LlmProvider for Stalling {
+    fn id(&self) -> &str {
+        "stalling"
+    }
+
+    async fn complete(
+        &self,
+        _req: &crate::llm::ChatRequest,
+    ) -> Result<crate::llm::ChatResponse, ProviderError> {
+        futures::future::pending().await
+    }
+
+    async fn stream(
+        &self,
+        _req: &crate::llm::ChatRequest,
+    ) -> Result<crate::llm::ChatStream, ProviderError> {
+        use futures::StreamExt as _;
+        let guard = NoteDrop(self.dropped.clone());
+        let first =
+            futures::stream::iter([Ok(crate::llm::ChatEvent::TextDelta("Once upon ".into()))]);
+        let rest = futures::stream::pending().map(move |e| {
+            let _keep = &guard;
+            e
+        });
+        Ok(Box::pin(first.chain(rest)))
+    }
+}
+
+#[tokio::test]
+async fn a_listener_that_goes_away_aborts_the_model_call_and_the_turn_is_stored() {
+    use futures::StreamExt as _;
+    let w = world().await;
+    let stalling = Arc::new(Stalling::default());
+    let dropped = stalling.dropped.clone();
+    let engine = Arc::new(
+        Engine::builder()
+            .store(w.store.clone())
+            .provider(stalling)
+            .build()
+            .unwrap(),
+    );
+    w.store
+        .update_bot(
+            w.org,
+            w.bot,
+            BotPatch {
+                ai_config: Some(AiConfig {
+                    provider: "stalling".into(),
+                    ..AiConfig::default()
+                }),
+                ..BotPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let mut events = engine.handle_stream(w.inbound("a story"));
+    let first = events.next().await.unwrap().unwrap();
+    assert_eq!(first, TurnEvent::TextDelta("Once upon ".into()));
+    drop(events);
+    for _ in 0..100 {
+        if dropped.load(std::sync::atomic::Ordering::SeqCst) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert!(
+        dropped.load(std::sync::atomic::Ordering::SeqCst),
+        "upstream dropped"
+    );
+    let session = w
+        .store
+        .find_open_session(w.org, w.bot, "web", "visitor")
+        .await
+        .unwrap()
+        .unwrap();
+    let mut stored = Vec::new();
+    for _ in 0..100 {
+        stored = w
+            .store
+            .recent_messages(w.org, session.id, 10)
+            .await
+            .unwrap();
+        if stored.len() == 2 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    assert_eq!(stored.len(), 2, "the turn is stored: {stored:?}");
+    assert_eq!(stored[1].text, "Once upon ");
+    assert_eq!(stored[1].payload["llm"]["interrupted"], LISTENER_GONE);
+    assert_eq!(stored[1].payload["llm"]["usage_estimated"], true);
 }

@@ -22,7 +22,7 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::Clock;
 use crate::llm::{
-    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmProvider,
+    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatStream, LlmProvider, ModelInfo,
     ProviderError, Usage,
 };
 
@@ -54,13 +54,22 @@ impl Clock for ManualClock {
     }
 }
 
-/// An [`LlmProvider`] that answers with queued texts (or echoes the last user message when
-/// the queue is empty) and records every request it receives. It streams word by word.
+/// An [`LlmProvider`] that answers with queued texts or failures (or echoes the last user
+/// message when the queue is empty) and records every request it receives. It streams word by
+/// word; a queued [`ScriptedLlm::push_broken_stream`] streams some words, then fails.
 #[derive(Debug)]
 pub struct ScriptedLlm {
     id: String,
-    answers: Mutex<VecDeque<String>>,
+    info: ModelInfo,
+    answers: Mutex<VecDeque<Scripted>>,
     requests: Mutex<Vec<ChatRequest>>,
+}
+
+#[derive(Debug)]
+enum Scripted {
+    Answer(String),
+    Failure(ProviderError),
+    BrokenStream(String, ProviderError),
 }
 
 impl Default for ScriptedLlm {
@@ -70,27 +79,69 @@ impl Default for ScriptedLlm {
 }
 
 impl ScriptedLlm {
-    /// A scripted provider registered under `id` (for example `openai`, to test pricing).
+    /// A scripted provider registered under `id` (for example `openai`).
     pub fn with_id(id: impl Into<String>) -> Self {
         Self {
             id: id.into(),
+            info: ModelInfo::default(),
             answers: Mutex::default(),
             requests: Mutex::default(),
         }
     }
 
+    /// This provider describing every model as `info` (context window, price).
+    #[must_use]
+    pub fn with_model_info(mut self, info: ModelInfo) -> Self {
+        self.info = info;
+        self
+    }
+
+    fn push(&self, scripted: Scripted) {
+        self.answers.lock().expect("poisoned").push_back(scripted);
+    }
+
     /// Queues an answer for a later call.
     pub fn push_answer(&self, text: impl Into<String>) {
-        self.answers
-            .lock()
-            .expect("poisoned")
-            .push_back(text.into());
+        self.push(Scripted::Answer(text.into()));
+    }
+
+    /// Queues a failure for a later call.
+    pub fn push_failure(&self, error: ProviderError) {
+        self.push(Scripted::Failure(error));
+    }
+
+    /// Queues a stream that delivers `text` word by word, then fails with `error` (a plain
+    /// completion fails at once).
+    pub fn push_broken_stream(&self, text: impl Into<String>, error: ProviderError) {
+        self.push(Scripted::BrokenStream(text.into(), error));
     }
 
     /// Every request received so far.
     pub fn requests(&self) -> Vec<ChatRequest> {
         self.requests.lock().expect("poisoned").clone()
     }
+
+    fn next(&self, req: &ChatRequest) -> Scripted {
+        self.requests.lock().expect("poisoned").push(req.clone());
+        let queued = self.answers.lock().expect("poisoned").pop_front();
+        queued.unwrap_or_else(|| Scripted::Answer(format!("echo: {}", req.last_user_text())))
+    }
+}
+
+fn scripted_response(text: String) -> ChatResponse {
+    let completion_tokens = u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX);
+    ChatResponse::text(
+        text,
+        Usage {
+            prompt_tokens: 1,
+            completion_tokens,
+        },
+    )
+}
+
+fn words(text: &str) -> impl Iterator<Item = Result<ChatEvent, ProviderError>> + '_ {
+    text.split_inclusive(' ')
+        .map(|word| Ok(ChatEvent::TextDelta(word.to_owned())))
 }
 
 #[async_trait]
@@ -103,35 +154,35 @@ impl LlmProvider for ScriptedLlm {
         Capabilities::default().with_streaming(true)
     }
 
+    fn model_info(&self, _model: &str) -> ModelInfo {
+        self.info
+    }
+
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        self.requests.lock().expect("poisoned").push(req.clone());
-        let queued = self.answers.lock().expect("poisoned").pop_front();
-        let text = queued.unwrap_or_else(|| {
-            let last = req.messages.last().map(|m| m.content.as_str());
-            format!("echo: {}", last.unwrap_or_default())
-        });
-        let completion_tokens = u32::try_from(text.split_whitespace().count()).unwrap_or(u32::MAX);
-        Ok(ChatResponse {
-            text,
-            usage: Usage {
-                prompt_tokens: 1,
-                completion_tokens,
-            },
-            finish_reason: FinishReason::Stop,
-        })
+        match self.next(req) {
+            Scripted::Answer(text) => Ok(scripted_response(text)),
+            Scripted::Failure(error) | Scripted::BrokenStream(_, error) => Err(error),
+        }
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        let answer = self.complete(req).await?;
-        let mut events: Vec<Result<ChatEvent, ProviderError>> = answer
-            .text
-            .split_inclusive(' ')
-            .map(|word| Ok(ChatEvent::TextDelta(word.to_owned())))
-            .collect();
-        events.push(Ok(ChatEvent::Finished {
-            usage: answer.usage,
-            reason: answer.finish_reason,
-        }));
+        let events: Vec<_> = match self.next(req) {
+            Scripted::Failure(error) => return Err(error),
+            Scripted::Answer(text) => {
+                let answer = scripted_response(text);
+                let mut events: Vec<_> = words(&answer.text).collect();
+                events.push(Ok(ChatEvent::Finished {
+                    usage: answer.usage,
+                    reason: answer.finish_reason,
+                }));
+                events
+            }
+            Scripted::BrokenStream(text, error) => {
+                let mut events: Vec<_> = words(&text).collect();
+                events.push(Err(error));
+                events
+            }
+        };
         Ok(Box::pin(futures::stream::iter(events)))
     }
 }
@@ -139,7 +190,7 @@ impl LlmProvider for ScriptedLlm {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::llm::{ChatEvent, ChatMessage, ChatRole};
+    use crate::llm::{ChatEvent, ChatMessage};
     use futures::StreamExt;
 
     #[tokio::test]
@@ -148,12 +199,9 @@ mod tests {
         llm.push_answer("first");
         let req = ChatRequest {
             model: "m".into(),
-            messages: vec![ChatMessage {
-                role: ChatRole::User,
-                content: "hi".into(),
-            }],
-            temperature: 0.0,
+            messages: vec![ChatMessage::user("hi")],
             max_tokens: 10,
+            ..ChatRequest::default()
         };
         assert_eq!(llm.complete(&req).await.unwrap().text, "first");
         let events: Vec<_> = llm.stream(&req).await.unwrap().collect().await;

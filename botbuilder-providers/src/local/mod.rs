@@ -5,8 +5,8 @@ mod extractive;
 use async_trait::async_trait;
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::llm::{
-    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatRole, ChatStream, FinishReason,
-    LlmProvider, ProviderError, Usage,
+    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatRole, ChatStream, LlmProvider,
+    ModelInfo, ProviderError, Usage, render_sources,
 };
 
 /// Most bytes of text [`LocalEmbedder`] embeds on the calling (async) thread; larger batches
@@ -16,12 +16,11 @@ pub const INLINE_EMBED_BYTES: usize = 4096;
 /// Dimensions of [`LocalEmbedder`] vectors by default.
 pub const DEFAULT_DIMENSIONS: usize = 384;
 
-/// A deterministic, offline "model": it never invents facts. Without retrieved context it says
-/// so. With numbered sources (`[1] Title` blocks after `Context:` in the system prompt, as the
-/// engine writes them) it is an extractive answerer (see [`extractive`]): the sentences of
-/// the best-ranked sources that share the most words with the question, with a code block
-/// that follows them, each cited (`[1]`). Other context is returned as is. It is what bots use
-/// when no LLM is configured.
+/// A deterministic, offline "model": it never invents facts. Without retrieved sources
+/// ([`ChatRequest::sources`]) it says so. With sources it is an extractive answerer (see
+/// [`extractive`]): the sentences of the best-ranked sources that share the most words with
+/// the question, with a code block that follows them, each cited (`[1]`). It is what bots
+/// use when no LLM is configured.
 #[derive(Debug, Clone, Copy, Default)]
 pub struct LocalProvider;
 
@@ -45,35 +44,35 @@ impl LlmProvider for LocalProvider {
         Capabilities::default().with_streaming(true)
     }
 
+    /// Every model: the default window, free.
+    fn model_info(&self, _model: &str) -> ModelInfo {
+        ModelInfo::default()
+    }
+
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        let context = req
-            .messages
-            .iter()
-            .filter(|m| m.role == ChatRole::System)
-            .filter_map(|m| m.content.split_once("Context:\n").map(|(_, c)| c.trim()))
-            .find(|c| !c.is_empty());
-        let question = req
-            .messages
-            .iter()
-            .rev()
-            .find(|m| m.role == ChatRole::User)
-            .map_or("", |m| m.content.as_str());
-        let text = match context {
-            None => Self::NO_ANSWER.to_owned(),
-            Some(context) if context.starts_with("[1] ") => {
-                extractive::answer(context, question).unwrap_or_else(|| Self::NO_ANSWER.to_owned())
+        let question = req.last_user_text();
+        let text = match req.sources.as_deref() {
+            Some(sources) if !sources.is_empty() => {
+                extractive::answer(&render_sources(sources), question)
+                    .unwrap_or_else(|| Self::NO_ANSWER.to_owned())
             }
-            Some(context) => context.to_owned(),
+            _ => Self::NO_ANSWER.to_owned(),
         };
-        let prompt_tokens = req.messages.iter().map(|m| approx_tokens(&m.content)).sum();
-        Ok(ChatResponse {
-            usage: Usage {
-                prompt_tokens,
-                completion_tokens: approx_tokens(&text),
-            },
+        let prompt_tokens = approx_tokens(&req.system_text())
+            + req
+                .messages
+                .iter()
+                .filter(|m| m.role != ChatRole::System)
+                .map(|m| approx_tokens(&m.content))
+                .sum::<u32>();
+        let completion_tokens = approx_tokens(&text);
+        Ok(ChatResponse::text(
             text,
-            finish_reason: FinishReason::Stop,
-        })
+            Usage {
+                prompt_tokens,
+                completion_tokens,
+            },
+        ))
     }
 
     /// Streams the same answer word by word (whitespace kept), like a real model would.
@@ -183,7 +182,7 @@ impl Embedder for LocalEmbedder {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use botbuilder_core::llm::ChatMessage;
+    use botbuilder_core::llm::{ChatMessage, Source};
 
     fn cosine(a: &[f32], b: &[f32]) -> f32 {
         a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -201,35 +200,45 @@ mod tests {
         assert!(e.embed_sync("").iter().all(|x| *x == 0.0));
     }
 
+    fn source(n: usize, label: &str, text: &str) -> Source {
+        Source {
+            n,
+            label: label.into(),
+            text: text.into(),
+        }
+    }
+
+    fn asking(question: &str, sources: Option<Vec<Source>>) -> ChatRequest {
+        ChatRequest {
+            model: "local".into(),
+            messages: vec![ChatMessage::system("Be nice."), ChatMessage::user(question)],
+            max_tokens: 100,
+            sources,
+            ..ChatRequest::default()
+        }
+    }
+
     #[tokio::test]
     async fn local_provider_never_invents_an_answer() {
-        let req = |system: &str| ChatRequest {
-            model: "local".into(),
-            messages: vec![
-                ChatMessage {
-                    role: ChatRole::System,
-                    content: system.into(),
-                },
-                ChatMessage {
-                    role: ChatRole::User,
-                    content: "What is the refund window?".into(),
-                },
-            ],
-            temperature: 0.0,
-            max_tokens: 100,
-        };
-        let none = LocalProvider.complete(&req("Be nice.")).await.unwrap();
-        assert_eq!(none.text, LocalProvider::NO_ANSWER);
+        let question = "What is the refund window?";
+        for sources in [None, Some(Vec::new())] {
+            let none = LocalProvider
+                .complete(&asking(question, sources))
+                .await
+                .unwrap();
+            assert_eq!(none.text, LocalProvider::NO_ANSWER);
+        }
+        let refunds = Some(vec![source(1, "Policy", "The refund window is 30 days.")]);
         let some = LocalProvider
-            .complete(&req("Be nice.\nContext:\nRefunds within 30 days."))
+            .complete(&asking(question, refunds.clone()))
             .await
             .unwrap();
-        assert_eq!(some.text, "Refunds within 30 days.");
+        assert_eq!(some.text, "The refund window is 30 days. [1]");
         assert!(some.usage.prompt_tokens > 0);
 
         use futures::StreamExt as _;
         let events: Vec<ChatEvent> = LocalProvider
-            .stream(&req("Context:\nRefunds within 30 days."))
+            .stream(&asking(question, refunds))
             .await
             .unwrap()
             .map(Result::unwrap)
@@ -244,31 +253,28 @@ mod tests {
                 other => panic!("unexpected {other:?}"),
             })
             .collect();
-        assert_eq!(deltas.len(), 4, "word by word");
-        assert_eq!(text, "Refunds within 30 days.");
+        assert_eq!(deltas.len(), 7, "word by word");
+        assert_eq!(text, "The refund window is 30 days. [1]");
     }
 
     #[tokio::test]
     async fn numbered_sources_get_an_extractive_answer_citing_the_best_one() {
-        let context = "Answer from the sources.\n\nContext:\n[1] Shop guide › Refunds\n\
-            Keep your receipt. Refunds are paid within five days of the return. \
-            We love our customers.\n\n[2] Shop guide › Shipping\nShipping is free.";
-        let req = ChatRequest {
-            model: "local".into(),
-            messages: vec![
-                ChatMessage {
-                    role: ChatRole::System,
-                    content: context.into(),
-                },
-                ChatMessage {
-                    role: ChatRole::User,
-                    content: "How many days until refunds are paid?".into(),
-                },
-            ],
-            temperature: 0.0,
-            max_tokens: 100,
-        };
-        let answer = LocalProvider.complete(&req).await.unwrap();
+        let sources = vec![
+            source(
+                1,
+                "Shop guide › Refunds",
+                "Keep your receipt. Refunds are paid within five days of the return. \
+                 We love our customers.",
+            ),
+            source(2, "Shop guide › Shipping", "Shipping is free."),
+        ];
+        let answer = LocalProvider
+            .complete(&asking(
+                "How many days until refunds are paid?",
+                Some(sources),
+            ))
+            .await
+            .unwrap();
         assert_eq!(
             answer.text,
             "Refunds are paid within five days of the return. [1]"

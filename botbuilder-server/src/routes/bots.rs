@@ -20,15 +20,7 @@ use crate::extract::{OrgAccess, Path, Query, ValidJson, parse_json, perm, report
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
 use botbuilder_core::validate::{self, Invalid, MAX_NAME_CHARS};
-
-fn default_model(provider: &str) -> Option<&'static str> {
-    match provider {
-        "local" => Some(AiConfig::DEFAULT_MODEL),
-        "openai" => Some("gpt-4o-mini"),
-        "anthropic" => Some("claude-3-5-haiku-latest"),
-        _ => None,
-    }
-}
+use botbuilder_providers::catalog;
 
 /// Language model settings; omitted fields keep their current (or default) value.
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
@@ -49,9 +41,13 @@ pub struct AiConfigInput {
     /// Most tokens per answer, 1 to 32,768.
     #[garde(skip)]
     pub max_tokens: Option<u32>,
-    /// Provider to use when the main one fails.
+    /// Provider to use when the main one is rate limited, down, refuses its credentials or
+    /// has none.
     #[garde(skip)]
     pub fallback_provider: Option<String>,
+    /// Model of the fallback provider (default: that provider's default model).
+    #[garde(skip)]
+    pub fallback_model: Option<String>,
     /// Knowledge bases of the organization the bot answers from (at most 20; replaces the
     /// list).
     #[garde(skip)]
@@ -68,8 +64,8 @@ impl AiConfigInput {
         let provider = self.provider.unwrap_or(base.provider);
         let model = match self.model {
             Some(model) => model.trim().to_owned(),
-            None if provider_changed && validate::PROVIDERS.contains(&provider.as_str()) => {
-                default_model(&provider)
+            None if provider_changed && catalog::PROVIDER_IDS.contains(&provider.as_str()) => {
+                catalog::default_model(&provider)
                     .ok_or_else(|| {
                         ApiError::field("ai_config.model", "required for this provider")
                     })?
@@ -78,6 +74,7 @@ impl AiConfigInput {
             None => base.model,
         };
         let fallback_provider = self.fallback_provider.or(base.fallback_provider);
+        let fallback_model = self.fallback_model.or(base.fallback_model);
         Ok(AiConfig {
             provider,
             model,
@@ -85,6 +82,7 @@ impl AiConfigInput {
             temperature: self.temperature.unwrap_or(base.temperature),
             max_tokens: self.max_tokens.unwrap_or(base.max_tokens),
             fallback_provider,
+            fallback_model,
             knowledge_base_ids: self.knowledge_base_ids.unwrap_or(base.knowledge_base_ids),
         })
     }
@@ -104,6 +102,9 @@ pub struct BotSettingsInput {
     /// (scheme, host and port only). Replaces the whole list.
     #[garde(skip)]
     pub allowed_origins: Option<Vec<String>>,
+    /// What the bot says when no language model can answer (1 to 1,000 characters).
+    #[garde(skip)]
+    pub unavailable_message: Option<String>,
 }
 
 impl BotSettingsInput {
@@ -113,6 +114,7 @@ impl BotSettingsInput {
             nlu_threshold: self.nlu_threshold.unwrap_or(base.nlu_threshold),
             idle_timeout_secs: self.idle_timeout_secs.unwrap_or(base.idle_timeout_secs),
             allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
+            unavailable_message: self.unavailable_message.unwrap_or(base.unavailable_message),
         }
     }
 }
@@ -126,6 +128,7 @@ async fn check_bot(state: &AppState, org: OrgId, bot: &NewBot) -> ApiResult<()> 
         &bot.description,
         &bot.ai_config,
         &bot.settings,
+        &catalog::PROVIDER_IDS,
         "",
     );
     Invalid::check(issues)?;
@@ -247,7 +250,11 @@ pub async fn create_bot(
     let audit = AuditRecord::new("bot.create")
         .target("bot", bot.id)
         .details(json!({ "name": bot.name }));
-    Ok((StatusCode::CREATED, audit, Json(BotView::from(&bot))))
+    Ok((
+        StatusCode::CREATED,
+        audit,
+        Json(BotView::with_status(&bot, &state.engine).await),
+    ))
 }
 
 /// One bot.
@@ -260,9 +267,8 @@ pub async fn get_bot(
     access: OrgAccess<perm::BotsRead>,
     Path(path): Path<BotPath>,
 ) -> ApiResult<Json<BotView>> {
-    Ok(Json(
-        (&state.store.get_bot(access.org, path.bot).await?).into(),
-    ))
+    let bot = state.store.get_bot(access.org, path.bot).await?;
+    Ok(Json(BotView::with_status(&bot, &state.engine).await))
 }
 
 /// Changes a bot.
@@ -302,7 +308,7 @@ pub async fn update_bot(
     check_bot(&state, access.org, &merged).await?;
     let bot = state.store.update_bot(access.org, path.bot, patch).await?;
     let audit = AuditRecord::new("bot.update").target("bot", bot.id);
-    Ok((audit, Json(BotView::from(&bot))))
+    Ok((audit, Json(BotView::with_status(&bot, &state.engine).await)))
 }
 
 /// Deletes a bot.
@@ -362,5 +368,9 @@ pub async fn clone_bot(
     let audit = AuditRecord::new("bot.clone")
         .target("bot", bot.id)
         .details(json!({ "source": source.id }));
-    Ok((StatusCode::CREATED, audit, Json(BotView::from(&bot))))
+    Ok((
+        StatusCode::CREATED,
+        audit,
+        Json(BotView::with_status(&bot, &state.engine).await),
+    ))
 }

@@ -210,7 +210,6 @@ impl From<EngineError> for ApiError {
                 Self::Conflict("another message of this session was being handled; retry".into())
             }
             EngineError::Store(e) => e.into(),
-            EngineError::Provider(e) if e.is_retryable() => Self::Unavailable(Box::new(e)),
             other => Self::Internal(Box::new(other)),
         }
     }

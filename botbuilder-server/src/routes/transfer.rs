@@ -160,6 +160,7 @@ fn document_errors(doc: &BotDocument) -> Vec<FieldError> {
         &bot.description,
         &bot.ai_config,
         &bot.settings,
+        &botbuilder_providers::catalog::PROVIDER_IDS,
         "bot",
     ));
     issues.extend(validate::intents(
@@ -236,5 +237,9 @@ pub async fn import_bot(
     let audit = AuditRecord::new("bot.import")
         .target("bot", bot.id)
         .details(json!({ "name": bot.name }));
-    Ok((StatusCode::CREATED, audit, Json(BotView::from(&bot))))
+    Ok((
+        StatusCode::CREATED,
+        audit,
+        Json(BotView::with_status(&bot, &state.engine).await),
+    ))
 }

@@ -4,6 +4,7 @@ use botbuilder_core::domain::{
     AiConfig, ApiKey, AuditEntry, Bot, BotSettings, Member, OrgMembership, Organization, Page,
     PermissionSet, Role, User,
 };
+use botbuilder_core::llm::ProviderStatus;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
 use utoipa::ToSchema;
@@ -193,6 +194,8 @@ pub struct AiConfigView {
     pub max_tokens: u32,
     /// Fallback provider.
     pub fallback_provider: Option<String>,
+    /// Model of the fallback provider (`null`: that provider's default model).
+    pub fallback_model: Option<String>,
     /// Knowledge bases the bot answers from.
     pub knowledge_base_ids: Vec<Uuid>,
 }
@@ -206,6 +209,7 @@ impl From<&AiConfig> for AiConfigView {
             temperature: c.temperature,
             max_tokens: c.max_tokens,
             fallback_provider: c.fallback_provider.clone(),
+            fallback_model: c.fallback_model.clone(),
             knowledge_base_ids: c.knowledge_base_ids.iter().map(|k| k.as_uuid()).collect(),
         }
     }
@@ -220,6 +224,8 @@ pub struct BotSettingsView {
     pub idle_timeout_secs: u32,
     /// Browser origins allowed to call the web chat API.
     pub allowed_origins: Vec<String>,
+    /// What the bot says when no language model can answer.
+    pub unavailable_message: String,
 }
 
 impl From<&BotSettings> for BotSettingsView {
@@ -228,6 +234,7 @@ impl From<&BotSettings> for BotSettingsView {
             nlu_threshold: s.nlu_threshold,
             idle_timeout_secs: s.idle_timeout_secs,
             allowed_origins: s.allowed_origins.clone(),
+            unavailable_message: s.unavailable_message.clone(),
         }
     }
 }
@@ -247,6 +254,13 @@ pub struct BotView {
     pub ai_config: AiConfigView,
     /// NLU, session and web chat settings.
     pub settings: BotSettingsView,
+    /// Whether the bot's primary language model can be called: `ready`,
+    /// `missing_credentials` (neither the organization nor the server has a key for it),
+    /// `unknown_provider`, `credentials_unreadable` or `spend_limit_reached` (absent in
+    /// lists).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<String>)]
+    pub provider_status: Option<ProviderStatus>,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -262,8 +276,19 @@ impl From<&Bot> for BotView {
             description: b.description.clone(),
             ai_config: (&b.ai_config).into(),
             settings: (&b.settings).into(),
+            provider_status: None,
             created_at: b.created_at,
             updated_at: b.updated_at,
+        }
+    }
+}
+
+impl BotView {
+    /// The view of `bot` with its provider status, as the engine sees it now.
+    pub async fn with_status(bot: &Bot, engine: &botbuilder_core::engine::Engine) -> Self {
+        Self {
+            provider_status: Some(engine.provider_status(bot.org_id, &bot.ai_config).await),
+            ..Self::from(bot)
         }
     }
 }

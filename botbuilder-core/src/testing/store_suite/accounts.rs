@@ -138,6 +138,7 @@ pub async fn bot_round_trips(store: &dyn Store) {
         temperature: 0.7,
         max_tokens: 300,
         fallback_provider: Some("local".into()),
+        fallback_model: Some("local-extractive".into()),
         knowledge_base_ids: vec![crate::id::KnowledgeBaseId::new()],
     };
     let bot = store
@@ -174,6 +175,7 @@ pub async fn bot_round_trips(store: &dyn Store) {
         nlu_threshold: 0.6,
         idle_timeout_secs: 90,
         allowed_origins: vec!["https://shop.example".into()],
+        unavailable_message: "Back soon — à bientôt".into(),
     };
     let patched = store
         .update_bot(

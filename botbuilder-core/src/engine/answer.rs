@@ -1,0 +1,250 @@
+//! The AI handler: the bot's provider chain is tried in order until one answers; when none
+//! can, the bot's `unavailable_message` is the reply. Which provider and model answered,
+//! whether it was a fallback, whether usage is estimated and why earlier links failed are
+//! recorded on the reply's payload under `llm`:
+//!
+//! ```json
+//! {"llm": {"provider": "anthropic", "model": "claude-haiku-4-5", "fallback": true,
+//!          "usage_estimated": false,
+//!          "attempts": [{"provider": "openai", "model": "gpt-4o-mini", "error": "transient"}]}}
+//! ```
+//!
+//! A link is skipped when it cannot be called (no credentials, unknown provider) and left for
+//! the next when it fails in a way that belongs to the provider
+//! ([`ProviderError::warrants_fallback`]: rate limited, down, refusing its credentials). A
+//! request the provider refuses as such (too long, invalid) is not sent elsewhere. A
+//! streamed answer that breaks after text was shown is kept as it stands (it cannot be taken
+//! back from the listener), with its usage estimated; so is one whose listener goes away,
+//! whose upstream call is then dropped (which aborts it) rather than paid for to the end.
+
+use futures::StreamExt as _;
+use serde_json::{Value, json};
+
+use super::{DeltaSender, Engine, EngineError, TurnEvent, rag};
+use crate::domain::{Bot, MessageDirection, NewMessage};
+use crate::id::SessionId;
+use crate::llm::{
+    ChatEvent, ChatRequest, ChatRole, LlmProvider, ModelInfo, ProviderError, Route, Usage,
+};
+use crate::prompt;
+
+/// The `error` code on the payload of an unavailable reply.
+pub const PROVIDER_UNAVAILABLE: &str = "provider_unavailable";
+/// `llm.interrupted` of an answer whose listener went away mid-stream.
+pub const LISTENER_GONE: &str = "listener_gone";
+
+/// One failed link, as recorded.
+fn attempt(route: &Route, error: &str) -> Value {
+    json!({ "provider": route.provider_id, "model": route.model, "error": error })
+}
+
+/// How a call ended.
+enum Outcome {
+    /// A whole answer.
+    Answered { text: String, usage: Usage },
+    /// The stream broke after `text` reached the listener.
+    Interrupted { text: String, error: ProviderError },
+    /// The listener went away: the upstream call was dropped (which aborts it) after `text`.
+    Abandoned { text: String },
+    /// Nothing was shown; the next link may be tried.
+    Failed(ProviderError),
+}
+
+impl Engine {
+    /// Asks the bot's provider chain, with as much recent history as fits the model's context
+    /// window, and returns the reply to store (with tokens and cost). With `deltas`, the
+    /// answer is streamed into it as it is written.
+    pub(super) async fn ai_answer(
+        &self,
+        bot: &Bot,
+        session: SessionId,
+        text: &str,
+        instructions: Option<String>,
+        deltas: Option<&DeltaSender>,
+    ) -> Result<NewMessage, EngineError> {
+        let config = &bot.ai_config;
+        let mut system = config.system_prompt.clone();
+        if let Some(extra) = instructions {
+            system = format!("{system}\n\n{extra}");
+        }
+        let mut history = self
+            .store
+            .recent_messages(bot.org_id, session, self.config.history_window + 1)
+            .await?;
+        history.pop(); // the newest stored message is this turn's inbound one, sent as `user`
+        let turns: Vec<prompt::Turn<'_>> = history
+            .iter()
+            .map(|m| prompt::Turn {
+                role: match m.direction {
+                    MessageDirection::Inbound => ChatRole::User,
+                    MessageDirection::Outbound | MessageDirection::Agent => ChatRole::Assistant,
+                },
+                text: &m.text,
+            })
+            .collect();
+        let hits = match &self.knowledge {
+            Some(knowledge) if !config.knowledge_base_ids.is_empty() => {
+                Some(rag::retrieve(knowledge, bot, text).await?)
+            }
+            _ => None,
+        };
+
+        let routes = self.resolver.resolve(bot.org_id, config).await;
+        let mut attempts = Vec::new();
+        for (position, route) in routes.iter().enumerate() {
+            let provider = match &route.target {
+                Ok(provider) => provider,
+                Err(why) => {
+                    attempts.push(attempt(route, why.code()));
+                    continue;
+                }
+            };
+            let info = provider.model_info(&route.model);
+            let retrieved = hits
+                .clone()
+                .map(|hits| rag::sources_for(hits, &route.model, info.context_window));
+            let system = match &retrieved {
+                Some(r) => format!("{system}\n\n{}", r.instructions),
+                None => system.clone(),
+            };
+            let prompt = prompt::assemble(&prompt::PromptParts {
+                model: &route.model,
+                context_window: info.context_window,
+                max_tokens: config.max_tokens,
+                system: &system,
+                extra_tokens: retrieved.as_ref().map_or(0, |r| r.tokens),
+                history: &turns,
+                user: text,
+            });
+            let request = ChatRequest {
+                model: route.model.clone(),
+                messages: prompt.messages,
+                temperature: config.temperature,
+                max_tokens: config.max_tokens,
+                sources: retrieved.as_ref().map(|r| r.sources.clone()),
+                tools: Vec::new(),
+            };
+            let outcome = call(provider.as_ref(), &request, deltas).await;
+            let (answer, reported, interrupted) = match outcome {
+                Outcome::Answered { text, usage } => (text, usage, None),
+                Outcome::Interrupted { text, error } => {
+                    tracing::warn!(bot = %bot.id, provider = %route.provider_id,
+                        "answer stream broke: {}", crate::error_chain(&error));
+                    (text, Usage::default(), Some(error.code()))
+                }
+                Outcome::Abandoned { text } => (text, Usage::default(), Some(LISTENER_GONE)),
+                Outcome::Failed(error) => {
+                    tracing::warn!(bot = %bot.id, provider = %route.provider_id,
+                        model = %route.model, "language model call failed: {}",
+                        crate::error_chain(&error));
+                    attempts.push(attempt(route, error.code()));
+                    if error.warrants_fallback() {
+                        continue;
+                    }
+                    break;
+                }
+            };
+            // Believe the provider's count; estimate only when it reports none.
+            let estimated = reported == Usage::default();
+            let usage = if estimated {
+                Usage {
+                    prompt_tokens: prompt.tokens,
+                    completion_tokens: prompt::count_tokens(&route.model, &answer),
+                }
+            } else {
+                reported
+            };
+            let mut llm = json!({
+                "provider": route.provider_id,
+                "model": route.model,
+                "fallback": position > 0,
+                "usage_estimated": estimated,
+            });
+            if !attempts.is_empty() {
+                llm["attempts"] = Value::Array(std::mem::take(&mut attempts));
+            }
+            if let Some(code) = interrupted {
+                llm["interrupted"] = json!(code);
+            }
+            return Ok(reply(answer, usage, &info, llm, retrieved.as_ref()));
+        }
+
+        let tried = Value::Array(attempts.clone());
+        tracing::warn!(bot = %bot.id, attempts = %tried, "no language model could answer");
+        let mut message = NewMessage::text(
+            MessageDirection::Outbound,
+            bot.settings.unavailable_message.clone(),
+        );
+        message.payload = json!({
+            "error": PROVIDER_UNAVAILABLE,
+            "llm": { "attempts": attempts },
+        });
+        Ok(message)
+    }
+}
+
+/// The reply to store for an answer.
+fn reply(
+    answer: String,
+    usage: Usage,
+    info: &ModelInfo,
+    llm: Value,
+    retrieved: Option<&rag::Retrieved>,
+) -> NewMessage {
+    let mut message = NewMessage::text(MessageDirection::Outbound, answer);
+    message.prompt_tokens = usage.prompt_tokens;
+    message.completion_tokens = usage.completion_tokens;
+    message.cost_micros = info.cost_micros(usage);
+    let mut payload = json!({ "llm": llm });
+    if let Some(retrieved) = retrieved.filter(|r| !r.hits.is_empty()) {
+        payload["citations"] = rag::citations(&message.text, &retrieved.hits);
+    }
+    message.payload = payload;
+    message
+}
+
+/// One call of one provider, streamed into `deltas` when given.
+async fn call(
+    provider: &dyn LlmProvider,
+    request: &ChatRequest,
+    deltas: Option<&DeltaSender>,
+) -> Outcome {
+    let Some(deltas) = deltas else {
+        return match provider.complete(request).await {
+            Ok(response) => Outcome::Answered {
+                text: response.text,
+                usage: response.usage,
+            },
+            Err(error) => Outcome::Failed(error),
+        };
+    };
+    let mut stream = match provider.stream(request).await {
+        Ok(stream) => stream,
+        Err(error) => return Outcome::Failed(error),
+    };
+    let mut text = String::new();
+    let mut usage = Usage::default();
+    loop {
+        let event = tokio::select! {
+            // Nobody listens any more: dropping the stream aborts the upstream request.
+            () = deltas.closed() => return Outcome::Abandoned { text },
+            event = stream.next() => event,
+        };
+        match event {
+            None => break,
+            Some(Ok(ChatEvent::TextDelta(delta))) => {
+                text.push_str(&delta);
+                if deltas.send(Ok(TurnEvent::TextDelta(delta))).await.is_err() {
+                    return Outcome::Abandoned { text };
+                }
+            }
+            Some(Ok(ChatEvent::Finished {
+                usage: reported, ..
+            })) => usage = reported,
+            Some(Ok(_)) => {}
+            Some(Err(error)) if text.is_empty() => return Outcome::Failed(error),
+            Some(Err(error)) => return Outcome::Interrupted { text, error },
+        }
+    }
+    Outcome::Answered { text, usage }
+}
