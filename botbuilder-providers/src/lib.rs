@@ -43,3 +43,5 @@ pub mod minilm;
 pub mod openai;
 #[cfg(feature = "remote")]
 pub mod remote;
+#[cfg(feature = "testing")]
+pub mod testing;

@@ -273,6 +273,20 @@ fn unreachable(e: FetchError) -> ProviderError {
     }
 }
 
+/// `text` with every sensitive header value of `headers` (the key, with or without its
+/// `Bearer ` prefix) replaced: some APIs quote the key they refuse.
+fn redacted(text: &str, headers: &HeaderMap) -> String {
+    let mut text = text.to_owned();
+    for value in headers.values().filter(|v| v.is_sensitive()) {
+        let Ok(value) = value.to_str() else { continue };
+        let secret = value.strip_prefix("Bearer ").unwrap_or(value);
+        if secret.len() >= 4 {
+            text = text.replace(secret, "[redacted]");
+        }
+    }
+    text
+}
+
 /// A JSON POST to one provider endpoint.
 #[derive(Debug, Clone)]
 pub(crate) struct Endpoint {
@@ -350,11 +364,12 @@ impl Endpoint {
         if status.is_success() {
             return Ok(response);
         }
-        let headers = response.headers().clone();
+        let response_headers = response.headers().clone();
         let body = read_limited(response, deadline, self.options.timeouts.idle, 64 * 1024)
             .await
             .unwrap_or_default();
-        Err(classify(status, &headers, &String::from_utf8_lossy(&body)))
+        let body = redacted(&String::from_utf8_lossy(&body), headers);
+        Err(classify(status, &response_headers, &body))
     }
 
     /// Sends `body` and returns the whole JSON answer; a malformed answer is retried like a
