@@ -41,6 +41,8 @@ pub mod local;
 pub mod minilm;
 #[cfg(feature = "openai")]
 pub mod openai;
+#[cfg(all(feature = "openai", feature = "anthropic", feature = "local"))]
+pub mod registry;
 #[cfg(feature = "remote")]
 pub mod remote;
 #[cfg(feature = "testing")]

@@ -17,7 +17,7 @@ use botbuilder_core::knowledge::DocumentExtractor;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::state::{engine_builder, fetcher, knowledge_service, open_backend};
+use crate::state::{engine_builder, fetcher, knowledge_service, open_backend, provider_registry};
 
 /// What `/help` prints.
 pub const HELP: &str = "Type a message and press Enter. Commands:\n  /help  this help\n  \
@@ -36,6 +36,8 @@ pub struct ChatOptions<'a> {
     pub fetch_allow: &'a [std::net::SocketAddr],
     /// Outbound proxy, if any.
     pub fetch_proxy: Option<&'a str>,
+    /// Server-wide language model credentials and the model catalog.
+    pub llm: &'a crate::config::LlmSettings,
 }
 
 /// The lines a person types: edited on a terminal, read plainly from a pipe. Ends at end of
@@ -104,7 +106,9 @@ pub async fn chat(
         .get_public_bot(bot)
         .await
         .with_context(|| format!("no bot {bot} in {}", options.database_url))?;
-    let engine = engine_builder(store, fetcher(options.fetch_allow, options.fetch_proxy)?)
+    let guarded = fetcher(options.fetch_allow, options.fetch_proxy)?;
+    let providers = Arc::new(provider_registry(options.llm, guarded.clone())?);
+    let engine = engine_builder(store, guarded, providers)
         .knowledge(knowledge)
         .build()?;
     let interactive = std::io::stdin().is_terminal();

@@ -266,6 +266,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Chat { bot, user } => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let llm = crate::config::LlmSettings::resolve(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
                 .database_url
@@ -280,6 +281,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 user: &user,
                 fetch_allow: &allow,
                 fetch_proxy: proxy.as_deref(),
+                llm: &llm,
             };
             crate::chat::chat(options, embedder, extractor).await
         }

@@ -22,12 +22,14 @@ use botbuilder_store::memory_queue::MemoryJobQueue;
 
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
-use crate::config::{Environment, Settings};
+use crate::config::{Environment, LlmSettings, Settings};
 use crate::isolation::{ExtractLimits, SubprocessExtractor};
 use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
 use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
-use botbuilder_providers::local::{LocalEmbedder, LocalProvider};
+use botbuilder_providers::local::LocalEmbedder;
+use botbuilder_providers::registry::ProviderRegistry;
+use botbuilder_providers::remote::HttpOptions;
 
 /// HTTP-level settings the middleware and handlers read.
 #[derive(Debug, Clone)]
@@ -119,6 +121,8 @@ pub struct AppState {
     pub knowledge: Arc<KnowledgeService>,
     /// The SSRF-guarded outbound HTTP client (documents by URL).
     pub fetcher: Arc<dyn Fetcher>,
+    /// The language model providers (server-wide and per-organization credentials).
+    pub providers: Arc<ProviderRegistry>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -154,22 +158,35 @@ pub async fn open_backend(
 }
 
 /// The SSRF-guarded outbound client: public targets only, plus the `allow` exceptions;
-/// through `proxy` when one is given (proxy environment variables are ignored).
-pub fn fetcher(allow: &[SocketAddr], proxy: Option<&str>) -> anyhow::Result<Arc<dyn Fetcher>> {
-    Ok(Arc::new(GuardedFetcher::new(FetchPolicy {
+/// through `proxy` when one is given (proxy environment variables are ignored). Flow HTTP
+/// nodes, documents by URL and language model APIs all go through it.
+pub fn fetcher(allow: &[SocketAddr], proxy: Option<&str>) -> anyhow::Result<GuardedFetcher> {
+    Ok(GuardedFetcher::new(FetchPolicy {
         allow_private: false,
         allow: allow.to_vec(),
         proxy: proxy.map(str::to_owned),
-    })?))
+    })?)
 }
 
-/// The engine every entry point uses: the offline local provider and `fetcher` for flow
-/// HTTP nodes.
-pub fn engine_builder(store: Arc<dyn Store>, fetcher: Arc<dyn Fetcher>) -> EngineBuilder {
+/// The language model providers: `local`, and those `llm` has server-wide credentials for,
+/// calling out through `fetcher`.
+pub fn provider_registry(
+    llm: &LlmSettings,
+    fetcher: GuardedFetcher,
+) -> anyhow::Result<ProviderRegistry> {
+    llm.registry(fetcher, HttpOptions::default())
+}
+
+/// The engine every entry point uses: `providers` answer, `fetcher` serves flow HTTP nodes.
+pub fn engine_builder(
+    store: Arc<dyn Store>,
+    fetcher: GuardedFetcher,
+    providers: Arc<ProviderRegistry>,
+) -> EngineBuilder {
     Engine::builder()
         .store(store)
-        .provider(Arc::new(LocalProvider))
-        .fetcher(fetcher)
+        .resolver(providers)
+        .fetcher(Arc::new(fetcher))
 }
 
 /// The embedder knowledge bases are indexed with: the sentence model in `model_dir` (builds
@@ -317,8 +334,9 @@ impl AppState {
             embedder,
             extractor,
         ));
-        let fetcher = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
-        let engine = engine_builder(store.clone(), fetcher.clone())
+        let guarded = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
+        let providers = Arc::new(provider_registry(&settings.llm, guarded.clone())?);
+        let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())
             .clock(clock.clone())
             .knowledge(knowledge.clone())
@@ -339,7 +357,8 @@ impl AppState {
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),
             knowledge,
             queue,
-            fetcher,
+            fetcher: Arc::new(guarded),
+            providers,
         })
     }
 }

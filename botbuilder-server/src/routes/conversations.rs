@@ -91,6 +91,18 @@ pub struct MessageView {
     pub created_at: DateTime<Utc>,
 }
 
+impl MessageView {
+    /// The view a web chat visitor gets: without the `llm` record of the payload (which
+    /// provider and model answered, why others failed), which is the organization's business.
+    pub fn for_visitor(message: &Message) -> Self {
+        let mut view = Self::from(message);
+        if let Some(payload) = view.payload.as_object_mut() {
+            payload.remove("llm");
+        }
+        view
+    }
+}
+
 impl From<&Message> for MessageView {
     fn from(m: &Message) -> Self {
         Self {
@@ -301,7 +313,11 @@ pub async fn send_message(
         text: req.text,
     };
     if super::webchat::wants_stream(&headers) {
-        return super::webchat::turn_events(state.engine.handle_stream(inbound)).await;
+        return super::webchat::turn_events(
+            state.engine.handle_stream(inbound),
+            super::webchat::Audience::Organization,
+        )
+        .await;
     }
     let turn = state.engine.handle(inbound).await?;
     let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();

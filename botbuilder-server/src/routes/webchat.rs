@@ -207,21 +207,39 @@ pub async fn send_message(
         text: req.text,
     };
     if wants_stream(&headers) {
-        return turn_events(state.engine.handle_stream(inbound)).await;
+        return turn_events(state.engine.handle_stream(inbound), Audience::Visitor).await;
     }
     let turn = state.engine.handle(inbound).await?;
     Ok(Json(WebchatReply {
         message: (&turn.inbound).into(),
-        replies: turn.replies.iter().map(MessageView::from).collect(),
+        replies: turn.replies.iter().map(MessageView::for_visitor).collect(),
     })
     .into_response())
+}
+
+/// Who reads a turn's messages.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Audience {
+    /// Members and API keys of the organization: everything.
+    Organization,
+    /// A web chat visitor: see [`MessageView::for_visitor`].
+    Visitor,
+}
+
+impl Audience {
+    fn view(self, message: &botbuilder_core::domain::Message) -> MessageView {
+        match self {
+            Self::Organization => MessageView::from(message),
+            Self::Visitor => MessageView::for_visitor(message),
+        }
+    }
 }
 
 /// A turn as server-sent events: `delta` (`{"text"}`) while the language model writes, then
 /// `message` per stored reply, then `done` with the token usage and cost; keep-alive
 /// comments every 15 s. A failure before the first event is an ordinary problem response
 /// (404 for a deleted bot, ...); a later one ends the stream with an `error` event.
-pub(crate) async fn turn_events(mut stream: TurnStream) -> ApiResult<Response> {
+pub(crate) async fn turn_events(mut stream: TurnStream, audience: Audience) -> ApiResult<Response> {
     let first = match stream.next().await {
         Some(Ok(event)) => event,
         Some(Err(e)) => return Err(e.into()),
@@ -229,13 +247,16 @@ pub(crate) async fn turn_events(mut stream: TurnStream) -> ApiResult<Response> {
     };
     let events = futures::stream::once(async move { Ok(first) })
         .chain(stream)
-        .flat_map(|item| futures::stream::iter(sse_events(item)));
+        .flat_map(move |item| futures::stream::iter(sse_events(item, audience)));
     Ok(Sse::new(events)
         .keep_alive(KeepAlive::new().interval(Duration::from_secs(15)))
         .into_response())
 }
 
-fn sse_events(item: Result<TurnEvent, EngineError>) -> Vec<Result<Event, Infallible>> {
+fn sse_events(
+    item: Result<TurnEvent, EngineError>,
+    audience: Audience,
+) -> Vec<Result<Event, Infallible>> {
     let json = |name: &str, data: serde_json::Value| {
         Event::default().event(name).json_data(data).ok().map(Ok)
     };
@@ -250,7 +271,7 @@ fn sse_events(item: Result<TurnEvent, EngineError>) -> Vec<Result<Event, Infalli
                 .filter_map(|reply| {
                     Event::default()
                         .event("message")
-                        .json_data(MessageView::from(reply))
+                        .json_data(audience.view(reply))
                         .ok()
                         .map(Ok)
                 })
@@ -352,5 +373,7 @@ pub async fn history(
             PageRequest::first(PageRequest::MAX_LIMIT),
         )
         .await?;
-    Ok(Json(page.items.iter().map(MessageView::from).collect()))
+    Ok(Json(
+        page.items.iter().map(MessageView::for_visitor).collect(),
+    ))
 }

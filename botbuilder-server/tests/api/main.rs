@@ -14,6 +14,7 @@ mod isolation;
 mod jwt;
 mod knowledge;
 mod knowledge_quality;
+mod llm_providers;
 mod nlu;
 mod permissions;
 mod platform;

@@ -8,13 +8,17 @@ use std::time::Duration;
 
 use anyhow::{Context, bail};
 use base64::Engine;
-use base64::engine::general_purpose::{STANDARD, URL_SAFE_NO_PAD};
+use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
-use crate::auth::new_secret;
+mod llm;
+mod secrets;
+
+pub use llm::LlmSettings;
+use secrets::{DevSecrets, check_jwt_secret, check_master_key, decode_key};
 
 /// The example configuration, which also documents every default.
-pub const EXAMPLE_CONFIG: &str = include_str!("../botbuilder.example.toml");
+pub const EXAMPLE_CONFIG: &str = include_str!("../../botbuilder.example.toml");
 /// Config file read when present and none is named.
 pub const DEFAULT_CONFIG_FILE: &str = "botbuilder.toml";
 /// Default listen address.
@@ -230,6 +234,45 @@ pub struct PartialSettings {
     /// Serve `/metrics` on this address only (not on `bind`) [default: on `bind`].
     #[arg(long, env = "BOTBUILDER_METRICS_BIND", global = true)]
     pub metrics_bind: Option<SocketAddr>,
+    /// OpenAI API key serving every organization without its own [default: none].
+    #[arg(
+        long,
+        env = "BOTBUILDER_OPENAI_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub openai_api_key: Option<Secret>,
+    /// OpenAI API root, for a proxy or an Azure-style deployment URL
+    /// [default: https://api.openai.com/v1].
+    #[arg(long, env = "BOTBUILDER_OPENAI_BASE_URL", global = true)]
+    pub openai_base_url: Option<String>,
+    /// Anthropic API key serving every organization without its own [default: none].
+    #[arg(
+        long,
+        env = "BOTBUILDER_ANTHROPIC_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub anthropic_api_key: Option<Secret>,
+    /// Anthropic API root [default: https://api.anthropic.com].
+    #[arg(long, env = "BOTBUILDER_ANTHROPIC_BASE_URL", global = true)]
+    pub anthropic_base_url: Option<String>,
+    /// API root of the OpenAI-compatible server `openai-compatible` bots use, e.g.
+    /// `http://127.0.0.1:11434/v1` for Ollama (a private address also needs
+    /// `fetch_allow`) [default: none].
+    #[arg(long, env = "BOTBUILDER_OPENAI_COMPATIBLE_BASE_URL", global = true)]
+    pub openai_compatible_base_url: Option<String>,
+    /// Key for that server, if it wants one [default: none].
+    #[arg(
+        long,
+        env = "BOTBUILDER_OPENAI_COMPATIBLE_API_KEY",
+        hide_env_values = true,
+        global = true
+    )]
+    pub openai_compatible_api_key: Option<Secret>,
+    /// Model catalog additions and corrections (`[[models]]` tables of the config file only).
+    #[arg(skip)]
+    pub models: llm::Models,
 }
 
 macro_rules! layer {
@@ -250,7 +293,9 @@ impl PartialSettings {
             fetch_proxy,
             embedding_model_dir, extract_program, extract_timeout_secs, extract_memory_mib,
             shutdown_grace_secs, header_timeout_secs, body_timeout_secs, idle_timeout_secs,
-            max_connections, max_connections_per_ip, metrics_token, metrics_bind)
+            max_connections, max_connections_per_ip, metrics_token, metrics_bind,
+            openai_api_key, openai_base_url, anthropic_api_key, anthropic_base_url,
+            openai_compatible_base_url, openai_compatible_api_key, models)
     }
 
     /// Parses a TOML layer.
@@ -352,6 +397,8 @@ pub struct Settings {
     pub metrics_token: Option<Secret>,
     /// Separate address for `/metrics`, if any.
     pub metrics_bind: Option<SocketAddr>,
+    /// Server-wide language model credentials and the model catalog.
+    pub llm: LlmSettings,
 }
 
 /// Default time limit for reading one document (seconds).
@@ -378,6 +425,7 @@ impl Settings {
     pub fn resolve(partial: PartialSettings) -> anyhow::Result<(Self, Vec<SettingsNotice>)> {
         let (extract_program, extract_limits) = partial.extract_settings();
         let edge = edge_limits(&partial);
+        let llm = LlmSettings::resolve(&partial)?;
         let env = partial.env.unwrap_or_default();
         let mut notices = Vec::new();
         let (jwt_secret, master_key) = match (partial.jwt_secret, partial.master_key, env) {
@@ -466,6 +514,7 @@ impl Settings {
             ),
             metrics_token: partial.metrics_token.clone(),
             metrics_bind: partial.metrics_bind,
+            llm,
         };
         Ok((settings, notices))
     }
@@ -505,6 +554,7 @@ impl Settings {
             body_timeout: Duration::from_secs(DEFAULT_BODY_TIMEOUT_SECS),
             metrics_token: None,
             metrics_bind: None,
+            llm: LlmSettings::default(),
         }
     }
 
@@ -547,111 +597,6 @@ fn edge_limits(partial: &PartialSettings) -> crate::edge::EdgeLimits {
             },
         ),
     }
-}
-
-/// Secrets generated for development, persisted so tokens survive restarts.
-#[derive(Serialize, Deserialize)]
-struct DevSecrets {
-    jwt_secret: Secret,
-    master_key: Secret,
-}
-
-impl DevSecrets {
-    fn load_or_create(path: &Path) -> anyhow::Result<(Self, SettingsNotice)> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => {
-                let secrets = toml::from_str(&text)
-                    .with_context(|| format!("corrupt secrets file {}", path.display()))?;
-                Ok((secrets, SettingsNotice::LoadedSecrets(path.to_path_buf())))
-            }
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
-                let mut key = [0u8; 32];
-                aws_lc_rs::rand::fill(&mut key).context("system random generator failed")?;
-                let secrets = DevSecrets {
-                    jwt_secret: Secret::new(format!("{}{}", new_secret(), new_secret())),
-                    master_key: Secret::new(STANDARD.encode(key)),
-                };
-                let text = format!(
-                    "# Generated by botbuilder for development. Keep private; do not commit.\n{}",
-                    toml::to_string(&secrets)?
-                );
-                write_private(path, &text)
-                    .with_context(|| format!("cannot write secrets file {}", path.display()))?;
-                Ok((
-                    secrets,
-                    SettingsNotice::GeneratedSecrets(path.to_path_buf()),
-                ))
-            }
-            Err(e) => Err(e).with_context(|| format!("cannot read {}", path.display())),
-        }
-    }
-}
-
-/// Writes a file readable by its owner only.
-fn write_private(path: &Path, text: &str) -> std::io::Result<()> {
-    use std::io::Write;
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create_new(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(text.as_bytes())
-}
-
-const WEAK_WORDS: [&str; 6] = [
-    "secret",
-    "changeme",
-    "password",
-    "botbuilder",
-    "example",
-    "test",
-];
-
-/// Why a JWT secret is weak, if it is.
-fn check_jwt_secret(secret: &Secret) -> Option<String> {
-    let s = secret.expose();
-    if s.len() < MIN_JWT_SECRET_BYTES {
-        return Some(format!(
-            "BOTBUILDER_JWT_SECRET is shorter than {MIN_JWT_SECRET_BYTES} bytes"
-        ));
-    }
-    let distinct = s.bytes().collect::<std::collections::BTreeSet<_>>().len();
-    let lower = s.to_lowercase();
-    if distinct < 10 || WEAK_WORDS.iter().any(|w| lower.contains(w)) {
-        return Some("BOTBUILDER_JWT_SECRET looks guessable".to_owned());
-    }
-    None
-}
-
-/// Why a master key is unusable or weak, if it is.
-fn check_master_key(key: &Secret) -> Option<String> {
-    match decode_key(key.expose()) {
-        None => Some("BOTBUILDER_MASTER_KEY is not 32 bytes of base64 or hex".to_owned()),
-        Some(bytes)
-            if bytes
-                .iter()
-                .collect::<std::collections::BTreeSet<_>>()
-                .len()
-                < 8 =>
-        {
-            Some("BOTBUILDER_MASTER_KEY looks guessable".to_owned())
-        }
-        Some(_) => None,
-    }
-}
-
-fn decode_key(text: &str) -> Option<[u8; 32]> {
-    let text = text.trim();
-    let bytes = if text.len() == 64 && text.bytes().all(|b| b.is_ascii_hexdigit()) {
-        (0..32)
-            .map(|i| u8::from_str_radix(&text[2 * i..2 * i + 2], 16).ok())
-            .collect::<Option<Vec<u8>>>()?
-    } else {
-        STANDARD
-            .decode(text)
-            .or_else(|_| URL_SAFE_NO_PAD.decode(text))
-            .ok()?
-    };
-    bytes.try_into().ok()
 }
 
 #[cfg(test)]

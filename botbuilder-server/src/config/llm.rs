@@ -1,0 +1,119 @@
+//! Server-wide language model settings: keys and base URLs that serve every organization
+//! without credentials of its own, and the model catalog's overrides (`[[models]]`).
+
+use anyhow::Context;
+use botbuilder_providers::catalog::{self, ModelCatalog, ModelEntry};
+use botbuilder_providers::http::GuardedFetcher;
+use botbuilder_providers::registry::{Credentials, ProviderRegistry};
+use botbuilder_providers::remote::{ApiKey, HttpOptions};
+
+use super::{PartialSettings, Secret};
+
+/// Resolved language model settings (see the module docs).
+#[derive(Debug, Clone, Default)]
+pub struct LlmSettings {
+    /// `BOTBUILDER_OPENAI_API_KEY`.
+    pub openai_api_key: Option<Secret>,
+    /// `BOTBUILDER_OPENAI_BASE_URL` (default: OpenAI's).
+    pub openai_base_url: Option<url::Url>,
+    /// `BOTBUILDER_ANTHROPIC_API_KEY`.
+    pub anthropic_api_key: Option<Secret>,
+    /// `BOTBUILDER_ANTHROPIC_BASE_URL` (default: Anthropic's).
+    pub anthropic_base_url: Option<url::Url>,
+    /// `BOTBUILDER_OPENAI_COMPATIBLE_BASE_URL`: the server `openai-compatible` bots use.
+    pub openai_compatible_base_url: Option<url::Url>,
+    /// `BOTBUILDER_OPENAI_COMPATIBLE_API_KEY`, if that server wants one.
+    pub openai_compatible_api_key: Option<Secret>,
+    /// The model catalog with the `[[models]]` overrides.
+    pub catalog: ModelCatalog,
+}
+
+fn url(value: Option<&String>, name: &str) -> anyhow::Result<Option<url::Url>> {
+    value
+        .map(|v| {
+            let parsed =
+                url::Url::parse(v.trim()).with_context(|| format!("{name} is not a URL: `{v}`"))?;
+            anyhow::ensure!(
+                matches!(parsed.scheme(), "http" | "https"),
+                "{name} must be an http or https URL"
+            );
+            Ok(parsed)
+        })
+        .transpose()
+}
+
+fn key(secret: Option<&Secret>) -> Option<ApiKey> {
+    secret
+        .map(|s| s.expose().trim())
+        .filter(|s| !s.is_empty())
+        .map(ApiKey::new)
+}
+
+impl LlmSettings {
+    /// The settings of a layer, URLs and catalog entries checked.
+    pub fn resolve(partial: &PartialSettings) -> anyhow::Result<Self> {
+        let catalog = ModelCatalog::new(partial.models.clone().unwrap_or_default())
+            .context("invalid [[models]] entry")?;
+        Ok(Self {
+            openai_api_key: partial.openai_api_key.clone(),
+            openai_base_url: url(
+                partial.openai_base_url.as_ref(),
+                "BOTBUILDER_OPENAI_BASE_URL",
+            )?,
+            anthropic_api_key: partial.anthropic_api_key.clone(),
+            anthropic_base_url: url(
+                partial.anthropic_base_url.as_ref(),
+                "BOTBUILDER_ANTHROPIC_BASE_URL",
+            )?,
+            openai_compatible_base_url: url(
+                partial.openai_compatible_base_url.as_ref(),
+                "BOTBUILDER_OPENAI_COMPATIBLE_BASE_URL",
+            )?,
+            openai_compatible_api_key: partial.openai_compatible_api_key.clone(),
+            catalog,
+        })
+    }
+
+    /// The provider registry: `local`, plus every provider these settings give credentials
+    /// for, calling out through `fetcher`.
+    pub fn registry(
+        &self,
+        fetcher: GuardedFetcher,
+        options: HttpOptions,
+    ) -> anyhow::Result<ProviderRegistry> {
+        let mut registry =
+            ProviderRegistry::new(std::sync::Arc::new(self.catalog.clone()), fetcher, options);
+        let server_wide = [
+            (
+                catalog::OPENAI,
+                key(self.openai_api_key.as_ref()),
+                self.openai_base_url.clone(),
+            ),
+            (
+                catalog::ANTHROPIC,
+                key(self.anthropic_api_key.as_ref()),
+                self.anthropic_base_url.clone(),
+            ),
+            (
+                catalog::OPENAI_COMPATIBLE,
+                key(self.openai_compatible_api_key.as_ref()),
+                self.openai_compatible_base_url.clone(),
+            ),
+        ];
+        for (provider, api_key, base_url) in server_wide {
+            let configured = match provider {
+                catalog::OPENAI_COMPATIBLE => base_url.is_some(),
+                _ => api_key.is_some(),
+            };
+            if configured {
+                registry = registry
+                    .with_server_credentials(provider, Credentials { api_key, base_url })
+                    .with_context(|| format!("server credentials for {provider}"))?;
+            }
+        }
+        Ok(registry)
+    }
+}
+
+/// The `[[models]]` entries are only read from the configuration file.
+pub(super) type Models = Option<Vec<ModelEntry>>;
