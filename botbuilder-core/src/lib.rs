@@ -15,7 +15,7 @@
 //! | [`validate`] | the rules every way data enters must pass (bots, intents, entities), with field paths |
 //! | [`store`] | repository traits ([`store::Store`] bundles them) and [`store::StoreError`] |
 //! | [`auth`] | [`auth::PasswordHasher`] and [`auth::TokenIssuer`] |
-//! | [`llm`] / [`embed`] | [`llm::LlmProvider`] and [`embed::Embedder`] |
+//! | [`llm`] / [`embed`] | [`llm::LlmProvider`], [`llm::ProviderResolver`] (provider chains) and [`embed::Embedder`] |
 //! | [`channel`] | [`channel::Channel`], the outbound side of a messaging platform |
 //! | [`cache`], [`rate_limit`], [`queue`] | infrastructure ports with in-process and Redis backends |
 //! | [`clock`] | [`clock::Clock`], so tests control time |
@@ -25,6 +25,8 @@
 //! | [`prompt`] | prompts fitted to a model's context window |
 //! | [`engine`] | the conversation engine: session, NLU, flow, AI answer, persistence |
 //! | [`fetch`] | [`fetch::Fetcher`], the one port for outbound HTTP |
+//! | [`secrets`] | [`secrets::SecretCipher`]: secrets sealed at rest, bound to their row |
+//! | [`credentials`] | organizations' provider credentials: checked, sealed, masked, rotated |
 //! | `testing` | fakes and conformance suites (feature `test-utils`) |
 //!
 //! ## Tenancy
@@ -61,6 +63,7 @@ pub mod auth;
 pub mod cache;
 pub mod channel;
 pub mod clock;
+pub mod credentials;
 pub mod domain;
 pub mod embed;
 pub mod engine;
@@ -73,6 +76,7 @@ pub mod nlu;
 pub mod prompt;
 pub mod queue;
 pub mod rate_limit;
+pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod validate;

@@ -6,7 +6,9 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use botbuilder_core::auth::PasswordHasher;
+use botbuilder_core::credentials::CredentialService;
 use botbuilder_core::domain::{NewOrganization, NewUser};
+use botbuilder_core::secrets::SecretCipher as _;
 use clap::{Parser, Subcommand};
 use tracing_subscriber::EnvFilter;
 
@@ -146,6 +148,59 @@ pub enum AdminCommand {
         #[arg(long, default_value = "Default")]
         org_name: String,
     },
+    /// Re-encrypts every stored secret under a new master key. With the master key in the
+    /// development secrets file, the file is updated; otherwise set BOTBUILDER_MASTER_KEY to
+    /// the new key (printed when generated) before the next start, and keep the old one in
+    /// BOTBUILDER_PREVIOUS_MASTER_KEYS while instances restart.
+    RotateMasterKey {
+        /// The new key (32 bytes, base64 or hex) [default: a random one, printed].
+        #[arg(long, env = "BOTBUILDER_NEW_MASTER_KEY", hide_env_values = true)]
+        new_key: Option<crate::config::Secret>,
+    },
+}
+
+/// `admin rotate-master-key` (see [`AdminCommand::RotateMasterKey`]).
+async fn rotate_master_key(
+    partial: PartialSettings,
+    new_key: Option<crate::config::Secret>,
+) -> anyhow::Result<()> {
+    let (settings, _) = Settings::resolve(partial)?;
+    let generated = new_key.is_none();
+    let new_key = match new_key {
+        Some(key) => key,
+        None => crate::config::generate_master_key()?,
+    };
+    let mut next = settings.clone();
+    next.master_key = new_key.clone();
+    // The new cipher still opens what the old keys sealed, so a rotation that stops half way
+    // can be run again.
+    next.previous_master_keys = std::iter::once(settings.master_key.clone())
+        .chain(settings.previous_master_keys.iter().cloned())
+        .collect();
+    let to = next.cipher()?;
+    let store = open_store(&settings.database_url).await?;
+    let service = CredentialService::new(store, std::sync::Arc::new(settings.cipher()?));
+    let resealed = service.reseal_all(&to).await?;
+    println!(
+        "re-encrypted {resealed} secret(s) under key {}",
+        to.key_id()
+    );
+    match &settings.master_key_file {
+        Some(path) => {
+            crate::config::replace_dev_master_key(path, &new_key)?;
+            println!("the new key is in {}", path.display());
+        }
+        None if generated => println!(
+            "set BOTBUILDER_MASTER_KEY={} before the next start (and keep the old key in \
+             BOTBUILDER_PREVIOUS_MASTER_KEYS while instances restart)",
+            new_key.expose()
+        ),
+        None => println!(
+            "set BOTBUILDER_MASTER_KEY to the new key before the next start (and keep the old \
+             key in BOTBUILDER_PREVIOUS_MASTER_KEYS while instances restart)"
+        ),
+    }
+    Ok(())
 }
 
 /// Knowledge base tasks (straight on the configured database, also while a server runs on it).
@@ -232,6 +287,10 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             open_store(&url).await?;
             println!("migrations applied to {url}");
             Ok(())
+        }
+        Command::Admin(AdminCommand::RotateMasterKey { new_key }) => {
+            init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            rotate_master_key(partial, new_key).await
         }
         Command::Admin(AdminCommand::CreateUser {
             email,
@@ -396,6 +455,7 @@ async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {
             }
         });
     }
+    let shutdown = crate::shutdown_signal(); // installed before anyone learns the address
     let addr = listener.local_addr()?;
     tracing::info!(%addr, database = %settings.database_url, env = ?settings.env, "serving");
     eprintln!("botbuilder listening on http://{addr} (docs: http://{addr}/docs)");
@@ -405,7 +465,7 @@ async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {
             crate::demo::instructions(&format!("http://{addr}"), demo)
         );
     }
-    crate::serve(listener, state, crate::shutdown_signal()).await?;
+    crate::serve(listener, state, shutdown).await?;
     tracing::info!("stopped");
     Ok(())
 }

@@ -17,6 +17,7 @@
 //! | [`auth`] | argon2id and JWT implementations of the core auth ports |
 //! | [`edge`] | the accept loop: connection caps, header and idle timeouts |
 //! | [`isolation`] | documents parsed in a separate, killable process with limits |
+//! | [`credential_source`] | organizations' provider credentials opened for the provider registry |
 //! | [`error`] | [`error::ApiError`], rendered as RFC 9457 problem+json |
 //!
 //! ## Embedding
@@ -39,6 +40,7 @@ pub mod auth;
 pub mod chat;
 pub mod cli;
 pub mod config;
+pub mod credential_source;
 pub mod demo;
 pub mod edge;
 pub mod error;
@@ -123,25 +125,34 @@ pub fn ingest_workers() -> usize {
 /// How long the ingestion worker waits when the queue is empty.
 pub const INGEST_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
-/// Resolves on SIGINT (Ctrl-C) or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = async {
-        let _ = tokio::signal::ctrl_c().await;
-    };
+/// A future that resolves on SIGINT (Ctrl-C) or SIGTERM. The handlers are installed when
+/// this is called, not when the future is first polled, so a signal arriving between start-up
+/// and the first poll (a supervisor stopping a server that just said it listens) is not
+/// lost, and does not kill the process with the default disposition. Call it inside the
+/// runtime.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
-    let terminate = async {
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(mut signal) => {
-                signal.recv().await;
-            }
-            Err(_) => std::future::pending::<()>().await,
-        }
+    let installed = {
+        use tokio::signal::unix::{SignalKind, signal};
+        signal(SignalKind::terminate()).and_then(|t| Ok((t, signal(SignalKind::interrupt())?)))
     };
-    #[cfg(not(unix))]
-    let terminate = std::future::pending::<()>();
-    tokio::select! {
-        () = ctrl_c => {},
-        () = terminate => {},
+    async move {
+        #[cfg(unix)]
+        match installed {
+            Ok((mut terminate, mut interrupt)) => {
+                tokio::select! {
+                    _ = terminate.recv() => {},
+                    _ = interrupt.recv() => {},
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+        }
+        tracing::info!("shutdown signal received; finishing in-flight requests");
     }
-    tracing::info!("shutdown signal received; finishing in-flight requests");
 }

@@ -23,9 +23,12 @@ use botbuilder_store::memory_queue::MemoryJobQueue;
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, LlmSettings, Settings};
+use crate::credential_source::StoredCredentials;
 use crate::isolation::{ExtractLimits, SubprocessExtractor};
+use botbuilder_core::credentials::CredentialService;
 use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
+use botbuilder_core::secrets::SecretCipher;
 use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
 use botbuilder_providers::local::LocalEmbedder;
 use botbuilder_providers::registry::ProviderRegistry;
@@ -123,6 +126,10 @@ pub struct AppState {
     pub fetcher: Arc<dyn Fetcher>,
     /// The language model providers (server-wide and per-organization credentials).
     pub providers: Arc<ProviderRegistry>,
+    /// Organizations' provider credentials (sealed with the master key).
+    pub credentials: CredentialService,
+    /// The opened credentials the providers use, to forget after a change.
+    pub stored_credentials: Arc<StoredCredentials>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -322,7 +329,9 @@ impl AppState {
         settings: &Settings,
         cost: HashCost,
     ) -> anyhow::Result<Self> {
-        settings.master_key_bytes()?;
+        let cipher: Arc<dyn SecretCipher> = Arc::new(settings.cipher()?);
+        let credentials = CredentialService::new(store.clone(), cipher);
+        let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
         let embedder = embedder(settings.embedding_model_dir.as_deref())?;
@@ -335,7 +344,10 @@ impl AppState {
             extractor,
         ));
         let guarded = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
-        let providers = Arc::new(provider_registry(&settings.llm, guarded.clone())?);
+        let providers = Arc::new(
+            provider_registry(&settings.llm, guarded.clone())?
+                .with_organization_credentials(stored_credentials.clone()),
+        );
         let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())
             .clock(clock.clone())
@@ -359,6 +371,8 @@ impl AppState {
             queue,
             fetcher: Arc::new(guarded),
             providers,
+            credentials,
+            stored_credentials,
         })
     }
 }

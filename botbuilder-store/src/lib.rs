@@ -9,6 +9,7 @@
 //! | in-process GCRA rate limiter | [`memory::MemoryRateLimiter`] | always |
 //! | in-process TTL cache | [`memory::MemoryCache`] | always |
 //! | in-process job queue (not durable) | [`memory_queue::MemoryJobQueue`] | always |
+//! | secrets at rest: AES-256-GCM under the master key, with rotation | [`cipher::AesGcmCipher`] | always |
 //!
 //! Postgres + pgvector and Redis backends arrive behind the `postgres` and `redis` features and
 //! run the very same conformance suites (`store_conformance_suite!`, `queue_conformance_suite!`).
@@ -25,6 +26,7 @@
 
 #![warn(missing_docs)]
 
+pub mod cipher;
 mod error;
 pub mod memory;
 pub mod memory_queue;

@@ -7,6 +7,7 @@ mod api_key;
 mod audit;
 mod bot;
 mod conversation;
+mod credential;
 mod flow;
 mod knowledge;
 mod nlu;
@@ -24,6 +25,7 @@ pub use conversation::{
     Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session, SessionState,
     SessionStatus,
 };
+pub use credential::{NewProviderCredential, ProviderCredential, SealedSecret};
 pub use flow::{FlowDraft, FlowVersion};
 pub use knowledge::{
     Chunk, ChunkText, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch,

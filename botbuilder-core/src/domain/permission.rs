@@ -71,6 +71,14 @@ permissions! {
     ConversationsRead => "conversations:read",
     /// Talk to bots, reply as a human agent, hand conversations back, rate messages.
     ConversationsWrite => "conversations:write",
+    /// Talk to bots through the OpenAI-compatible `/v1/chat/completions` API.
+    ChatCompletions => "chat:completions",
+    /// See which language model providers have credentials (masked, never the keys).
+    CredentialsRead => "credentials:read",
+    /// Set, test and remove the organization's provider credentials.
+    CredentialsManage => "credentials:manage",
+    /// Read token usage and spend.
+    UsageRead => "usage:read",
 }
 
 impl fmt::Display for Permission {

@@ -71,7 +71,7 @@ impl BuiltinRole {
                 .collect(),
             Self::Editor => read
                 .into_iter()
-                .chain([BotsWrite, BotsDelete, ConversationsWrite])
+                .chain([BotsWrite, BotsDelete, ConversationsWrite, ChatCompletions])
                 .collect(),
             Self::Viewer => read.into_iter().collect(),
         }

@@ -19,8 +19,9 @@ pub use error::{StoreError, StoreResult};
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, FlowRepo, KnowledgeRepo, MemberRepo,
-        NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, CredentialRepo, FlowRepo, KnowledgeRepo,
+        MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult,
+        UserRepo,
     };
 }
 
@@ -38,6 +39,7 @@ use crate::domain::{
     Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
     NewDocument, NewKnowledgeBase, ScoredChunk,
 };
+use crate::domain::{NewProviderCredential, ProviderCredential, SealedSecret};
 use crate::flow::Flow;
 use crate::id::{
     ApiKeyId, BotId, EntityId, IntentId, MessageId, OrgId, RoleId, SessionId, TokenFamilyId, UserId,
@@ -482,6 +484,47 @@ pub trait AuditRepo: Send + Sync + 'static {
     ) -> StoreResult<Page<AuditEntry>>;
 }
 
+/// Organizations' language model provider credentials, stored sealed
+/// ([`crate::secrets::SecretCipher`]); the store never sees a key in clear.
+#[async_trait]
+pub trait CredentialRepo: Send + Sync + 'static {
+    /// Stores `new` for its provider, replacing earlier credentials (whose `created_at` is
+    /// kept). `NotFound` if the organization does not exist.
+    async fn put_provider_credential(
+        &self,
+        org: OrgId,
+        new: NewProviderCredential,
+    ) -> StoreResult<ProviderCredential>;
+
+    /// The credentials `org` stored for `provider`; `NotFound` if none.
+    async fn get_provider_credential(
+        &self,
+        org: OrgId,
+        provider: &str,
+    ) -> StoreResult<ProviderCredential>;
+
+    /// Every provider credential of `org`, by provider id.
+    async fn list_provider_credentials(&self, org: OrgId) -> StoreResult<Vec<ProviderCredential>>;
+
+    /// Removes the credentials `org` stored for `provider`; `NotFound` if none.
+    async fn delete_provider_credential(&self, org: OrgId, provider: &str) -> StoreResult<()>;
+
+    /// Every organization's credentials, for re-encrypting them under a new master key (an
+    /// operator's command, never a tenant's request).
+    async fn all_provider_credentials(&self) -> StoreResult<Vec<ProviderCredential>>;
+
+    /// Replaces the sealed secret of `org`'s `provider` credentials with `secret` if it is
+    /// still `expected` (`Conflict` if it changed since it was read; `NotFound` if gone).
+    /// `updated_at` is left alone: the key did not change, only its envelope.
+    async fn reseal_provider_credential(
+        &self,
+        org: OrgId,
+        provider: &str,
+        expected: &SealedSecret,
+        secret: SealedSecret,
+    ) -> StoreResult<()>;
+}
+
 /// Refresh tokens with rotation and family revocation.
 #[async_trait]
 pub trait RefreshTokenRepo: Send + Sync + 'static {
@@ -524,6 +567,7 @@ pub trait Store:
     + KnowledgeRepo
     + AuditRepo
     + RefreshTokenRepo
+    + CredentialRepo
 {
     /// Backend name for logs and metrics (`"sqlite"`, `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -226,21 +226,9 @@ impl ApiKey {
         &self.0
     }
 
-    /// A masked form for people: the prefix up to the first `-` (at most 8 characters) and
-    /// the last four characters, `sk-…abcd`; keys shorter than 12 characters show only
-    /// `…` and their last two.
+    /// A masked form for people (`sk-…abcd`; see [`botbuilder_core::credentials::mask`]).
     pub fn hint(&self) -> String {
-        let chars: Vec<char> = self.0.chars().collect();
-        if chars.len() < 12 {
-            let tail: String = chars[chars.len().saturating_sub(2)..].iter().collect();
-            return format!("…{tail}");
-        }
-        let prefix: String = match self.0.find('-') {
-            Some(dash) if dash < 8 => self.0[..=dash].to_owned(),
-            _ => String::new(),
-        };
-        let tail: String = chars[chars.len() - 4..].iter().collect();
-        format!("{prefix}…{tail}")
+        botbuilder_core::credentials::mask(&self.0)
     }
 }
 

@@ -16,6 +16,7 @@ mod secrets;
 
 pub use llm::LlmSettings;
 use secrets::{DevSecrets, check_jwt_secret, check_master_key, decode_key};
+pub use secrets::{generate_master_key, replace_dev_master_key};
 
 /// The example configuration, which also documents every default.
 pub const EXAMPLE_CONFIG: &str = include_str!("../../botbuilder.example.toml");
@@ -114,6 +115,16 @@ pub struct PartialSettings {
         global = true
     )]
     pub master_key: Option<Secret>,
+    /// Earlier master keys (comma separated), still accepted for opening secrets while
+    /// `admin rotate-master-key` has not re-sealed everything [default: none].
+    #[arg(
+        long,
+        env = "BOTBUILDER_PREVIOUS_MASTER_KEYS",
+        hide_env_values = true,
+        value_delimiter = ',',
+        global = true
+    )]
+    pub previous_master_keys: Option<Vec<Secret>>,
     /// Where development secrets are generated and kept [default: botbuilder-secrets.toml].
     #[arg(long, env = "BOTBUILDER_SECRETS_FILE", global = true)]
     pub secrets_file: Option<PathBuf>,
@@ -284,7 +295,8 @@ macro_rules! layer {
 impl PartialSettings {
     /// Values of `self`, falling back to `lower` where `self` has none.
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
-        layer!(self, lower; bind, database_url, env, jwt_secret, master_key, secrets_file,
+        layer!(self, lower; bind, database_url, env, jwt_secret, master_key, previous_master_keys,
+            secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
             rate_limit_per_credential_per_minute, rate_limit_per_org_per_minute,
             webchat_sessions_per_ip_per_minute,
@@ -348,6 +360,10 @@ pub struct Settings {
     pub jwt_secret: Secret,
     /// The 32-byte master key.
     pub master_key: Secret,
+    /// Earlier master keys still accepted for opening secrets.
+    pub previous_master_keys: Vec<Secret>,
+    /// The development secrets file the master key was read from, if it was.
+    pub master_key_file: Option<PathBuf>,
     /// Redis URL, if any.
     pub redis_url: Option<String>,
     /// Log format.
@@ -428,6 +444,7 @@ impl Settings {
         let llm = LlmSettings::resolve(&partial)?;
         let env = partial.env.unwrap_or_default();
         let mut notices = Vec::new();
+        let mut master_key_file = None;
         let (jwt_secret, master_key) = match (partial.jwt_secret, partial.master_key, env) {
             (Some(jwt), Some(key), _) => (jwt, key),
             (jwt, key, Environment::Production) => {
@@ -446,6 +463,9 @@ impl Settings {
                     .unwrap_or_else(|| PathBuf::from(DEFAULT_SECRETS_FILE));
                 let (stored, notice) = DevSecrets::load_or_create(&path)?;
                 notices.push(notice);
+                if key.is_none() {
+                    master_key_file = Some(path);
+                }
                 (
                     jwt.unwrap_or(stored.jwt_secret),
                     key.unwrap_or(stored.master_key),
@@ -477,6 +497,8 @@ impl Settings {
             env,
             jwt_secret,
             master_key,
+            previous_master_keys: partial.previous_master_keys.unwrap_or_default(),
+            master_key_file,
             redis_url: partial.redis_url,
             log_format: partial.log_format.unwrap_or_default(),
             log: partial.log.unwrap_or_else(|| "info".to_owned()),
@@ -527,6 +549,8 @@ impl Settings {
             env: Environment::Development,
             jwt_secret: Secret::new("test-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
             master_key: Secret::new(STANDARD.encode((0u8..32).collect::<Vec<_>>())),
+            previous_master_keys: Vec::new(),
+            master_key_file: None,
             redis_url: None,
             log_format: LogFormat::Pretty,
             log: "warn".to_owned(),
@@ -569,6 +593,24 @@ impl Settings {
     pub fn master_key_bytes(&self) -> anyhow::Result<[u8; 32]> {
         decode_key(self.master_key.expose())
             .context("BOTBUILDER_MASTER_KEY must be 32 bytes, base64 or hex encoded")
+    }
+
+    /// The cipher sealing secrets at rest: the master key, opening with the previous keys
+    /// too.
+    pub fn cipher(&self) -> anyhow::Result<botbuilder_store::cipher::AesGcmCipher> {
+        let current = self.master_key_bytes()?;
+        let previous = self
+            .previous_master_keys
+            .iter()
+            .map(|key| {
+                decode_key(key.expose()).context(
+                    "BOTBUILDER_PREVIOUS_MASTER_KEYS must be 32-byte keys, base64 or hex encoded",
+                )
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?;
+        Ok(botbuilder_store::cipher::AesGcmCipher::new(
+            &current, &previous,
+        ))
     }
 }
 

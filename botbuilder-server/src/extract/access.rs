@@ -155,6 +155,10 @@ pub mod perm {
         BotsDelete,
         ConversationsRead,
         ConversationsWrite,
+        ChatCompletions,
+        CredentialsRead,
+        CredentialsManage,
+        UsageRead,
     );
 }
 

@@ -82,6 +82,24 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     Ok(value)
 }
 
+/// A body that may be left out: empty (or whitespace) means `T::default()`; anything else is
+/// parsed and validated like [`ValidJson`].
+pub fn optional_json<T>(body: &[u8]) -> Result<T, ApiError>
+where
+    T: DeserializeOwned + Default + garde::Validate,
+    T::Context: Default,
+{
+    let value: T = if body.iter().all(u8::is_ascii_whitespace) {
+        T::default()
+    } else {
+        parse_json(body)?
+    };
+    value
+        .validate()
+        .map_err(|report| ApiError::Validation(report_errors(&report)))?;
+    Ok(value)
+}
+
 /// Turns a garde report into one [`FieldError`] per failed rule.
 pub fn report_errors(report: &garde::Report) -> Vec<FieldError> {
     report

@@ -251,14 +251,7 @@ pub async fn open_conversation(
     Path(path): Path<BotPath>,
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
-    let request: OpenConversation = if body.iter().all(u8::is_ascii_whitespace) {
-        OpenConversation::default()
-    } else {
-        crate::extract::parse_json(&body)?
-    };
-    request
-        .validate()
-        .map_err(|r| ApiError::Validation(crate::extract::report_errors(&r)))?;
+    let request: OpenConversation = crate::extract::optional_json(&body)?;
     let flow_version = state
         .store
         .latest_flow_version(access.org, path.bot)

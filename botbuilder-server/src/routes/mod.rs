@@ -15,6 +15,7 @@ pub mod knowledge;
 pub mod members;
 pub mod nlu;
 pub mod orgs;
+pub mod provider_credentials;
 pub mod roles;
 pub mod transfer;
 pub mod views;
@@ -78,6 +79,7 @@ impl Modify for BearerAuth {
         (name = "conversations", description = "Sessions, messages, handoff, feedback"),
         (name = "webchat", description = "Public web chat API for the widget"),
         (name = "knowledge", description = "Knowledge bases, documents and search"),
+        (name = "provider-credentials", description = "The organization's own language model provider keys"),
     )
 )]
 struct ApiDoc;
@@ -102,6 +104,12 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(api_keys::list_api_keys, api_keys::create_api_key))
         .routes(routes!(api_keys::delete_api_key))
         .routes(routes!(audit_log::list_audit_log))
+        .routes(routes!(provider_credentials::list_credentials))
+        .routes(routes!(
+            provider_credentials::put_credential,
+            provider_credentials::delete_credential
+        ))
+        .routes(routes!(provider_credentials::test_credential))
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
         .routes(routes!(bots::clone_bot))

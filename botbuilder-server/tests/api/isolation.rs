@@ -11,6 +11,9 @@ use serde_json::{Value, json};
 
 use crate::common::{Account, Reply, TestApp, email, org_routes};
 
+/// The victim's own provider key.
+const VICTIM_PROVIDER_KEY: &str = "sk-ant-victim-secret-provider-key";
+
 /// What the victim organization owns, by path parameter name.
 pub(crate) struct Victim {
     pub(crate) account: Account,
@@ -86,6 +89,20 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         .await;
     assert_eq!(doc.status, reqwest::StatusCode::ACCEPTED, "{}", doc.text);
     let doc_id = doc.json["id"].as_str().unwrap().to_owned();
+    let credential = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/provider-credentials/anthropic"),
+            Some(&account.token),
+            Some(json!({ "api_key": VICTIM_PROVIDER_KEY, "base_url": "https://victim-secret.example" })),
+        )
+        .await;
+    assert_eq!(
+        credential.status,
+        reqwest::StatusCode::OK,
+        "{}",
+        credential.text
+    );
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -105,6 +122,7 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         ("message", message_id.clone()),
         ("kb", kb_id.clone()),
         ("doc", doc_id.clone()),
+        ("provider", "anthropic".to_owned()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -133,6 +151,8 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         "victim-secret-kb".to_owned(),
         "victim-secret-doc".to_owned(),
         "victim secret knowledge".to_owned(),
+        VICTIM_PROVIDER_KEY.to_owned(),
+        "victim-secret.example".to_owned(),
     ];
     Victim {
         account,
@@ -191,6 +211,9 @@ pub(crate) fn body_for(method: &Method, path: &str) -> Option<Value> {
         }
         ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/search") => {
             json!({ "query": "victim secret knowledge" })
+        }
+        ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}") => {
+            json!({ "api_key": "sk-intruder-0123456789" })
         }
         ("POST", "/api/v1/orgs/{org}/bots/import") => json!({
             "format": "botbuilder.bot/v1",
@@ -293,6 +316,16 @@ const KNOWN: &[(&str, &str)] = &[
         "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}/retry",
     ),
     ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex"),
+    ("GET", "/api/v1/orgs/{org}/provider-credentials"),
+    ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}"),
+    (
+        "DELETE",
+        "/api/v1/orgs/{org}/provider-credentials/{provider}",
+    ),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/provider-credentials/{provider}/test",
+    ),
 ];
 
 pub(crate) fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -398,6 +431,14 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
                 "{what}: {}",
                 reply.text
             );
+        } else if path.contains("{provider}") {
+            // A provider names no row of anybody: these act on the intruder's own
+            // credentials (there or not, depending on the order routes come in).
+            assert!(
+                reply.status.is_success() || reply.status == StatusCode::NOT_FOUND,
+                "{what}: {}",
+                reply.text
+            );
         } else if method == Method::DELETE {
             // Deleting one's own organization is allowed; it must not touch the victim.
             assert!(reply.status.is_success(), "{what}: {}", reply.text);
@@ -431,6 +472,19 @@ async fn assert_victim_intact(app: &TestApp, victim: &Victim) {
         .get(&format!("/api/v1/orgs/{org}/api-keys"), token)
         .await;
     assert_eq!(keys.json.as_array().unwrap().len(), 1);
+    let credentials = app
+        .get(&format!("/api/v1/orgs/{org}/provider-credentials"), token)
+        .await;
+    assert_eq!(
+        credentials.json.as_array().unwrap().len(),
+        1,
+        "{}",
+        credentials.text
+    );
+    assert_eq!(
+        credentials.json[0]["base_url"],
+        "https://victim-secret.example"
+    );
     let intents = app
         .get(
             &format!("/api/v1/orgs/{org}/bots/{}/intents", victim.ids["bot"]),

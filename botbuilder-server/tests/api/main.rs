@@ -18,6 +18,7 @@ mod llm_providers;
 mod nlu;
 mod permissions;
 mod platform;
+mod provider_credentials;
 mod rate_limits;
 mod responsiveness;
 mod transfer;

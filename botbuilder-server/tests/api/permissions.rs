@@ -52,6 +52,10 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("POST", "/api/v1/orgs/{org}/api-keys")
         | ("DELETE", "/api/v1/orgs/{org}/api-keys/{key}") => MANAGERS,
         ("GET", "/api/v1/orgs/{org}/audit-log") => &[Owner, Admin, Auditor],
+        ("GET", "/api/v1/orgs/{org}/provider-credentials")
+        | ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}")
+        | ("DELETE", "/api/v1/orgs/{org}/provider-credentials/{provider}")
+        | ("POST", "/api/v1/orgs/{org}/provider-credentials/{provider}/test") => MANAGERS,
         ("GET", "/api/v1/orgs/{org}/bots") | ("GET", "/api/v1/orgs/{org}/bots/{bot}") => ALL,
         ("POST", "/api/v1/orgs/{org}/bots")
         | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}")
@@ -287,6 +291,18 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             .await;
         concrete = concrete.replace("{message}", turn.json["replies"][0]["id"].as_str().unwrap());
     }
+    if path.contains("{provider}") {
+        let stored = app
+            .call(
+                Method::PUT,
+                &format!("/api/v1/orgs/{org}/provider-credentials/openai-compatible"),
+                Some(token),
+                Some(json!({ "base_url": "http://127.0.0.1:9/v1" })),
+            )
+            .await;
+        assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+        concrete = concrete.replace("{provider}", "openai-compatible");
+    }
     if path.contains("{key}") {
         let key = app
             .post(
@@ -313,6 +329,12 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             Some(json!({ "name": "new", "permissions": ["bots:read"] }))
         }
         ("POST", "/api/v1/orgs/{org}/bots") => Some(json!({ "name": "new bot" })),
+        ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}") => {
+            Some(json!({ "base_url": "http://127.0.0.1:9/v1", "api_key": "sk-new-0123456789" }))
+        }
+        ("POST", "/api/v1/orgs/{org}/provider-credentials/{provider}/test") => {
+            Some(json!({ "model": "m" }))
+        }
         ("PATCH", "/api/v1/orgs/{org}/bots/{bot}") => Some(json!({ "name": "renamed" })),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => Some(json!({})),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/intents") => {

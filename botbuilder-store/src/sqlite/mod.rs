@@ -25,6 +25,7 @@ mod api_keys;
 mod audit;
 mod bots;
 mod conversations;
+mod credentials;
 mod flows;
 mod knowledge;
 mod members;

@@ -1,8 +1,8 @@
 //! Row types (what SQLite returns) and their conversion into domain types.
 
 use botbuilder_core::domain::{
-    Actor, ApiKey, AuditEntry, Bot, Entity, Intent, Member, Organization, PermissionSet,
-    RefreshToken, Role, User,
+    Actor, ApiKey, AuditEntry, Bot, BuiltinRole, Entity, Intent, Member, Organization,
+    PermissionSet, RefreshToken, Role, User,
 };
 use botbuilder_core::store::{StoreError, StoreResult};
 use chrono::{DateTime, Utc};
@@ -25,6 +25,15 @@ pub(crate) fn permissions_json(set: &PermissionSet) -> String {
 
 fn parse_permissions(json: &str) -> StoreResult<PermissionSet> {
     serde_json::from_str(json).map_err(|e| corrupt("permissions", e))
+}
+
+/// A role's permissions: a built-in role's are always the current matrix (so permissions
+/// added by later versions reach existing organizations), a custom role's are as stored.
+fn role_permissions(name: &str, builtin: bool, stored: &str) -> StoreResult<PermissionSet> {
+    match BuiltinRole::from_name(name).filter(|_| builtin) {
+        Some(role) => Ok(role.permissions()),
+        None => parse_permissions(stored),
+    }
 }
 
 #[derive(sqlx::FromRow)]
@@ -82,12 +91,13 @@ impl TryFrom<RoleRow> for Role {
     type Error = StoreError;
 
     fn try_from(r: RoleRow) -> StoreResult<Self> {
+        let permissions = role_permissions(&r.name, r.builtin, &r.permissions)?;
         Ok(Role {
             id: r.id.into(),
             org_id: r.organization_id.into(),
             name: r.name,
             description: r.description,
-            permissions: parse_permissions(&r.permissions)?,
+            permissions,
             builtin: r.builtin,
             created_at: from_micros(r.created_at),
         })
@@ -114,6 +124,7 @@ impl TryFrom<MemberRow> for Member {
     type Error = StoreError;
 
     fn try_from(r: MemberRow) -> StoreResult<Self> {
+        let permissions = role_permissions(&r.r_name, r.r_builtin, &r.r_permissions)?;
         Ok(Member {
             user_id: r.user_id.into(),
             email: r.email,
@@ -124,7 +135,7 @@ impl TryFrom<MemberRow> for Member {
                 org_id: r.r_organization_id.into(),
                 name: r.r_name,
                 description: r.r_description,
-                permissions: parse_permissions(&r.r_permissions)?,
+                permissions,
                 builtin: r.r_builtin,
                 created_at: from_micros(r.r_created_at),
             },

@@ -6,11 +6,13 @@
 mod accounts;
 mod bots;
 mod conversations;
+mod credentials;
 mod knowledge;
 
 pub use accounts::*;
 pub use bots::*;
 pub use conversations::*;
+pub use credentials::*;
 pub use knowledge::*;
 
 use serde_json::json;
@@ -128,6 +130,8 @@ macro_rules! store_conformance_suite {
             keyword_search_ranks_within_the_given_knowledge_bases,
             feedback_replaces_earlier_feedback,
             other_tenant_conversations_are_not_found,
+            provider_credentials_belong_to_their_organization,
+            provider_credentials_are_resealed_compare_and_set,
         );
     };
 }

@@ -1,0 +1,99 @@
+//! [`StoredCredentials`]: organizations' own provider credentials, opened from the store for
+//! the provider registry, and remembered for a few seconds so a turn costs no extra query.
+//! Changes made through this instance apply at once ([`StoredCredentials::forget`]); other
+//! instances see them within [`CREDENTIALS_CACHE_TTL`].
+
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, Instant};
+
+use async_trait::async_trait;
+use botbuilder_core::credentials::{CredentialError, CredentialService};
+use botbuilder_core::id::OrgId;
+use botbuilder_core::llm::Unavailable;
+use botbuilder_providers::registry::{CredentialSource, Credentials};
+use botbuilder_providers::remote::ApiKey;
+
+/// How long opened credentials are reused.
+pub const CREDENTIALS_CACHE_TTL: Duration = Duration::from_secs(5);
+
+type Opened = Result<Option<Credentials>, Unavailable>;
+
+/// See the module docs.
+pub struct StoredCredentials {
+    service: CredentialService,
+    cache: Mutex<HashMap<(OrgId, String), (Instant, Opened)>>,
+}
+
+impl std::fmt::Debug for StoredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("StoredCredentials").finish_non_exhaustive()
+    }
+}
+
+impl StoredCredentials {
+    /// Credentials from `service`.
+    pub fn new(service: CredentialService) -> Self {
+        Self {
+            service,
+            cache: Mutex::default(),
+        }
+    }
+
+    /// Forgets what was opened for `org` (after its credentials changed).
+    pub fn forget(&self, org: OrgId) {
+        self.cache
+            .lock()
+            .expect("credential cache poisoned")
+            .retain(|(o, _), _| *o != org);
+    }
+
+    async fn open(&self, org: OrgId, provider: &str) -> Opened {
+        let opened = match self.service.open(org, provider).await {
+            Ok(opened) => opened,
+            Err(CredentialError::Cipher(e)) => {
+                tracing::warn!(%org, provider, "stored provider credentials do not open: {e}");
+                return Err(Unavailable::CredentialsUnreadable);
+            }
+            Err(e) => {
+                tracing::warn!(%org, provider, "cannot read provider credentials: {e}");
+                return Err(Unavailable::CredentialsUnreadable);
+            }
+        };
+        let Some(opened) = opened else {
+            return Ok(None);
+        };
+        let base_url = match opened.base_url.as_deref().map(url::Url::parse).transpose() {
+            Ok(url) => url,
+            Err(e) => {
+                tracing::warn!(%org, provider, "stored base URL does not parse: {e}");
+                return Err(Unavailable::CredentialsUnreadable);
+            }
+        };
+        Ok(Some(Credentials {
+            api_key: opened.api_key.map(ApiKey::new),
+            base_url,
+        }))
+    }
+}
+
+#[async_trait]
+impl CredentialSource for StoredCredentials {
+    async fn credentials(&self, org: OrgId, provider: &str) -> Opened {
+        let key = (org, provider.to_owned());
+        if let Some((at, opened)) = self
+            .cache
+            .lock()
+            .expect("credential cache poisoned")
+            .get(&key)
+            && at.elapsed() < CREDENTIALS_CACHE_TTL
+        {
+            return opened.clone();
+        }
+        let opened = self.open(org, provider).await;
+        let mut cache = self.cache.lock().expect("credential cache poisoned");
+        cache.retain(|_, (at, _)| at.elapsed() < CREDENTIALS_CACHE_TTL);
+        cache.insert(key, (Instant::now(), opened.clone()));
+        opened
+    }
+}
