@@ -163,12 +163,27 @@ pub struct NewMessage {
     pub intent: Option<String>,
     /// Its confidence.
     pub confidence: Option<f32>,
-    /// Prompt tokens.
+    /// The language model call that wrote it, if one did: its tokens and cost are stored on
+    /// the message and counted in the organization's usage (which outlives the message).
+    pub llm: Option<LlmCall>,
+}
+
+/// A language model call, as accounted for.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct LlmCall {
+    /// Provider id.
+    pub provider: String,
+    /// Model.
+    pub model: String,
+    /// Tokens in the prompt.
     pub prompt_tokens: u32,
-    /// Completion tokens.
+    /// Tokens generated.
     pub completion_tokens: u32,
-    /// Cost in millionths of a dollar.
+    /// What it cost, in millionths of a US dollar.
     pub cost_micros: i64,
+    /// Whether the tokens were counted here (the provider reported none, or the answer was
+    /// cut off) rather than reported.
+    pub estimated: bool,
 }
 
 /// A thumbs up or down.
@@ -207,9 +222,7 @@ impl NewMessage {
             payload: serde_json::Value::Null,
             intent: None,
             confidence: None,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cost_micros: 0,
+            llm: None,
         }
     }
 
@@ -232,9 +245,9 @@ impl NewMessage {
             payload: self.payload,
             intent: self.intent,
             confidence: self.confidence,
-            prompt_tokens: self.prompt_tokens,
-            completion_tokens: self.completion_tokens,
-            cost_micros: self.cost_micros,
+            prompt_tokens: self.llm.as_ref().map_or(0, |c| c.prompt_tokens),
+            completion_tokens: self.llm.as_ref().map_or(0, |c| c.completion_tokens),
+            cost_micros: self.llm.as_ref().map_or(0, |c| c.cost_micros),
             created_at,
         }
     }

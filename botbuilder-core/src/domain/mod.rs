@@ -16,14 +16,15 @@ mod page;
 mod permission;
 mod role;
 mod token;
+mod usage;
 mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use bot::{AiConfig, Bot, BotPatch, BotSettings, NewBot};
 pub use conversation::{
-    Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session, SessionState,
-    SessionStatus,
+    Feedback, LlmCall, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
+    SessionState, SessionStatus,
 };
 pub use credential::{NewProviderCredential, ProviderCredential, SealedSecret};
 pub use flow::{FlowDraft, FlowVersion};
@@ -32,9 +33,12 @@ pub use knowledge::{
     NewChunk, NewDocument, NewKnowledgeBase, ScoredChunk,
 };
 pub use nlu::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
-pub use org::{Membership, NewOrganization, OrgMembership, Organization, OrganizationPatch};
+pub use org::{
+    Membership, NewOrganization, OrgMembership, OrgSettings, Organization, OrganizationPatch,
+};
 pub use page::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet};
 pub use role::{BuiltinRole, NewRole, Role, RolePatch};
 pub use token::{NewRefreshToken, RefreshToken};
+pub use usage::{UsageGrouping, UsageQuery, UsageRow};
 pub use user::{Member, NewUser, User};

@@ -11,6 +11,9 @@ pub struct Organization {
     pub id: OrgId,
     /// Display name.
     pub name: String,
+    /// Limits and preferences.
+    #[serde(default)]
+    pub settings: OrgSettings,
     /// When it was created.
     pub created_at: DateTime<Utc>,
     /// When it was last changed.
@@ -24,11 +27,23 @@ pub struct NewOrganization {
     pub name: String,
 }
 
+/// An organization's limits and preferences.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct OrgSettings {
+    /// Most the organization's language model calls may cost per calendar month (UTC), in
+    /// millionths of a US dollar; `None`: no limit. Once reached, calls are refused before
+    /// they are made and conversations get the bot's unavailable message.
+    pub monthly_spend_limit_micros: Option<i64>,
+}
+
 /// Changes to an organization; `None` leaves a field as it is.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct OrganizationPatch {
     /// New display name.
     pub name: Option<String>,
+    /// New settings (replace the whole object).
+    pub settings: Option<OrgSettings>,
 }
 
 /// A user's membership in an organization.

@@ -9,6 +9,8 @@
 //!          "attempts": [{"provider": "openai", "model": "gpt-4o-mini", "error": "transient"}]}}
 //! ```
 //!
+//! Before a priced call, its worst case is reserved against the organization's monthly spend
+//! limit ([`super::spend`]); past the limit no call is made (and no other link is tried).
 //! A link is skipped when it cannot be called (no credentials, unknown provider) and left for
 //! the next when it fails in a way that belongs to the provider
 //! ([`ProviderError::warrants_fallback`]: rate limited, down, refusing its credentials). A
@@ -20,11 +22,12 @@
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-use super::{DeltaSender, Engine, EngineError, TurnEvent, rag};
-use crate::domain::{Bot, MessageDirection, NewMessage};
+use super::spend::LimitReached;
+use super::{DeltaSender, Engine, EngineError, EngineEvent, TurnEvent, rag};
+use crate::domain::{Bot, LlmCall, MessageDirection, NewMessage};
 use crate::id::SessionId;
 use crate::llm::{
-    ChatEvent, ChatRequest, ChatRole, LlmProvider, ModelInfo, ProviderError, Route, Usage,
+    ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, Route, Unavailable, Usage,
 };
 use crate::prompt;
 
@@ -57,6 +60,7 @@ impl Engine {
     pub(super) async fn ai_answer(
         &self,
         bot: &Bot,
+        spend_limit: Option<i64>,
         session: SessionId,
         text: &str,
         instructions: Option<String>,
@@ -124,6 +128,34 @@ impl Engine {
                 sources: retrieved.as_ref().map(|r| r.sources.clone()),
                 tools: Vec::new(),
             };
+            let worst_case = info.cost_micros(Usage {
+                prompt_tokens: prompt.tokens,
+                completion_tokens: config.max_tokens,
+            });
+            let now = self.clock.now();
+            let reservation = match self
+                .spend
+                .reserve(
+                    self.store.as_ref(),
+                    bot.org_id,
+                    spend_limit,
+                    worst_case,
+                    now,
+                )
+                .await?
+            {
+                Ok(reservation) => reservation,
+                Err(LimitReached) => {
+                    tracing::warn!(bot = %bot.id, org = %bot.org_id,
+                        "monthly spend limit reached; the call is not made");
+                    attempts.push(attempt(route, Unavailable::SpendLimitReached.code()));
+                    self.publish(EngineEvent::SpendLimitReached {
+                        org: bot.org_id,
+                        bot: bot.id,
+                    });
+                    break;
+                }
+            };
             let outcome = call(provider.as_ref(), &request, deltas).await;
             let (answer, reported, interrupted) = match outcome {
                 Outcome::Answered { text, usage } => (text, usage, None),
@@ -134,6 +166,7 @@ impl Engine {
                 }
                 Outcome::Abandoned { text } => (text, Usage::default(), Some(LISTENER_GONE)),
                 Outcome::Failed(error) => {
+                    drop(reservation);
                     tracing::warn!(bot = %bot.id, provider = %route.provider_id,
                         model = %route.model, "language model call failed: {}",
                         crate::error_chain(&error));
@@ -166,7 +199,18 @@ impl Engine {
             if let Some(code) = interrupted {
                 llm["interrupted"] = json!(code);
             }
-            return Ok(reply(answer, usage, &info, llm, retrieved.as_ref()));
+            let call = LlmCall {
+                provider: route.provider_id.clone(),
+                model: route.model.clone(),
+                prompt_tokens: usage.prompt_tokens,
+                completion_tokens: usage.completion_tokens,
+                cost_micros: info.cost_micros(usage),
+                estimated,
+            };
+            if let Some(reservation) = reservation {
+                reservation.settle(call.cost_micros);
+            }
+            return Ok(reply(answer, call, llm, retrieved.as_ref()));
         }
 
         let tried = Value::Array(attempts.clone());
@@ -186,15 +230,12 @@ impl Engine {
 /// The reply to store for an answer.
 fn reply(
     answer: String,
-    usage: Usage,
-    info: &ModelInfo,
+    call: LlmCall,
     llm: Value,
     retrieved: Option<&rag::Retrieved>,
 ) -> NewMessage {
     let mut message = NewMessage::text(MessageDirection::Outbound, answer);
-    message.prompt_tokens = usage.prompt_tokens;
-    message.completion_tokens = usage.completion_tokens;
-    message.cost_micros = info.cost_micros(usage);
+    message.llm = Some(call);
     let mut payload = json!({ "llm": llm });
     if let Some(retrieved) = retrieved.filter(|r| !r.hits.is_empty()) {
         payload["citations"] = rag::citations(&message.text, &retrieved.hits);

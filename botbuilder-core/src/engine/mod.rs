@@ -14,12 +14,14 @@ mod answer;
 mod executor;
 mod rag;
 mod snapshot;
+mod spend;
 
 pub use answer::{LISTENER_GONE, PROVIDER_UNAVAILABLE};
 pub use rag::{
     NOTHING_FOUND_INSTRUCTIONS, RAG_CONTEXT_SHARE, RAG_MIN_SIMILARITY, RAG_TOP_K, SNIPPET_CHARS,
     SOURCES_INSTRUCTIONS,
 };
+pub use spend::SPEND_REFRESH;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -130,6 +132,14 @@ pub enum EngineEvent {
     HandoffRequested(Session),
     /// Someone rated a message.
     FeedbackCreated(Feedback),
+    /// A language model call was refused because the organization reached its monthly
+    /// spend limit (the conversation got the bot's unavailable message).
+    SpendLimitReached {
+        /// The organization.
+        org: OrgId,
+        /// The bot whose turn was refused.
+        bot: BotId,
+    },
 }
 
 /// Why a turn failed. The inbound message is stored before anything that can fail after NLU.
@@ -285,6 +295,7 @@ impl EngineBuilder {
             events,
             locks: Mutex::new(HashMap::new()),
             snapshots: Snapshots::default(),
+            spend: Arc::default(),
         })
     }
 }
@@ -303,6 +314,7 @@ pub struct Engine {
     events: broadcast::Sender<EngineEvent>,
     locks: SessionLocks,
     snapshots: Snapshots,
+    spend: Arc<spend::SpendGuard>,
 }
 
 impl std::fmt::Debug for Engine {
@@ -320,9 +332,29 @@ impl Engine {
     }
 
     /// Whether the primary language model of `config` can be called in `org` (shown on a
-    /// bot before anyone writes to it).
+    /// bot before anyone writes to it): the resolver's verdict, or `SpendLimitReached` when
+    /// the organization used up its monthly limit.
     pub async fn provider_status(&self, org: OrgId, config: &AiConfig) -> ProviderStatus {
-        self.resolver.status(org, config).await
+        let status = self.resolver.status(org, config).await;
+        if status != ProviderStatus::Ready {
+            return status;
+        }
+        let limit = match self.store.get_org(org).await {
+            Ok(found) => found.settings.monthly_spend_limit_micros,
+            Err(_) => None,
+        };
+        if let Some(limit) = limit {
+            let month = spend::month_of(self.clock.now());
+            if self
+                .store
+                .spend_since(org, month)
+                .await
+                .is_ok_and(|spent| spent >= limit)
+            {
+                return ProviderStatus::SpendLimitReached;
+            }
+        }
+        status
     }
 
     /// Events from now on.
@@ -609,12 +641,15 @@ impl Engine {
                     message
                 }
                 Effect::AiAnswer(instructions) => {
+                    let limit = snapshot.org_settings.monthly_spend_limit_micros;
                     let message = self
-                        .ai_answer(bot, session.id, &inbound.text, instructions, deltas)
+                        .ai_answer(bot, limit, session.id, &inbound.text, instructions, deltas)
                         .await?;
-                    turn.usage.prompt_tokens += message.prompt_tokens;
-                    turn.usage.completion_tokens += message.completion_tokens;
-                    turn.cost_micros += message.cost_micros;
+                    if let Some(call) = &message.llm {
+                        turn.usage.prompt_tokens += call.prompt_tokens;
+                        turn.usage.completion_tokens += call.completion_tokens;
+                        turn.cost_micros += call.cost_micros;
+                    }
                     message
                 }
             };

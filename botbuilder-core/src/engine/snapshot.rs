@@ -1,7 +1,7 @@
 //! What a turn needs to know about its bot, read once and reused across turns.
 //!
-//! A [`BotSnapshot`] holds the bot (settings, AI config), its trained NLU models and its
-//! newest published flow version. Snapshots live for [`super::EngineConfig::bot_cache_ttl`]
+//! A [`BotSnapshot`] holds the bot (settings, AI config), its organization's settings, its
+//! trained NLU models and its newest published flow version. Snapshots live for [`super::EngineConfig::bot_cache_ttl`]
 //! or until [`super::Engine::invalidate_bot`] drops them (the server calls it after every
 //! change to a bot made through it; other instances pick changes up within the TTL). Flow
 //! versions are immutable once published, so they are cached by version without expiry.
@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, TimeDelta, Utc};
 
-use crate::domain::Bot;
+use crate::domain::{Bot, OrgSettings};
 use crate::flow::Flow;
 use crate::id::{BotId, OrgId};
 use crate::nlu::{BotModels, ModelCache};
@@ -31,6 +31,8 @@ const MAX_FLOWS: usize = 10_000;
 #[derive(Debug)]
 pub(crate) struct BotSnapshot {
     pub(crate) bot: Bot,
+    /// Its organization's settings (the spend limit).
+    pub(crate) org_settings: OrgSettings,
     pub(crate) models: Arc<BotModels>,
     /// The version new sessions start on.
     pub(crate) latest_flow: Option<u32>,
@@ -85,8 +87,10 @@ impl Snapshots {
             .latest_flow_version(org, bot)
             .await?
             .map(|v| v.version);
+        let org_settings = store.get_org(org).await?.settings;
         let snapshot = Arc::new(BotSnapshot {
             bot: loaded,
+            org_settings,
             models: models.models(bot, intents, entities).await?,
             latest_flow,
             loaded_at: now,

@@ -186,6 +186,7 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
             EngineEvent::MessageSent(_) => "sent",
             EngineEvent::HandoffRequested(_) => "handoff",
             EngineEvent::FeedbackCreated(_) => "feedback",
+            EngineEvent::SpendLimitReached { .. } => "spend",
         });
     }
     assert_eq!(seen.first(), Some(&"started"));
@@ -1001,4 +1002,120 @@ async fn a_listener_that_goes_away_aborts_the_model_call_and_the_turn_is_stored(
     assert_eq!(stored[1].text, "Once upon ");
     assert_eq!(stored[1].payload["llm"]["interrupted"], LISTENER_GONE);
     assert_eq!(stored[1].payload["llm"]["usage_estimated"], true);
+}
+
+#[tokio::test]
+async fn parallel_turns_cannot_spend_past_the_monthly_limit_by_more_than_one_estimate() {
+    use crate::domain::{OrgSettings, OrganizationPatch};
+    const PRICE: f64 = 100.0; // micro-dollars per token
+    const LIMIT: i64 = 10_000;
+    let w = world().await;
+    let llm = Arc::new(
+        ScriptedLlm::with_id("priced")
+            .with_model_info(ModelInfo {
+                context_window: 8_192,
+                price: Some(Price {
+                    input_per_mtok: PRICE,
+                    output_per_mtok: PRICE,
+                }),
+            })
+            .with_delay(Duration::from_millis(20)),
+    );
+    let engine = Arc::new(
+        Engine::builder()
+            .store(w.store.clone())
+            .provider(llm.clone())
+            .clock(w.clock.clone())
+            .build()
+            .unwrap(),
+    );
+    w.store
+        .update_bot(
+            w.org,
+            w.bot,
+            BotPatch {
+                ai_config: Some(AiConfig {
+                    provider: "priced".into(),
+                    max_tokens: 30,
+                    ..AiConfig::default()
+                }),
+                ..BotPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    w.store
+        .update_org(
+            w.org,
+            OrganizationPatch {
+                settings: Some(OrgSettings {
+                    monthly_spend_limit_micros: Some(LIMIT),
+                }),
+                ..OrganizationPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    let twenty_words = "word ".repeat(20);
+    for _ in 0..24 {
+        llm.push_answer(twenty_words.trim());
+    }
+    let mut events = engine.subscribe();
+    let turns = (0..24).map(|i| {
+        let engine = engine.clone();
+        let inbound = Inbound {
+            external_user: format!("visitor-{i}"),
+            ..w.inbound("tell me something")
+        };
+        tokio::spawn(async move { engine.handle(inbound).await })
+    });
+    let mut answered = 0;
+    let mut refused = 0;
+    for turn in futures::future::join_all(turns).await {
+        let turn = turn
+            .unwrap()
+            .expect("a refused call is a reply, not an error");
+        let reply = &turn.replies[0];
+        if reply.payload["error"] == PROVIDER_UNAVAILABLE {
+            assert_eq!(
+                reply.payload["llm"]["attempts"][0]["error"],
+                "spend_limit_reached"
+            );
+            assert_eq!(reply.cost_micros, 0);
+            refused += 1;
+        } else {
+            answered += 1;
+        }
+    }
+    let month_start = spend::month_of(w.clock.now());
+    let spent = w.store.spend_since(w.org, month_start).await.unwrap();
+    // One call costs (1 + 20) tokens at 100 µ$; its worst case is its prompt plus 30 tokens.
+    let one_estimate = (20 + 30) * 100;
+    assert!(
+        answered >= 1 && refused >= 1,
+        "{answered} answered, {refused} refused"
+    );
+    assert!(
+        spent <= LIMIT + one_estimate,
+        "spent {spent} against {LIMIT}"
+    );
+    assert_eq!(
+        llm.requests().len(),
+        answered,
+        "refused calls were never made"
+    );
+    let mut limit_events = 0;
+    while let Ok(event) = events.try_recv() {
+        if matches!(event, EngineEvent::SpendLimitReached { .. }) {
+            limit_events += 1;
+        }
+    }
+    assert_eq!(limit_events, refused);
+    let bot = w.store.get_bot(w.org, w.bot).await.unwrap();
+    if spent >= LIMIT {
+        assert_eq!(
+            engine.provider_status(w.org, &bot.ai_config).await,
+            ProviderStatus::SpendLimitReached
+        );
+    }
 }

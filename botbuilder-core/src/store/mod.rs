@@ -21,7 +21,7 @@ pub mod prelude {
     pub use super::{
         ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, CredentialRepo, FlowRepo, KnowledgeRepo,
         MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult,
-        UserRepo,
+        UsageRepo, UserRepo,
     };
 }
 
@@ -40,6 +40,7 @@ use crate::domain::{
     NewDocument, NewKnowledgeBase, ScoredChunk,
 };
 use crate::domain::{NewProviderCredential, ProviderCredential, SealedSecret};
+use crate::domain::{UsageQuery, UsageRow};
 use crate::flow::Flow;
 use crate::id::{
     ApiKeyId, BotId, EntityId, IntentId, MessageId, OrgId, RoleId, SessionId, TokenFamilyId, UserId,
@@ -525,6 +526,18 @@ pub trait CredentialRepo: Send + Sync + 'static {
     ) -> StoreResult<()>;
 }
 
+/// The language model usage ledger: one entry per stored message written by a language model
+/// ([`NewMessage::llm`]), kept when the bot or conversation is deleted (spend is spend).
+#[async_trait]
+pub trait UsageRepo: Send + Sync + 'static {
+    /// Usage of `org` in `query`'s window, grouped as asked, in key order (days ascending,
+    /// bots by id, models by provider then name).
+    async fn usage(&self, org: OrgId, query: &UsageQuery) -> StoreResult<Vec<UsageRow>>;
+
+    /// What `org`'s language model calls from `since` on cost, in micro-dollars.
+    async fn spend_since(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<i64>;
+}
+
 /// Refresh tokens with rotation and family revocation.
 #[async_trait]
 pub trait RefreshTokenRepo: Send + Sync + 'static {
@@ -568,6 +581,7 @@ pub trait Store:
     + AuditRepo
     + RefreshTokenRepo
     + CredentialRepo
+    + UsageRepo
 {
     /// Backend name for logs and metrics (`"sqlite"`, `"postgres"`).
     fn backend(&self) -> &'static str;

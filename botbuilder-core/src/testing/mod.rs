@@ -61,6 +61,7 @@ impl Clock for ManualClock {
 pub struct ScriptedLlm {
     id: String,
     info: ModelInfo,
+    delay: std::time::Duration,
     answers: Mutex<VecDeque<Scripted>>,
     requests: Mutex<Vec<ChatRequest>>,
 }
@@ -84,6 +85,7 @@ impl ScriptedLlm {
         Self {
             id: id.into(),
             info: ModelInfo::default(),
+            delay: std::time::Duration::ZERO,
             answers: Mutex::default(),
             requests: Mutex::default(),
         }
@@ -93,6 +95,13 @@ impl ScriptedLlm {
     #[must_use]
     pub fn with_model_info(mut self, info: ModelInfo) -> Self {
         self.info = info;
+        self
+    }
+
+    /// This provider taking `delay` for every call (to make calls overlap in tests).
+    #[must_use]
+    pub fn with_delay(mut self, delay: std::time::Duration) -> Self {
+        self.delay = delay;
         self
     }
 
@@ -159,14 +168,18 @@ impl LlmProvider for ScriptedLlm {
     }
 
     async fn complete(&self, req: &ChatRequest) -> Result<ChatResponse, ProviderError> {
-        match self.next(req) {
+        let next = self.next(req);
+        tokio::time::sleep(self.delay).await;
+        match next {
             Scripted::Answer(text) => Ok(scripted_response(text)),
             Scripted::Failure(error) | Scripted::BrokenStream(_, error) => Err(error),
         }
     }
 
     async fn stream(&self, req: &ChatRequest) -> Result<ChatStream, ProviderError> {
-        let events: Vec<_> = match self.next(req) {
+        let next = self.next(req);
+        tokio::time::sleep(self.delay).await;
+        let events: Vec<_> = match next {
             Scripted::Failure(error) => return Err(error),
             Scripted::Answer(text) => {
                 let answer = scripted_response(text);

@@ -18,6 +18,7 @@ pub mod orgs;
 pub mod provider_credentials;
 pub mod roles;
 pub mod transfer;
+pub mod usage;
 pub mod views;
 pub mod webchat;
 
@@ -80,6 +81,7 @@ impl Modify for BearerAuth {
         (name = "webchat", description = "Public web chat API for the widget"),
         (name = "knowledge", description = "Knowledge bases, documents and search"),
         (name = "provider-credentials", description = "The organization's own language model provider keys"),
+        (name = "usage", description = "Language model tokens and spend"),
     )
 )]
 struct ApiDoc;
@@ -110,6 +112,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             provider_credentials::delete_credential
         ))
         .routes(routes!(provider_credentials::test_credential))
+        .routes(routes!(usage::get_usage))
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
         .routes(routes!(bots::clone_bot))

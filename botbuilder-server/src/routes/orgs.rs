@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{NewOrganization, OrganizationPatch};
+use botbuilder_core::domain::{NewOrganization, OrgSettings, OrganizationPatch};
 use garde::Validate;
 use serde::Deserialize;
 use utoipa::ToSchema;
@@ -32,7 +32,24 @@ pub struct UpdateOrg {
     /// New display name.
     #[garde(length(chars, min = 1, max = MAX_NAME_CHARS), custom(opt_not_blank))]
     pub name: Option<String>,
+    /// New settings (replace the whole object; `{}` removes the spend limit).
+    #[garde(dive)]
+    pub settings: Option<OrgSettingsInput>,
 }
+
+/// An organization's limits.
+#[derive(Debug, Default, Deserialize, Validate, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSettingsInput {
+    /// Most the organization's language model calls may cost per calendar month (UTC), in
+    /// millionths of a US dollar (5000000 = $5); absent: no limit. Once reached, calls are
+    /// refused before they are made and conversations get the bot's unavailable message.
+    #[garde(range(min = 0, max = MAX_SPEND_LIMIT_MICROS))]
+    pub monthly_spend_limit_micros: Option<i64>,
+}
+
+/// Highest monthly spend limit accepted: a billion dollars.
+pub const MAX_SPEND_LIMIT_MICROS: i64 = 1_000_000_000_000_000;
 
 /// The caller's organizations (an API key sees its own only).
 #[utoipa::path(get, path = "/api/v1/orgs", tag = "organizations", security(("bearer" = [])),
@@ -104,7 +121,7 @@ pub async fn get_org(
     Ok(Json((&state.store.get_org(access.org).await?).into()))
 }
 
-/// Renames an organization.
+/// Renames an organization or changes its settings (the monthly spend limit).
 #[utoipa::path(patch, path = "/api/v1/orgs/{org}", tag = "organizations", security(("bearer" = [])),
     params(("org" = uuid::Uuid, Path, description = "Organization id")),
     request_body = UpdateOrg,
@@ -120,10 +137,16 @@ pub async fn update_org(
             access.org,
             OrganizationPatch {
                 name: req.name.map(|n| n.trim().to_owned()),
+                settings: req.settings.map(|s| OrgSettings {
+                    monthly_spend_limit_micros: s.monthly_spend_limit_micros,
+                }),
             },
         )
         .await?;
-    let audit = AuditRecord::new("org.update").target("organization", org.id);
+    state.engine.invalidate_org(org.id);
+    let audit = AuditRecord::new("org.update")
+        .target("organization", org.id)
+        .details(serde_json::json!({ "settings": org.settings }));
     Ok((audit, Json(OrgView::from(&org))))
 }
 

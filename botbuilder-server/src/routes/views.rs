@@ -45,6 +45,9 @@ pub struct OrgView {
     pub id: Uuid,
     /// Display name.
     pub name: String,
+    /// Limits: `monthly_spend_limit_micros` (absent: none).
+    #[schema(value_type = Object)]
+    pub settings: serde_json::Value,
     /// Creation time.
     pub created_at: DateTime<Utc>,
     /// Last change.
@@ -56,6 +59,7 @@ impl From<&Organization> for OrgView {
         Self {
             id: o.id.as_uuid(),
             name: o.name.clone(),
+            settings: serde_json::to_value(o.settings).unwrap_or_default(),
             created_at: o.created_at,
             updated_at: o.updated_at,
         }

@@ -317,6 +317,7 @@ const KNOWN: &[(&str, &str)] = &[
     ),
     ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex"),
     ("GET", "/api/v1/orgs/{org}/provider-credentials"),
+    ("GET", "/api/v1/orgs/{org}/usage"),
     ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}"),
     (
         "DELETE",

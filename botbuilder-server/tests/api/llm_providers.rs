@@ -335,3 +335,125 @@ async fn without_credentials_the_visitor_gets_the_unavailable_message_and_no_err
         "Our assistant is resting."
     );
 }
+
+#[tokio::test]
+async fn usage_is_reported_and_the_monthly_spend_limit_stops_calls_before_they_are_made() {
+    let (app, fakes) = app_with_fakes().await;
+    let owner = app.register(&email("spend")).await;
+    let org = owner.org_id.clone();
+    let bot = bot_on(
+        &app,
+        &owner,
+        json!({ "provider": "openai-compatible", "model": "fake-llama" }),
+    )
+    .await;
+    let visitor = visitor_token(&app, &bot).await;
+    let url = format!("/api/v1/webchat/{bot}/messages");
+    for _ in 0..2 {
+        fakes.openai.push(Step::json(
+            200,
+            OpenAiWire.answer_json(&ScriptedAnswer::text(&["Sure."], (100, 20))),
+        ));
+        let reply = app.post(&url, &visitor, json!({ "text": "hi" })).await;
+        assert_eq!(
+            reply.json["replies"][0]["cost_micros"], 140,
+            "{}",
+            reply.text
+        );
+    }
+
+    let usage = app
+        .get(
+            &format!("/api/v1/orgs/{org}/usage?group_by=model"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(usage.status, StatusCode::OK, "{}", usage.text);
+    assert_eq!(
+        usage.json["rows"],
+        json!([{ "provider": "openai-compatible", "model": "fake-llama", "calls": 2,
+                 "prompt_tokens": 200, "completion_tokens": 40, "cost_micros": 280 }])
+    );
+    assert_eq!(usage.json["total"]["cost_micros"], 280);
+    assert_eq!(usage.json["month_spent_micros"], 280);
+    let by_bot = app
+        .get(
+            &format!("/api/v1/orgs/{org}/usage?group_by=bot&bot={bot}"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(by_bot.json["rows"][0]["bot_id"], bot.as_str());
+    let by_day = app
+        .get(
+            &format!("/api/v1/orgs/{org}/usage?since=2020-01-01"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(by_day.json["rows"][0]["calls"], 2, "{}", by_day.text);
+    let backwards = app
+        .get(
+            &format!("/api/v1/orgs/{org}/usage?since=2030-01-01&until=2020-01-01"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(backwards.status, StatusCode::BAD_REQUEST);
+    assert_eq!(backwards.error_fields(), vec!["until"]);
+    let editor = app
+        .add_member(&owner, &org, &email("spend-editor"), "editor")
+        .await;
+    let forbidden = app
+        .get(&format!("/api/v1/orgs/{org}/usage"), &editor.token)
+        .await;
+    assert_eq!(forbidden.status, StatusCode::FORBIDDEN);
+
+    // A limit already reached: calls are refused before they are made.
+    let org_url = format!("/api/v1/orgs/{org}");
+    let settings = |limit: Value| {
+        app.call(
+            Method::PATCH,
+            &org_url,
+            Some(&owner.token),
+            Some(json!({ "settings": limit })),
+        )
+    };
+    let negative = settings(json!({ "monthly_spend_limit_micros": -1 })).await;
+    assert_eq!(negative.status, StatusCode::BAD_REQUEST);
+    assert_eq!(
+        negative.error_fields(),
+        vec!["settings.monthly_spend_limit_micros"]
+    );
+    let limited = settings(json!({ "monthly_spend_limit_micros": 280 })).await;
+    assert_eq!(limited.status, StatusCode::OK, "{}", limited.text);
+    assert_eq!(limited.json["settings"]["monthly_spend_limit_micros"], 280);
+    let shown = app
+        .get(&format!("/api/v1/orgs/{org}/bots/{bot}"), &owner.token)
+        .await;
+    assert_eq!(shown.json["provider_status"], "spend_limit_reached");
+    let before = fakes.openai.requests().len();
+    let refused = app
+        .post(&url, &visitor, json!({ "text": "one more?" }))
+        .await;
+    assert_eq!(refused.status, StatusCode::OK, "{}", refused.text);
+    assert_eq!(
+        refused.json["replies"][0]["text"],
+        BotSettings::DEFAULT_UNAVAILABLE_MESSAGE
+    );
+    assert_eq!(fakes.openai.requests().len(), before, "no call was made");
+    let stored = stored_replies(&app, &owner, &bot).await;
+    assert_eq!(
+        stored.last().unwrap()["payload"]["llm"]["attempts"][0]["error"],
+        "spend_limit_reached"
+    );
+
+    // Lifted: the bot answers again.
+    let lifted = settings(json!({})).await;
+    assert_eq!(lifted.status, StatusCode::OK, "{}", lifted.text);
+    fakes.openai.push(Step::json(
+        200,
+        OpenAiWire.answer_json(&ScriptedAnswer::text(&["Back."], (1, 1))),
+    ));
+    let back = app
+        .post(&url, &visitor, json!({ "text": "and now?" }))
+        .await;
+    assert_eq!(back.json["replies"][0]["text"], "Back.");
+}

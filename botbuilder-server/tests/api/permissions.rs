@@ -55,7 +55,8 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         ("GET", "/api/v1/orgs/{org}/provider-credentials")
         | ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}")
         | ("DELETE", "/api/v1/orgs/{org}/provider-credentials/{provider}")
-        | ("POST", "/api/v1/orgs/{org}/provider-credentials/{provider}/test") => MANAGERS,
+        | ("POST", "/api/v1/orgs/{org}/provider-credentials/{provider}/test")
+        | ("GET", "/api/v1/orgs/{org}/usage") => MANAGERS,
         ("GET", "/api/v1/orgs/{org}/bots") | ("GET", "/api/v1/orgs/{org}/bots/{bot}") => ALL,
         ("POST", "/api/v1/orgs/{org}/bots")
         | ("PATCH", "/api/v1/orgs/{org}/bots/{bot}")

@@ -149,9 +149,11 @@ where
             .push_bind(new.payload.to_string())
             .push_bind(new.intent)
             .push_bind(new.confidence.map(f64::from))
-            .push_bind(i64::from(new.prompt_tokens))
-            .push_bind(i64::from(new.completion_tokens))
-            .push_bind(new.cost_micros);
+            .push_bind(i64::from(new.llm.as_ref().map_or(0, |c| c.prompt_tokens)))
+            .push_bind(i64::from(
+                new.llm.as_ref().map_or(0, |c| c.completion_tokens),
+            ))
+            .push_bind(new.llm.as_ref().map_or(0, |c| c.cost_micros));
     });
     sql.push(") AS v JOIN sessions s ON s.organization_id = ")
         .push_bind(org.as_uuid())
@@ -296,9 +298,14 @@ impl ConversationRepo for SqliteStore {
                     "payload": new.payload.to_string(),
                     "intent": new.intent,
                     "confidence": new.confidence.map(f64::from),
-                    "prompt_tokens": new.prompt_tokens,
-                    "completion_tokens": new.completion_tokens,
-                    "cost_micros": new.cost_micros,
+                    "prompt_tokens": new.llm.as_ref().map_or(0, |c| c.prompt_tokens),
+                    "completion_tokens": new.llm.as_ref().map_or(0, |c| c.completion_tokens),
+                    "cost_micros": new.llm.as_ref().map_or(0, |c| c.cost_micros),
+                    "llm": new.llm.as_ref().map(|c| serde_json::json!({
+                        "provider": c.provider,
+                        "model": c.model,
+                        "estimated": i64::from(c.estimated),
+                    })),
                 })
             })
             .collect();
@@ -381,10 +388,38 @@ impl ConversationRepo for SqliteStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
-        insert_messages(&self.writer, org, session, vec![new], now)
+        let Some(call) = new.llm.clone() else {
+            return insert_messages(&self.writer, org, session, vec![new], now)
+                .await?
+                .pop()
+                .ok_or(StoreError::NotFound);
+        };
+        // A language model wrote it: the message and its ledger row, together.
+        let mut tx = self.write_transaction().await?;
+        let message = insert_messages(&mut *tx, org, session, vec![new], now)
             .await?
             .pop()
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        sqlx::query(
+            "INSERT INTO llm_usage (id, organization_id, bot_id, provider, model, prompt_tokens,
+                                    completion_tokens, cost_micros, estimated, created_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        )
+        .bind(message.id.as_uuid())
+        .bind(org.as_uuid())
+        .bind(message.bot_id.as_uuid())
+        .bind(&call.provider)
+        .bind(&call.model)
+        .bind(i64::from(call.prompt_tokens))
+        .bind(i64::from(call.completion_tokens))
+        .bind(call.cost_micros)
+        .bind(call.estimated)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(message)
     }
 
     async fn list_messages(

@@ -35,6 +35,7 @@ mod queue;
 mod roles;
 mod rows;
 mod tokens;
+mod usage;
 mod users;
 
 use std::str::FromStr;

@@ -3,7 +3,7 @@ use botbuilder_core::domain::{
     BuiltinRole, NewOrganization, OrgMembership, Organization, OrganizationPatch, Role,
 };
 use botbuilder_core::id::{OrgId, UserId};
-use botbuilder_core::store::{OrgRepo, StoreResult};
+use botbuilder_core::store::{OrgRepo, StoreError, StoreResult};
 use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
@@ -20,7 +20,7 @@ pub(crate) async fn insert_org_with_owner(
 ) -> StoreResult<Organization> {
     let org: Organization = sqlx::query_as::<_, OrgRow>(
         "INSERT INTO organizations (id, name, created_at, updated_at) VALUES (?, ?, ?, ?)
-         RETURNING id, name, created_at, updated_at",
+         RETURNING id, name, settings, created_at, updated_at",
     )
     .bind(Uuid::now_v7())
     .bind(&new.name)
@@ -29,7 +29,7 @@ pub(crate) async fn insert_org_with_owner(
     .fetch_one(&mut **tx)
     .await
     .map_err(store_err)?
-    .into();
+    .try_into()?;
     let mut owner_role = None;
     for (rank, builtin) in BuiltinRole::ALL.into_iter().enumerate() {
         let id = Uuid::now_v7();
@@ -77,13 +77,13 @@ impl OrgRepo for SqliteStore {
 
     async fn get_org(&self, org: OrgId) -> StoreResult<Organization> {
         sqlx::query_as::<_, OrgRow>(
-            "SELECT id, name, created_at, updated_at FROM organizations WHERE id = ?",
+            "SELECT id, name, settings, created_at, updated_at FROM organizations WHERE id = ?",
         )
         .bind(org.as_uuid())
         .fetch_one(&self.pool)
         .await
-        .map(Organization::from)
-        .map_err(store_err)
+        .map_err(store_err)?
+        .try_into()
     }
 
     async fn list_orgs_for_user(&self, user: UserId) -> StoreResult<Vec<OrgMembership>> {
@@ -93,13 +93,15 @@ impl OrgRepo for SqliteStore {
             member: MemberRow,
             o_id: Uuid,
             o_name: String,
+            o_settings: String,
             o_created_at: i64,
             o_updated_at: i64,
         }
         let rows = sqlx::query_as::<_, Row>(concat!(
             "SELECT ",
             member_columns!(),
-            ", o.id AS o_id, o.name AS o_name, o.created_at AS o_created_at, o.updated_at AS o_updated_at
+            ", o.id AS o_id, o.name AS o_name, o.settings AS o_settings,
+               o.created_at AS o_created_at, o.updated_at AS o_updated_at
              FROM organization_members m
              JOIN users u ON u.id = m.user_id
              JOIN roles r ON r.id = m.role_id
@@ -116,12 +118,13 @@ impl OrgRepo for SqliteStore {
                 let member = botbuilder_core::domain::Member::try_from(row.member)?;
                 let role: Role = member.role;
                 Ok(OrgMembership {
-                    organization: Organization {
-                        id: row.o_id.into(),
+                    organization: Organization::try_from(OrgRow {
+                        id: row.o_id,
                         name: row.o_name,
-                        created_at: super::rows::from_micros(row.o_created_at),
-                        updated_at: super::rows::from_micros(row.o_updated_at),
-                    },
+                        settings: row.o_settings,
+                        created_at: row.o_created_at,
+                        updated_at: row.o_updated_at,
+                    })?,
                     role,
                 })
             })
@@ -130,16 +133,24 @@ impl OrgRepo for SqliteStore {
 
     async fn update_org(&self, org: OrgId, patch: OrganizationPatch) -> StoreResult<Organization> {
         sqlx::query_as::<_, OrgRow>(
-            "UPDATE organizations SET name = COALESCE(?, name), updated_at = ? WHERE id = ?
-             RETURNING id, name, created_at, updated_at",
+            "UPDATE organizations SET name = COALESCE(?, name), settings = COALESCE(?, settings),
+                    updated_at = ? WHERE id = ?
+             RETURNING id, name, settings, created_at, updated_at",
         )
         .bind(patch.name)
+        .bind(
+            patch
+                .settings
+                .map(|s| serde_json::to_string(&s))
+                .transpose()
+                .map_err(|e| StoreError::Backend(Box::new(e)))?,
+        )
         .bind(micros(self.now()))
         .bind(org.as_uuid())
         .fetch_one(&self.writer)
         .await
-        .map(Organization::from)
-        .map_err(store_err)
+        .map_err(store_err)?
+        .try_into()
     }
 
     async fn delete_org(&self, org: OrgId) -> StoreResult<()> {

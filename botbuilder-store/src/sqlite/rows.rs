@@ -59,20 +59,24 @@ impl From<UserRow> for User {
 
 #[derive(sqlx::FromRow)]
 pub(crate) struct OrgRow {
-    id: Uuid,
-    name: String,
-    created_at: i64,
-    updated_at: i64,
+    pub(crate) id: Uuid,
+    pub(crate) name: String,
+    pub(crate) settings: String,
+    pub(crate) created_at: i64,
+    pub(crate) updated_at: i64,
 }
 
-impl From<OrgRow> for Organization {
-    fn from(r: OrgRow) -> Self {
-        Organization {
+impl TryFrom<OrgRow> for Organization {
+    type Error = StoreError;
+
+    fn try_from(r: OrgRow) -> StoreResult<Self> {
+        Ok(Organization {
             id: r.id.into(),
             name: r.name,
+            settings: serde_json::from_str(&r.settings).map_err(|e| corrupt("settings", e))?,
             created_at: from_micros(r.created_at),
             updated_at: from_micros(r.updated_at),
-        }
+        })
     }
 }
 

@@ -118,6 +118,9 @@ impl ConversationRepo for InMemoryStore {
         stored.revision += 1;
         stored.last_activity_at = now;
         let saved = stored.clone();
+        for call in replies.iter().filter_map(|new| new.llm.clone()) {
+            data.usage.push((org, bot_id, call, now));
+        }
         let messages: Vec<Message> = replies
             .into_iter()
             .map(|new| new.into_message(MessageId::new(), org, bot_id, session, now))
@@ -155,6 +158,9 @@ impl ConversationRepo for InMemoryStore {
         let now = self.now();
         let mut data = self.data();
         let bot_id = data.session_of(org, session)?.bot_id;
+        if let Some(call) = new.llm.clone() {
+            data.usage.push((org, bot_id, call, now));
+        }
         let message = new.into_message(MessageId::new(), org, bot_id, session, now);
         data.messages.insert(message.id, message.clone());
         if let Some(stored) = data.sessions.get_mut(&session) {

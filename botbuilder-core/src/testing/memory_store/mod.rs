@@ -29,6 +29,7 @@ mod conversations;
 mod credentials;
 mod knowledge;
 mod nlu;
+mod usage;
 
 const LAST_OWNER: &str = "an organization must keep at least one owner";
 
@@ -53,6 +54,7 @@ struct Data {
     documents: BTreeMap<crate::id::DocumentId, (crate::domain::Document, Vec<u8>)>,
     chunks: BTreeMap<crate::id::ChunkId, (crate::domain::Chunk, Vec<f32>)>,
     credentials: BTreeMap<(OrgId, String), crate::domain::ProviderCredential>,
+    usage: Vec<(OrgId, BotId, crate::domain::LlmCall, DateTime<Utc>)>,
 }
 
 impl Data {
@@ -122,6 +124,7 @@ impl Data {
         let org = Organization {
             id: OrgId::new(),
             name: new.name,
+            settings: crate::domain::OrgSettings::default(),
             created_at: now,
             updated_at: now,
         };
@@ -292,6 +295,9 @@ impl OrgRepo for InMemoryStore {
         if let Some(name) = patch.name {
             stored.name = name;
         }
+        if let Some(settings) = patch.settings {
+            stored.settings = settings;
+        }
         stored.updated_at = now;
         Ok(stored.clone())
     }
@@ -316,6 +322,7 @@ impl OrgRepo for InMemoryStore {
         data.documents.retain(|_, (d, _)| d.org_id != org);
         data.chunks.retain(|_, (c, _)| c.org_id != org);
         data.credentials.retain(|(o, _), _| *o != org);
+        data.usage.retain(|(o, ..)| *o != org);
         Ok(())
     }
 }

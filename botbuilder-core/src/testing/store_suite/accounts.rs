@@ -9,8 +9,8 @@ use super::{
 };
 use crate::domain::{
     Actor, AiConfig, AuditFilter, BotPatch, BotSettings, BuiltinRole, NewApiKey, NewAuditEntry,
-    NewBot, NewOrganization, NewRefreshToken, NewRole, OrganizationPatch, PageRequest, Permission,
-    PermissionSet, RolePatch,
+    NewBot, NewOrganization, NewRefreshToken, NewRole, OrgSettings, OrganizationPatch, PageRequest,
+    Permission, PermissionSet, RolePatch,
 };
 use crate::id::{BotId, OrgId, TokenFamilyId, UserId};
 use crate::store::Store;
@@ -110,11 +110,34 @@ pub async fn org_delete_cascades(store: &dyn Store) {
             org.id,
             OrganizationPatch {
                 name: Some("Renamed".into()),
+                ..OrganizationPatch::default()
             },
         )
         .await
         .unwrap();
     assert_eq!(renamed.name, "Renamed");
+    assert_eq!(renamed.settings, OrgSettings::default());
+    let limited = store
+        .update_org(
+            org.id,
+            OrganizationPatch {
+                settings: Some(OrgSettings {
+                    monthly_spend_limit_micros: Some(5_000_000),
+                }),
+                ..OrganizationPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        limited.name, "Renamed",
+        "a patch changes only what it names"
+    );
+    assert_eq!(limited.settings.monthly_spend_limit_micros, Some(5_000_000));
+    assert_eq!(
+        store.get_org(org.id).await.unwrap().settings,
+        limited.settings
+    );
     let bot = store.create_bot(org.id, new_bot("b")).await.unwrap();
     store.delete_org(org.id).await.unwrap();
     assert_not_found(store.get_org(org.id).await);

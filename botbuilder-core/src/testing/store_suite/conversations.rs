@@ -103,9 +103,7 @@ pub async fn messages_are_ordered_and_paged(store: &dyn Store) {
             new.intent = Some("greet".into());
             new.confidence = Some(0.75);
             new.payload = json!({ "buttons": [{ "title": "Yes", "payload": "yes" }] });
-            new.prompt_tokens = 10;
-            new.completion_tokens = 5;
-            new.cost_micros = 42;
+            new.llm = Some(llm_call(10, 5, 42));
         }
         ids.push(store.append_message(org.id, session.id, new).await.unwrap());
     }
@@ -181,9 +179,7 @@ pub async fn turns_complete_atomically(store: &dyn Store) {
     rich.payload = json!({ "buttons": [{ "title": "Yes", "payload": "yes" }] });
     rich.intent = Some("greet".into());
     rich.confidence = Some(0.123_456_79);
-    rich.prompt_tokens = 12;
-    rich.completion_tokens = 34;
-    rich.cost_micros = 56;
+    rich.llm = Some(llm_call(12, 34, 56));
     let replies = vec![NewMessage::text(MessageDirection::Outbound, "one"), rich];
     let (saved, stored) = store
         .complete_turn(
@@ -406,4 +402,19 @@ pub async fn other_tenant_conversations_are_not_found(store: &dyn Store) {
     );
     let intact = store.get_session(acme.id, session.id).await.unwrap();
     assert_eq!(intact.revision, 0);
+}
+
+fn llm_call(
+    prompt_tokens: u32,
+    completion_tokens: u32,
+    cost_micros: i64,
+) -> crate::domain::LlmCall {
+    crate::domain::LlmCall {
+        provider: "openai".into(),
+        model: "gpt-4o-mini".into(),
+        prompt_tokens,
+        completion_tokens,
+        cost_micros,
+        estimated: false,
+    }
 }

@@ -8,12 +8,14 @@ mod bots;
 mod conversations;
 mod credentials;
 mod knowledge;
+mod usage;
 
 pub use accounts::*;
 pub use bots::*;
 pub use conversations::*;
 pub use credentials::*;
 pub use knowledge::*;
+pub use usage::*;
 
 use serde_json::json;
 
@@ -132,6 +134,7 @@ macro_rules! store_conformance_suite {
             other_tenant_conversations_are_not_found,
             provider_credentials_belong_to_their_organization,
             provider_credentials_are_resealed_compare_and_set,
+            usage_is_summed_and_outlives_its_bots,
         );
     };
 }
