@@ -75,6 +75,9 @@ pub enum ApiError {
     /// The resource does not exist (or belongs to another organization).
     #[error("not found")]
     NotFound,
+    /// A named thing does not exist (the message says what, and how to find one).
+    #[error("{0}")]
+    Missing(String),
     /// The method is not supported on this resource.
     #[error("method not allowed")]
     MethodNotAllowed,
@@ -120,7 +123,7 @@ impl ApiError {
             Self::Unauthorized => (StatusCode::UNAUTHORIZED, "unauthorized"),
             Self::InvalidCredentials => (StatusCode::UNAUTHORIZED, "invalid_credentials"),
             Self::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
-            Self::NotFound => (StatusCode::NOT_FOUND, "not_found"),
+            Self::NotFound | Self::Missing(_) => (StatusCode::NOT_FOUND, "not_found"),
             Self::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
             Self::Conflict(_) => (StatusCode::CONFLICT, "conflict"),
             Self::PayloadTooLarge => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),

@@ -41,6 +41,19 @@ fn attempt(route: &Route, error: &str) -> Value {
     json!({ "provider": route.provider_id, "model": route.model, "error": error })
 }
 
+/// What the AI handler is asked to answer.
+#[derive(Debug)]
+pub(super) struct Asked<'a> {
+    /// The session the answer belongs to.
+    pub(super) session: SessionId,
+    /// The user's message.
+    pub(super) text: &'a str,
+    /// The flow's instructions for this answer, if any.
+    pub(super) instructions: Option<String>,
+    /// The conversation so far as the caller gave it (instead of the stored one).
+    pub(super) history: Option<&'a [crate::llm::ChatMessage]>,
+}
+
 /// How a call ended.
 enum Outcome {
     /// A whole answer.
@@ -61,31 +74,52 @@ impl Engine {
         &self,
         bot: &Bot,
         spend_limit: Option<i64>,
-        session: SessionId,
-        text: &str,
-        instructions: Option<String>,
+        asked: Asked<'_>,
         deltas: Option<&DeltaSender>,
     ) -> Result<NewMessage, EngineError> {
         let config = &bot.ai_config;
+        let text = asked.text;
         let mut system = config.system_prompt.clone();
-        if let Some(extra) = instructions {
+        if let Some(extra) = asked.instructions {
             system = format!("{system}\n\n{extra}");
         }
-        let mut history = self
-            .store
-            .recent_messages(bot.org_id, session, self.config.history_window + 1)
-            .await?;
-        history.pop(); // the newest stored message is this turn's inbound one, sent as `user`
-        let turns: Vec<prompt::Turn<'_>> = history
-            .iter()
-            .map(|m| prompt::Turn {
-                role: match m.direction {
-                    MessageDirection::Inbound => ChatRole::User,
-                    MessageDirection::Outbound | MessageDirection::Agent => ChatRole::Assistant,
-                },
-                text: &m.text,
-            })
-            .collect();
+        let stored;
+        let turns: Vec<prompt::Turn<'_>> = match asked.history {
+            Some(given) => {
+                for instruction in given.iter().filter(|m| m.role == ChatRole::System) {
+                    system = format!("{system}\n\n{}", instruction.content);
+                }
+                given
+                    .iter()
+                    .filter(|m| matches!(m.role, ChatRole::User | ChatRole::Assistant))
+                    .map(|m| prompt::Turn {
+                        role: m.role,
+                        text: &m.content,
+                    })
+                    .collect()
+            }
+            None => {
+                let mut history = self
+                    .store
+                    .recent_messages(bot.org_id, asked.session, self.config.history_window + 1)
+                    .await?;
+                // The newest stored message is this turn's inbound one, sent as `user`.
+                history.pop();
+                stored = history;
+                stored
+                    .iter()
+                    .map(|m| prompt::Turn {
+                        role: match m.direction {
+                            MessageDirection::Inbound => ChatRole::User,
+                            MessageDirection::Outbound | MessageDirection::Agent => {
+                                ChatRole::Assistant
+                            }
+                        },
+                        text: &m.text,
+                    })
+                    .collect()
+            }
+        };
         let hits = match &self.knowledge {
             Some(knowledge) if !config.knowledge_base_ids.is_empty() => {
                 Some(rag::retrieve(knowledge, bot, text).await?)

@@ -38,7 +38,9 @@ use crate::domain::{
 use crate::fetch::Fetcher;
 use crate::id::{BotId, MessageId, OrgId};
 use crate::knowledge::KnowledgeService;
-use crate::llm::{LlmProvider, ProviderResolver, ProviderStatus, StaticResolver, Usage};
+use crate::llm::{
+    ChatMessage, LlmProvider, ProviderResolver, ProviderStatus, StaticResolver, Usage,
+};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::store::{Store, StoreError};
 use executor::{Effect, FlowFailure, Input};
@@ -417,7 +419,29 @@ impl Engine {
 
     /// Handles one inbound message (see the module docs).
     pub async fn handle(&self, inbound: Inbound) -> Result<Turn, EngineError> {
-        self.handle_with(inbound, None).await
+        self.handle_with(inbound, None, None).await
+    }
+
+    /// Handles one inbound message like [`Engine::handle`], with the conversation so far
+    /// given by the caller (oldest first) instead of read from the session: what an
+    /// OpenAI-style client sends with every request. System messages among them are added to
+    /// the bot's instructions (after its own system prompt); the session still records the
+    /// turn.
+    pub async fn handle_with_history(
+        &self,
+        inbound: Inbound,
+        history: Vec<ChatMessage>,
+    ) -> Result<Turn, EngineError> {
+        self.handle_with(inbound, None, Some(history)).await
+    }
+
+    /// [`Engine::handle_with_history`], streamed like [`Engine::handle_stream`].
+    pub fn handle_stream_with_history(
+        self: &Arc<Self>,
+        inbound: Inbound,
+        history: Vec<ChatMessage>,
+    ) -> TurnStream {
+        self.spawn_stream(inbound, Some(history))
     }
 
     /// Handles one inbound message like [`Engine::handle`], reporting the language model's
@@ -426,10 +450,18 @@ impl Engine {
     /// answer being written at that moment is cut short (the upstream call is aborted) and
     /// stored as far as it got.
     pub fn handle_stream(self: &Arc<Self>, inbound: Inbound) -> TurnStream {
+        self.spawn_stream(inbound, None)
+    }
+
+    fn spawn_stream(
+        self: &Arc<Self>,
+        inbound: Inbound,
+        history: Option<Vec<ChatMessage>>,
+    ) -> TurnStream {
         let (tx, rx) = tokio::sync::mpsc::channel(64);
         let engine = self.clone();
         tokio::spawn(async move {
-            let result = engine.handle_with(inbound, Some(&tx)).await;
+            let result = engine.handle_with(inbound, Some(&tx), history).await;
             let _listener_may_be_gone = tx.send(result.map(|t| TurnEvent::Done(Box::new(t)))).await;
         });
         Box::pin(futures::stream::unfold(rx, |mut rx| async move {
@@ -441,6 +473,7 @@ impl Engine {
         &self,
         inbound: Inbound,
         deltas: Option<&DeltaSender>,
+        history: Option<Vec<ChatMessage>>,
     ) -> Result<Turn, EngineError> {
         let key = format!(
             "{}\u{0}{}\u{0}{}",
@@ -448,7 +481,7 @@ impl Engine {
         );
         let lock = self.lock_for(&key);
         let _serialized = lock.lock().await;
-        self.turn(inbound, deltas).await
+        self.turn(inbound, deltas, history).await
     }
 
     async fn open_session(
@@ -513,6 +546,7 @@ impl Engine {
         &self,
         inbound: Inbound,
         deltas: Option<&DeltaSender>,
+        history: Option<Vec<ChatMessage>>,
     ) -> Result<Turn, EngineError> {
         let (org, bot_id) = (inbound.org, inbound.bot);
         let snapshot = self.snapshot(org, bot_id).await?;
@@ -642,9 +676,13 @@ impl Engine {
                 }
                 Effect::AiAnswer(instructions) => {
                     let limit = snapshot.org_settings.monthly_spend_limit_micros;
-                    let message = self
-                        .ai_answer(bot, limit, session.id, &inbound.text, instructions, deltas)
-                        .await?;
+                    let asked = answer::Asked {
+                        session: session.id,
+                        text: &inbound.text,
+                        instructions,
+                        history: history.as_deref(),
+                    };
+                    let message = self.ai_answer(bot, limit, asked, deltas).await?;
                     if let Some(call) = &message.llm {
                         turn.usage.prompt_tokens += call.prompt_tokens;
                         turn.usage.completion_tokens += call.completion_tokens;

@@ -1119,3 +1119,36 @@ async fn parallel_turns_cannot_spend_past_the_monthly_limit_by_more_than_one_est
         );
     }
 }
+
+#[tokio::test]
+async fn a_caller_can_give_the_conversation_so_far() {
+    use crate::llm::ChatMessage;
+    let w = world().await;
+    w.say("stored earlier").await;
+    let history = vec![
+        ChatMessage::system("Answer in French."),
+        ChatMessage::user("My name is Ada."),
+        ChatMessage::assistant("Hello Ada."),
+    ];
+    let turn = w
+        .engine
+        .handle_with_history(w.inbound("What is my name?"), history)
+        .await
+        .unwrap();
+    assert_eq!(turn.replies.len(), 1);
+    let sent = w.llm.requests().pop().unwrap();
+    let texts: Vec<(ChatRole, &str)> = sent
+        .messages
+        .iter()
+        .map(|m| (m.role, m.content.as_str()))
+        .collect();
+    assert_eq!(texts.len(), 4, "{texts:?}");
+    assert!(texts[0].1.ends_with("Answer in French."), "{texts:?}");
+    assert_eq!(texts[1], (ChatRole::User, "My name is Ada."));
+    assert_eq!(texts[2], (ChatRole::Assistant, "Hello Ada."));
+    assert_eq!(texts[3], (ChatRole::User, "What is my name?"));
+    assert!(
+        !texts.iter().any(|(_, t)| t.contains("stored earlier")),
+        "the given history replaces the stored one"
+    );
+}

@@ -14,6 +14,7 @@ pub mod input;
 pub mod knowledge;
 pub mod members;
 pub mod nlu;
+pub mod openai_compat;
 pub mod orgs;
 pub mod provider_credentials;
 pub mod roles;
@@ -195,6 +196,11 @@ pub fn build_router(state: AppState) -> Router {
     let routes: Router = routes
         .merge(SwaggerUi::new(DOCS_PATH).external_url_unchecked(OPENAPI_PATH, api))
         .route("/", axum::routing::get(health::home))
+        .route(
+            "/v1/chat/completions",
+            axum::routing::post(openai_compat::chat_completions),
+        )
+        .route("/v1/models", axum::routing::get(openai_compat::list_models))
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

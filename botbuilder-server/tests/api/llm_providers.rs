@@ -15,14 +15,14 @@ use crate::common::{Account, TestApp, email};
 
 const KEY: &str = "sk-ant-e2e-canary-4f1c2d3e";
 
-struct Fakes {
-    openai: FakeServer,
-    anthropic: FakeServer,
+pub(crate) struct Fakes {
+    pub(crate) openai: FakeServer,
+    pub(crate) anthropic: FakeServer,
 }
 
 /// A server whose `openai-compatible` bots reach the OpenAI fake and whose `anthropic` bots
 /// reach the Anthropic fake; `fake-llama` costs $1/M in and $2/M out.
-async fn app_with_fakes() -> (TestApp, Fakes) {
+pub(crate) async fn app_with_fakes() -> (TestApp, Fakes) {
     let fakes = Fakes {
         openai: FakeServer::start().await,
         anthropic: FakeServer::start().await,
@@ -47,7 +47,7 @@ async fn app_with_fakes() -> (TestApp, Fakes) {
     (app, fakes)
 }
 
-async fn bot_on(app: &TestApp, owner: &Account, ai_config: Value) -> String {
+pub(crate) async fn bot_on(app: &TestApp, owner: &Account, ai_config: Value) -> String {
     let org = &owner.org_id;
     let bot = app.create_bot(owner, org, "Provider bot").await;
     let patched = app

@@ -16,6 +16,7 @@ mod knowledge;
 mod knowledge_quality;
 mod llm_providers;
 mod nlu;
+mod openai_api;
 mod permissions;
 mod platform;
 mod provider_credentials;
