@@ -1,6 +1,7 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::HttpTool;
 use crate::id::{BotId, KnowledgeBaseId, OrgId};
 
 /// How a bot talks to a language model.
@@ -25,6 +26,12 @@ pub struct AiConfig {
     /// Knowledge bases the bot answers from (searched for every AI answer).
     #[serde(default)]
     pub knowledge_base_ids: Vec<KnowledgeBaseId>,
+    /// HTTP APIs the model may call.
+    #[serde(default)]
+    pub tools: Vec<HttpTool>,
+    /// Most rounds of tool calls in one answer (then the model must answer).
+    #[serde(default = "AiConfig::default_max_tool_steps")]
+    pub max_tool_steps: u32,
 }
 
 impl AiConfig {
@@ -36,6 +43,12 @@ impl AiConfig {
     pub const DEFAULT_TEMPERATURE: f32 = 0.2;
     /// Default answer length bound.
     pub const DEFAULT_MAX_TOKENS: u32 = 512;
+    /// Default [`AiConfig::max_tool_steps`].
+    pub const DEFAULT_MAX_TOOL_STEPS: u32 = 4;
+
+    fn default_max_tool_steps() -> u32 {
+        Self::DEFAULT_MAX_TOOL_STEPS
+    }
 }
 
 impl Default for AiConfig {
@@ -49,6 +62,8 @@ impl Default for AiConfig {
             fallback_provider: None,
             fallback_model: None,
             knowledge_base_ids: Vec::new(),
+            tools: Vec::new(),
+            max_tool_steps: Self::DEFAULT_MAX_TOOL_STEPS,
         }
     }
 }

@@ -16,6 +16,7 @@ mod page;
 mod permission;
 mod role;
 mod token;
+mod tool;
 mod usage;
 mod user;
 
@@ -40,5 +41,6 @@ pub use page::{Page, PageRequest};
 pub use permission::{Permission, PermissionSet};
 pub use role::{BuiltinRole, NewRole, Role, RolePatch};
 pub use token::{NewRefreshToken, RefreshToken};
+pub use tool::{HttpTool, ToolHeader};
 pub use usage::{UsageGrouping, UsageQuery, UsageRow};
 pub use user::{Member, NewUser, User};

@@ -19,16 +19,15 @@
 //! back from the listener), with its usage estimated; so is one whose listener goes away,
 //! whose upstream call is then dropped (which aborts it) rather than paid for to the end.
 
-use futures::StreamExt as _;
 use serde_json::{Value, json};
 
+use super::call::{Outcome, call};
 use super::spend::LimitReached;
+use super::tools::{self, ToolRun};
 use super::{DeltaSender, Engine, EngineError, EngineEvent, TurnEvent, rag};
 use crate::domain::{Bot, LlmCall, MessageDirection, NewMessage};
 use crate::id::SessionId;
-use crate::llm::{
-    ChatEvent, ChatRequest, ChatRole, LlmProvider, ProviderError, Route, Unavailable, Usage,
-};
+use crate::llm::{ChatMessage, ChatRequest, ChatRole, Route, ToolSpec, Unavailable, Usage};
 use crate::prompt;
 
 /// The `error` code on the payload of an unavailable reply.
@@ -52,18 +51,6 @@ pub(super) struct Asked<'a> {
     pub(super) instructions: Option<String>,
     /// The conversation so far as the caller gave it (instead of the stored one).
     pub(super) history: Option<&'a [crate::llm::ChatMessage]>,
-}
-
-/// How a call ended.
-enum Outcome {
-    /// A whole answer.
-    Answered { text: String, usage: Usage },
-    /// The stream broke after `text` reached the listener.
-    Interrupted { text: String, error: ProviderError },
-    /// The listener went away: the upstream call was dropped (which aborts it) after `text`.
-    Abandoned { text: String },
-    /// Nothing was shown; the next link may be tried.
-    Failed(ProviderError),
 }
 
 impl Engine {
@@ -129,7 +116,7 @@ impl Engine {
 
         let routes = self.resolver.resolve(bot.org_id, config).await;
         let mut attempts = Vec::new();
-        for (position, route) in routes.iter().enumerate() {
+        'routes: for (position, route) in routes.iter().enumerate() {
             let provider = match &route.target {
                 Ok(provider) => provider,
                 Err(why) => {
@@ -154,7 +141,8 @@ impl Engine {
                 history: &turns,
                 user: text,
             });
-            let request = ChatRequest {
+            let extra_tokens = retrieved.as_ref().map_or(0, |r| r.tokens);
+            let mut request = ChatRequest {
                 model: route.model.clone(),
                 messages: prompt.messages,
                 temperature: config.temperature,
@@ -162,65 +150,145 @@ impl Engine {
                 sources: retrieved.as_ref().map(|r| r.sources.clone()),
                 tools: Vec::new(),
             };
-            let worst_case = info.cost_micros(Usage {
-                prompt_tokens: prompt.tokens,
-                completion_tokens: config.max_tokens,
-            });
-            let now = self.clock.now();
-            let reservation = match self
-                .spend
-                .reserve(
-                    self.store.as_ref(),
-                    bot.org_id,
-                    spend_limit,
-                    worst_case,
-                    now,
-                )
-                .await?
-            {
-                Ok(reservation) => reservation,
-                Err(LimitReached) => {
-                    tracing::warn!(bot = %bot.id, org = %bot.org_id,
-                        "monthly spend limit reached; the call is not made");
-                    attempts.push(attempt(route, Unavailable::SpendLimitReached.code()));
-                    self.publish(EngineEvent::SpendLimitReached {
-                        org: bot.org_id,
-                        bot: bot.id,
-                    });
-                    break;
-                }
-            };
-            let outcome = call(provider.as_ref(), &request, deltas).await;
-            let (answer, reported, interrupted) = match outcome {
-                Outcome::Answered { text, usage } => (text, usage, None),
-                Outcome::Interrupted { text, error } => {
-                    tracing::warn!(bot = %bot.id, provider = %route.provider_id,
-                        "answer stream broke: {}", crate::error_chain(&error));
-                    (text, Usage::default(), Some(error.code()))
-                }
-                Outcome::Abandoned { text } => (text, Usage::default(), Some(LISTENER_GONE)),
-                Outcome::Failed(error) => {
-                    drop(reservation);
-                    tracing::warn!(bot = %bot.id, provider = %route.provider_id,
-                        model = %route.model, "language model call failed: {}",
-                        crate::error_chain(&error));
-                    attempts.push(attempt(route, error.code()));
-                    if error.warrants_fallback() {
-                        continue;
-                    }
-                    break;
-                }
-            };
-            // Believe the provider's count; estimate only when it reports none.
-            let estimated = reported == Usage::default();
-            let usage = if estimated {
-                Usage {
-                    prompt_tokens: prompt.tokens,
-                    completion_tokens: prompt::count_tokens(&route.model, &answer),
-                }
+            let uses_tools = !config.tools.is_empty() && provider.capabilities().tools;
+            let specs: Vec<ToolSpec> = if uses_tools {
+                config
+                    .tools
+                    .iter()
+                    .map(|t| ToolSpec {
+                        name: t.name.clone(),
+                        description: t.description.clone(),
+                        parameters: t.parameters.clone(),
+                    })
+                    .collect()
             } else {
-                reported
+                Vec::new()
             };
+            let mut answer = String::new();
+            let mut usage = Usage::default();
+            let mut estimated = false;
+            let mut interrupted = None;
+            let mut runs: Vec<ToolRun> = Vec::new();
+            let mut step = 0;
+            loop {
+                // The last round offers no tools: the model must answer.
+                request.tools = if step < config.max_tool_steps {
+                    specs.clone()
+                } else {
+                    Vec::new()
+                };
+                let prompt_tokens = prompt::count_tokens(
+                    &route.model,
+                    &request
+                        .messages
+                        .iter()
+                        .map(|m| m.content.as_str())
+                        .collect::<String>(),
+                ) + extra_tokens;
+                let worst_case = info.cost_micros(Usage {
+                    prompt_tokens,
+                    completion_tokens: config.max_tokens,
+                });
+                let now = self.clock.now();
+                let reservation = match self
+                    .spend
+                    .reserve(
+                        self.store.as_ref(),
+                        bot.org_id,
+                        spend_limit,
+                        worst_case,
+                        now,
+                    )
+                    .await?
+                {
+                    Ok(reservation) => reservation,
+                    Err(LimitReached) => {
+                        tracing::warn!(bot = %bot.id, org = %bot.org_id,
+                            "monthly spend limit reached; the call is not made");
+                        self.publish(EngineEvent::SpendLimitReached {
+                            org: bot.org_id,
+                            bot: bot.id,
+                        });
+                        if step == 0 {
+                            attempts.push(attempt(route, Unavailable::SpendLimitReached.code()));
+                            break 'routes;
+                        }
+                        interrupted = Some(Unavailable::SpendLimitReached.code());
+                        break;
+                    }
+                };
+                let (text, reported, calls) = match call(provider.as_ref(), &request, deltas).await
+                {
+                    Outcome::Answered {
+                        text,
+                        usage,
+                        tool_calls,
+                    } => (text, usage, tool_calls),
+                    Outcome::Interrupted { text, error } => {
+                        tracing::warn!(bot = %bot.id, provider = %route.provider_id,
+                            "answer stream broke: {}", crate::error_chain(&error));
+                        interrupted = Some(error.code());
+                        (text, Usage::default(), Vec::new())
+                    }
+                    Outcome::Abandoned { text } => {
+                        interrupted = Some(LISTENER_GONE);
+                        (text, Usage::default(), Vec::new())
+                    }
+                    Outcome::Failed(error) => {
+                        drop(reservation);
+                        tracing::warn!(bot = %bot.id, provider = %route.provider_id,
+                            model = %route.model, "language model call failed: {}",
+                            crate::error_chain(&error));
+                        if step == 0 {
+                            attempts.push(attempt(route, error.code()));
+                            if error.warrants_fallback() {
+                                continue 'routes;
+                            }
+                            break 'routes;
+                        }
+                        // Tools already ran: no other provider repeats them.
+                        interrupted = Some(error.code());
+                        break;
+                    }
+                };
+                // Believe the provider's count; estimate only when it reports none.
+                let step_usage = if reported == Usage::default() {
+                    estimated = true;
+                    Usage {
+                        prompt_tokens,
+                        completion_tokens: prompt::count_tokens(&route.model, &text),
+                    }
+                } else {
+                    reported
+                };
+                if let Some(reservation) = reservation {
+                    reservation.settle(info.cost_micros(step_usage));
+                }
+                usage = usage.plus(step_usage);
+                answer.push_str(&text);
+                if calls.is_empty() || interrupted.is_some() {
+                    break;
+                }
+                let mut assistant = ChatMessage::assistant(text);
+                assistant.tool_calls.clone_from(&calls);
+                request.messages.push(assistant);
+                for tool_call in &calls {
+                    let (run, result) =
+                        tools::run(&config.tools, tool_call, self.fetcher.as_deref()).await;
+                    if let Some(deltas) = deltas {
+                        let _listener_may_be_gone =
+                            deltas.send(Ok(TurnEvent::Tool(run.clone()))).await;
+                    }
+                    runs.push(run);
+                    request
+                        .messages
+                        .push(ChatMessage::tool_result(tool_call.id.clone(), result));
+                }
+                step += 1;
+            }
+            if answer.trim().is_empty() && interrupted.is_some() {
+                answer.clone_from(&bot.settings.unavailable_message);
+            }
             let mut llm = json!({
                 "provider": route.provider_id,
                 "model": route.model,
@@ -241,10 +309,11 @@ impl Engine {
                 cost_micros: info.cost_micros(usage),
                 estimated,
             };
-            if let Some(reservation) = reservation {
-                reservation.settle(call.cost_micros);
+            let mut message = reply(answer, call, llm, retrieved.as_ref());
+            if !runs.is_empty() {
+                message.payload["tools"] = runs.iter().map(ToolRun::to_json).collect();
             }
-            return Ok(reply(answer, call, llm, retrieved.as_ref()));
+            return Ok(message);
         }
 
         let tried = Value::Array(attempts.clone());
@@ -276,50 +345,4 @@ fn reply(
     }
     message.payload = payload;
     message
-}
-
-/// One call of one provider, streamed into `deltas` when given.
-async fn call(
-    provider: &dyn LlmProvider,
-    request: &ChatRequest,
-    deltas: Option<&DeltaSender>,
-) -> Outcome {
-    let Some(deltas) = deltas else {
-        return match provider.complete(request).await {
-            Ok(response) => Outcome::Answered {
-                text: response.text,
-                usage: response.usage,
-            },
-            Err(error) => Outcome::Failed(error),
-        };
-    };
-    let mut stream = match provider.stream(request).await {
-        Ok(stream) => stream,
-        Err(error) => return Outcome::Failed(error),
-    };
-    let mut text = String::new();
-    let mut usage = Usage::default();
-    loop {
-        let event = tokio::select! {
-            // Nobody listens any more: dropping the stream aborts the upstream request.
-            () = deltas.closed() => return Outcome::Abandoned { text },
-            event = stream.next() => event,
-        };
-        match event {
-            None => break,
-            Some(Ok(ChatEvent::TextDelta(delta))) => {
-                text.push_str(&delta);
-                if deltas.send(Ok(TurnEvent::TextDelta(delta))).await.is_err() {
-                    return Outcome::Abandoned { text };
-                }
-            }
-            Some(Ok(ChatEvent::Finished {
-                usage: reported, ..
-            })) => usage = reported,
-            Some(Ok(_)) => {}
-            Some(Err(error)) if text.is_empty() => return Outcome::Failed(error),
-            Some(Err(error)) => return Outcome::Interrupted { text, error },
-        }
-    }
-    Outcome::Answered { text, usage }
 }

@@ -11,10 +11,12 @@
 //! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
 
 mod answer;
+mod call;
 mod executor;
 mod rag;
 mod snapshot;
 mod spend;
+mod tools;
 
 pub use answer::{LISTENER_GONE, PROVIDER_UNAVAILABLE};
 pub use rag::{
@@ -22,6 +24,7 @@ pub use rag::{
     SOURCES_INSTRUCTIONS,
 };
 pub use spend::SPEND_REFRESH;
+pub use tools::{TOOL_RESULT_BYTES, ToolRun};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -111,6 +114,8 @@ pub enum TurnEvent {
     /// A piece of an answer the language model is writing (in order; the whole answer is
     /// also among the replies of `Done`).
     TextDelta(String),
+    /// A tool the model called has run.
+    Tool(ToolRun),
     /// The turn is stored; always the last event of a successful turn.
     Done(Box<Turn>),
 }

@@ -22,8 +22,8 @@ use chrono::{DateTime, TimeDelta, Utc};
 
 use crate::clock::Clock;
 use crate::llm::{
-    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatStream, LlmProvider, ModelInfo,
-    ProviderError, Usage,
+    Capabilities, ChatEvent, ChatRequest, ChatResponse, ChatStream, FinishReason, LlmProvider,
+    ModelInfo, ProviderError, ToolCall, Usage,
 };
 
 /// A clock that only moves when told to.
@@ -69,6 +69,7 @@ pub struct ScriptedLlm {
 #[derive(Debug)]
 enum Scripted {
     Answer(String),
+    Tools(String, Vec<ToolCall>),
     Failure(ProviderError),
     BrokenStream(String, ProviderError),
 }
@@ -112,6 +113,11 @@ impl ScriptedLlm {
     /// Queues an answer for a later call.
     pub fn push_answer(&self, text: impl Into<String>) {
         self.push(Scripted::Answer(text.into()));
+    }
+
+    /// Queues an answer that calls `calls` (after saying `text`) for a later call.
+    pub fn push_tool_calls(&self, text: impl Into<String>, calls: Vec<ToolCall>) {
+        self.push(Scripted::Tools(text.into(), calls));
     }
 
     /// Queues a failure for a later call.
@@ -160,7 +166,9 @@ impl LlmProvider for ScriptedLlm {
     }
 
     fn capabilities(&self) -> Capabilities {
-        Capabilities::default().with_streaming(true)
+        Capabilities::default()
+            .with_streaming(true)
+            .with_tools(true)
     }
 
     fn model_info(&self, _model: &str) -> ModelInfo {
@@ -172,6 +180,11 @@ impl LlmProvider for ScriptedLlm {
         tokio::time::sleep(self.delay).await;
         match next {
             Scripted::Answer(text) => Ok(scripted_response(text)),
+            Scripted::Tools(text, calls) => Ok(ChatResponse {
+                tool_calls: calls,
+                finish_reason: FinishReason::ToolCalls,
+                ..scripted_response(text)
+            }),
             Scripted::Failure(error) | Scripted::BrokenStream(_, error) => Err(error),
         }
     }
@@ -187,6 +200,16 @@ impl LlmProvider for ScriptedLlm {
                 events.push(Ok(ChatEvent::Finished {
                     usage: answer.usage,
                     reason: answer.finish_reason,
+                }));
+                events
+            }
+            Scripted::Tools(text, calls) => {
+                let answer = scripted_response(text);
+                let mut events: Vec<_> = words(&answer.text).collect();
+                events.extend(calls.into_iter().map(|c| Ok(ChatEvent::ToolCall(c))));
+                events.push(Ok(ChatEvent::Finished {
+                    usage: answer.usage,
+                    reason: FinishReason::ToolCalls,
                 }));
                 events
             }

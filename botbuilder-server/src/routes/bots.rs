@@ -5,7 +5,7 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, NewBot};
+use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, HttpTool, NewBot};
 use botbuilder_core::id::{BotId, KnowledgeBaseId, OrgId};
 use botbuilder_core::store::StoreError;
 use garde::Validate;
@@ -53,6 +53,15 @@ pub struct AiConfigInput {
     #[garde(skip)]
     #[schema(value_type = Option<Vec<Uuid>>)]
     pub knowledge_base_ids: Option<Vec<KnowledgeBaseId>>,
+    /// HTTP tools the model may call (at most 20; replaces the list): `name`, `description`,
+    /// `parameters` (JSON Schema of an object), `method`, `url` (with `{{arg}}`
+    /// placeholders), `headers` (`[{name, value}]`), `timeout_secs` (1 to 30, default 10).
+    #[garde(skip)]
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub tools: Option<Vec<HttpTool>>,
+    /// Most rounds of tool calls per answer, 0 to 10 (default 4).
+    #[garde(skip)]
+    pub max_tool_steps: Option<u32>,
 }
 
 impl AiConfigInput {
@@ -84,6 +93,8 @@ impl AiConfigInput {
             fallback_provider,
             fallback_model,
             knowledge_base_ids: self.knowledge_base_ids.unwrap_or(base.knowledge_base_ids),
+            tools: self.tools.unwrap_or(base.tools),
+            max_tool_steps: self.max_tool_steps.unwrap_or(base.max_tool_steps),
         })
     }
 }

@@ -202,6 +202,11 @@ pub struct AiConfigView {
     pub fallback_model: Option<String>,
     /// Knowledge bases the bot answers from.
     pub knowledge_base_ids: Vec<Uuid>,
+    /// HTTP tools the model may call.
+    #[schema(value_type = Vec<Object>)]
+    pub tools: Vec<botbuilder_core::domain::HttpTool>,
+    /// Most rounds of tool calls per answer.
+    pub max_tool_steps: u32,
 }
 
 impl From<&AiConfig> for AiConfigView {
@@ -215,6 +220,8 @@ impl From<&AiConfig> for AiConfigView {
             fallback_provider: c.fallback_provider.clone(),
             fallback_model: c.fallback_model.clone(),
             knowledge_base_ids: c.knowledge_base_ids.iter().map(|k| k.as_uuid()).collect(),
+            tools: c.tools.clone(),
+            max_tool_steps: c.max_tool_steps,
         }
     }
 }

@@ -235,7 +235,8 @@ impl Audience {
     }
 }
 
-/// A turn as server-sent events: `delta` (`{"text"}`) while the language model writes, then
+/// A turn as server-sent events: `delta` (`{"text"}`) while the language model writes, `tool`
+/// (`{"name","status"}`, with arguments and timing for the organization) as its tools run, then
 /// `message` per stored reply, then `done` with the token usage and cost; keep-alive
 /// comments every 15 s. A failure before the first event is an ordinary problem response
 /// (404 for a deleted bot, ...); a later one ends the stream with an `error` event.
@@ -264,6 +265,13 @@ fn sse_events(
         Ok(TurnEvent::TextDelta(text)) => json("delta", serde_json::json!({ "text": text }))
             .into_iter()
             .collect(),
+        Ok(TurnEvent::Tool(run)) => {
+            let data = match audience {
+                Audience::Organization => run.to_json(),
+                Audience::Visitor => serde_json::json!({ "name": run.name, "status": run.status }),
+            };
+            json("tool", data).into_iter().collect()
+        }
         Ok(TurnEvent::Done(turn)) => {
             let mut events: Vec<_> = turn
                 .replies

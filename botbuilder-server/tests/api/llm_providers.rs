@@ -23,12 +23,18 @@ pub(crate) struct Fakes {
 /// A server whose `openai-compatible` bots reach the OpenAI fake and whose `anthropic` bots
 /// reach the Anthropic fake; `fake-llama` costs $1/M in and $2/M out.
 pub(crate) async fn app_with_fakes() -> (TestApp, Fakes) {
+    app_with_fakes_allowing(Vec::new()).await
+}
+
+/// [`app_with_fakes`], also allowed to reach `extra` (a tool server on loopback).
+pub(crate) async fn app_with_fakes_allowing(extra: Vec<std::net::SocketAddr>) -> (TestApp, Fakes) {
     let fakes = Fakes {
         openai: FakeServer::start().await,
         anthropic: FakeServer::start().await,
     };
     let (openai, anthropic) = (fakes.openai.url(), fakes.anthropic.url());
-    let allow = vec![fakes.openai.addr(), fakes.anthropic.addr()];
+    let mut allow = vec![fakes.openai.addr(), fakes.anthropic.addr()];
+    allow.extend(extra);
     let app = TestApp::spawn_with(move |settings| {
         settings.fetch_allow = allow;
         settings.llm.openai_compatible_base_url = Some(format!("{openai}/v1").parse().unwrap());
@@ -62,7 +68,7 @@ pub(crate) async fn bot_on(app: &TestApp, owner: &Account, ai_config: Value) -> 
     bot
 }
 
-async fn visitor_token(app: &TestApp, bot: &str) -> String {
+pub(crate) async fn visitor_token(app: &TestApp, bot: &str) -> String {
     let res = app
         .call(
             Method::POST,
@@ -76,7 +82,7 @@ async fn visitor_token(app: &TestApp, bot: &str) -> String {
 }
 
 /// The `event:` names and `data:` payloads of an SSE body, in order.
-fn sse(body: &str) -> Vec<(String, Value)> {
+pub(crate) fn sse(body: &str) -> Vec<(String, Value)> {
     body.split("\n\n")
         .filter_map(|block| {
             let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
@@ -86,7 +92,12 @@ fn sse(body: &str) -> Vec<(String, Value)> {
         .collect()
 }
 
-async fn stream_turn(app: &TestApp, bot: &str, visitor: &str, text: &str) -> Vec<(String, Value)> {
+pub(crate) async fn stream_turn(
+    app: &TestApp,
+    bot: &str,
+    visitor: &str,
+    text: &str,
+) -> Vec<(String, Value)> {
     let res = app
         .http
         .post(app.url(&format!("/api/v1/webchat/{bot}/messages")))
@@ -100,7 +111,7 @@ async fn stream_turn(app: &TestApp, bot: &str, visitor: &str, text: &str) -> Vec
     sse(&res.text().await.unwrap())
 }
 
-fn deltas(events: &[(String, Value)]) -> String {
+pub(crate) fn deltas(events: &[(String, Value)]) -> String {
     events
         .iter()
         .filter(|(name, _)| name == "delta")
@@ -109,7 +120,7 @@ fn deltas(events: &[(String, Value)]) -> String {
 }
 
 /// The bot's replies as the organization sees them (with the `llm` record).
-async fn stored_replies(app: &TestApp, owner: &Account, bot: &str) -> Vec<Value> {
+pub(crate) async fn stored_replies(app: &TestApp, owner: &Account, bot: &str) -> Vec<Value> {
     let org = &owner.org_id;
     let sessions = app
         .get(

@@ -22,6 +22,7 @@ mod platform;
 mod provider_credentials;
 mod rate_limits;
 mod responsiveness;
+mod tools;
 mod transfer;
 mod validation;
 mod webchat;

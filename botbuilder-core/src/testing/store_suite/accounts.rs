@@ -163,6 +163,19 @@ pub async fn bot_round_trips(store: &dyn Store) {
         fallback_provider: Some("local".into()),
         fallback_model: Some("local-extractive".into()),
         knowledge_base_ids: vec![crate::id::KnowledgeBaseId::new()],
+        tools: vec![crate::domain::HttpTool {
+            name: "order_status".into(),
+            description: "Where an order is".into(),
+            parameters: json!({ "type": "object", "properties": { "order": { "type": "string" } } }),
+            method: "GET".into(),
+            url: "https://shop.example/orders/{{order}}".into(),
+            headers: vec![crate::domain::ToolHeader {
+                name: "accept".into(),
+                value: "application/json".into(),
+            }],
+            timeout_secs: 5,
+        }],
+        max_tool_steps: 2,
     };
     let bot = store
         .create_bot(

@@ -6,6 +6,13 @@
 //!
 //! The limits are public constants; the HTTP documentation quotes them.
 
+mod tools;
+
+pub use tools::{
+    MAX_TOOL_DESCRIPTION_CHARS, MAX_TOOL_HEADERS, MAX_TOOL_STEPS, MAX_TOOLS, TOOL_METHODS,
+    TOOL_TIMEOUT_SECS,
+};
+
 use std::collections::HashMap;
 use std::ops::RangeInclusive;
 
@@ -319,6 +326,7 @@ pub fn ai_config(config: &AiConfig, providers: &[&str], prefix: &str) -> Vec<Fie
         }
         issues.check("fallback_model", text(model, 1, MAX_MODEL_CHARS));
     }
+    tools::check(&config.tools, config.max_tool_steps, &mut issues);
     if config.knowledge_base_ids.len() > MAX_KNOWLEDGE_BASES {
         issues.add(
             "knowledge_base_ids",

@@ -1,0 +1,174 @@
+//! A tool round trip end to end: the model (an OpenAI-compatible fake) calls a bot's HTTP
+//! tool in streamed fragments, a tool server on loopback (allowed by `fetch_allow`) answers,
+//! and the model's final answer uses it; with Anthropic's wire format too.
+
+use botbuilder_providers::testing::{
+    AnthropicWire, FakeServer, OpenAiWire, ScriptedAnswer, ScriptedCall, Step, Wire,
+};
+use reqwest::StatusCode;
+use serde_json::json;
+
+use crate::common::email;
+use crate::llm_providers::{
+    app_with_fakes_allowing, bot_on, deltas, stored_replies, stream_turn, visitor_token,
+};
+
+fn weather_call(id: &str) -> ScriptedCall {
+    ScriptedCall {
+        id: id.into(),
+        name: "order_status".into(),
+        argument_pieces: vec!["{\"ord".into(), "er\": \"A-".into(), "17\"}".into()],
+    }
+}
+
+#[tokio::test]
+async fn the_model_calls_a_tool_and_answers_with_its_result() {
+    let tool_server = FakeServer::start().await;
+    let (app, fakes) = app_with_fakes_allowing(vec![tool_server.addr()]).await;
+    let owner = app.register(&email("tools")).await;
+    let tool = json!({
+        "name": "order_status",
+        "description": "Where an order is, by order number",
+        "parameters": { "type": "object", "required": ["order"],
+            "properties": { "order": { "type": "string" } } },
+        "method": "GET",
+        "url": format!("{}/orders/{{{{order}}}}", tool_server.url()),
+        "headers": [{ "name": "x-shop", "value": "demo" }]
+    });
+    for (provider, model) in [
+        ("openai-compatible", "fake-llama"),
+        ("anthropic", "claude-haiku-4-5"),
+    ] {
+        let bot = bot_on(
+            &app,
+            &owner,
+            json!({ "provider": provider, "model": model, "tools": [tool.clone()] }),
+        )
+        .await;
+        let (fake, wire): (&FakeServer, &dyn Wire) = if provider == "anthropic" {
+            (&fakes.anthropic, &AnthropicWire)
+        } else {
+            (&fakes.openai, &OpenAiWire)
+        };
+        let asking = ScriptedAnswer {
+            text: vec!["Let me check. ".into()],
+            calls: vec![weather_call("call_7")],
+            usage: (40, 12),
+        };
+        fake.push(Step::events(wire.answer_events(&asking, true)));
+        tool_server.push(Step::json(200, r#"{"status":"shipped","eta":"Friday"}"#));
+        fake.push(Step::events(wire.answer_events(
+            &ScriptedAnswer::text(&["It ships ", "Friday."], (80, 6)),
+            true,
+        )));
+        let visitor = visitor_token(&app, &bot).await;
+        let events = stream_turn(&app, &bot, &visitor, "Where is my order A-17?").await;
+        assert_eq!(
+            deltas(&events),
+            "Let me check. It ships Friday.",
+            "{provider}"
+        );
+        let tool_event = events
+            .iter()
+            .find(|(n, _)| n == "tool")
+            .expect("a tool event");
+        assert_eq!(
+            tool_event.1,
+            json!({ "name": "order_status", "status": "ok" })
+        );
+
+        let called = tool_server.requests().pop().unwrap();
+        assert_eq!(called.path, "/orders/A-17");
+        assert_eq!(called.header("x-shop"), Some("demo"));
+        let sent = fake.requests();
+        let first = sent[sent.len() - 2].json();
+        let second = sent[sent.len() - 1].json();
+        assert!(
+            first["tools"][0].to_string().contains("order_status"),
+            "{provider}: {first}"
+        );
+        let fed_back = second["messages"].to_string();
+        assert!(
+            fed_back.contains("shipped") && fed_back.contains("call_7"),
+            "{provider}: {fed_back}"
+        );
+
+        let stored = stored_replies(&app, &owner, &bot).await;
+        let reply = stored.last().unwrap();
+        assert_eq!(reply["text"], "Let me check. It ships Friday.");
+        assert_eq!(reply["payload"]["tools"][0]["name"], "order_status");
+        assert_eq!(
+            reply["payload"]["tools"][0]["arguments"],
+            json!({ "order": "A-17" })
+        );
+        assert_eq!(reply["payload"]["tools"][0]["http_status"], 200);
+        assert_eq!(reply["prompt_tokens"], 120, "both calls counted");
+    }
+}
+
+#[tokio::test]
+async fn tools_are_validated_and_private_tool_targets_refused() {
+    let (app, fakes) = app_with_fakes_allowing(Vec::new()).await;
+    let owner = app.register(&email("tools-rules")).await;
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "Tooled").await;
+    let refused = app
+        .call(
+            reqwest::Method::PATCH,
+            &format!("/api/v1/orgs/{org}/bots/{bot}"),
+            Some(&owner.token),
+            Some(
+                json!({ "ai_config": { "tools": [{ "name": "bad name", "description": "",
+                "parameters": { "type": "string" }, "method": "TRACE", "url": "ftp://x" }] } }),
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(
+        refused.error_fields(),
+        vec![
+            "ai_config.tools[0].name",
+            "ai_config.tools[0].description",
+            "ai_config.tools[0].parameters",
+            "ai_config.tools[0].method",
+            "ai_config.tools[0].url",
+        ]
+    );
+
+    // A tool on a loopback address nobody allowed: the call is refused, the model is told.
+    let bot = bot_on(
+        &app,
+        &owner,
+        json!({ "provider": "openai-compatible", "model": "fake-llama", "tools": [{
+            "name": "internal", "description": "An internal API",
+            "parameters": { "type": "object" }, "method": "POST",
+            "url": "http://127.0.0.1:9/admin" }] }),
+    )
+    .await;
+    fakes.openai.push(Step::events(OpenAiWire.answer_events(
+        &ScriptedAnswer {
+            text: vec![],
+            calls: vec![ScriptedCall {
+                id: "c".into(),
+                name: "internal".into(),
+                argument_pieces: vec!["{}".into()],
+            }],
+            usage: (5, 5),
+        },
+        true,
+    )));
+    fakes.openai.push(Step::events(OpenAiWire.answer_events(
+        &ScriptedAnswer::text(&["I cannot reach it."], (5, 5)),
+        true,
+    )));
+    let visitor = visitor_token(&app, &bot).await;
+    let events = stream_turn(&app, &bot, &visitor, "Use the admin API").await;
+    assert_eq!(deltas(&events), "I cannot reach it.");
+    let stored = stored_replies(&app, &owner, &bot).await;
+    assert_eq!(
+        stored.last().unwrap()["payload"]["tools"][0]["status"],
+        "failed"
+    );
+    let fed_back = fakes.openai.requests().last().unwrap().json()["messages"].to_string();
+    assert!(fed_back.contains("refused"), "{fed_back}");
+}
