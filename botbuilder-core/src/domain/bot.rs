@@ -165,3 +165,16 @@ pub struct BotPatch {
     /// New bot settings (replaces the whole object).
     pub settings: Option<BotSettings>,
 }
+
+/// A bot to create whole, with its NLU data and flow, in one transaction (an import).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct BotImport {
+    /// The bot.
+    pub bot: NewBot,
+    /// Its intents.
+    pub intents: Vec<super::NewIntent>,
+    /// Its entities.
+    pub entities: Vec<super::NewEntity>,
+    /// Its flow, saved as the draft and published as version 1.
+    pub flow: Option<crate::flow::Flow>,
+}

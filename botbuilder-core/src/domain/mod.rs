@@ -22,7 +22,7 @@ mod user;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
-pub use bot::{AiConfig, Bot, BotPatch, BotSettings, NewBot};
+pub use bot::{AiConfig, Bot, BotImport, BotPatch, BotSettings, NewBot};
 pub use conversation::{
     Feedback, LlmCall, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
     SessionState, SessionStatus,

@@ -141,7 +141,6 @@ impl Engine {
                 history: &turns,
                 user: text,
             });
-            let extra_tokens = retrieved.as_ref().map_or(0, |r| r.tokens);
             let mut request = ChatRequest {
                 model: route.model.clone(),
                 messages: prompt.messages,
@@ -164,6 +163,7 @@ impl Engine {
             } else {
                 Vec::new()
             };
+            let mut prompt_tokens_so_far = prompt.tokens;
             let mut answer = String::new();
             let mut usage = Usage::default();
             let mut estimated = false;
@@ -177,14 +177,8 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
-                let prompt_tokens = prompt::count_tokens(
-                    &route.model,
-                    &request
-                        .messages
-                        .iter()
-                        .map(|m| m.content.as_str())
-                        .collect::<String>(),
-                ) + extra_tokens;
+                // The assembled prompt was counted; later rounds add what the tools returned.
+                let prompt_tokens = prompt_tokens_so_far;
                 let worst_case = info.cost_micros(Usage {
                     prompt_tokens,
                     completion_tokens: config.max_tokens,
@@ -269,6 +263,7 @@ impl Engine {
                 if calls.is_empty() || interrupted.is_some() {
                     break;
                 }
+                prompt_tokens_so_far += step_usage.completion_tokens;
                 let mut assistant = ChatMessage::assistant(text);
                 assistant.tool_calls.clone_from(&calls);
                 request.messages.push(assistant);
@@ -280,6 +275,8 @@ impl Engine {
                             deltas.send(Ok(TurnEvent::Tool(run.clone()))).await;
                     }
                     runs.push(run);
+                    prompt_tokens_so_far +=
+                        prompt::count_tokens(&route.model, &result) + prompt::TOKENS_PER_MESSAGE;
                     request
                         .messages
                         .push(ChatMessage::tool_result(tool_call.id.clone(), result));

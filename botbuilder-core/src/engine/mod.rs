@@ -13,10 +13,12 @@
 mod answer;
 mod call;
 mod executor;
+mod handoff;
 mod rag;
 mod snapshot;
 mod spend;
 mod tools;
+mod understand;
 
 pub use answer::{LISTENER_GONE, PROVIDER_UNAVAILABLE};
 pub use rag::{
@@ -25,6 +27,7 @@ pub use rag::{
 };
 pub use spend::SPEND_REFRESH;
 pub use tools::{TOOL_RESULT_BYTES, ToolRun};
+pub use understand::Understanding;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -137,6 +140,8 @@ pub enum EngineEvent {
     MessageSent(Message),
     /// A session was handed to human agents.
     HandoffRequested(Session),
+    /// A human agent gave the session back to the bot.
+    HandoffReleased(Session),
     /// Someone rated a message.
     FeedbackCreated(Feedback),
     /// A language model call was refused because the organization reached its monthly
@@ -156,6 +161,12 @@ pub enum EngineError {
     /// The bot does not exist in this organization.
     #[error("bot not found")]
     BotNotFound,
+    /// The session does not exist, or is not the bot's.
+    #[error("conversation not found")]
+    SessionNotFound,
+    /// An agent action on a conversation no person has.
+    #[error("the conversation is not handed off")]
+    NotHandedOff,
     /// Another turn of the same session won the race; retry.
     #[error("the session changed concurrently; retry")]
     Conflict,
@@ -559,18 +570,15 @@ impl Engine {
         let session = self.open_session(&snapshot, &inbound).await?;
 
         // NLU first (pure, in-process), so the stored inbound message carries its result.
-        let models = &snapshot.models;
         let today = self.clock.now().date_naive();
-        let entities = models.extractor.extract(&inbound.text, today);
-        let prediction = models
-            .classifier
-            .as_ref()
-            .map(|c| c.classify_around(&inbound.text, bot.settings.nlu_threshold, &entities));
-        let intent = prediction.as_ref().and_then(|p| p.intent.clone());
+        let understood = understand::understand(&snapshot, &inbound.text, today);
+        let intent = understood.intent.clone();
+        let entities = understood.entities;
 
         let mut message = NewMessage::text(MessageDirection::Inbound, inbound.text.clone());
         message.intent.clone_from(&intent);
-        message.confidence = prediction.as_ref().map(|p| p.confidence);
+        let has_classifier = snapshot.models.classifier.is_some();
+        message.confidence = has_classifier.then_some(understood.confidence);
         if !entities.is_empty() {
             message.payload = json!({ "entities": entities });
         }
@@ -582,7 +590,7 @@ impl Engine {
             inbound: stored_inbound,
             replies: Vec::new(),
             intent: intent.clone(),
-            ranking: prediction.map(|p| p.ranking).unwrap_or_default(),
+            ranking: understood.ranking,
             entities,
             usage: Usage::default(),
             cost_micros: 0,

@@ -35,12 +35,12 @@ use crate::domain::{
     NewSession, NewUser, OrgMembership, Organization, OrganizationPatch, Page, PageRequest, Rating,
     RefreshToken, Role, RolePatch, Session, SessionState, SessionStatus, User,
 };
+use crate::domain::{BotImport, UsageQuery, UsageRow};
 use crate::domain::{
     Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
     NewDocument, NewKnowledgeBase, ScoredChunk,
 };
 use crate::domain::{NewProviderCredential, ProviderCredential, SealedSecret};
-use crate::domain::{UsageQuery, UsageRow};
 use crate::flow::Flow;
 use crate::id::{
     ApiKeyId, BotId, EntityId, IntentId, MessageId, OrgId, RoleId, SessionId, TokenFamilyId, UserId,
@@ -161,6 +161,10 @@ pub trait ApiKeyRepo: Send + Sync + 'static {
 /// Bots.
 #[async_trait]
 pub trait BotRepo: Send + Sync + 'static {
+    /// Creates a bot with its intents, entities and flow (draft and version 1) in one
+    /// transaction: all of it is stored, or nothing (a duplicate intent name is `Conflict`).
+    async fn import_bot(&self, org: OrgId, import: BotImport) -> StoreResult<Bot>;
+
     /// Creates a bot in `org`.
     async fn create_bot(&self, org: OrgId, new: NewBot) -> StoreResult<Bot>;
 

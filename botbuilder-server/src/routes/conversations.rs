@@ -5,9 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{
-    Message, MessageDirection, NewMessage, NewSession, Rating, Session, SessionStatus,
-};
+use botbuilder_core::domain::{Message, NewSession, Rating, Session, SessionStatus};
 use botbuilder_core::engine::{EngineError, Inbound};
 use botbuilder_core::id::{BotId, MessageId, SessionId};
 use botbuilder_core::nlu::{EntityMatch, IntentScore};
@@ -217,7 +215,10 @@ pub struct MessagePath {
 impl From<EngineError> for ApiError {
     fn from(e: EngineError) -> Self {
         match e {
-            EngineError::BotNotFound => Self::NotFound,
+            EngineError::BotNotFound | EngineError::SessionNotFound => Self::NotFound,
+            EngineError::NotHandedOff => {
+                Self::Conflict("the conversation is not handed off".to_owned())
+            }
             EngineError::Conflict => {
                 Self::Conflict("another message of this session was being handled; retry".into())
             }
@@ -386,19 +387,12 @@ pub async fn handoff_reply(
     Path(path): Path<SessionPath>,
     ValidJson(req): ValidJson<AgentReply>,
 ) -> ApiResult<impl IntoResponse> {
-    let session = session_of(&state, access.org, &path).await?;
-    if session.status != SessionStatus::Handoff {
-        return Err(ApiError::Conflict(
-            "the conversation is not handed off".to_owned(),
-        ));
-    }
-    let mut message = NewMessage::text(MessageDirection::Agent, req.text);
-    message.payload = json!({ "agent": access.principal.actor().to_key() });
+    let agent = access.principal.actor().to_key();
     let stored = state
-        .store
-        .append_message(access.org, session.id, message)
+        .engine
+        .agent_reply(access.org, path.bot, path.session, req.text, &agent)
         .await?;
-    let audit = AuditRecord::new("handoff.reply").target("session", session.id);
+    let audit = AuditRecord::new("handoff.reply").target("session", path.session);
     Ok((StatusCode::CREATED, audit, Json(MessageView::from(&stored))))
 }
 
@@ -412,26 +406,11 @@ pub async fn handoff_release(
     access: OrgAccess<perm::ConversationsWrite>,
     Path(path): Path<SessionPath>,
 ) -> ApiResult<impl IntoResponse> {
-    let session = session_of(&state, access.org, &path).await?;
-    if session.status != SessionStatus::Handoff {
-        return Err(ApiError::Conflict(
-            "the conversation is not handed off".to_owned(),
-        ));
-    }
-    let mut released = session.state.clone();
-    released.current_node = None;
-    released.attempts = 0;
     let saved = state
-        .store
-        .update_session(
-            access.org,
-            session.id,
-            session.revision,
-            SessionStatus::Active,
-            released,
-        )
+        .engine
+        .release_handoff(access.org, path.bot, path.session)
         .await?;
-    let audit = AuditRecord::new("handoff.release").target("session", session.id);
+    let audit = AuditRecord::new("handoff.release").target("session", path.session);
     Ok((audit, Json(SessionView::from(&saved))))
 }
 

@@ -437,24 +437,16 @@ pub async fn parse(
     Path(path): Path<BotPath>,
     ValidJson(req): ValidJson<ParseRequest>,
 ) -> ApiResult<Json<ParseResult>> {
-    let bot = state.store.get_bot(access.org, path.bot).await?;
-    let intents = state.store.list_intents(access.org, path.bot).await?;
-    let entities = state.store.list_entities(access.org, path.bot).await?;
-    let models = state
-        .nlu
-        .models(path.bot, intents, entities)
-        .await
-        .map_err(|e| ApiError::Internal(Box::new(e)))?;
-    let today = state.clock.now().date_naive();
-    let entities = models.extractor.extract(&req.text, today);
-    let (intent, confidence, ranking) = match &models.classifier {
-        Some(classifier) => {
-            let p = classifier.classify_around(&req.text, bot.settings.nlu_threshold, &entities);
-            let intent = p.intent.unwrap_or_else(|| NONE_INTENT.to_owned());
-            (intent, p.confidence, p.ranking)
-        }
-        None => (NONE_INTENT.to_owned(), 0.0, Vec::new()),
-    };
+    let understood = state
+        .engine
+        .understand(access.org, path.bot, &req.text)
+        .await?;
+    let intent = understood.intent.unwrap_or_else(|| NONE_INTENT.to_owned());
+    let (confidence, ranking, entities) = (
+        understood.confidence,
+        understood.ranking,
+        understood.entities,
+    );
     Ok(Json(ParseResult {
         intent,
         confidence,

@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{AiConfig, BotSettings, NewBot, NewEntity, NewIntent};
+use botbuilder_core::domain::{AiConfig, BotImport, BotSettings, NewBot, NewEntity, NewIntent};
 use botbuilder_core::flow::{Flow, FlowIssue};
 use botbuilder_core::id::BotId;
 use botbuilder_core::nlu::EntityKind;
@@ -203,37 +203,28 @@ pub async fn import_bot(
     let new = new_bot(&doc.bot);
     // The bot's rules were checked with the document; its knowledge bases remain.
     super::bots::check_knowledge_bases(&state, access.org, &new.ai_config, "bot.ai_config").await?;
-    let bot = state.store.create_bot(access.org, new).await?;
-    let filled = async {
-        for intent in doc.intents {
-            let new = NewIntent {
-                name: intent.name,
-                examples: intent.examples,
-            };
-            state.store.create_intent(access.org, bot.id, new).await?;
-        }
-        for entity in doc.entities {
-            let new = NewEntity {
-                name: entity.name,
-                kind: entity.kind,
-            };
-            state.store.create_entity(access.org, bot.id, new).await?;
-        }
-        if let Some(flow) = doc.flow {
-            state
-                .store
-                .save_flow_draft(access.org, bot.id, flow.clone())
-                .await?;
-            state.store.publish_flow(access.org, bot.id, flow).await?;
-        }
-        Ok::<(), botbuilder_core::store::StoreError>(())
-    }
-    .await;
-    if let Err(e) = filled {
-        // Leave nothing half-imported behind.
-        let _ = state.store.delete_bot(access.org, bot.id).await;
-        return Err(e.into());
-    }
+    let import = BotImport {
+        bot: new,
+        intents: doc
+            .intents
+            .into_iter()
+            .map(|i| NewIntent {
+                name: i.name,
+                examples: i.examples,
+            })
+            .collect(),
+        entities: doc
+            .entities
+            .into_iter()
+            .map(|e| NewEntity {
+                name: e.name,
+                kind: e.kind,
+            })
+            .collect(),
+        flow: doc.flow,
+    };
+    // One transaction: a failure leaves nothing half-imported behind.
+    let bot = state.store.import_bot(access.org, import).await?;
     let audit = AuditRecord::new("bot.import")
         .target("bot", bot.id)
         .details(json!({ "name": bot.name }));

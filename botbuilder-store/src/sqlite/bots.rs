@@ -1,10 +1,12 @@
 use async_trait::async_trait;
-use botbuilder_core::domain::{AiConfig, Bot, BotPatch, BotSettings, NewBot, Page, PageRequest};
+use botbuilder_core::domain::{
+    AiConfig, Bot, BotImport, BotPatch, BotSettings, Entity, Intent, NewBot, Page, PageRequest,
+};
 use botbuilder_core::id::{BotId, OrgId};
 use botbuilder_core::store::{BotRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::rows::{BotRow, micros};
+use super::rows::{BotRow, EntityRow, IntentRow, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
 
@@ -22,28 +24,76 @@ fn settings_json(settings: &BotSettings) -> StoreResult<String> {
     serde_json::to_string(settings).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
+/// Inserts a bot with `executor` (the writer, or a transaction).
+pub(super) async fn insert_bot<'e, E>(
+    executor: E,
+    org: OrgId,
+    new: &NewBot,
+    now: i64,
+) -> StoreResult<Bot>
+where
+    E: sqlx::SqliteExecutor<'e>,
+{
+    sqlx::query_as::<_, BotRow>(concat!(
+        "INSERT INTO bots (id, organization_id, name, description, ai_config, settings,
+                           created_at, updated_at)
+         VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+        bot_columns!()
+    ))
+    .bind(Uuid::now_v7())
+    .bind(org.as_uuid())
+    .bind(&new.name)
+    .bind(&new.description)
+    .bind(ai_json(&new.ai_config)?)
+    .bind(settings_json(&new.settings)?)
+    .bind(now)
+    .bind(now)
+    .fetch_one(executor)
+    .await
+    .map_err(store_err)?
+    .try_into()
+}
+
 #[async_trait]
 impl BotRepo for SqliteStore {
     async fn create_bot(&self, org: OrgId, new: NewBot) -> StoreResult<Bot> {
+        insert_bot(&self.writer, org, &new, micros(self.now())).await
+    }
+
+    async fn import_bot(&self, org: OrgId, import: BotImport) -> StoreResult<Bot> {
         let now = micros(self.now());
-        sqlx::query_as::<_, BotRow>(concat!(
-            "INSERT INTO bots (id, organization_id, name, description, ai_config, settings,
-                               created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
-            bot_columns!()
-        ))
-        .bind(Uuid::now_v7())
-        .bind(org.as_uuid())
-        .bind(&new.name)
-        .bind(&new.description)
-        .bind(ai_json(&new.ai_config)?)
-        .bind(settings_json(&new.settings)?)
-        .bind(now)
-        .bind(now)
-        .fetch_one(&self.writer)
-        .await
-        .map_err(store_err)?
-        .try_into()
+        let mut tx = self.write_transaction().await?;
+        let bot = insert_bot(&mut *tx, org, &import.bot, now).await?;
+        for intent in &import.intents {
+            let data = super::nlu::examples_json(intent)?;
+            super::nlu::insert_named::<IntentRow, Intent, _>(
+                &mut *tx,
+                &super::nlu::INTENTS,
+                (org, bot.id),
+                &intent.name,
+                data,
+                now,
+            )
+            .await?;
+        }
+        for entity in &import.entities {
+            let data = super::nlu::kind_json(entity)?;
+            super::nlu::insert_named::<EntityRow, Entity, _>(
+                &mut *tx,
+                &super::nlu::ENTITIES,
+                (org, bot.id),
+                &entity.name,
+                data,
+                now,
+            )
+            .await?;
+        }
+        if let Some(flow) = &import.flow {
+            super::flows::upsert_draft(&mut *tx, org, bot.id, flow, now).await?;
+            super::flows::insert_version(&mut *tx, org, bot.id, flow, now).await?;
+        }
+        tx.commit().await.map_err(store_err)?;
+        Ok(bot)
     }
 
     async fn get_bot(&self, org: OrgId, bot: BotId) -> StoreResult<Bot> {

@@ -9,6 +9,63 @@ use super::rows::{from_micros, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::{corrupt, store_err};
 
+/// Stores `flow` as the draft of `bot` with `executor`. The upsert only updates a draft of
+/// the same organization: another tenant's bot id touches no row and is `NotFound` (the
+/// foreign key refuses a fresh insert too).
+pub(super) async fn upsert_draft<'e, E>(
+    executor: E,
+    org: OrgId,
+    bot: BotId,
+    flow: &Flow,
+    now: i64,
+) -> StoreResult<()>
+where
+    E: sqlx::SqliteExecutor<'e>,
+{
+    let done = sqlx::query(
+        "INSERT INTO flow_drafts (bot_id, organization_id, graph, updated_at) VALUES (?, ?, ?, ?)
+         ON CONFLICT (bot_id) DO UPDATE SET graph = excluded.graph, updated_at = excluded.updated_at
+         WHERE flow_drafts.organization_id = excluded.organization_id",
+    )
+    .bind(bot.as_uuid())
+    .bind(org.as_uuid())
+    .bind(graph_json(flow)?)
+    .bind(now)
+    .execute(executor)
+    .await
+    .map_err(store_err)?;
+    expect_one(done.rows_affected())
+}
+
+/// Publishes `flow` as the next version of `bot` with `executor`. One statement computes the
+/// next number and inserts it, so two publications cannot take the same version (the
+/// primary key would refuse the second anyway).
+pub(super) async fn insert_version<'e, E>(
+    executor: E,
+    org: OrgId,
+    bot: BotId,
+    flow: &Flow,
+    now: i64,
+) -> StoreResult<FlowVersion>
+where
+    E: sqlx::SqliteExecutor<'e>,
+{
+    sqlx::query_as::<_, VersionRow>(
+        "INSERT INTO flow_versions (bot_id, version, organization_id, graph, created_at)
+         SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4
+         FROM flow_versions WHERE bot_id = ?1
+         RETURNING bot_id, version, graph, created_at",
+    )
+    .bind(bot.as_uuid())
+    .bind(org.as_uuid())
+    .bind(graph_json(flow)?)
+    .bind(now)
+    .fetch_one(executor)
+    .await
+    .map_err(store_err)?
+    .into_version()
+}
+
 fn graph_json(flow: &Flow) -> StoreResult<String> {
     serde_json::to_string(flow).map_err(|e| corrupt("flow", e))
 }
@@ -59,46 +116,17 @@ impl FlowRepo for SqliteStore {
     }
 
     async fn save_flow_draft(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowDraft> {
-        let now = self.now();
-        // The upsert only updates a draft of the same organization: another tenant's bot id
-        // touches no row and is `NotFound` (the foreign key refuses a fresh insert too).
-        let done = sqlx::query(
-            "INSERT INTO flow_drafts (bot_id, organization_id, graph, updated_at) VALUES (?, ?, ?, ?)
-             ON CONFLICT (bot_id) DO UPDATE SET graph = excluded.graph, updated_at = excluded.updated_at
-             WHERE flow_drafts.organization_id = excluded.organization_id",
-        )
-        .bind(bot.as_uuid())
-        .bind(org.as_uuid())
-        .bind(graph_json(&flow)?)
-        .bind(micros(now))
-        .execute(&self.writer)
-        .await
-        .map_err(store_err)?;
-        expect_one(done.rows_affected())?;
+        let now = micros(self.now());
+        upsert_draft(&self.writer, org, bot, &flow, now).await?;
         Ok(FlowDraft {
             bot_id: bot,
             flow,
-            updated_at: from_micros(micros(now)),
+            updated_at: from_micros(now),
         })
     }
 
     async fn publish_flow(&self, org: OrgId, bot: BotId, flow: Flow) -> StoreResult<FlowVersion> {
-        // One statement computes the next number and inserts it, so two publications cannot
-        // take the same version (the primary key would refuse the second anyway).
-        sqlx::query_as::<_, VersionRow>(
-            "INSERT INTO flow_versions (bot_id, version, organization_id, graph, created_at)
-             SELECT ?1, COALESCE(MAX(version), 0) + 1, ?2, ?3, ?4
-             FROM flow_versions WHERE bot_id = ?1
-             RETURNING bot_id, version, graph, created_at",
-        )
-        .bind(bot.as_uuid())
-        .bind(org.as_uuid())
-        .bind(graph_json(&flow)?)
-        .bind(micros(self.now()))
-        .fetch_one(&self.writer)
-        .await
-        .map_err(store_err)?
-        .into_version()
+        insert_version(&self.writer, org, bot, &flow, micros(self.now())).await
     }
 
     async fn get_flow_version(

@@ -13,7 +13,7 @@ use super::{SqliteStore, expect_one};
 use crate::error::{corrupt, store_err};
 
 /// The statements for one table of named rows.
-struct NamedRowSql {
+pub(super) struct NamedRowSql {
     insert: &'static str,
     list: &'static str,
     get: &'static str,
@@ -73,11 +73,49 @@ macro_rules! named_row_sql {
     };
 }
 
-const INTENTS: NamedRowSql = named_row_sql!("intents", "examples");
-const ENTITIES: NamedRowSql = named_row_sql!("entities", "kind");
+pub(super) const INTENTS: NamedRowSql = named_row_sql!("intents", "examples");
+pub(super) const ENTITIES: NamedRowSql = named_row_sql!("entities", "kind");
 
 fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
     serde_json::to_string(value).map_err(|e| corrupt("NLU data", e))
+}
+
+/// The stored JSON of an intent's examples.
+pub(super) fn examples_json(new: &NewIntent) -> StoreResult<String> {
+    to_json(&new.examples)
+}
+
+/// The stored JSON of an entity's kind.
+pub(super) fn kind_json(new: &NewEntity) -> StoreResult<String> {
+    to_json(&new.kind)
+}
+
+/// Inserts a named row with `executor` (the writer, or a transaction).
+pub(super) async fn insert_named<'e, R, T, E>(
+    executor: E,
+    sql: &NamedRowSql,
+    (org, bot): (OrgId, BotId),
+    name: &str,
+    data: String,
+    now: i64,
+) -> StoreResult<T>
+where
+    R: for<'r> sqlx::FromRow<'r, SqliteRow> + Send + Unpin,
+    T: TryFrom<R, Error = StoreError>,
+    E: sqlx::SqliteExecutor<'e>,
+{
+    sqlx::query_as::<_, R>(sql.insert)
+        .bind(Uuid::now_v7())
+        .bind(org.as_uuid())
+        .bind(bot.as_uuid())
+        .bind(name)
+        .bind(data)
+        .bind(now)
+        .bind(now)
+        .fetch_one(executor)
+        .await
+        .map_err(name_conflict(name))?
+        .try_into()
 }
 
 /// A unique-name violation, said in words the client understands.
@@ -94,7 +132,7 @@ impl SqliteStore {
     async fn insert_named<R, T>(
         &self,
         sql: &NamedRowSql,
-        (org, bot): (OrgId, BotId),
+        scope: (OrgId, BotId),
         name: &str,
         data: String,
     ) -> StoreResult<T>
@@ -103,18 +141,7 @@ impl SqliteStore {
         T: TryFrom<R, Error = StoreError>,
     {
         let now = micros(self.now());
-        sqlx::query_as::<_, R>(sql.insert)
-            .bind(Uuid::now_v7())
-            .bind(org.as_uuid())
-            .bind(bot.as_uuid())
-            .bind(name)
-            .bind(data)
-            .bind(now)
-            .bind(now)
-            .fetch_one(&self.writer)
-            .await
-            .map_err(name_conflict(name))?
-            .try_into()
+        insert_named::<R, T, _>(&self.writer, sql, scope, name, data, now).await
     }
 
     async fn list_named<R, T>(
@@ -205,7 +232,7 @@ impl SqliteStore {
 #[async_trait]
 impl NluRepo for SqliteStore {
     async fn create_intent(&self, org: OrgId, bot: BotId, new: NewIntent) -> StoreResult<Intent> {
-        let data = to_json(&new.examples)?;
+        let data = examples_json(&new)?;
         self.insert_named::<IntentRow, _>(&INTENTS, (org, bot), &new.name, data)
             .await
     }
@@ -237,7 +264,7 @@ impl NluRepo for SqliteStore {
     }
 
     async fn create_entity(&self, org: OrgId, bot: BotId, new: NewEntity) -> StoreResult<Entity> {
-        let data = to_json(&new.kind)?;
+        let data = kind_json(&new)?;
         self.insert_named::<EntityRow, _>(&ENTITIES, (org, bot), &new.name, data)
             .await
     }

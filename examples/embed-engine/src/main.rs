@@ -7,7 +7,7 @@
 use std::sync::Arc;
 
 use botbuilder_core::domain::{NewBot, NewIntent, NewOrganization, NewUser};
-use botbuilder_core::engine::{Engine, Inbound, TurnEvent};
+use botbuilder_core::engine::{Engine, EngineEvent, Inbound, TurnEvent};
 use botbuilder_core::flow::Flow;
 use botbuilder_core::store::prelude::*;
 use botbuilder_providers::local::LocalProvider;
@@ -51,6 +51,14 @@ async fn main() -> anyhow::Result<()> {
             "order",
             ["where is my order", "track my package", "order status"],
         ),
+        (
+            "human",
+            [
+                "talk to a person",
+                "I want a human agent",
+                "can I speak to someone",
+            ],
+        ),
     ] {
         let examples = examples.map(str::to_owned).to_vec();
         store
@@ -71,14 +79,16 @@ async fn main() -> anyhow::Result<()> {
             { "id": "hours", "type": "message", "data": { "text": "We are open 9:00-18:00." } },
             { "id": "ask", "type": "ask", "data": { "prompt": "Your order number?", "variable": "order" } },
             { "id": "tell", "type": "message", "data": { "text": "Order {{order}} ships tomorrow." } },
-            { "id": "ai", "type": "ai_answer", "data": {} }
+            { "id": "ai", "type": "ai_answer", "data": {} },
+            { "id": "human", "type": "handoff", "data": { "message": "Connecting you to a person." } }
         ],
         "edges": [
             { "id": "e1", "source": "start", "target": "route" },
             { "id": "e2", "source": "route", "sourceHandle": "hours", "target": "hours" },
             { "id": "e3", "source": "route", "sourceHandle": "order", "target": "ask" },
             { "id": "e4", "source": "route", "sourceHandle": "fallback", "target": "ai" },
-            { "id": "e5", "source": "ask", "sourceHandle": "valid", "target": "tell" }
+            { "id": "e5", "source": "ask", "sourceHandle": "valid", "target": "tell" },
+            { "id": "e6", "source": "route", "sourceHandle": "human", "target": "human" }
         ]
     }))
     .map_err(|issues| anyhow::anyhow!("invalid flow: {issues:?}"))?;
@@ -141,5 +151,40 @@ async fn main() -> anyhow::Result<()> {
             _ => {}
         }
     }
+
+    // 5. A handoff, in-process: the flow hands the conversation to a person; the agent's
+    //    reply is an engine event like any reply (a channel would deliver it); the release
+    //    gives the conversation back to the bot.
+    let mut live = engine.subscribe();
+    let handed = engine
+        .handle(Inbound {
+            org: org.id,
+            bot: bot.id,
+            channel: "console".into(),
+            external_user: "me".into(),
+            text: "I want to talk to a person".into(),
+        })
+        .await?;
+    println!(
+        "> I want to talk to a person   [session: {:?}]",
+        handed.session.status
+    );
+    let session = handed.session.id;
+    engine
+        .agent_reply(
+            org.id,
+            bot.id,
+            session,
+            "Hi, Sam here. How can I help?".into(),
+            "agent:sam",
+        )
+        .await?;
+    while let Ok(event) = live.try_recv() {
+        if let EngineEvent::MessageSent(message) = event {
+            println!("< [{}] {}", message.direction.as_str(), message.text);
+        }
+    }
+    let released = engine.release_handoff(org.id, bot.id, session).await?;
+    println!("  (released: {:?})", released.status);
     Ok(())
 }

@@ -187,6 +187,7 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
             EngineEvent::HandoffRequested(_) => "handoff",
             EngineEvent::FeedbackCreated(_) => "feedback",
             EngineEvent::SpendLimitReached { .. } => "spend",
+            EngineEvent::HandoffReleased(_) => "released",
         });
     }
     assert_eq!(seen.first(), Some(&"started"));
@@ -201,6 +202,39 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
         events.try_recv(),
         Ok(EngineEvent::FeedbackCreated(f)) if f == rated
     ));
+
+    // The agent answers: stored and published like any reply; then gives the conversation
+    // back, and the flow starts over.
+    let session = handed.session.id;
+    let agent = w
+        .engine
+        .agent_reply(w.org, w.bot, session, "Sam here.".into(), "user:sam")
+        .await
+        .unwrap();
+    assert_eq!(agent.direction, MessageDirection::Agent);
+    assert_eq!(agent.payload["agent"], "user:sam");
+    assert!(matches!(events.try_recv(), Ok(EngineEvent::MessageSent(m)) if m == agent));
+    let other_bot = BotId::new();
+    assert!(matches!(
+        w.engine
+            .agent_reply(w.org, other_bot, session, "x".into(), "a")
+            .await,
+        Err(EngineError::SessionNotFound)
+    ));
+    let released = w
+        .engine
+        .release_handoff(w.org, w.bot, session)
+        .await
+        .unwrap();
+    assert_eq!(released.status, SessionStatus::Active);
+    assert!(matches!(events.try_recv(), Ok(EngineEvent::HandoffReleased(s)) if s == released));
+    assert!(matches!(
+        w.engine
+            .agent_reply(w.org, w.bot, session, "late".into(), "a")
+            .await,
+        Err(EngineError::NotHandedOff)
+    ));
+    assert_eq!(texts(&w.say("hi").await), vec!["Welcome!", "Your email?"]);
 }
 
 #[tokio::test]

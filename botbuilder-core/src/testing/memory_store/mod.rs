@@ -558,6 +558,36 @@ impl ApiKeyRepo for InMemoryStore {
 
 #[async_trait]
 impl BotRepo for InMemoryStore {
+    async fn import_bot(&self, org: OrgId, import: crate::domain::BotImport) -> StoreResult<Bot> {
+        // Everything that could fail is checked first, so a failure stores nothing.
+        let duplicate = |names: Vec<&str>| {
+            let mut seen = std::collections::BTreeSet::new();
+            names
+                .into_iter()
+                .find(|n| !seen.insert(*n))
+                .map(str::to_owned)
+        };
+        if let Some(name) = duplicate(import.intents.iter().map(|i| i.name.as_str()).collect())
+            .or_else(|| duplicate(import.entities.iter().map(|e| e.name.as_str()).collect()))
+        {
+            return Err(StoreError::Conflict(format!(
+                "the name `{name}` is already used"
+            )));
+        }
+        let bot = self.create_bot(org, import.bot).await?;
+        for intent in import.intents {
+            self.create_intent(org, bot.id, intent).await?;
+        }
+        for entity in import.entities {
+            self.create_entity(org, bot.id, entity).await?;
+        }
+        if let Some(flow) = import.flow {
+            self.save_flow_draft(org, bot.id, flow.clone()).await?;
+            self.publish_flow(org, bot.id, flow).await?;
+        }
+        Ok(bot)
+    }
+
     async fn create_bot(&self, org: OrgId, new: NewBot) -> StoreResult<Bot> {
         let now = self.now();
         let mut data = self.data();

@@ -271,3 +271,68 @@ pub async fn other_tenant_flows_are_not_found(store: &dyn Store) {
     store.delete_bot(acme.id, bot.id).await.unwrap();
     assert_not_found(store.get_flow_draft(acme.id, bot.id).await);
 }
+
+/// An import stores the bot, its NLU data and its flow together, or nothing.
+pub async fn imports_are_all_or_nothing(store: &dyn Store) {
+    use crate::domain::{BotImport, PageRequest};
+    use crate::store::StoreError;
+    let (_, org) = signup(store, "import").await;
+    let flow = Flow::parse(json!({
+        "nodes": [{ "id": "start", "type": "start", "data": {} }], "edges": []
+    }))
+    .unwrap();
+    let import = |intents: Vec<&str>| BotImport {
+        bot: new_bot("imported"),
+        intents: intents
+            .into_iter()
+            .map(|name| NewIntent {
+                name: name.to_owned(),
+                examples: vec![format!("{name} example")],
+            })
+            .collect(),
+        entities: vec![NewEntity {
+            name: "email".into(),
+            kind: EntityKind::Builtin {
+                builtin: BuiltinEntity::Email,
+            },
+        }],
+        flow: Some(flow.clone()),
+    };
+    let bot = store
+        .import_bot(org.id, import(vec!["greet", "bye"]))
+        .await
+        .unwrap();
+    assert_eq!(store.list_intents(org.id, bot.id).await.unwrap().len(), 2);
+    assert_eq!(store.list_entities(org.id, bot.id).await.unwrap().len(), 1);
+    let version = store
+        .latest_flow_version(org.id, bot.id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(version.version, 1);
+    assert!(
+        store
+            .get_flow_draft(org.id, bot.id)
+            .await
+            .unwrap()
+            .is_some()
+    );
+
+    let before = store
+        .list_bots(org.id, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    let clash = store
+        .import_bot(org.id, import(vec!["greet", "greet"]))
+        .await;
+    assert!(matches!(clash, Err(StoreError::Conflict(_))), "{clash:?}");
+    let after = store
+        .list_bots(org.id, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .len();
+    assert_eq!(after, before, "nothing of a failed import is stored");
+}

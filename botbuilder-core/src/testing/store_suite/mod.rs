@@ -135,6 +135,7 @@ macro_rules! store_conformance_suite {
             provider_credentials_belong_to_their_organization,
             provider_credentials_are_resealed_compare_and_set,
             usage_is_summed_and_outlives_its_bots,
+            imports_are_all_or_nothing,
         );
     };
 }
