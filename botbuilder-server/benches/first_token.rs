@@ -20,7 +20,8 @@ use botbuilder_server::{AppState, Settings};
 use futures::StreamExt as _;
 use serde_json::{Value, json};
 
-const ROUNDS: usize = 8;
+/// Samples per concurrency level, at least (rounds of all clients at once).
+const SAMPLES: usize = 256;
 const OPEN_STREAMS: usize = 200;
 
 fn answer() -> Vec<String> {
@@ -164,7 +165,7 @@ async fn measure(w: &'static World, clients: usize) {
     let mut direct = Vec::new();
     let mut through = Vec::new();
     let visitors: Vec<String> = futures::future::join_all((0..clients).map(|_| w.visitor())).await;
-    for _ in 0..ROUNDS {
+    for _ in 0..SAMPLES.div_ceil(clients) {
         for _ in 0..clients {
             w.fake.push(Step::events(answer()));
         }

@@ -10,6 +10,7 @@
 //!   calls are assembled from their fragments by `index` ([`stream`]).
 //! - Timeouts, retries and error classes: see [`crate::remote`].
 
+pub mod embed;
 mod stream;
 pub(crate) mod wire;
 
@@ -25,6 +26,7 @@ use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
 use crate::catalog::{self, ModelCatalog};
 use crate::http::GuardedFetcher;
 use crate::remote::{ApiKey, Endpoint, HttpOptions, endpoint_url, transient};
+pub use embed::OpenAiEmbedder;
 use wire::{Completion, FunctionSpec, Message, OutgoingFunction, OutgoingToolCall, Tool};
 
 /// OpenAI's API.
