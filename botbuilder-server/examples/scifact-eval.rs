@@ -98,7 +98,11 @@ async fn main() -> anyhow::Result<()> {
     let corpus = read_jsonl(&dir.join("corpus.jsonl"));
     let splits = std::env::var("SCIFACT_SPLIT").unwrap_or_else(|_| "test".to_owned());
     let model_dir = std::env::var_os("BOTBUILDER_EMBEDDING_MODEL_DIR").map(PathBuf::from);
-    let embedder = botbuilder_server::state::embedder(model_dir.as_deref())?;
+    let embedder = botbuilder_server::state::embedder(
+        model_dir.as_deref(),
+        &botbuilder_server::config::LlmSettings::default(),
+        botbuilder_server::state::fetcher(&[], None)?,
+    )?;
 
     let work = tempfile::tempdir()?;
     let url = format!("sqlite://{}", work.path().join("scifact.db").display());

@@ -159,6 +159,16 @@ pub enum AdminCommand {
     },
 }
 
+/// The embedder a settings layer names (see [`crate::state::embedder`]).
+fn partial_embedder(
+    partial: &PartialSettings,
+) -> anyhow::Result<std::sync::Arc<dyn botbuilder_core::embed::Embedder>> {
+    let llm = crate::config::LlmSettings::resolve(partial)?;
+    let allow = partial.fetch_allow.clone().unwrap_or_default();
+    let guarded = crate::state::fetcher(&allow, partial.fetch_proxy.as_deref())?;
+    embedder(partial.embedding_model_dir.as_deref(), &llm, guarded)
+}
+
 /// `admin rotate-master-key` (see [`AdminCommand::RotateMasterKey`]).
 async fn rotate_master_key(
     partial: PartialSettings,
@@ -325,6 +335,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Chat { bot, user } => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let embedder = partial_embedder(&partial)?;
             let llm = crate::config::LlmSettings::resolve(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
@@ -332,7 +343,6 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let allow = partial.fetch_allow.unwrap_or_default();
             let proxy = partial.fetch_proxy;
-            let embedder = embedder(partial.embedding_model_dir.as_deref())?;
             let extractor = document_extractor(program, limits);
             let options = crate::chat::ChatOptions {
                 database_url: &url,
@@ -350,11 +360,11 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             description,
         }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let embedder = partial_embedder(&partial)?;
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let org = org.parse().context("--org must be an organization id")?;
-            let embedder = embedder(partial.embedding_model_dir.as_deref())?;
             let kb = crate::ingest::create_knowledge_base(&url, embedder, org, name, description)
                 .await?;
             println!("{}", kb.id);
@@ -377,13 +387,13 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
+            let embedder = partial_embedder(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let kb = kb.parse().context("--kb must be a knowledge base id")?;
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
-            let embedder = embedder(partial.embedding_model_dir.as_deref())?;
             let extractor = document_extractor(program, limits);
             let report =
                 crate::ingest::ingest(&url, embedder, extractor, kb, &paths, progress).await?;

@@ -197,10 +197,18 @@ pub fn engine_builder(
 }
 
 /// The embedder knowledge bases are indexed with: the sentence model in `model_dir` (builds
-/// with the `minilm` feature), else the offline hashed embedder.
-pub fn embedder(model_dir: Option<&Path>) -> anyhow::Result<Arc<dyn Embedder>> {
+/// with the `minilm` feature), else the remote one `llm` names (through `fetcher`), else the
+/// offline hashed embedder.
+pub fn embedder(
+    model_dir: Option<&Path>,
+    llm: &LlmSettings,
+    fetcher: GuardedFetcher,
+) -> anyhow::Result<Arc<dyn Embedder>> {
     match model_dir {
-        None => Ok(Arc::new(LocalEmbedder::default())),
+        None => Ok(match llm.remote_embedder(fetcher)? {
+            Some(remote) => Arc::new(remote),
+            None => Arc::new(LocalEmbedder::default()),
+        }),
         #[cfg(feature = "minilm")]
         Some(dir) => {
             // The directory names the model (for a `model` folder, as in the PyPI package, the
@@ -334,7 +342,12 @@ impl AppState {
         let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
-        let embedder = embedder(settings.embedding_model_dir.as_deref())?;
+        let guarded = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
+        let embedder = embedder(
+            settings.embedding_model_dir.as_deref(),
+            &settings.llm,
+            guarded.clone(),
+        )?;
         let extractor =
             document_extractor(settings.extract_program.clone(), settings.extract_limits);
         let knowledge = Arc::new(knowledge_service(
@@ -343,7 +356,6 @@ impl AppState {
             embedder,
             extractor,
         ));
-        let guarded = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
         let providers = Arc::new(
             provider_registry(&settings.llm, guarded.clone())?
                 .with_organization_credentials(stored_credentials.clone()),

@@ -26,6 +26,12 @@ pub enum Step {
         /// Content type.
         content_type: &'static str,
     },
+    /// An OpenAI embeddings answer for however many `input` texts the request carries:
+    /// vectors of `dimensions` made from the texts' bytes (equal texts, equal vectors).
+    Embeddings {
+        /// Length of every vector.
+        dimensions: usize,
+    },
     /// A `200 text/event-stream` body sent as these separate TCP writes (a short pause
     /// between them), then `end`.
     Stream {
@@ -125,6 +131,7 @@ impl Recorded {
 #[derive(Debug, Default)]
 struct Shared {
     script: Mutex<VecDeque<Step>>,
+    fallback: Mutex<Option<Step>>,
     requests: Mutex<Vec<Recorded>>,
     closed_by_client: AtomicUsize,
     closed: Notify,
@@ -172,6 +179,11 @@ impl FakeServer {
     /// Queues what to do with a later request (unscripted requests get a 500).
     pub fn push(&self, step: Step) {
         self.shared.script.lock().expect("poisoned").push_back(step);
+    }
+
+    /// What to do with requests once the script is used up (default: a 500).
+    pub fn otherwise(&self, step: Step) {
+        *self.shared.fallback.lock().expect("poisoned") = Some(step);
     }
 
     /// Every request received so far.
@@ -243,6 +255,32 @@ async fn read_request(socket: &mut TcpStream) -> Option<Recorded> {
     })
 }
 
+/// An embeddings answer for `input` (a text or a list of texts).
+fn embeddings(input: &serde_json::Value, dimensions: usize) -> String {
+    let texts: Vec<String> = match input {
+        serde_json::Value::Array(items) => items
+            .iter()
+            .map(|t| t.as_str().unwrap_or_default().to_owned())
+            .collect(),
+        other => vec![other.as_str().unwrap_or_default().to_owned()],
+    };
+    let data: Vec<serde_json::Value> = texts
+        .iter()
+        .enumerate()
+        .map(|(index, text)| {
+            let size = dimensions.max(1);
+            let mut vector = vec![0.0f32; size];
+            for (i, byte) in text.to_lowercase().bytes().enumerate() {
+                vector[(usize::from(byte) + i) % size] += 1.0;
+            }
+            serde_json::json!({ "object": "embedding", "index": index, "embedding": vector })
+        })
+        .collect();
+    serde_json::json!({ "object": "list", "data": data, "model": "fake-embed",
+        "usage": { "prompt_tokens": texts.len(), "total_tokens": texts.len() } })
+    .to_string()
+}
+
 fn reason(status: u16) -> &'static str {
     match status {
         200 => "OK",
@@ -259,14 +297,21 @@ fn reason(status: u16) -> &'static str {
 
 async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
     while let Some(request) = read_request(&mut socket).await {
+        let input = request.json()["input"].clone();
         shared.requests.lock().expect("poisoned").push(request);
         let step = shared.script.lock().expect("poisoned").pop_front();
-        let step = step.unwrap_or_else(|| {
-            Step::json(
-                500,
-                r#"{"error":{"message":"no scripted response","type":"server_error"}}"#,
-            )
-        });
+        let step = step
+            .or_else(|| shared.fallback.lock().expect("poisoned").clone())
+            .unwrap_or_else(|| {
+                Step::json(
+                    500,
+                    r#"{"error":{"message":"no scripted response","type":"server_error"}}"#,
+                )
+            });
+        let step = match step {
+            Step::Embeddings { dimensions } => Step::json(200, embeddings(&input, dimensions)),
+            other => other,
+        };
         match step {
             Step::Respond {
                 status,
@@ -289,6 +334,7 @@ async fn serve(mut socket: TcpStream, shared: Arc<Shared>) {
                     return;
                 }
             }
+            Step::Embeddings { .. } => unreachable!("turned into a response above"),
             Step::Stream { writes, end } => {
                 let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
                     cache-control: no-cache\r\nconnection: close\r\n\r\n";

@@ -10,7 +10,7 @@ use botbuilder_providers::remote::{ApiKey, HttpOptions};
 use super::{PartialSettings, Secret};
 
 /// Resolved language model settings (see the module docs).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct LlmSettings {
     /// `BOTBUILDER_OPENAI_API_KEY`.
     pub openai_api_key: Option<Secret>,
@@ -26,6 +26,30 @@ pub struct LlmSettings {
     pub openai_compatible_api_key: Option<Secret>,
     /// The model catalog with the `[[models]]` overrides.
     pub catalog: ModelCatalog,
+    /// Who embeds knowledge: `local`, `openai` or `openai-compatible`.
+    pub embedding_provider: String,
+    /// The embedding model (remote providers).
+    pub embedding_model: Option<String>,
+    /// Its vector length, when not one of OpenAI's models.
+    pub embedding_dimensions: Option<usize>,
+}
+
+impl Default for LlmSettings {
+    /// No remote provider; knowledge embedded offline.
+    fn default() -> Self {
+        Self {
+            openai_api_key: None,
+            openai_base_url: None,
+            anthropic_api_key: None,
+            anthropic_base_url: None,
+            openai_compatible_base_url: None,
+            openai_compatible_api_key: None,
+            catalog: ModelCatalog::default(),
+            embedding_provider: catalog::LOCAL.to_owned(),
+            embedding_model: None,
+            embedding_dimensions: None,
+        }
+    }
 }
 
 fn url(value: Option<&String>, name: &str) -> anyhow::Result<Option<url::Url>> {
@@ -71,6 +95,12 @@ impl LlmSettings {
             )?,
             openai_compatible_api_key: partial.openai_compatible_api_key.clone(),
             catalog,
+            embedding_provider: partial
+                .embedding_provider
+                .clone()
+                .unwrap_or_else(|| catalog::LOCAL.to_owned()),
+            embedding_model: partial.embedding_model.clone(),
+            embedding_dimensions: partial.embedding_dimensions,
         })
     }
 
@@ -112,6 +142,47 @@ impl LlmSettings {
             }
         }
         Ok(registry)
+    }
+}
+
+impl LlmSettings {
+    /// The remote embedder these settings name (`None` for `local`), calling out through
+    /// `fetcher`.
+    pub fn remote_embedder(
+        &self,
+        fetcher: GuardedFetcher,
+    ) -> anyhow::Result<Option<botbuilder_providers::openai::OpenAiEmbedder>> {
+        use botbuilder_providers::openai::{OpenAiConfig, OpenAiEmbedder};
+        let config = match self.embedding_provider.as_str() {
+            catalog::LOCAL => return Ok(None),
+            catalog::OPENAI => {
+                let key = key(self.openai_api_key.as_ref()).context(
+                    "embedding_provider openai needs openai_api_key (BOTBUILDER_OPENAI_API_KEY)",
+                )?;
+                let mut config = OpenAiConfig::openai(key);
+                if let Some(base) = &self.openai_base_url {
+                    config.base_url = base.clone();
+                }
+                config
+            }
+            catalog::OPENAI_COMPATIBLE => OpenAiConfig::compatible(
+                self.openai_compatible_base_url.clone().context(
+                    "embedding_provider openai-compatible needs openai_compatible_base_url",
+                )?,
+                key(self.openai_compatible_api_key.as_ref()),
+            ),
+            other => anyhow::bail!(
+                "embedding_provider `{other}` is not one of local, openai, openai-compatible"
+            ),
+        };
+        let model = self
+            .embedding_model
+            .clone()
+            .context("a remote embedding_provider needs embedding_model")?;
+        Ok(Some(
+            OpenAiEmbedder::new(config, model, self.embedding_dimensions, fetcher)
+                .map_err(|e| anyhow::anyhow!(botbuilder_core::error_chain(&e)))?,
+        ))
     }
 }
 

@@ -281,6 +281,17 @@ pub struct PartialSettings {
         global = true
     )]
     pub openai_compatible_api_key: Option<Secret>,
+    /// Who embeds knowledge: `local` (offline), `openai` (with `openai_api_key`) or
+    /// `openai-compatible` (at `openai_compatible_base_url`: Ollama, vLLM, TEI)
+    /// [default: local].
+    #[arg(long, env = "BOTBUILDER_EMBEDDING_PROVIDER", global = true)]
+    pub embedding_provider: Option<String>,
+    /// The embedding model, e.g. `text-embedding-3-small` or `nomic-embed-text`.
+    #[arg(long, env = "BOTBUILDER_EMBEDDING_MODEL", global = true)]
+    pub embedding_model: Option<String>,
+    /// Length of its vectors (required unless the model is one of OpenAI's).
+    #[arg(long, env = "BOTBUILDER_EMBEDDING_DIMENSIONS", global = true)]
+    pub embedding_dimensions: Option<usize>,
     /// Model catalog additions and corrections (`[[models]]` tables of the config file only).
     #[arg(skip)]
     pub models: llm::Models,
@@ -307,7 +318,8 @@ impl PartialSettings {
             shutdown_grace_secs, header_timeout_secs, body_timeout_secs, idle_timeout_secs,
             max_connections, max_connections_per_ip, metrics_token, metrics_bind,
             openai_api_key, openai_base_url, anthropic_api_key, anthropic_base_url,
-            openai_compatible_base_url, openai_compatible_api_key, models)
+            openai_compatible_base_url, openai_compatible_api_key, embedding_provider,
+            embedding_model, embedding_dimensions, models)
     }
 
     /// Parses a TOML layer.

@@ -9,10 +9,10 @@ use serde_json::{Value, json};
 
 use crate::common::{Account, TestApp, email};
 
-const GUIDE: &str = "# Shop guide\n\n## Refunds\n\nRefunds are paid within five days of the \
+pub(crate) const GUIDE: &str = "# Shop guide\n\n## Refunds\n\nRefunds are paid within five days of the \
     return reaching our warehouse.\n\n## Shipping\n\nShipping is free above 50 euros.\n";
 
-async fn wait_until_settled(app: &TestApp, owner: &Account, doc_url: &str) -> Value {
+pub(crate) async fn wait_until_settled(app: &TestApp, owner: &Account, doc_url: &str) -> Value {
     let deadline = Instant::now() + Duration::from_secs(20);
     loop {
         let doc = app.get(doc_url, &owner.token).await;

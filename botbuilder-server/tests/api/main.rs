@@ -8,6 +8,7 @@ mod conversations;
 mod credentials;
 mod documents;
 mod edge;
+mod embeddings;
 mod flows;
 mod hostile_documents;
 mod isolation;
