@@ -195,9 +195,8 @@ impl CredentialService {
     ) -> Result<ProviderCredential, CredentialError> {
         check(provider, &input, rules)?;
         let key = input.api_key.unwrap_or_default();
-        let secret = self
-            .cipher
-            .seal(key.as_bytes(), &credential_binding(org, provider))?;
+        let binding = credential_binding(org, provider, input.base_url.as_deref());
+        let secret = self.cipher.seal(key.as_bytes(), &binding)?;
         let hint = if key.is_empty() {
             String::new()
         } else {
@@ -238,9 +237,8 @@ impl CredentialService {
             Err(StoreError::NotFound) => return Ok(None),
             Err(e) => return Err(e.into()),
         };
-        let key = self
-            .cipher
-            .open(&stored.secret, &credential_binding(org, provider))?;
+        let binding = credential_binding(org, provider, stored.base_url.as_deref());
+        let key = self.cipher.open(&stored.secret, &binding)?;
         let key = String::from_utf8(key).map_err(|_| CipherError::Tampered)?;
         Ok(Some(OpenedCredential {
             api_key: (!key.is_empty()).then_some(key),
@@ -257,7 +255,8 @@ impl CredentialService {
             if stored.secret.key_id == to.key_id() {
                 continue;
             }
-            let binding = credential_binding(stored.org_id, &stored.provider);
+            let binding =
+                credential_binding(stored.org_id, &stored.provider, stored.base_url.as_deref());
             let plain = self.cipher.open(&stored.secret, &binding)?;
             let secret = to.seal(&plain, &binding)?;
             self.store

@@ -36,7 +36,13 @@ pub trait SecretCipher: Send + Sync + 'static {
     fn open(&self, sealed: &SealedSecret, binding: &[u8]) -> Result<Vec<u8>, CipherError>;
 }
 
-/// The associated data of an organization's provider credentials.
-pub fn credential_binding(org: OrgId, provider: &str) -> Vec<u8> {
-    format!("botbuilder provider-credential\u{0}{org}\u{0}{provider}").into_bytes()
+/// The associated data of an organization's provider credentials: the organization, the
+/// provider and the base URL the key is sent to (so a row edited to send the key elsewhere
+/// no longer opens).
+pub fn credential_binding(org: OrgId, provider: &str, base_url: Option<&str>) -> Vec<u8> {
+    format!(
+        "botbuilder provider-credential\u{0}{org}\u{0}{provider}\u{0}{}",
+        base_url.unwrap_or("")
+    )
+    .into_bytes()
 }

@@ -5,7 +5,10 @@
 //! (`gpt-4o-mini-2024-07-18`) find their family. Operators add or correct entries with
 //! [`ModelCatalog::new`] (the server reads `[[models]]` from its config file); an override
 //! beats any built-in entry it matches. Models nobody describes get
-//! [`ModelInfo::DEFAULT_CONTEXT_WINDOW`] and no price (self-hosted models cost nothing here).
+//! [`ModelInfo::DEFAULT_CONTEXT_WINDOW`]; on a paid API (OpenAI, Anthropic) they are priced at
+//! that provider's highest list price, so an unlisted model can never slip past a spend
+//! limit (add a `[[models]]` entry for its real price); elsewhere (self-hosted) they cost
+//! nothing.
 //!
 //! Prices are the providers' public list prices in US dollars per million tokens, as
 //! published on openai.com/api/pricing and docs.anthropic.com (pricing) in 2025–2026.
@@ -92,6 +95,9 @@ const BUILT_IN: &[(&str, &str, u32, f64, f64)] = &[
     (OPENAI, "gpt-4.1", 1_047_576, 2.00, 8.00),
     (OPENAI, "gpt-4-turbo", 128_000, 10.00, 30.00),
     (OPENAI, "gpt-3.5-turbo", 16_385, 0.50, 1.50),
+    (OPENAI, "gpt-4", 8_192, 30.00, 60.00),
+    (OPENAI, "gpt-4-32k", 32_768, 60.00, 120.00),
+    (OPENAI, "gpt-4.5", 128_000, 75.00, 150.00),
     (OPENAI, "gpt-5-nano", 400_000, 0.05, 0.40),
     (OPENAI, "gpt-5-mini", 400_000, 0.25, 2.00),
     (OPENAI, "gpt-5", 400_000, 1.25, 10.00),
@@ -99,6 +105,8 @@ const BUILT_IN: &[(&str, &str, u32, f64, f64)] = &[
     (OPENAI, "o3-mini", 200_000, 1.10, 4.40),
     (OPENAI, "o3", 200_000, 2.00, 8.00),
     (OPENAI, "o1", 200_000, 15.00, 60.00),
+    (OPENAI, "o1-pro", 200_000, 150.00, 600.00),
+    (OPENAI, "o3-pro", 200_000, 20.00, 80.00),
     (ANTHROPIC, "claude-3-haiku", 200_000, 0.25, 1.25),
     (ANTHROPIC, "claude-3-5-haiku", 200_000, 0.80, 4.00),
     (ANTHROPIC, "claude-haiku-4", 200_000, 1.00, 5.00),
@@ -163,19 +171,35 @@ impl ModelCatalog {
         if let Some(entry) = overridden {
             return entry.info();
         }
-        BUILT_IN
+        let entry = |&(_, _, window, input, output): &(&str, &str, u32, f64, f64)| ModelInfo {
+            context_window: window,
+            price: Some(Price {
+                input_per_mtok: input,
+                output_per_mtok: output,
+            }),
+        };
+        if let Some(known) = BUILT_IN
             .iter()
             .filter(|(p, name, ..)| *p == provider && matches(name))
             .max_by_key(|(_, name, ..)| name.len())
-            .map_or_else(ModelInfo::default, |&(_, _, window, input, output)| {
-                ModelInfo {
-                    context_window: window,
-                    price: Some(Price {
-                        input_per_mtok: input,
-                        output_per_mtok: output,
-                    }),
-                }
-            })
+        {
+            return entry(known);
+        }
+        // An unlisted model of a paid API: its dearest price, never free.
+        let dearest = BUILT_IN
+            .iter()
+            .filter(|(p, ..)| *p == provider)
+            .max_by(|a, b| (a.3 + a.4).total_cmp(&(b.3 + b.4)));
+        match dearest {
+            Some(&(_, _, _, input, output)) => ModelInfo {
+                context_window: ModelInfo::DEFAULT_CONTEXT_WINDOW,
+                price: Some(Price {
+                    input_per_mtok: input,
+                    output_per_mtok: output,
+                }),
+            },
+            None => ModelInfo::default(),
+        }
     }
 }
 
@@ -208,6 +232,24 @@ mod tests {
         let unknown = catalog.info(OPENAI_COMPATIBLE, "llama3.1:8b");
         assert_eq!(unknown, ModelInfo::default());
         assert_eq!(unknown.cost_micros(usage), 0);
+        let unlisted = catalog.info(OPENAI, "davinci-002");
+        assert_eq!(
+            unlisted.price.unwrap().output_per_mtok,
+            600.0,
+            "never free on a paid API"
+        );
+        assert_eq!(
+            catalog
+                .info(OPENAI, "gpt-4-0613")
+                .price
+                .unwrap()
+                .input_per_mtok,
+            30.0
+        );
+        assert_eq!(
+            catalog.info(OPENAI, "o1-pro").price.unwrap().input_per_mtok,
+            150.0
+        );
         assert_eq!(catalog.info(LOCAL, "local-extractive").price, None);
     }
 

@@ -17,8 +17,8 @@
 //!   public. The proxy resolves the name again when it connects, so a name whose answer
 //!   changes in between (DNS rebinding) is the proxy's to refuse: configure one that refuses
 //!   private targets itself.
-//! - Redirects to another origin drop the request's credentials (`Authorization`, `Cookie`,
-//!   `Proxy-Authorization`).
+//! - Redirects to another origin drop every request header but `Accept`, `Accept-Language`,
+//!   `Content-Type` and `User-Agent` (any other may carry a credential).
 //! - IP-literal URLs are checked before any connection, and every redirect target is checked
 //!   again the same way (redirects are followed here, at most [`MAX_REDIRECTS`]).
 //! - The request's timeout is capped at [`MAX_TIMEOUT`]; the body at the request's
@@ -37,8 +37,10 @@ use futures::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
 
-/// Headers never sent on to another origin after a redirect.
-const CREDENTIAL_HEADERS: [&str; 3] = ["authorization", "cookie", "proxy-authorization"];
+/// The only headers sent on to another origin after a redirect: any other may carry a
+/// credential (`authorization`, `cookie`, a tool's `x-api-key`...).
+const HEADERS_KEPT_ACROSS_ORIGINS: [&str; 4] =
+    ["accept", "accept-language", "content-type", "user-agent"];
 
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 5;
@@ -327,7 +329,7 @@ impl Fetcher for GuardedFetcher {
                 .map_err(|e| FetchError::InvalidUrl(format!("bad redirect: {e}")))?;
             if next.origin() != url.origin() {
                 headers.retain(|(name, _)| {
-                    !CREDENTIAL_HEADERS.contains(&name.to_ascii_lowercase().as_str())
+                    HEADERS_KEPT_ACROSS_ORIGINS.contains(&name.to_ascii_lowercase().as_str())
                 });
             }
             url = next;

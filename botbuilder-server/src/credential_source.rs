@@ -23,6 +23,9 @@ type Opened = Result<Option<Credentials>, Unavailable>;
 pub struct StoredCredentials {
     service: CredentialService,
     cache: Mutex<HashMap<(OrgId, String), (Instant, Opened)>>,
+    /// Bumped by every [`StoredCredentials::forget`]: a lookup that started before it does
+    /// not cache what it read.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl std::fmt::Debug for StoredCredentials {
@@ -37,11 +40,14 @@ impl StoredCredentials {
         Self {
             service,
             cache: Mutex::default(),
+            generation: std::sync::atomic::AtomicU64::new(0),
         }
     }
 
     /// Forgets what was opened for `org` (after its credentials changed).
     pub fn forget(&self, org: OrgId) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::SeqCst);
         self.cache
             .lock()
             .expect("credential cache poisoned")
@@ -90,10 +96,13 @@ impl CredentialSource for StoredCredentials {
         {
             return opened.clone();
         }
+        let started = self.generation.load(std::sync::atomic::Ordering::SeqCst);
         let opened = self.open(org, provider).await;
         let mut cache = self.cache.lock().expect("credential cache poisoned");
         cache.retain(|_, (at, _)| at.elapsed() < CREDENTIALS_CACHE_TTL);
-        cache.insert(key, (Instant::now(), opened.clone()));
+        if self.generation.load(std::sync::atomic::Ordering::SeqCst) == started {
+            cache.insert(key, (Instant::now(), opened.clone()));
+        }
         opened
     }
 }

@@ -119,7 +119,7 @@ mod tests {
     fn sealed_secrets_open_only_where_they_were_sealed() {
         let cipher = AesGcmCipher::new(&[7; 32], &[]);
         let (org, other) = (OrgId::new(), OrgId::new());
-        let here = credential_binding(org, "openai");
+        let here = credential_binding(org, "openai", None);
         let sealed = cipher.seal(b"sk-secret", &here).unwrap();
         assert_eq!(sealed.nonce.len(), 12);
         assert!(!sealed.ciphertext.windows(9).any(|w| w == b"sk-secret"));
@@ -130,8 +130,8 @@ mod tests {
             "a fresh nonce each time"
         );
         for elsewhere in [
-            credential_binding(other, "openai"),
-            credential_binding(org, "anthropic"),
+            credential_binding(other, "openai", None),
+            credential_binding(org, "anthropic", None),
         ] {
             assert_eq!(cipher.open(&sealed, &elsewhere), Err(CipherError::Tampered));
         }
@@ -144,7 +144,7 @@ mod tests {
     #[test]
     fn a_new_key_opens_what_the_previous_one_sealed() {
         let old = AesGcmCipher::new(&[1; 32], &[]);
-        let binding = credential_binding(OrgId::new(), "anthropic");
+        let binding = credential_binding(OrgId::new(), "anthropic", None);
         let sealed = old.seal(b"sk-ant", &binding).unwrap();
         let rotated = AesGcmCipher::new(&[2; 32], &[[1; 32]]);
         assert_ne!(rotated.key_id(), old.key_id());

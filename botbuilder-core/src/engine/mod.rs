@@ -14,6 +14,7 @@ mod answer;
 mod call;
 mod executor;
 mod handoff;
+mod open;
 mod rag;
 mod snapshot;
 mod spend;

@@ -9,7 +9,7 @@
 
 use serde_json::{Value, json};
 
-use crate::knowledge::{KnowledgeService, SearchHit, SearchMode, SearchRequest};
+use crate::knowledge::{KnowledgeError, KnowledgeService, SearchHit, SearchMode, SearchRequest};
 use crate::llm::{Source, render_sources};
 use crate::prompt;
 
@@ -44,10 +44,27 @@ pub(crate) async fn retrieve(
         top_k: RAG_TOP_K,
         min_score: 0.0,
     };
-    let hits = knowledge
+    let hits = match knowledge
         .search(bot.org_id, &bot.ai_config.knowledge_base_ids, &request)
         .await
-        .map_err(|e| EngineError::Knowledge(Box::new(e)))?;
+    {
+        Ok(hits) => hits,
+        // Without vectors (the embedding API down or refusing, vectors of another model),
+        // the words still find sources: answer from those rather than not at all.
+        Err(e @ (KnowledgeError::Embedder(_) | KnowledgeError::Vectors(_))) => {
+            tracing::warn!(bot = %bot.id, "vector search failed, using keywords only: {}",
+                crate::error_chain(&e));
+            let keywords = SearchRequest {
+                mode: SearchMode::Keyword,
+                ..request
+            };
+            knowledge
+                .search(bot.org_id, &bot.ai_config.knowledge_base_ids, &keywords)
+                .await
+                .map_err(|e| EngineError::Knowledge(Box::new(e)))?
+        }
+        Err(e) => return Err(EngineError::Knowledge(Box::new(e))),
+    };
     let asked = content_words(question);
     Ok(hits
         .into_iter()

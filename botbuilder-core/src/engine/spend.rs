@@ -47,6 +47,7 @@ pub(crate) struct LimitReached;
 pub(crate) struct Reservation {
     guard: Arc<SpendGuard>,
     org: OrgId,
+    month: DateTime<Utc>,
     estimate: i64,
     settled: bool,
 }
@@ -114,19 +115,24 @@ impl SpendGuard {
         Ok(Ok(Some(Reservation {
             guard: self.clone(),
             org,
+            month,
             estimate,
             settled: false,
         })))
     }
 
-    fn release(&self, org: OrgId, estimate: i64, actual: i64) {
+    fn release(&self, org: OrgId, month: DateTime<Utc>, estimate: i64, actual: i64) {
         if let Some(ledger) = self
             .ledgers
             .lock()
             .expect("spend ledgers poisoned")
             .get_mut(&org)
         {
-            ledger.reserved = (ledger.reserved - estimate).max(0);
+            // A reservation of a month that has ended was dropped with that month's ledger.
+            if ledger.month == month {
+                ledger.reserved = (ledger.reserved - estimate).max(0);
+            }
+            // The call's cost is recorded now, in the current month.
             ledger.spent += actual;
         }
     }
@@ -136,14 +142,15 @@ impl Reservation {
     /// The call cost `actual`: the estimate is released and the cost counted.
     pub(crate) fn settle(mut self, actual: i64) {
         self.settled = true;
-        self.guard.release(self.org, self.estimate, actual);
+        self.guard
+            .release(self.org, self.month, self.estimate, actual);
     }
 }
 
 impl Drop for Reservation {
     fn drop(&mut self) {
         if !self.settled {
-            self.guard.release(self.org, self.estimate, 0);
+            self.guard.release(self.org, self.month, self.estimate, 0);
         }
     }
 }

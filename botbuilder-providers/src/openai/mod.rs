@@ -293,7 +293,11 @@ impl LlmProvider for OpenAiProvider {
             .endpoint
             .open(&self.url, &self.headers, &self.body(req, true))
             .await?;
-        let events = crate::remote::sse::events(opened, self.endpoint.options.timeouts.idle);
+        let events = crate::remote::sse::events(
+            opened,
+            self.endpoint.options.timeouts.idle,
+            crate::remote::secrets_of(&self.headers),
+        );
         Ok(stream::chat_events(events))
     }
 }

@@ -20,6 +20,8 @@
 
 pub(crate) mod sse;
 
+pub use sse::MAX_STREAM_BYTES;
+
 use std::hash::{BuildHasher, Hasher};
 use std::time::Duration;
 
@@ -131,7 +133,10 @@ pub(crate) fn retry_after(headers: &HeaderMap) -> Option<Duration> {
         .ok()?
         .trim();
     if let Ok(seconds) = value.parse::<f64>() {
-        return (seconds.is_finite() && seconds >= 0.0).then(|| Duration::from_secs_f64(seconds));
+        // Anything past a day is a day (and never a panic on absurd values).
+        return (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::try_from_secs_f64(seconds.min(86_400.0)).ok())
+            .flatten();
     }
     let when = httpdate::parse_http_date(value).ok()?;
     Some(
@@ -261,16 +266,23 @@ fn unreachable(e: FetchError) -> ProviderError {
     }
 }
 
-/// `text` with every sensitive header value of `headers` (the key, with or without its
-/// `Bearer ` prefix) replaced: some APIs quote the key they refuse.
+/// The secrets among `headers`: the values marked sensitive (the key, without a `Bearer `
+/// prefix).
+pub(crate) fn secrets_of(headers: &HeaderMap) -> Vec<String> {
+    headers
+        .values()
+        .filter(|v| v.is_sensitive())
+        .filter_map(|v| v.to_str().ok())
+        .map(|v| v.strip_prefix("Bearer ").unwrap_or(v).to_owned())
+        .filter(|s| s.len() >= 4)
+        .collect()
+}
+
+/// `text` with every secret of `headers` replaced: some APIs quote the key they refuse.
 fn redacted(text: &str, headers: &HeaderMap) -> String {
     let mut text = text.to_owned();
-    for value in headers.values().filter(|v| v.is_sensitive()) {
-        let Ok(value) = value.to_str() else { continue };
-        let secret = value.strip_prefix("Bearer ").unwrap_or(value);
-        if secret.len() >= 4 {
-            text = text.replace(secret, "[redacted]");
-        }
+    for secret in secrets_of(headers) {
+        text = text.replace(&secret, "[redacted]");
     }
     text
 }
@@ -360,39 +372,26 @@ impl Endpoint {
         Err(classify(status, &response_headers, &body))
     }
 
-    /// Sends `body` and returns the whole JSON answer; a malformed answer is retried like a
-    /// 5xx.
+    /// Sends `body` and returns the whole JSON answer (secrets scrubbed). Retries happen only
+    /// before a 2xx arrives: a paid answer that comes back damaged is reported, not bought
+    /// twice.
     pub(crate) async fn post_json(
         &self,
         url: &reqwest::Url,
         headers: &HeaderMap,
         body: &Value,
     ) -> Result<Value, ProviderError> {
-        let retry = self.options.retry;
-        let mut attempt = 0;
-        loop {
-            let opened = self.open(url, headers, body).await?;
-            let read = read_limited(
-                opened.response,
-                opened.deadline,
-                self.options.timeouts.idle,
-                MAX_ANSWER_BYTES,
-            )
-            .await
-            .and_then(|bytes| {
-                serde_json::from_slice::<Value>(&bytes)
-                    .map_err(|e| transient(format!("the provider's answer is not JSON: {e}")))
-            });
-            match read {
-                Ok(value) => return Ok(value),
-                Err(e) if attempt < retry.max_retries => {
-                    tracing::debug!(attempt, "retrying: {e}");
-                    tokio::time::sleep(retry.backoff(attempt)).await;
-                    attempt += 1;
-                }
-                Err(e) => return Err(e),
-            }
-        }
+        let opened = self.open(url, headers, body).await?;
+        let bytes = read_limited(
+            opened.response,
+            opened.deadline,
+            self.options.timeouts.idle,
+            MAX_ANSWER_BYTES,
+        )
+        .await?;
+        let text = redacted(&String::from_utf8_lossy(&bytes), headers);
+        serde_json::from_str::<Value>(&text)
+            .map_err(|e| transient(format!("the provider's answer is not JSON: {e}")))
     }
 }
 

@@ -1,5 +1,7 @@
 //! A streamed answer as server-sent events (WHATWG HTML §9.2), parsed by
-//! `eventsource-stream`, with the idle and total timeouts applied to every piece.
+//! `eventsource-stream`, with the idle and total timeouts applied to every piece, at most
+//! [`MAX_STREAM_BYTES`] read (a server streaming without end cannot exhaust memory), and the
+//! request's secrets scrubbed from every event (a provider may quote the key in an error).
 
 use std::collections::VecDeque;
 use std::time::Duration;
@@ -14,24 +16,59 @@ use super::{Opened, transient};
 /// SSE events of a response; a failure (network, timeout, bad UTF-8) ends the stream.
 pub(crate) type Events = BoxStream<'static, Result<Event, ProviderError>>;
 
-/// The events of `opened`, each awaited at most `idle` and all before the call's deadline.
-pub(crate) fn events(opened: Opened, idle: Duration) -> Events {
+/// Most bytes of one streamed answer read.
+pub const MAX_STREAM_BYTES: usize = 8 * 1024 * 1024;
+
+/// Why the byte stream stopped.
+#[derive(Debug, thiserror::Error)]
+enum BodyError {
+    #[error(transparent)]
+    Network(#[from] reqwest::Error),
+    #[error("the answer stream passed {MAX_STREAM_BYTES} bytes")]
+    TooLarge,
+}
+
+/// The events of `opened`, each awaited at most `idle` and all before the call's deadline;
+/// `secrets` are replaced in every event's data.
+pub(crate) fn events(opened: Opened, idle: Duration, secrets: Vec<String>) -> Events {
     let deadline = opened.deadline;
-    let inner = opened.response.bytes_stream().eventsource();
-    futures::stream::unfold(Some(inner), move |state| async move {
-        let mut inner = state?;
-        let wait = deadline.min(Instant::now() + idle);
-        match tokio::time::timeout_at(wait, inner.next()).await {
-            Err(_) => Some((
-                Err(transient("the provider stopped sending its answer")),
-                None,
-            )),
-            Ok(None) => None,
-            Ok(Some(Ok(event))) => Some((Ok(event), Some(inner))),
-            Ok(Some(Err(e))) => Some((
-                Err(transient(format!("the answer stream broke: {e}"))),
-                None,
-            )),
+    let secrets = std::sync::Arc::new(secrets);
+    let capped = opened.response.bytes_stream().scan(0usize, |read, chunk| {
+        let item = match chunk {
+            Ok(bytes) if *read + bytes.len() > MAX_STREAM_BYTES => Err(BodyError::TooLarge),
+            Ok(bytes) => {
+                *read += bytes.len();
+                Ok(bytes)
+            }
+            Err(e) => Err(BodyError::Network(e)),
+        };
+        futures::future::ready(Some(item))
+    });
+    let inner = capped.eventsource();
+    futures::stream::unfold(Some(inner), move |state| {
+        let secrets = secrets.clone();
+        async move {
+            let mut inner = state?;
+            let wait = deadline.min(Instant::now() + idle);
+            match tokio::time::timeout_at(wait, inner.next()).await {
+                Err(_) => Some((
+                    Err(transient("the provider stopped sending its answer")),
+                    None,
+                )),
+                Ok(None) => None,
+                Ok(Some(Ok(mut event))) => {
+                    for secret in secrets.iter() {
+                        if event.data.contains(secret.as_str()) {
+                            event.data = event.data.replace(secret.as_str(), "[redacted]");
+                        }
+                    }
+                    Some((Ok(event), Some(inner)))
+                }
+                Ok(Some(Err(e))) => Some((
+                    Err(transient(format!("the answer stream broke: {e}"))),
+                    None,
+                )),
+            }
         }
     })
     .boxed()

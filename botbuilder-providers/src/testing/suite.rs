@@ -301,15 +301,47 @@ pub async fn bad_requests_are_permanent(wire: &dyn Wire) {
     assert_eq!(server.requests().len(), 2, "neither was retried");
 }
 
-/// A body that is not JSON is transient: retried, then reported.
+/// A 2xx body that is not JSON is transient, and not asked again (the answer was paid for).
 pub async fn malformed_answers_are_transient(wire: &dyn Wire) {
     let (server, provider) = setup(wire).await;
-    for _ in 0..3 {
-        server.push(Step::json(200, "{\"choices\": [oops"));
-    }
+    server.push(Step::json(200, "{\"choices\": [oops"));
     let error = provider.complete(&request()).await.unwrap_err();
     assert!(matches!(error, ProviderError::Transient(_)), "{error:?}");
-    assert_eq!(server.requests().len(), 3, "one attempt and two retries");
+    assert_eq!(
+        server.requests().len(),
+        1,
+        "a paid answer is never bought twice"
+    );
+}
+
+/// Absurd `Retry-After` values neither panic nor wait.
+pub async fn absurd_retry_hints_are_survived(wire: &dyn Wire) {
+    let (server, provider) = setup(wire).await;
+    server.push(
+        Step::json(429, wire.error_body("rate_limit_error", "slow down"))
+            .with_header("retry-after", "1e20"),
+    );
+    let error = provider.complete(&request()).await.unwrap_err();
+    assert!(
+        matches!(error, ProviderError::RateLimited { .. }),
+        "{error:?}"
+    );
+    assert_eq!(server.requests().len(), 1);
+}
+
+/// An error event quoting the key does not carry it on.
+pub async fn keys_quoted_in_stream_errors_are_scrubbed(wire: &dyn Wire) {
+    let (server, provider) = setup(wire).await;
+    let mut events = wire.answer_events(&hello(), true);
+    events.truncate(2);
+    events.push(wire.error_event("api_error", &format!("bad key {CANARY_KEY}")));
+    server.push(Step::events(events));
+    let (_, _, end) = drain(provider.as_ref() as &dyn LlmProvider, &request()).await;
+    let error = end.unwrap_err();
+    assert!(
+        !botbuilder_core::error_chain(&error).contains(CANARY_KEY),
+        "{error:?}"
+    );
 }
 
 /// A stream cut off mid-way yields its text, then an error (not a `Finished`).
@@ -403,6 +435,8 @@ macro_rules! provider_conformance_suite {
             refused_credentials_are_not_retried,
             bad_requests_are_permanent,
             malformed_answers_are_transient,
+            absurd_retry_hints_are_survived,
+            keys_quoted_in_stream_errors_are_scrubbed,
             a_cut_stream_ends_in_an_error,
             a_missing_terminator_after_the_stop_reason_is_tolerated,
             errors_mid_stream_are_classified,

@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{Message, NewSession, Rating, Session, SessionStatus};
+use botbuilder_core::domain::{Message, Rating, Session, SessionStatus};
 use botbuilder_core::engine::{EngineError, Inbound};
 use botbuilder_core::id::{BotId, MessageId, SessionId};
 use botbuilder_core::nlu::{EntityMatch, IntentScore};
@@ -91,11 +91,17 @@ pub struct MessageView {
 
 impl MessageView {
     /// The view a web chat visitor gets: without the `llm` record of the payload (which
-    /// provider and model answered, why others failed), which is the organization's business.
+    /// provider and model answered, why others failed) and with only the name and status of
+    /// the tools that ran (not their arguments): the organization's business.
     pub fn for_visitor(message: &Message) -> Self {
         let mut view = Self::from(message);
         if let Some(payload) = view.payload.as_object_mut() {
             payload.remove("llm");
+            if let Some(serde_json::Value::Array(tools)) = payload.get_mut("tools") {
+                for tool in tools.iter_mut() {
+                    *tool = json!({ "name": tool["name"], "status": tool["status"] });
+                }
+            }
         }
         view
     }
@@ -223,8 +229,33 @@ impl From<EngineError> for ApiError {
                 Self::Conflict("another message of this session was being handled; retry".into())
             }
             EngineError::Store(e) => e.into(),
+            EngineError::Knowledge(e) => (*e).into(),
             other => Self::Internal(Box::new(other)),
         }
+    }
+}
+
+/// Runs a turn to its end even if the client goes away (the turn is stored, its model calls
+/// accounted), like a streamed turn does.
+pub(crate) async fn run_turn(
+    engine: &std::sync::Arc<botbuilder_core::engine::Engine>,
+    inbound: Inbound,
+    history: Option<Vec<botbuilder_core::llm::ChatMessage>>,
+) -> Result<botbuilder_core::engine::Turn, EngineError> {
+    let engine = engine.clone();
+    let task = tokio::spawn(async move {
+        match history {
+            Some(history) => engine.handle_with_history(inbound, history).await,
+            None => engine.handle(inbound).await,
+        }
+    });
+    match task.await {
+        Ok(result) => result,
+        Err(join) if join.is_panic() => std::panic::resume_unwind(join.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(join) => Err(EngineError::Store(
+            botbuilder_core::store::StoreError::Unavailable(Box::new(join)),
+        )),
     }
 }
 
@@ -253,22 +284,10 @@ pub async fn open_conversation(
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
     let request: OpenConversation = crate::extract::optional_json(&body)?;
-    let flow_version = state
-        .store
-        .latest_flow_version(access.org, path.bot)
-        .await?
-        .map(|v| v.version);
+    let user = request.user.unwrap_or_else(|| Uuid::now_v7().to_string());
     let session = state
-        .store
-        .create_session(
-            access.org,
-            path.bot,
-            NewSession {
-                channel: "api".to_owned(),
-                external_user: request.user.unwrap_or_else(|| Uuid::now_v7().to_string()),
-                flow_version,
-            },
-        )
+        .engine
+        .open_conversation(access.org, path.bot, "api", &user)
         .await?;
     let audit = AuditRecord::new("conversation.open").target("session", session.id);
     Ok((
@@ -313,7 +332,7 @@ pub async fn send_message(
         )
         .await;
     }
-    let turn = state.engine.handle(inbound).await?;
+    let turn = run_turn(&state.engine, inbound, None).await?;
     let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
     Ok(Json(TurnView {
         session: (&turn.session).into(),

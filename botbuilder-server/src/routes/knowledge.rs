@@ -44,7 +44,11 @@ impl From<KnowledgeError> for ApiError {
             KnowledgeError::Store(e) => e.into(),
             KnowledgeError::Invalid(invalid) => invalid.into(),
             KnowledgeError::Queue(e) => Self::Unavailable(Box::new(e)),
-            KnowledgeError::Embedder(e) if e.is_retryable() => Self::Unavailable(Box::new(e)),
+            // The embedding API failed (down, refusing its key): an upstream problem.
+            KnowledgeError::Embedder(e) => Self::Unavailable(Box::new(e)),
+            KnowledgeError::Vectors(e) => {
+                Self::Conflict(format!("{e}; re-index the knowledge base (POST …/reindex)"))
+            }
             other => Self::Internal(Box::new(other)),
         }
     }

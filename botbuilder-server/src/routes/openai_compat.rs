@@ -254,9 +254,7 @@ pub async fn chat_completions(
         let events = state.engine.handle_stream_with_history(inbound, history);
         return Ok(stream(events, model, created, include_usage).into_response());
     }
-    let turn = state
-        .engine
-        .handle_with_history(inbound, history)
+    let turn = super::conversations::run_turn(&state.engine, inbound, Some(history))
         .await
         .map_err(ApiError::from)?;
     let id = turn

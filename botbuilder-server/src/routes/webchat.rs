@@ -209,7 +209,7 @@ pub async fn send_message(
     if wants_stream(&headers) {
         return turn_events(state.engine.handle_stream(inbound), Audience::Visitor).await;
     }
-    let turn = state.engine.handle(inbound).await?;
+    let turn = super::conversations::run_turn(&state.engine, inbound, None).await?;
     Ok(Json(WebchatReply {
         message: (&turn.inbound).into(),
         replies: turn.replies.iter().map(MessageView::for_visitor).collect(),
