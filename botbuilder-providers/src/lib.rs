@@ -9,10 +9,19 @@
 //! | offline hashed n-gram embedder | [`local::LocalEmbedder`] | `local` (default) |
 //! | SSRF-guarded outbound HTTP | [`http::GuardedFetcher`] | `http` (default) |
 //! | semantic sentence embedder (all-MiniLM-L6-v2, candle) | `minilm::SentenceEmbedder` | `minilm` |
+//! | OpenAI Chat Completions, also any compatible server (Ollama, vLLM, llama.cpp) | [`openai::OpenAiProvider`] | `openai` (default) |
+//! | OpenAI-style embeddings | [`openai::OpenAiEmbedder`] | `openai` (default) |
+//! | Anthropic Messages | [`anthropic::AnthropicProvider`] | `anthropic` (default) |
+//! | timeouts, retries with backoff, error classes, SSE shared by the remote providers | [`remote`] | with either |
+//! | the deployment's resolver: provider chains from server-wide and per-organization credentials | [`registry::ProviderRegistry`] | `openai` + `anthropic` + `local` |
+//! | fake OpenAI/Anthropic servers and the provider conformance suite | `testing` | `testing` |
 //!
-//! OpenAI (and any OpenAI-compatible server) and Anthropic arrive behind their own features.
 //! The `local` backends need no network and no model download, so demos, examples and most
-//! tests run anywhere.
+//! tests run anywhere. Remote providers call out through a [`http::GuardedFetcher`], so their
+//! base URLs obey the same outbound policy as everything else a tenant can point the platform
+//! at; every remote provider passes the same conformance suite
+//! (`provider_conformance_suite!`, feature `testing`)
+//! against a fake that speaks its documented wire format.
 //!
 //! ```
 //! # tokio_test_block_on(async {

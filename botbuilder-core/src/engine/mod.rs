@@ -7,6 +7,18 @@
 //! published flow) → replies are stored → the session state is saved at the revision it was
 //! read (no lost updates) → events are published.
 //!
+//! The AI handler asks the bot's provider chain ([`crate::llm::ProviderResolver`]: primary,
+//! then fallback), with the retrieved sources and the bot's tools; a model's tool calls run
+//! through the fetcher for up to `max_tool_steps` rounds; each priced call is first reserved
+//! against the organization's monthly spend limit; when nothing can answer, the bot's
+//! `unavailable_message` is the reply (never an error). Which provider answered, the tool
+//! calls and any failed attempts are recorded on the reply.
+//!
+//! Beside turns, the engine holds the other conversation use cases, so an embedding program
+//! and the HTTP server behave alike: [`Engine::open_conversation`], [`Engine::understand`]
+//! (NLU only), [`Engine::agent_reply`] and [`Engine::release_handoff`] (a person's side of a
+//! handoff), [`Engine::record_feedback`].
+//!
 //! Turns of one session are serialized in-process by a per-session lock; across instances the
 //! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
 
