@@ -102,11 +102,21 @@ impl ProviderRegistry {
         &self.catalog
     }
 
-    /// A client for `provider` with `credentials`.
+    /// A client for `provider` with an organization's `credentials`, calling out through the
+    /// registry's fetcher (the policy for addresses tenants name).
     pub fn client(
         &self,
         provider: &str,
         credentials: Credentials,
+    ) -> Result<Arc<dyn LlmProvider>, CredentialsError> {
+        self.client_through(provider, credentials, &self.fetcher)
+    }
+
+    fn client_through(
+        &self,
+        provider: &str,
+        credentials: Credentials,
+        fetcher: &GuardedFetcher,
     ) -> Result<Arc<dyn LlmProvider>, CredentialsError> {
         let invalid_key = |_: ProviderError| CredentialsError::InvalidKey;
         match provider {
@@ -117,9 +127,8 @@ impl ProviderRegistry {
                     config.base_url = base_url;
                 }
                 config.options = self.options;
-                let client =
-                    OpenAiProvider::new(config, self.fetcher.clone(), self.catalog.clone())
-                        .map_err(invalid_key)?;
+                let client = OpenAiProvider::new(config, fetcher.clone(), self.catalog.clone())
+                    .map_err(invalid_key)?;
                 Ok(Arc::new(client))
             }
             catalog::OPENAI_COMPATIBLE => {
@@ -128,9 +137,8 @@ impl ProviderRegistry {
                     .ok_or(CredentialsError::MissingBaseUrl)?;
                 let mut config = OpenAiConfig::compatible(base_url, credentials.api_key);
                 config.options = self.options;
-                let client =
-                    OpenAiProvider::new(config, self.fetcher.clone(), self.catalog.clone())
-                        .map_err(invalid_key)?;
+                let client = OpenAiProvider::new(config, fetcher.clone(), self.catalog.clone())
+                    .map_err(invalid_key)?;
                 Ok(Arc::new(client))
             }
             catalog::ANTHROPIC => {
@@ -140,9 +148,8 @@ impl ProviderRegistry {
                     config.base_url = base_url;
                 }
                 config.options = self.options;
-                let client =
-                    AnthropicProvider::new(config, self.fetcher.clone(), self.catalog.clone())
-                        .map_err(invalid_key)?;
+                let client = AnthropicProvider::new(config, fetcher.clone(), self.catalog.clone())
+                    .map_err(invalid_key)?;
                 Ok(Arc::new(client))
             }
             other => Err(CredentialsError::NotConfigurable(other.to_owned())),
@@ -150,13 +157,15 @@ impl ProviderRegistry {
     }
 
     /// Serves every organization without credentials of its own for `provider` with
-    /// `credentials`.
+    /// `credentials`, calling out through `fetcher`: the operator chose this address, so it
+    /// may be one tenants are not allowed to reach (an Ollama on loopback).
     pub fn with_server_credentials(
         mut self,
         provider: &str,
         credentials: Credentials,
+        fetcher: &GuardedFetcher,
     ) -> Result<Self, CredentialsError> {
-        let client = self.client(provider, credentials)?;
+        let client = self.client_through(provider, credentials, fetcher)?;
         self.server_wide.insert(provider.to_owned(), client);
         Ok(self)
     }

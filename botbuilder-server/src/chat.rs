@@ -107,7 +107,11 @@ pub async fn chat(
         .await
         .with_context(|| format!("no bot {bot} in {}", options.database_url))?;
     let guarded = fetcher(options.fetch_allow, options.fetch_proxy)?;
-    let providers = Arc::new(provider_registry(options.llm, guarded.clone())?);
+    let providers = Arc::new(provider_registry(
+        options.llm,
+        guarded.clone(),
+        options.fetch_proxy,
+    )?);
     let engine = engine_builder(store, guarded, providers)
         .knowledge(knowledge)
         .build()?;

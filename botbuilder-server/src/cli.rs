@@ -164,9 +164,8 @@ fn partial_embedder(
     partial: &PartialSettings,
 ) -> anyhow::Result<std::sync::Arc<dyn botbuilder_core::embed::Embedder>> {
     let llm = crate::config::LlmSettings::resolve(partial)?;
-    let allow = partial.fetch_allow.clone().unwrap_or_default();
-    let guarded = crate::state::fetcher(&allow, partial.fetch_proxy.as_deref())?;
-    embedder(partial.embedding_model_dir.as_deref(), &llm, guarded)
+    let operator = crate::state::operator_fetcher(partial.fetch_proxy.as_deref())?;
+    embedder(partial.embedding_model_dir.as_deref(), &llm, operator)
 }
 
 /// `admin rotate-master-key` (see [`AdminCommand::RotateMasterKey`]).

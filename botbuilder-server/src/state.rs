@@ -175,13 +175,24 @@ pub fn fetcher(allow: &[SocketAddr], proxy: Option<&str>) -> anyhow::Result<Guar
     })?)
 }
 
-/// The language model providers: `local`, and those `llm` has server-wide credentials for,
-/// calling out through `fetcher`.
+/// The client for addresses the operator configured (server-wide provider and embedding
+/// URLs): private addresses allowed, since no tenant chooses them; through `proxy` if any.
+pub fn operator_fetcher(proxy: Option<&str>) -> anyhow::Result<GuardedFetcher> {
+    Ok(GuardedFetcher::new(FetchPolicy {
+        allow_private: true,
+        allow: Vec::new(),
+        proxy: proxy.map(str::to_owned),
+    })?)
+}
+
+/// The language model providers: `local`, and those `llm` has server-wide credentials for
+/// (through [`operator_fetcher`]); organizations' own credentials call out through `tenant`.
 pub fn provider_registry(
     llm: &LlmSettings,
-    fetcher: GuardedFetcher,
+    tenant: GuardedFetcher,
+    proxy: Option<&str>,
 ) -> anyhow::Result<ProviderRegistry> {
-    llm.registry(fetcher, HttpOptions::default())
+    llm.registry(tenant, &operator_fetcher(proxy)?, HttpOptions::default())
 }
 
 /// The engine every entry point uses: `providers` answer, `fetcher` serves flow HTTP nodes.
@@ -346,7 +357,7 @@ impl AppState {
         let embedder = embedder(
             settings.embedding_model_dir.as_deref(),
             &settings.llm,
-            guarded.clone(),
+            operator_fetcher(settings.fetch_proxy.as_deref())?,
         )?;
         let extractor =
             document_extractor(settings.extract_program.clone(), settings.extract_limits);
@@ -357,8 +368,12 @@ impl AppState {
             extractor,
         ));
         let providers = Arc::new(
-            provider_registry(&settings.llm, guarded.clone())?
-                .with_organization_credentials(stored_credentials.clone()),
+            provider_registry(
+                &settings.llm,
+                guarded.clone(),
+                settings.fetch_proxy.as_deref(),
+            )?
+            .with_organization_credentials(stored_credentials.clone()),
         );
         let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())

@@ -105,14 +105,17 @@ impl LlmSettings {
     }
 
     /// The provider registry: `local`, plus every provider these settings give credentials
-    /// for, calling out through `fetcher`.
+    /// for. Organizations' own clients call out through `tenant` (the outbound policy for
+    /// addresses tenants name); the server-wide ones through `operator` (addresses the
+    /// operator configured, private ones included).
     pub fn registry(
         &self,
-        fetcher: GuardedFetcher,
+        tenant: GuardedFetcher,
+        operator: &GuardedFetcher,
         options: HttpOptions,
     ) -> anyhow::Result<ProviderRegistry> {
         let mut registry =
-            ProviderRegistry::new(std::sync::Arc::new(self.catalog.clone()), fetcher, options);
+            ProviderRegistry::new(std::sync::Arc::new(self.catalog.clone()), tenant, options);
         let server_wide = [
             (
                 catalog::OPENAI,
@@ -137,7 +140,7 @@ impl LlmSettings {
             };
             if configured {
                 registry = registry
-                    .with_server_credentials(provider, Credentials { api_key, base_url })
+                    .with_server_credentials(provider, Credentials { api_key, base_url }, operator)
                     .with_context(|| format!("server credentials for {provider}"))?;
             }
         }

@@ -468,3 +468,88 @@ async fn usage_is_reported_and_the_monthly_spend_limit_stops_calls_before_they_a
         .await;
     assert_eq!(back.json["replies"][0]["text"], "Back.");
 }
+
+/// The operator's private model server serves every organization, yet no tenant can point
+/// its own base URL, a tool, or anything else at that address.
+#[tokio::test]
+async fn an_operators_private_model_server_is_not_a_door_for_tenants() {
+    let ollama = FakeServer::start().await;
+    let base = format!("{}/v1", ollama.url());
+    let app = TestApp::spawn_with({
+        let base = base.clone();
+        move |settings| {
+            // No fetch_allow: the operator's own address needs none.
+            settings.llm.openai_compatible_base_url = Some(base.parse().unwrap());
+        }
+    })
+    .await;
+    let owner = app.register(&email("operator-door")).await;
+    let org = owner.org_id.clone();
+    let bot = bot_on(
+        &app,
+        &owner,
+        json!({ "provider": "openai-compatible", "model": "llama",
+            "tools": [{ "name": "peek", "description": "Peek", "parameters": { "type": "object" },
+                        "method": "GET", "url": format!("{}/api/tags", ollama.url()) }] }),
+    )
+    .await;
+    ollama.push(Step::json(
+        200,
+        OpenAiWire.answer_json(&ScriptedAnswer::text(&["Served."], (3, 1))),
+    ));
+    let visitor = visitor_token(&app, &bot).await;
+    let url = format!("/api/v1/webchat/{bot}/messages");
+    let reply = app.post(&url, &visitor, json!({ "text": "hi" })).await;
+    assert_eq!(
+        reply.json["replies"][0]["text"], "Served.",
+        "{}",
+        reply.text
+    );
+
+    // The model asks for the tool aimed at the same private address: refused.
+    ollama.push(Step::events(OpenAiWire.answer_events(
+        &ScriptedAnswer {
+            text: vec![],
+            calls: vec![botbuilder_providers::testing::ScriptedCall {
+                id: "c".into(),
+                name: "peek".into(),
+                argument_pieces: vec!["{}".into()],
+            }],
+            usage: (3, 1),
+        },
+        true,
+    )));
+    ollama.push(Step::events(
+        OpenAiWire.answer_events(&ScriptedAnswer::text(&["No."], (3, 1)), true),
+    ));
+    stream_turn(&app, &bot, &visitor, "peek").await;
+    let stored = stored_replies(&app, &owner, &bot).await;
+    assert_eq!(
+        stored.last().unwrap()["payload"]["tools"][0]["status"],
+        "failed"
+    );
+    let reached = ollama.requests().len();
+
+    // The organization's own base URL at that address: refused too.
+    let put = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/provider-credentials/openai-compatible"),
+            Some(&owner.token),
+            Some(json!({ "base_url": base })),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    let refused = app.post(&url, &visitor, json!({ "text": "again" })).await;
+    assert_eq!(
+        refused.json["replies"][0]["text"],
+        BotSettings::DEFAULT_UNAVAILABLE_MESSAGE,
+        "{}",
+        refused.text
+    );
+    assert_eq!(
+        ollama.requests().len(),
+        reached,
+        "no tenant request reached it"
+    );
+}
