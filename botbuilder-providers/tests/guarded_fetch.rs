@@ -40,6 +40,7 @@ async fn server() -> SocketAddr {
             get(|headers: axum::http::HeaderMap| async move {
                 headers
                     .get(header::AUTHORIZATION)
+                    .or_else(|| headers.get("x-api-key"))
                     .and_then(|v| v.to_str().ok())
                     .unwrap_or("anonymous")
                     .to_owned()
@@ -277,7 +278,8 @@ async fn proxy_environment_variables_are_ignored() {
     assert_eq!(seen.load(Ordering::SeqCst), 0, "nothing went to the proxy");
 }
 
-/// Credentials go with a redirect on the same origin, never to another one.
+/// Credentials go with a redirect on the same origin, never to another one: of the request's
+/// headers, only `Accept`, `Accept-Language`, `Content-Type` and `User-Agent` cross origins.
 #[tokio::test]
 async fn credentials_do_not_follow_a_redirect_to_another_origin() {
     let (home, elsewhere) = (server().await, server().await);
@@ -293,6 +295,27 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
     assert_eq!(same.text(), "Bearer s3cret");
     let other = fetcher
         .fetch(with_token(format!(
+            "http://{home}/redirect?to=http://{elsewhere}/whoami"
+        )))
+        .await
+        .unwrap();
+    assert_eq!(other.text(), "anonymous");
+
+    // Any other header may carry a credential too (a tool's `x-api-key`): it stays home.
+    let with_key = |url: String| FetchRequest {
+        headers: vec![
+            ("x-api-key".into(), "k3y".into()),
+            ("accept".into(), "text/plain".into()),
+        ],
+        ..get_req(url)
+    };
+    let same = fetcher
+        .fetch(with_key(format!("http://{home}/redirect?to=/whoami")))
+        .await
+        .unwrap();
+    assert_eq!(same.text(), "k3y");
+    let other = fetcher
+        .fetch(with_key(format!(
             "http://{home}/redirect?to=http://{elsewhere}/whoami"
         )))
         .await
