@@ -271,3 +271,28 @@ pub(crate) async fn org_routes(app: &TestApp) -> Vec<(Method, String)> {
     });
     routes
 }
+
+/// A web chat session token for a new visitor of `bot`.
+pub(crate) async fn visitor_token(app: &TestApp, bot: &str) -> String {
+    let res = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/webchat/{bot}/sessions"),
+            None,
+            None,
+        )
+        .await;
+    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
+    res.json["session_token"].as_str().unwrap().to_owned()
+}
+
+/// The `event:` names and `data:` payloads of an SSE body, in order.
+pub(crate) fn sse(body: &str) -> Vec<(String, Value)> {
+    body.split("\n\n")
+        .filter_map(|block| {
+            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
+            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
+            Some((name.to_owned(), serde_json::from_str(data).unwrap()))
+        })
+        .collect()
+}

@@ -11,7 +11,8 @@ use botbuilder_providers::testing::{
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Account, TestApp, email};
+pub(crate) use crate::common::visitor_token;
+use crate::common::{Account, TestApp, email, sse};
 
 const KEY: &str = "sk-ant-e2e-canary-4f1c2d3e";
 
@@ -66,30 +67,6 @@ pub(crate) async fn bot_on(app: &TestApp, owner: &Account, ai_config: Value) -> 
         .await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
     bot
-}
-
-pub(crate) async fn visitor_token(app: &TestApp, bot: &str) -> String {
-    let res = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/webchat/{bot}/sessions"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    res.json["session_token"].as_str().unwrap().to_owned()
-}
-
-/// The `event:` names and `data:` payloads of an SSE body, in order.
-pub(crate) fn sse(body: &str) -> Vec<(String, Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((name.to_owned(), serde_json::from_str(data).unwrap()))
-        })
-        .collect()
 }
 
 pub(crate) async fn stream_turn(

@@ -4,20 +4,7 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{TestApp, email};
-
-async fn token(app: &TestApp, bot: &str) -> String {
-    let res = app
-        .call(
-            Method::POST,
-            &format!("/api/v1/webchat/{bot}/sessions"),
-            None,
-            None,
-        )
-        .await;
-    assert_eq!(res.status, StatusCode::CREATED, "{}", res.text);
-    res.json["session_token"].as_str().unwrap().to_owned()
-}
+use crate::common::{TestApp, email, sse, visitor_token};
 
 #[tokio::test]
 async fn visitors_chat_over_json_and_sse_and_read_their_history() {
@@ -49,7 +36,7 @@ async fn visitors_chat_over_json_and_sse_and_read_their_history() {
     )
     .await;
 
-    let visitor = token(&app, &bot).await;
+    let visitor = visitor_token(&app, &bot).await;
     let url = format!("/api/v1/webchat/{bot}/messages");
     let first = app.post(&url, &visitor, json!({ "text": "hello" })).await;
     assert_eq!(first.status, StatusCode::OK, "{}", first.text);
@@ -108,7 +95,7 @@ async fn visitors_chat_over_json_and_sse_and_read_their_history() {
     );
 
     // Another visitor sees only their own conversation.
-    let other = token(&app, &bot).await;
+    let other = visitor_token(&app, &bot).await;
     assert!(
         app.get(&url, &other)
             .await
@@ -126,7 +113,7 @@ async fn tokens_are_bound_to_their_bot_and_never_work_as_access_tokens() {
     let org = owner.org_id.clone();
     let bot_a = app.create_bot(&owner, &org, "A").await;
     let bot_b = app.create_bot(&owner, &org, "B").await;
-    let token_a = token(&app, &bot_a).await;
+    let token_a = visitor_token(&app, &bot_a).await;
 
     let cross = app
         .post(
@@ -281,7 +268,7 @@ async fn each_bot_allows_only_its_own_origins_for_web_chat() {
     );
 
     // The actual request carries the header too, and the change applies at once.
-    let visitor = token(&app, &shop).await;
+    let visitor = visitor_token(&app, &shop).await;
     let res = app
         .http
         .post(app.url(&format!("/api/v1/webchat/{shop}/messages")))
@@ -312,7 +299,7 @@ async fn changes_to_a_bot_apply_to_the_very_next_turn() {
     let owner = app.register(&email("web-fresh")).await;
     let org = owner.org_id.clone();
     let bot = app.create_bot(&owner, &org, "Fresh").await;
-    let visitor = token(&app, &bot).await;
+    let visitor = visitor_token(&app, &bot).await;
     let url = format!("/api/v1/webchat/{bot}/messages");
     let intent_of = |reply: &crate::common::Reply| reply.json["message"]["intent"].clone();
 
@@ -368,17 +355,6 @@ async fn changes_to_a_bot_apply_to_the_very_next_turn() {
     assert_eq!(gone.status, StatusCode::NOT_FOUND, "{}", gone.text);
 }
 
-/// The `event:` names and `data:` payloads of an SSE body, in order.
-fn sse(body: &str) -> Vec<(String, serde_json::Value)> {
-    body.split("\n\n")
-        .filter_map(|block| {
-            let name = block.lines().find_map(|l| l.strip_prefix("event: "))?;
-            let data = block.lines().find_map(|l| l.strip_prefix("data: "))?;
-            Some((name.to_owned(), serde_json::from_str(data).unwrap()))
-        })
-        .collect()
-}
-
 #[tokio::test]
 async fn ai_answers_stream_token_by_token_before_the_stored_message() {
     let app = TestApp::spawn().await;
@@ -386,7 +362,7 @@ async fn ai_answers_stream_token_by_token_before_the_stored_message() {
     let org = owner.org_id.clone();
     // No flow: every message goes to the bot's model (the offline local provider).
     let bot = app.create_bot(&owner, &org, "Streamer").await;
-    let visitor = token(&app, &bot).await;
+    let visitor = visitor_token(&app, &bot).await;
     let res = app
         .http
         .post(app.url(&format!("/api/v1/webchat/{bot}/messages")))
@@ -448,7 +424,7 @@ async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_fe
     let owner = app.register(&email("web-accept")).await;
     let org = owner.org_id.clone();
     let bot = crate::conversations::build_bot(&app, &owner).await;
-    let visitor = token(&app, &bot).await;
+    let visitor = visitor_token(&app, &bot).await;
     let url = format!("/api/v1/webchat/{bot}/messages");
     let json_turn = |text: &'static str| {
         let (app, visitor, url) = (&app, &visitor, &url);
@@ -575,7 +551,7 @@ async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_fe
         .await;
     assert_eq!(rated.status, StatusCode::CREATED, "{}", rated.text);
     assert_eq!(rated.json["rating"], "up");
-    let stranger = token(&app, &bot).await;
+    let stranger = visitor_token(&app, &bot).await;
     let foreign = app
         .post(
             &feedback_url(&first_reply),
