@@ -24,11 +24,7 @@ impl Engine {
             Ok(_) | Err(StoreError::NotFound) => return Err(EngineError::SessionNotFound),
             Err(e) => return Err(e.into()),
         };
-        let key = format!(
-            "{}\u{0}{}\u{0}{}",
-            found.bot_id, found.channel, found.external_user
-        );
-        let lock = self.lock_for(&key);
+        let lock = self.session_lock(found.bot_id, &found.channel, &found.external_user);
         let _serialized = lock.lock().await;
         let current = self.store.get_session(org, session).await?;
         if current.status != SessionStatus::Handoff {

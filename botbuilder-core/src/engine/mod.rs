@@ -38,7 +38,7 @@ pub use rag::{
     NOTHING_FOUND_INSTRUCTIONS, RAG_CONTEXT_SHARE, RAG_MIN_SIMILARITY, RAG_TOP_K, SNIPPET_CHARS,
     SOURCES_INSTRUCTIONS,
 };
-pub use spend::SPEND_REFRESH;
+pub use spend::{SPEND_REFRESH, month_of};
 pub use tools::{TOOL_RESULT_BYTES, ToolRun};
 pub use understand::Understanding;
 
@@ -51,8 +51,7 @@ use tokio::sync::broadcast;
 
 use crate::clock::{Clock, SystemClock};
 use crate::domain::{
-    AiConfig, Feedback, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
-    SessionStatus,
+    AiConfig, Feedback, Message, MessageDirection, NewMessage, Rating, Session, SessionStatus,
 };
 use crate::fetch::Fetcher;
 use crate::id::{BotId, MessageId, OrgId};
@@ -440,6 +439,16 @@ impl Engine {
         let _no_listener_is_fine = self.events.send(event);
     }
 
+    /// The lock serializing the turns (and agent actions) of one conversation.
+    fn session_lock(
+        &self,
+        bot: BotId,
+        channel: &str,
+        external_user: &str,
+    ) -> Arc<tokio::sync::Mutex<()>> {
+        self.lock_for(&format!("{bot}\u{0}{channel}\u{0}{external_user}"))
+    }
+
     fn lock_for(&self, key: &str) -> Arc<tokio::sync::Mutex<()>> {
         let mut locks = self.locks.lock().expect("session locks poisoned");
         locks.retain(|_, lock| Arc::strong_count(lock) > 1);
@@ -504,11 +513,7 @@ impl Engine {
         deltas: Option<&DeltaSender>,
         history: Option<Vec<ChatMessage>>,
     ) -> Result<Turn, EngineError> {
-        let key = format!(
-            "{}\u{0}{}\u{0}{}",
-            inbound.bot, inbound.channel, inbound.external_user
-        );
-        let lock = self.lock_for(&key);
+        let lock = self.session_lock(inbound.bot, &inbound.channel, &inbound.external_user);
         let _serialized = lock.lock().await;
         self.turn(inbound, deltas, history).await
     }
@@ -546,29 +551,14 @@ impl Engine {
                 )
                 .await?;
         }
-        let created = self
-            .store
-            .create_session(
-                inbound.org,
-                inbound.bot,
-                NewSession {
-                    channel: inbound.channel.clone(),
-                    external_user: inbound.external_user.clone(),
-                    flow_version: snapshot.latest_flow,
-                },
-            )
-            .await;
-        let session = match created {
-            Ok(session) => session,
-            Err(StoreError::NotFound) => {
-                // Deleted since the snapshot was taken (on another instance).
-                self.invalidate_bot(inbound.bot);
-                return Err(EngineError::BotNotFound);
-            }
-            Err(e) => return Err(e.into()),
-        };
-        self.publish(EngineEvent::SessionStarted(session.clone()));
-        Ok(session)
+        self.start_session(
+            snapshot,
+            inbound.org,
+            inbound.bot,
+            &inbound.channel,
+            &inbound.external_user,
+        )
+        .await
     }
 
     async fn turn(

@@ -1,6 +1,7 @@
 //! Opening a conversation explicitly (the API's `POST …/conversations`), the same way a first
 //! message opens one.
 
+use super::snapshot::BotSnapshot;
 use super::{Engine, EngineError, EngineEvent};
 use crate::domain::{NewSession, Session};
 use crate::id::{BotId, OrgId};
@@ -18,6 +19,19 @@ impl Engine {
         external_user: &str,
     ) -> Result<Session, EngineError> {
         let snapshot = self.snapshot(org, bot).await?;
+        self.start_session(&snapshot, org, bot, channel, external_user)
+            .await
+    }
+
+    /// A new session on the snapshot's newest flow, published as started.
+    pub(super) async fn start_session(
+        &self,
+        snapshot: &BotSnapshot,
+        org: OrgId,
+        bot: BotId,
+        channel: &str,
+        external_user: &str,
+    ) -> Result<Session, EngineError> {
         let created = self
             .store
             .create_session(
@@ -33,6 +47,7 @@ impl Engine {
         let session = match created {
             Ok(session) => session,
             Err(StoreError::NotFound) => {
+                // Deleted since the snapshot was taken (on another instance).
                 self.invalidate_bot(bot);
                 return Err(EngineError::BotNotFound);
             }

@@ -52,8 +52,8 @@ pub(crate) struct Reservation {
     settled: bool,
 }
 
-/// The start of `now`'s calendar month (UTC).
-pub(crate) fn month_of(now: DateTime<Utc>) -> DateTime<Utc> {
+/// The start of `now`'s calendar month (UTC): where a monthly spend limit starts counting.
+pub fn month_of(now: DateTime<Utc>) -> DateTime<Utc> {
     Utc.with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
         .single()
         .unwrap_or(now)

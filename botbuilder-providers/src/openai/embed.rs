@@ -9,7 +9,7 @@
 use async_trait::async_trait;
 use botbuilder_core::embed::Embedder;
 use botbuilder_core::llm::ProviderError;
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 use serde::Deserialize;
 use serde_json::json;
 
@@ -72,15 +72,7 @@ impl OpenAiEmbedder {
                         .into(),
                 )
             })?;
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &config.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    ProviderError::Permanent("the API key is not a valid header".into())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        let headers = crate::remote::bearer_headers(config.api_key.as_ref())?;
         Ok(Self {
             id: config.id,
             shortens: model.starts_with("text-embedding-3"),

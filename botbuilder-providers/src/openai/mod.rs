@@ -21,7 +21,7 @@ use botbuilder_core::llm::{
     Capabilities, ChatRequest, ChatResponse, ChatRole, ChatStream, FinishReason, LlmProvider,
     ModelInfo, ProviderError, ToolCall, Usage,
 };
-use reqwest::header::{AUTHORIZATION, HeaderMap, HeaderValue};
+use reqwest::header::HeaderMap;
 
 use crate::catalog::{self, ModelCatalog};
 use crate::http::GuardedFetcher;
@@ -87,15 +87,7 @@ impl OpenAiProvider {
         fetcher: GuardedFetcher,
         catalog: Arc<ModelCatalog>,
     ) -> Result<Self, ProviderError> {
-        let mut headers = HeaderMap::new();
-        if let Some(key) = &config.api_key {
-            let mut value =
-                HeaderValue::from_str(&format!("Bearer {}", key.expose())).map_err(|_| {
-                    ProviderError::Permanent("the API key is not a valid header".into())
-                })?;
-            value.set_sensitive(true);
-            headers.insert(AUTHORIZATION, value);
-        }
+        let headers = crate::remote::bearer_headers(config.api_key.as_ref())?;
         Ok(Self {
             url: endpoint_url(&config.base_url, &["chat", "completions"]),
             id: config.id,

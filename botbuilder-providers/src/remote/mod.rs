@@ -243,6 +243,18 @@ impl std::fmt::Debug for ApiKey {
     }
 }
 
+/// Headers carrying `key` as `Authorization: Bearer` (marked sensitive), or none without one.
+pub(crate) fn bearer_headers(key: Option<&ApiKey>) -> Result<HeaderMap, ProviderError> {
+    let mut headers = HeaderMap::new();
+    if let Some(key) = key {
+        let mut value = reqwest::header::HeaderValue::from_str(&format!("Bearer {}", key.expose()))
+            .map_err(|_| ProviderError::Permanent("the API key is not a valid header".into()))?;
+        value.set_sensitive(true);
+        headers.insert(reqwest::header::AUTHORIZATION, value);
+    }
+    Ok(headers)
+}
+
 /// `base` with `segments` appended to its path (its query, as Azure-style URLs carry, kept).
 pub(crate) fn endpoint_url(base: &reqwest::Url, segments: &[&str]) -> reqwest::Url {
     let mut url = base.clone();

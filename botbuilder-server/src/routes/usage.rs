@@ -5,7 +5,7 @@ use axum::Json;
 use axum::extract::State;
 use botbuilder_core::domain::{UsageGrouping, UsageQuery, UsageRow};
 use botbuilder_core::id::BotId;
-use chrono::{DateTime, Datelike, NaiveDate, TimeZone, Utc};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -113,10 +113,7 @@ pub async fn get_usage(
     Query(params): Query<UsageParams>,
 ) -> ApiResult<Json<UsageView>> {
     let now = state.clock.now();
-    let month = Utc
-        .with_ymd_and_hms(now.year(), now.month(), 1, 0, 0, 0)
-        .single()
-        .unwrap_or(now);
+    let month = botbuilder_core::engine::month_of(now);
     let since = params
         .since
         .as_deref()
