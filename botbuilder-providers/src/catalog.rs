@@ -39,6 +39,16 @@ pub fn default_model(provider: &str) -> Option<&'static str> {
     }
 }
 
+/// The embedding model a knowledge base gets when it names `provider` without a model
+/// (`None`: the provider has no default, or no embeddings).
+pub fn default_embedding_model(provider: &str) -> Option<&'static str> {
+    match provider {
+        LOCAL => Some(crate::local::LOCAL_EMBEDDING_MODEL),
+        OPENAI => Some("text-embedding-3-small"),
+        _ => None,
+    }
+}
+
 /// One model (or family of models, by name prefix).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]

@@ -122,7 +122,7 @@ async fn main() -> anyhow::Result<()> {
     let knowledge = botbuilder_server::state::knowledge_service(
         store.clone(),
         store.clone(),
-        embedder.clone(),
+        botbuilder_server::state::Embedders::only(embedder.clone()),
         std::sync::Arc::new(botbuilder_core::knowledge::InProcessExtractor::default()),
     );
     let kb = knowledge

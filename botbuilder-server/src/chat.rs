@@ -10,14 +10,15 @@ use std::io::{IsTerminal, Write};
 use std::sync::Arc;
 
 use anyhow::Context;
-use botbuilder_core::embed::Embedder;
 use botbuilder_core::engine::Inbound;
 use botbuilder_core::id::BotId;
 use botbuilder_core::knowledge::DocumentExtractor;
 use serde_json::Value;
 use tokio::sync::mpsc;
 
-use crate::state::{engine_builder, fetcher, knowledge_service, open_backend, provider_registry};
+use crate::state::{
+    Embedders, engine_builder, fetcher, knowledge_service, open_backend, provider_registry,
+};
 
 /// What `/help` prints.
 pub const HELP: &str = "Type a message and press Enter. Commands:\n  /help  this help\n  \
@@ -96,12 +97,17 @@ pub fn render_reply(bot: &str, text: &str, payload: &Value) -> Vec<String> {
 /// Runs the chat (see the module docs).
 pub async fn chat(
     options: ChatOptions<'_>,
-    embedder: Arc<dyn Embedder>,
+    embedders: Embedders,
     extractor: Arc<dyn DocumentExtractor>,
 ) -> anyhow::Result<()> {
     let bot: BotId = options.bot.parse().context("--bot must be a bot id")?;
     let (store, queue) = open_backend(options.database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder, extractor));
+    let knowledge = Arc::new(knowledge_service(
+        store.clone(),
+        queue,
+        embedders,
+        extractor,
+    ));
     let found = store
         .get_public_bot(bot)
         .await

@@ -159,13 +159,21 @@ pub enum AdminCommand {
     },
 }
 
-/// The embedder a settings layer names (see [`crate::state::embedder`]).
-fn partial_embedder(
-    partial: &PartialSettings,
-) -> anyhow::Result<std::sync::Arc<dyn botbuilder_core::embed::Embedder>> {
+/// The embedders a settings layer names (see [`crate::state::embedder`]): knowledge bases
+/// that chose their own embedder reach it with the server-wide credentials (organizations'
+/// own are only read by the server).
+fn partial_embedders(partial: &PartialSettings) -> anyhow::Result<crate::state::Embedders> {
     let llm = crate::config::LlmSettings::resolve(partial)?;
-    let operator = crate::state::operator_fetcher(partial.fetch_proxy.as_deref())?;
-    embedder(partial.embedding_model_dir.as_deref(), &llm, operator)
+    let proxy = partial.fetch_proxy.as_deref();
+    let operator = crate::state::operator_fetcher(proxy)?;
+    let allow = partial.fetch_allow.clone().unwrap_or_default();
+    let tenant = crate::state::fetcher(&allow, proxy)?;
+    Ok(crate::state::Embedders {
+        default: embedder(partial.embedding_model_dir.as_deref(), &llm, operator)?,
+        chosen: Some(std::sync::Arc::new(crate::state::provider_registry(
+            &llm, tenant, proxy,
+        )?)),
+    })
 }
 
 /// `admin rotate-master-key` (see [`AdminCommand::RotateMasterKey`]).
@@ -334,7 +342,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Chat { bot, user } => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            let embedder = partial_embedder(&partial)?;
+            let embedders = partial_embedders(&partial)?;
             let llm = crate::config::LlmSettings::resolve(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
@@ -351,7 +359,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 fetch_proxy: proxy.as_deref(),
                 llm: &llm,
             };
-            crate::chat::chat(options, embedder, extractor).await
+            crate::chat::chat(options, embedders, extractor).await
         }
         Command::Kb(KbCommand::Create {
             org,
@@ -359,12 +367,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             description,
         }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            let embedder = partial_embedder(&partial)?;
+            let embedders = partial_embedders(&partial)?;
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
             let org = org.parse().context("--org must be an organization id")?;
-            let kb = crate::ingest::create_knowledge_base(&url, embedder, org, name, description)
+            let kb = crate::ingest::create_knowledge_base(&url, embedders, org, name, description)
                 .await?;
             println!("{}", kb.id);
             eprintln!(
@@ -386,7 +394,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            let embedder = partial_embedder(&partial)?;
+            let embedders = partial_embedders(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
                 .database_url
@@ -395,7 +403,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             let progress = std::io::IsTerminal::is_terminal(&std::io::stderr());
             let extractor = document_extractor(program, limits);
             let report =
-                crate::ingest::ingest(&url, embedder, extractor, kb, &paths, progress).await?;
+                crate::ingest::ingest(&url, embedders, extractor, kb, &paths, progress).await?;
             print!("{}", report.summary());
             anyhow::ensure!(
                 report.failed.is_empty(),

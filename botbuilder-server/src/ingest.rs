@@ -13,7 +13,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use botbuilder_core::domain::{DocumentSource, DocumentStatus};
-use botbuilder_core::embed::Embedder;
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
 use botbuilder_core::knowledge::extract::{content_type_for_name, own_title};
 use botbuilder_core::knowledge::{DocumentExtractor, KnowledgeError, Upload};
@@ -21,12 +20,12 @@ use botbuilder_core::store::StoreError;
 use indicatif::{ProgressBar, ProgressStyle};
 
 use crate::routes::documents::sha256_hex;
-use crate::state::{knowledge_service, open_backend};
+use crate::state::{Embedders, knowledge_service, open_backend};
 
-/// Creates a knowledge base in `org` on `database_url`, recording `embedder`'s model.
+/// Creates a knowledge base in `org` on `database_url`, recording the default embedder.
 pub async fn create_knowledge_base(
     database_url: &str,
-    embedder: Arc<dyn Embedder>,
+    embedders: Embedders,
     org: botbuilder_core::id::OrgId,
     name: String,
     description: String,
@@ -45,7 +44,7 @@ pub async fn create_knowledge_base(
         .await
         .with_context(|| format!("no organization {org} in {database_url}"))?;
     let extractor = Arc::new(botbuilder_core::knowledge::InProcessExtractor::default());
-    let knowledge = knowledge_service(store, queue, embedder, extractor);
+    let knowledge = knowledge_service(store, queue, embedders, extractor);
     Ok(knowledge
         .create_knowledge_base(org, name, description)
         .await?)
@@ -185,18 +184,23 @@ fn walk(dir: &Path, files: &mut Vec<PathBuf>) -> anyhow::Result<()> {
     Ok(())
 }
 
-/// Adds `paths` to knowledge base `kb` in `database_url` and ingests them with `embedder`,
+/// Adds `paths` to knowledge base `kb` in `database_url` and ingests them with its embedder (one of `embedders`),
 /// reading them with `extractor` (see the module docs); `progress` draws a bar on the terminal.
 pub async fn ingest(
     database_url: &str,
-    embedder: Arc<dyn Embedder>,
+    embedders: Embedders,
     extractor: Arc<dyn DocumentExtractor>,
     kb: KnowledgeBaseId,
     paths: &[PathBuf],
     progress: bool,
 ) -> anyhow::Result<IngestReport> {
     let (store, queue) = open_backend(database_url).await?;
-    let knowledge = Arc::new(knowledge_service(store.clone(), queue, embedder, extractor));
+    let knowledge = Arc::new(knowledge_service(
+        store.clone(),
+        queue,
+        embedders,
+        extractor,
+    ));
     let base = store
         .locate_knowledge_base(kb)
         .await

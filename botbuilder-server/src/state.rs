@@ -7,7 +7,7 @@ use std::sync::Arc;
 use anyhow::{Context, bail};
 use botbuilder_core::auth::{PasswordHasher, TokenIssuer};
 use botbuilder_core::clock::{Clock, SystemClock};
-use botbuilder_core::embed::Embedder;
+use botbuilder_core::embed::{Embedder, EmbedderResolver};
 use botbuilder_core::fetch::Fetcher;
 use botbuilder_core::knowledge::service::DEFAULT_HYBRID_VECTOR_WEIGHT;
 use botbuilder_core::knowledge::{
@@ -245,24 +245,60 @@ pub fn embedder(
     }
 }
 
-/// The knowledge service every entry point uses, indexing with `embedder` and reading
-/// documents with `extractor`. Hybrid search weighs a semantic embedder's ranking like
+/// The embedders knowledge is indexed with.
+#[derive(Clone)]
+pub struct Embedders {
+    /// The deployment's default (see [`embedder`]).
+    pub default: Arc<dyn Embedder>,
+    /// Finds the ones knowledge bases choose (the [`ProviderRegistry`]); without it, only
+    /// the default can be chosen.
+    pub chosen: Option<Arc<dyn EmbedderResolver>>,
+}
+
+impl Embedders {
+    /// Only `default`.
+    pub fn only(default: Arc<dyn Embedder>) -> Self {
+        Self {
+            default,
+            chosen: None,
+        }
+    }
+}
+
+impl std::fmt::Debug for Embedders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Embedders")
+            .field("default", &self.default.model())
+            .finish_non_exhaustive()
+    }
+}
+
+/// The knowledge service every entry point uses, indexing with the default embedder unless
+/// a knowledge base chose another, and reading documents with `extractor`. Hybrid search weighs a semantic embedder's ranking like
 /// keyword's; the hashed embedder's at [`DEFAULT_HYBRID_VECTOR_WEIGHT`] (it ranks worse than
 /// BM25).
 pub fn knowledge_service(
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
-    embedder: Arc<dyn Embedder>,
+    embedders: Embedders,
     extractor: Arc<dyn DocumentExtractor>,
 ) -> KnowledgeService {
+    let Embedders {
+        default: embedder,
+        chosen,
+    } = embedders;
     let weight = if embedder.id() == "local" {
         DEFAULT_HYBRID_VECTOR_WEIGHT
     } else {
         SEMANTIC_HYBRID_VECTOR_WEIGHT
     };
-    KnowledgeService::new(store, queue, embedder)
+    let service = KnowledgeService::new(store, queue, embedder)
         .with_extractor(extractor)
-        .with_hybrid_vector_weight(weight)
+        .with_hybrid_vector_weight(weight);
+    match chosen {
+        Some(chosen) => service.with_embedders(chosen),
+        None => service,
+    }
 }
 
 /// This process's program when it is the `botbuilder` binary (which has the `extract`
@@ -361,12 +397,6 @@ impl AppState {
         )?;
         let extractor =
             document_extractor(settings.extract_program.clone(), settings.extract_limits);
-        let knowledge = Arc::new(knowledge_service(
-            store.clone(),
-            queue.clone(),
-            embedder,
-            extractor,
-        ));
         let providers = Arc::new(
             provider_registry(
                 &settings.llm,
@@ -375,6 +405,15 @@ impl AppState {
             )?
             .with_organization_credentials(stored_credentials.clone()),
         );
+        let knowledge = Arc::new(knowledge_service(
+            store.clone(),
+            queue.clone(),
+            Embedders {
+                default: embedder,
+                chosen: Some(providers.clone()),
+            },
+            extractor,
+        ));
         let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())
             .clock(clock.clone())

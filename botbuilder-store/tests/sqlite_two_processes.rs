@@ -32,8 +32,11 @@ async fn two_stores_on_one_file_write_side_by_side() {
             NewKnowledgeBase {
                 name: "Docs".into(),
                 description: String::new(),
-                embedding_model: "m".into(),
-                embedding_dimensions: 2,
+                embedding: botbuilder_core::domain::EmbedderRecord {
+                    provider: "local".into(),
+                    model: "m".into(),
+                    dimensions: 2,
+                },
             },
         )
         .await

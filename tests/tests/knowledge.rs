@@ -8,6 +8,7 @@ use std::sync::Arc;
 use support::{open, org, upload};
 
 use botbuilder_core::domain::{DocumentStatus, NewOrganization, NewUser};
+use botbuilder_core::embed::EmbeddingChoice;
 use botbuilder_core::knowledge::{
     ExtractError, KnowledgeError, KnowledgeService, SearchMode, SearchRequest, Upload,
 };
@@ -318,7 +319,8 @@ async fn failing_ingestion_is_dead_lettered_retried_and_reindexed() {
             .is_empty()
     );
 
-    // A new embedding model: re-indexing records it and ingests every document again. Until
+    // A new embedding model: moving the knowledge base to it records it and ingests every
+    // document again (re-indexing alone cannot: its old model is no longer offered). Until
     // then vector search skips the old vectors; keyword search keeps working.
     let upgraded = KnowledgeService::new(
         store.clone(),
@@ -329,7 +331,19 @@ async fn failing_ingestion_is_dead_lettered_retried_and_reindexed() {
             broken: false.into(),
         }),
     );
-    let (kb_after, queued) = upgraded.reindex(org, kb.id).await.unwrap();
+    assert!(matches!(
+        upgraded.reindex(org, kb.id).await,
+        Err(KnowledgeError::EmbedderUnavailable(_))
+    ));
+    let new_model = EmbeddingChoice {
+        provider: "switchable".into(),
+        model: Some("local-v2-128".into()),
+        dimensions: None,
+    };
+    let (kb_after, queued) = upgraded
+        .change_embedder(org, kb.id, &new_model)
+        .await
+        .unwrap();
     assert_eq!(queued, 1);
     assert_eq!(
         (

@@ -16,7 +16,11 @@ pub struct KnowledgeBase {
     pub name: String,
     /// Free text.
     pub description: String,
-    /// The embedder its vectors come from (`local`, ...).
+    /// The provider of the embedder its vectors come from (`local`, `openai`, ...); empty
+    /// for knowledge bases created before it was recorded (they use the deployment's
+    /// default embedder).
+    pub embedding_provider: String,
+    /// The embedding model its vectors come from.
     pub embedding_model: String,
     /// Dimensions of its vectors.
     pub embedding_dimensions: u32,
@@ -34,9 +38,18 @@ pub struct NewKnowledgeBase {
     /// Free text.
     pub description: String,
     /// The embedder its vectors come from.
-    pub embedding_model: String,
-    /// Dimensions of its vectors.
-    pub embedding_dimensions: u32,
+    pub embedding: EmbedderRecord,
+}
+
+/// The embedder recorded on a knowledge base.
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub struct EmbedderRecord {
+    /// Provider id (`local`, `openai`, `openai-compatible`, ...).
+    pub provider: String,
+    /// Model name.
+    pub model: String,
+    /// Vector length.
+    pub dimensions: u32,
 }
 
 /// Changes to a knowledge base; `None` leaves a field as it is.
@@ -46,8 +59,8 @@ pub struct KnowledgeBasePatch {
     pub name: Option<String>,
     /// New description.
     pub description: Option<String>,
-    /// New embedder and the dimensions of its vectors (set when re-indexing).
-    pub embedding: Option<(String, u32)>,
+    /// New embedder (set when re-indexing).
+    pub embedding: Option<EmbedderRecord>,
 }
 
 /// Where a document is in ingestion.

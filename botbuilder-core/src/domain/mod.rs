@@ -30,8 +30,8 @@ pub use conversation::{
 pub use credential::{NewProviderCredential, ProviderCredential, SealedSecret};
 pub use flow::{FlowDraft, FlowVersion};
 pub use knowledge::{
-    Chunk, ChunkText, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch,
-    NewChunk, NewDocument, NewKnowledgeBase, ScoredChunk,
+    Chunk, ChunkText, Document, DocumentSource, DocumentStatus, EmbedderRecord, KnowledgeBase,
+    KnowledgeBasePatch, NewChunk, NewDocument, NewKnowledgeBase, ScoredChunk,
 };
 pub use nlu::{Entity, EntityPatch, Intent, IntentPatch, NewEntity, NewIntent};
 pub use org::{

@@ -91,6 +91,9 @@ impl LlmProvider for LocalProvider {
     }
 }
 
+/// The model name of [`LocalEmbedder`].
+pub const LOCAL_EMBEDDING_MODEL: &str = "local-hashed-ngrams-v1";
+
 /// An offline embedder: hashed word unigrams, bigrams and character trigrams, L2-normalized.
 /// Deterministic across runs and platforms (FNV-1a hashing), no model files.
 #[derive(Debug, Clone, Copy)]
@@ -157,7 +160,7 @@ impl Embedder for LocalEmbedder {
     }
 
     fn model(&self) -> &str {
-        "local-hashed-ngrams-v1"
+        LOCAL_EMBEDDING_MODEL
     }
 
     fn dimensions(&self) -> usize {

@@ -11,10 +11,12 @@ use axum::response::IntoResponse;
 use botbuilder_core::domain::{
     Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, Page,
 };
+use botbuilder_core::embed::{EmbedderUnavailable, EmbeddingChoice};
 use botbuilder_core::id::{DocumentId, KnowledgeBaseId};
 use botbuilder_core::knowledge::{
     ExtractError, KnowledgeError, SearchHit, SearchMode, SearchRequest,
 };
+use botbuilder_core::llm::Unavailable;
 use chrono::{DateTime, Utc};
 use garde::Validate;
 use serde::{Deserialize, Serialize};
@@ -46,6 +48,21 @@ impl From<KnowledgeError> for ApiError {
             KnowledgeError::Queue(e) => Self::Unavailable(Box::new(e)),
             // The embedding API failed (down, refusing its key): an upstream problem.
             KnowledgeError::Embedder(e) => Self::Unavailable(Box::new(e)),
+            KnowledgeError::EmbedderUnavailable(EmbedderUnavailable::Provider(
+                Unavailable::MissingCredentials,
+            )) => Self::Conflict(
+                "the knowledge base's embedding provider has no credentials in this organization \
+                 (PUT …/provider-credentials/{provider}) or on the server"
+                    .to_owned(),
+            ),
+            KnowledgeError::EmbedderUnavailable(EmbedderUnavailable::Unsupported {
+                message,
+                ..
+            }) => Self::Conflict(format!(
+                "the knowledge base's embedder is no longer offered ({message}); choose \
+                 another (PATCH with `embedding`)"
+            )),
+            KnowledgeError::EmbedderUnavailable(e) => Self::Unavailable(Box::new(e)),
             KnowledgeError::Vectors(e) => {
                 Self::Conflict(format!("{e}; re-index the knowledge base (POST …/reindex)"))
             }
@@ -65,7 +82,11 @@ pub struct KnowledgeBaseView {
     pub name: String,
     /// Description.
     pub description: String,
-    /// The embedder its vectors come from.
+    /// The provider of the embedder its vectors come from (`local`, `openai`,
+    /// `openai-compatible`, `sentence-transformers`; empty for knowledge bases from before it
+    /// was recorded, which use the server's default until re-indexed).
+    pub embedding_provider: String,
+    /// The embedding model its vectors come from.
     pub embedding_model: String,
     /// Dimensions of its vectors.
     pub embedding_dimensions: u32,
@@ -82,6 +103,7 @@ impl From<&KnowledgeBase> for KnowledgeBaseView {
             organization_id: k.org_id.as_uuid(),
             name: k.name.clone(),
             description: k.description.clone(),
+            embedding_provider: k.embedding_provider.clone(),
             embedding_model: k.embedding_model.clone(),
             embedding_dimensions: k.embedding_dimensions,
             created_at: k.created_at,
@@ -192,6 +214,12 @@ pub struct CreateKnowledgeBase {
     #[serde(default)]
     #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
     pub description: String,
+    /// The embedder, `{"provider","model"?,"dimensions"?}` (default: the server's). The
+    /// provider must have credentials in the organization or on the server; a model whose
+    /// vector size is not known needs `dimensions`.
+    #[garde(skip)]
+    #[schema(value_type = Option<Object>)]
+    pub embedding: Option<EmbeddingChoice>,
 }
 
 /// Changes to a knowledge base.
@@ -204,6 +232,10 @@ pub struct UpdateKnowledgeBase {
     /// New description.
     #[garde(length(chars, max = MAX_DESCRIPTION_CHARS))]
     pub description: Option<String>,
+    /// Another embedder (as at creation): every document is queued to be embedded again.
+    #[garde(skip)]
+    #[schema(value_type = Option<Object>)]
+    pub embedding: Option<EmbeddingChoice>,
 }
 
 /// A search.
@@ -264,23 +296,37 @@ pub async fn list_knowledge_bases(
     Ok(Json(PageView::from_page(&page)))
 }
 
-/// Creates a knowledge base, indexed with the server's embedder.
+/// Creates a knowledge base, indexed with the embedder it names or the server's.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases", tag = "knowledge", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = CreateKnowledgeBase,
-    responses((status = 201, body = KnowledgeBaseView), (status = 400, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 201, body = KnowledgeBaseView), (status = 400, body = Problem), (status = 403, body = Problem), (status = 503, body = Problem)))]
 pub async fn create_knowledge_base(
     State(state): State<AppState>,
     access: OrgAccess<perm::BotsWrite>,
     ValidJson(req): ValidJson<CreateKnowledgeBase>,
 ) -> ApiResult<impl IntoResponse> {
-    let kb = state
-        .knowledge
-        .create_knowledge_base(access.org, req.name.trim().to_owned(), req.description)
-        .await?;
+    let name = req.name.trim().to_owned();
+    let kb = match &req.embedding {
+        Some(choice) => {
+            state
+                .knowledge
+                .create_knowledge_base_with_embedder(access.org, name, req.description, choice)
+                .await?
+        }
+        None => {
+            state
+                .knowledge
+                .create_knowledge_base(access.org, name, req.description)
+                .await?
+        }
+    };
     let audit = AuditRecord::new("knowledge_base.create")
         .target("knowledge_base", kb.id)
-        .details(json!({ "name": kb.name }));
+        .details(json!({
+            "name": kb.name,
+            "embedding": { "provider": kb.embedding_provider, "model": kb.embedding_model },
+        }));
     Ok((
         StatusCode::CREATED,
         audit,
@@ -301,17 +347,29 @@ pub async fn get_knowledge_base(
     Ok(Json((&kb).into()))
 }
 
-/// Renames or re-describes a knowledge base.
+/// Renames or re-describes a knowledge base, or moves it to another embedder (which queues
+/// every document to be embedded again, as `POST …/reindex` does).
 #[utoipa::path(patch, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}", tag = "knowledge", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
     request_body = UpdateKnowledgeBase,
-    responses((status = 200, body = KnowledgeBaseView), (status = 400, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = KnowledgeBaseView), (status = 400, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
 pub async fn update_knowledge_base(
     State(state): State<AppState>,
     access: OrgAccess<perm::BotsWrite>,
     Path(path): Path<KbPath>,
     ValidJson(req): ValidJson<UpdateKnowledgeBase>,
 ) -> ApiResult<impl IntoResponse> {
+    let mut details = json!({});
+    if let Some(choice) = &req.embedding {
+        let (kb, queued) = state
+            .knowledge
+            .change_embedder(access.org, path.kb, choice)
+            .await?;
+        details = json!({
+            "embedding": { "provider": kb.embedding_provider, "model": kb.embedding_model },
+            "queued_documents": queued,
+        });
+    }
     let patch = KnowledgeBasePatch {
         name: req.name.map(|n| n.trim().to_owned()),
         description: req.description,
@@ -321,7 +379,9 @@ pub async fn update_knowledge_base(
         .store
         .update_knowledge_base(access.org, path.kb, patch)
         .await?;
-    let audit = AuditRecord::new("knowledge_base.update").target("knowledge_base", kb.id);
+    let audit = AuditRecord::new("knowledge_base.update")
+        .target("knowledge_base", kb.id)
+        .details(details);
     Ok((audit, Json(KnowledgeBaseView::from(&kb))))
 }
 
@@ -519,12 +579,13 @@ pub struct ReindexView {
     pub queued_documents: usize,
 }
 
-/// Re-indexes the knowledge base with the server's embedder (after the embedding model
-/// changed): records the model and dimensions and queues every document again (202). Keyword
+/// Re-indexes the knowledge base with its embedder (after the model behind its name
+/// changed; one from before embedders were recorded gets the server's): records the
+/// embedder and queues every document again (202). Keyword
 /// search keeps working meanwhile; vector search covers each document once it is `ready`.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex", tag = "knowledge", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("kb" = Uuid, Path, description = "Knowledge base id")),
-    responses((status = 202, body = ReindexView), (status = 404, body = Problem)))]
+    responses((status = 202, body = ReindexView), (status = 404, body = Problem), (status = 409, body = Problem), (status = 503, body = Problem)))]
 pub async fn reindex(
     State(state): State<AppState>,
     access: OrgAccess<perm::BotsWrite>,

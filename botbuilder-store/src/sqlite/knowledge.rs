@@ -17,8 +17,8 @@ use crate::error::{corrupt, store_err};
 
 macro_rules! kb_columns {
     () => {
-        "id, organization_id, name, description, embedding_model, embedding_dimensions, \
-         created_at, updated_at"
+        "id, organization_id, name, description, embedding_provider, embedding_model, \
+         embedding_dimensions, created_at, updated_at"
     };
 }
 
@@ -44,6 +44,7 @@ struct KbRow {
     organization_id: Uuid,
     name: String,
     description: String,
+    embedding_provider: String,
     embedding_model: String,
     embedding_dimensions: i64,
     created_at: i64,
@@ -59,6 +60,7 @@ impl TryFrom<KbRow> for KnowledgeBase {
             org_id: r.organization_id.into(),
             name: r.name,
             description: r.description,
+            embedding_provider: r.embedding_provider,
             embedding_model: r.embedding_model,
             embedding_dimensions: u32::try_from(r.embedding_dimensions)
                 .map_err(|e| corrupt("embedding dimensions", e))?,
@@ -192,17 +194,19 @@ impl KnowledgeRepo for SqliteStore {
     ) -> StoreResult<KnowledgeBase> {
         let now = micros(self.now());
         sqlx::query_as::<_, KbRow>(concat!(
-            "INSERT INTO knowledge_bases (id, organization_id, name, description, embedding_model,
-                                          embedding_dimensions, created_at, updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
+            "INSERT INTO knowledge_bases (id, organization_id, name, description, embedding_provider,
+                                          embedding_model, embedding_dimensions, created_at,
+                                          updated_at)
+             VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING ",
             kb_columns!()
         ))
         .bind(Uuid::now_v7())
         .bind(org.as_uuid())
         .bind(&new.name)
         .bind(&new.description)
-        .bind(&new.embedding_model)
-        .bind(i64::from(new.embedding_dimensions))
+        .bind(&new.embedding.provider)
+        .bind(&new.embedding.model)
+        .bind(i64::from(new.embedding.dimensions))
         .bind(now)
         .bind(now)
         .fetch_one(&self.writer)
@@ -276,7 +280,8 @@ impl KnowledgeRepo for SqliteStore {
             "UPDATE knowledge_bases SET name = COALESCE(?3, name),
                     description = COALESCE(?4, description), updated_at = ?5,
                     embedding_model = COALESCE(?6, embedding_model),
-                    embedding_dimensions = COALESCE(?7, embedding_dimensions)
+                    embedding_dimensions = COALESCE(?7, embedding_dimensions),
+                    embedding_provider = COALESCE(?8, embedding_provider)
              WHERE organization_id = ?1 AND id = ?2 RETURNING ",
             kb_columns!()
         ))
@@ -285,8 +290,9 @@ impl KnowledgeRepo for SqliteStore {
         .bind(patch.name)
         .bind(patch.description)
         .bind(micros(self.now()))
-        .bind(patch.embedding.as_ref().map(|(model, _)| model.clone()))
-        .bind(patch.embedding.map(|(_, dimensions)| i64::from(dimensions)))
+        .bind(patch.embedding.as_ref().map(|e| e.model.clone()))
+        .bind(patch.embedding.as_ref().map(|e| i64::from(e.dimensions)))
+        .bind(patch.embedding.map(|e| e.provider))
         .fetch_one(&self.writer)
         .await
         .map_err(store_err)?

@@ -42,11 +42,12 @@ impl KnowledgeService {
                 return Err(e.into());
             }
         };
+        let embedder = self.embedder_of(&kb).await?;
         let mut chunks = Vec::with_capacity(pieces.len());
         let total = pieces.len().max(1);
         for batch in pieces.chunks(EMBED_BATCH) {
             let texts: Vec<String> = batch.iter().map(|p| embedding_text(&document, p)).collect();
-            let vectors = self.embedder.embed_texts(&texts).await?;
+            let vectors = embedder.embed_texts(&texts).await?;
             if vectors
                 .iter()
                 .any(|v| v.len() != kb.embedding_dimensions as usize)

@@ -8,12 +8,19 @@
 //! that cannot be read fails at once with the reason; one whose job keeps failing ends
 //! `failed` when the queue dead-letters the job.
 //!
+//! Each knowledge base records the embedder its vectors come from (provider, model, size):
+//! the service's default one, or one it chose at creation through the service's
+//! [`EmbedderResolver`] ([`KnowledgeService::with_embedders`]). Changing it re-indexes
+//! ([`KnowledgeService::change_embedder`]); search embeds the query once per embedder among
+//! the knowledge bases searched.
+//!
 //! [`KnowledgeService::search`] runs keyword (BM25), vector (cosine) or hybrid search (both,
 //! fused by reciprocal rank) over in-process indexes of each knowledge base
 //! ([`KeywordIndex`], [`VectorIndex`]), built from the store on first use and rebuilt after
 //! the knowledge base changes. The knowledge base is the index, so the organization and
 //! knowledge base filter is applied inside the search, never after it.
 
+mod embedding;
 mod ingestion;
 
 use std::collections::HashMap;
@@ -33,7 +40,7 @@ use crate::domain::{
     Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
     NewDocument, NewKnowledgeBase, PageRequest,
 };
-use crate::embed::Embedder;
+use crate::embed::{Embedder, EmbedderResolver, EmbedderUnavailable};
 use crate::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
 use crate::llm::ProviderError;
 use crate::queue::{JobQueue, LeasedJob, NewJob, QueueError};
@@ -89,9 +96,13 @@ pub enum KnowledgeError {
     /// Stored vectors do not fit the knowledge base (changed embedder without re-indexing).
     #[error(transparent)]
     Vectors(#[from] VectorError),
-    /// The input breaks a rule (a blank title).
+    /// The input breaks a rule (a blank title, an embedder that cannot serve).
     #[error(transparent)]
     Invalid(#[from] crate::validate::Invalid),
+    /// The knowledge base's embedder cannot be reached for its organization now (its
+    /// credentials were removed or cannot be read).
+    #[error(transparent)]
+    EmbedderUnavailable(#[from] EmbedderUnavailable),
 }
 
 /// A document to add.
@@ -112,6 +123,8 @@ pub struct Upload {
 /// The search indexes of one knowledge base.
 #[derive(Debug)]
 struct KbIndex {
+    /// The knowledge base as it was when the index was built (its embedder).
+    kb: KnowledgeBase,
     vectors: VectorIndex,
     keywords: KeywordIndex,
 }
@@ -176,6 +189,7 @@ pub struct KnowledgeService {
     store: Arc<dyn Store>,
     queue: Arc<dyn JobQueue>,
     embedder: Arc<dyn Embedder>,
+    embedders: Option<Arc<dyn EmbedderResolver>>,
     extractor: Arc<dyn DocumentExtractor>,
     chunking: ChunkOptions,
     lease: Duration,
@@ -211,6 +225,7 @@ impl KnowledgeService {
             store,
             queue,
             embedder,
+            embedders: None,
             extractor: Arc::new(InProcessExtractor::default()),
             chunking: ChunkOptions::default(),
             lease: INGEST_LEASE,
@@ -221,9 +236,11 @@ impl KnowledgeService {
         }
     }
 
-    /// How much the vector ranking counts in hybrid search (keyword counts 1). The default
-    /// suits the offline hashed embedder, which ranks worse than BM25; a semantic embedder
-    /// deserves 1.
+    /// How much the default embedder's vector ranking counts in hybrid search (keyword counts
+    /// 1). The default suits the offline hashed embedder, which ranks worse than BM25; a
+    /// semantic embedder deserves 1. Knowledge bases with another embedder weigh
+    /// [`DEFAULT_HYBRID_VECTOR_WEIGHT`] for the hashed one (id `local`), else
+    /// [`SEMANTIC_HYBRID_VECTOR_WEIGHT`]; a search over several takes the largest.
     #[must_use]
     pub fn with_hybrid_vector_weight(mut self, weight: f32) -> Self {
         self.hybrid_vector_weight = weight.max(0.0);
@@ -251,12 +268,12 @@ impl KnowledgeService {
         self
     }
 
-    /// The embedder new knowledge bases are indexed with.
+    /// The embedder knowledge bases are indexed with unless they choose another.
     pub fn embedder(&self) -> &dyn Embedder {
         self.embedder.as_ref()
     }
 
-    /// Creates a knowledge base recording the service's embedding model and dimensions.
+    /// Creates a knowledge base indexed with the service's default embedder.
     pub async fn create_knowledge_base(
         &self,
         org: OrgId,
@@ -266,8 +283,7 @@ impl KnowledgeService {
         let new = NewKnowledgeBase {
             name,
             description,
-            embedding_model: self.embedder.model().to_owned(),
-            embedding_dimensions: u32::try_from(self.embedder.dimensions()).unwrap_or(u32::MAX),
+            embedding: embedding::record_of(self.embedder.as_ref()),
         };
         Ok(self.store.create_knowledge_base(org, new).await?)
     }
@@ -362,43 +378,6 @@ impl KnowledgeService {
         Ok(document)
     }
 
-    /// Re-indexes `kb` with the service's embedder: records its model and dimensions on the
-    /// knowledge base and queues every document for ingestion again (from the stored bytes).
-    /// Until a document is done, vector search skips its old vectors; keyword search keeps
-    /// finding its chunks. Returns the knowledge base and how many documents were queued.
-    pub async fn reindex(
-        &self,
-        org: OrgId,
-        kb: KnowledgeBaseId,
-    ) -> Result<(KnowledgeBase, usize), KnowledgeError> {
-        let patch = KnowledgeBasePatch {
-            embedding: Some((
-                self.embedder.model().to_owned(),
-                u32::try_from(self.embedder.dimensions()).unwrap_or(u32::MAX),
-            )),
-            ..KnowledgeBasePatch::default()
-        };
-        let updated = self.store.update_knowledge_base(org, kb, patch).await?;
-        self.forget_index(kb);
-        let mut queued = 0;
-        let mut page = PageRequest::first(PageRequest::MAX_LIMIT);
-        loop {
-            let documents = self.store.list_documents(org, kb, page).await?;
-            for document in &documents.items {
-                self.store
-                    .set_document_status(org, document.id, DocumentStatus::Pending, 0.0, None)
-                    .await?;
-                self.enqueue_ingestion(org, kb, document.id).await?;
-                queued += 1;
-            }
-            match documents.next_cursor {
-                Some(cursor) => page.cursor = Some(cursor),
-                None => break,
-            }
-        }
-        Ok((updated, queued))
-    }
-
     /// Renames a document (1 to [`crate::validate::MAX_NAME_CHARS`] × 3 characters). Search
     /// finds it by its new title at once (keyword); its vectors, which embed the title, are
     /// rebuilt by ingesting it again from the stored bytes.
@@ -481,9 +460,11 @@ impl KnowledgeService {
         // (re-indexing is under way): left out rather than failing the search.
         let vectors = self.store.chunk_embeddings(org, kb.id).await?;
         let texts = self.store.chunk_texts(org, kb.id).await?;
+        let recorded = kb.clone();
         let build = move || -> Result<KbIndex, VectorError> {
             let vectors = vectors.into_iter().filter(|(_, v)| v.len() == dimensions);
             Ok(KbIndex {
+                kb: recorded,
                 vectors: VectorIndex::from_vectors(dimensions, vectors)?,
                 keywords: KeywordIndex::build_chunks(&texts),
             })
@@ -515,11 +496,12 @@ impl KnowledgeService {
         for kb in kbs {
             indexes.push(self.index(org, *kb).await?);
         }
-        let query_vector =
+        // The query embedded once per embedder among the knowledge bases, in index order.
+        let (query_vectors, vector_weight) =
             if request.mode != SearchMode::Keyword && !request.query.trim().is_empty() {
-                Some(self.embedder.embed_text(&request.query).await?)
+                self.embed_query(&indexes, &request.query).await?
             } else {
-                None
+                (vec![None; indexes.len()], self.hybrid_vector_weight)
             };
         let keyword_side = || -> Vec<(ChunkId, f32)> {
             if request.mode == SearchMode::Vector {
@@ -534,11 +516,9 @@ impl KnowledgeService {
             found
         };
         let vector_side = || -> Result<Vec<(ChunkId, f32)>, VectorError> {
-            let Some(query) = &query_vector else {
-                return Ok(Vec::new());
-            };
             let mut found = Vec::new();
-            for index in &indexes {
+            for (index, query) in indexes.iter().zip(&query_vectors) {
+                let Some(query) = query else { continue };
                 if query.len() != index.vectors.dimensions() {
                     continue; // indexed with another embedder; re-index to search it by vector
                 }
@@ -559,7 +539,7 @@ impl KnowledgeService {
                 let vector_ids: Vec<ChunkId> = vector.iter().map(|(id, _)| *id).collect();
                 let lists = [
                     (1.0, keyword_ids.as_slice()),
-                    (self.hybrid_vector_weight, vector_ids.as_slice()),
+                    (vector_weight, vector_ids.as_slice()),
                 ];
                 weighted_reciprocal_rank_fusion(&lists, RRF_K)
             }

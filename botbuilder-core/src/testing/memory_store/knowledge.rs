@@ -86,8 +86,9 @@ impl KnowledgeRepo for InMemoryStore {
             org_id: org,
             name: new.name,
             description: new.description,
-            embedding_model: new.embedding_model,
-            embedding_dimensions: new.embedding_dimensions,
+            embedding_provider: new.embedding.provider,
+            embedding_model: new.embedding.model,
+            embedding_dimensions: new.embedding.dimensions,
             created_at: now,
             updated_at: now,
         };
@@ -145,9 +146,10 @@ impl KnowledgeRepo for InMemoryStore {
         if let Some(description) = patch.description {
             stored.description = description;
         }
-        if let Some((model, dimensions)) = patch.embedding {
-            stored.embedding_model = model;
-            stored.embedding_dimensions = dimensions;
+        if let Some(embedding) = patch.embedding {
+            stored.embedding_provider = embedding.provider;
+            stored.embedding_model = embedding.model;
+            stored.embedding_dimensions = embedding.dimensions;
         }
         stored.updated_at = now;
         Ok(stored.clone())

@@ -3,7 +3,8 @@
 use super::{assert_conflict, assert_not_found, signup};
 use crate::domain::PageRequest;
 use crate::domain::{
-    DocumentSource, DocumentStatus, KnowledgeBasePatch, NewChunk, NewDocument, NewKnowledgeBase,
+    DocumentSource, DocumentStatus, EmbedderRecord, KnowledgeBasePatch, NewChunk, NewDocument,
+    NewKnowledgeBase,
 };
 use crate::store::Store;
 
@@ -11,8 +12,11 @@ fn new_kb(name: &str) -> NewKnowledgeBase {
     NewKnowledgeBase {
         name: name.to_owned(),
         description: String::new(),
-        embedding_model: "local".to_owned(),
-        embedding_dimensions: 3,
+        embedding: EmbedderRecord {
+            provider: "local".to_owned(),
+            model: "local".to_owned(),
+            dimensions: 3,
+        },
     }
 }
 
@@ -60,12 +64,17 @@ pub async fn knowledge_bases_belong_to_their_organization(store: &dyn Store) {
         .unwrap();
     assert_eq!(renamed.name, "Docs");
     assert_eq!(renamed.embedding_model, "local");
+    assert_eq!(renamed.embedding_provider, "local");
     let reembedded = store
         .update_knowledge_base(
             acme.id,
             kb.id,
             KnowledgeBasePatch {
-                embedding: Some(("minilm".into(), 384)),
+                embedding: Some(EmbedderRecord {
+                    provider: "openai-compatible".into(),
+                    model: "minilm".into(),
+                    dimensions: 384,
+                }),
                 ..KnowledgeBasePatch::default()
             },
         )
@@ -79,6 +88,7 @@ pub async fn knowledge_bases_belong_to_their_organization(store: &dyn Store) {
         ("Docs", "minilm")
     );
     assert_eq!(reembedded.embedding_dimensions, 384);
+    assert_eq!(reembedded.embedding_provider, "openai-compatible");
     let listed = store
         .list_knowledge_bases(acme.id, PageRequest::default())
         .await

@@ -2,7 +2,12 @@
 //! of the [catalog](crate::catalog), builds clients from credentials, and resolves a bot's
 //! chain per organization: the organization's own credentials (from a
 //! [`CredentialSource`], when one is attached) come first, then the server-wide ones; the
-//! offline `local` provider needs none.
+//! offline `local` provider needs none. It resolves knowledge bases' embedders the same way
+//! ([`EmbedderResolver`], in `embedders`).
+
+mod embedders;
+
+pub use embedders::{MAX_DIMENSIONS, MIN_LOCAL_DIMENSIONS};
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -69,6 +74,9 @@ pub struct ProviderRegistry {
     options: HttpOptions,
     local: Arc<dyn LlmProvider>,
     server_wide: HashMap<String, Arc<dyn LlmProvider>>,
+    /// The server-wide credentials and the fetcher they call out through (embedders are
+    /// built from them per model).
+    server_credentials: HashMap<String, (Credentials, GuardedFetcher)>,
     organizations: Option<Arc<dyn CredentialSource>>,
 }
 
@@ -93,6 +101,7 @@ impl ProviderRegistry {
             options,
             local: Arc::new(LocalProvider),
             server_wide: HashMap::new(),
+            server_credentials: HashMap::new(),
             organizations: None,
         }
     }
@@ -120,23 +129,8 @@ impl ProviderRegistry {
     ) -> Result<Arc<dyn LlmProvider>, CredentialsError> {
         let invalid_key = |_: ProviderError| CredentialsError::InvalidKey;
         match provider {
-            catalog::OPENAI => {
-                let key = credentials.api_key.ok_or(CredentialsError::MissingKey)?;
-                let mut config = OpenAiConfig::openai(key);
-                if let Some(base_url) = credentials.base_url {
-                    config.base_url = base_url;
-                }
-                config.options = self.options;
-                let client = OpenAiProvider::new(config, fetcher.clone(), self.catalog.clone())
-                    .map_err(invalid_key)?;
-                Ok(Arc::new(client))
-            }
-            catalog::OPENAI_COMPATIBLE => {
-                let base_url = credentials
-                    .base_url
-                    .ok_or(CredentialsError::MissingBaseUrl)?;
-                let mut config = OpenAiConfig::compatible(base_url, credentials.api_key);
-                config.options = self.options;
+            catalog::OPENAI | catalog::OPENAI_COMPATIBLE => {
+                let config = self.openai_config(provider, credentials)?;
                 let client = OpenAiProvider::new(config, fetcher.clone(), self.catalog.clone())
                     .map_err(invalid_key)?;
                 Ok(Arc::new(client))
@@ -156,6 +150,29 @@ impl ProviderRegistry {
         }
     }
 
+    /// How to reach `provider` (`openai` or `openai-compatible`) with `credentials`.
+    fn openai_config(
+        &self,
+        provider: &str,
+        credentials: Credentials,
+    ) -> Result<OpenAiConfig, CredentialsError> {
+        let mut config = if provider == catalog::OPENAI {
+            let key = credentials.api_key.ok_or(CredentialsError::MissingKey)?;
+            let mut config = OpenAiConfig::openai(key);
+            if let Some(base_url) = credentials.base_url {
+                config.base_url = base_url;
+            }
+            config
+        } else {
+            let base_url = credentials
+                .base_url
+                .ok_or(CredentialsError::MissingBaseUrl)?;
+            OpenAiConfig::compatible(base_url, credentials.api_key)
+        };
+        config.options = self.options;
+        Ok(config)
+    }
+
     /// Serves every organization without credentials of its own for `provider` with
     /// `credentials`, calling out through `fetcher`: the operator chose this address, so it
     /// may be one tenants are not allowed to reach (an Ollama on loopback).
@@ -165,8 +182,10 @@ impl ProviderRegistry {
         credentials: Credentials,
         fetcher: &GuardedFetcher,
     ) -> Result<Self, CredentialsError> {
-        let client = self.client_through(provider, credentials, fetcher)?;
+        let client = self.client_through(provider, credentials.clone(), fetcher)?;
         self.server_wide.insert(provider.to_owned(), client);
+        self.server_credentials
+            .insert(provider.to_owned(), (credentials, fetcher.clone()));
         Ok(self)
     }
 
