@@ -26,7 +26,7 @@
 //! | [`engine`] | the conversation engine: session, NLU, flow, AI answer, persistence |
 //! | [`fetch`] | [`fetch::Fetcher`], the one port for outbound HTTP |
 //! | [`secrets`] | [`secrets::SecretCipher`]: secrets sealed at rest, bound to their row |
-//! | [`credentials`] | organizations' provider credentials: checked, sealed, masked, rotated |
+//! | [`credentials`] | organizations' provider credentials and named secrets (tool headers): checked, sealed, masked, rotated |
 //! | `testing` | fakes and conformance suites (feature `test-utils`) |
 //!
 //! ## Tenancy

@@ -416,6 +416,7 @@ impl AppState {
         ));
         let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())
+            .secrets(Arc::new(credentials.clone()))
             .clock(clock.clone())
             .knowledge(knowledge.clone())
             .build()?;

@@ -1,16 +1,18 @@
-//! The real binary with provider keys: no key ever appears in a response body or a log line
-//! (at debug level), and rotating the master key keeps an organization's stored key working.
+//! The real binary with provider keys and a tool secret: no key ever appears in a response
+//! body or a log line (at debug level), and rotating the master key keeps an organization's
+//! stored key and secret working.
 
 mod support;
 
 use botbuilder_providers::testing::{
-    AnthropicWire, FakeServer, OpenAiWire, ScriptedAnswer, Step, Wire,
+    AnthropicWire, FakeServer, OpenAiWire, ScriptedAnswer, ScriptedCall, Step, Wire,
 };
 use serde_json::{Value, json};
 use support::{botbuilder, serve};
 
 const SERVER_KEY: &str = "sk-ant-server-canary-51f0a2";
 const ORG_KEY: &str = "sk-org-canary-9d8e7f6a5b";
+const TOOL_SECRET: &str = "shop-tool-canary-3c4d5e6f";
 
 /// Every body the test received, to scan for the keys.
 #[derive(Default)]
@@ -125,6 +127,26 @@ async fn keys_never_show_and_a_rotated_master_key_keeps_stored_keys_working() {
         Some(json!({ "api_key": ORG_KEY, "base_url": format!("{}/v1", fake.url()) })),
     )
     .await;
+    // A tool of the same bot sends an organization secret (to the fake, as the shop's API).
+    seen.call(
+        Method::PUT,
+        format!("{base}/api/v1/orgs/{org}/secrets/SHOP_KEY"),
+        Some(&token),
+        Some(json!({ "value": TOOL_SECRET, "origin": fake.url() })),
+    )
+    .await;
+    seen.call(
+        Method::PATCH,
+        format!("{bots}/{own}"),
+        Some(&token),
+        Some(json!({ "ai_config": { "tools": [{
+            "name": "stock", "description": "Items in stock",
+            "parameters": { "type": "object" }, "method": "GET",
+            "url": format!("{}/stock", fake.url()),
+            "headers": [{ "name": "authorization", "value": "Bearer {{secrets.SHOP_KEY}}" }]
+        }] } })),
+    )
+    .await;
 
     // The server's key serves the organization's Anthropic bot...
     fake.push(Step::json(
@@ -187,7 +209,7 @@ async fn keys_never_show_and_a_rotated_master_key_keeps_stored_keys_working() {
         + &String::from_utf8_lossy(&rotated.stderr);
     assert!(rotated.status.success(), "{rotate_out}");
     assert!(
-        rotate_out.contains("re-encrypted 1 secret(s)"),
+        rotate_out.contains("re-encrypted 2 secret(s)"),
         "{rotate_out}"
     );
     let secrets_after =
@@ -210,10 +232,39 @@ async fn keys_never_show_and_a_rotated_master_key_keeps_stored_keys_working() {
         fake.requests().last().unwrap().header("authorization"),
         Some(expected.as_str())
     );
+    // The tool secret opens too, and goes to the tool only.
+    let calling = ScriptedAnswer {
+        text: vec![],
+        calls: vec![ScriptedCall {
+            id: "call_1".into(),
+            name: "stock".into(),
+            argument_pieces: vec!["{}".into()],
+        }],
+        usage: (3, 1),
+    };
+    fake.push(Step::json(200, OpenAiWire.answer_json(&calling)));
+    fake.push(Step::json(200, r#"{"kettles":4}"#));
+    fake.push(Step::json(
+        200,
+        OpenAiWire.answer_json(&ScriptedAnswer::text(&["Four kettles."], (3, 2))),
+    ));
+    let reply = ask(&mut seen, &base, &org, &own, &token, "kettles?").await;
+    assert_eq!(reply["text"], "Four kettles.");
+    let requests = fake.requests();
+    let tool_call = &requests[requests.len() - 2];
+    assert_eq!(tool_call.path, "/stock");
+    let sent = format!("Bearer {TOOL_SECRET}");
+    assert_eq!(tool_call.header("authorization"), Some(sent.as_str()));
     let (status, second_log) = served.terminate();
     assert!(status.success(), "{second_log}");
+    for request in requests.iter().filter(|r| r.path != "/stock") {
+        assert!(
+            !request.body.contains(TOOL_SECRET),
+            "the model was shown the secret"
+        );
+    }
 
-    for key in [SERVER_KEY, ORG_KEY] {
+    for key in [SERVER_KEY, ORG_KEY, TOOL_SECRET] {
         for body in &seen.0 {
             assert!(!body.contains(key), "a response contains {key}: {body}");
         }

@@ -21,7 +21,9 @@ pub struct HttpTool {
     pub method: String,
     /// `http(s)` URL, with `{{arg}}` placeholders.
     pub url: String,
-    /// Headers to send (values may contain `{{arg}}` placeholders too).
+    /// Headers to send (values may contain `{{arg}}` placeholders too, and
+    /// `{{secrets.NAME}}` for an organization secret, sent only to the secret's origin; see
+    /// [`crate::credentials::named`]).
     #[serde(default)]
     pub headers: Vec<ToolHeader>,
     /// Seconds before the call is given up (1 to 30).

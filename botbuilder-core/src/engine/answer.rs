@@ -268,8 +268,12 @@ impl Engine {
                 assistant.tool_calls.clone_from(&calls);
                 request.messages.push(assistant);
                 for tool_call in &calls {
-                    let (run, result) =
-                        tools::run(&config.tools, tool_call, self.fetcher.as_deref()).await;
+                    let context = tools::ToolContext {
+                        org: bot.org_id,
+                        fetcher: self.fetcher.as_deref(),
+                        secrets: self.secrets.as_deref(),
+                    };
+                    let (run, result) = tools::run(&config.tools, tool_call, context).await;
                     if let Some(deltas) = deltas {
                         let _listener_may_be_gone =
                             deltas.send(Ok(TurnEvent::Tool(run.clone()))).await;

@@ -23,6 +23,7 @@
 //! revision check turns a race into [`EngineError::Conflict`] instead of a lost update.
 
 mod answer;
+mod builder;
 mod call;
 mod executor;
 mod handoff;
@@ -34,6 +35,7 @@ mod tools;
 mod understand;
 
 pub use answer::{LISTENER_GONE, PROVIDER_UNAVAILABLE};
+pub use builder::{EngineBuilder, EngineConfig, MissingPart};
 pub use rag::{
     NOTHING_FOUND_INSTRUCTIONS, RAG_CONTEXT_SHARE, RAG_MIN_SIMILARITY, RAG_TOP_K, SNIPPET_CHARS,
     SOURCES_INSTRUCTIONS,
@@ -49,16 +51,15 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
-use crate::clock::{Clock, SystemClock};
+use crate::clock::Clock;
+use crate::credentials::SecretSource;
 use crate::domain::{
     AiConfig, Feedback, Message, MessageDirection, NewMessage, Rating, Session, SessionStatus,
 };
 use crate::fetch::Fetcher;
 use crate::id::{BotId, MessageId, OrgId};
 use crate::knowledge::KnowledgeService;
-use crate::llm::{
-    ChatMessage, LlmProvider, ProviderResolver, ProviderStatus, StaticResolver, Usage,
-};
+use crate::llm::{ChatMessage, ProviderResolver, ProviderStatus, Usage};
 use crate::nlu::{EntityMatch, IntentScore, ModelCache, ModelError};
 use crate::store::{Store, StoreError};
 use executor::{Effect, FlowFailure, Input};
@@ -202,134 +203,7 @@ impl From<StoreError> for EngineError {
     }
 }
 
-/// Tunables of the engine.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct EngineConfig {
-    /// Flow nodes one turn may execute.
-    pub max_steps: u32,
-    /// Past messages given to the language model.
-    pub history_window: u32,
-    /// How long a bot's settings, NLU models and newest flow version are reused before they
-    /// are read again (changes made through [`Engine::invalidate_bot`] apply at once).
-    pub bot_cache_ttl: Duration,
-}
-
-impl Default for EngineConfig {
-    fn default() -> Self {
-        Self {
-            max_steps: DEFAULT_MAX_STEPS,
-            history_window: DEFAULT_HISTORY_WINDOW,
-            bot_cache_ttl: DEFAULT_BOT_CACHE_TTL,
-        }
-    }
-}
-
-/// Builds an [`Engine`].
-#[derive(Default)]
-pub struct EngineBuilder {
-    store: Option<Arc<dyn Store>>,
-    providers: StaticResolver,
-    resolver: Option<Arc<dyn ProviderResolver>>,
-    clock: Option<Arc<dyn Clock>>,
-    models: Option<Arc<ModelCache>>,
-    fetcher: Option<Arc<dyn Fetcher>>,
-    knowledge: Option<Arc<KnowledgeService>>,
-    config: EngineConfig,
-}
-
-impl std::fmt::Debug for EngineBuilder {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("EngineBuilder")
-            .field("providers", &self.providers)
-            .field("config", &self.config)
-            .finish_non_exhaustive()
-    }
-}
-
-/// What [`EngineBuilder::build`] needs and did not get.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-#[error("the engine needs a {0}")]
-pub struct MissingPart(pub &'static str);
-
-impl EngineBuilder {
-    /// The store (required).
-    pub fn store(mut self, store: Arc<dyn Store>) -> Self {
-        self.store = Some(store);
-        self
-    }
-
-    /// Adds a language model provider under its [`LlmProvider::id`], the same for every
-    /// organization (ignored when a [`EngineBuilder::resolver`] is set).
-    pub fn provider(mut self, provider: Arc<dyn LlmProvider>) -> Self {
-        self.providers.insert(provider);
-        self
-    }
-
-    /// Decides which providers answer for each organization and bot (per-organization
-    /// credentials, fallback chains); replaces the providers added with
-    /// [`EngineBuilder::provider`].
-    pub fn resolver(mut self, resolver: Arc<dyn ProviderResolver>) -> Self {
-        self.resolver = Some(resolver);
-        self
-    }
-
-    /// The clock (default: the system clock).
-    pub fn clock(mut self, clock: Arc<dyn Clock>) -> Self {
-        self.clock = Some(clock);
-        self
-    }
-
-    /// Shares a model cache (for example with an HTTP `nlu/parse` route).
-    pub fn models(mut self, models: Arc<ModelCache>) -> Self {
-        self.models = Some(models);
-        self
-    }
-
-    /// Outbound HTTP for `http_request` nodes (without one they record an error).
-    pub fn fetcher(mut self, fetcher: Arc<dyn Fetcher>) -> Self {
-        self.fetcher = Some(fetcher);
-        self
-    }
-
-    /// Knowledge bases for answers with sources (without it, bots answer without them).
-    pub fn knowledge(mut self, knowledge: Arc<KnowledgeService>) -> Self {
-        self.knowledge = Some(knowledge);
-        self
-    }
-
-    /// Tunables.
-    pub fn config(mut self, config: EngineConfig) -> Self {
-        self.config = config;
-        self
-    }
-
-    /// The engine; fails without a store, or without a provider or resolver.
-    pub fn build(self) -> Result<Engine, MissingPart> {
-        let store = self.store.ok_or(MissingPart("store"))?;
-        let resolver: Arc<dyn ProviderResolver> = match self.resolver {
-            Some(resolver) => resolver,
-            None if self.providers.is_empty() => {
-                return Err(MissingPart("language model provider"));
-            }
-            None => Arc::new(self.providers),
-        };
-        let (events, _) = broadcast::channel(1024);
-        Ok(Engine {
-            store,
-            resolver,
-            clock: self.clock.unwrap_or_else(|| Arc::new(SystemClock)),
-            models: self.models.unwrap_or_default(),
-            fetcher: self.fetcher,
-            knowledge: self.knowledge,
-            config: self.config,
-            events,
-            locks: Mutex::new(HashMap::new()),
-            snapshots: Snapshots::default(),
-            spend: Arc::default(),
-        })
-    }
-}
-
+/// The per-session locks turns and agent actions take.
 type SessionLocks = Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>;
 
 /// The conversation engine (see the module docs). Share it with `Arc`.
@@ -339,6 +213,7 @@ pub struct Engine {
     clock: Arc<dyn Clock>,
     models: Arc<ModelCache>,
     fetcher: Option<Arc<dyn Fetcher>>,
+    secrets: Option<Arc<dyn SecretSource>>,
     knowledge: Option<Arc<KnowledgeService>>,
     config: EngineConfig,
     events: broadcast::Sender<EngineEvent>,

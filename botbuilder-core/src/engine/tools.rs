@@ -1,14 +1,34 @@
 //! Running the HTTP tools a model calls: arguments checked against the tool's JSON Schema,
 //! the request built from the tool's template, sent through the outbound guard, and the
 //! response handed back to the model (status and body, cut at [`TOOL_RESULT_BYTES`]).
+//!
+//! Header values may name the organization's secrets (`{{secrets.NAME}}`, see
+//! [`crate::credentials::named`]): each is opened for the call and sent only when the URL's
+//! origin is the one the secret is tied to. A model's arguments are inserted as text, never
+//! read as placeholders, so no argument can ask for a secret.
 
+use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
 use serde_json::{Map, Value, json};
 
+use crate::credentials::SecretSource;
+use crate::credentials::named::{SECRET_PLACEHOLDER_PREFIX, origin_of, secret_placeholders};
 use crate::domain::HttpTool;
 use crate::fetch::{FetchRequest, Fetcher};
+use crate::id::OrgId;
 use crate::llm::ToolCall;
+
+/// What tool calls are made with.
+#[derive(Clone, Copy)]
+pub(super) struct ToolContext<'a> {
+    /// The organization whose bot calls.
+    pub org: OrgId,
+    /// Outbound HTTP (without it, calls fail).
+    pub fetcher: Option<&'a dyn Fetcher>,
+    /// The organization's secrets (without them, a header naming one fails the call).
+    pub secrets: Option<&'a dyn SecretSource>,
+}
 
 /// Most bytes of a tool's response the model is shown.
 pub const TOOL_RESULT_BYTES: usize = 8 * 1024;
@@ -60,9 +80,56 @@ fn scalar(value: &Value) -> String {
     }
 }
 
+/// Opens the secrets `tool`'s headers name, for a call to `url`; the error is what the model
+/// is told (never a value).
+async fn open_secrets(
+    tool: &HttpTool,
+    url: &str,
+    context: ToolContext<'_>,
+) -> Result<HashMap<String, String>, String> {
+    let mut opened = HashMap::new();
+    for header in &tool.headers {
+        for name in secret_placeholders(&header.value) {
+            if opened.contains_key(name) {
+                continue;
+            }
+            let Some(source) = context.secrets else {
+                return Err("secrets are not available to this engine".to_owned());
+            };
+            let secret = match source.secret(context.org, name).await {
+                Ok(Some(secret)) => secret,
+                Ok(None) => return Err(format!("the organization has no secret `{name}`")),
+                Err(e) => {
+                    tracing::warn!(org = %context.org, secret = name,
+                        "a tool's secret cannot be opened: {}", crate::error_chain(&e));
+                    return Err(format!("the secret `{name}` cannot be opened"));
+                }
+            };
+            if origin_of(url).ok().as_deref() != Some(secret.origin.as_str()) {
+                return Err(format!(
+                    "the secret `{name}` may only be sent to {}",
+                    secret.origin
+                ));
+            }
+            opened.insert(name.to_owned(), secret.value);
+        }
+    }
+    Ok(opened)
+}
+
 /// `template` with each `{{name}}` replaced by `encode(argument)`; returns the text and the
 /// names it used.
 fn render(template: &str, args: &Map<String, Value>, encode: bool) -> (String, Vec<String>) {
+    render_with(template, args, &HashMap::new(), encode)
+}
+
+/// [`render`], with `{{secrets.NAME}}` replaced by `secrets[NAME]`.
+fn render_with(
+    template: &str,
+    args: &Map<String, Value>,
+    secrets: &HashMap<String, String>,
+    encode: bool,
+) -> (String, Vec<String>) {
     let mut out = String::with_capacity(template.len());
     let mut used = Vec::new();
     let mut rest = template;
@@ -72,7 +139,10 @@ fn render(template: &str, args: &Map<String, Value>, encode: bool) -> (String, V
         };
         out.push_str(&rest[..start]);
         let name = rest[start + 2..start + end].trim();
-        let value = args.get(name).map(scalar).unwrap_or_default();
+        let value = match name.strip_prefix(SECRET_PLACEHOLDER_PREFIX) {
+            Some(secret) => secrets.get(secret).cloned().unwrap_or_default(),
+            None => args.get(name).map(scalar).unwrap_or_default(),
+        };
         if encode {
             out.extend(percent_encoding::utf8_percent_encode(&value, URL_COMPONENT));
         } else {
@@ -89,7 +159,7 @@ fn render(template: &str, args: &Map<String, Value>, encode: bool) -> (String, V
 pub(super) async fn run(
     tools: &[HttpTool],
     call: &ToolCall,
-    fetcher: Option<&dyn Fetcher>,
+    context: ToolContext<'_>,
 ) -> (ToolRun, String) {
     let started = Instant::now();
     let arguments: Value = if call.arguments.trim().is_empty() {
@@ -132,7 +202,7 @@ pub(super) async fn run(
             return (record("failed", None), message.to_string());
         }
     }
-    let Some(fetcher) = fetcher else {
+    let Some(fetcher) = context.fetcher else {
         let message = json!({ "error": "outbound HTTP is not configured" });
         return (record("failed", None), message.to_string());
     };
@@ -142,10 +212,22 @@ pub(super) async fn run(
         .filter(|(k, _)| !used.contains(k))
         .map(|(k, v)| (k.clone(), v.clone()))
         .collect();
+    let secrets = match open_secrets(tool, &url, context).await {
+        Ok(secrets) => secrets,
+        Err(error) => {
+            let message = json!({ "error": error });
+            return (record("failed", None), message.to_string());
+        }
+    };
     let mut headers: Vec<(String, String)> = tool
         .headers
         .iter()
-        .map(|h| (h.name.clone(), render(&h.value, args, false).0))
+        .map(|h| {
+            (
+                h.name.clone(),
+                render_with(&h.value, args, &secrets, false).0,
+            )
+        })
         .collect();
     let method = tool.method.to_uppercase();
     let body = if matches!(method.as_str(), "GET" | "DELETE") {

@@ -489,8 +489,10 @@ pub trait AuditRepo: Send + Sync + 'static {
     ) -> StoreResult<Page<AuditEntry>>;
 }
 
-/// Organizations' language model provider credentials, stored sealed
-/// ([`crate::secrets::SecretCipher`]); the store never sees a key in clear.
+/// Organizations' sealed credentials ([`crate::secrets::SecretCipher`]); the store never
+/// sees a key in clear. A row's `provider` is a provider id, or `secret:NAME` for a named
+/// secret of tool headers, whose `base_url` is the origin it may be sent to
+/// ([`crate::credentials::named`]).
 #[async_trait]
 pub trait CredentialRepo: Send + Sync + 'static {
     /// Stores `new` for its provider, replacing earlier credentials (whose `created_at` is

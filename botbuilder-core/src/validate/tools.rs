@@ -1,5 +1,6 @@
 //! The rules of a bot's tools.
 
+use crate::credentials::named::{secret_placeholders, valid_secret_name};
 use crate::domain::HttpTool;
 
 use super::{Issues, text};
@@ -87,6 +88,12 @@ pub(super) fn check(tools: &[HttpTool], max_steps: u32, issues: &mut Issues) {
             );
         }
         issues.check(&at("url"), url_template(&tool.url));
+        if !secret_placeholders(&tool.url).is_empty() {
+            issues.add(
+                &at("url"),
+                "secrets go in headers only (a URL ends up in logs)",
+            );
+        }
         if tool.headers.len() > MAX_TOOL_HEADERS {
             issues.add(
                 &at("headers"),
@@ -104,6 +111,17 @@ pub(super) fn check(tools: &[HttpTool], max_steps: u32, issues: &mut Issues) {
                 issues.add(
                     &at(&format!("headers[{h}].value")),
                     "must not contain control characters",
+                );
+            }
+            if let Some(bad) = secret_placeholders(&header.value)
+                .into_iter()
+                .find(|name| !valid_secret_name(name))
+            {
+                issues.add(
+                    &at(&format!("headers[{h}].value")),
+                    format!(
+                        "`{{{{secrets.{bad}}}}}` does not name a secret (letters, digits, `_`)"
+                    ),
                 );
             }
         }

@@ -18,6 +18,7 @@ pub mod openai_compat;
 pub mod orgs;
 pub mod provider_credentials;
 pub mod roles;
+pub mod secrets;
 pub mod transfer;
 pub mod usage;
 pub mod views;
@@ -113,6 +114,8 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             provider_credentials::delete_credential
         ))
         .routes(routes!(provider_credentials::test_credential))
+        .routes(routes!(secrets::list_secrets))
+        .routes(routes!(secrets::put_secret, secrets::delete_secret))
         .routes(routes!(usage::get_usage))
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))

@@ -89,6 +89,18 @@ pub struct ProviderPath {
     pub provider: String,
 }
 
+impl ProviderPath {
+    /// `NotFound` unless the path names a provider that takes credentials (the credential
+    /// rows also hold named secrets, which are not reachable here).
+    fn check(&self) -> ApiResult<()> {
+        if RULES.providers.contains(&self.provider.as_str()) {
+            Ok(())
+        } else {
+            Err(ApiError::NotFound)
+        }
+    }
+}
+
 /// What to test with.
 #[derive(Debug, Default, Deserialize, Validate, ToSchema)]
 #[serde(deny_unknown_fields)]
@@ -179,6 +191,7 @@ pub async fn delete_credential(
     access: OrgAccess<perm::CredentialsManage>,
     Path(path): Path<ProviderPath>,
 ) -> ApiResult<impl IntoResponse> {
+    path.check()?;
     state.credentials.delete(access.org, &path.provider).await?;
     state.stored_credentials.forget(access.org);
     let audit = AuditRecord::new("provider_credential.delete").target("provider", &path.provider);
@@ -200,6 +213,7 @@ pub async fn test_credential(
     Path(path): Path<ProviderPath>,
     body: axum::body::Bytes,
 ) -> ApiResult<impl IntoResponse> {
+    path.check()?;
     let req: TestCredential = crate::extract::optional_json(&body)?;
     let opened = state
         .credentials

@@ -13,6 +13,7 @@ use crate::common::{Account, Reply, TestApp, email, org_routes};
 
 /// The victim's own provider key.
 const VICTIM_PROVIDER_KEY: &str = "sk-ant-victim-secret-provider-key";
+const VICTIM_TOOL_SECRET: &str = "victim-tool-secret-value-0123";
 
 /// What the victim organization owns, by path parameter name.
 pub(crate) struct Victim {
@@ -103,6 +104,15 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         "{}",
         credential.text
     );
+    let secret = app
+        .call(
+            Method::PUT,
+            &format!("/api/v1/orgs/{org}/secrets/VICTIM_SECRET"),
+            Some(&account.token),
+            Some(json!({ "value": VICTIM_TOOL_SECRET, "origin": "https://victim-tools.example" })),
+        )
+        .await;
+    assert_eq!(secret.status, reqwest::StatusCode::OK, "{}", secret.text);
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -123,6 +133,7 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         ("kb", kb_id.clone()),
         ("doc", doc_id.clone()),
         ("provider", "anthropic".to_owned()),
+        ("name", "VICTIM_SECRET".to_owned()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -153,6 +164,8 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         "victim secret knowledge".to_owned(),
         VICTIM_PROVIDER_KEY.to_owned(),
         "victim-secret.example".to_owned(),
+        VICTIM_TOOL_SECRET.to_owned(),
+        "victim-tools.example".to_owned(),
     ];
     Victim {
         account,
@@ -214,6 +227,9 @@ pub(crate) fn body_for(method: &Method, path: &str) -> Option<Value> {
         }
         ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}") => {
             json!({ "api_key": "sk-intruder-0123456789" })
+        }
+        ("PUT", "/api/v1/orgs/{org}/secrets/{name}") => {
+            json!({ "value": "intruder-0123456789", "origin": "https://intruder.example" })
         }
         ("POST", "/api/v1/orgs/{org}/bots/import") => json!({
             "format": "botbuilder.bot/v1",
@@ -327,6 +343,9 @@ const KNOWN: &[(&str, &str)] = &[
         "POST",
         "/api/v1/orgs/{org}/provider-credentials/{provider}/test",
     ),
+    ("GET", "/api/v1/orgs/{org}/secrets"),
+    ("PUT", "/api/v1/orgs/{org}/secrets/{name}"),
+    ("DELETE", "/api/v1/orgs/{org}/secrets/{name}"),
 ];
 
 pub(crate) fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -432,9 +451,9 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
                 "{what}: {}",
                 reply.text
             );
-        } else if path.contains("{provider}") {
-            // A provider names no row of anybody: these act on the intruder's own
-            // credentials (there or not, depending on the order routes come in).
+        } else if path.contains("{provider}") || path.contains("{name}") {
+            // A provider or secret name names no row of anybody: these act on the
+            // intruder's own (there or not, depending on the order routes come in).
             assert!(
                 reply.status.is_success() || reply.status == StatusCode::NOT_FOUND,
                 "{what}: {}",
@@ -486,6 +505,14 @@ async fn assert_victim_intact(app: &TestApp, victim: &Victim) {
         credentials.json[0]["base_url"],
         "https://victim-secret.example"
     );
+    let secrets = app.get(&format!("/api/v1/orgs/{org}/secrets"), token).await;
+    assert_eq!(
+        secrets.json.as_array().unwrap().len(),
+        1,
+        "{}",
+        secrets.text
+    );
+    assert_eq!(secrets.json[0]["origin"], "https://victim-tools.example");
     let intents = app
         .get(
             &format!("/api/v1/orgs/{org}/bots/{}/intents", victim.ids["bot"]),

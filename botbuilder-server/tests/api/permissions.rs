@@ -56,6 +56,9 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}")
         | ("DELETE", "/api/v1/orgs/{org}/provider-credentials/{provider}")
         | ("POST", "/api/v1/orgs/{org}/provider-credentials/{provider}/test")
+        | ("GET", "/api/v1/orgs/{org}/secrets")
+        | ("PUT", "/api/v1/orgs/{org}/secrets/{name}")
+        | ("DELETE", "/api/v1/orgs/{org}/secrets/{name}")
         | ("GET", "/api/v1/orgs/{org}/usage") => MANAGERS,
         ("GET", "/api/v1/orgs/{org}/bots") | ("GET", "/api/v1/orgs/{org}/bots/{bot}") => ALL,
         ("POST", "/api/v1/orgs/{org}/bots")
@@ -304,6 +307,18 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
         concrete = concrete.replace("{provider}", "openai-compatible");
     }
+    if path.contains("{name}") {
+        let stored = app
+            .call(
+                Method::PUT,
+                &format!("/api/v1/orgs/{org}/secrets/SHOP_KEY"),
+                Some(token),
+                Some(json!({ "value": "shop-key-0123456789", "origin": "https://shop.example" })),
+            )
+            .await;
+        assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+        concrete = concrete.replace("{name}", "SHOP_KEY");
+    }
     if path.contains("{key}") {
         let key = app
             .post(
@@ -335,6 +350,9 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
         }
         ("POST", "/api/v1/orgs/{org}/provider-credentials/{provider}/test") => {
             Some(json!({ "model": "m" }))
+        }
+        ("PUT", "/api/v1/orgs/{org}/secrets/{name}") => {
+            Some(json!({ "value": "shop-key-new-0123456789", "origin": "https://shop.example" }))
         }
         ("PATCH", "/api/v1/orgs/{org}/bots/{bot}") => Some(json!({ "name": "renamed" })),
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/clone") => Some(json!({})),

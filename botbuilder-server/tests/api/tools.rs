@@ -1,14 +1,15 @@
 //! A tool round trip end to end: the model (an OpenAI-compatible fake) calls a bot's HTTP
 //! tool in streamed fragments, a tool server on loopback (allowed by `fetch_allow`) answers,
-//! and the model's final answer uses it; with Anthropic's wire format too.
+//! and the model's final answer uses it; with Anthropic's wire format too. Tool headers send
+//! organization secrets, to their origin only.
 
 use botbuilder_providers::testing::{
     AnthropicWire, FakeServer, OpenAiWire, ScriptedAnswer, ScriptedCall, Step, Wire,
 };
-use reqwest::StatusCode;
-use serde_json::json;
+use reqwest::{Method, StatusCode};
+use serde_json::{Value, json};
 
-use crate::common::email;
+use crate::common::{Account, Reply, TestApp, email};
 use crate::llm_providers::{
     app_with_fakes_allowing, bot_on, deltas, stored_replies, stream_turn, visitor_token,
 };
@@ -171,4 +172,205 @@ async fn tools_are_validated_and_private_tool_targets_refused() {
     );
     let fed_back = fakes.openai.requests().last().unwrap().json()["messages"].to_string();
     assert!(fed_back.contains("refused"), "{fed_back}");
+}
+
+/// Puts `org`'s secret `name`.
+async fn put_secret(app: &TestApp, owner: &Account, name: &str, body: Value) -> Reply {
+    app.call(
+        Method::PUT,
+        &format!("/api/v1/orgs/{}/secrets/{name}", owner.org_id),
+        Some(&owner.token),
+        Some(body),
+    )
+    .await
+}
+
+fn calling(tool: &str) -> ScriptedAnswer {
+    ScriptedAnswer {
+        text: vec![],
+        calls: vec![ScriptedCall {
+            id: "c1".into(),
+            name: tool.into(),
+            argument_pieces: vec!["{\"order\":\"A-17\"}".into()],
+        }],
+        usage: (5, 5),
+    }
+}
+
+#[tokio::test]
+async fn a_tool_header_sends_an_organization_secret_to_its_origin_only() {
+    const SECRET: &str = "shop-secret-canary-7a8b9c";
+    let tool_server = FakeServer::start().await;
+    let (app, fakes) = app_with_fakes_allowing(vec![tool_server.addr()]).await;
+    let owner = app.register(&email("tool-secrets")).await;
+    let org = owner.org_id.clone();
+    let stored = put_secret(
+        &app,
+        &owner,
+        "SHOP_KEY",
+        json!({ "value": SECRET, "origin": tool_server.url() }),
+    )
+    .await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+    assert_eq!(stored.json["hint"], "shop-…8b9c");
+    let tool = |header: &str| {
+        json!({ "provider": "openai-compatible", "model": "fake-llama", "tools": [{
+            "name": "order_status", "description": "Where an order is",
+            "parameters": { "type": "object" }, "method": "GET",
+            "url": format!("{}/orders/{{{{order}}}}", tool_server.url()),
+            "headers": [{ "name": "authorization", "value": header }] }] })
+    };
+    let bot = bot_on(&app, &owner, tool("Bearer {{ secrets.SHOP_KEY }}")).await;
+    let visitor = visitor_token(&app, &bot).await;
+    let answer = |text: &'static str| {
+        Step::events(OpenAiWire.answer_events(&ScriptedAnswer::text(&[text], (5, 5)), true))
+    };
+
+    fakes.openai.push(Step::events(
+        OpenAiWire.answer_events(&calling("order_status"), true),
+    ));
+    tool_server.push(Step::json(200, r#"{"status":"shipped"}"#));
+    fakes.openai.push(answer("Shipped."));
+    let events = stream_turn(&app, &bot, &visitor, "Where is A-17?").await;
+    assert_eq!(deltas(&events), "Shipped.");
+    let called = tool_server.requests().pop().unwrap();
+    let expected = format!("Bearer {SECRET}");
+    assert_eq!(called.header("authorization"), Some(expected.as_str()));
+
+    // Tied to another origin, the secret is not sent: the call fails and the model is told.
+    let moved = put_secret(
+        &app,
+        &owner,
+        "SHOP_KEY",
+        json!({ "value": SECRET, "origin": "https://shop.example" }),
+    )
+    .await;
+    assert_eq!(moved.status, StatusCode::OK, "{}", moved.text);
+    // A secret that does not exist fails the same way.
+    let missing = bot_on(&app, &owner, tool("Bearer {{secrets.NOT_SET}}")).await;
+    for (bot, told) in [
+        (&bot, "may only be sent to https://shop.example"),
+        (&missing, "no secret `NOT_SET`"),
+    ] {
+        fakes.openai.push(Step::events(
+            OpenAiWire.answer_events(&calling("order_status"), true),
+        ));
+        fakes.openai.push(answer("I cannot check."));
+        let visitor = visitor_token(&app, bot).await;
+        let events = stream_turn(&app, bot, &visitor, "Where is A-17?").await;
+        assert_eq!(deltas(&events), "I cannot check.");
+        let fed_back = fakes.openai.requests().last().unwrap().json()["messages"].to_string();
+        assert!(fed_back.contains(told), "{fed_back}");
+        let stored = stored_replies(&app, &owner, bot).await;
+        assert_eq!(
+            stored.last().unwrap()["payload"]["tools"][0]["status"],
+            "failed"
+        );
+    }
+    assert_eq!(tool_server.requests().len(), 1, "the tool was called again");
+
+    // The value shows nowhere: not to the model, not in the bot, the replies or the lists.
+    for request in fakes.openai.requests() {
+        assert!(!request.body.contains(SECRET), "the model saw the secret");
+    }
+    let bot_view = app
+        .get(&format!("/api/v1/orgs/{org}/bots/{bot}"), &owner.token)
+        .await;
+    assert!(bot_view.text.contains("{{ secrets.SHOP_KEY }}"));
+    let listed = app
+        .get(&format!("/api/v1/orgs/{org}/secrets"), &owner.token)
+        .await;
+    assert_eq!(listed.json[0]["origin"], "https://shop.example");
+    let credentials = app
+        .get(
+            &format!("/api/v1/orgs/{org}/provider-credentials"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(credentials.json, json!([]), "a secret listed as a provider");
+    for body in [
+        bot_view.text,
+        listed.text,
+        json!(stored_replies(&app, &owner, &bot).await).to_string(),
+    ] {
+        assert!(!body.contains(SECRET), "{body}");
+    }
+    let via_credentials = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/orgs/{org}/provider-credentials/secret:SHOP_KEY"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(via_credentials.status, StatusCode::NOT_FOUND);
+}
+
+#[tokio::test]
+async fn secrets_and_the_tools_naming_them_are_validated() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("secret-rules")).await;
+    for (name, body, field) in [
+        (
+            "1BAD",
+            json!({ "value": "v", "origin": "https://a.example" }),
+            "name",
+        ),
+        (
+            "OK",
+            json!({ "value": "", "origin": "https://a.example" }),
+            "value",
+        ),
+        (
+            "OK",
+            json!({ "value": "a\r\nx: y", "origin": "https://a.example" }),
+            "value",
+        ),
+        (
+            "OK",
+            json!({ "value": "v", "origin": "https://a.example/path" }),
+            "origin",
+        ),
+        (
+            "OK",
+            json!({ "value": "v", "origin": "ftp://a.example" }),
+            "origin",
+        ),
+    ] {
+        let res = put_secret(&app, &owner, name, body).await;
+        assert_eq!(res.status, StatusCode::BAD_REQUEST, "{name}: {}", res.text);
+        assert_eq!(res.error_fields(), vec![field], "{name}");
+    }
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "Tooled").await;
+    let refused = app
+        .call(
+            Method::PATCH,
+            &format!("/api/v1/orgs/{org}/bots/{bot}"),
+            Some(&owner.token),
+            Some(
+                json!({ "ai_config": { "tools": [{ "name": "t", "description": "d",
+                "parameters": { "type": "object" }, "method": "GET",
+                "url": "https://a.example/{{secrets.KEY}}",
+                "headers": [{ "name": "x-key", "value": "{{secrets.bad-name}}" }] }] } }),
+            ),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
+    assert_eq!(
+        refused.error_fields(),
+        vec![
+            "ai_config.tools[0].url",
+            "ai_config.tools[0].headers[0].value"
+        ]
+    );
+    let deleted = app
+        .call(
+            Method::DELETE,
+            &format!("/api/v1/orgs/{org}/secrets/NEVER_SET"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(deleted.status, StatusCode::NOT_FOUND);
 }

@@ -2,6 +2,7 @@
 //! abandoned streams, the spend limit, caller-given history.
 
 use super::*;
+use crate::llm::LlmProvider;
 
 #[tokio::test]
 async fn history_is_fitted_to_the_context_window_and_cost_is_recorded() {

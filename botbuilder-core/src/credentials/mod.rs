@@ -1,9 +1,12 @@
 //! Organizations' own language model provider credentials, as a use case: validated, sealed
 //! with a [`SecretCipher`] bound to their row, listed masked, opened only to call the provider,
-//! and re-sealed under a new master key ([`CredentialService::reseal_all`]).
+//! and re-sealed under a new master key ([`CredentialService::reseal_all`]). The same service
+//! keeps named secrets for tool headers ([`named`]).
 //!
 //! The HTTP API and the command line are thin layers over this service; library users get the
 //! same rules.
+
+pub mod named;
 
 use std::sync::Arc;
 
@@ -12,6 +15,8 @@ use crate::id::OrgId;
 use crate::secrets::{CipherError, SecretCipher, credential_binding};
 use crate::store::{Store, StoreError};
 use crate::validate::{FieldIssue, Invalid};
+
+pub use named::{NamedSecret, OpenedSecret, SecretInput, SecretSource};
 
 /// Longest API key accepted, in characters.
 pub const MAX_API_KEY_CHARS: usize = 512;
@@ -216,9 +221,12 @@ impl CredentialService {
             .await?)
     }
 
-    /// Every provider credential of `org` (sealed; show their hints, never their keys).
+    /// Every provider credential of `org` (sealed; show their hints, never their keys),
+    /// without its named secrets.
     pub async fn list(&self, org: OrgId) -> Result<Vec<ProviderCredential>, CredentialError> {
-        Ok(self.store.list_provider_credentials(org).await?)
+        let mut rows = self.store.list_provider_credentials(org).await?;
+        rows.retain(|row| !row.provider.starts_with(named::SECRET_KEY_PREFIX));
+        Ok(rows)
     }
 
     /// Removes `org`'s credentials for `provider` (`Store(NotFound)` if none).
@@ -425,6 +433,99 @@ mod tests {
                 .key_id,
             "new"
         );
+    }
+
+    #[tokio::test]
+    async fn named_secrets_are_bound_to_their_origin_kept_apart_and_resealed() {
+        let store = Arc::new(InMemoryStore::default());
+        let (_, org) = store
+            .create_user_with_org(
+                NewUser {
+                    email: "s@example.com".into(),
+                    name: "S".into(),
+                    password_hash: "x".into(),
+                },
+                NewOrganization { name: "S".into() },
+            )
+            .await
+            .unwrap();
+        let service = CredentialService::new(store.clone(), Arc::new(Plain("old")));
+        let secret = SecretInput {
+            value: "shop-live-0123456789".into(),
+            origin: "https://API.shop.example:443/".into(),
+        };
+        assert!(!format!("{secret:?}").contains("shop-live"));
+        let stored = service.put_secret(org.id, "SHOP", secret).await.unwrap();
+        assert_eq!(stored.origin, "https://api.shop.example", "normalized");
+        assert_eq!(stored.hint, "shop-…6789");
+        service
+            .put(
+                org.id,
+                "openai",
+                input(Some("sk-proj-0123456789abcd"), None),
+                RULES,
+            )
+            .await
+            .unwrap();
+        // Each list shows its own kind.
+        let providers: Vec<String> = service
+            .list(org.id)
+            .await
+            .unwrap()
+            .into_iter()
+            .map(|c| c.provider)
+            .collect();
+        assert_eq!(providers, ["openai"]);
+        assert_eq!(service.list_secrets(org.id).await.unwrap(), vec![stored]);
+        let opened = service.secret(org.id, "SHOP").await.unwrap().unwrap();
+        assert_eq!(opened.value, "shop-live-0123456789");
+        assert!(!format!("{opened:?}").contains("shop-live"));
+        assert_eq!(service.secret(org.id, "OTHER").await.unwrap(), None);
+        assert_eq!(service.secret(org.id, "no such/name").await.unwrap(), None);
+
+        // A row edited to send the secret elsewhere no longer opens.
+        let mut row = store
+            .get_provider_credential(org.id, "secret:SHOP")
+            .await
+            .unwrap();
+        row.base_url = Some("https://evil.example".into());
+        store
+            .put_provider_credential(
+                org.id,
+                NewProviderCredential {
+                    provider: row.provider.clone(),
+                    secret: row.secret.clone(),
+                    hint: row.hint.clone(),
+                    base_url: row.base_url.clone(),
+                },
+            )
+            .await
+            .unwrap();
+        assert!(matches!(
+            service.secret(org.id, "SHOP").await,
+            Err(CredentialError::Cipher(CipherError::Tampered))
+        ));
+        service
+            .put_secret(
+                org.id,
+                "SHOP",
+                SecretInput {
+                    value: "shop-live-0123456789".into(),
+                    origin: "https://api.shop.example".into(),
+                },
+            )
+            .await
+            .unwrap();
+
+        // Rotation re-seals secrets with the provider credentials.
+        assert_eq!(service.reseal_all(&Plain("new")).await.unwrap(), 2);
+        let rotated = CredentialService::new(store.clone(), Arc::new(Plain("new")));
+        assert_eq!(
+            rotated.secret(org.id, "SHOP").await.unwrap().unwrap().value,
+            "shop-live-0123456789"
+        );
+        rotated.delete_secret(org.id, "SHOP").await.unwrap();
+        assert!(rotated.list_secrets(org.id).await.unwrap().is_empty());
     }
 
     #[test]
