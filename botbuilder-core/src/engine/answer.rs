@@ -55,15 +55,16 @@ pub(super) struct Asked<'a> {
 
 impl Engine {
     /// Asks the bot's provider chain, with as much recent history as fits the model's context
-    /// window, and returns the reply to store (with tokens and cost). With `deltas`, the
-    /// answer is streamed into it as it is written.
+    /// window, and returns the reply to store (with tokens and cost) and whether its text was
+    /// streamed. With `deltas`, the answer is streamed into it as it is written (the
+    /// unavailable message is not: it is only the reply's text).
     pub(super) async fn ai_answer(
         &self,
         bot: &Bot,
         spend_limit: Option<i64>,
         asked: Asked<'_>,
         deltas: Option<&DeltaSender>,
-    ) -> Result<NewMessage, EngineError> {
+    ) -> Result<(NewMessage, bool), EngineError> {
         let config = &bot.ai_config;
         let text = asked.text;
         let mut system = config.system_prompt.clone();
@@ -287,8 +288,10 @@ impl Engine {
                 }
                 step += 1;
             }
+            let mut streamed = deltas.is_some();
             if answer.trim().is_empty() && interrupted.is_some() {
                 answer.clone_from(&bot.settings.unavailable_message);
+                streamed = false;
             }
             let mut llm = json!({
                 "provider": route.provider_id,
@@ -314,7 +317,7 @@ impl Engine {
             if !runs.is_empty() {
                 message.payload["tools"] = runs.iter().map(ToolRun::to_json).collect();
             }
-            return Ok(message);
+            return Ok((message, streamed));
         }
 
         let tried = Value::Array(attempts.clone());
@@ -327,7 +330,7 @@ impl Engine {
             "error": PROVIDER_UNAVAILABLE,
             "llm": { "attempts": attempts },
         });
-        Ok(message)
+        Ok((message, false))
     }
 }
 

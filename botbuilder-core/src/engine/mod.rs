@@ -132,6 +132,15 @@ pub enum TurnEvent {
     TextDelta(String),
     /// A tool the model called has run.
     Tool(ToolRun),
+    /// One reply of the turn is complete (replies complete in order). `streamed`: its text
+    /// came as the [`TurnEvent::TextDelta`]s just before; otherwise `text` is new (a flow's
+    /// message, an apology, the unavailable message) and a listener shows it now.
+    Reply {
+        /// The reply's whole text.
+        text: String,
+        /// Whether the text was streamed as deltas.
+        streamed: bool,
+    },
     /// The turn is stored; always the last event of a successful turn.
     Done(Box<Turn>),
 }
@@ -486,6 +495,7 @@ impl Engine {
             let mut notice =
                 NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY.to_owned());
             notice.payload = json!({ "handoff": "waiting" });
+            announce(deltas, &notice, false).await;
             let (saved, stored) = self
                 .store
                 .complete_turn(
@@ -551,6 +561,7 @@ impl Engine {
 
         let mut replies = Vec::with_capacity(effects.len().max(1));
         for effect in effects {
+            let mut streamed = false;
             let reply = match effect {
                 Effect::Failed(failure) => {
                     let mut message =
@@ -573,7 +584,8 @@ impl Engine {
                         instructions,
                         history: history.as_deref(),
                     };
-                    let message = self.ai_answer(bot, limit, asked, deltas).await?;
+                    let (message, was_streamed) = self.ai_answer(bot, limit, asked, deltas).await?;
+                    streamed = was_streamed;
                     if let Some(call) = &message.llm {
                         turn.usage.prompt_tokens += call.prompt_tokens;
                         turn.usage.completion_tokens += call.completion_tokens;
@@ -582,6 +594,7 @@ impl Engine {
                     message
                 }
             };
+            announce(deltas, &reply, streamed).await;
             replies.push(reply);
         }
 
@@ -594,6 +607,7 @@ impl Engine {
             let mut message =
                 NewMessage::text(MessageDirection::Outbound, NO_REPLY_FALLBACK.to_owned());
             message.payload = json!({ "error": FlowFailure::Silent.code() });
+            announce(deltas, &message, false).await;
             replies.push(message);
         }
         let (saved, stored) = self
@@ -609,6 +623,17 @@ impl Engine {
         }
         turn.session = saved;
         Ok(turn)
+    }
+}
+
+/// Tells a streaming listener that `reply` is complete ([`TurnEvent::Reply`]).
+async fn announce(deltas: Option<&DeltaSender>, reply: &NewMessage, streamed: bool) {
+    if let Some(deltas) = deltas {
+        let event = TurnEvent::Reply {
+            text: reply.text.clone(),
+            streamed,
+        };
+        let _listener_may_be_gone = deltas.send(Ok(event)).await;
     }
 }
 

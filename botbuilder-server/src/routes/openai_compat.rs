@@ -298,36 +298,42 @@ fn stream(
         json!([{ "index": 0, "delta": { "role": "assistant", "content": "" }, "finish_reason": null }]),
         Value::Null,
     );
-    let mut streamed = String::new();
+    let text_chunk = {
+        let chunk = chunk.clone();
+        move |text: String| {
+            chunk(
+                json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]),
+                Value::Null,
+            )
+        }
+    };
+    // The content is the turn's replies in order, two line breaks apart (as `content`
+    // joins them): the model's text as it is written, the others whole when they complete.
+    let mut completed = 0usize;
+    let mut in_reply = false;
     let body = events.flat_map(move |item| {
         let out: Vec<Event> = match item {
             Ok(TurnEvent::TextDelta(text)) => {
-                streamed.push_str(&text);
-                vec![chunk(
-                    json!([{ "index": 0, "delta": { "content": text }, "finish_reason": null }]),
-                    Value::Null,
-                )]
+                let text = if !in_reply && completed > 0 {
+                    format!("\n\n{text}")
+                } else {
+                    text
+                };
+                in_reply = true;
+                vec![text_chunk(text)]
+            }
+            Ok(TurnEvent::Reply { text, streamed }) => {
+                let first = completed == 0;
+                completed += 1;
+                in_reply = false;
+                match (streamed, text.is_empty()) {
+                    (true, _) | (false, true) => Vec::new(),
+                    (false, false) if first => vec![text_chunk(text)],
+                    (false, false) => vec![text_chunk(format!("\n\n{text}"))],
+                }
             }
             Ok(TurnEvent::Done(turn)) => {
-                // Replies the model did not stream (a flow's messages, the unavailable
-                // message) are sent whole.
-                let mut rest = content(&turn);
-                if !streamed.is_empty()
-                    && let Some(position) = rest.find(streamed.as_str())
-                {
-                    rest.replace_range(position..position + streamed.len(), "");
-                    rest = rest.trim().to_owned();
-                    if !rest.is_empty() {
-                        rest = format!("\n\n{rest}");
-                    }
-                }
                 let mut out = Vec::new();
-                if !rest.is_empty() {
-                    out.push(chunk(
-                        json!([{ "index": 0, "delta": { "content": rest }, "finish_reason": null }]),
-                        Value::Null,
-                    ));
-                }
                 out.push(chunk(
                     json!([{ "index": 0, "delta": {}, "finish_reason": "stop" }]),
                     Value::Null,

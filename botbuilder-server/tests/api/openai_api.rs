@@ -224,3 +224,98 @@ async fn errors_come_in_openais_shape() {
     assert_eq!(answered.status, StatusCode::OK, "{}", answered.text);
     assert!(answered.json["choices"][0]["message"]["content"].is_string());
 }
+
+#[tokio::test]
+async fn a_streamed_completion_keeps_the_order_of_a_flows_messages_around_the_answer() {
+    let (app, fakes) = app_with_fakes().await;
+    let owner = app.register(&email("openai-flow")).await;
+    let org = owner.org_id.clone();
+    let bot = bot_on(
+        &app,
+        &owner,
+        json!({ "provider": "openai-compatible", "model": "fake-llama" }),
+    )
+    .await;
+    let flow = format!("/api/v1/orgs/{org}/bots/{bot}/flow");
+    let saved = app
+        .call(
+            Method::PUT,
+            &flow,
+            Some(&owner.token),
+            Some(json!({
+                "nodes": [
+                    { "id": "start", "type": "start", "data": {} },
+                    { "id": "hello", "type": "message", "data": { "text": "Welcome aboard!" } },
+                    { "id": "ai", "type": "ai_answer", "data": {} },
+                    { "id": "more", "type": "message", "data": { "text": "Anything else?" } }
+                ],
+                "edges": [
+                    { "id": "e1", "source": "start", "target": "hello" },
+                    { "id": "e2", "source": "hello", "target": "ai" },
+                    { "id": "e3", "source": "ai", "target": "more" }
+                ]
+            })),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    let published = app
+        .call(
+            Method::POST,
+            &format!("{flow}/publish"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert!(published.status.is_success(), "{}", published.text);
+    let sdk = key(&app, &owner.token, &org, &["chat:completions"]).await;
+    let ask = json!({ "role": "user", "content": "Sing" });
+
+    fakes.openai.push(Step::json(
+        200,
+        OpenAiWire.answer_json(&ScriptedAnswer::text(&["Yo ho!"], (5, 2))),
+    ));
+    let whole = app
+        .post(
+            "/v1/chat/completions",
+            &sdk,
+            json!({ "model": bot, "messages": [ask] }),
+        )
+        .await;
+    let expected = "Welcome aboard!\n\nYo ho!\n\nAnything else?";
+    assert_eq!(
+        whole.json["choices"][0]["message"]["content"], expected,
+        "{}",
+        whole.text
+    );
+
+    fakes.openai.push(Step::events(
+        OpenAiWire.answer_events(&ScriptedAnswer::text(&["Yo", " ho!"], (5, 2)), true),
+    ));
+    let body = app
+        .http
+        .post(app.url("/v1/chat/completions"))
+        .bearer_auth(&sdk)
+        .json(&json!({ "model": bot, "stream": true, "messages": [ask] }))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    let pieces: Vec<String> = data_lines(&body)
+        .iter()
+        .filter(|d| *d != "[DONE]")
+        .filter_map(|d| {
+            let chunk: Value = serde_json::from_str(d).unwrap();
+            chunk["choices"][0]["delta"]["content"]
+                .as_str()
+                .map(str::to_owned)
+        })
+        .filter(|piece| !piece.is_empty())
+        .collect();
+    assert_eq!(
+        pieces,
+        ["Welcome aboard!", "\n\nYo", " ho!", "\n\nAnything else?"],
+        "{body}"
+    );
+}

@@ -603,16 +603,24 @@ async fn a_streamed_turn_reports_the_answer_token_by_token_then_the_stored_turn(
         .map(Result::unwrap)
         .collect()
         .await;
-    let (last, deltas) = events.split_last().unwrap();
+    let (last, before) = events.split_last().unwrap();
+    let (reply, deltas) = before.split_last().unwrap();
     let streamed: String = deltas
         .iter()
         .map(|e| match e {
             TurnEvent::TextDelta(d) => d.as_str(),
-            other => panic!("unexpected {other:?} before done"),
+            other => panic!("unexpected {other:?} before the reply completes"),
         })
         .collect();
     assert!(deltas.len() > 3, "word by word: {deltas:?}");
     assert_eq!(streamed, "We open at nine every day.");
+    assert_eq!(
+        reply,
+        &TurnEvent::Reply {
+            text: streamed.clone(),
+            streamed: true
+        }
+    );
     let TurnEvent::Done(turn) = last else {
         panic!("the last event is done")
     };
