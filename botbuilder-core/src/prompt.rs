@@ -8,6 +8,12 @@
 //! OpenAI models, a close estimate for others. Providers that report usage are believed over
 //! the estimate.
 //!
+//! Counting is skipped when it cannot change the outcome: a BPE token stands for at least one
+//! byte of text, so a prompt whose bytes (plus the per-message overhead, the answer's
+//! `max_tokens` and what travels beside the messages) fit the window keeps all its history,
+//! and its count is left for when it is needed ([`count_prompt`]: a spend reservation, or an
+//! estimate when a provider reports no usage), off the path to the first token.
+//!
 //! Context windows and prices are the providers' to know ([`crate::llm::ModelInfo`]).
 
 use tiktoken_rs::CoreBPE;
@@ -44,6 +50,23 @@ pub fn count_tokens(model: &str, text: &str) -> u32 {
     u32::try_from(tokens).unwrap_or(u32::MAX)
 }
 
+/// Tokens of `messages` sent as a prompt: each content, [`TOKENS_PER_MESSAGE`] each, and
+/// [`TOKENS_REPLY_PRIMING`] (what travels beside the messages is not included).
+pub fn count_prompt(model: &str, messages: &[ChatMessage]) -> u32 {
+    messages
+        .iter()
+        .map(|m| count_tokens(model, &m.content).saturating_add(TOKENS_PER_MESSAGE))
+        .fold(TOKENS_REPLY_PRIMING, u32::saturating_add)
+}
+
+/// An upper bound of the tokens of `text` as a message: its bytes (a token covers at least
+/// one) and the per-message overhead.
+fn bound(text: &str) -> u32 {
+    u32::try_from(text.len())
+        .unwrap_or(u32::MAX)
+        .saturating_add(TOKENS_PER_MESSAGE)
+}
+
 /// One past message of the conversation.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Turn<'a> {
@@ -78,14 +101,38 @@ pub struct PromptParts<'a> {
 pub struct Prompt {
     /// The messages to send, oldest first.
     pub messages: Vec<ChatMessage>,
-    /// Their tokens, as counted here.
-    pub tokens: u32,
+    /// Their tokens with the extra ones, as counted here; `None` when everything fit without
+    /// counting (see the module docs).
+    pub tokens: Option<u32>,
     /// How many history messages were left out for lack of room.
     pub history_dropped: usize,
 }
 
 /// Builds the prompt (see the module docs): system, the newest history that fits, user.
 pub fn assemble(parts: &PromptParts<'_>) -> Prompt {
+    let most = parts.history.iter().map(|turn| bound(turn.text)).fold(
+        bound(parts.system)
+            .saturating_add(bound(parts.user))
+            .saturating_add(TOKENS_REPLY_PRIMING)
+            .saturating_add(parts.extra_tokens),
+        u32::saturating_add,
+    );
+    if most.saturating_add(parts.max_tokens) <= parts.context_window {
+        let mut messages = Vec::with_capacity(parts.history.len() + 2);
+        messages.push(ChatMessage::system(parts.system));
+        messages.extend(
+            parts
+                .history
+                .iter()
+                .map(|turn| ChatMessage::new(turn.role, turn.text)),
+        );
+        messages.push(ChatMessage::user(parts.user));
+        return Prompt {
+            messages,
+            tokens: None,
+            history_dropped: 0,
+        };
+    }
     let cost = |text: &str| count_tokens(parts.model, text) + TOKENS_PER_MESSAGE;
     let fixed = cost(parts.system) + cost(parts.user) + TOKENS_REPLY_PRIMING + parts.extra_tokens;
     let mut room = parts
@@ -112,7 +159,7 @@ pub fn assemble(parts: &PromptParts<'_>) -> Prompt {
     messages.push(ChatMessage::user(parts.user));
     Prompt {
         messages,
-        tokens,
+        tokens: Some(tokens),
         history_dropped,
     }
 }
@@ -127,6 +174,21 @@ mod tests {
         assert_eq!(count_tokens("gpt-3.5-turbo", "hello world"), 2);
         assert_eq!(count_tokens("local-extractive", ""), 0);
         assert!(count_tokens("gpt-4o", "مرحبا بالعالم 🤖") > 2);
+    }
+
+    #[test]
+    fn a_token_never_stands_for_less_than_a_byte() {
+        for text in [
+            "hello world",
+            "مرحبا بالعالم 🤖",
+            "数据库 データベース",
+            "a\n\n\tb",
+            " ",
+        ] {
+            for model in ["gpt-4o", "gpt-3.5-turbo"] {
+                assert!(count_tokens(model, text) as usize <= text.len(), "{text}");
+            }
+        }
     }
 
     #[test]
@@ -152,7 +214,9 @@ mod tests {
             user: "and now?",
         };
         let prompt = assemble(&parts);
-        assert!(prompt.tokens + parts.max_tokens <= parts.context_window);
+        let counted = prompt.tokens.expect("a tight window is counted");
+        assert!(counted + parts.max_tokens <= parts.context_window);
+        assert_eq!(counted, count_prompt(parts.model, &prompt.messages));
         assert_eq!(
             prompt.history_dropped, 7,
             "three 400-token turns fit in 1,500"
@@ -171,6 +235,9 @@ mod tests {
             ..parts
         });
         assert_eq!(everything.history_dropped, 0);
+        assert_eq!(everything.tokens, None, "a roomy window needs no count");
+        assert_eq!(everything.messages.len(), 12);
+        assert!(count_prompt(parts.model, &everything.messages) + 500 <= 128_000);
         let nothing = assemble(&PromptParts {
             context_window: 100,
             ..parts

@@ -2,12 +2,15 @@
 //! open answer stream.
 //!
 //! A bot on the OpenAI-compatible provider points at an in-process fake that streams each
-//! answer as SSE chunks. For 1 and 64 concurrent clients, the bench measures the time from
-//! sending a request to receiving the first piece of answer text: straight from the fake
-//! (its own time to first token: the baseline) and through the server's web chat API
-//! (session, NLU, prompt assembly, the provider client, SSE relay). The difference of the
-//! medians is what the server adds. Then it opens streams that stay open and reports the
-//! resident memory each one costs (client, server and fake together, and without the server).
+//! answer as SSE chunks. The bench measures the time from sending a request to receiving the
+//! first piece of answer text: straight from the fake (its own time to first token: the
+//! baseline) and through the server's web chat API (session, NLU, prompt assembly, the
+//! provider client, SSE relay). The difference of the medians is what the server adds. It
+//! does so for 1 client; for one client while 63 other answers stream (64 streams open, new
+//! requests arriving one at a time); and for 64 clients asking at the same instant (a burst,
+//! where each request also waits for the CPU the others use: the CPU time per request is
+//! printed beside it). Then it opens streams that stay open and reports the resident memory
+//! each one costs (client, server and fake together, and without the server).
 //!
 //! `cargo bench -p botbuilder-server --bench first_token` (release build; 2-core machine
 //! figures go in the closing note).
@@ -49,6 +52,21 @@ fn percentile(samples: &mut [f64], p: f64) -> f64 {
     samples.sort_by(f64::total_cmp);
     let at = ((samples.len() as f64 - 1.0) * p).round() as usize;
     samples[at]
+}
+
+/// CPU time this process has used (all threads, user and system), in milliseconds.
+fn cpu_ms() -> f64 {
+    let stat = std::fs::read_to_string("/proc/self/stat").unwrap_or_default();
+    // Fields after the command name (which may hold spaces) start at state; utime and stime
+    // are the 14th and 15th fields, in clock ticks (100 a second on Linux).
+    let after = stat.rsplit_once(')').map_or("", |(_, rest)| rest);
+    let fields: Vec<u64> = after
+        .split_whitespace()
+        .skip(11)
+        .take(2)
+        .filter_map(|f| f.parse().ok())
+        .collect();
+    fields.iter().sum::<u64>() as f64 * 10.0
 }
 
 fn rss_kib() -> u64 {
@@ -164,44 +182,87 @@ impl World {
 async fn measure(w: &'static World, clients: usize) {
     let mut direct = Vec::new();
     let mut through = Vec::new();
+    let (mut direct_cpu, mut through_cpu) = (0.0, 0.0);
     let visitors: Vec<String> = futures::future::join_all((0..clients).map(|_| w.visitor())).await;
     for _ in 0..SAMPLES.div_ceil(clients) {
         for _ in 0..clients {
             w.fake.push(Step::events(answer()));
         }
+        let cpu = cpu_ms();
         let round = futures::future::join_all(
             (0..clients).map(|_| async { first_token(w.direct(), "Hello").await }),
         )
         .await;
+        direct_cpu += cpu_ms() - cpu;
         direct.extend(round);
         for _ in 0..clients {
             w.fake.push(Step::events(answer()));
         }
+        let cpu = cpu_ms();
         let round = futures::future::join_all(
             visitors
                 .iter()
                 .map(|v| async move { first_token(w.through_server(v), "event: delta").await }),
         )
         .await;
+        through_cpu += cpu_ms() - cpu;
         through.extend(round);
     }
+    let requests = through.len() as f64;
     let (d50, d99) = (percentile(&mut direct, 0.5), percentile(&mut direct, 0.99));
     let (t50, t99) = (
         percentile(&mut through, 0.5),
         percentile(&mut through, 0.99),
     );
     println!(
-        "{clients:>2} concurrent: fake alone p50 {d50:.2} ms p99 {d99:.2} ms | through the server p50 {t50:.2} ms p99 {t99:.2} ms | added p50 {:.2} ms",
-        t50 - d50
+        "{clients:>2} concurrent: fake alone p50 {d50:.2} ms p99 {d99:.2} ms | through the server p50 {t50:.2} ms p99 {t99:.2} ms | added p50 {:.2} ms | CPU per request {:.2} ms alone, {:.2} ms through the server (to the first token)",
+        t50 - d50,
+        direct_cpu / requests,
+        through_cpu / requests,
     );
 }
 
+/// Answers that start and then stay open, as long answers being written do.
+fn hanging() -> Step {
+    let mut events = answer();
+    events.truncate(3); // some text, then the stream stays open
+    Step::events(events).hanging()
+}
+
+/// One request at a time while `open` answers stream through the server.
+async fn measure_beside_open(w: &'static World, open: usize) {
+    let visitors: Vec<String> = futures::future::join_all((0..=open).map(|_| w.visitor())).await;
+    let (asking, others) = visitors.split_first().unwrap();
+    let mut streams = Vec::new();
+    for visitor in others {
+        w.fake.push(hanging());
+        let mut body = w.through_server(visitor).await.bytes_stream();
+        body.next().await;
+        streams.push(body);
+    }
+    let (mut direct, mut through) = (Vec::new(), Vec::new());
+    for _ in 0..SAMPLES {
+        w.fake.push(Step::events(answer()));
+        direct.push(first_token(w.direct(), "Hello").await);
+        w.fake.push(Step::events(answer()));
+        through.push(first_token(w.through_server(asking), "event: delta").await);
+    }
+    let (d50, t50) = (percentile(&mut direct, 0.5), percentile(&mut through, 0.5));
+    println!(
+        " 1 asking beside {open} open streams: fake alone p50 {d50:.2} ms p99 {:.2} ms | through the server p50 {t50:.2} ms p99 {:.2} ms | added p50 {:.2} ms",
+        percentile(&mut direct, 0.99),
+        percentile(&mut through, 0.99),
+        t50 - d50
+    );
+    let closed = w.fake.closed_by_client();
+    drop(streams);
+    // The server aborts each upstream call as its listener goes.
+    w.fake
+        .wait_closed_by_client(closed + open, Duration::from_secs(10))
+        .await;
+}
+
 async fn memory(w: &'static World) {
-    let hanging = || {
-        let mut events = answer();
-        events.truncate(3); // some text, then the stream stays open
-        Step::events(events).hanging()
-    };
     let before = rss_kib();
     let mut direct = Vec::new();
     for _ in 0..OPEN_STREAMS {
@@ -244,6 +305,7 @@ fn main() {
         measure(w, 4).await;
         println!("--");
         measure(w, 1).await;
+        measure_beside_open(w, 63).await;
         measure(w, 64).await;
         memory(w).await;
     });

@@ -164,6 +164,8 @@ impl Engine {
             } else {
                 Vec::new()
             };
+            // Counted when first needed (a reservation, an estimate): see `prompt`.
+            let extra_tokens = retrieved.as_ref().map_or(0, |r| r.tokens);
             let mut prompt_tokens_so_far = prompt.tokens;
             let mut answer = String::new();
             let mut usage = Usage::default();
@@ -178,12 +180,20 @@ impl Engine {
                 } else {
                     Vec::new()
                 };
-                // The assembled prompt was counted; later rounds add what the tools returned.
-                let prompt_tokens = prompt_tokens_so_far;
-                let worst_case = info.cost_micros(Usage {
-                    prompt_tokens,
-                    completion_tokens: config.max_tokens,
-                });
+                // The prompt's count grows with what the tools returned in earlier rounds.
+                let count = |messages: &[ChatMessage]| {
+                    prompt::count_prompt(&route.model, messages).saturating_add(extra_tokens)
+                };
+                let worst_case = if spend_limit.is_some() {
+                    let prompt_tokens =
+                        *prompt_tokens_so_far.get_or_insert_with(|| count(&request.messages));
+                    info.cost_micros(Usage {
+                        prompt_tokens,
+                        completion_tokens: config.max_tokens,
+                    })
+                } else {
+                    0
+                };
                 let now = self.clock.now();
                 let reservation = match self
                     .spend
@@ -250,7 +260,8 @@ impl Engine {
                 let step_usage = if reported == Usage::default() {
                     estimated = true;
                     Usage {
-                        prompt_tokens,
+                        prompt_tokens: *prompt_tokens_so_far
+                            .get_or_insert_with(|| count(&request.messages)),
                         completion_tokens: prompt::count_tokens(&route.model, &text),
                     }
                 } else {
@@ -264,7 +275,9 @@ impl Engine {
                 if calls.is_empty() || interrupted.is_some() {
                     break;
                 }
-                prompt_tokens_so_far += step_usage.completion_tokens;
+                if let Some(so_far) = prompt_tokens_so_far.as_mut() {
+                    *so_far += step_usage.completion_tokens;
+                }
                 let mut assistant = ChatMessage::assistant(text);
                 assistant.tool_calls.clone_from(&calls);
                 request.messages.push(assistant);
@@ -280,8 +293,10 @@ impl Engine {
                             deltas.send(Ok(TurnEvent::Tool(run.clone()))).await;
                     }
                     runs.push(run);
-                    prompt_tokens_so_far +=
-                        prompt::count_tokens(&route.model, &result) + prompt::TOKENS_PER_MESSAGE;
+                    if let Some(so_far) = prompt_tokens_so_far.as_mut() {
+                        *so_far += prompt::count_tokens(&route.model, &result)
+                            + prompt::TOKENS_PER_MESSAGE;
+                    }
                     request
                         .messages
                         .push(ChatMessage::tool_result(tool_call.id.clone(), result));

@@ -455,7 +455,6 @@ impl ConversationRepo for SqliteStore {
         session: SessionId,
         limit: u32,
     ) -> StoreResult<Vec<Message>> {
-        self.get_session(org, session).await?;
         let mut messages = sqlx::query_as::<_, MessageRow>(concat!(
             "SELECT ",
             message_columns!(),
@@ -470,6 +469,11 @@ impl ConversationRepo for SqliteStore {
         .into_iter()
         .map(Message::try_from)
         .collect::<StoreResult<Vec<_>>>()?;
+        if messages.is_empty() {
+            // No message: is there a session at all? (A turn always finds its own message,
+            // so it never pays for this read.)
+            self.get_session(org, session).await?;
+        }
         messages.reverse();
         Ok(messages)
     }
