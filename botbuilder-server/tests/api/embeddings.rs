@@ -39,15 +39,7 @@ async fn an_openai_compatible_embedding_server_indexes_and_searches_knowledge() 
         "/api/v1/orgs/{org}/knowledge-bases/{}",
         kb.json["id"].as_str().unwrap()
     );
-    let added = app
-        .post(
-            &format!("{base}/documents"),
-            &owner.token,
-            json!({ "title": "Shop guide", "text": GUIDE, "content_type": "text/markdown" }),
-        )
-        .await;
-    let doc_url = format!("{base}/documents/{}", added.json["id"].as_str().unwrap());
-    let ready = wait_until_settled(&app, &owner, &doc_url).await;
+    let ready = add_guide(&app, &owner, &base).await;
     assert_eq!(ready["status"], "ready", "{ready}");
     let embedded = fake.requests();
     assert!(!embedded.is_empty());
