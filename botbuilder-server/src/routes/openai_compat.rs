@@ -260,7 +260,9 @@ pub async fn chat_completions(
     let id = turn
         .replies
         .last()
-        .map_or_else(|| turn.inbound.id.to_string(), |m| m.id.to_string());
+        .map_or(turn.inbound.id, |m| m.id)
+        .as_uuid()
+        .simple();
     Ok(Json(json!({
         "id": format!("chatcmpl-{id}"),
         "object": "chat.completion",
