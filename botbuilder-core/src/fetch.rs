@@ -8,8 +8,28 @@ use async_trait::async_trait;
 
 use crate::BoxError;
 
-/// A request to send.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The only headers a [`Fetcher`] sends on to another origin after a redirect: any other may
+/// carry a credential (`authorization`, `cookie`, a tool's `x-api-key`...), so nothing secret
+/// may go in these.
+pub const HEADERS_KEPT_ACROSS_ORIGINS: [&str; 4] =
+    ["accept", "accept-language", "content-type", "user-agent"];
+
+/// Headers a caller may not set: the connection's own (`host` would send the request to
+/// another site than its URL names, on a shared address).
+pub const RESERVED_HEADERS: [&str; 9] = [
+    "host",
+    "connection",
+    "content-length",
+    "transfer-encoding",
+    "te",
+    "trailer",
+    "upgrade",
+    "proxy-authorization",
+    "proxy-connection",
+];
+
+/// A request to send. Its `Debug` shows header names only: values may be credentials.
+#[derive(Clone, PartialEq, Eq)]
 pub struct FetchRequest {
     /// `GET`, `POST`, ...
     pub method: String,
@@ -24,6 +44,20 @@ pub struct FetchRequest {
     /// Refuse a response body larger than this many bytes; `None` takes the fetcher's
     /// default (implementations may cap it further).
     pub max_body_bytes: Option<usize>,
+}
+
+impl std::fmt::Debug for FetchRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("FetchRequest")
+            .field("method", &self.method)
+            .field("url", &self.url)
+            .field("headers", &names)
+            .field("body", &self.body.as_ref().map(String::len))
+            .field("timeout", &self.timeout)
+            .field("max_body_bytes", &self.max_body_bytes)
+            .finish()
+    }
 }
 
 impl FetchRequest {

@@ -37,10 +37,7 @@ use futures::StreamExt;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use reqwest::redirect::Policy;
 
-/// The only headers sent on to another origin after a redirect: any other may carry a
-/// credential (`authorization`, `cookie`, a tool's `x-api-key`...).
-const HEADERS_KEPT_ACROSS_ORIGINS: [&str; 4] =
-    ["accept", "accept-language", "content-type", "user-agent"];
+use botbuilder_core::fetch::{HEADERS_KEPT_ACROSS_ORIGINS, RESERVED_HEADERS};
 
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 5;
@@ -294,6 +291,8 @@ impl Fetcher for GuardedFetcher {
         let deadline = tokio::time::Instant::now() + request.timeout.min(MAX_TIMEOUT);
         let mut body = request.body;
         let mut headers = request.headers;
+        // The connection's own headers are the client's to set, never a caller's.
+        headers.retain(|(name, _)| !RESERVED_HEADERS.contains(&name.to_ascii_lowercase().as_str()));
         let mut redirects = 0;
         let response = loop {
             self.check(&url).await?;

@@ -47,6 +47,16 @@ async fn server() -> SocketAddr {
             }),
         )
         .route(
+            "/host",
+            get(|headers: axum::http::HeaderMap| async move {
+                headers
+                    .get(header::HOST)
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or("none")
+                    .to_owned()
+            }),
+        )
+        .route(
             "/slow",
             get(|| async {
                 tokio::time::sleep(Duration::from_secs(5)).await;
@@ -321,4 +331,31 @@ async fn credentials_do_not_follow_a_redirect_to_another_origin() {
         .await
         .unwrap();
     assert_eq!(other.text(), "anonymous");
+}
+
+/// The connection's own headers are the client's: a caller's `host` (which would send the
+/// request to another site on a shared address than the URL names) is not sent.
+#[tokio::test]
+async fn a_callers_host_header_is_not_sent() {
+    let home = server().await;
+    let fetcher = guarded(vec![home]);
+    let request = FetchRequest {
+        headers: vec![("Host".into(), "victim.example".into())],
+        ..get_req(format!("http://{home}/host"))
+    };
+    let answer = fetcher.fetch(request).await.unwrap();
+    assert_eq!(answer.text(), home.to_string());
+}
+
+/// A request's `Debug` names its headers but never shows their values (they may be opened
+/// secrets).
+#[test]
+fn a_requests_debug_hides_header_values() {
+    let request = FetchRequest {
+        headers: vec![("authorization".into(), "Bearer sk-secret-123".into())],
+        ..get_req("https://api.example/x".into())
+    };
+    let shown = format!("{request:?}");
+    assert!(shown.contains("authorization"), "{shown}");
+    assert!(!shown.contains("sk-secret-123"), "{shown}");
 }

@@ -39,6 +39,8 @@ pub struct ChatOptions<'a> {
     pub fetch_proxy: Option<&'a str>,
     /// Server-wide language model credentials and the model catalog.
     pub llm: &'a crate::config::LlmSettings,
+    /// Organizations' own provider credentials (used before the server-wide ones).
+    pub credentials: std::sync::Arc<crate::credential_source::DeferredCredentials>,
 }
 
 /// The lines a person types: edited on a terminal, read plainly from a pipe. Ends at end of
@@ -113,11 +115,10 @@ pub async fn chat(
         .await
         .with_context(|| format!("no bot {bot} in {}", options.database_url))?;
     let guarded = fetcher(options.fetch_allow, options.fetch_proxy)?;
-    let providers = Arc::new(provider_registry(
-        options.llm,
-        guarded.clone(),
-        options.fetch_proxy,
-    )?);
+    let providers = Arc::new(
+        provider_registry(options.llm, guarded.clone(), options.fetch_proxy)?
+            .with_organization_credentials(options.credentials.clone()),
+    );
     let engine = engine_builder(store, guarded, providers)
         .knowledge(knowledge)
         .build()?;

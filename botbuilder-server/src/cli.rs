@@ -159,20 +159,58 @@ pub enum AdminCommand {
     },
 }
 
-/// The embedders a settings layer names (see [`crate::state::embedder`]): knowledge bases
-/// that chose their own embedder reach it with the server-wide credentials (organizations'
-/// own are only read by the server).
+/// Organizations' own provider credentials for a command, opened with the master key the
+/// settings resolve to (the development secrets file, or `BOTBUILDER_MASTER_KEY`); without
+/// one, stored credentials stay shut (see [`crate::credential_source::DeferredCredentials`]).
+fn organization_credentials(
+    partial: &PartialSettings,
+) -> std::sync::Arc<crate::credential_source::DeferredCredentials> {
+    let url = partial
+        .database_url
+        .clone()
+        .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
+    // Read a development secrets file, never create one: a new key opens nothing stored.
+    let secrets_file = partial
+        .secrets_file
+        .clone()
+        .unwrap_or_else(|| crate::config::DEFAULT_SECRETS_FILE.into());
+    let resolved = if partial.master_key.is_some() || secrets_file.exists() {
+        Settings::resolve(partial.clone())
+    } else {
+        Err(anyhow::anyhow!(
+            "neither BOTBUILDER_MASTER_KEY nor a secrets file"
+        ))
+    };
+    let cipher = resolved
+        .and_then(|(settings, _)| settings.cipher())
+        .map(|c| {
+            std::sync::Arc::new(c) as std::sync::Arc<dyn botbuilder_core::secrets::SecretCipher>
+        })
+        .inspect_err(|e| {
+            tracing::debug!(
+                "no master key ({e:#}): organizations' own provider credentials cannot be used"
+            );
+        })
+        .ok();
+    std::sync::Arc::new(crate::credential_source::DeferredCredentials::new(
+        &url, cipher,
+    ))
+}
+
+/// The embedders a settings layer names (see [`crate::state::embedder`]); knowledge bases
+/// that chose their own embedder reach it as the server does, with their organization's
+/// credentials first.
 fn partial_embedders(partial: &PartialSettings) -> anyhow::Result<crate::state::Embedders> {
     let llm = crate::config::LlmSettings::resolve(partial)?;
     let proxy = partial.fetch_proxy.as_deref();
     let operator = crate::state::operator_fetcher(proxy)?;
     let allow = partial.fetch_allow.clone().unwrap_or_default();
     let tenant = crate::state::fetcher(&allow, proxy)?;
+    let registry = crate::state::provider_registry(&llm, tenant, proxy)?
+        .with_organization_credentials(organization_credentials(partial));
     Ok(crate::state::Embedders {
         default: embedder(partial.embedding_model_dir.as_deref(), &llm, operator)?,
-        chosen: Some(std::sync::Arc::new(crate::state::provider_registry(
-            &llm, tenant, proxy,
-        )?)),
+        chosen: Some(std::sync::Arc::new(registry)),
     })
 }
 
@@ -343,6 +381,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         Command::Chat { bot, user } => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
             let embedders = partial_embedders(&partial)?;
+            let credentials = organization_credentials(&partial);
             let llm = crate::config::LlmSettings::resolve(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
@@ -358,6 +397,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
                 fetch_allow: &allow,
                 fetch_proxy: proxy.as_deref(),
                 llm: &llm,
+                credentials,
             };
             crate::chat::chat(options, embedders, extractor).await
         }

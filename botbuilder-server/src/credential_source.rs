@@ -9,8 +9,10 @@ use std::time::{Duration, Instant};
 
 use async_trait::async_trait;
 use botbuilder_core::credentials::{CredentialError, CredentialService};
+use botbuilder_core::domain::SealedSecret;
 use botbuilder_core::id::OrgId;
 use botbuilder_core::llm::Unavailable;
+use botbuilder_core::secrets::{CipherError, SecretCipher};
 use botbuilder_providers::registry::{CredentialSource, Credentials};
 use botbuilder_providers::remote::ApiKey;
 
@@ -104,5 +106,73 @@ impl CredentialSource for StoredCredentials {
             cache.insert(key, (Instant::now(), opened.clone()));
         }
         opened
+    }
+}
+
+/// Organizations' own credentials for the command line (`kb ingest`, `chat`): the store at
+/// `database_url` is opened on first use, and the credentials are opened with the master key
+/// the command resolved. Without one, an organization that stored credentials gets
+/// [`Unavailable::CredentialsUnreadable`], never the server-wide ones in their place (its
+/// knowledge would be embedded by another server than the one it chose).
+pub struct DeferredCredentials {
+    database_url: String,
+    cipher: std::sync::Arc<dyn SecretCipher>,
+    opened: tokio::sync::OnceCell<StoredCredentials>,
+}
+
+impl std::fmt::Debug for DeferredCredentials {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeferredCredentials")
+            .field("key_id", &self.cipher.key_id())
+            .finish_non_exhaustive()
+    }
+}
+
+impl DeferredCredentials {
+    /// Credentials in the store at `database_url`, opened with `cipher` (`None`: none open).
+    pub fn new(database_url: &str, cipher: Option<std::sync::Arc<dyn SecretCipher>>) -> Self {
+        Self {
+            database_url: database_url.to_owned(),
+            cipher: cipher.unwrap_or_else(|| std::sync::Arc::new(NoMasterKey)),
+            opened: tokio::sync::OnceCell::new(),
+        }
+    }
+}
+
+#[async_trait]
+impl CredentialSource for DeferredCredentials {
+    async fn credentials(&self, org: OrgId, provider: &str) -> Opened {
+        let stored = self
+            .opened
+            .get_or_try_init(|| async {
+                let store = crate::state::open_store(&self.database_url).await?;
+                anyhow::Ok(StoredCredentials::new(CredentialService::new(
+                    store,
+                    self.cipher.clone(),
+                )))
+            })
+            .await
+            .map_err(|e| {
+                tracing::warn!("cannot open the store for credentials: {e:#}");
+                Unavailable::CredentialsUnreadable
+            })?;
+        stored.credentials(org, provider).await
+    }
+}
+
+/// A cipher without keys: every sealed secret stays shut.
+struct NoMasterKey;
+
+impl SecretCipher for NoMasterKey {
+    fn key_id(&self) -> &str {
+        "none"
+    }
+
+    fn seal(&self, _: &[u8], _: &[u8]) -> Result<SealedSecret, CipherError> {
+        Err(CipherError::Failed)
+    }
+
+    fn open(&self, sealed: &SealedSecret, _: &[u8]) -> Result<Vec<u8>, CipherError> {
+        Err(CipherError::UnknownKey(sealed.key_id.clone()))
     }
 }

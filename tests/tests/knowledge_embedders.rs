@@ -18,16 +18,22 @@ use botbuilder_core::llm::ProviderError;
 use botbuilder_core::store::prelude::*;
 use botbuilder_providers::local::LocalEmbedder;
 
-/// The local embedder at any size, counting the texts it embeds.
+/// The local embedder at any size, counting the texts it embeds; `reversed` turns each
+/// vector around (another model of the same size).
 struct Counting {
     inner: LocalEmbedder,
     texts: Arc<AtomicUsize>,
+    reversed: bool,
 }
 
 #[async_trait]
 impl Embedder for Counting {
     fn id(&self) -> &str {
-        self.inner.id()
+        if self.reversed {
+            "reversed"
+        } else {
+            self.inner.id()
+        }
     }
     fn model(&self) -> &str {
         self.inner.model()
@@ -37,7 +43,11 @@ impl Embedder for Counting {
     }
     async fn embed_texts(&self, texts: &[String]) -> Result<Vec<Vec<f32>>, ProviderError> {
         self.texts.fetch_add(texts.len(), Ordering::SeqCst);
-        self.inner.embed_texts(texts).await
+        let mut vectors = self.inner.embed_texts(texts).await?;
+        if self.reversed {
+            vectors.iter_mut().for_each(|v| v.reverse());
+        }
+        Ok(vectors)
     }
 }
 
@@ -58,6 +68,7 @@ impl EmbedderResolver for Sizes {
         Ok(Arc::new(Counting {
             inner: LocalEmbedder::new(dimensions as usize),
             texts: self.texts.clone(),
+            reversed: choice.provider == "reversed",
         }))
     }
 }
@@ -134,8 +145,7 @@ async fn knowledge_bases_with_different_embedders_are_searched_together() {
         assert!(hits[0].chunk.text.contains(needle), "{hits:#?}");
     }
 
-    // One search over both: each side found with its own vectors, the query embedded once
-    // by the chosen embedder (and once by the default one).
+    // One search over both: each side found with its own vectors.
     texts.store(0, Ordering::SeqCst);
     let hits = knowledge
         .search(
@@ -150,7 +160,19 @@ async fn knowledge_bases_with_different_embedders_are_searched_together() {
         found.contains(&default.id) && found.contains(&chosen.id),
         "{hits:#?}"
     );
-    assert_eq!(texts.load(Ordering::SeqCst), 1);
+    // Both resolve through the resolver here (it asks first, as an organization's own
+    // credentials come first): two embedders, the query embedded once by each.
+    assert_eq!(texts.load(Ordering::SeqCst), 2);
+    let again = knowledge
+        .search(org, &[chosen.id, chosen.id], &vector_search("kettle"))
+        .await
+        .unwrap();
+    assert!(!again.is_empty());
+    assert_eq!(
+        texts.load(Ordering::SeqCst),
+        3,
+        "one embedder, one embedding"
+    );
 
     // A knowledge base from before embedders were recorded uses the default one; re-indexing
     // records it.
@@ -188,4 +210,60 @@ async fn knowledge_bases_with_different_embedders_are_searched_together() {
         ),
         ("local", 384)
     );
+}
+
+#[tokio::test]
+async fn moving_to_another_model_of_the_same_size_leaves_the_old_vectors_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = open(&dir.path().join("kb.db")).await;
+    let org = org(&store).await;
+    let knowledge = KnowledgeService::new(
+        store.clone(),
+        store.clone(),
+        Arc::new(LocalEmbedder::default()),
+    )
+    .with_embedders(Arc::new(Sizes {
+        texts: Arc::default(),
+    }));
+    let choice = |provider: &str| EmbeddingChoice {
+        provider: provider.into(),
+        model: None,
+        dimensions: Some(64),
+    };
+    let kb = knowledge
+        .create_knowledge_base_with_embedder(org, "KB".into(), String::new(), &choice("local"))
+        .await
+        .unwrap();
+    let guide = "# Refunds\n\nRefunds are paid within five days of the return.";
+    knowledge
+        .add_document(org, kb.id, upload("Refunds", "text/markdown", guide))
+        .await
+        .unwrap();
+    drain(&knowledge).await;
+    let search = vector_search("refunds paid");
+    assert!(
+        !knowledge
+            .search(org, &[kb.id], &search)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    let (moved, queued) = knowledge
+        .change_embedder(org, kb.id, &choice("reversed"))
+        .await
+        .unwrap();
+    assert_eq!((moved.embedding_provider.as_str(), queued), ("reversed", 1));
+    // Same size, another model: until the document is embedded again, its old vectors are
+    // not compared with the new model's query.
+    assert!(
+        knowledge
+            .search(org, &[kb.id], &search)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    drain(&knowledge).await;
+    let hits = knowledge.search(org, &[kb.id], &search).await.unwrap();
+    assert!(hits[0].chunk.text.contains("Refunds are paid"), "{hits:#?}");
 }

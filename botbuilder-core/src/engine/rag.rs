@@ -49,9 +49,14 @@ pub(crate) async fn retrieve(
         .await
     {
         Ok(hits) => hits,
-        // Without vectors (the embedding API down or refusing, vectors of another model),
-        // the words still find sources: answer from those rather than not at all.
-        Err(e @ (KnowledgeError::Embedder(_) | KnowledgeError::Vectors(_))) => {
+        // Without vectors (the embedding API down or refusing, vectors of another model, an
+        // embedder whose credentials are gone), the words still find sources: answer from
+        // those rather than not at all.
+        Err(
+            e @ (KnowledgeError::Embedder(_)
+            | KnowledgeError::Vectors(_)
+            | KnowledgeError::EmbedderUnavailable(_)),
+        ) => {
             tracing::warn!(bot = %bot.id, "vector search failed, using keywords only: {}",
                 crate::error_chain(&e));
             let keywords = SearchRequest {

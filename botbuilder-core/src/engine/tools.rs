@@ -15,7 +15,7 @@ use serde_json::{Map, Value, json};
 use crate::credentials::SecretSource;
 use crate::credentials::named::{SECRET_PLACEHOLDER_PREFIX, origin_of, secret_placeholders};
 use crate::domain::HttpTool;
-use crate::fetch::{FetchRequest, Fetcher};
+use crate::fetch::{FetchRequest, Fetcher, HEADERS_KEPT_ACROSS_ORIGINS};
 use crate::id::OrgId;
 use crate::llm::ToolCall;
 
@@ -89,7 +89,17 @@ async fn open_secrets(
 ) -> Result<HashMap<String, String>, String> {
     let mut opened = HashMap::new();
     for header in &tool.headers {
-        for name in secret_placeholders(&header.value) {
+        let names = secret_placeholders(&header.value);
+        let lower = header.name.to_ascii_lowercase();
+        if !names.is_empty() && HEADERS_KEPT_ACROSS_ORIGINS.contains(&lower.as_str()) {
+            // Refused when the bot is saved; checked again here, as this is what keeps a
+            // redirect from carrying the secret to another origin.
+            return Err(format!(
+                "a secret cannot go in `{}`, which follows redirects",
+                header.name
+            ));
+        }
+        for name in names {
             if opened.contains_key(name) {
                 continue;
             }

@@ -336,7 +336,8 @@ pub trait KnowledgeRepo: Send + Sync + 'static {
         limit: u32,
     ) -> StoreResult<Vec<ScoredChunk>>;
 
-    /// Every chunk vector of a knowledge base, for building a vector index.
+    /// Every chunk vector of a knowledge base's `ready` documents, for building a vector
+    /// index (the vectors of a document being embedded again may come from another model).
     async fn chunk_embeddings(
         &self,
         org: OrgId,

@@ -2,6 +2,7 @@
 
 use crate::credentials::named::{secret_placeholders, valid_secret_name};
 use crate::domain::HttpTool;
+use crate::fetch::{HEADERS_KEPT_ACROSS_ORIGINS, RESERVED_HEADERS};
 
 use super::{Issues, text};
 
@@ -101,10 +102,16 @@ pub(super) fn check(tools: &[HttpTool], max_steps: u32, issues: &mut Issues) {
             );
         }
         for (h, header) in tool.headers.iter().enumerate() {
+            let lower = header.name.to_ascii_lowercase();
             if reqwest_header_name(&header.name).is_err() {
                 issues.add(
                     &at(&format!("headers[{h}].name")),
                     "not a valid header name",
+                );
+            } else if RESERVED_HEADERS.contains(&lower.as_str()) {
+                issues.add(
+                    &at(&format!("headers[{h}].name")),
+                    "set by the connection itself",
                 );
             }
             if header.value.chars().any(|c| c.is_control()) {
@@ -113,10 +120,13 @@ pub(super) fn check(tools: &[HttpTool], max_steps: u32, issues: &mut Issues) {
                     "must not contain control characters",
                 );
             }
-            if let Some(bad) = secret_placeholders(&header.value)
-                .into_iter()
-                .find(|name| !valid_secret_name(name))
-            {
+            let secrets = secret_placeholders(&header.value);
+            if !secrets.is_empty() && HEADERS_KEPT_ACROSS_ORIGINS.contains(&lower.as_str()) {
+                issues.add(
+                    &at(&format!("headers[{h}].value")),
+                    "a secret cannot go in a header that follows redirects to other origins",
+                );
+            } else if let Some(bad) = secrets.into_iter().find(|name| !valid_secret_name(name)) {
                 issues.add(
                     &at(&format!("headers[{h}].value")),
                     format!(

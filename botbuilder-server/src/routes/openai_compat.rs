@@ -199,11 +199,12 @@ fn conversation(req: &ChatCompletionRequest) -> ApiResult<(String, Vec<ChatMessa
     Ok((text, history))
 }
 
-/// The answer's text: every reply of the turn, in order.
+/// The answer's text: every reply of the turn with text, in order.
 fn content(turn: &Turn) -> String {
     turn.replies
         .iter()
         .map(|r| r.text.as_str())
+        .filter(|text| !text.is_empty())
         .collect::<Vec<_>>()
         .join("\n\n")
 }
@@ -309,29 +310,44 @@ fn stream(
             )
         }
     };
-    // The content is the turn's replies in order, two line breaks apart (as `content`
-    // joins them): the model's text as it is written, the others whole when they complete.
-    let mut completed = 0usize;
+    // The content is the turn's replies with text in order, two line breaks apart (as
+    // `content` joins them): the model's text as it is written, the others whole when they
+    // complete. `shown` counts the replies with text sent so far.
+    let mut shown = 0usize;
     let mut in_reply = false;
     let body = events.flat_map(move |item| {
         let out: Vec<Event> = match item {
             Ok(TurnEvent::TextDelta(text)) => {
-                let text = if !in_reply && completed > 0 {
-                    format!("\n\n{text}")
+                if text.is_empty() {
+                    Vec::new()
                 } else {
-                    text
-                };
-                in_reply = true;
-                vec![text_chunk(text)]
+                    let text = if !in_reply && shown > 0 {
+                        format!("\n\n{text}")
+                    } else {
+                        text
+                    };
+                    in_reply = true;
+                    vec![text_chunk(text)]
+                }
             }
             Ok(TurnEvent::Reply { text, streamed }) => {
-                let first = completed == 0;
-                completed += 1;
-                in_reply = false;
-                match (streamed, text.is_empty()) {
-                    (true, _) | (false, true) => Vec::new(),
-                    (false, false) if first => vec![text_chunk(text)],
-                    (false, false) => vec![text_chunk(format!("\n\n{text}"))],
+                let was_streaming = std::mem::replace(&mut in_reply, false);
+                if streamed || text.is_empty() {
+                    shown += usize::from(was_streaming);
+                    Vec::new()
+                } else if was_streaming {
+                    // The model's text gave way to another (an apology after a cut): it
+                    // ends that reply's text.
+                    shown += 1;
+                    vec![text_chunk(text)]
+                } else {
+                    let separated = if shown > 0 {
+                        format!("\n\n{text}")
+                    } else {
+                        text
+                    };
+                    shown += 1;
+                    vec![text_chunk(separated)]
                 }
             }
             Ok(TurnEvent::Done(turn)) => {

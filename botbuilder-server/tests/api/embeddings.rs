@@ -239,6 +239,11 @@ async fn an_embedder_that_cannot_serve_is_refused_naming_the_field() {
             json!({ "provider": "local", "model": "bert" }),
             "embedding.model",
         ),
+        (
+            json!({ "provider": "openai", "model": "m".repeat(201) }),
+            "embedding.model",
+        ),
+        (json!({ "provider": "x".repeat(65) }), "embedding.provider"),
     ] {
         let res = create_kb(
             &app,
@@ -268,4 +273,81 @@ async fn an_embedder_that_cannot_serve_is_refused_naming_the_field() {
         )
         .await;
     assert_eq!(listed.json["items"], json!([]), "a refused one was stored");
+}
+
+#[tokio::test]
+async fn a_knowledge_base_whose_embedder_is_gone_is_still_found_by_its_words() {
+    let fake = FakeServer::start().await;
+    fake.otherwise(Step::Embeddings { dimensions: 24 });
+    let allow = vec![fake.addr()];
+    let app = TestApp::spawn_with(move |settings| settings.fetch_allow = allow).await;
+    let owner = app.register(&email("kb-embedder-gone")).await;
+    let org = owner.org_id.clone();
+    let credentials = format!("/api/v1/orgs/{org}/provider-credentials/openai-compatible");
+    let put = app
+        .call(
+            Method::PUT,
+            &credentials,
+            Some(&owner.token),
+            Some(json!({ "base_url": format!("{}/v1", fake.url()) })),
+        )
+        .await;
+    assert_eq!(put.status, StatusCode::OK, "{}", put.text);
+    let kb = create_kb(
+        &app,
+        &owner,
+        json!({ "name": "Remote", "embedding": {
+            "provider": "openai-compatible", "model": "nomic-embed-text", "dimensions": 24 } }),
+    )
+    .await;
+    let kb_id = kb.json["id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/orgs/{org}/knowledge-bases/{kb_id}");
+    assert_eq!(add_guide(&app, &owner, &base).await["status"], "ready");
+    let bot = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots"),
+            &owner.token,
+            json!({ "name": "Helper", "ai_config": { "knowledge_base_ids": [kb_id] } }),
+        )
+        .await;
+    let bot = bot.json["id"].as_str().unwrap().to_owned();
+
+    // The organization takes its embedding server away.
+    let deleted = app
+        .call(Method::DELETE, &credentials, Some(&owner.token), None)
+        .await;
+    assert_eq!(deleted.status, StatusCode::NO_CONTENT);
+    let vector = app
+        .post(
+            &format!("{base}/search"),
+            &owner.token,
+            json!({ "query": "refunds", "mode": "vector" }),
+        )
+        .await;
+    assert_eq!(vector.status, StatusCode::CONFLICT, "{}", vector.text);
+    assert!(vector.text.contains("no credentials"), "{}", vector.text);
+    let keyword = app
+        .post(
+            &format!("{base}/search"),
+            &owner.token,
+            json!({ "query": "refunds", "mode": "keyword" }),
+        )
+        .await;
+    assert_eq!(keyword.status, StatusCode::OK, "{}", keyword.text);
+    // A bot using it still answers, from the sources its words find.
+    let visitor = crate::llm_providers::visitor_token(&app, &bot).await;
+    let reply = app
+        .post(
+            &format!("/api/v1/webchat/{bot}/messages"),
+            &visitor,
+            json!({ "text": "How long do refunds take to be paid?" }),
+        )
+        .await;
+    assert_eq!(reply.status, StatusCode::OK, "{}", reply.text);
+    let answer = &reply.json["replies"][0];
+    assert!(
+        answer["text"].as_str().unwrap().contains("five days"),
+        "{answer}"
+    );
+    assert_eq!(answer["payload"]["citations"][0]["title"], "Shop guide");
 }

@@ -352,7 +352,12 @@ async fn secrets_and_the_tools_naming_them_are_validated() {
                 json!({ "ai_config": { "tools": [{ "name": "t", "description": "d",
                 "parameters": { "type": "object" }, "method": "GET",
                 "url": "https://a.example/{{secrets.KEY}}",
-                "headers": [{ "name": "x-key", "value": "{{secrets.bad-name}}" }] }] } }),
+                "headers": [
+                    { "name": "x-key", "value": "{{secrets.bad-name}}" },
+                    // Follows redirects to other origins: no secret may ride on it.
+                    { "name": "User-Agent", "value": "{{secrets.KEY}}" },
+                    { "name": "host", "value": "elsewhere.example" }
+                ] }] } }),
             ),
         )
         .await;
@@ -361,7 +366,9 @@ async fn secrets_and_the_tools_naming_them_are_validated() {
         refused.error_fields(),
         vec![
             "ai_config.tools[0].url",
-            "ai_config.tools[0].headers[0].value"
+            "ai_config.tools[0].headers[0].value",
+            "ai_config.tools[0].headers[1].value",
+            "ai_config.tools[0].headers[2].name",
         ]
     );
     let deleted = app

@@ -591,8 +591,10 @@ impl KnowledgeRepo for SqliteStore {
     ) -> StoreResult<Vec<(ChunkId, Vec<f32>)>> {
         self.get_knowledge_base(org, kb).await?;
         let rows: Vec<(Uuid, Vec<u8>)> = sqlx::query_as(
-            "SELECT id, embedding FROM chunks
-             WHERE organization_id = ? AND knowledge_base_id = ? ORDER BY id",
+            "SELECT c.id, c.embedding FROM chunks c JOIN documents d
+               ON d.organization_id = c.organization_id AND d.id = c.document_id
+             WHERE c.organization_id = ? AND c.knowledge_base_id = ? AND d.status = 'ready'
+             ORDER BY c.id",
         )
         .bind(org.as_uuid())
         .bind(kb.as_uuid())

@@ -9,6 +9,11 @@ use crate::embed::EmbeddingChoice;
 use crate::llm::Unavailable;
 use crate::validate::{FieldIssue, Invalid};
 
+/// Longest embedding provider id, in characters.
+const MAX_PROVIDER_CHARS: usize = 64;
+/// Longest embedding model name, in characters.
+const MAX_MODEL_CHARS: usize = 200;
+
 /// What a knowledge base records about `embedder`.
 pub(super) fn record_of(embedder: &dyn Embedder) -> EmbedderRecord {
     EmbedderRecord {
@@ -63,18 +68,21 @@ impl KnowledgeService {
         self
     }
 
-    /// The embedder `org` gets for `choice`: the default one when it answers the choice,
-    /// else the resolver's.
+    /// The embedder `org` gets for `choice`: the resolver's (which uses the organization's
+    /// own credentials first), else the default one when it answers the choice (a model the
+    /// resolver does not offer, such as a sentence model on disk).
     async fn resolve(
         &self,
         org: OrgId,
         choice: &EmbeddingChoice,
     ) -> Result<Arc<dyn Embedder>, EmbedderUnavailable> {
-        if answers(self.embedder.as_ref(), choice) {
-            return Ok(self.embedder.clone());
-        }
+        let default_answers = answers(self.embedder.as_ref(), choice);
         match &self.embedders {
-            Some(resolver) => resolver.embedder(org, choice).await,
+            Some(resolver) => match resolver.embedder(org, choice).await {
+                Err(_) if default_answers => Ok(self.embedder.clone()),
+                found => found,
+            },
+            None if default_answers => Ok(self.embedder.clone()),
             None => Err(EmbedderUnavailable::unsupported(
                 "provider",
                 format!(
@@ -93,6 +101,23 @@ impl KnowledgeService {
         org: OrgId,
         choice: &EmbeddingChoice,
     ) -> Result<Arc<dyn Embedder>, KnowledgeError> {
+        let long = |text: &str, most: usize| text.chars().count() > most;
+        if long(&choice.provider, MAX_PROVIDER_CHARS) {
+            return Err(as_invalid(EmbedderUnavailable::unsupported(
+                "provider",
+                format!("at most {MAX_PROVIDER_CHARS} characters"),
+            )));
+        }
+        if choice
+            .model
+            .as_deref()
+            .is_some_and(|m| m.trim().is_empty() || long(m, MAX_MODEL_CHARS))
+        {
+            return Err(as_invalid(EmbedderUnavailable::unsupported(
+                "model",
+                format!("1 to {MAX_MODEL_CHARS} characters"),
+            )));
+        }
         self.resolve(org, choice).await.map_err(as_invalid)
     }
 

@@ -335,6 +335,11 @@ impl KnowledgeRepo for InMemoryStore {
             .chunks
             .iter()
             .filter(|(_, (c, _))| c.kb_id == kb)
+            .filter(|(_, (c, _))| {
+                data.documents
+                    .get(&c.document_id)
+                    .is_some_and(|(d, _)| d.status == DocumentStatus::Ready)
+            })
             .map(|(id, (_, v))| (*id, v.clone()))
             .collect())
     }

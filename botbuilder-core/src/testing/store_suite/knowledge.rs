@@ -254,6 +254,20 @@ pub async fn documents_move_through_ingestion_and_take_their_chunks_along(store:
         1
     );
     assert!(store.get_chunks(org.id, &ids).await.unwrap().is_empty());
+    // A document being embedded again keeps its chunks for keyword search, but its vectors
+    // (perhaps of the model it is moving away from) leave vector indexes until it is ready.
+    store
+        .set_document_status(org.id, doc.id, DocumentStatus::Pending, 0.0, None)
+        .await
+        .unwrap();
+    assert!(
+        store
+            .chunk_embeddings(org.id, kb.id)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.chunk_texts(org.id, kb.id).await.unwrap().len(), 1);
 
     assert_not_found(store.delete_document(other.id, doc.id).await);
     store.delete_document(org.id, doc.id).await.unwrap();

@@ -54,6 +54,13 @@ impl From<KnowledgeError> for ApiError {
                  (PUT …/provider-credentials/{provider}) or on the server"
                     .to_owned(),
             ),
+            KnowledgeError::EmbedderUnavailable(EmbedderUnavailable::Provider(
+                Unavailable::UnknownProvider,
+            )) => Self::Conflict(
+                "the knowledge base's embedding provider is no longer offered; choose another \
+                 (PATCH with `embedding`)"
+                    .to_owned(),
+            ),
             KnowledgeError::EmbedderUnavailable(EmbedderUnavailable::Unsupported {
                 message,
                 ..
