@@ -124,6 +124,28 @@ pub fn secret_placeholders(template: &str) -> Vec<&str> {
     names
 }
 
+/// Whether `tool` sends an organization secret.
+pub fn names_secrets(tool: &crate::domain::HttpTool) -> bool {
+    tool.headers
+        .iter()
+        .any(|h| !secret_placeholders(&h.value).is_empty())
+}
+
+/// Whether going from the tools `before` to `after` adds or changes a tool that sends an
+/// organization secret. Such a change decides where an administrator's secret goes and what
+/// it is used for (another path of its origin), so it takes the right to manage credentials
+/// (`credentials:manage`), not only to edit bots; removing one, or leaving such tools as
+/// they are, does not.
+pub fn changes_secret_tools(
+    before: &[crate::domain::HttpTool],
+    after: &[crate::domain::HttpTool],
+) -> bool {
+    after
+        .iter()
+        .filter(|tool| names_secrets(tool))
+        .any(|tool| !before.contains(tool))
+}
+
 /// Whether `name` is a valid secret name: a letter or `_`, then letters, digits or `_`, at
 /// most [`MAX_SECRET_NAME_CHARS`].
 pub fn valid_secret_name(name: &str) -> bool {

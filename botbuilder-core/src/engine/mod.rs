@@ -134,7 +134,9 @@ pub enum TurnEvent {
     Tool(ToolRun),
     /// One reply of the turn is complete (replies complete in order). `streamed`: its text
     /// came as the [`TurnEvent::TextDelta`]s just before; otherwise `text` is new (a flow's
-    /// message, an apology, the unavailable message) and a listener shows it now.
+    /// message, an apology, the unavailable message) and a listener shows it now. Like the
+    /// deltas, it comes before the turn is stored: if storing fails, the stream ends with the
+    /// error instead of `Done`.
     Reply {
         /// The reply's whole text.
         text: String,

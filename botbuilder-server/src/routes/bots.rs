@@ -5,7 +5,8 @@ use axum::body::Bytes;
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, HttpTool, NewBot};
+use botbuilder_core::credentials::named::changes_secret_tools;
+use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, HttpTool, NewBot, Permission};
 use botbuilder_core::id::{BotId, KnowledgeBaseId, OrgId};
 use botbuilder_core::store::StoreError;
 use garde::Validate;
@@ -146,6 +147,25 @@ async fn check_bot(state: &AppState, org: OrgId, bot: &NewBot) -> ApiResult<()> 
     check_knowledge_bases(state, org, &bot.ai_config, "ai_config").await
 }
 
+/// Refuses to add or change a tool that sends an organization secret unless the caller may
+/// manage credentials ([`changes_secret_tools`]).
+pub(crate) fn check_secret_tools<P>(
+    access: &OrgAccess<P>,
+    before: &[HttpTool],
+    after: &[HttpTool],
+) -> ApiResult<()> {
+    if changes_secret_tools(before, after)
+        && !access.permissions.contains(Permission::CredentialsManage)
+    {
+        return Err(ApiError::Forbidden(
+            "adding or changing a tool that sends an organization secret takes \
+             `credentials:manage`"
+                .to_owned(),
+        ));
+    }
+    Ok(())
+}
+
 /// Every knowledge base the bot names must be one of the organization's.
 pub(crate) async fn check_knowledge_bases(
     state: &AppState,
@@ -257,6 +277,7 @@ pub async fn create_bot(
         settings: req.settings.apply(BotSettings::default()),
     };
     check_bot(&state, access.org, &new).await?;
+    check_secret_tools(&access, &[], &new.ai_config.tools)?;
     let bot = state.store.create_bot(access.org, new).await?;
     let audit = AuditRecord::new("bot.create")
         .target("bot", bot.id)
@@ -296,6 +317,7 @@ pub async fn update_bot(
     ValidJson(req): ValidJson<UpdateBot>,
 ) -> ApiResult<impl IntoResponse> {
     let current = state.store.get_bot(access.org, path.bot).await?;
+    let tools_before = current.ai_config.tools.clone();
     let ai_config = req
         .ai_config
         .map(|input| input.apply(current.ai_config.clone()))
@@ -317,6 +339,7 @@ pub async fn update_bot(
         settings: patch.settings.clone().unwrap_or(current.settings),
     };
     check_bot(&state, access.org, &merged).await?;
+    check_secret_tools(&access, &tools_before, &merged.ai_config.tools)?;
     let bot = state.store.update_bot(access.org, path.bot, patch).await?;
     let audit = AuditRecord::new("bot.update").target("bot", bot.id);
     Ok((audit, Json(BotView::with_status(&bot, &state.engine).await)))

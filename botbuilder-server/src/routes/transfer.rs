@@ -203,6 +203,7 @@ pub async fn import_bot(
     let new = new_bot(&doc.bot);
     // The bot's rules were checked with the document; its knowledge bases remain.
     super::bots::check_knowledge_bases(&state, access.org, &new.ai_config, "bot.ai_config").await?;
+    super::bots::check_secret_tools(&access, &[], &new.ai_config.tools)?;
     let import = BotImport {
         bot: new,
         intents: doc

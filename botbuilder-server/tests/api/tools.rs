@@ -381,3 +381,69 @@ async fn secrets_and_the_tools_naming_them_are_validated() {
         .await;
     assert_eq!(deleted.status, StatusCode::NOT_FOUND);
 }
+
+#[tokio::test]
+async fn only_credential_managers_decide_where_a_secret_goes() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("secret-owner")).await;
+    let org = owner.org_id.clone();
+    let editor = app
+        .add_member(&owner, &org, &email("secret-editor"), "editor")
+        .await;
+    let stored = put_secret(
+        &app,
+        &owner,
+        "SHOP_KEY",
+        json!({ "value": "shop-0123456789", "origin": "https://shop.example" }),
+    )
+    .await;
+    assert_eq!(stored.status, StatusCode::OK, "{}", stored.text);
+    let tool = |path: &str| {
+        json!({ "name": "orders", "description": "Orders", "parameters": { "type": "object" },
+            "method": "GET", "url": format!("https://shop.example{path}"),
+            "headers": [{ "name": "authorization", "value": "Bearer {{secrets.SHOP_KEY}}" }] })
+    };
+    let bot = app.create_bot(&owner, &org, "Shop").await;
+    let url = format!("/api/v1/orgs/{org}/bots/{bot}");
+    let patch = |who: &Account, body: Value| {
+        let (app, url, token) = (&app, url.clone(), who.token.clone());
+        async move {
+            app.call(Method::PATCH, &url, Some(&token), Some(body))
+                .await
+                .status
+        }
+    };
+    let with_tools = |tools: Value| json!({ "ai_config": { "tools": tools } });
+
+    // An editor may not point the secret at a tool, nor at another path of its origin.
+    assert_eq!(
+        patch(&editor, with_tools(json!([tool("/orders")]))).await,
+        StatusCode::FORBIDDEN
+    );
+    assert_eq!(
+        patch(&owner, with_tools(json!([tool("/orders")]))).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(&editor, with_tools(json!([tool("/customers")]))).await,
+        StatusCode::FORBIDDEN
+    );
+    // Other changes, and taking the tool away, remain the editor's.
+    assert_eq!(
+        patch(&editor, json!({ "name": "Shop assistant" })).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        patch(&editor, json!({ "ai_config": { "temperature": 0.5 } })).await,
+        StatusCode::OK
+    );
+    assert_eq!(patch(&editor, with_tools(json!([]))).await, StatusCode::OK);
+    let created = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots"),
+            &editor.token,
+            json!({ "name": "Sneaky", "ai_config": { "tools": [tool("/admin")] } }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::FORBIDDEN, "{}", created.text);
+}
