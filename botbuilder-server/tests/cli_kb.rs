@@ -194,3 +194,102 @@ async fn chat_shows_the_sources_it_cites_and_helps() {
         "the cited source by title: {stdout}"
     );
 }
+
+/// `kb ingest` embeds a knowledge base that chose its organization's own embedding server
+/// with that server (its credentials opened with the development master key); without the
+/// key, it fails clearly rather than embed elsewhere.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kb_ingest_embeds_with_the_organizations_own_credentials() {
+    use botbuilder_providers::testing::{FakeServer, Step};
+    let fake = FakeServer::start().await;
+    fake.otherwise(Step::Embeddings { dimensions: 16 });
+    let allow = fake.addr().to_string();
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(
+        dir.path().join("botbuilder.toml"),
+        "database_url = \"sqlite://own.db\"\nbind = \"127.0.0.1:0\"\n",
+    )
+    .unwrap();
+    let mut command = botbuilder(dir.path());
+    command.env("BOTBUILDER_FETCH_ALLOW", &allow);
+    let served = serve(command);
+    let http = reqwest::Client::new();
+    let account: serde_json::Value = http
+        .post(format!("{}/api/v1/auth/register", served.url))
+        .json(&serde_json::json!({ "email": "own@example.com",
+            "password": "correct horse battery staple", "name": "O", "organization_name": "Own" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = account["access_token"].as_str().unwrap();
+    let org = account["organization"]["id"].as_str().unwrap();
+    let put = http
+        .put(format!(
+            "{}/api/v1/orgs/{org}/provider-credentials/openai-compatible",
+            served.url
+        ))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "base_url": format!("{}/v1", fake.url()) }))
+        .send()
+        .await
+        .unwrap();
+    assert!(put.status().is_success());
+    let kb: serde_json::Value = http
+        .post(format!("{}/api/v1/orgs/{org}/knowledge-bases", served.url))
+        .bearer_auth(token)
+        .json(&serde_json::json!({ "name": "Own", "embedding": {
+            "provider": "openai-compatible", "model": "nomic-embed-text", "dimensions": 16 } }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let kb = kb["id"].as_str().expect("a knowledge base").to_owned();
+    let (status, _) = served.terminate();
+    assert!(status.success());
+
+    let page = dir.path().join("holidays.md");
+    std::fs::write(
+        &page,
+        "# Holidays\n\nHolidays are requested two weeks ahead.\n",
+    )
+    .unwrap();
+    let (report, _) = run(botbuilder(dir.path())
+        .env("BOTBUILDER_FETCH_ALLOW", &allow)
+        .args(["kb", "ingest", "--kb", &kb])
+        .arg(&page));
+    assert!(report.contains("1 ready"), "{report}");
+    let embedded = fake.requests();
+    assert!(!embedded.is_empty());
+    assert!(
+        embedded
+            .iter()
+            .all(|r| r.json()["model"] == "nomic-embed-text")
+    );
+
+    // Without the master key the stored credentials stay shut: the document fails with the
+    // reason, and nothing is embedded elsewhere.
+    std::fs::remove_file(dir.path().join("botbuilder-secrets.toml")).unwrap();
+    let other = dir.path().join("expenses.md");
+    std::fs::write(&other, "# Expenses\n\nExpenses are paid monthly.\n").unwrap();
+    let out = botbuilder(dir.path())
+        .env("BOTBUILDER_FETCH_ALLOW", &allow)
+        .args(["kb", "ingest", "--kb", &kb])
+        .arg(&other)
+        .stdin(Stdio::null())
+        .output()
+        .unwrap();
+    let said =
+        String::from_utf8_lossy(&out.stdout).into_owned() + &String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success(), "{said}");
+    assert!(said.contains("credentials_unreadable"), "{said}");
+    assert_eq!(fake.requests().len(), embedded.len(), "embedded elsewhere");
+    assert!(
+        !dir.path().join("botbuilder-secrets.toml").exists(),
+        "no key is made up"
+    );
+}
