@@ -404,49 +404,6 @@ impl Engine {
         self.turn(inbound, deltas, history).await
     }
 
-    async fn open_session(
-        &self,
-        snapshot: &BotSnapshot,
-        inbound: &Inbound,
-    ) -> Result<Session, EngineError> {
-        let now = self.clock.now();
-        if let Some(session) = self
-            .store
-            .find_open_session(
-                inbound.org,
-                inbound.bot,
-                &inbound.channel,
-                &inbound.external_user,
-            )
-            .await?
-        {
-            let idle = chrono::TimeDelta::from_std(snapshot.bot.settings.idle_timeout())
-                .unwrap_or(chrono::TimeDelta::MAX);
-            let expired =
-                session.status == SessionStatus::Active && now - session.last_activity_at > idle;
-            if !expired {
-                return Ok(session);
-            }
-            self.store
-                .update_session(
-                    inbound.org,
-                    session.id,
-                    session.revision,
-                    SessionStatus::Ended,
-                    session.state.clone(),
-                )
-                .await?;
-        }
-        self.start_session(
-            snapshot,
-            inbound.org,
-            inbound.bot,
-            &inbound.channel,
-            &inbound.external_user,
-        )
-        .await
-    }
-
     async fn turn(
         &self,
         inbound: Inbound,

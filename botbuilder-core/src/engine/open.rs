@@ -1,13 +1,59 @@
 //! Opening a conversation explicitly (the API's `POST …/conversations`), the same way a first
-//! message opens one.
+//! message opens one; and finding the session a message belongs to (the open one, unless it
+//! has been idle too long).
 
 use super::snapshot::BotSnapshot;
-use super::{Engine, EngineError, EngineEvent};
-use crate::domain::{NewSession, Session};
+use super::{Engine, EngineError, EngineEvent, Inbound};
+use crate::domain::{NewSession, Session, SessionStatus};
 use crate::id::{BotId, OrgId};
 use crate::store::StoreError;
 
 impl Engine {
+    /// The session `inbound` belongs to: the user's open one on the channel, unless it has
+    /// been idle longer than the bot's timeout (then it is ended and a new one starts).
+    pub(super) async fn open_session(
+        &self,
+        snapshot: &BotSnapshot,
+        inbound: &Inbound,
+    ) -> Result<Session, EngineError> {
+        let now = self.clock.now();
+        if let Some(session) = self
+            .store
+            .find_open_session(
+                inbound.org,
+                inbound.bot,
+                &inbound.channel,
+                &inbound.external_user,
+            )
+            .await?
+        {
+            let idle = chrono::TimeDelta::from_std(snapshot.bot.settings.idle_timeout())
+                .unwrap_or(chrono::TimeDelta::MAX);
+            let expired =
+                session.status == SessionStatus::Active && now - session.last_activity_at > idle;
+            if !expired {
+                return Ok(session);
+            }
+            self.store
+                .update_session(
+                    inbound.org,
+                    session.id,
+                    session.revision,
+                    SessionStatus::Ended,
+                    session.state.clone(),
+                )
+                .await?;
+        }
+        self.start_session(
+            snapshot,
+            inbound.org,
+            inbound.bot,
+            &inbound.channel,
+            &inbound.external_user,
+        )
+        .await
+    }
+
     /// Starts a new session of `bot` for `external_user` on `channel`, on the bot's newest
     /// published flow, and publishes [`EngineEvent::SessionStarted`]. Earlier sessions of
     /// the user are left as they are; the next message goes to the newest open one.
