@@ -110,6 +110,25 @@ pub struct Prompt {
 
 /// Builds the prompt (see the module docs): system, the newest history that fits, user.
 pub fn assemble(parts: &PromptParts<'_>) -> Prompt {
+    let (history_dropped, tokens) = fit_history(parts);
+    let kept = &parts.history[history_dropped..];
+    let mut messages = Vec::with_capacity(kept.len() + 2);
+    messages.push(ChatMessage::system(parts.system));
+    messages.extend(
+        kept.iter()
+            .map(|turn| ChatMessage::new(turn.role, turn.text)),
+    );
+    messages.push(ChatMessage::user(parts.user));
+    Prompt {
+        messages,
+        tokens,
+        history_dropped,
+    }
+}
+
+/// How many of the oldest history messages must go, and the prompt's tokens when they had to
+/// be counted to know (see the module docs).
+fn fit_history(parts: &PromptParts<'_>) -> (usize, Option<u32>) {
     let most = parts.history.iter().map(|turn| bound(turn.text)).fold(
         bound(parts.system)
             .saturating_add(bound(parts.user))
@@ -118,50 +137,26 @@ pub fn assemble(parts: &PromptParts<'_>) -> Prompt {
         u32::saturating_add,
     );
     if most.saturating_add(parts.max_tokens) <= parts.context_window {
-        let mut messages = Vec::with_capacity(parts.history.len() + 2);
-        messages.push(ChatMessage::system(parts.system));
-        messages.extend(
-            parts
-                .history
-                .iter()
-                .map(|turn| ChatMessage::new(turn.role, turn.text)),
-        );
-        messages.push(ChatMessage::user(parts.user));
-        return Prompt {
-            messages,
-            tokens: None,
-            history_dropped: 0,
-        };
+        return (0, None);
     }
     let cost = |text: &str| count_tokens(parts.model, text) + TOKENS_PER_MESSAGE;
-    let fixed = cost(parts.system) + cost(parts.user) + TOKENS_REPLY_PRIMING + parts.extra_tokens;
+    let mut tokens =
+        cost(parts.system) + cost(parts.user) + TOKENS_REPLY_PRIMING + parts.extra_tokens;
     let mut room = parts
         .context_window
         .saturating_sub(parts.max_tokens)
-        .saturating_sub(fixed);
-    let mut kept = Vec::new();
+        .saturating_sub(tokens);
+    let mut kept = 0;
     for turn in parts.history.iter().rev() {
-        let tokens = cost(turn.text);
-        if tokens > room {
+        let cost = cost(turn.text);
+        if cost > room {
             break;
         }
-        room -= tokens;
-        kept.push((turn, tokens));
-    }
-    let history_dropped = parts.history.len() - kept.len();
-    let mut tokens = fixed;
-    let mut messages = Vec::with_capacity(kept.len() + 2);
-    messages.push(ChatMessage::system(parts.system));
-    for (turn, cost) in kept.into_iter().rev() {
+        room -= cost;
         tokens += cost;
-        messages.push(ChatMessage::new(turn.role, turn.text));
+        kept += 1;
     }
-    messages.push(ChatMessage::user(parts.user));
-    Prompt {
-        messages,
-        tokens: Some(tokens),
-        history_dropped,
-    }
+    (parts.history.len() - kept, Some(tokens))
 }
 
 #[cfg(test)]

@@ -200,14 +200,17 @@ fn organization_credentials(
 /// The embedders a settings layer names (see [`crate::state::embedder`]); knowledge bases
 /// that chose their own embedder reach it as the server does, with their organization's
 /// credentials first.
-fn partial_embedders(partial: &PartialSettings) -> anyhow::Result<crate::state::Embedders> {
+fn partial_embedders(
+    partial: &PartialSettings,
+    credentials: std::sync::Arc<crate::credential_source::DeferredCredentials>,
+) -> anyhow::Result<crate::state::Embedders> {
     let llm = crate::config::LlmSettings::resolve(partial)?;
     let proxy = partial.fetch_proxy.as_deref();
     let operator = crate::state::operator_fetcher(proxy)?;
     let allow = partial.fetch_allow.clone().unwrap_or_default();
     let tenant = crate::state::fetcher(&allow, proxy)?;
     let registry = crate::state::provider_registry(&llm, tenant, proxy)?
-        .with_organization_credentials(organization_credentials(partial));
+        .with_organization_credentials(credentials);
     Ok(crate::state::Embedders {
         default: embedder(partial.embedding_model_dir.as_deref(), &llm, operator)?,
         chosen: Some(std::sync::Arc::new(registry)),
@@ -380,8 +383,8 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Chat { bot, user } => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            let embedders = partial_embedders(&partial)?;
             let credentials = organization_credentials(&partial);
+            let embedders = partial_embedders(&partial, credentials.clone())?;
             let llm = crate::config::LlmSettings::resolve(&partial)?;
             let (program, limits) = partial.extract_settings();
             let url = partial
@@ -407,7 +410,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             description,
         }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            let embedders = partial_embedders(&partial)?;
+            let embedders = partial_embedders(&partial, organization_credentials(&partial))?;
             let url = partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
@@ -434,7 +437,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
         }
         Command::Kb(KbCommand::Ingest { kb, paths }) => {
             init_tracing(partial.log_format.unwrap_or_default(), "warn");
-            let embedders = partial_embedders(&partial)?;
+            let embedders = partial_embedders(&partial, organization_credentials(&partial))?;
             let (program, limits) = partial.extract_settings();
             let url = partial
                 .database_url

@@ -124,6 +124,11 @@ pub fn secret_placeholders(template: &str) -> Vec<&str> {
     names
 }
 
+/// The credential row key of the secret `name`.
+fn row_key(name: &str) -> String {
+    format!("{SECRET_KEY_PREFIX}{name}")
+}
+
 /// Whether `tool` sends an organization secret.
 pub fn names_secrets(tool: &crate::domain::HttpTool) -> bool {
     tool.headers
@@ -225,7 +230,7 @@ impl CredentialService {
         input: SecretInput,
     ) -> Result<NamedSecret, CredentialError> {
         let origin = check(name, &input)?;
-        let key = format!("{SECRET_KEY_PREFIX}{name}");
+        let key = row_key(name);
         let binding = credential_binding(org, &key, Some(&origin));
         let secret = self.cipher.seal(input.value.as_bytes(), &binding)?;
         let row = self
@@ -260,7 +265,7 @@ impl CredentialService {
     pub async fn delete_secret(&self, org: OrgId, name: &str) -> Result<(), CredentialError> {
         Ok(self
             .store
-            .delete_provider_credential(org, &format!("{SECRET_KEY_PREFIX}{name}"))
+            .delete_provider_credential(org, &row_key(name))
             .await?)
     }
 }
@@ -275,7 +280,7 @@ impl SecretSource for CredentialService {
         if !valid_secret_name(name) {
             return Ok(None);
         }
-        let key = format!("{SECRET_KEY_PREFIX}{name}");
+        let key = row_key(name);
         let stored = match self.store.get_provider_credential(org, &key).await {
             Ok(stored) => stored,
             Err(StoreError::NotFound) => return Ok(None),

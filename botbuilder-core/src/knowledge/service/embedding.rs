@@ -156,19 +156,30 @@ impl KnowledgeService {
         indexes: &[Arc<KbIndex>],
         query: &str,
     ) -> Result<(Vec<Option<Vec<f32>>>, f32), KnowledgeError> {
-        let mut embedded: HashMap<EmbedderRecord, Vec<f32>> = HashMap::new();
+        // Knowledge bases recording the same embedder share one resolution and one embedding.
+        let mut embedded: HashMap<EmbedderRecord, (Vec<f32>, f32)> = HashMap::new();
         let mut vectors = Vec::with_capacity(indexes.len());
         let mut weight: Option<f32> = None;
         for index in indexes {
-            let embedder = self.embedder_of(&index.kb).await?;
-            let record = record_of(embedder.as_ref());
-            if !embedded.contains_key(&record) {
-                let vector = embedder.embed_text(query).await?;
-                embedded.insert(record.clone(), vector);
-            }
-            let this = self.vector_weight(embedder.as_ref());
+            let recorded = EmbedderRecord {
+                provider: index.kb.embedding_provider.clone(),
+                model: index.kb.embedding_model.clone(),
+                dimensions: index.kb.embedding_dimensions,
+            };
+            let (vector, this) = match embedded.get(&recorded) {
+                Some(found) => found.clone(),
+                None => {
+                    let embedder = self.embedder_of(&index.kb).await?;
+                    let found = (
+                        embedder.embed_text(query).await?,
+                        self.vector_weight(embedder.as_ref()),
+                    );
+                    embedded.insert(recorded, found.clone());
+                    found
+                }
+            };
             weight = Some(weight.map_or(this, |w| w.max(this)));
-            vectors.push(embedded.get(&record).cloned());
+            vectors.push(Some(vector));
         }
         Ok((vectors, weight.unwrap_or(self.hybrid_vector_weight)))
     }
