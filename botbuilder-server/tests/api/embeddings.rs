@@ -25,13 +25,7 @@ async fn an_openai_compatible_embedding_server_indexes_and_searches_knowledge() 
     .await;
     let owner = app.register(&email("embed")).await;
     let org = owner.org_id.clone();
-    let kb = app
-        .post(
-            &format!("/api/v1/orgs/{org}/knowledge-bases"),
-            &owner.token,
-            json!({ "name": "Help" }),
-        )
-        .await;
+    let kb = create_kb(&app, &owner, json!({ "name": "Help" })).await;
     assert_eq!(kb.status, StatusCode::CREATED, "{}", kb.text);
     assert_eq!(kb.json["embedding_model"], "fake-embed");
     assert_eq!(kb.json["embedding_dimensions"], 32);
