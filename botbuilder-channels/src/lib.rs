@@ -1,15 +1,33 @@
 //! # botbuilder-channels
 //!
-//! Messaging channels implementing [`botbuilder_core::channel::Channel`].
+//! The messaging platforms of BotBuilder-rs, each implementing the two halves of a channel
+//! from [`botbuilder_core::channel`]: an [`InboundAdapter`](botbuilder_core::channel::InboundAdapter)
+//! that verifies a webhook request against the platform's secret before anything is parsed,
+//! and a [`ChannelSender`](botbuilder_core::channel::ChannelSender) that delivers formatted
+//! parts. Platform APIs are called through the core [`Fetcher`](botbuilder_core::fetch::Fetcher)
+//! port, so they pass the same outbound guard as every other request (a self-hosted or fake
+//! server on a private address must be allowed explicitly).
 //!
-//! | channel | type | feature |
-//! |---|---|---|
-//! | web chat (REST + SSE) | [`web::WebChannel`] | `web` (default) |
+//! | channel | inbound | outbound | feature |
+//! |---|---|---|---|
+//! | web chat (REST + SSE) | the server's web chat routes | [`web::WebChannel`] | `web` (default) |
+//! | Telegram | [`telegram::TelegramInbound`] (secret token) | [`telegram::TelegramApi`] | `telegram` (default) |
+//! | WhatsApp Cloud API | [`whatsapp::WhatsAppInbound`] (`X-Hub-Signature-256`, verify token) | [`whatsapp::WhatsAppApi`] | `whatsapp` (default) |
+//! | Slack | [`slack::SlackInbound`] (v0 signature, 5-minute window) | [`slack::SlackApi`] | `slack` (default) |
 //!
-//! Telegram, WhatsApp Cloud API and Slack arrive behind their own features, each verifying its
-//! platform's webhook signature before anything is parsed.
+//! What each platform can show, and how messages degrade where it cannot, is the table in
+//! [`botbuilder_core::channel`].
 
 #![warn(missing_docs)]
 
+#[cfg(test)]
+mod scripted;
+#[cfg(feature = "slack")]
+pub mod slack;
+#[cfg(feature = "telegram")]
+pub mod telegram;
+mod verify;
 #[cfg(feature = "web")]
 pub mod web;
+#[cfg(feature = "whatsapp")]
+pub mod whatsapp;

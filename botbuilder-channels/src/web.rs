@@ -3,7 +3,7 @@
 
 use async_trait::async_trait;
 use botbuilder_core::channel::{
-    Channel, ChannelCapabilities, ChannelError, DeliveryReceipt, OutboundMessage, Recipient,
+    Capabilities, ChannelError, ChannelKind, ChannelSender, DeliveryReceipt, Part, Recipient,
 };
 use tokio::sync::broadcast;
 
@@ -15,8 +15,8 @@ pub const DEFAULT_BUFFER: usize = 1024;
 pub struct WebDelivery {
     /// The web chat session it is for.
     pub to: Recipient,
-    /// The message.
-    pub message: OutboundMessage,
+    /// The part of a reply.
+    pub part: Part,
 }
 
 /// Delivers bot messages to web chat listeners through an in-process broadcast.
@@ -45,27 +45,25 @@ impl WebChannel {
 }
 
 #[async_trait]
-impl Channel for WebChannel {
-    fn id(&self) -> &str {
-        "web"
+impl ChannelSender for WebChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Web
     }
 
-    fn capabilities(&self) -> ChannelCapabilities {
-        let mut caps = ChannelCapabilities::default();
-        caps.max_buttons = 10;
-        caps
+    /// Any length of text, 10 buttons (more become numbered lines), quick replies, images
+    /// and typing: the widget shows them all.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::text_only()
+            .with_buttons(10, 0)
+            .with_media(true, true, true)
     }
 
     /// Publishes the message. Having no listener is not an error: web clients also fetch
     /// history over REST.
-    async fn send(
-        &self,
-        to: &Recipient,
-        message: &OutboundMessage,
-    ) -> Result<DeliveryReceipt, ChannelError> {
+    async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {
         let _listeners = self.sender.send(WebDelivery {
             to: to.clone(),
-            message: message.clone(),
+            part: part.clone(),
         });
         Ok(DeliveryReceipt::default())
     }
@@ -79,13 +77,13 @@ mod tests {
     async fn listeners_receive_sent_messages() {
         let channel = WebChannel::default();
         let mut rx = channel.subscribe();
-        let to = Recipient("session-1".into());
-        let message = OutboundMessage {
+        let to = Recipient::new("session-1");
+        let part = Part::Text {
             text: "hi".into(),
-            buttons: vec![],
+            choices: None,
         };
-        channel.send(&to, &message).await.unwrap();
+        channel.send(&to, &part).await.unwrap();
         let got = rx.recv().await.unwrap();
-        assert_eq!(got, WebDelivery { to, message });
+        assert_eq!(got, WebDelivery { to, part });
     }
 }

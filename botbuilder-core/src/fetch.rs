@@ -81,6 +81,9 @@ pub struct FetchResponse {
     pub status: u16,
     /// `Content-Type`, if any.
     pub content_type: Option<String>,
+    /// `Retry-After` in delay-seconds form (RFC 9110 §10.2.3), if any: how long a 429 or
+    /// 503 asks the caller to wait.
+    pub retry_after: Option<Duration>,
     /// The body as received.
     pub body: Vec<u8>,
 }

@@ -16,7 +16,7 @@
 //! | [`store`] | repository traits ([`store::Store`] bundles them) and [`store::StoreError`] |
 //! | [`auth`] | [`auth::PasswordHasher`] and [`auth::TokenIssuer`] |
 //! | [`llm`] / [`embed`] | [`llm::LlmProvider`], [`llm::ProviderResolver`] (provider chains) and [`embed::Embedder`] |
-//! | [`channel`] | [`channel::Channel`], the outbound side of a messaging platform |
+//! | [`channel`] | a messaging platform's two halves ([`channel::InboundAdapter`], [`channel::ChannelSender`]) and the one formatter ([`channel::format()`]) |
 //! | [`cache`], [`rate_limit`], [`queue`] | infrastructure ports with in-process and Redis backends |
 //! | [`clock`] | [`clock::Clock`], so tests control time |
 //! | [`nlu`] | intent classification and entity extraction, trained in process |

@@ -344,6 +344,12 @@ impl Fetcher for GuardedFetcher {
             .get(reqwest::header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .map(str::to_owned);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(|v| v.to_str().ok())
+            .and_then(|v| v.trim().parse::<u64>().ok())
+            .map(Duration::from_secs);
         if response
             .content_length()
             .is_some_and(|declared| declared > limit as u64)
@@ -362,6 +368,7 @@ impl Fetcher for GuardedFetcher {
         Ok(FetchResponse {
             status,
             content_type,
+            retry_after,
             body,
         })
     }

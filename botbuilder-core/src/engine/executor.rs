@@ -84,6 +84,7 @@ fn say(text: String, buttons: &[Button]) -> Effect {
     Effect::Say(OutboundMessage {
         text,
         buttons: buttons.to_vec(),
+        ..OutboundMessage::default()
     })
 }
 

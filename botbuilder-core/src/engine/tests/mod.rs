@@ -499,6 +499,7 @@ impl crate::fetch::Fetcher for CannedFetcher {
         Ok(crate::fetch::FetchResponse {
             status: 200,
             content_type: Some("application/json".into()),
+            retry_after: None,
             body: r#"{"status":"shipped"}"#.into(),
         })
     }
