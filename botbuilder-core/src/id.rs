@@ -127,6 +127,11 @@ define_id!(
     ChunkId
 );
 define_id!(
+    /// Identifies a connected messaging channel (a Telegram bot, a WhatsApp number, a Slack
+    /// app) of a bot.
+    ChannelId
+);
+define_id!(
     /// Identifies an audit log entry.
     AuditId
 );

@@ -8,6 +8,10 @@ use uuid::Uuid;
 
 use crate::BoxError;
 
+/// How long [`JobQueue::enqueue_once`] remembers a key: past the longest redelivery of the
+/// platforms (WhatsApp retries for about a day).
+pub const ENQUEUE_ONCE_RETENTION: Duration = Duration::from_secs(7 * 24 * 3600);
+
 /// A job to run in the background.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewJob {
@@ -71,6 +75,13 @@ pub enum QueueError {
 pub trait JobQueue: Send + Sync + 'static {
     /// Enqueues a job and returns its id.
     async fn enqueue(&self, job: NewJob) -> Result<Uuid, QueueError>;
+
+    /// Enqueues `job` unless a job was enqueued with the same `key` within
+    /// [`ENQUEUE_ONCE_RETENTION`]: then nothing is enqueued and the answer is `None`. The key
+    /// and the job are recorded together (both or neither), so a caller that acknowledges
+    /// only after this returns can let a redelivered event through without ever running it
+    /// twice: the platform's event id is the key.
+    async fn enqueue_once(&self, job: NewJob, key: &str) -> Result<Option<Uuid>, QueueError>;
 
     /// Leases the oldest ready job of one of `kinds` for `lease`; `None` if there is none.
     async fn reserve(

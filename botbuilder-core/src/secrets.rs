@@ -46,3 +46,17 @@ pub fn credential_binding(org: OrgId, provider: &str, base_url: Option<&str>) ->
     )
     .into_bytes()
 }
+
+/// The associated data of a connected channel's secret settings: the organization, the
+/// channel and its platform (so the sealed settings of one channel never open as another's).
+pub fn channel_binding(
+    org: OrgId,
+    channel: crate::id::ChannelId,
+    kind: crate::channel::ChannelKind,
+) -> Vec<u8> {
+    format!(
+        "botbuilder channel-secrets\u{0}{org}\u{0}{channel}\u{0}{}",
+        kind.as_str()
+    )
+    .into_bytes()
+}

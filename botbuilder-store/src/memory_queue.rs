@@ -2,13 +2,15 @@
 //! list, held in memory. Jobs do not survive a restart; the durable SQLite-backed queue of the
 //! embedded default replaces it where that matters.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use async_trait::async_trait;
 use botbuilder_core::clock::{Clock, SystemClock};
-use botbuilder_core::queue::{DeadJob, JobQueue, LeasedJob, NewJob, QueueError};
+use botbuilder_core::queue::{
+    DeadJob, ENQUEUE_ONCE_RETENTION, JobQueue, LeasedJob, NewJob, QueueError,
+};
 use chrono::{DateTime, TimeDelta, Utc};
 use uuid::Uuid;
 
@@ -27,6 +29,8 @@ pub struct MemoryJobQueue {
     clock: Arc<dyn Clock>,
     // Keyed by UUIDv7, so iteration order is enqueue order.
     jobs: Mutex<BTreeMap<Uuid, Job>>,
+    /// Keys of [`JobQueue::enqueue_once`], with when they were recorded.
+    keys: Mutex<HashMap<String, DateTime<Utc>>>,
 }
 
 impl std::fmt::Debug for MemoryJobQueue {
@@ -64,6 +68,7 @@ impl MemoryJobQueue {
         Self {
             clock,
             jobs: Mutex::new(BTreeMap::new()),
+            keys: Mutex::new(HashMap::new()),
         }
     }
 }
@@ -82,6 +87,19 @@ impl JobQueue for MemoryJobQueue {
         };
         self.jobs.lock().expect("queue poisoned").insert(id, entry);
         Ok(id)
+    }
+
+    async fn enqueue_once(&self, job: NewJob, key: &str) -> Result<Option<Uuid>, QueueError> {
+        let now = self.clock.now();
+        {
+            let mut keys = self.keys.lock().expect("queue poisoned");
+            keys.retain(|_, at| *at + delta(ENQUEUE_ONCE_RETENTION) > now);
+            if keys.contains_key(key) {
+                return Ok(None);
+            }
+            keys.insert(key.to_owned(), now);
+        }
+        self.enqueue(job).await.map(Some)
     }
 
     async fn reserve(

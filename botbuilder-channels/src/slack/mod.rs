@@ -12,8 +12,8 @@
 //!   ignored, so the bot never answers itself;
 //! - button clicks arrive at the interactivity URL form-encoded (`payload=<JSON>`, type
 //!   `block_actions`), signed the same way;
-//! - replies are `chat.postMessage` in the thread the message came from (a mention in a
-//!   channel starts a thread under it), with Block Kit buttons; text is escaped (`&`, `<`,
+//! - a session is a thread (a mention in a channel starts one under itself) or a direct
+//!   message channel; replies are `chat.postMessage` in it, with Block Kit buttons; text is escaped (`&`, `<`,
 //!   `>`) so a reply can never mention `@channel` or forge a link.
 
 use std::sync::Arc;
@@ -161,7 +161,8 @@ fn event_callback(body: &Value) -> Result<Vec<InboundEvent>, String> {
     if !matches!(kind, "message" | "app_mention") || from_bot {
         return Ok(Vec::new());
     }
-    let user = text_of(event, "user").map_err(|e| format!("event.{e}"))?;
+    // A person wrote it (bots were dropped above); the session is the thread, not the user.
+    text_of(event, "user").map_err(|e| format!("event.{e}"))?;
     let channel = text_of(event, "channel").map_err(|e| format!("event.{e}"))?;
     let ts = text_of(event, "ts").map_err(|e| format!("event.{e}"))?;
     let direct = event["channel_type"].as_str() == Some("im");
@@ -173,7 +174,7 @@ fn event_callback(body: &Value) -> Result<Vec<InboundEvent>, String> {
     };
     Ok(vec![InboundEvent {
         event_id: event_id.to_owned(),
-        external_user: format!("{channel}/{user}"),
+        external_user: session_of(channel, thread.as_deref()),
         user_name: None,
         reply_to: Recipient {
             conversation: channel.to_owned(),
@@ -183,6 +184,14 @@ fn event_callback(body: &Value) -> Result<Vec<InboundEvent>, String> {
             text: event["text"].as_str().unwrap_or_default().to_owned(),
         },
     }])
+}
+
+/// One session per thread (`channel/thread_ts`), or per direct-message channel.
+fn session_of(channel: &str, thread: Option<&str>) -> String {
+    match thread {
+        Some(thread) => format!("{channel}/{thread}"),
+        None => channel.to_owned(),
+    }
 }
 
 fn interaction(payload: &Value) -> Result<Vec<InboundEvent>, String> {
@@ -199,7 +208,7 @@ fn interaction(payload: &Value) -> Result<Vec<InboundEvent>, String> {
     let clicked_at = action["action_ts"].as_str().unwrap_or_default();
     Ok(vec![InboundEvent {
         event_id: format!("action:{user}:{clicked_at}"),
-        external_user: format!("{channel}/{user}"),
+        external_user: session_of(channel, thread.as_deref()),
         user_name: payload["user"]["name"].as_str().map(str::to_owned),
         reply_to: Recipient {
             conversation: channel.to_owned(),

@@ -114,7 +114,7 @@ fn messages_are_answered_in_their_thread_and_bots_are_ignored() {
     );
     let got = events(&signed(&mention));
     assert_eq!(got[0].event_id, "Ev123ABC456");
-    assert_eq!(got[0].external_user, "C123ABC456/U061F7AUR");
+    assert_eq!(got[0].external_user, "C123ABC456/1515449522.000016");
     assert_eq!(
         got[0].reply_to,
         Recipient {
@@ -132,7 +132,15 @@ fn messages_are_answered_in_their_thread_and_bots_are_ignored() {
     let direct = envelope(
         json!({"type": "message", "channel_type": "im", "user": "U1", "text": "hi", "ts": "3.0", "channel": "D1"}),
     );
-    assert_eq!(events(&signed(&direct))[0].reply_to.thread, None);
+    let got = events(&signed(&direct));
+    assert_eq!(
+        (
+            got[0].external_user.as_str(),
+            got[0].reply_to.thread.as_ref()
+        ),
+        ("D1", None)
+    );
+    assert_eq!(ChannelKind::Slack.recipient_of("D1"), got[0].reply_to);
     let own = envelope(
         json!({"type": "message", "bot_id": "B1", "text": "I said", "ts": "4.0", "channel": "C1"}),
     );
@@ -165,6 +173,7 @@ fn button_clicks_arrive_form_encoded() {
     );
     let got = events(&request);
     assert_eq!(got[0].event_id, "action:U1:10.5");
+    assert_eq!(got[0].external_user, "C1/8.0");
     assert_eq!(
         got[0].reply_to,
         Recipient {

@@ -107,12 +107,14 @@ pub struct InboundEvent {
     /// The platform's id for this event (Telegram `update_id`, WhatsApp `wamid…`, Slack
     /// `event_id`): a redelivery carries the same id and is processed once.
     pub event_id: String,
-    /// Whose conversation it is: one session per bot, channel and this id.
+    /// Whose conversation it is: one session per bot, channel and this id. Replies to the
+    /// session go to [`ChannelKind::recipient_of`] this id (a Telegram chat, a WhatsApp
+    /// number, a Slack `channel/thread`).
     pub external_user: String,
     /// The person's display name, when the platform says.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub user_name: Option<String>,
-    /// Where replies go.
+    /// Where replies go: always [`ChannelKind::recipient_of`] the external user.
     pub reply_to: Recipient,
     /// What happened.
     pub kind: InboundKind,

@@ -66,6 +66,19 @@ impl ChannelKind {
         }
     }
 
+    /// Where replies to a session of this platform go, from the session's external user
+    /// ([`InboundEvent::external_user`]): a Slack session is one thread, `channel/thread_ts`;
+    /// elsewhere the user's conversation id is the whole recipient.
+    pub fn recipient_of(self, external_user: &str) -> Recipient {
+        match (self, external_user.split_once('/')) {
+            (Self::Slack, Some((channel, thread))) => Recipient {
+                conversation: channel.to_owned(),
+                thread: Some(thread.to_owned()),
+            },
+            _ => Recipient::new(external_user),
+        }
+    }
+
     /// Parses [`ChannelKind::as_str`].
     pub fn parse(name: &str) -> Option<Self> {
         match name {

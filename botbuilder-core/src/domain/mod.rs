@@ -6,6 +6,7 @@
 mod api_key;
 mod audit;
 mod bot;
+mod channel;
 mod conversation;
 mod credential;
 mod flow;
@@ -23,6 +24,10 @@ mod user;
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use bot::{AiConfig, Bot, BotImport, BotPatch, BotSettings, NewBot};
+pub use channel::{
+    Channel, ChannelPatch, ChannelStatus, Delivery, DeliveryState, NewChannel, session_channel,
+    session_channel_of,
+};
 pub use conversation::{
     Feedback, LlmCall, Message, MessageDirection, NewMessage, NewSession, Rating, Session,
     SessionState, SessionStatus,

@@ -11,17 +11,19 @@
 //! The conformance suite in [`crate::testing::store_suite`] has one test per clause, and every
 //! backend runs it through [`crate::store_conformance_suite!`].
 
+mod channels;
 mod error;
 
+pub use channels::{ChannelRepo, DeliveryUpdate};
 pub use error::{StoreError, StoreResult};
 
 /// Every repository trait, for `use botbuilder_core::store::prelude::*;` when calling a
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, ConversationRepo, CredentialRepo, FlowRepo, KnowledgeRepo,
-        MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult,
-        UsageRepo, UserRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, ChannelRepo, ConversationRepo, CredentialRepo, FlowRepo,
+        KnowledgeRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError,
+        StoreResult, UsageRepo, UserRepo,
     };
 }
 
@@ -589,6 +591,7 @@ pub trait Store:
     + RefreshTokenRepo
     + CredentialRepo
     + UsageRepo
+    + ChannelRepo
 {
     /// Backend name for logs and metrics (`"sqlite"`, `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -50,6 +50,44 @@ pub async fn jobs_are_leased_in_order_and_completed_once(q: &dyn JobQueue, _: &M
     ));
 }
 
+/// A keyed job is enqueued once: the same key again enqueues nothing (also after the first
+/// job completed), until the key's retention ran out; other keys are independent.
+pub async fn keyed_jobs_are_enqueued_once(q: &dyn JobQueue, clock: &ManualClock) {
+    let first = q
+        .enqueue_once(job("inbound", 3), "telegram:c1:100")
+        .await
+        .unwrap();
+    let first = first.expect("a new key enqueues");
+    assert_eq!(
+        q.enqueue_once(job("inbound", 3), "telegram:c1:100")
+            .await
+            .unwrap(),
+        None
+    );
+    let other = q
+        .enqueue_once(job("inbound", 3), "telegram:c2:100")
+        .await
+        .unwrap();
+    assert!(other.is_some());
+    let leased = q.reserve(&["inbound"], LEASE).await.unwrap().unwrap();
+    assert_eq!(leased.id, first);
+    q.complete(first).await.unwrap();
+    assert_eq!(
+        q.enqueue_once(job("inbound", 3), "telegram:c1:100")
+            .await
+            .unwrap(),
+        None
+    );
+    clock.advance(TimeDelta::from_std(crate::queue::ENQUEUE_ONCE_RETENTION).unwrap());
+    clock.advance(TimeDelta::seconds(1));
+    assert!(
+        q.enqueue_once(job("inbound", 3), "telegram:c1:100")
+            .await
+            .unwrap()
+            .is_some()
+    );
+}
+
 /// A failure retries after the delay; the last allowed failure dead-letters the job.
 pub async fn failures_retry_after_the_delay_then_dead_letter(
     q: &dyn JobQueue,
@@ -239,6 +277,7 @@ macro_rules! queue_conformance_suite {
     ($make:expr) => {
         $crate::__queue_cases!($make;
             jobs_are_leased_in_order_and_completed_once,
+            keyed_jobs_are_enqueued_once,
             failures_retry_after_the_delay_then_dead_letter,
             an_expired_lease_makes_the_job_available_again,
             extending_a_lease_keeps_the_job_from_other_workers,

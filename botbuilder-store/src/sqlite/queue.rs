@@ -5,7 +5,9 @@
 use std::time::Duration;
 
 use async_trait::async_trait;
-use botbuilder_core::queue::{DeadJob, JobQueue, LeasedJob, NewJob, QueueError};
+use botbuilder_core::queue::{
+    DeadJob, ENQUEUE_ONCE_RETENTION, JobQueue, LeasedJob, NewJob, QueueError,
+};
 use chrono::TimeDelta;
 use uuid::Uuid;
 
@@ -41,6 +43,44 @@ impl JobQueue for SqliteStore {
         .await
         .map_err(unavailable)?;
         Ok(id)
+    }
+
+    async fn enqueue_once(&self, job: NewJob, key: &str) -> Result<Option<Uuid>, QueueError> {
+        let id = Uuid::now_v7();
+        let now = micros(self.now());
+        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        sqlx::query("DELETE FROM job_keys WHERE recorded_at <= ?")
+            .bind(now - lease_micros(ENQUEUE_ONCE_RETENTION))
+            .execute(&mut *tx)
+            .await
+            .map_err(unavailable)?;
+        let recorded = sqlx::query(
+            "INSERT INTO job_keys (key, job_id, recorded_at) VALUES (?, ?, ?)
+             ON CONFLICT (key) DO NOTHING",
+        )
+        .bind(key)
+        .bind(id)
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        if recorded.rows_affected() == 0 {
+            return Ok(None);
+        }
+        sqlx::query(
+            "INSERT INTO jobs (id, kind, payload, max_attempts, available_at)
+             VALUES (?, ?, ?, ?, ?)",
+        )
+        .bind(id)
+        .bind(&job.kind)
+        .bind(job.payload.to_string())
+        .bind(i64::from(job.max_attempts))
+        .bind(now)
+        .execute(&mut *tx)
+        .await
+        .map_err(unavailable)?;
+        tx.commit().await.map_err(unavailable)?;
+        Ok(Some(id))
     }
 
     async fn reserve(

@@ -127,6 +127,7 @@ impl ConversationRepo for InMemoryStore {
             .collect();
         for message in &messages {
             data.messages.insert(message.id, message.clone());
+            data.outbox(message);
         }
         Ok((saved, messages))
     }
@@ -163,6 +164,7 @@ impl ConversationRepo for InMemoryStore {
         }
         let message = new.into_message(MessageId::new(), org, bot_id, session, now);
         data.messages.insert(message.id, message.clone());
+        data.outbox(&message);
         if let Some(stored) = data.sessions.get_mut(&session) {
             stored.last_activity_at = now;
         }

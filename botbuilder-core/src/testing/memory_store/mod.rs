@@ -25,6 +25,7 @@ use crate::store::{
     RefreshTokenRepo, RoleRepo, Store, StoreError, StoreResult, UserRepo,
 };
 
+mod channels;
 mod conversations;
 mod credentials;
 mod knowledge;
@@ -55,6 +56,9 @@ struct Data {
     chunks: BTreeMap<crate::id::ChunkId, (crate::domain::Chunk, Vec<f32>)>,
     credentials: BTreeMap<(OrgId, String), crate::domain::ProviderCredential>,
     usage: Vec<(OrgId, BotId, crate::domain::LlmCall, DateTime<Utc>)>,
+    channels: BTreeMap<crate::id::ChannelId, crate::domain::Channel>,
+    deliveries: BTreeMap<MessageId, crate::domain::Delivery>,
+    delivery_parts: BTreeMap<(crate::id::ChannelId, String), MessageId>,
 }
 
 impl Data {

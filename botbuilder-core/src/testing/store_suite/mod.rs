@@ -5,6 +5,7 @@
 
 mod accounts;
 mod bots;
+mod channels;
 mod conversations;
 mod credentials;
 mod knowledge;
@@ -12,6 +13,7 @@ mod usage;
 
 pub use accounts::*;
 pub use bots::*;
+pub use channels::*;
 pub use conversations::*;
 pub use credentials::*;
 pub use knowledge::*;
@@ -136,6 +138,8 @@ macro_rules! store_conformance_suite {
             provider_credentials_are_resealed_compare_and_set,
             usage_is_summed_and_outlives_its_bots,
             imports_are_all_or_nothing,
+            channels_belong_to_their_bot_and_organization,
+            replies_to_connected_channels_enter_the_outbox,
         );
     };
 }
