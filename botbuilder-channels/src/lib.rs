@@ -20,12 +20,23 @@
 
 #![warn(missing_docs)]
 
+#[cfg(feature = "slack")]
+pub use platforms::Slack;
+#[cfg(feature = "telegram")]
+pub use platforms::Telegram;
+#[cfg(feature = "whatsapp")]
+pub use platforms::WhatsApp;
+pub use platforms::platforms;
+
+mod platforms;
 #[cfg(test)]
 mod scripted;
 #[cfg(feature = "slack")]
 pub mod slack;
 #[cfg(feature = "telegram")]
 pub mod telegram;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod verify;
 #[cfg(feature = "web")]
 pub mod web;

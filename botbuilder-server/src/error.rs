@@ -99,6 +99,10 @@ pub enum ApiError {
     /// A dependency is temporarily unavailable.
     #[error("temporarily unavailable; retry later")]
     Unavailable(#[source] BoxError),
+    /// An upstream service (a messaging platform) did not answer usably; the message says
+    /// which and why. Retry later.
+    #[error("{0}")]
+    BadGateway(String),
     /// A bug or an unexpected failure; details go to the log, never to the client.
     #[error("internal error")]
     Internal(#[source] BoxError),
@@ -132,6 +136,7 @@ impl ApiError {
             }
             Self::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             Self::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            Self::BadGateway(_) => (StatusCode::BAD_GATEWAY, "upstream_failed"),
             Self::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }

@@ -85,6 +85,29 @@ pub async fn serve(
             )
         })
         .collect();
+    // Channel events and deliveries: two workers (a turn may wait on a language model),
+    // and a poller per Telegram channel without a webhook.
+    let mut workers = workers;
+    for _ in 0..CHANNEL_WORKERS {
+        workers.push(tokio::spawn(state.channel_worker.clone().run(
+            CHANNEL_IDLE,
+            CHANNEL_SWEEP_EVERY,
+            std::future::pending(),
+        )));
+    }
+    workers.push(tokio::spawn(
+        state.channel_worker.clone().forward_agent_replies(),
+    ));
+    match botbuilder_core::store::ChannelRepo::all_channels(state.store.as_ref()).await {
+        Ok(channels) => {
+            for channel in channels {
+                if channel.status == botbuilder_core::domain::ChannelStatus::Polling {
+                    spawn_poller(&state, channel.id);
+                }
+            }
+        }
+        Err(e) => tracing::warn!("cannot start polling channels: {e}"),
+    }
     let grace = state.http.shutdown_grace;
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signal = {
@@ -116,6 +139,21 @@ pub async fn serve(
     }
     result
 }
+
+/// Starts long polling for a Telegram channel without a webhook; the task ends when the
+/// channel is disconnected.
+pub fn spawn_poller(state: &AppState, channel: botbuilder_core::id::ChannelId) {
+    let channels = state.channels.clone();
+    tokio::spawn(async move { channels.poll(channel, std::future::pending()).await });
+}
+
+/// Channel workers a server runs.
+pub const CHANNEL_WORKERS: usize = 2;
+/// How long a channel worker waits for work when the queue is empty (an accepted event
+/// wakes it at once).
+pub const CHANNEL_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+/// How often replies whose delivery job was lost are swept up.
+pub const CHANNEL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 
 /// Ingestion workers a server runs: one per core, at most four.
 pub fn ingest_workers() -> usize {

@@ -25,6 +25,7 @@ use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, LlmSettings, Settings};
 use crate::credential_source::StoredCredentials;
 use crate::isolation::{ExtractLimits, SubprocessExtractor};
+use botbuilder_core::channel::{ChannelService, ChannelWorker};
 use botbuilder_core::credentials::CredentialService;
 use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
@@ -130,6 +131,10 @@ pub struct AppState {
     pub credentials: CredentialService,
     /// The opened credentials the providers use, to forget after a change.
     pub stored_credentials: Arc<StoredCredentials>,
+    /// Connected messaging channels: management and webhooks.
+    pub channels: ChannelService,
+    /// Processes channel events through the engine and delivers the outbox.
+    pub channel_worker: Arc<ChannelWorker>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -385,7 +390,7 @@ impl AppState {
         cost: HashCost,
     ) -> anyhow::Result<Self> {
         let cipher: Arc<dyn SecretCipher> = Arc::new(settings.cipher()?);
-        let credentials = CredentialService::new(store.clone(), cipher);
+        let credentials = CredentialService::new(store.clone(), cipher.clone());
         let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
@@ -420,6 +425,24 @@ impl AppState {
             .clock(clock.clone())
             .knowledge(knowledge.clone())
             .build()?;
+        let engine = Arc::new(engine);
+        let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
+        let channels = ChannelService::new(
+            store.clone(),
+            cipher,
+            queue.clone(),
+            botbuilder_channels::platforms(Arc::new(guarded.clone())),
+            clock.clone(),
+            settings.public_url.clone(),
+        );
+        let channel_worker = Arc::new(ChannelWorker::new(
+            channels.clone(),
+            store.clone(),
+            queue.clone(),
+            engine.clone(),
+            limiter.clone(),
+            clock.clone(),
+        ));
         Ok(Self {
             store: store.clone(),
             hasher: Arc::new(Argon2Hasher::new(cost)?),
@@ -427,12 +450,12 @@ impl AppState {
                 settings.jwt_secret.expose().as_bytes(),
                 clock.clone(),
             )),
-            limiter: Arc::new(MemoryRateLimiter::new(clock.clone())),
+            limiter,
             clock,
             http: Arc::new(HttpSettings::from_settings(settings)),
             access: Arc::new(AccessCache::default()),
             nlu,
-            engine: Arc::new(engine),
+            engine,
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),
             knowledge,
             queue,
@@ -440,6 +463,8 @@ impl AppState {
             providers,
             credentials,
             stored_credentials,
+            channels,
+            channel_worker,
         })
     }
 }

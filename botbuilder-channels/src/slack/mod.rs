@@ -20,12 +20,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use botbuilder_core::channel::RateLimits;
 use botbuilder_core::channel::{
     Capabilities, ChannelError, ChannelKind, ChannelSender, Choices, DeliveryReceipt,
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, Part, Recipient,
     VerifyError, button_reference,
 };
 use botbuilder_core::fetch::{FetchError, FetchRequest, Fetcher};
+use botbuilder_core::rate_limit::Quota;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -363,6 +365,18 @@ impl ChannelSender for SlackApi {
 
     fn capabilities(&self) -> Capabilities {
         CAPABILITIES
+    }
+
+    /// About one message a second per channel, short bursts allowed
+    /// (api.slack.com/docs/rate-limits, `chat.postMessage`).
+    fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            per_conversation: Some(Quota {
+                burst: 3,
+                period: Duration::from_secs(3),
+            }),
+            overall: None,
+        }
     }
 
     async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {

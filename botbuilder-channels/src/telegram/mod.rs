@@ -19,12 +19,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use botbuilder_core::channel::RateLimits;
 use botbuilder_core::channel::{
     Capabilities, ChannelError, ChannelKind, ChannelSender, Choices, DeliveryReceipt,
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, Part, Recipient,
     Style, VerifyError, button_reference,
 };
 use botbuilder_core::fetch::{FetchError, FetchRequest, Fetcher};
+use botbuilder_core::rate_limit::Quota;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -386,6 +388,22 @@ impl ChannelSender for TelegramApi {
 
     fn capabilities(&self) -> Capabilities {
         CAPABILITIES
+    }
+
+    async fn acknowledge(&self, ack: &str) -> Result<(), ChannelError> {
+        self.answer_callback_query(ack).await
+    }
+
+    /// About one message a second per chat (short bursts of three) and 30 a second in all
+    /// (Bot FAQ, "My bot is hitting limits").
+    fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            per_conversation: Some(Quota {
+                burst: 3,
+                period: Duration::from_secs(3),
+            }),
+            overall: Some(Quota::per_second(30)),
+        }
     }
 
     async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {

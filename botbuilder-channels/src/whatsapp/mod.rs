@@ -23,12 +23,14 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use async_trait::async_trait;
+use botbuilder_core::channel::RateLimits;
 use botbuilder_core::channel::{
     Capabilities, ChannelError, ChannelKind, ChannelSender, Choices, DeliveryReceipt,
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, Part, Recipient,
     Style, VerifyError, button_reference,
 };
 use botbuilder_core::fetch::{FetchError, FetchRequest, Fetcher};
+use botbuilder_core::rate_limit::Quota;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
@@ -408,6 +410,18 @@ impl ChannelSender for WhatsAppApi {
 
     fn capabilities(&self) -> Capabilities {
         CAPABILITIES
+    }
+
+    /// 80 messages a second per phone number (the Cloud API's default throughput).
+    fn rate_limits(&self) -> RateLimits {
+        RateLimits {
+            per_conversation: None,
+            overall: Some(Quota::per_second(80)),
+        }
+    }
+
+    fn service_window(&self) -> Option<Duration> {
+        Some(SERVICE_WINDOW)
     }
 
     async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {

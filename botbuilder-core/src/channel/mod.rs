@@ -25,12 +25,26 @@
 //! | image | yes | yes (`sendPhoto`) | yes | yes (image block) |
 //! | typing indicator | yes | yes (`sendChatAction`) | no | no |
 
+mod config;
+mod dispatch;
 mod format;
 mod inbound;
+mod platform;
+mod service;
 
+pub use config::{
+    API_BASE_URL, ChannelConfig, MAX_SETTING_CHARS, OpenedChannel, SettingSpec, check_config,
+    credential_field, settings_of,
+};
+pub use dispatch::{ChannelWorker, DELIVER_ATTEMPTS, DELIVER_JOB, MAX_INLINE_WAIT, Undelivered};
 pub use format::{Capabilities, Choices, Part, Style, format, numbered_choice};
 pub use inbound::{
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, VerifyError,
+};
+pub use platform::{ChannelPlatform, Platforms};
+pub use service::{
+    ChannelRequest, ChannelService, ChannelServiceError, INBOUND_ATTEMPTS, INBOUND_JOB, OPENED_TTL,
+    PreparedChannel, ReceiveError, Reception,
 };
 
 use std::time::Duration;
@@ -247,4 +261,32 @@ pub trait ChannelSender: Send + Sync + 'static {
 
     /// Delivers one part of a reply.
     async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError>;
+
+    /// Tells the platform a button press was received ([`InboundKind::ButtonPress::ack`]):
+    /// Telegram's `answerCallbackQuery`, without which the user's client keeps spinning.
+    /// Nothing by default.
+    async fn acknowledge(&self, ack: &str) -> Result<(), ChannelError> {
+        let _ = ack;
+        Ok(())
+    }
+
+    /// How fast the platform lets a bot send; the dispatcher stays within it.
+    fn rate_limits(&self) -> RateLimits {
+        RateLimits::default()
+    }
+
+    /// How long after the user's last message free-form replies are allowed (WhatsApp's
+    /// 24-hour customer-service window); `None`: always.
+    fn service_window(&self) -> Option<Duration> {
+        None
+    }
+}
+
+/// A platform's sending limits (GCRA quotas, see [`crate::rate_limit::Quota`]).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct RateLimits {
+    /// Per conversation (a Telegram chat, a Slack channel).
+    pub per_conversation: Option<crate::rate_limit::Quota>,
+    /// For the whole channel (one bot token, one phone number).
+    pub overall: Option<crate::rate_limit::Quota>,
 }

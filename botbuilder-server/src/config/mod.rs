@@ -199,6 +199,11 @@ pub struct PartialSettings {
     /// variables are ignored) [default: none; direct].
     #[arg(long, env = "BOTBUILDER_FETCH_PROXY", global = true)]
     pub fetch_proxy: Option<String>,
+    /// The server's address as messaging platforms reach it, e.g. `https://bots.example.com`:
+    /// channel webhooks are `{public_url}/hooks/{type}/{channel}`, and Telegram is told so
+    /// when a channel connects; without it Telegram channels long-poll [default: none].
+    #[arg(long, env = "BOTBUILDER_PUBLIC_URL", global = true)]
+    pub public_url: Option<String>,
     /// Directory of a sentence-transformers model (config.json, tokenizer.json,
     /// model.safetensors) to embed knowledge with, e.g. all-MiniLM-L6-v2; needs a build with
     /// the `minilm` feature [default: the offline hashed embedder].
@@ -313,7 +318,7 @@ impl PartialSettings {
             webchat_sessions_per_ip_per_minute,
             auth_rate_limit_per_ip, auth_rate_limit_per_email, auth_failures_per_ip,
             trust_forwarded_for, trusted_proxies, fetch_allow,
-            fetch_proxy,
+            fetch_proxy, public_url,
             embedding_model_dir, extract_program, extract_timeout_secs, extract_memory_mib,
             shutdown_grace_secs, header_timeout_secs, body_timeout_secs, idle_timeout_secs,
             max_connections, max_connections_per_ip, metrics_token, metrics_bind,
@@ -408,6 +413,8 @@ pub struct Settings {
     pub fetch_allow: Vec<SocketAddr>,
     /// Proxy for outbound requests, if any.
     pub fetch_proxy: Option<String>,
+    /// The server's address as messaging platforms reach it, if it has one.
+    pub public_url: Option<String>,
     /// The sentence model directory, if knowledge is embedded with one.
     pub embedding_model_dir: Option<PathBuf>,
     /// The program reading parser-backed documents in a separate process (`None`: this
@@ -531,6 +538,7 @@ impl Settings {
             trusted_proxy_hops: partial.trusted_proxies,
             fetch_allow: partial.fetch_allow.unwrap_or_default(),
             fetch_proxy: partial.fetch_proxy,
+            public_url: public_url(partial.public_url)?,
             embedding_model_dir: partial.embedding_model_dir,
             extract_program,
             extract_limits,
@@ -579,6 +587,7 @@ impl Settings {
             trusted_proxy_hops: None,
             fetch_allow: Vec::new(),
             fetch_proxy: None,
+            public_url: None,
             embedding_model_dir: None,
             extract_program: None,
             extract_limits: crate::isolation::ExtractLimits {
@@ -624,6 +633,28 @@ impl Settings {
             &current, &previous,
         ))
     }
+}
+
+/// `BOTBUILDER_PUBLIC_URL`, checked: an absolute `http(s)` URL without query or fragment,
+/// kept without a trailing `/`.
+fn public_url(given: Option<String>) -> anyhow::Result<Option<String>> {
+    let Some(given) = given.map(|u| u.trim().trim_end_matches('/').to_owned()) else {
+        return Ok(None);
+    };
+    if given.is_empty() {
+        return Ok(None);
+    }
+    let url = url::Url::parse(&given)
+        .with_context(|| format!("BOTBUILDER_PUBLIC_URL `{given}` is not a URL"))?;
+    if !matches!(url.scheme(), "http" | "https")
+        || url.query().is_some()
+        || url.fragment().is_some()
+    {
+        bail!(
+            "BOTBUILDER_PUBLIC_URL must be an http(s) URL without query or fragment, e.g. https://bots.example.com"
+        );
+    }
+    Ok(Some(given))
 }
 
 /// The edge limits of a settings layer, defaults where unset.

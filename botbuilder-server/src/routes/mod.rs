@@ -5,11 +5,13 @@ pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
 pub mod bots;
+pub mod channels;
 pub mod contract;
 pub mod conversations;
 pub mod documents;
 pub mod flows;
 pub mod health;
+pub mod hooks;
 pub mod input;
 pub mod knowledge;
 pub mod members;
@@ -84,6 +86,7 @@ impl Modify for BearerAuth {
         (name = "knowledge", description = "Knowledge bases, documents and search"),
         (name = "provider-credentials", description = "The organization's own language model provider keys"),
         (name = "usage", description = "Language model tokens and spend"),
+        (name = "channels", description = "Telegram, WhatsApp and Slack channels of a bot"),
     )
 )]
 struct ApiDoc;
@@ -120,6 +123,10 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
         .routes(routes!(bots::clone_bot))
+        .routes(routes!(channels::list_channels, channels::connect_channel))
+        .routes(routes!(channels::get_channel, channels::disconnect_channel))
+        .routes(routes!(channels::test_channel))
+        .routes(routes!(channels::dead_deliveries))
         .routes(routes!(transfer::export_bot))
         .routes(routes!(transfer::import_bot))
         .routes(routes!(nlu::list_intents, nlu::create_intent))
@@ -204,6 +211,10 @@ pub fn build_router(state: AppState) -> Router {
             axum::routing::post(openai_compat::chat_completions),
         )
         .route("/v1/models", axum::routing::get(openai_compat::list_models))
+        .route(
+            "/hooks/{kind}/{channel}",
+            axum::routing::get(hooks::hook).post(hooks::hook),
+        )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());

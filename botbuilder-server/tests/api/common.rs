@@ -61,6 +61,25 @@ pub(crate) struct Account {
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
+/// The bot token of this test process's fake Telegram ([`telegram`]).
+pub(crate) const TELEGRAM_TOKEN: &str = "424242:shared-fake-telegram-token";
+static TELEGRAM: tokio::sync::OnceCell<botbuilder_channels::testing::FakeTelegram> =
+    tokio::sync::OnceCell::const_new();
+
+/// A fake Telegram Bot API for this test process, which every app of the process may reach
+/// through the outbound guard (so any test can connect a channel).
+pub(crate) async fn telegram() -> &'static botbuilder_channels::testing::FakeTelegram {
+    TELEGRAM
+        .get_or_init(|| botbuilder_channels::testing::FakeTelegram::start(TELEGRAM_TOKEN))
+        .await
+}
+
+/// The body connecting a Telegram channel to this process's fake (started by any app).
+pub(crate) fn telegram_channel_body() -> Value {
+    let url = TELEGRAM.get().expect("an app was spawned").url();
+    json!({ "type": "telegram", "config": { "bot_token": TELEGRAM_TOKEN, "api_base_url": url } })
+}
+
 impl TestApp {
     pub(crate) async fn spawn() -> Self {
         Self::spawn_with(|_| {}).await
@@ -73,6 +92,7 @@ impl TestApp {
         let mut settings = Settings::for_tests(url.clone());
         // Documents are parsed by the real binary in a separate process, as in production.
         settings.extract_program = Some(env!("CARGO_BIN_EXE_botbuilder").into());
+        settings.fetch_allow.push(telegram().await.addr());
         tweak(&mut settings);
         let state = AppState::from_settings_with_cost(&settings, HashCost::INSECURE_FOR_TESTS)
             .await
@@ -177,6 +197,19 @@ impl TestApp {
     }
 
     /// Creates a bot and returns its id.
+    /// Connects a Telegram channel (this process's fake) to `bot`; returns its id.
+    pub(crate) async fn connect_telegram(&self, account: &Account, org: &str, bot: &str) -> String {
+        let r = self
+            .post(
+                &format!("/api/v1/orgs/{org}/bots/{bot}/channels"),
+                &account.token,
+                telegram_channel_body(),
+            )
+            .await;
+        assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
+        r.json["id"].as_str().expect("channel id").to_owned()
+    }
+
     pub(crate) async fn create_bot(&self, account: &Account, org: &str, name: &str) -> String {
         let reply = self
             .post(

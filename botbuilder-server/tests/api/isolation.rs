@@ -113,6 +113,7 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         )
         .await;
     assert_eq!(secret.status, reqwest::StatusCode::OK, "{}", secret.text);
+    let channel = app.connect_telegram(&account, &org, &bot).await;
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -134,6 +135,7 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         ("doc", doc_id.clone()),
         ("provider", "anthropic".to_owned()),
         ("name", "VICTIM_SECRET".to_owned()),
+        ("channel", channel.clone()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -166,6 +168,8 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         "victim-secret.example".to_owned(),
         VICTIM_TOOL_SECRET.to_owned(),
         "victim-tools.example".to_owned(),
+        channel,
+        crate::common::TELEGRAM_TOKEN.to_owned(),
     ];
     Victim {
         account,
@@ -230,6 +234,9 @@ pub(crate) fn body_for(method: &Method, path: &str) -> Option<Value> {
         }
         ("PUT", "/api/v1/orgs/{org}/secrets/{name}") => {
             json!({ "value": "intruder-0123456789", "origin": "https://intruder.example" })
+        }
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels") => {
+            crate::common::telegram_channel_body()
         }
         ("POST", "/api/v1/orgs/{org}/bots/import") => json!({
             "format": "botbuilder.bot/v1",
@@ -346,6 +353,18 @@ const KNOWN: &[(&str, &str)] = &[
     ("GET", "/api/v1/orgs/{org}/secrets"),
     ("PUT", "/api/v1/orgs/{org}/secrets/{name}"),
     ("DELETE", "/api/v1/orgs/{org}/secrets/{name}"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/channels"),
+    ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}"),
+    ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}"),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}/test",
+    ),
+    (
+        "GET",
+        "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}/dead-letters",
+    ),
 ];
 
 pub(crate) fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -441,6 +460,7 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
             "{message}",
             "{kb}",
             "{doc}",
+            "{channel}",
         ]
         .iter()
         .any(|p| path.contains(p));

@@ -2,6 +2,7 @@
 
 mod audit;
 mod auth;
+mod channels_telegram;
 mod common;
 mod contract;
 mod conversations;

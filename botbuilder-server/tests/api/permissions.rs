@@ -102,6 +102,13 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/documents/{doc}/retry")
         | ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex") => BOT_WRITERS,
         ("DELETE", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => &[Owner, Admin, Editor],
+        // Channels hold the platforms' credentials: those who manage credentials connect them.
+        ("GET", "/api/v1/orgs/{org}/bots/{bot}/channels")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}/dead-letters") => ALL,
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels")
+        | ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}")
+        | ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}/test") => MANAGERS,
         other => panic!("{other:?} is missing from the permission matrix"),
     }
 }
@@ -204,6 +211,10 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
                 .await;
             assert_eq!(turn.json["session"]["status"], "handoff", "{}", turn.text);
             concrete = concrete.replace("{session}", &id);
+        }
+        if path.contains("{channel}") {
+            let channel = app.connect_telegram(&w.owner, org, &bot).await;
+            concrete = concrete.replace("{channel}", &channel);
         }
         if path.contains("{intent}") {
             let intent = app
@@ -370,6 +381,9 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             Some(json!({ "name": "contact" }))
         }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse") => Some(json!({ "text": "hello" })),
+        ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels") => {
+            Some(crate::common::telegram_channel_body())
+        }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations") => Some(json!({})),
         ("POST", "/api/v1/orgs/{org}/knowledge-bases") => Some(json!({ "name": "docs" })),
         ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => {

@@ -1,0 +1,249 @@
+//! [`FakeTelegram`]: the Bot API methods a channel uses, on 127.0.0.1
+//! (<https://core.telegram.org/bots/api>): `getMe`, `setWebhook`, `deleteWebhook`,
+//! `getUpdates` (long polling, refused with 409 while a webhook is set, as Telegram does),
+//! `sendMessage`, `sendPhoto`, `sendChatAction`, `answerCallbackQuery`. A wrong token gets
+//! `401 Unauthorized`; scripted failures (429 with `retry_after`, 5xx, `ok:false`) answer
+//! the next sends.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+#[derive(Default)]
+struct Inner {
+    calls: Vec<(String, Value)>,
+    next_message_id: i64,
+    webhook: Option<(String, String)>,
+    updates: VecDeque<Value>,
+    failures: VecDeque<(u16, Value)>,
+}
+
+#[derive(Clone)]
+struct Shared {
+    token: String,
+    inner: Arc<Mutex<Inner>>,
+    pushed: Arc<Notify>,
+}
+
+/// A fake Telegram Bot API server for one bot token (see the module docs).
+#[derive(Clone)]
+pub struct FakeTelegram {
+    addr: SocketAddr,
+    shared: Shared,
+    _server: Arc<tokio::task::JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for FakeTelegram {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("FakeTelegram")
+            .field("addr", &self.addr)
+            .finish_non_exhaustive()
+    }
+}
+
+impl FakeTelegram {
+    /// Starts a fake accepting `token`.
+    pub async fn start(token: &str) -> Self {
+        let shared = Shared {
+            token: token.to_owned(),
+            inner: Arc::new(Mutex::new(Inner {
+                next_message_id: 100,
+                ..Inner::default()
+            })),
+            pushed: Arc::new(Notify::new()),
+        };
+        let app = axum::Router::new()
+            .route("/{bot}/{method}", axum::routing::post(method))
+            .with_state(shared.clone());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let server = tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Self {
+            addr,
+            shared,
+            _server: Arc::new(server),
+        }
+    }
+
+    /// The address to allow through the outbound guard.
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The `api_base_url` to configure.
+    pub fn url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Every call so far: method and JSON body, in order.
+    pub fn calls(&self) -> Vec<(String, Value)> {
+        self.shared
+            .inner
+            .lock()
+            .expect("fake poisoned")
+            .calls
+            .clone()
+    }
+
+    /// The bodies of the calls of `method`.
+    pub fn calls_of(&self, method: &str) -> Vec<Value> {
+        self.calls()
+            .into_iter()
+            .filter(|(m, _)| m == method)
+            .map(|(_, body)| body)
+            .collect()
+    }
+
+    /// Waits until `count` calls of `method` were made (at most `within`); returns their
+    /// bodies, or panics with every call seen.
+    pub async fn wait_for(&self, method: &str, count: usize, within: Duration) -> Vec<Value> {
+        let found = super::eventually(within, || {
+            let calls = self.calls_of(method);
+            (calls.len() >= count).then_some(calls)
+        })
+        .await;
+        found
+            .unwrap_or_else(|| panic!("expected {count} `{method}` calls; got {:#?}", self.calls()))
+    }
+
+    /// The webhook URL and secret token set, if any.
+    pub fn webhook(&self) -> Option<(String, String)> {
+        self.shared
+            .inner
+            .lock()
+            .expect("fake poisoned")
+            .webhook
+            .clone()
+    }
+
+    /// Queues an update for `getUpdates`.
+    pub fn push_update(&self, update: Value) {
+        self.shared
+            .inner
+            .lock()
+            .expect("fake poisoned")
+            .updates
+            .push_back(update);
+        self.shared.pushed.notify_waiters();
+    }
+
+    /// Answers the next send with `status` and `body` instead of success.
+    pub fn fail_next_send(&self, status: u16, body: Value) {
+        self.shared
+            .inner
+            .lock()
+            .expect("fake poisoned")
+            .failures
+            .push_back((status, body));
+    }
+}
+
+fn error(status: StatusCode, description: &str) -> Response {
+    let body = json!({ "ok": false, "error_code": status.as_u16(), "description": description });
+    (status, Json(body)).into_response()
+}
+
+fn ok(result: Value) -> Response {
+    Json(json!({ "ok": true, "result": result })).into_response()
+}
+
+async fn method(
+    State(shared): State<Shared>,
+    Path((bot, method)): Path<(String, String)>,
+    body: axum::body::Bytes,
+) -> Response {
+    if bot.strip_prefix("bot") != Some(shared.token.as_str()) {
+        return error(StatusCode::UNAUTHORIZED, "Unauthorized");
+    }
+    let Ok(body) = serde_json::from_slice::<Value>(&body) else {
+        return error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON");
+    };
+    if method == "getUpdates" {
+        return get_updates(&shared, &body).await;
+    }
+    let mut inner = shared.inner.lock().expect("fake poisoned");
+    inner.calls.push((method.clone(), body.clone()));
+    match method.as_str() {
+        "getMe" => ok(
+            json!({ "id": 424_242, "is_bot": true, "first_name": "Fake", "username": "fake_bot" }),
+        ),
+        "setWebhook" => {
+            let url = body["url"].as_str().unwrap_or_default().to_owned();
+            let secret = body["secret_token"].as_str().unwrap_or_default().to_owned();
+            inner.webhook = Some((url, secret));
+            ok(json!(true))
+        }
+        "deleteWebhook" => {
+            inner.webhook = None;
+            ok(json!(true))
+        }
+        "answerCallbackQuery" => ok(json!(true)),
+        "sendMessage" | "sendPhoto" | "sendChatAction" => {
+            if let Some((status, failure)) = inner.failures.pop_front() {
+                inner.calls.pop(); // a refused send was not delivered
+                let status =
+                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+                return (status, Json(failure)).into_response();
+            }
+            if method == "sendChatAction" {
+                return ok(json!(true));
+            }
+            if body["chat_id"].as_str().is_none_or(str::is_empty)
+                || (method == "sendMessage" && body["text"].as_str().is_none_or(str::is_empty))
+            {
+                return error(
+                    StatusCode::BAD_REQUEST,
+                    "Bad Request: message text is empty",
+                );
+            }
+            inner.next_message_id += 1;
+            ok(
+                json!({ "message_id": inner.next_message_id, "chat": { "id": body["chat_id"] }, "date": 0 }),
+            )
+        }
+        _ => error(StatusCode::NOT_FOUND, "Not Found: method not found"),
+    }
+}
+
+async fn get_updates(shared: &Shared, body: &Value) -> Response {
+    let offset = body["offset"].as_i64().unwrap_or(0);
+    let wait = Duration::from_secs(body["timeout"].as_u64().unwrap_or(0).min(2));
+    let deadline = tokio::time::Instant::now() + wait;
+    loop {
+        let pushed = shared.pushed.notified();
+        {
+            let mut inner = shared.inner.lock().expect("fake poisoned");
+            if inner.webhook.is_some() {
+                return error(
+                    StatusCode::CONFLICT,
+                    "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first",
+                );
+            }
+            // Updates before the offset are confirmed: Telegram forgets them.
+            inner
+                .updates
+                .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
+            if !inner.updates.is_empty() || tokio::time::Instant::now() >= deadline {
+                let updates: Vec<Value> = inner.updates.iter().cloned().collect();
+                inner.calls.push(("getUpdates".to_owned(), body.clone()));
+                return ok(Value::Array(updates));
+            }
+        }
+        tokio::select! {
+            () = pushed => {}
+            () = tokio::time::sleep_until(deadline) => {}
+        }
+    }
+}

@@ -1,0 +1,741 @@
+//! The channel worker: processes accepted inbound events through the engine, and delivers
+//! the outbox to the platforms through the job queue.
+//!
+//! - **Inbound** (`channel_inbound` jobs): a button press is acknowledged and its payload
+//!   resolved (kept server-side payloads, numbered answers to degraded choices); a delivery
+//!   status is recorded on the delivery; anything else is one engine turn in the session of
+//!   (bot, channel, external user). The turn's replies are in the outbox already (same
+//!   write); a `channel_deliver` job for the session follows.
+//! - **Delivery** (`channel_deliver` jobs, one per session at a time in this process): every
+//!   pending reply of the session, in order, formatted for the channel ([`super::format()`]),
+//!   part by part within the platform's rate limits ([`super::RateLimits`]: waits up to
+//!   [`MAX_INLINE_WAIT`] in place, longer ones retry the job after them). A part the platform
+//!   accepted is recorded before the next, so a retry never sends it twice. Retryable errors
+//!   retry the job with exponential backoff honouring the platform's `retry_after`; after
+//!   [`DELIVER_ATTEMPTS`] the job is dead-lettered (visible, and retried, through the API).
+//!   A message the platform refuses for good is marked `failed`; outside WhatsApp's
+//!   customer-service window it is `skipped` with the reason, never sent.
+//! - **Sweep**: replies whose delivery job was lost (a crash between the turn and the
+//!   enqueue) are picked up again by [`ChannelWorker::sweep`].
+
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use chrono::TimeDelta;
+use serde_json::json;
+
+use super::service::{ChannelService, ChannelServiceError, INBOUND_JOB, PreparedChannel};
+use super::{
+    ChannelError, InboundEvent, InboundKind, OutboundMessage, Part, format, kept_button_index,
+    numbered_choice,
+};
+use crate::clock::Clock;
+use crate::domain::{
+    Channel, ChannelPatch, Delivery, Message, MessageDirection, session_channel_of,
+};
+use crate::engine::{Engine, EngineError, Inbound};
+use crate::id::{ChannelId, MessageId, OrgId, SessionId};
+use crate::queue::{JobQueue, LeasedJob, NewJob, QueueError};
+use crate::rate_limit::{RateLimitError, RateLimiter};
+use crate::store::{DeliveryUpdate, Store, StoreError};
+
+/// The job kind that delivers a session's pending replies (payload `{org, channel,
+/// session}`).
+pub const DELIVER_JOB: &str = "channel_deliver";
+/// Attempts at delivering before the job is dead-lettered (about 17 minutes of backoff).
+pub const DELIVER_ATTEMPTS: u32 = 10;
+/// The longest rate-limit wait taken in place; longer ones retry the job later.
+pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
+/// How long a job is leased to a worker.
+const LEASE: Duration = Duration::from_secs(60);
+/// Replies pending this long without a job are swept up.
+const SWEEP_AGE: TimeDelta = TimeDelta::seconds(60);
+/// Recent messages read to find the user's last message and the choices last offered.
+const RECENT: u32 = 20;
+
+/// What a finished job asks of the queue.
+enum Outcome {
+    Done,
+    Retry { after: Duration, reason: String },
+}
+
+/// The channel worker (see the module docs). Share it with `Arc`.
+pub struct ChannelWorker {
+    channels: ChannelService,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+    engine: Arc<Engine>,
+    limiter: Arc<dyn RateLimiter>,
+    clock: Arc<dyn Clock>,
+    sessions: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+}
+
+impl std::fmt::Debug for ChannelWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelWorker").finish_non_exhaustive()
+    }
+}
+
+fn backoff(attempt: u32) -> Duration {
+    // 2 s, 4 s, 8 s, … capped at 5 minutes.
+    Duration::from_secs(2u64.saturating_pow(attempt.min(16))).min(Duration::from_secs(300))
+}
+
+impl ChannelWorker {
+    /// A worker over these ports.
+    pub fn new(
+        channels: ChannelService,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
+        engine: Arc<Engine>,
+        limiter: Arc<dyn RateLimiter>,
+        clock: Arc<dyn Clock>,
+    ) -> Self {
+        Self {
+            channels,
+            store,
+            queue,
+            engine,
+            limiter,
+            clock,
+            sessions: Mutex::new(HashMap::new()),
+        }
+    }
+
+    /// Takes one channel job off the queue and runs it; `false` when there was none.
+    pub async fn work_once(&self) -> Result<bool, QueueError> {
+        let Some(job) = self
+            .queue
+            .reserve(&[INBOUND_JOB, DELIVER_JOB], LEASE)
+            .await?
+        else {
+            return Ok(false);
+        };
+        let outcome = match job.kind.as_str() {
+            INBOUND_JOB => self.inbound_job(&job).await,
+            _ => self.deliver_job(&job).await,
+        };
+        match outcome {
+            Outcome::Done => self.queue.complete(job.id).await?,
+            Outcome::Retry { after, reason } => {
+                tracing::warn!(job = %job.id, kind = %job.kind, attempt = job.attempt, "channel job failed: {reason}");
+                self.queue.fail(job.id, &reason, after).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Works the queue until `shutdown` resolves; between jobs it waits for an accepted
+    /// event or `idle`, and sweeps lost deliveries every `sweep_every`.
+    pub async fn run(
+        self: Arc<Self>,
+        idle: Duration,
+        sweep_every: Duration,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut sweep = tokio::time::interval(sweep_every);
+        loop {
+            tokio::select! {
+                () = &mut shutdown => return,
+                _ = sweep.tick() => {
+                    if let Err(e) = self.sweep().await {
+                        tracing::warn!("channel sweep: {e}");
+                    }
+                }
+                worked = self.work_once() => match worked {
+                    Ok(true) => continue,
+                    Ok(false) => {
+                        let wake = self.channels.accepted().clone();
+                        tokio::select! {
+                            () = &mut shutdown => return,
+                            () = wake.notified() => {}
+                            () = tokio::time::sleep(idle) => {}
+                        }
+                    }
+                    Err(e) => {
+                        tracing::warn!("channel worker: {e}");
+                        tokio::time::sleep(idle).await;
+                    }
+                },
+            }
+        }
+    }
+
+    /// Forwards what people write in the inbox (agents' replies during a handoff) to their
+    /// channel as soon as the engine stores it, until the engine goes away. A reply missed
+    /// here (the listener lagging) is picked up by [`ChannelWorker::sweep`].
+    pub async fn forward_agent_replies(self: Arc<Self>) {
+        use crate::engine::EngineEvent;
+        let mut events = self.engine.subscribe();
+        loop {
+            let message = match events.recv().await {
+                Ok(EngineEvent::MessageSent(message))
+                    if message.direction == MessageDirection::Agent =>
+                {
+                    message
+                }
+                Ok(_) => continue,
+                Err(tokio::sync::broadcast::error::RecvError::Lagged(missed)) => {
+                    tracing::warn!(
+                        "{missed} engine events missed; the sweep delivers what they carried"
+                    );
+                    continue;
+                }
+                Err(tokio::sync::broadcast::error::RecvError::Closed) => return,
+            };
+            match self.store.get_delivery(message.org_id, message.id).await {
+                Ok(delivery) => {
+                    let first = self
+                        .store
+                        .pending_deliveries(message.org_id, message.session_id)
+                        .await
+                        .ok()
+                        .and_then(|pending| pending.into_iter().next())
+                        .unwrap_or(delivery);
+                    if let Err(e) = self.enqueue_delivery(message.org_id, &first).await {
+                        tracing::warn!(session = %message.session_id, "cannot enqueue an agent reply's delivery: {e}");
+                    }
+                }
+                // Not a connected channel's session (web chat, API).
+                Err(StoreError::NotFound) => {}
+                Err(e) => {
+                    tracing::warn!(session = %message.session_id, "cannot read an agent reply's delivery: {e}")
+                }
+            }
+        }
+    }
+
+    /// Enqueues delivery for sessions whose replies have waited over a minute without
+    /// being attempted (their job was lost); returns how many.
+    pub async fn sweep(&self) -> Result<usize, ChannelServiceError> {
+        let before = self.clock.now() - SWEEP_AGE;
+        let waiting = self
+            .store
+            .sessions_with_pending_deliveries(before, 100)
+            .await?;
+        let mut enqueued = 0;
+        for (org, session) in waiting {
+            let pending = self.store.pending_deliveries(org, session).await?;
+            if let Some(first) = pending.first().filter(|d| d.attempts == 0) {
+                enqueued += usize::from(self.enqueue_delivery(org, first).await?);
+            }
+        }
+        Ok(enqueued)
+    }
+
+    /// Enqueues the delivery of `first`'s session (once per first pending reply).
+    async fn enqueue_delivery(&self, org: OrgId, first: &Delivery) -> Result<bool, QueueError> {
+        let job = NewJob {
+            kind: DELIVER_JOB.to_owned(),
+            payload: json!({ "org": org, "channel": first.channel_id, "session": first.session_id }),
+            max_attempts: DELIVER_ATTEMPTS,
+        };
+        let key = format!("deliver:{}", first.message_id);
+        let enqueued = self.queue.enqueue_once(job, &key).await?.is_some();
+        if enqueued {
+            self.channels.accepted().notify_waiters();
+        }
+        Ok(enqueued)
+    }
+
+    async fn inbound_job(&self, job: &LeasedJob) -> Outcome {
+        let parsed = (|| {
+            let org: OrgId = serde_json::from_value(job.payload["org"].clone()).ok()?;
+            let channel: ChannelId = serde_json::from_value(job.payload["channel"].clone()).ok()?;
+            let event: InboundEvent = serde_json::from_value(job.payload["event"].clone()).ok()?;
+            Some((org, channel, event))
+        })();
+        let Some((org, channel, event)) = parsed else {
+            tracing::warn!(job = %job.id, "malformed inbound job dropped");
+            return Outcome::Done;
+        };
+        match self.process(org, channel, event).await {
+            Ok(()) => Outcome::Done,
+            // The channel or bot is gone: nothing left to do.
+            Err(InboundFailure::Gone) => Outcome::Done,
+            Err(InboundFailure::Retry(reason)) => Outcome::Retry {
+                after: backoff(job.attempt),
+                reason,
+            },
+        }
+    }
+
+    async fn process(
+        &self,
+        org: OrgId,
+        channel: ChannelId,
+        event: InboundEvent,
+    ) -> Result<(), InboundFailure> {
+        let prepared = match self.channels.prepared(channel).await {
+            Ok(p) if p.opened.channel.org_id == org => p,
+            Ok(_) | Err(ChannelServiceError::Store(StoreError::NotFound)) => {
+                return Err(InboundFailure::Gone);
+            }
+            Err(e) => return Err(InboundFailure::retry(&e)),
+        };
+        let record = &prepared.opened.channel;
+        let touched = ChannelPatch {
+            inbound_at: Some(self.clock.now()),
+            ..ChannelPatch::default()
+        };
+        if let Err(e) = self.store.update_channel(org, channel, touched).await {
+            tracing::warn!(channel = %channel, "cannot record the last inbound time: {e}");
+        }
+        let text = match event.kind {
+            InboundKind::DeliveryStatus {
+                message_id,
+                status,
+                error,
+            } => {
+                return self
+                    .record_status(channel, &message_id, status, error)
+                    .await;
+            }
+            InboundKind::Text { text } => {
+                self.resolve_number(&prepared, &event.external_user, text)
+                    .await
+            }
+            InboundKind::ButtonPress {
+                payload,
+                title,
+                ack,
+                message_id,
+            } => {
+                if let Some(ack) = ack
+                    && let Err(e) = prepared.sender.acknowledge(&ack).await
+                {
+                    tracing::warn!(channel = %channel, "cannot acknowledge a button press: {e}");
+                }
+                self.resolve_payload(org, channel, payload, title, message_id.as_deref())
+                    .await
+            }
+            InboundKind::Attachment { media, caption, .. } => caption
+                .filter(|c| !c.trim().is_empty())
+                .unwrap_or_else(|| format!("[{media}]")),
+        };
+        let inbound = Inbound {
+            org,
+            bot: record.bot_id,
+            channel: record.session_channel(),
+            external_user: event.external_user,
+            text,
+        };
+        let turn = match self.engine.handle(inbound).await {
+            Ok(turn) => turn,
+            Err(EngineError::BotNotFound) => return Err(InboundFailure::Gone),
+            Err(e) => return Err(InboundFailure::retry(&e)),
+        };
+        let pending = self
+            .store
+            .pending_deliveries(org, turn.session.id)
+            .await
+            .map_err(|e| InboundFailure::retry(&e))?;
+        if let Some(first) = pending.first() {
+            self.enqueue_delivery(org, first)
+                .await
+                .map_err(|e| InboundFailure::retry(&e))?;
+        }
+        Ok(())
+    }
+
+    async fn record_status(
+        &self,
+        channel: ChannelId,
+        external_id: &str,
+        status: String,
+        error: Option<String>,
+    ) -> Result<(), InboundFailure> {
+        let delivery = match self.store.find_delivery(channel, external_id).await {
+            Ok(delivery) => delivery,
+            // A status for a message we did not send (or whose channel was reconnected).
+            Err(StoreError::NotFound) => return Ok(()),
+            Err(e) => return Err(InboundFailure::retry(&e)),
+        };
+        self.store
+            .update_delivery(
+                delivery.org_id,
+                delivery.message_id,
+                DeliveryUpdate::PlatformStatus { status, error },
+            )
+            .await
+            .map(drop)
+            .map_err(|e| InboundFailure::retry(&e))
+    }
+
+    /// A pressed button's payload: a kept one (`#3`) found on the message it was on; else as
+    /// sent. The title stands in when the message is unknown.
+    async fn resolve_payload(
+        &self,
+        org: OrgId,
+        channel: ChannelId,
+        payload: String,
+        title: Option<String>,
+        on_message: Option<&str>,
+    ) -> String {
+        let Some(index) = kept_button_index(&payload) else {
+            return payload;
+        };
+        let message = match on_message {
+            Some(external) => self.store.find_delivery(channel, external).await.ok(),
+            None => None,
+        };
+        let offered = match message {
+            Some(delivery) => self.store.get_message(org, delivery.message_id).await.ok(),
+            None => None,
+        };
+        offered
+            .and_then(|m| {
+                OutboundMessage::from_stored(&m.text, &m.payload)
+                    .choices()
+                    .get(index)
+                    .cloned()
+            })
+            .map_or_else(|| title.unwrap_or(payload), |b| b.payload)
+    }
+
+    /// A bare number answering choices the channel showed as numbered lines becomes that
+    /// choice's payload.
+    async fn resolve_number(
+        &self,
+        prepared: &PreparedChannel,
+        external_user: &str,
+        text: String,
+    ) -> String {
+        if text.trim().parse::<usize>().is_err() {
+            return text;
+        }
+        let record = &prepared.opened.channel;
+        let Ok(Some(session)) = self
+            .store
+            .find_open_session(
+                record.org_id,
+                record.bot_id,
+                &record.session_channel(),
+                external_user,
+            )
+            .await
+        else {
+            return text;
+        };
+        let Ok(recent) = self
+            .store
+            .recent_messages(record.org_id, session.id, RECENT)
+            .await
+        else {
+            return text;
+        };
+        let Some(last) = recent
+            .iter()
+            .rev()
+            .find(|m| m.direction != MessageDirection::Inbound)
+        else {
+            return text;
+        };
+        let offered = OutboundMessage::from_stored(&last.text, &last.payload);
+        let numbered = format(&offered, &prepared.sender.capabilities())
+            .iter()
+            .all(|p| {
+                !matches!(
+                    p,
+                    Part::Text {
+                        choices: Some(_),
+                        ..
+                    }
+                )
+            });
+        let choices = offered.choices();
+        match numbered_choice(&text, &choices) {
+            Some(choice) if numbered => choice.payload.clone(),
+            _ => text,
+        }
+    }
+
+    async fn deliver_job(&self, job: &LeasedJob) -> Outcome {
+        let parsed = (|| {
+            let org: OrgId = serde_json::from_value(job.payload["org"].clone()).ok()?;
+            let session: SessionId = serde_json::from_value(job.payload["session"].clone()).ok()?;
+            Some((org, session))
+        })();
+        let Some((org, session)) = parsed else {
+            tracing::warn!(job = %job.id, "malformed delivery job dropped");
+            return Outcome::Done;
+        };
+        let lock = {
+            let mut sessions = self.sessions.lock().expect("session locks poisoned");
+            sessions.retain(|_, lock| Arc::strong_count(lock) > 1);
+            sessions.entry(session).or_default().clone()
+        };
+        let _one_at_a_time = lock.lock().await;
+        match self.deliver(org, session).await {
+            Ok(()) => Outcome::Done,
+            Err(Undelivered::Gone) => Outcome::Done,
+            Err(Undelivered::Retry { after, reason }) => Outcome::Retry {
+                after: after
+                    .unwrap_or_else(|| backoff(job.attempt))
+                    .max(backoff(job.attempt) / 2),
+                reason,
+            },
+        }
+    }
+
+    /// Delivers every pending reply of `session`, in order (see the module docs).
+    pub async fn deliver(&self, org: OrgId, session: SessionId) -> Result<(), Undelivered> {
+        let pending = self
+            .store
+            .pending_deliveries(org, session)
+            .await
+            .map_err(Undelivered::store)?;
+        let Some(first) = pending.first() else {
+            return Ok(());
+        };
+        let prepared = match self.channels.prepared(first.channel_id).await {
+            Ok(p) if p.opened.channel.org_id == org => p,
+            Ok(_) | Err(ChannelServiceError::Store(StoreError::NotFound)) => {
+                return Err(Undelivered::Gone);
+            }
+            Err(e) => return Err(Undelivered::retry(None, &e)),
+        };
+        let found = self
+            .store
+            .get_session(org, session)
+            .await
+            .map_err(Undelivered::store)?;
+        if session_channel_of(&found.channel).map(|(_, id)| id) != Some(prepared.opened.channel.id)
+        {
+            return Err(Undelivered::Gone);
+        }
+        let recipient = prepared
+            .opened
+            .channel
+            .kind
+            .recipient_of(&found.external_user);
+        let outside_window = match prepared.sender.service_window() {
+            Some(window) => {
+                let recent = self
+                    .store
+                    .recent_messages(org, session, RECENT)
+                    .await
+                    .map_err(Undelivered::store)?;
+                let last_inbound = recent
+                    .iter()
+                    .rev()
+                    .find(|m| m.direction == MessageDirection::Inbound);
+                let window = TimeDelta::from_std(window).unwrap_or(TimeDelta::MAX);
+                last_inbound.is_none_or(|m| self.clock.now() - m.created_at > window)
+            }
+            None => false,
+        };
+        for delivery in pending {
+            if outside_window {
+                let reason = "not sent: outside the platform's 24-hour customer-service window \
+                              (the user has not written since; only an approved template may be sent)";
+                self.update(
+                    org,
+                    delivery.message_id,
+                    DeliveryUpdate::Skipped {
+                        reason: reason.to_owned(),
+                    },
+                )
+                .await?;
+                continue;
+            }
+            let message = match self.store.get_message(org, delivery.message_id).await {
+                Ok(message) => message,
+                Err(StoreError::NotFound) => continue,
+                Err(e) => return Err(Undelivered::store(e)),
+            };
+            self.deliver_one(&prepared, &recipient, &delivery, &message)
+                .await?;
+        }
+        Ok(())
+    }
+
+    async fn deliver_one(
+        &self,
+        prepared: &PreparedChannel,
+        recipient: &super::Recipient,
+        delivery: &Delivery,
+        message: &Message,
+    ) -> Result<(), Undelivered> {
+        let org = delivery.org_id;
+        let channel = &prepared.opened.channel;
+        let outbound = OutboundMessage::from_stored(&message.text, &message.payload);
+        let parts = format(&outbound, &prepared.sender.capabilities());
+        for part in parts.iter().skip(delivery.parts_sent as usize) {
+            self.within_rate_limits(prepared, recipient).await?;
+            match prepared.sender.send(recipient, part).await {
+                Ok(receipt) => {
+                    self.update(
+                        org,
+                        message.id,
+                        DeliveryUpdate::PartSent {
+                            external_id: receipt.external_id,
+                        },
+                    )
+                    .await?;
+                }
+                Err(ChannelError::Permanent(why)) => {
+                    self.update(org, message.id, DeliveryUpdate::Failed { error: why })
+                        .await?;
+                    return Ok(());
+                }
+                Err(e) => {
+                    let reason = crate::error_chain(&e);
+                    self.update(
+                        org,
+                        message.id,
+                        DeliveryUpdate::AttemptFailed {
+                            error: reason.clone(),
+                        },
+                    )
+                    .await?;
+                    if matches!(e, ChannelError::Unauthorized(_)) {
+                        self.channels.record_error(channel, &e).await;
+                    }
+                    let after = match e {
+                        ChannelError::RateLimited { retry_after } => retry_after,
+                        _ => None,
+                    };
+                    return Err(Undelivered::Retry { after, reason });
+                }
+            }
+        }
+        self.update(org, message.id, DeliveryUpdate::Sent).await?;
+        self.touch_outbound(channel).await;
+        Ok(())
+    }
+
+    async fn update(
+        &self,
+        org: OrgId,
+        message: MessageId,
+        update: DeliveryUpdate,
+    ) -> Result<(), Undelivered> {
+        self.store
+            .update_delivery(org, message, update)
+            .await
+            .map(drop)
+            .map_err(Undelivered::store)
+    }
+
+    async fn touch_outbound(&self, channel: &Channel) {
+        let patch = ChannelPatch {
+            outbound_at: Some(self.clock.now()),
+            ..ChannelPatch::default()
+        };
+        if let Err(e) = self
+            .store
+            .update_channel(channel.org_id, channel.id, patch)
+            .await
+        {
+            tracing::warn!(channel = %channel.id, "cannot record the last outbound time: {e}");
+        }
+    }
+
+    /// Waits for the per-conversation and overall quotas, in place up to
+    /// [`MAX_INLINE_WAIT`]; a longer wait retries the job after it.
+    async fn within_rate_limits(
+        &self,
+        prepared: &PreparedChannel,
+        to: &super::Recipient,
+    ) -> Result<(), Undelivered> {
+        let limits = prepared.sender.rate_limits();
+        let id = prepared.opened.channel.id;
+        let keyed = [
+            (
+                format!("channel:{id}:to:{}", to.conversation),
+                limits.per_conversation,
+            ),
+            (format!("channel:{id}"), limits.overall),
+        ];
+        for (key, quota) in keyed {
+            let Some(quota) = quota else { continue };
+            loop {
+                match self.limiter.check(&key, quota).await {
+                    Ok(()) => break,
+                    Err(RateLimitError::Limited { retry_after })
+                        if retry_after <= MAX_INLINE_WAIT =>
+                    {
+                        tokio::time::sleep(retry_after).await;
+                    }
+                    Err(RateLimitError::Limited { retry_after }) => {
+                        return Err(Undelivered::Retry {
+                            after: Some(retry_after),
+                            reason: "waiting for the platform's rate limit".to_owned(),
+                        });
+                    }
+                    // The limiter is down: send anyway; the platform's own 429 still holds us.
+                    Err(RateLimitError::Unavailable(e)) => {
+                        tracing::warn!("rate limiter unavailable: {e}");
+                        break;
+                    }
+                }
+            }
+        }
+        Ok(())
+    }
+}
+
+impl OutboundMessage {
+    /// Every choice offered, buttons then quick replies (the order [`format()`] numbers
+    /// them in).
+    pub fn choices(&self) -> Vec<super::Button> {
+        self.buttons
+            .iter()
+            .chain(&self.quick_replies)
+            .cloned()
+            .collect()
+    }
+}
+
+/// Why processing an inbound event stopped.
+enum InboundFailure {
+    /// The channel or bot no longer exists.
+    Gone,
+    /// Try again later.
+    Retry(String),
+}
+
+impl InboundFailure {
+    fn retry(e: &dyn std::error::Error) -> Self {
+        Self::Retry(crate::error_chain(e))
+    }
+}
+
+/// Why a session's replies were not all delivered.
+#[derive(Debug)]
+pub enum Undelivered {
+    /// The channel or session no longer exists (nothing to do).
+    Gone,
+    /// Try again later, after `after` when the platform said.
+    Retry {
+        /// The platform's `retry_after`, if any.
+        after: Option<Duration>,
+        /// Why, for the dead-letter list.
+        reason: String,
+    },
+}
+
+impl Undelivered {
+    fn store(e: StoreError) -> Self {
+        Self::retry(None, &e)
+    }
+
+    fn retry(after: Option<Duration>, e: &dyn std::error::Error) -> Self {
+        Self::Retry {
+            after,
+            reason: crate::error_chain(e),
+        }
+    }
+}
+
+impl std::fmt::Display for Undelivered {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Self::Gone => f.write_str("the channel or session is gone"),
+            Self::Retry { reason, .. } => f.write_str(reason),
+        }
+    }
+}

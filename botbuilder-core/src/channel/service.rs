@@ -1,0 +1,576 @@
+//! Connected channels as a use case: connect (check the credentials, seal the secrets,
+//! register the webhook), show, test, disconnect, and receive webhooks (verify, parse,
+//! enqueue each event once). The worker ([`super::ChannelWorker`]) takes it from there.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use serde_json::{Value, json};
+use tokio::sync::Notify;
+
+use super::config::{ChannelConfig, OpenedChannel, check_config, credential_field};
+use super::{
+    ChannelError, ChannelKind, ChannelSender, InboundAdapter, InboundEvent, InboundRequest,
+    ParseError, Parsed, Platforms, VerifyError,
+};
+use crate::clock::Clock;
+use crate::domain::{Channel, ChannelPatch, ChannelStatus, NewChannel};
+use crate::id::{BotId, ChannelId, OrgId};
+use crate::queue::{JobQueue, NewJob, QueueError};
+use crate::secrets::{CipherError, SecretCipher, channel_binding};
+use crate::store::{Store, StoreError};
+use crate::validate::{FieldIssue, Invalid};
+
+/// The job kind of an accepted inbound event (payload `{org, channel, event}`).
+pub const INBOUND_JOB: &str = "channel_inbound";
+/// Attempts at processing one inbound event.
+pub const INBOUND_ATTEMPTS: u32 = 5;
+/// How long an opened channel is reused before its row is read again (another instance may
+/// have changed it).
+pub const OPENED_TTL: Duration = Duration::from_secs(30);
+/// Longest channel name, in characters.
+const MAX_NAME_CHARS: usize = 100;
+
+/// Why a channel operation failed.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ChannelServiceError {
+    /// The input breaks a rule, or the platform refused the credentials it names.
+    #[error(transparent)]
+    Invalid(#[from] Invalid),
+    /// This server has no such platform.
+    #[error("this server cannot connect {0} channels")]
+    Unsupported(&'static str),
+    /// The platform did not answer usably (network, 5xx, rate limit): try again later.
+    #[error("the platform did not answer: {0}")]
+    Upstream(#[source] ChannelError),
+    /// The store failed (`NotFound`: no such channel or bot).
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// Sealing or opening the secrets failed.
+    #[error(transparent)]
+    Cipher(#[from] CipherError),
+    /// The queue failed.
+    #[error(transparent)]
+    Queue(#[from] QueueError),
+}
+
+/// Why a webhook request was not accepted.
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ReceiveError {
+    /// No such channel (or not of the platform the URL names).
+    #[error("no such channel")]
+    UnknownChannel,
+    /// Not the platform's (signature or token): nothing of it was processed.
+    #[error(transparent)]
+    Unverified(#[from] VerifyError),
+    /// Verified, but not what the platform documents.
+    #[error(transparent)]
+    Malformed(#[from] ParseError),
+    /// Could not be recorded; the platform should retry.
+    #[error("could not accept the event: {0}")]
+    Unavailable(String),
+}
+
+/// What became of a webhook request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Reception {
+    /// A handshake: answer 200 with this text.
+    Challenge(String),
+    /// Events recorded for processing (`new`), and redeliveries of events already recorded
+    /// (`duplicates`, processed once).
+    Accepted {
+        /// Events seen for the first time.
+        new: usize,
+        /// Events seen before.
+        duplicates: usize,
+    },
+}
+
+/// A channel's two halves, built from its opened settings.
+#[derive(Clone)]
+pub struct PreparedChannel {
+    /// The channel, secrets opened.
+    pub opened: OpenedChannel,
+    /// Its inbound half.
+    pub inbound: Arc<dyn InboundAdapter>,
+    /// Its outbound half.
+    pub sender: Arc<dyn ChannelSender>,
+}
+
+impl std::fmt::Debug for PreparedChannel {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.opened.fmt(f)
+    }
+}
+
+/// A channel to connect, as the API takes it.
+#[derive(Debug, Clone)]
+pub struct ChannelRequest {
+    /// The platform.
+    pub kind: ChannelKind,
+    /// A name for people; the platform's account name when absent.
+    pub name: Option<String>,
+    /// The platform's settings ([`super::settings_of`]).
+    pub config: Value,
+}
+
+type OpenedCache = Mutex<HashMap<ChannelId, (Instant, PreparedChannel)>>;
+
+/// Connected channels (see the module docs). Cheap to clone.
+#[derive(Clone)]
+pub struct ChannelService {
+    store: Arc<dyn Store>,
+    cipher: Arc<dyn SecretCipher>,
+    queue: Arc<dyn JobQueue>,
+    platforms: Platforms,
+    clock: Arc<dyn Clock>,
+    public_url: Option<String>,
+    opened: Arc<OpenedCache>,
+    wake: Arc<Notify>,
+}
+
+impl std::fmt::Debug for ChannelService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelService")
+            .field("platforms", &self.platforms)
+            .field("public_url", &self.public_url)
+            .finish_non_exhaustive()
+    }
+}
+
+fn upstream_or_invalid(kind: ChannelKind, error: ChannelError) -> ChannelServiceError {
+    let field = |name: &str, message: String| {
+        ChannelServiceError::Invalid(Invalid(vec![FieldIssue {
+            field: format!("config.{name}"),
+            message,
+        }]))
+    };
+    match error {
+        ChannelError::Unauthorized(why) => field(
+            credential_field(kind),
+            format!("{} refused the credentials: {why}", kind.as_str()),
+        ),
+        ChannelError::Permanent(why) => field(
+            super::API_BASE_URL,
+            format!("{} could not be used: {why}", kind.as_str()),
+        ),
+        other => ChannelServiceError::Upstream(other),
+    }
+}
+
+impl ChannelService {
+    /// Channels kept in `store` with secrets sealed by `cipher`, events queued on `queue`,
+    /// webhooks registered under `public_url` (the server's address as platforms reach it;
+    /// without one, Telegram channels long-poll).
+    pub fn new(
+        store: Arc<dyn Store>,
+        cipher: Arc<dyn SecretCipher>,
+        queue: Arc<dyn JobQueue>,
+        platforms: Platforms,
+        clock: Arc<dyn Clock>,
+        public_url: Option<String>,
+    ) -> Self {
+        Self {
+            store,
+            cipher,
+            queue,
+            platforms,
+            clock,
+            public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
+            opened: Arc::default(),
+            wake: Arc::new(Notify::new()),
+        }
+    }
+
+    /// Resolves when an event was accepted (the worker waits on it between polls).
+    pub fn accepted(&self) -> &Arc<Notify> {
+        &self.wake
+    }
+
+    /// Where the platform sends `channel`'s events: `{public_url}/hooks/{kind}/{id}`; `None`
+    /// without a public URL.
+    pub fn webhook_url(&self, channel: &Channel) -> Option<String> {
+        self.public_url
+            .as_ref()
+            .map(|base| format!("{base}/hooks/{}/{}", channel.kind.as_str(), channel.id))
+    }
+
+    /// Connects a channel to `bot`: checks the settings and the credentials with the
+    /// platform (a refusal is a 400-style problem naming the field), seals the secrets, and
+    /// registers the webhook (or sets Telegram to long polling without a public URL).
+    pub async fn connect(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        request: ChannelRequest,
+    ) -> Result<Channel, ChannelServiceError> {
+        let kind = request.kind;
+        let ChannelConfig {
+            settings,
+            mut secrets,
+        } = check_config(kind, &request.config)?;
+        let name = request.name.map(|n| n.trim().to_owned());
+        if let Some(name) = &name {
+            Invalid::field("name", crate::validate::text(name, 1, MAX_NAME_CHARS))?;
+        }
+        let platform = self
+            .platforms
+            .get(kind)
+            .cloned()
+            .ok_or(ChannelServiceError::Unsupported(kind.as_str()))?;
+        self.store.get_bot(org, bot).await?;
+        for (name, value) in platform.generated_secrets() {
+            secrets.insert(name.to_owned(), value);
+        }
+        let id = ChannelId::new();
+        let sealed = self.seal(org, id, kind, &secrets)?;
+        let now = self.clock.now();
+        let draft = Channel {
+            id,
+            org_id: org,
+            bot_id: bot,
+            kind,
+            name: name.clone().unwrap_or_default(),
+            settings: Value::Object(settings),
+            secrets: sealed,
+            status: ChannelStatus::Connected,
+            last_error: None,
+            last_inbound_at: None,
+            last_outbound_at: None,
+            created_at: now,
+        };
+        let opened = OpenedChannel {
+            channel: draft.clone(),
+            secrets,
+        };
+        let account = platform
+            .check(&opened)
+            .await
+            .map_err(|e| upstream_or_invalid(kind, e))?;
+        let name = name.unwrap_or_else(|| {
+            let account = account.trim();
+            if account.is_empty() {
+                kind.as_str().to_owned()
+            } else {
+                account.chars().take(MAX_NAME_CHARS).collect()
+            }
+        });
+        let created = self
+            .store
+            .create_channel(
+                org,
+                bot,
+                NewChannel {
+                    id,
+                    kind,
+                    name,
+                    settings: draft.settings,
+                    secrets: draft.secrets,
+                    status: ChannelStatus::Connected,
+                },
+            )
+            .await?;
+        let opened = OpenedChannel {
+            channel: created.clone(),
+            secrets: opened.secrets,
+        };
+        let webhook = self.webhook_url(&created);
+        match platform.register(&opened, webhook.as_deref()).await {
+            Ok(false) => Ok(created),
+            Ok(true) => Ok(self
+                .store
+                .update_channel(
+                    org,
+                    id,
+                    ChannelPatch {
+                        status: Some(ChannelStatus::Polling),
+                        ..ChannelPatch::default()
+                    },
+                )
+                .await?),
+            Err(e) => {
+                // Nothing half-connected stays behind.
+                self.store.delete_channel(org, id).await?;
+                Err(upstream_or_invalid(kind, e))
+            }
+        }
+    }
+
+    /// The channels of `bot`.
+    pub async fn list(&self, org: OrgId, bot: BotId) -> Result<Vec<Channel>, ChannelServiceError> {
+        self.store.get_bot(org, bot).await?;
+        Ok(self.store.list_channels(org, bot).await?)
+    }
+
+    /// One channel of `bot`.
+    pub async fn get(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: ChannelId,
+    ) -> Result<Channel, ChannelServiceError> {
+        let found = self.store.get_channel(org, channel).await?;
+        if found.bot_id != bot {
+            return Err(StoreError::NotFound.into());
+        }
+        Ok(found)
+    }
+
+    /// Checks the channel's credentials with the platform now and records the outcome on it
+    /// (status and last error); returns the channel and the platform's account name, or why
+    /// it failed.
+    pub async fn test(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: ChannelId,
+    ) -> Result<(Channel, Result<String, String>), ChannelServiceError> {
+        let found = self.get(org, bot, channel).await?;
+        let platform = self
+            .platforms
+            .get(found.kind)
+            .cloned()
+            .ok_or(ChannelServiceError::Unsupported(found.kind.as_str()))?;
+        let opened = self.open(found.clone())?;
+        let outcome = platform.check(&opened).await;
+        let patch = match &outcome {
+            Ok(_) => ChannelPatch {
+                status: Some(if found.status == ChannelStatus::Error {
+                    ChannelStatus::Connected
+                } else {
+                    found.status
+                }),
+                last_error: Some(None),
+                ..ChannelPatch::default()
+            },
+            Err(e) => ChannelPatch {
+                status: matches!(e, ChannelError::Unauthorized(_)).then_some(ChannelStatus::Error),
+                last_error: Some(Some(crate::error_chain(e))),
+                ..ChannelPatch::default()
+            },
+        };
+        let updated = self.store.update_channel(org, channel, patch).await?;
+        self.forget(channel);
+        Ok((updated, outcome.map_err(|e| crate::error_chain(&e))))
+    }
+
+    /// Disconnects a channel: the platform stops sending (best effort: a platform that does
+    /// not answer does not keep the channel), and the channel and its outbox are deleted.
+    pub async fn disconnect(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: ChannelId,
+    ) -> Result<(), ChannelServiceError> {
+        let found = self.get(org, bot, channel).await?;
+        if let Some(platform) = self.platforms.get(found.kind).cloned()
+            && let Ok(opened) = self.open(found.clone())
+            && let Err(e) = platform.unregister(&opened).await
+        {
+            tracing::warn!(channel = %channel, "could not unregister the webhook: {e}");
+        }
+        self.store.delete_channel(org, channel).await?;
+        self.forget(channel);
+        Ok(())
+    }
+
+    /// Deliveries to `channel` that failed every attempt (dead letters), oldest first, at
+    /// most 100: the job id, the session, attempts and the last error.
+    pub async fn dead_deliveries(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: ChannelId,
+    ) -> Result<Vec<crate::queue::DeadJob>, ChannelServiceError> {
+        self.get(org, bot, channel).await?;
+        Ok(self
+            .queue
+            .dead_letters_where(super::DELIVER_JOB, "channel", &channel.to_string(), 100)
+            .await?)
+    }
+
+    /// Gives a dead-lettered delivery of `channel` a fresh set of attempts (`NotFound` when
+    /// the job is not one of its dead letters).
+    pub async fn retry_dead_delivery(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        channel: ChannelId,
+        job: uuid::Uuid,
+    ) -> Result<(), ChannelServiceError> {
+        let dead = self.dead_deliveries(org, bot, channel).await?;
+        if !dead.iter().any(|d| d.id == job) {
+            return Err(StoreError::NotFound.into());
+        }
+        match self.queue.retry_dead(job).await {
+            Err(QueueError::NotFound) => Err(StoreError::NotFound.into()),
+            other => Ok(other?),
+        }
+    }
+
+    /// Records a problem with `channel` where people see it.
+    pub async fn record_error(&self, channel: &Channel, error: &ChannelError) {
+        let patch = ChannelPatch {
+            status: matches!(error, ChannelError::Unauthorized(_)).then_some(ChannelStatus::Error),
+            last_error: Some(Some(crate::error_chain(error))),
+            ..ChannelPatch::default()
+        };
+        if let Err(e) = self
+            .store
+            .update_channel(channel.org_id, channel.id, patch)
+            .await
+        {
+            tracing::warn!(channel = %channel.id, "cannot record a channel error: {e}");
+        }
+        self.forget(channel.id);
+    }
+
+    fn seal(
+        &self,
+        org: OrgId,
+        id: ChannelId,
+        kind: ChannelKind,
+        secrets: &BTreeMap<String, String>,
+    ) -> Result<crate::domain::SealedSecret, CipherError> {
+        let plain = serde_json::to_vec(secrets).map_err(|_| CipherError::Failed)?;
+        self.cipher.seal(&plain, &channel_binding(org, id, kind))
+    }
+
+    /// Opens `channel`'s secret settings.
+    pub fn open(&self, channel: Channel) -> Result<OpenedChannel, CipherError> {
+        let binding = channel_binding(channel.org_id, channel.id, channel.kind);
+        let plain = self.cipher.open(&channel.secrets, &binding)?;
+        let secrets = serde_json::from_slice(&plain).map_err(|_| CipherError::Tampered)?;
+        Ok(OpenedChannel { channel, secrets })
+    }
+
+    /// `channel` opened with its two halves built, reused for [`OPENED_TTL`].
+    pub async fn prepared(
+        &self,
+        channel: ChannelId,
+    ) -> Result<PreparedChannel, ChannelServiceError> {
+        if let Some((at, prepared)) = self.opened.lock().expect("cache poisoned").get(&channel)
+            && at.elapsed() < OPENED_TTL
+        {
+            return Ok(prepared.clone());
+        }
+        let found = self.store.locate_channel(channel).await?;
+        let platform = self
+            .platforms
+            .get(found.kind)
+            .cloned()
+            .ok_or(ChannelServiceError::Unsupported(found.kind.as_str()))?;
+        let opened = self.open(found)?;
+        let prepared = PreparedChannel {
+            inbound: platform.inbound(&opened),
+            sender: platform.sender(&opened),
+            opened,
+        };
+        self.opened
+            .lock()
+            .expect("cache poisoned")
+            .insert(channel, (Instant::now(), prepared.clone()));
+        Ok(prepared)
+    }
+
+    /// Forgets the opened form of `channel` (after a change).
+    pub fn forget(&self, channel: ChannelId) {
+        self.opened.lock().expect("cache poisoned").remove(&channel);
+    }
+
+    /// Handles a webhook request for `channel` (of the platform `kind` its URL names):
+    /// verifies it, answers a handshake, or records each event for processing once (a
+    /// redelivery with the same event id is recorded as a duplicate and not processed again).
+    pub async fn receive(
+        &self,
+        kind: ChannelKind,
+        channel: ChannelId,
+        request: &InboundRequest,
+    ) -> Result<Reception, ReceiveError> {
+        let prepared = match self.prepared(channel).await {
+            Ok(prepared) if prepared.opened.channel.kind == kind => prepared,
+            Ok(_) | Err(ChannelServiceError::Store(StoreError::NotFound)) => {
+                return Err(ReceiveError::UnknownChannel);
+            }
+            Err(e) => return Err(ReceiveError::Unavailable(crate::error_chain(&e))),
+        };
+        prepared.inbound.verify(request, self.clock.now())?;
+        match prepared.inbound.parse(request)? {
+            Parsed::Challenge(text) => Ok(Reception::Challenge(text)),
+            Parsed::Events(events) => self.accept(&prepared.opened.channel, events).await,
+        }
+    }
+
+    /// Records verified events of `channel` for processing, each once.
+    pub async fn accept(
+        &self,
+        channel: &Channel,
+        events: Vec<InboundEvent>,
+    ) -> Result<Reception, ReceiveError> {
+        let (mut new, mut duplicates) = (0, 0);
+        for event in events {
+            let key = format!("{}:{}", channel.id, event.event_id);
+            let job = NewJob {
+                kind: INBOUND_JOB.to_owned(),
+                payload: json!({ "org": channel.org_id, "channel": channel.id, "event": event }),
+                max_attempts: INBOUND_ATTEMPTS,
+            };
+            match self.queue.enqueue_once(job, &key).await {
+                Ok(Some(_)) => new += 1,
+                Ok(None) => duplicates += 1,
+                Err(e) => return Err(ReceiveError::Unavailable(crate::error_chain(&e))),
+            }
+        }
+        if new > 0 {
+            self.wake.notify_waiters();
+        }
+        Ok(Reception::Accepted { new, duplicates })
+    }
+
+    /// Long-polls `channel` (Telegram without a public URL) until `stop` resolves,
+    /// recording each batch of events like a webhook would. A failure is recorded on the
+    /// channel and retried after a pause; deleting the channel ends the loop.
+    pub async fn poll(&self, channel: ChannelId, stop: impl Future<Output = ()>) {
+        const WAIT: Duration = Duration::from_secs(20);
+        const PAUSE: Duration = Duration::from_secs(5);
+        tokio::pin!(stop);
+        let mut offset = 0;
+        loop {
+            let prepared = match self.prepared(channel).await {
+                Ok(prepared) => prepared,
+                Err(ChannelServiceError::Store(StoreError::NotFound)) => return,
+                Err(e) => {
+                    tracing::warn!(channel = %channel, "cannot poll: {e}");
+                    tokio::select! { () = &mut stop => return, () = tokio::time::sleep(PAUSE) => continue }
+                }
+            };
+            let Some(platform) = self.platforms.get(prepared.opened.channel.kind).cloned() else {
+                return;
+            };
+            let polled = tokio::select! {
+                () = &mut stop => return,
+                polled = platform.poll(&prepared.opened, offset, WAIT) => polled,
+            };
+            match polled {
+                Ok((events, next)) => {
+                    if !events.is_empty()
+                        && let Err(e) = self.accept(&prepared.opened.channel, events).await
+                    {
+                        // Not confirmed to the platform: asked again from the same offset.
+                        tracing::warn!(channel = %channel, "cannot record polled events: {e}");
+                        continue;
+                    }
+                    offset = next;
+                }
+                Err(e) => {
+                    tracing::warn!(channel = %channel, "polling failed: {e}");
+                    self.record_error(&prepared.opened.channel, &e).await;
+                    tokio::select! { () = &mut stop => return, () = tokio::time::sleep(PAUSE) => {} }
+                }
+            }
+        }
+    }
+}
