@@ -183,9 +183,21 @@ fn event_callback(body: &Value) -> Result<Vec<InboundEvent>, String> {
             thread,
         },
         kind: InboundKind::Text {
-            text: event["text"].as_str().unwrap_or_default().to_owned(),
+            text: without_leading_mentions(event["text"].as_str().unwrap_or_default()),
         },
     }])
+}
+
+/// `<@U0LAN0Z89> is it everything?` → `is it everything?`: the mention that addressed the
+/// bot is not part of what was said.
+fn without_leading_mentions(text: &str) -> String {
+    let mut rest = text.trim_start();
+    while let Some(after) = rest.strip_prefix("<@")
+        && let Some(end) = after.find('>')
+    {
+        rest = after[end + 1..].trim_start();
+    }
+    rest.to_owned()
 }
 
 /// One session per thread (`channel/thread_ts`), or per direct-message channel.

@@ -116,6 +116,12 @@ fn messages_are_answered_in_their_thread_and_bots_are_ignored() {
     assert_eq!(got[0].event_id, "Ev123ABC456");
     assert_eq!(got[0].external_user, "C123ABC456/1515449522.000016");
     assert_eq!(
+        got[0].kind,
+        InboundKind::Text {
+            text: "is it everything?".into()
+        }
+    );
+    assert_eq!(
         got[0].reply_to,
         Recipient {
             conversation: "C123ABC456".into(),

@@ -1,9 +1,14 @@
 //! Fakes of the platforms' APIs for tests (feature `testing`): local HTTP servers speaking
 //! the documented wire formats, errors included, recording what they were sent.
 
+mod recorder;
+mod slack;
 mod telegram;
+mod whatsapp;
 
+pub use slack::FakeSlack;
 pub use telegram::FakeTelegram;
+pub use whatsapp::FakeWhatsApp;
 
 use std::time::Duration;
 

@@ -94,6 +94,16 @@ impl WhatsAppInbound {
     }
 }
 
+impl WhatsAppInbound {
+    /// The `X-Hub-Signature-256` of `body` (`sha256=<hex>`).
+    pub fn signature(&self, body: &[u8]) -> String {
+        format!(
+            "sha256={}",
+            hex(&hmac_sha256(self.app_secret.as_bytes(), &[body]))
+        )
+    }
+}
+
 impl InboundAdapter for WhatsAppInbound {
     fn kind(&self) -> ChannelKind {
         ChannelKind::WhatsApp
@@ -119,10 +129,7 @@ impl InboundAdapter for WhatsAppInbound {
                 let given = request
                     .header(SIGNATURE_HEADER)
                     .ok_or(VerifyError::Missing("X-Hub-Signature-256"))?;
-                let expected = format!(
-                    "sha256={}",
-                    hex(&hmac_sha256(self.app_secret.as_bytes(), &[&request.body]))
-                );
+                let expected = self.signature(&request.body);
                 let given = given.trim().to_ascii_lowercase();
                 if self.app_secret.is_empty() || !same(given.as_bytes(), expected.as_bytes()) {
                     return Err(VerifyError::Mismatch("X-Hub-Signature-256"));

@@ -2,7 +2,9 @@
 
 mod audit;
 mod auth;
+mod channels_slack;
 mod channels_telegram;
+mod channels_whatsapp;
 mod common;
 mod contract;
 mod conversations;
