@@ -128,6 +128,10 @@ impl ChannelWorker {
 
     /// Works the queue until `shutdown` resolves; between jobs it waits for an accepted
     /// event or `idle`, and sweeps lost deliveries every `sweep_every`.
+    ///
+    /// A job in progress is never raced against anything: a lease taken by a dropped
+    /// `reserve` would hide its job until the lease ran out. Only the waits between jobs end
+    /// at `shutdown`.
     pub async fn run(
         self: Arc<Self>,
         idle: Duration,
@@ -135,30 +139,30 @@ impl ChannelWorker {
         shutdown: impl Future<Output = ()>,
     ) {
         tokio::pin!(shutdown);
-        let mut sweep = tokio::time::interval(sweep_every);
+        let mut swept_at: Option<tokio::time::Instant> = None;
         loop {
+            if swept_at.is_none_or(|at| at.elapsed() >= sweep_every) {
+                if let Err(e) = self.sweep().await {
+                    tracing::warn!("channel sweep: {e}");
+                }
+                swept_at = Some(tokio::time::Instant::now());
+            }
+            let wake = self.channels.accepted().clone();
+            let woken = wake.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
+            let pause = match self.work_once().await {
+                Ok(true) => continue,
+                Ok(false) => idle,
+                Err(e) => {
+                    tracing::warn!("channel worker: {e}");
+                    idle
+                }
+            };
             tokio::select! {
                 () = &mut shutdown => return,
-                _ = sweep.tick() => {
-                    if let Err(e) = self.sweep().await {
-                        tracing::warn!("channel sweep: {e}");
-                    }
-                }
-                worked = self.work_once() => match worked {
-                    Ok(true) => continue,
-                    Ok(false) => {
-                        let wake = self.channels.accepted().clone();
-                        tokio::select! {
-                            () = &mut shutdown => return,
-                            () = wake.notified() => {}
-                            () = tokio::time::sleep(idle) => {}
-                        }
-                    }
-                    Err(e) => {
-                        tracing::warn!("channel worker: {e}");
-                        tokio::time::sleep(idle).await;
-                    }
-                },
+                () = woken => {}
+                () = tokio::time::sleep(pause) => {}
             }
         }
     }

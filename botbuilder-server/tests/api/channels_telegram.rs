@@ -277,3 +277,78 @@ async fn refused_credentials_are_a_field_error_and_connect_nothing() {
     let listed = app.get(&path, &owner.token).await;
     assert_eq!(listed.json, json!([]));
 }
+
+#[tokio::test]
+async fn redeliveries_are_processed_once_across_a_restart_and_each_channel_has_its_own_sessions() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let settings = |s: &mut botbuilder_server::Settings| {
+        s.fetch_allow.push(fake.addr());
+        s.public_url = Some("https://bots.example.com".to_owned());
+    };
+    let app = TestApp::spawn_with(settings).await;
+    let owner = app.register(&email("tg-restart")).await;
+    let bot = build_bot(&app, &owner).await;
+    let first = connect(&app, &owner, &bot, &fake).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, first_secret) = fake.webhook().unwrap();
+    let second = connect(&app, &owner, &bot, &fake).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, second_secret) = fake.webhook().unwrap();
+    assert_ne!(
+        first_secret, second_secret,
+        "each channel has its own secret token"
+    );
+    assert_eq!(
+        deliver(&app, &first, Some(&second_secret), &message(1, 77, "hello")).await,
+        StatusCode::FORBIDDEN,
+        "one channel's token does not open another"
+    );
+
+    assert_eq!(
+        deliver(&app, &first, Some(&first_secret), &message(1, 77, "hello")).await,
+        StatusCode::OK
+    );
+    fake.wait_for("sendMessage", 1, WAIT).await;
+
+    let app = app.restart_with(settings).await;
+    // Telegram did not see our 200 before the restart, say, and sends update 1 again.
+    assert_eq!(
+        deliver(&app, &first, Some(&first_secret), &message(1, 77, "hello")).await,
+        StatusCode::OK
+    );
+    // The same chat id on the second channel is another conversation.
+    assert_eq!(
+        deliver(
+            &app,
+            &second,
+            Some(&second_secret),
+            &message(1, 77, "hello")
+        )
+        .await,
+        StatusCode::OK
+    );
+    let sent = fake.wait_for("sendMessage", 2, WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert_eq!(fake.calls_of("sendMessage").len(), 2, "{sent:#?}");
+
+    let sessions = app
+        .get(
+            &format!("/api/v1/orgs/{}/bots/{bot}/conversations", owner.org_id),
+            &owner.token,
+        )
+        .await;
+    let mut channels: Vec<String> = sessions.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["channel"].as_str().unwrap().to_owned())
+        .collect();
+    channels.sort();
+    let mut expected = vec![format!("telegram:{first}"), format!("telegram:{second}")];
+    expected.sort();
+    assert_eq!(channels, expected, "{}", sessions.text);
+}

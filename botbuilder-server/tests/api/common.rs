@@ -87,7 +87,26 @@ impl TestApp {
 
     /// A fresh database file, test secrets, cheap password hashing; `tweak` edits settings.
     pub(crate) async fn spawn_with(tweak: impl FnOnce(&mut Settings)) -> Self {
-        let dir = tempfile::tempdir().expect("tempdir");
+        Self::spawn_in(tempfile::tempdir().expect("tempdir"), tweak).await
+    }
+
+    /// Stops this server and starts a new one on the same database (a restart).
+    pub(crate) async fn restart_with(mut self, tweak: impl FnOnce(&mut Settings)) -> Self {
+        if let Some(tx) = self.shutdown.take() {
+            let _ = tx.send(());
+        }
+        if let Some(server) = self.server.take() {
+            server.await.expect("server task panicked");
+        }
+        let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir"));
+        Self::spawn_in(dir, tweak).await
+    }
+
+    async fn spawn_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let _ = tracing_subscriber::fmt()
+            .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
+            .with_test_writer()
+            .try_init();
         let url = format!("sqlite://{}", dir.path().join("test.db").display());
         let mut settings = Settings::for_tests(url.clone());
         // Documents are parsed by the real binary in a separate process, as in production.
