@@ -237,8 +237,10 @@ async fn rotate_master_key(
         .collect();
     let to = next.cipher()?;
     let store = open_store(&settings.database_url).await?;
-    let service = CredentialService::new(store, std::sync::Arc::new(settings.cipher()?));
-    let resealed = service.reseal_all(&to).await?;
+    let from = std::sync::Arc::new(settings.cipher()?);
+    let service = CredentialService::new(store.clone(), from.clone());
+    let resealed = service.reseal_all(&to).await?
+        + botbuilder_core::channel::reseal_channels(store.as_ref(), from.as_ref(), &to).await?;
     println!(
         "re-encrypted {resealed} secret(s) under key {}",
         to.key_id()

@@ -18,7 +18,8 @@ const TOKEN: &str = "EAAG-fake-access-token";
 const PHONE: &str = "106540352242922";
 const APP_SECRET: &str = "fake-app-secret";
 const VERIFY: &str = "fake-verify-token";
-const WAIT: Duration = Duration::from_secs(10);
+/// How long a reply may take under a loaded CI machine (a bound, not a measurement).
+const WAIT: Duration = Duration::from_secs(30);
 
 fn notification(extra: Value) -> Value {
     let mut value = json!({ "messaging_product": "whatsapp",
