@@ -353,3 +353,62 @@ async fn redeliveries_are_processed_once_across_a_restart_and_each_channel_has_i
     expected.sort();
     assert_eq!(channels, expected, "{}", sessions.text);
 }
+
+#[tokio::test]
+async fn failed_sends_are_retried_or_recorded_and_later_replies_still_arrive() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = TestApp::spawn_with(|s| {
+        s.fetch_allow.push(fake.addr());
+        s.public_url = Some("https://bots.example.com".to_owned());
+    })
+    .await;
+    let owner = app.register(&email("tg-failures")).await;
+    let bot = build_bot(&app, &owner).await;
+    let id = connect(&app, &owner, &bot, &fake).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, secret) = fake.webhook().unwrap();
+
+    // Flood control, then a bad gateway: both retried, the reply arrives once.
+    fake.fail_next_send(
+        429,
+        json!({ "ok": false, "error_code": 429,
+        "description": "Too Many Requests: retry after 1", "parameters": { "retry_after": 1 } }),
+    );
+    fake.fail_next_send(
+        502,
+        json!({ "ok": false, "error_code": 502, "description": "Bad Gateway" }),
+    );
+    assert_eq!(
+        deliver(&app, &id, Some(&secret), &message(1, 77, "hello")).await,
+        StatusCode::OK
+    );
+    let sent = fake.wait_for("sendMessage", 1, WAIT).await;
+    assert_eq!(sent[0]["text"], "Hello! What can I do?");
+
+    // The user blocked the bot: that reply fails for good; the next one is still sent.
+    fake.fail_next_send(403, json!({ "ok": false, "error_code": 403, "description": "Forbidden: bot was blocked by the user" }));
+    assert_eq!(
+        deliver(&app, &id, Some(&secret), &message(2, 77, "track my order")).await,
+        StatusCode::OK
+    );
+    assert_eq!(
+        deliver(&app, &id, Some(&secret), &message(3, 77, "#4521")).await,
+        StatusCode::OK
+    );
+    let sent = fake.wait_for("sendMessage", 2, WAIT).await;
+    assert_eq!(sent[1]["text"], "Order #4521 is on its way.");
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(fake.calls_of("sendMessage").len(), 2);
+    let dead = app
+        .get(
+            &format!(
+                "/api/v1/orgs/{}/bots/{bot}/channels/{id}/dead-letters",
+                owner.org_id
+            ),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(dead.json, json!([]), "nothing left to retry: {}", dead.text);
+}

@@ -215,6 +215,50 @@ async fn a_flow_with_buttons_and_a_handoff_works_on_whatsapp() {
     assert_eq!(agent.status, StatusCode::CREATED, "{}", agent.text);
     let sent = fake.wait_for_sent(5, WAIT).await;
     assert_eq!(sent[4]["text"]["body"], "Sam here.");
+
+    // A day later without a word from the user, a free-form reply is not sent, and the
+    // delivery records why (the customer-service window).
+    let pool = sqlx::SqlitePool::connect(&app.database_url())
+        .await
+        .unwrap();
+    let day_and_an_hour_us: i64 = 25 * 3600 * 1_000_000;
+    sqlx::query("UPDATE messages SET created_at = created_at - ? WHERE direction = 'inbound'")
+        .bind(day_and_an_hour_us)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let late = app
+        .post(
+            &format!("{base}/{session}/handoff/reply"),
+            &owner.token,
+            json!({ "text": "Are you still there?" }),
+        )
+        .await;
+    assert_eq!(late.status, StatusCode::CREATED, "{}", late.text);
+    let late_id = late.json["id"].as_str().unwrap().parse().unwrap();
+    let org_id = owner.org_id.parse().unwrap();
+    let mut skipped = None;
+    for _ in 0..400 {
+        let delivery = store.get_delivery(org_id, late_id).await.unwrap();
+        if delivery.state != botbuilder_core::domain::DeliveryState::Pending {
+            skipped = Some(delivery);
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(25)).await;
+    }
+    let skipped = skipped.expect("the late reply was settled");
+    assert_eq!(
+        skipped.state,
+        botbuilder_core::domain::DeliveryState::Skipped
+    );
+    assert!(
+        skipped
+            .last_error
+            .as_deref()
+            .unwrap_or_default()
+            .contains("24-hour"),
+        "{skipped:?}"
+    );
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(fake.sent().len(), 5);
 }
