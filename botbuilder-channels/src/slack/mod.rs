@@ -7,9 +7,11 @@
 //!   HMAC-SHA256 of `v0:{timestamp}:{raw body}` under the signing secret; a timestamp more
 //!   than [`REPLAY_WINDOW_SECS`] from now is refused (replay);
 //! - `url_verification` is answered with its challenge; `event_callback` envelopes carry one
-//!   event and an `event_id` (the deduplication key: Slack retries with `X-Slack-Retry-Num`
-//!   when it got no 2xx within 3 s); messages from bots (`bot_id`, or any `subtype`) are
-//!   ignored, so the bot never answers itself;
+//!   event; in channels the bot answers `app_mention`s, in direct messages every `message`;
+//!   a message is identified by its channel and `ts` (Slack retries with `X-Slack-Retry-Num`
+//!   when it got no 2xx within 3 s, and also sends a `message` event for each mention);
+//!   messages from bots (`bot_id`, or any `subtype`) are ignored, so the bot never answers
+//!   itself;
 //! - button clicks arrive at the interactivity URL form-encoded (`payload=<JSON>`, type
 //!   `block_actions`), signed the same way;
 //! - a session is a thread (a mention in a channel starts one under itself) or a direct
@@ -155,19 +157,22 @@ fn text_of<'a>(value: &'a Value, field: &str) -> Result<&'a str, String> {
 }
 
 fn event_callback(body: &Value) -> Result<Vec<InboundEvent>, String> {
-    let event_id = text_of(body, "event_id")?;
+    text_of(body, "event_id")?;
     let event = &body["event"];
     let kind = event["type"].as_str().unwrap_or_default();
     let from_bot = event.get("bot_id").is_some_and(|b| !b.is_null())
         || event.get("subtype").is_some_and(|s| !s.is_null());
-    if !matches!(kind, "message" | "app_mention") || from_bot {
+    let direct = event["channel_type"].as_str() == Some("im");
+    // In channels the bot answers when mentioned (`app_mention`); the `message` event Slack
+    // also sends for that mention, and every other channel message, are not for it.
+    let for_the_bot = kind == "app_mention" || (kind == "message" && direct);
+    if !for_the_bot || from_bot {
         return Ok(Vec::new());
     }
     // A person wrote it (bots were dropped above); the session is the thread, not the user.
     text_of(event, "user").map_err(|e| format!("event.{e}"))?;
     let channel = text_of(event, "channel").map_err(|e| format!("event.{e}"))?;
     let ts = text_of(event, "ts").map_err(|e| format!("event.{e}"))?;
-    let direct = event["channel_type"].as_str() == Some("im");
     // The thread it came from; a mention in a channel starts one under itself.
     let thread = match event["thread_ts"].as_str() {
         Some(thread) => Some(thread.to_owned()),
@@ -175,7 +180,9 @@ fn event_callback(body: &Value) -> Result<Vec<InboundEvent>, String> {
         None => Some(ts.to_owned()),
     };
     Ok(vec![InboundEvent {
-        event_id: event_id.to_owned(),
+        // A message's channel and timestamp identify it whichever event carried it, and
+        // Slack's retries repeat them.
+        event_id: format!("{channel}:{ts}"),
         external_user: session_of(channel, thread.as_deref()),
         user_name: None,
         reply_to: Recipient {
@@ -344,11 +351,35 @@ fn fetch_error(error: FetchError) -> ChannelError {
     }
 }
 
+/// Longest text of a section block, in characters, counted after escaping.
+const MAX_SECTION_CHARS: usize = 3000;
+
+/// `escaped` in pieces of at most `max` characters, never cutting an entity (`&amp;`).
+fn sections(escaped: &str, max: usize) -> Vec<&str> {
+    let mut pieces = Vec::new();
+    let mut rest = escaped;
+    while rest.chars().count() > max {
+        let mut cut = rest.char_indices().nth(max).map_or(rest.len(), |(i, _)| i);
+        if let Some(amp) = rest[..cut].rfind('&')
+            && !rest[amp..cut].contains(';')
+            && cut - amp < 5
+        {
+            cut = amp;
+        }
+        pieces.push(&rest[..cut]);
+        rest = &rest[cut..];
+    }
+    if !rest.is_empty() {
+        pieces.push(rest);
+    }
+    pieces
+}
+
 fn blocks(text: &str, choices: Option<&Choices>) -> Vec<Value> {
     let mut blocks = Vec::new();
-    if !text.is_empty() {
-        blocks
-            .push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": escape(text) } }));
+    // The formatter cut the text to 3,000 characters; escaping may lengthen it.
+    for piece in sections(&escape(text), MAX_SECTION_CHARS) {
+        blocks.push(json!({ "type": "section", "text": { "type": "mrkdwn", "text": piece } }));
     }
     if let Some(choices) = choices {
         let buttons: Vec<Value> = choices

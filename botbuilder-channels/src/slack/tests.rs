@@ -113,7 +113,7 @@ fn messages_are_answered_in_their_thread_and_bots_are_ignored() {
                                   "ts": "1515449522.000016", "channel": "C123ABC456", "event_ts": "1515449522000016"}),
     );
     let got = events(&signed(&mention));
-    assert_eq!(got[0].event_id, "Ev123ABC456");
+    assert_eq!(got[0].event_id, "C123ABC456:1515449522.000016");
     assert_eq!(got[0].external_user, "C123ABC456/1515449522.000016");
     assert_eq!(
         got[0].kind,
@@ -129,7 +129,7 @@ fn messages_are_answered_in_their_thread_and_bots_are_ignored() {
         }
     );
     let in_thread = envelope(
-        json!({"type": "message", "user": "U1", "text": "more", "ts": "2.0", "thread_ts": "1.0", "channel": "C1"}),
+        json!({"type": "app_mention", "user": "U1", "text": "more", "ts": "2.0", "thread_ts": "1.0", "channel": "C1"}),
     );
     assert_eq!(
         events(&signed(&in_thread))[0].reply_to.thread.as_deref(),
@@ -205,7 +205,7 @@ fn malformed_bodies_are_parse_errors() {
         "",
         "{}",
         r#"{"type":"event_callback"}"#,
-        &envelope(json!({"type": "message", "text": "no user"})),
+        &envelope(json!({"type": "app_mention", "text": "no user"})),
     ] {
         assert!(inbound.parse(&signed(body)).is_err(), "{body}");
     }
@@ -312,4 +312,43 @@ async fn ok_false_is_a_failure_even_with_200() {
     assert!(matches!(errors[1], ChannelError::Unauthorized(_)));
     assert!(matches!(&errors[2], ChannelError::Permanent(m) if m == "channel_not_found"));
     assert!(matches!(errors[3], ChannelError::Transient(_)));
+}
+
+#[test]
+fn escaped_text_longer_than_a_section_takes_several_never_cutting_an_entity() {
+    let text = "a&".repeat(1000) + "b";
+    let escaped = escape(&text);
+    let pieces = sections(&escaped, 3000);
+    assert!(pieces.len() > 1);
+    assert!(pieces.iter().all(|p| p.chars().count() <= 3000));
+    assert_eq!(pieces.concat(), escaped);
+    for piece in &pieces {
+        let tail = &piece[piece.rfind('&').unwrap_or(0)..];
+        assert!(
+            tail.contains(';') || !tail.starts_with('&'),
+            "cut inside an entity: {tail}"
+        );
+    }
+    let shown = blocks(&text, None);
+    assert_eq!(shown.len(), pieces.len());
+}
+
+#[test]
+fn channel_chatter_and_the_message_beside_a_mention_are_not_for_the_bot() {
+    let echo = envelope(
+        json!({"type": "message", "channel_type": "channel", "user": "U1",
+        "text": "<@U0LAN0Z89> hi", "ts": "2.0", "channel": "C1"}),
+    );
+    assert!(events(&signed(&echo)).is_empty());
+    let mention = envelope(
+        json!({"type": "app_mention", "user": "U1", "text": "<@U0LAN0Z89> hi",
+        "ts": "2.0", "channel": "C1"}),
+    );
+    let direct = envelope(
+        json!({"type": "message", "channel_type": "im", "user": "U1", "text": "hi",
+        "ts": "2.0", "channel": "D1"}),
+    );
+    // One message, whichever event carries it, has one id.
+    assert_eq!(events(&signed(&mention))[0].event_id, "C1:2.0");
+    assert_eq!(events(&signed(&direct))[0].event_id, "D1:2.0");
 }

@@ -224,7 +224,11 @@ fn kind_of(message: &wire::Message) -> Option<InboundKind> {
         payload: payload.to_owned(),
         title: Some(title.to_owned()),
         ack: None,
-        message_id: None,
+        message_id: message
+            .context
+            .as_ref()
+            .map(|c| c.id.clone())
+            .filter(|id| !id.is_empty()),
     };
     match message.kind.as_str() {
         "text" => message.text.as_ref().map(|t| InboundKind::Text {

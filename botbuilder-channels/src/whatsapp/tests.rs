@@ -97,6 +97,7 @@ fn messages_presses_and_statuses_are_normalized() {
         "messages": [
             {"from": "16315551234", "id": "wamid.text", "timestamp": "1683229471", "type": "text", "text": {"body": "Hello"}},
             {"from": "16315551234", "id": "wamid.button", "timestamp": "1683229472", "type": "interactive",
+             "context": {"from": "15550783881", "id": "wamid.offered"},
              "interactive": {"type": "button_reply", "button_reply": {"id": "yes", "title": "Yes"}}},
             {"from": "16315551234", "id": "wamid.list", "timestamp": "1683229473", "type": "interactive",
              "interactive": {"type": "list_reply", "list_reply": {"id": "#4", "title": "Fifth", "description": ""}}},
@@ -123,7 +124,7 @@ fn messages_presses_and_statuses_are_normalized() {
             payload: "yes".into(),
             title: Some("Yes".into()),
             ack: None,
-            message_id: None
+            message_id: Some("wamid.offered".into())
         }
     );
     assert!(matches!(&kinds[2], InboundKind::ButtonPress { payload, .. } if payload == "#4"));

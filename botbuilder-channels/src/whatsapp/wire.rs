@@ -82,6 +82,16 @@ pub(crate) struct Message {
     pub sticker: Option<Media>,
     #[serde(default)]
     pub location: Option<Location>,
+    /// The message this one answers (a button reply's `context.id` is the message the
+    /// button was on).
+    #[serde(default)]
+    pub context: Option<Context>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+pub(crate) struct Context {
+    #[serde(default)]
+    pub id: String,
 }
 
 #[derive(Debug, Clone, Deserialize)]

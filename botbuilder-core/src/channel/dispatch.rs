@@ -12,7 +12,8 @@
 //!   [`MAX_INLINE_WAIT`] in place, longer ones retry the job after them). A part the platform
 //!   accepted is recorded before the next, so a retry never sends it twice. Retryable errors
 //!   retry the job with exponential backoff honouring the platform's `retry_after`; after
-//!   [`DELIVER_ATTEMPTS`] the job is dead-lettered (visible, and retried, through the API).
+//!   [`DELIVER_ATTEMPTS`] the job is dead-lettered (listed by the API) and the session's
+//!   pending replies are marked `failed`, so later replies are not held behind them.
 //!   A message the platform refuses for good is marked `failed`; outside WhatsApp's
 //!   customer-service window it is `skipped` with the reason, never sent.
 //! - **Sweep**: replies whose delivery job was lost (a crash between the turn and the
@@ -40,7 +41,8 @@ use crate::store::{DeliveryUpdate, Store, StoreError};
 /// The job kind that delivers a session's pending replies (payload `{org, channel,
 /// session}`).
 pub const DELIVER_JOB: &str = "channel_deliver";
-/// Attempts at delivering before the job is dead-lettered (about 17 minutes of backoff).
+/// Attempts at delivering before the job is dead-lettered (about 13 minutes of backoff); the
+/// session's replies still pending then are marked `failed` with the last error.
 pub const DELIVER_ATTEMPTS: u32 = 10;
 /// The longest rate-limit wait taken in place; longer ones retry the job later.
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
@@ -76,6 +78,11 @@ impl std::fmt::Debug for ChannelWorker {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("ChannelWorker").finish_non_exhaustive()
     }
+}
+
+/// How a sent part is found again: the conversation and the platform's id for the message.
+fn part_key(conversation: &str, external_id: &str) -> String {
+    format!("{conversation}:{external_id}")
 }
 
 fn backoff(attempt: u32) -> Duration {
@@ -192,14 +199,7 @@ impl ChannelWorker {
             };
             match self.store.get_delivery(message.org_id, message.id).await {
                 Ok(delivery) => {
-                    let first = self
-                        .store
-                        .pending_deliveries(message.org_id, message.session_id)
-                        .await
-                        .ok()
-                        .and_then(|pending| pending.into_iter().next())
-                        .unwrap_or(delivery);
-                    if let Err(e) = self.enqueue_delivery(message.org_id, &first).await {
+                    if let Err(e) = self.enqueue_delivery(message.org_id, &delivery).await {
                         tracing::warn!(session = %message.session_id, "cannot enqueue an agent reply's delivery: {e}");
                     }
                 }
@@ -223,21 +223,23 @@ impl ChannelWorker {
         let mut enqueued = 0;
         for (org, session) in waiting {
             let pending = self.store.pending_deliveries(org, session).await?;
-            if let Some(first) = pending.first().filter(|d| d.attempts == 0) {
-                enqueued += usize::from(self.enqueue_delivery(org, first).await?);
+            if let Some(newest) = pending.last() {
+                enqueued += usize::from(self.enqueue_delivery(org, newest).await?);
             }
         }
         Ok(enqueued)
     }
 
-    /// Enqueues the delivery of `first`'s session (once per first pending reply).
-    async fn enqueue_delivery(&self, org: OrgId, first: &Delivery) -> Result<bool, QueueError> {
+    /// Enqueues the delivery of `newest`'s session, once per newest pending reply: a job
+    /// delivers every pending reply of its session, so one keyed by the newest covers all
+    /// before it, and a reply stored while a job runs gets a job of its own.
+    async fn enqueue_delivery(&self, org: OrgId, newest: &Delivery) -> Result<bool, QueueError> {
         let job = NewJob {
             kind: DELIVER_JOB.to_owned(),
-            payload: json!({ "org": org, "channel": first.channel_id, "session": first.session_id }),
+            payload: json!({ "org": org, "channel": newest.channel_id, "session": newest.session_id }),
             max_attempts: DELIVER_ATTEMPTS,
         };
-        let key = format!("deliver:{}", first.message_id);
+        let key = format!("deliver:{}", newest.message_id);
         let enqueued = self.queue.enqueue_once(job, &key).await?.is_some();
         if enqueued {
             self.channels.accepted().notify_waiters();
@@ -256,7 +258,11 @@ impl ChannelWorker {
             tracing::warn!(job = %job.id, "malformed inbound job dropped");
             return Outcome::Done;
         };
-        match self.process(org, channel, event).await {
+        let processed = tokio::select! {
+            processed = self.process(org, channel, event) => processed,
+            () = self.keep_lease(job) => unreachable!("keep_lease never returns"),
+        };
+        match processed {
             Ok(()) => Outcome::Done,
             // The channel or bot is gone: nothing left to do.
             Err(InboundFailure::Gone) => Outcome::Done,
@@ -294,9 +300,8 @@ impl ChannelWorker {
                 status,
                 error,
             } => {
-                return self
-                    .record_status(channel, &message_id, status, error)
-                    .await;
+                let key = part_key(&event.reply_to.conversation, &message_id);
+                return self.record_status(channel, &key, status, error).await;
             }
             InboundKind::Text { text } => {
                 self.resolve_number(&prepared, &event.external_user, text)
@@ -313,7 +318,8 @@ impl ChannelWorker {
                 {
                     tracing::warn!(channel = %channel, "cannot acknowledge a button press: {e}");
                 }
-                self.resolve_payload(org, channel, payload, title, message_id.as_deref())
+                let on_message = message_id.map(|id| part_key(&event.reply_to.conversation, &id));
+                self.resolve_payload(org, channel, payload, title, on_message.as_deref())
                     .await
             }
             InboundKind::Attachment { media, caption, .. } => caption
@@ -332,17 +338,32 @@ impl ChannelWorker {
             Err(EngineError::BotNotFound) => return Err(InboundFailure::Gone),
             Err(e) => return Err(InboundFailure::retry(&e)),
         };
-        let pending = self
-            .store
-            .pending_deliveries(org, turn.session.id)
-            .await
-            .map_err(|e| InboundFailure::retry(&e))?;
-        if let Some(first) = pending.first() {
-            self.enqueue_delivery(org, first)
-                .await
-                .map_err(|e| InboundFailure::retry(&e))?;
+        // The turn is stored: from here on nothing retries it (that would answer twice). A
+        // delivery not enqueued now is found by the sweep.
+        let newest = match self.store.pending_deliveries(org, turn.session.id).await {
+            Ok(pending) => pending.into_iter().last(),
+            Err(e) => {
+                tracing::warn!(session = %turn.session.id, "cannot read the outbox after a turn: {e}");
+                None
+            }
+        };
+        if let Some(newest) = newest
+            && let Err(e) = self.enqueue_delivery(org, &newest).await
+        {
+            tracing::warn!(session = %turn.session.id, "cannot enqueue a turn's delivery: {e}");
         }
         Ok(())
+    }
+
+    /// Extends `job`'s lease every third of it, for as long as it is awaited (a turn may
+    /// wait a minute on a language model): no other worker takes the job meanwhile.
+    async fn keep_lease(&self, job: &LeasedJob) {
+        loop {
+            tokio::time::sleep(LEASE / 3).await;
+            if let Err(e) = self.queue.extend_lease(job, LEASE).await {
+                tracing::warn!(job = %job.id, "cannot extend a channel job's lease: {e}");
+            }
+        }
     }
 
     async fn record_status(

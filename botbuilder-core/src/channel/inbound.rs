@@ -7,8 +7,9 @@ use serde::{Deserialize, Serialize};
 use super::{ChannelKind, Recipient};
 
 /// A webhook request as it arrived: verifiers need the exact bytes of the body (platforms
-/// sign them, and a re-serialized body would not match).
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// sign them, and a re-serialized body would not match). Its `Debug` shows header names
+/// only (Telegram's secret token is a header).
+#[derive(Clone, PartialEq, Eq)]
 pub struct InboundRequest {
     /// `GET` (handshakes) or `POST`.
     pub method: String,
@@ -18,6 +19,17 @@ pub struct InboundRequest {
     pub query: String,
     /// The raw body.
     pub body: Vec<u8>,
+}
+
+impl std::fmt::Debug for InboundRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let names: Vec<&str> = self.headers.iter().map(|(n, _)| n.as_str()).collect();
+        f.debug_struct("InboundRequest")
+            .field("method", &self.method)
+            .field("headers", &names)
+            .field("body_bytes", &self.body.len())
+            .finish_non_exhaustive()
+    }
 }
 
 impl InboundRequest {

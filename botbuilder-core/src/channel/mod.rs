@@ -15,7 +15,7 @@
 //!
 //! | | web | Telegram | WhatsApp | Slack |
 //! |---|---|---|---|---|
-//! | text per message | unlimited | 4,096 chars | 4,096 chars | 3,000 chars per block |
+//! | text per message | unlimited | 4,096 | 1,024 (an interactive body's limit) | 3,000 |
 //! | buttons | 10 | 10 (inline keyboard) | 3 reply buttons | 25 (Block Kit) |
 //! | list beyond the buttons | — | — | 10 rows | — |
 //! | more choices than that | numbered text | numbered text | numbered text | numbered text |

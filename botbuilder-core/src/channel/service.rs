@@ -110,8 +110,9 @@ impl std::fmt::Debug for PreparedChannel {
     }
 }
 
-/// A channel to connect, as the API takes it.
-#[derive(Debug, Clone)]
+/// A channel to connect, as the API takes it. Its `Debug` leaves the settings out (they
+/// hold the platform's secrets).
+#[derive(Clone)]
 pub struct ChannelRequest {
     /// The platform.
     pub kind: ChannelKind,
@@ -119,6 +120,15 @@ pub struct ChannelRequest {
     pub name: Option<String>,
     /// The platform's settings ([`super::settings_of`]).
     pub config: Value,
+}
+
+impl std::fmt::Debug for ChannelRequest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChannelRequest")
+            .field("kind", &self.kind)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
+    }
 }
 
 type OpenedCache = Mutex<HashMap<ChannelId, (Instant, PreparedChannel)>>;
@@ -417,8 +427,11 @@ impl ChannelService {
 
     /// Records a problem with `channel` where people see it.
     pub async fn record_error(&self, channel: &Channel, error: &ChannelError) {
+        // A polling channel keeps polling (and so keeps its status): it retries on its own.
+        let refused = matches!(error, ChannelError::Unauthorized(_));
         let patch = ChannelPatch {
-            status: matches!(error, ChannelError::Unauthorized(_)).then_some(ChannelStatus::Error),
+            status: (refused && channel.status != ChannelStatus::Polling)
+                .then_some(ChannelStatus::Error),
             last_error: Some(Some(crate::error_chain(error))),
             ..ChannelPatch::default()
         };

@@ -84,6 +84,15 @@ pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) 
     if UNLIMITED_PATHS.contains(&req.uri().path()) {
         return next.run(req).await;
     }
+    // Platforms send every tenant's webhooks from a few addresses: a channel has its own
+    // bucket, so one busy tenant never gets another's updates refused.
+    if let Some(channel) = req.uri().path().strip_prefix("/hooks/") {
+        let quota = Quota::per_minute(state.http.rate_limit_per_credential_per_minute);
+        if let Err(e) = state.limiter.check(&format!("hook:{channel}"), quota).await {
+            return ApiError::from(e).into_response();
+        }
+        return next.run(req).await;
+    }
     let mut charged_ip = false;
     let principal = match bearer(req.headers()) {
         Some(token) => {

@@ -159,6 +159,17 @@ async fn a_flow_with_buttons_and_a_handoff_works_on_slack() {
         .await,
         StatusCode::OK
     );
+    // The `message` event Slack sends beside the mention is the same message: not answered
+    // again.
+    let echo = event(
+        "Ev1b",
+        json!({ "type": "message", "channel_type": "channel", "user": "U1",
+        "text": "<@UBOT> hello", "ts": "1700000000.000100", "channel": "C1" }),
+    );
+    assert_eq!(
+        post(&app, &id, &echo, false, now(), &[]).await,
+        StatusCode::OK
+    );
     // The bot's own message (echoed by Slack) is ignored.
     let own = event(
         "Ev2",
@@ -182,7 +193,7 @@ async fn a_flow_with_buttons_and_a_handoff_works_on_slack() {
 
     let answer = event(
         "Ev3",
-        json!({ "type": "message", "user": "U1", "text": "#4521",
+        json!({ "type": "app_mention", "user": "U1", "text": "<@UBOT> #4521",
                                       "ts": "1700000000.000300", "thread_ts": "1700000000.000100", "channel": "C1" }),
     );
     assert_eq!(

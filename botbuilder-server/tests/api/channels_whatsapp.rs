@@ -166,7 +166,7 @@ async fn a_flow_with_buttons_and_a_handoff_works_on_whatsapp() {
     let mut platform_status = None;
     for _ in 0..200 {
         let delivery = store
-            .find_delivery(channel_id, "wamid.FAKE1")
+            .find_delivery(channel_id, "16315551234:wamid.FAKE1")
             .await
             .unwrap();
         if delivery.platform_status.is_some() {

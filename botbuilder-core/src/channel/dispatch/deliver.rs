@@ -5,7 +5,11 @@ use std::time::Duration;
 
 use chrono::TimeDelta;
 
-use super::{ChannelWorker, MAX_INLINE_WAIT, Outcome, RECENT, backoff};
+use super::{ChannelWorker, MAX_INLINE_WAIT, Outcome, backoff};
+
+/// Messages read back to find the user's last one for a service window: a session with more
+/// bot and agent messages than this since the user wrote counts as outside it.
+const WINDOW_SCAN: u32 = 500;
 use crate::channel::service::{ChannelServiceError, PreparedChannel};
 use crate::channel::{ChannelError, OutboundMessage, Recipient, format};
 use crate::domain::{
@@ -36,24 +40,67 @@ impl ChannelWorker {
         match self.deliver(org, session).await {
             Ok(()) => Outcome::Done,
             Err(Undelivered::Gone) => Outcome::Done,
-            Err(Undelivered::Retry { after, reason }) => Outcome::Retry {
-                after: after
-                    .unwrap_or_else(|| backoff(job.attempt))
-                    .max(backoff(job.attempt) / 2),
-                reason,
-            },
+            Err(Undelivered::Retry { after, reason }) => {
+                if job.attempt >= super::DELIVER_ATTEMPTS {
+                    self.give_up(org, session, &reason).await;
+                }
+                Outcome::Retry {
+                    after: after
+                        .unwrap_or_else(|| backoff(job.attempt))
+                        .max(backoff(job.attempt) / 2),
+                    reason,
+                }
+            }
         }
     }
 
-    /// Delivers every pending reply of `session`, in order (see the module docs).
+    /// Marks the session's pending replies `failed` after the last attempt, so the replies
+    /// that come later are not held behind them (the job itself is dead-lettered).
+    async fn give_up(&self, org: OrgId, session: SessionId, reason: &str) {
+        let error = format!(
+            "gave up after {} attempts: {reason}",
+            super::DELIVER_ATTEMPTS
+        );
+        let pending = self
+            .store
+            .pending_deliveries(org, session)
+            .await
+            .unwrap_or_default();
+        for delivery in pending {
+            let update = DeliveryUpdate::Failed {
+                error: error.clone(),
+            };
+            if let Err(e) = self
+                .store
+                .update_delivery(org, delivery.message_id, update)
+                .await
+            {
+                tracing::warn!(session = %session, "cannot mark a delivery failed: {e}");
+            }
+        }
+    }
+
+    /// Delivers every pending reply of `session`, in order (see the module docs), including
+    /// those stored while it runs.
     pub async fn deliver(&self, org: OrgId, session: SessionId) -> Result<(), Undelivered> {
+        // Bounded: a session whose bot keeps answering is left to the jobs its replies enqueue.
+        for _ in 0..16 {
+            if !self.deliver_pending(org, session).await? {
+                break;
+            }
+        }
+        Ok(())
+    }
+
+    /// Delivers the replies pending now; `false` when there were none.
+    async fn deliver_pending(&self, org: OrgId, session: SessionId) -> Result<bool, Undelivered> {
         let pending = self
             .store
             .pending_deliveries(org, session)
             .await
             .map_err(Undelivered::store)?;
         let Some(first) = pending.first() else {
-            return Ok(());
+            return Ok(false);
         };
         let prepared = match self.channels.prepared(first.channel_id).await {
             Ok(p) if p.opened.channel.org_id == org => p,
@@ -80,7 +127,7 @@ impl ChannelWorker {
             Some(window) => {
                 let recent = self
                     .store
-                    .recent_messages(org, session, RECENT)
+                    .recent_messages(org, session, WINDOW_SCAN)
                     .await
                     .map_err(Undelivered::store)?;
                 let last_inbound = recent
@@ -114,7 +161,7 @@ impl ChannelWorker {
             self.deliver_one(&prepared, &recipient, &delivery, &message)
                 .await?;
         }
-        Ok(())
+        Ok(true)
     }
 
     async fn deliver_one(
@@ -132,14 +179,13 @@ impl ChannelWorker {
             self.within_rate_limits(prepared, recipient).await?;
             match prepared.sender.send(recipient, part).await {
                 Ok(receipt) => {
-                    self.update(
-                        org,
-                        message.id,
-                        DeliveryUpdate::PartSent {
-                            external_id: receipt.external_id,
-                        },
-                    )
-                    .await?;
+                    // Platform message ids are unique per conversation (a Telegram chat, a
+                    // Slack channel), so they are kept with it.
+                    let external_id = receipt
+                        .external_id
+                        .map(|id| super::part_key(&recipient.conversation, &id));
+                    self.update(org, message.id, DeliveryUpdate::PartSent { external_id })
+                        .await?;
                 }
                 Err(ChannelError::Permanent(why)) => {
                     self.update(org, message.id, DeliveryUpdate::Failed { error: why })

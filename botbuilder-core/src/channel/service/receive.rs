@@ -94,6 +94,7 @@ impl ChannelService {
                     {
                         // Not confirmed to the platform: asked again from the same offset.
                         tracing::warn!(channel = %channel, "cannot record polled events: {e}");
+                        tokio::select! { () = &mut stop => return, () = tokio::time::sleep(PAUSE) => {} }
                         continue;
                     }
                     offset = next;

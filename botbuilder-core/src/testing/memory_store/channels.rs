@@ -46,6 +46,21 @@ impl Data {
         }
     }
 
+    /// Deletes the channels `gone` picks, with their outbox (what SQLite's foreign keys do).
+    pub(super) fn forget_channels(&mut self, gone: impl Fn(&Channel) -> bool) {
+        let ids: Vec<ChannelId> = self
+            .channels
+            .values()
+            .filter(|c| gone(c))
+            .map(|c| c.id)
+            .collect();
+        for id in ids {
+            self.channels.remove(&id);
+            self.deliveries.retain(|_, d| d.channel_id != id);
+            self.delivery_parts.retain(|(c, _), _| *c != id);
+        }
+    }
+
     fn delivery_in(&mut self, org: OrgId, message: MessageId) -> StoreResult<&mut Delivery> {
         self.deliveries
             .get_mut(&message)
@@ -158,9 +173,7 @@ impl ChannelRepo for InMemoryStore {
         if data.channels.get(&channel).is_none_or(|c| c.org_id != org) {
             return Err(StoreError::NotFound);
         }
-        data.channels.remove(&channel);
-        data.deliveries.retain(|_, d| d.channel_id != channel);
-        data.delivery_parts.retain(|(c, _), _| *c != channel);
+        data.forget_channels(|c| c.id == channel);
         Ok(())
     }
 

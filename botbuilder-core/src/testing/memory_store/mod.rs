@@ -325,6 +325,7 @@ impl OrgRepo for InMemoryStore {
         data.kbs.retain(|_, kb| kb.org_id != org);
         data.documents.retain(|_, (d, _)| d.org_id != org);
         data.chunks.retain(|_, (c, _)| c.org_id != org);
+        data.forget_channels(|c| c.org_id == org);
         data.credentials.retain(|(o, _), _| *o != org);
         data.usage.retain(|(o, ..)| *o != org);
         Ok(())
@@ -668,6 +669,7 @@ impl BotRepo for InMemoryStore {
         data.drafts.remove(&bot);
         data.versions.retain(|(b, _), _| *b != bot);
         data.sessions.retain(|_, x| x.bot_id != bot);
+        data.forget_channels(|c| c.bot_id == bot);
         let messages: Vec<MessageId> = data
             .messages
             .values()

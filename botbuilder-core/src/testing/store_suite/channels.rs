@@ -126,6 +126,18 @@ pub async fn channels_belong_to_their_bot_and_organization(store: &dyn Store) {
     store.delete_channel(org.id, created.id).await.unwrap();
     assert_not_found(store.locate_channel(created.id).await);
     assert_not_found(store.delete_channel(org.id, created.id).await);
+
+    // Deleting a bot, or its organization, disconnects its channels.
+    let on_second = store.list_channels(org.id, second.id).await.unwrap();
+    store.delete_bot(org.id, second.id).await.unwrap();
+    assert_not_found(store.locate_channel(on_second[0].id).await);
+    let third = store.create_bot(org.id, new_bot("B3")).await.unwrap();
+    let on_third = store
+        .create_channel(org.id, third.id, new_channel(ChannelKind::WhatsApp, 4))
+        .await
+        .unwrap();
+    store.delete_org(org.id).await.unwrap();
+    assert_not_found(store.locate_channel(on_third.id).await);
 }
 
 /// Every reply (bot or agent) stored in a connected channel's session gets a pending
