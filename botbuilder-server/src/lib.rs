@@ -85,8 +85,9 @@ pub async fn serve(
             )
         })
         .collect();
-    // Channel events and deliveries: two workers (a turn may wait on a language model),
-    // and a poller per Telegram channel without a webhook.
+    // Channel events and deliveries: several workers, because a turn may wait on a language
+    // model and a delivery on a chat's rate limit (idle ones cost a queue poll per
+    // `CHANNEL_IDLE`); and a poller per Telegram channel without a webhook.
     let mut workers = workers;
     for _ in 0..CHANNEL_WORKERS {
         workers.push(tokio::spawn(state.channel_worker.clone().run(
@@ -148,10 +149,10 @@ pub fn spawn_poller(state: &AppState, channel: botbuilder_core::id::ChannelId) {
 }
 
 /// Channel workers a server runs.
-pub const CHANNEL_WORKERS: usize = 2;
+pub const CHANNEL_WORKERS: usize = 8;
 /// How long a channel worker waits for work when the queue is empty (an accepted event
 /// wakes it at once).
-pub const CHANNEL_IDLE: std::time::Duration = std::time::Duration::from_millis(500);
+pub const CHANNEL_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often replies whose delivery job was lost are swept up.
 pub const CHANNEL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
 

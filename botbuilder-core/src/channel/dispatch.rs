@@ -57,6 +57,24 @@ const SWEEP_AGE: TimeDelta = TimeDelta::seconds(60);
 /// Recent messages read to find the user's last message and the choices last offered.
 const RECENT: u32 = 20;
 
+/// A conversation's lock, as a worker holds it or waits for it.
+enum Turn {
+    Now(tokio::sync::OwnedMutexGuard<()>),
+    Later(std::pin::Pin<Box<dyn Future<Output = tokio::sync::OwnedMutexGuard<()>> + Send>>),
+    Free,
+}
+
+/// The conversation an inbound job belongs to (channel and external user); `None` for other
+/// jobs (deliveries take their session's lock).
+fn conversation_of(job: &LeasedJob) -> Option<String> {
+    if job.kind != INBOUND_JOB {
+        return None;
+    }
+    let channel = job.payload["channel"].as_str()?;
+    let user = job.payload["event"]["external_user"].as_str()?;
+    Some(format!("{channel}\u{0}{user}"))
+}
+
 /// What a finished job asks of the queue.
 enum Outcome {
     Done,
@@ -72,6 +90,8 @@ pub struct ChannelWorker {
     limiter: Arc<dyn RateLimiter>,
     clock: Arc<dyn Clock>,
     sessions: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
+    conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    reserving: tokio::sync::Mutex<()>,
 }
 
 impl std::fmt::Debug for ChannelWorker {
@@ -108,21 +128,61 @@ impl ChannelWorker {
             limiter,
             clock,
             sessions: Mutex::new(HashMap::new()),
+            conversations: Mutex::new(HashMap::new()),
+            reserving: tokio::sync::Mutex::new(()),
         }
     }
 
     /// Takes one channel job off the queue and runs it; `false` when there was none.
+    ///
+    /// A user's events are processed in the order they were accepted, one at a time, by
+    /// however many workers: a worker reserves a job and queues for its conversation's turn
+    /// before the next worker may reserve (the lock is fair, so turns go in reservation
+    /// order). The job's lease is kept while it waits and runs.
     pub async fn work_once(&self) -> Result<bool, QueueError> {
-        let Some(job) = self
-            .queue
-            .reserve(&[INBOUND_JOB, DELIVER_JOB], LEASE)
-            .await?
-        else {
-            return Ok(false);
+        let (job, turn) = {
+            let _one_reserving = self.reserving.lock().await;
+            let Some(job) = self
+                .queue
+                .reserve(&[INBOUND_JOB, DELIVER_JOB], LEASE)
+                .await?
+            else {
+                return Ok(false);
+            };
+            let turn = match conversation_of(&job) {
+                Some(key) => {
+                    let lock = {
+                        let mut all = self
+                            .conversations
+                            .lock()
+                            .expect("conversation locks poisoned");
+                        all.retain(|_, lock| Arc::strong_count(lock) > 1);
+                        all.entry(key).or_default().clone()
+                    };
+                    let mut waiting = Box::pin(lock.lock_owned());
+                    // Polled once here, so this worker is in the queue before the next reserves.
+                    match futures::poll!(&mut waiting) {
+                        std::task::Poll::Ready(guard) => Turn::Now(guard),
+                        std::task::Poll::Pending => Turn::Later(waiting),
+                    }
+                }
+                None => Turn::Free,
+            };
+            (job, turn)
         };
-        let outcome = match job.kind.as_str() {
-            INBOUND_JOB => self.inbound_job(&job).await,
-            _ => self.deliver_job(&job).await,
+        let outcome = tokio::select! {
+            outcome = async {
+                let _turn = match turn {
+                    Turn::Now(guard) => Some(guard),
+                    Turn::Later(waiting) => Some(waiting.await),
+                    Turn::Free => None,
+                };
+                match job.kind.as_str() {
+                    INBOUND_JOB => self.inbound_job(&job).await,
+                    _ => self.deliver_job(&job).await,
+                }
+            } => outcome,
+            () = self.keep_lease(&job) => unreachable!("keep_lease never returns"),
         };
         match outcome {
             Outcome::Done => self.queue.complete(job.id).await?,
@@ -258,11 +318,7 @@ impl ChannelWorker {
             tracing::warn!(job = %job.id, "malformed inbound job dropped");
             return Outcome::Done;
         };
-        let processed = tokio::select! {
-            processed = self.process(org, channel, event) => processed,
-            () = self.keep_lease(job) => unreachable!("keep_lease never returns"),
-        };
-        match processed {
+        match self.process(org, channel, event).await {
             Ok(()) => Outcome::Done,
             // The channel or bot is gone: nothing left to do.
             Err(InboundFailure::Gone) => Outcome::Done,

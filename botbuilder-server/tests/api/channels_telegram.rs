@@ -412,3 +412,63 @@ async fn failed_sends_are_retried_or_recorded_and_later_replies_still_arrive() {
         .await;
     assert_eq!(dead.json, json!([]), "nothing left to retry: {}", dead.text);
 }
+
+#[tokio::test]
+async fn a_users_messages_are_answered_in_the_order_they_were_sent() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = TestApp::spawn_with(|s| {
+        s.fetch_allow.push(fake.addr());
+        s.public_url = Some("https://bots.example.com".to_owned());
+    })
+    .await;
+    let owner = app.register(&email("tg-order")).await;
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "Echo").await;
+    let flow = format!("/api/v1/orgs/{org}/bots/{bot}/flow");
+    let saved = app
+        .call(Method::PUT, &flow, Some(&owner.token), Some(json!({
+            "nodes": [
+                { "id": "start", "type": "start", "data": {} },
+                { "id": "ask", "type": "ask", "data": { "prompt": "Say something", "variable": "said" } },
+                { "id": "echo", "type": "message", "data": { "text": "You said {{said}}" } }
+            ],
+            "edges": [
+                { "id": "e1", "source": "start", "target": "ask" },
+                { "id": "e2", "source": "ask", "target": "echo" },
+                { "id": "e3", "source": "echo", "target": "ask" }
+            ]
+        })))
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    app.call(
+        Method::POST,
+        &format!("{flow}/publish"),
+        Some(&owner.token),
+        None,
+    )
+    .await;
+    let id = connect(&app, &owner, &bot, &fake).await["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let (_, secret) = fake.webhook().unwrap();
+
+    assert_eq!(
+        deliver(&app, &id, Some(&secret), &message(1, 5, "start")).await,
+        StatusCode::OK
+    );
+    fake.wait_for("sendMessage", 1, WAIT).await;
+    // Six messages in quick succession (each acknowledged at once, none answered yet): eight
+    // workers are free to take them together.
+    for n in 2..=7 {
+        let status = deliver(&app, &id, Some(&secret), &message(n, 5, &format!("m{n}"))).await;
+        assert_eq!(status, StatusCode::OK);
+    }
+    let sent = fake.wait_for("sendMessage", 13, WAIT).await;
+    let echoed: Vec<String> = texts(&sent)
+        .into_iter()
+        .filter(|t| t.starts_with("You said"))
+        .collect();
+    let expected: Vec<String> = (2..=7).map(|n| format!("You said m{n}")).collect();
+    assert_eq!(echoed, expected);
+}
