@@ -28,6 +28,7 @@ pub use platforms::Telegram;
 pub use platforms::WhatsApp;
 pub use platforms::platforms;
 
+mod outbound;
 mod platforms;
 #[cfg(test)]
 mod scripted;

@@ -28,7 +28,7 @@ use botbuilder_core::channel::{
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, Part, Recipient,
     VerifyError, button_reference,
 };
-use botbuilder_core::fetch::{FetchError, FetchRequest, Fetcher};
+use botbuilder_core::fetch::{FetchRequest, Fetcher};
 use botbuilder_core::rate_limit::Quota;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -277,10 +277,7 @@ impl SlackApi {
         fetcher: Arc<dyn Fetcher>,
     ) -> Self {
         Self {
-            base_url: api_base_url
-                .unwrap_or(DEFAULT_API_BASE_URL)
-                .trim_end_matches('/')
-                .to_owned(),
+            base_url: crate::outbound::api_root(api_base_url, DEFAULT_API_BASE_URL),
             bot_token: bot_token.into(),
             fetcher,
         }
@@ -310,7 +307,11 @@ impl SlackApi {
             timeout: CALL_TIMEOUT,
             max_body_bytes: Some(1 << 20),
         };
-        let response = self.fetcher.fetch(request).await.map_err(fetch_error)?;
+        let response = self
+            .fetcher
+            .fetch(request)
+            .await
+            .map_err(|e| crate::outbound::fetch_error(e, None))?;
         if response.status == 429 {
             return Err(ChannelError::RateLimited {
                 retry_after: response.retry_after,
@@ -340,14 +341,6 @@ impl SlackApi {
             }
             _ => ChannelError::Permanent(error),
         })
-    }
-}
-
-fn fetch_error(error: FetchError) -> ChannelError {
-    let text = botbuilder_core::error_chain(&error);
-    match error {
-        FetchError::Refused(_) | FetchError::InvalidUrl(_) => ChannelError::Permanent(text),
-        _ => ChannelError::Transient(text.into()),
     }
 }
 

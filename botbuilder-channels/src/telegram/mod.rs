@@ -25,7 +25,7 @@ use botbuilder_core::channel::{
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, Part, Recipient,
     Style, VerifyError, button_reference,
 };
-use botbuilder_core::fetch::{FetchError, FetchRequest, Fetcher};
+use botbuilder_core::fetch::{FetchRequest, Fetcher};
 use botbuilder_core::rate_limit::Quota;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -219,10 +219,7 @@ impl TelegramApi {
         fetcher: Arc<dyn Fetcher>,
     ) -> Self {
         Self {
-            base_url: api_base_url
-                .unwrap_or(DEFAULT_API_BASE_URL)
-                .trim_end_matches('/')
-                .to_owned(),
+            base_url: crate::outbound::api_root(api_base_url, DEFAULT_API_BASE_URL),
             token: token.into(),
             fetcher,
         }
@@ -300,23 +297,11 @@ impl TelegramApi {
             .fetcher
             .fetch(request)
             .await
-            .map_err(|e| self.fetch_error(e))?;
+            .map_err(|e| crate::outbound::fetch_error(e, Some(&self.token)))?;
         let answer: Option<ApiResponse> = serde_json::from_slice(&response.body).ok();
         match answer {
             Some(answer) if answer.ok && (200..300).contains(&response.status) => Ok(answer.result),
             answer => Err(api_error(response.status, answer, response.retry_after)),
-        }
-    }
-
-    /// A fetch failure without the token (the URL holds it, and errors name their URL).
-    fn fetch_error(&self, error: FetchError) -> ChannelError {
-        let text = botbuilder_core::error_chain(&error).replace(&self.token, "<token>");
-        match error {
-            FetchError::Timeout | FetchError::Failed(_) | FetchError::TooLarge => {
-                ChannelError::Transient(text.into())
-            }
-            FetchError::Refused(_) | FetchError::InvalidUrl(_) => ChannelError::Permanent(text),
-            _ => ChannelError::Transient(text.into()),
         }
     }
 

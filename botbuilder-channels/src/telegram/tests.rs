@@ -1,6 +1,8 @@
 use botbuilder_core::channel::{Button, Choices, Image};
 use proptest::prelude::*;
 
+use botbuilder_core::fetch::FetchError;
+
 use super::*;
 use crate::scripted::{Scripted, answer};
 

@@ -29,7 +29,7 @@ use botbuilder_core::channel::{
     InboundAdapter, InboundEvent, InboundKind, InboundRequest, ParseError, Parsed, Part, Recipient,
     Style, VerifyError, button_reference,
 };
-use botbuilder_core::fetch::{FetchError, FetchRequest, Fetcher};
+use botbuilder_core::fetch::{FetchRequest, Fetcher};
 use botbuilder_core::rate_limit::Quota;
 use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
@@ -294,10 +294,7 @@ impl WhatsAppApi {
         fetcher: Arc<dyn Fetcher>,
     ) -> Self {
         Self {
-            base_url: api_base_url
-                .unwrap_or(DEFAULT_API_BASE_URL)
-                .trim_end_matches('/')
-                .to_owned(),
+            base_url: crate::outbound::api_root(api_base_url, DEFAULT_API_BASE_URL),
             phone_number_id: phone_number_id.into(),
             access_token: access_token.into(),
             fetcher,
@@ -336,7 +333,11 @@ impl WhatsAppApi {
             timeout: CALL_TIMEOUT,
             max_body_bytes: Some(1 << 20),
         };
-        let response = self.fetcher.fetch(request).await.map_err(fetch_error)?;
+        let response = self
+            .fetcher
+            .fetch(request)
+            .await
+            .map_err(|e| crate::outbound::fetch_error(e, None))?;
         if (200..300).contains(&response.status) {
             return Ok(serde_json::from_slice(&response.body).unwrap_or(Value::Null));
         }
@@ -377,14 +378,6 @@ impl WhatsAppApi {
                 },
             }),
         }
-    }
-}
-
-fn fetch_error(error: FetchError) -> ChannelError {
-    let text = botbuilder_core::error_chain(&error);
-    match error {
-        FetchError::Refused(_) | FetchError::InvalidUrl(_) => ChannelError::Permanent(text),
-        _ => ChannelError::Transient(text.into()),
     }
 }
 

@@ -2,6 +2,8 @@ use botbuilder_core::channel::{Button, Choices, Image};
 use botbuilder_core::fetch::FetchResponse;
 use proptest::prelude::*;
 
+use botbuilder_core::fetch::FetchError;
+
 use super::*;
 use crate::scripted::{Scripted, answer};
 
