@@ -17,6 +17,17 @@
 //!
 //! What each platform can show, and how messages degrade where it cannot, is the table in
 //! [`botbuilder_core::channel`].
+//!
+//! ## Connecting platforms
+//!
+//! [`platforms()`] gives every platform of the build as a
+//! [`ChannelPlatform`](botbuilder_core::channel::ChannelPlatform) (checking credentials,
+//! registering webhooks, long polling for Telegram), which
+//! [`ChannelService`](botbuilder_core::channel::ChannelService) connects channels with; the
+//! server's `/hooks/{type}/{channel}` route and
+//! [`ChannelWorker`](botbuilder_core::channel::ChannelWorker) do the rest. Feature `testing`
+//! adds [`testing`]: fakes of the Telegram Bot API, the WhatsApp Cloud API and the Slack Web
+//! API on localhost, errors included, for tests of the whole path.
 
 #![warn(missing_docs)]
 
