@@ -15,6 +15,8 @@
 //! | WhatsApp Cloud API | [`whatsapp::WhatsAppInbound`] (`X-Hub-Signature-256`, verify token) | [`whatsapp::WhatsAppApi`] | `whatsapp` (default) |
 //! | Slack | [`slack::SlackInbound`] (v0 signature, 5-minute window) | [`slack::SlackApi`] | `slack` (default) |
 //!
+//! [`standard_webhooks`] signs the webhooks sent to customers (Standard Webhooks 1.0).
+//!
 //! What each platform can show, and how messages degrade where it cannot, is the table in
 //! [`botbuilder_core::channel`].
 //!
@@ -45,6 +47,7 @@ mod platforms;
 mod scripted;
 #[cfg(feature = "slack")]
 pub mod slack;
+pub mod standard_webhooks;
 #[cfg(feature = "telegram")]
 pub mod telegram;
 #[cfg(feature = "testing")]
