@@ -17,18 +17,22 @@ use axum::response::{IntoResponse, Response};
 use serde_json::{Value, json};
 use tokio::sync::Notify;
 
+use super::recorder::{Recorder, serve};
+
+/// Sent messages are numbered from just after this.
+const FIRST_MESSAGE_ID: u64 = 100;
+
+/// What only Telegram's fake keeps beside its calls.
 #[derive(Default)]
 struct Inner {
-    calls: Vec<(String, Value)>,
-    next_message_id: i64,
     webhook: Option<(String, String)>,
     updates: VecDeque<Value>,
-    failures: VecDeque<(u16, Value)>,
 }
 
 #[derive(Clone)]
 struct Shared {
     token: String,
+    recorder: Recorder,
     inner: Arc<Mutex<Inner>>,
     pushed: Arc<Notify>,
 }
@@ -54,26 +58,18 @@ impl FakeTelegram {
     pub async fn start(token: &str) -> Self {
         let shared = Shared {
             token: token.to_owned(),
-            inner: Arc::new(Mutex::new(Inner {
-                next_message_id: 100,
-                ..Inner::default()
-            })),
+            recorder: Recorder::default(),
+            inner: Arc::default(),
             pushed: Arc::new(Notify::new()),
         };
         let app = axum::Router::new()
             .route("/{bot}/{method}", axum::routing::post(method))
             .with_state(shared.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-            .await
-            .expect("bind");
-        let addr = listener.local_addr().expect("addr");
-        let server = tokio::spawn(async move {
-            let _ = axum::serve(listener, app).await;
-        });
+        let (addr, server) = serve(app).await;
         Self {
             addr,
             shared,
-            _server: Arc::new(server),
+            _server: server,
         }
     }
 
@@ -89,33 +85,18 @@ impl FakeTelegram {
 
     /// Every call so far: method and JSON body, in order.
     pub fn calls(&self) -> Vec<(String, Value)> {
-        self.shared
-            .inner
-            .lock()
-            .expect("fake poisoned")
-            .calls
-            .clone()
+        self.shared.recorder.calls()
     }
 
     /// The bodies of the calls of `method`.
     pub fn calls_of(&self, method: &str) -> Vec<Value> {
-        self.calls()
-            .into_iter()
-            .filter(|(m, _)| m == method)
-            .map(|(_, body)| body)
-            .collect()
+        self.shared.recorder.calls_of(method)
     }
 
     /// Waits until `count` calls of `method` were made (at most `within`); returns their
     /// bodies, or panics with every call seen.
     pub async fn wait_for(&self, method: &str, count: usize, within: Duration) -> Vec<Value> {
-        let found = super::eventually(within, || {
-            let calls = self.calls_of(method);
-            (calls.len() >= count).then_some(calls)
-        })
-        .await;
-        found
-            .unwrap_or_else(|| panic!("expected {count} `{method}` calls; got {:#?}", self.calls()))
+        self.shared.recorder.wait_for(method, count, within).await
     }
 
     /// The webhook URL and secret token set, if any.
@@ -141,12 +122,7 @@ impl FakeTelegram {
 
     /// Answers the next send with `status` and `body` instead of success.
     pub fn fail_next_send(&self, status: u16, body: Value) {
-        self.shared
-            .inner
-            .lock()
-            .expect("fake poisoned")
-            .failures
-            .push_back((status, body));
+        self.shared.recorder.fail_next((status, Vec::new(), body));
     }
 }
 
@@ -173,8 +149,17 @@ async fn method(
     if method == "getUpdates" {
         return get_updates(&shared, &body).await;
     }
+    let sends = matches!(
+        method.as_str(),
+        "sendMessage" | "sendPhoto" | "sendChatAction"
+    );
+    if sends && let Some((status, _, failure)) = shared.recorder.failure() {
+        // A refused send was not delivered: it is not recorded.
+        let status = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        return (status, Json(failure)).into_response();
+    }
+    shared.recorder.record(&method, body.clone());
     let mut inner = shared.inner.lock().expect("fake poisoned");
-    inner.calls.push((method.clone(), body.clone()));
     match method.as_str() {
         "getMe" => ok(
             json!({ "id": 424_242, "is_bot": true, "first_name": "Fake", "username": "fake_bot" }),
@@ -190,13 +175,7 @@ async fn method(
             ok(json!(true))
         }
         "answerCallbackQuery" => ok(json!(true)),
-        "sendMessage" | "sendPhoto" | "sendChatAction" => {
-            if let Some((status, failure)) = inner.failures.pop_front() {
-                inner.calls.pop(); // a refused send was not delivered
-                let status =
-                    StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
-                return (status, Json(failure)).into_response();
-            }
+        _ if sends => {
             if method == "sendChatAction" {
                 return ok(json!(true));
             }
@@ -208,10 +187,8 @@ async fn method(
                     "Bad Request: message text is empty",
                 );
             }
-            inner.next_message_id += 1;
-            ok(
-                json!({ "message_id": inner.next_message_id, "chat": { "id": body["chat_id"] }, "date": 0 }),
-            )
+            let message_id = FIRST_MESSAGE_ID + shared.recorder.next_id();
+            ok(json!({ "message_id": message_id, "chat": { "id": body["chat_id"] }, "date": 0 }))
         }
         _ => error(StatusCode::NOT_FOUND, "Not Found: method not found"),
     }
@@ -237,7 +214,7 @@ async fn get_updates(shared: &Shared, body: &Value) -> Response {
                 .retain(|u| u["update_id"].as_i64().unwrap_or(0) >= offset);
             if !inner.updates.is_empty() || tokio::time::Instant::now() >= deadline {
                 let updates: Vec<Value> = inner.updates.iter().cloned().collect();
-                inner.calls.push(("getUpdates".to_owned(), body.clone()));
+                shared.recorder.record("getUpdates", body.clone());
                 return ok(Value::Array(updates));
             }
         }
