@@ -132,6 +132,14 @@ define_id!(
     ChannelId
 );
 define_id!(
+    /// Identifies a customer's webhook endpoint.
+    WebhookId
+);
+define_id!(
+    /// Identifies the delivery of one event to one webhook endpoint.
+    WebhookDeliveryId
+);
+define_id!(
     /// Identifies an audit log entry.
     AuditId
 );

@@ -60,3 +60,9 @@ pub fn channel_binding(
     )
     .into_bytes()
 }
+
+/// The associated data of a webhook endpoint's signing secret: the organization and the
+/// endpoint (so one endpoint's sealed secret never opens as another's).
+pub fn webhook_binding(org: OrgId, endpoint: crate::id::WebhookId) -> Vec<u8> {
+    format!("botbuilder webhook-secret\u{0}{org}\u{0}{endpoint}").into_bytes()
+}

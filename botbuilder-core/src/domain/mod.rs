@@ -20,6 +20,7 @@ mod token;
 mod tool;
 mod usage;
 mod user;
+mod webhook;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
@@ -49,3 +50,8 @@ pub use token::{NewRefreshToken, RefreshToken};
 pub use tool::{HttpTool, ToolHeader};
 pub use usage::{UsageGrouping, UsageQuery, UsageRow};
 pub use user::{Member, NewUser, User};
+pub use webhook::{
+    AttemptOutcome, KEPT_ATTEMPTS, NewWebhookEndpoint, RenderedEvent, RotatedSecret,
+    WebhookAttempt, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointPatch,
+    WebhookEvent, WebhookEventType,
+};

@@ -79,6 +79,10 @@ permissions! {
     CredentialsManage => "credentials:manage",
     /// Read token usage and spend.
     UsageRead => "usage:read",
+    /// See the organization's webhook endpoints and their delivery logs.
+    WebhooksRead => "webhooks:read",
+    /// Add, change, remove webhook endpoints, rotate their secrets and redeliver events.
+    WebhooksManage => "webhooks:manage",
 }
 
 impl fmt::Display for Permission {

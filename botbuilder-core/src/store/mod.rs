@@ -13,9 +13,11 @@
 
 mod channels;
 mod error;
+mod webhooks;
 
 pub use channels::{ChannelRepo, DeliveryUpdate};
 pub use error::{StoreError, StoreResult};
+pub use webhooks::WebhookRepo;
 
 /// Every repository trait, for `use botbuilder_core::store::prelude::*;` when calling a
 /// concrete store (a `&dyn Store` needs only [`Store`]).
@@ -23,7 +25,7 @@ pub mod prelude {
     pub use super::{
         ApiKeyRepo, AuditRepo, BotRepo, ChannelRepo, ConversationRepo, CredentialRepo, FlowRepo,
         KnowledgeRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError,
-        StoreResult, UsageRepo, UserRepo,
+        StoreResult, UsageRepo, UserRepo, WebhookRepo,
     };
 }
 
@@ -592,6 +594,7 @@ pub trait Store:
     + CredentialRepo
     + UsageRepo
     + ChannelRepo
+    + WebhookRepo
 {
     /// Backend name for logs and metrics (`"sqlite"`, `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -159,6 +159,8 @@ pub mod perm {
         CredentialsRead,
         CredentialsManage,
         UsageRead,
+        WebhooksRead,
+        WebhooksManage,
     );
 }
 

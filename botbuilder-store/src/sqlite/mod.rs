@@ -38,6 +38,7 @@ mod rows;
 mod tokens;
 mod usage;
 mod users;
+mod webhooks;
 
 use std::str::FromStr;
 use std::sync::Arc;

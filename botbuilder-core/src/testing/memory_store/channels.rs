@@ -11,9 +11,21 @@ use crate::id::{BotId, ChannelId, MessageId, OrgId, SessionId};
 use crate::store::{ChannelRepo, DeliveryUpdate, StoreError, StoreResult};
 
 impl Data {
-    /// What the SQLite trigger does: a reply in a connected channel's session gets a pending
-    /// delivery.
+    /// What the SQLite triggers do: a message gets its webhook event, and a reply in a
+    /// connected channel's session gets a pending delivery.
     pub(super) fn outbox(&mut self, message: &Message) {
+        let kind = if message.direction == MessageDirection::Inbound {
+            crate::domain::WebhookEventType::MessageReceived
+        } else {
+            crate::domain::WebhookEventType::MessageSent
+        };
+        self.webhook_event(
+            message.org_id,
+            kind,
+            Some(message.session_id),
+            message.id.as_uuid(),
+            message.created_at,
+        );
         if !matches!(
             message.direction,
             MessageDirection::Outbound | MessageDirection::Agent

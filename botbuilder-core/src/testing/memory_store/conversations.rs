@@ -3,6 +3,7 @@
 use async_trait::async_trait;
 
 use super::*;
+use crate::domain::WebhookEventType;
 
 impl Data {
     fn session_of(&self, org: OrgId, session: SessionId) -> StoreResult<&Session> {
@@ -38,6 +39,13 @@ impl ConversationRepo for InMemoryStore {
             last_activity_at: now,
         };
         data.sessions.insert(session.id, session.clone());
+        data.webhook_event(
+            org,
+            WebhookEventType::ConversationStarted,
+            Some(session.id),
+            session.id.as_uuid(),
+            now,
+        );
         Ok(session)
     }
 
@@ -86,10 +94,13 @@ impl ConversationRepo for InMemoryStore {
                 "the session changed since it was read".to_owned(),
             ));
         }
+        let before = stored.status;
         stored.status = status;
         stored.state = state;
         stored.revision += 1;
-        Ok(stored.clone())
+        let saved = stored.clone();
+        data.webhook_status_change(org, session, before, status, self.now());
+        Ok(saved)
     }
 
     async fn complete_turn(
@@ -113,6 +124,7 @@ impl ConversationRepo for InMemoryStore {
                 "the session changed since it was read".to_owned(),
             ));
         }
+        let before = stored.status;
         stored.status = status;
         stored.state = state;
         stored.revision += 1;
@@ -129,6 +141,7 @@ impl ConversationRepo for InMemoryStore {
             data.messages.insert(message.id, message.clone());
             data.outbox(message);
         }
+        data.webhook_status_change(org, session, before, status, now);
         Ok((saved, messages))
     }
 
@@ -238,6 +251,14 @@ impl ConversationRepo for InMemoryStore {
             created_at: now,
         };
         data.feedback.insert(message, feedback.clone());
+        let session = data.messages.get(&message).map(|m| m.session_id);
+        data.webhook_event(
+            org,
+            WebhookEventType::FeedbackCreated,
+            session,
+            message.as_uuid(),
+            now,
+        );
         Ok(feedback)
     }
 }

@@ -240,11 +240,14 @@ impl KnowledgeRepo for InMemoryStore {
         let now = self.now();
         let mut data = self.data();
         let stored = data.document_mut(org, doc)?;
+        let before = stored.status;
         stored.status = status;
         stored.progress = progress.clamp(0.0, 1.0);
         stored.error = error;
         stored.updated_at = now;
-        Ok(stored.clone())
+        let saved = stored.clone();
+        data.webhook_document_status(&saved, before);
+        Ok(saved)
     }
 
     async fn delete_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<()> {
@@ -280,12 +283,15 @@ impl KnowledgeRepo for InMemoryStore {
             data.chunks.insert(chunk.id, (chunk, new.embedding));
         }
         let stored = data.document_mut(org, doc)?;
+        let before = stored.status;
         stored.status = DocumentStatus::Ready;
         stored.progress = 1.0;
         stored.error = None;
         stored.chunk_count = count;
         stored.updated_at = now;
-        Ok(stored.clone())
+        let saved = stored.clone();
+        data.webhook_document_status(&saved, before);
+        Ok(saved)
     }
 
     async fn get_chunks(&self, org: OrgId, ids: &[ChunkId]) -> StoreResult<Vec<Chunk>> {

@@ -31,6 +31,7 @@ mod credentials;
 mod knowledge;
 mod nlu;
 mod usage;
+mod webhooks;
 
 const LAST_OWNER: &str = "an organization must keep at least one owner";
 
@@ -59,6 +60,7 @@ struct Data {
     channels: BTreeMap<crate::id::ChannelId, crate::domain::Channel>,
     deliveries: BTreeMap<MessageId, crate::domain::Delivery>,
     delivery_parts: BTreeMap<(crate::id::ChannelId, String), MessageId>,
+    webhooks: webhooks::Webhooks,
 }
 
 impl Data {
@@ -326,6 +328,7 @@ impl OrgRepo for InMemoryStore {
         data.documents.retain(|_, (d, _)| d.org_id != org);
         data.chunks.retain(|_, (c, _)| c.org_id != org);
         data.forget_channels(|c| c.org_id == org);
+        data.forget_webhooks(org);
         data.credentials.retain(|(o, _), _| *o != org);
         data.usage.retain(|(o, ..)| *o != org);
         Ok(())

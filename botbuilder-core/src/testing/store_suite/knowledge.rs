@@ -8,7 +8,7 @@ use crate::domain::{
 };
 use crate::store::Store;
 
-fn new_kb(name: &str) -> NewKnowledgeBase {
+pub(super) fn new_kb(name: &str) -> NewKnowledgeBase {
     NewKnowledgeBase {
         name: name.to_owned(),
         description: String::new(),
@@ -20,7 +20,7 @@ fn new_kb(name: &str) -> NewKnowledgeBase {
     }
 }
 
-fn new_doc(title: &str, hash: &str) -> NewDocument {
+pub(super) fn new_doc(title: &str, hash: &str) -> NewDocument {
     NewDocument {
         title: title.to_owned(),
         source: DocumentSource::Text,

@@ -10,6 +10,7 @@ mod conversations;
 mod credentials;
 mod knowledge;
 mod usage;
+mod webhooks;
 
 pub use accounts::*;
 pub use bots::*;
@@ -18,6 +19,7 @@ pub use conversations::*;
 pub use credentials::*;
 pub use knowledge::*;
 pub use usage::*;
+pub use webhooks::*;
 
 use serde_json::json;
 
@@ -140,6 +142,10 @@ macro_rules! store_conformance_suite {
             imports_are_all_or_nothing,
             channels_belong_to_their_bot_and_organization,
             replies_to_connected_channels_enter_the_outbox,
+            webhook_endpoints_belong_to_their_organization,
+            changes_record_webhook_events,
+            webhook_deliveries_go_in_order,
+            webhook_events_can_be_dropped,
         );
     };
 }
