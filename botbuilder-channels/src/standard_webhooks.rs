@@ -88,6 +88,31 @@ pub fn signature_header(
         .join(" ")
 }
 
+/// The [`WebhookSigner`](botbuilder_core::webhook::WebhookSigner) of the webhooks sent to
+/// customers.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct StandardWebhooks;
+
+impl botbuilder_core::webhook::WebhookSigner for StandardWebhooks {
+    fn generate_secret(&self) -> String {
+        WebhookSecret::generate().expose()
+    }
+
+    fn signature(
+        &self,
+        secrets: &[String],
+        id: &str,
+        timestamp: i64,
+        body: &[u8],
+    ) -> Result<String, String> {
+        let parsed = secrets
+            .iter()
+            .map(|s| WebhookSecret::parse(s).map_err(|e| e.to_string()))
+            .collect::<Result<Vec<_>, _>>()?;
+        Ok(signature_header(&parsed, id, timestamp, body))
+    }
+}
+
 /// Why a received webhook does not verify.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum Unverified {

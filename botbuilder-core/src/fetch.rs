@@ -1,5 +1,5 @@
-//! Outbound HTTP as a port. Flow `http_request` nodes (and later URL imports and customer
-//! webhooks) call it; the guarded implementation in `botbuilder-providers` refuses private,
+//! Outbound HTTP as a port. Flow `http_request` nodes, tools, URL imports, channels and customer
+//! webhooks call it; the guarded implementation in `botbuilder-providers` refuses private,
 //! loopback and link-local targets (also after redirects), and caps time and size.
 
 use std::time::Duration;
@@ -44,6 +44,9 @@ pub struct FetchRequest {
     /// Refuse a response body larger than this many bytes; `None` takes the fetcher's
     /// default (implementations may cap it further).
     pub max_body_bytes: Option<usize>,
+    /// Follow redirects (each target checked again); `false` returns a `3xx` as it came
+    /// (customer webhooks: a redirect is not an acceptance).
+    pub follow_redirects: bool,
 }
 
 impl std::fmt::Debug for FetchRequest {
@@ -56,6 +59,7 @@ impl std::fmt::Debug for FetchRequest {
             .field("body", &self.body.as_ref().map(String::len))
             .field("timeout", &self.timeout)
             .field("max_body_bytes", &self.max_body_bytes)
+            .field("follow_redirects", &self.follow_redirects)
             .finish()
     }
 }
@@ -70,6 +74,7 @@ impl FetchRequest {
             body: None,
             timeout,
             max_body_bytes: None,
+            follow_redirects: true,
         }
     }
 }
@@ -126,4 +131,12 @@ pub enum FetchError {
 pub trait Fetcher: Send + Sync + 'static {
     /// Sends one request.
     async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, FetchError>;
+
+    /// Checks, without sending anything, whether `url` may be a target: what can be known
+    /// before connecting (the scheme, an address literal; a name is checked when it resolves).
+    /// The default admits every URL.
+    async fn check_target(&self, url: &str) -> Result<(), FetchError> {
+        let _ = url;
+        Ok(())
+    }
 }

@@ -80,6 +80,7 @@ pub mod secrets;
 pub mod store;
 pub mod template;
 pub mod validate;
+pub mod webhook;
 
 #[cfg(any(test, feature = "test-utils"))]
 pub mod testing;

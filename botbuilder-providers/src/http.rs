@@ -279,6 +279,11 @@ impl GuardedFetcher {
 
 #[async_trait]
 impl Fetcher for GuardedFetcher {
+    async fn check_target(&self, url: &str) -> Result<(), FetchError> {
+        let url = reqwest::Url::parse(url).map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
+        self.check(&url).await
+    }
+
     async fn fetch(&self, request: FetchRequest) -> Result<FetchResponse, FetchError> {
         let mut url =
             reqwest::Url::parse(&request.url).map_err(|e| FetchError::InvalidUrl(e.to_string()))?;
@@ -316,7 +321,9 @@ impl Fetcher for GuardedFetcher {
                 .headers()
                 .get(reqwest::header::LOCATION)
                 .and_then(|v| v.to_str().ok());
-            let (true, Some(location)) = (status.is_redirection(), location) else {
+            let (true, true, Some(location)) =
+                (request.follow_redirects, status.is_redirection(), location)
+            else {
                 break response;
             };
             if redirects >= MAX_REDIRECTS {

@@ -359,3 +359,20 @@ fn a_requests_debug_hides_header_values() {
     assert!(shown.contains("authorization"), "{shown}");
     assert!(!shown.contains("sk-secret-123"), "{shown}");
 }
+
+/// A request that does not follow redirects gets the `3xx` itself, and nothing reaches the
+/// target it names (customer webhooks: a redirect is not an acceptance).
+#[tokio::test]
+async fn a_request_may_refuse_to_follow_redirects() {
+    let home = server().await;
+    let fetcher = guarded(vec![home]);
+    let response = fetcher
+        .fetch(FetchRequest {
+            follow_redirects: false,
+            ..get_req(format!("http://{home}/redirect?to=/whoami"))
+        })
+        .await
+        .unwrap();
+    assert!((300..400).contains(&response.status), "{}", response.status);
+    assert_ne!(response.text(), "anonymous");
+}

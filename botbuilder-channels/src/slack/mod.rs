@@ -306,6 +306,7 @@ impl SlackApi {
             body: Some(body.to_string()),
             timeout: CALL_TIMEOUT,
             max_body_bytes: Some(1 << 20),
+            follow_redirects: true,
         };
         let response = self
             .fetcher

@@ -292,6 +292,7 @@ impl TelegramApi {
             body: Some(body.to_string()),
             timeout,
             max_body_bytes: Some(16 << 20),
+            follow_redirects: true,
         };
         let response = self
             .fetcher

@@ -332,6 +332,7 @@ impl WhatsAppApi {
             body: body.map(|b| b.to_string()),
             timeout: CALL_TIMEOUT,
             max_body_bytes: Some(1 << 20),
+            follow_redirects: true,
         };
         let response = self
             .fetcher

@@ -305,6 +305,7 @@ pub(crate) async fn run(
                             body: body.as_ref().map(|b| render(b, vars)),
                             timeout: Duration::from_millis(timeout_ms.unwrap_or(5_000)),
                             max_body_bytes: None,
+                            follow_redirects: true,
                         };
                         match fetcher.fetch(request).await {
                             Ok(response) => {

@@ -265,6 +265,7 @@ pub(super) async fn run(
         body,
         timeout: Duration::from_secs(u64::from(tool.timeout_secs)),
         max_body_bytes: Some(TOOL_RESPONSE_CAP),
+        follow_redirects: true,
     };
     match fetcher.fetch(request).await {
         Ok(response) => {

@@ -476,6 +476,9 @@ pub trait ConversationRepo: Send + Sync + 'static {
         rating: Rating,
         comment: Option<String>,
     ) -> StoreResult<Feedback>;
+
+    /// The feedback on a message; `NotFound` if it has none or is another organization's.
+    async fn get_feedback(&self, org: OrgId, message: MessageId) -> StoreResult<Feedback>;
 }
 
 /// The append-only audit log.

@@ -531,4 +531,30 @@ impl ConversationRepo for SqliteStore {
             created_at: from_micros(micros(now)),
         })
     }
+
+    async fn get_feedback(&self, org: OrgId, message: MessageId) -> StoreResult<Feedback> {
+        let row: Option<(Uuid, String, Option<String>, i64)> = sqlx::query_as(
+            "SELECT id, rating, comment, created_at FROM message_feedback
+             WHERE message_id = ? AND organization_id = ?",
+        )
+        .bind(message.as_uuid())
+        .bind(org.as_uuid())
+        .fetch_optional(&self.pool)
+        .await
+        .map_err(store_err)?;
+        let (id, rating, comment, created_at) = row.ok_or(StoreError::NotFound)?;
+        let rating = RATINGS
+            .iter()
+            .find(|(_, name)| *name == rating)
+            .map(|(r, _)| *r)
+            .ok_or_else(|| corrupt("feedback rating", &rating))?;
+        Ok(Feedback {
+            id: id.into(),
+            org_id: org,
+            message_id: message,
+            rating,
+            comment,
+            created_at: from_micros(created_at),
+        })
+    }
 }

@@ -261,4 +261,13 @@ impl ConversationRepo for InMemoryStore {
         );
         Ok(feedback)
     }
+
+    async fn get_feedback(&self, org: OrgId, message: MessageId) -> StoreResult<Feedback> {
+        self.data()
+            .feedback
+            .get(&message)
+            .filter(|f| f.org_id == org)
+            .cloned()
+            .ok_or(StoreError::NotFound)
+    }
 }

@@ -326,6 +326,9 @@ pub async fn feedback_replaces_earlier_feedback(store: &dyn Store) {
     assert_eq!(down.rating, Rating::Down);
     assert_eq!(down.comment.as_deref(), Some("wrong answer"));
     assert_eq!(down.message_id, message.id);
+    assert_eq!(store.get_feedback(org.id, message.id).await.unwrap(), down);
+    let (_, other) = signup(store, "feedback-other").await;
+    assert_not_found(store.get_feedback(other.id, message.id).await);
     assert_not_found(
         store
             .set_feedback(org.id, MessageId::new(), Rating::Up, None)

@@ -1,0 +1,412 @@
+//! The outbound half of webhooks: the relay that renders new events and fans them out, and
+//! the workers that deliver each order oldest first.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::service::enqueue_order;
+use super::{DELIVER_JOB, REQUEST_TIMEOUT, RetrySchedule, WebhookService, WebhookServiceError};
+use crate::clock::Clock;
+use crate::domain::{
+    AttemptOutcome, RenderedEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+};
+use crate::fetch::{FetchError, FetchRequest, Fetcher};
+use crate::id::{OrgId, WebhookId};
+use crate::queue::{JobQueue, LeasedJob, QueueError};
+use crate::store::{Store, StoreError};
+
+/// How long a worker holds a job, and a delivery it is sending (well over
+/// [`REQUEST_TIMEOUT`]); renewed after each delivery.
+const LEASE: Duration = Duration::from_secs(60);
+/// How long a due delivery may wait before the sweep enqueues its order again.
+const SWEEP_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+/// Events rendered per relay pass.
+const RELAY_BATCH: u32 = 100;
+/// The most of an endpoint's answer that is read.
+const MAX_ANSWER_BYTES: usize = 64 * 1024;
+/// The most of an endpoint's answer kept in the attempt log.
+const ANSWER_EXCERPT_CHARS: usize = 200;
+
+/// Settings of the workers.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct WebhookWorkerConfig {
+    /// When failed deliveries are tried again.
+    pub schedule: RetrySchedule,
+}
+
+/// Renders, fans out and delivers webhooks (see the module docs).
+pub struct WebhookWorker {
+    service: WebhookService,
+    store: Arc<dyn Store>,
+    queue: Arc<dyn JobQueue>,
+    fetcher: Arc<dyn Fetcher>,
+    clock: Arc<dyn Clock>,
+    config: WebhookWorkerConfig,
+}
+
+impl std::fmt::Debug for WebhookWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookWorker")
+            .field("config", &self.config)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What an endpoint made of one attempt.
+enum Verdict {
+    Accepted,
+    Gone,
+    Failed {
+        retry_after: Option<Duration>,
+        permanent: bool,
+    },
+}
+
+enum Outcome {
+    Done,
+    Retry { after: Duration, reason: String },
+}
+
+impl WebhookWorker {
+    /// Workers over these ports; `fetcher` must be the guarded one.
+    pub fn new(
+        service: WebhookService,
+        store: Arc<dyn Store>,
+        queue: Arc<dyn JobQueue>,
+        fetcher: Arc<dyn Fetcher>,
+        clock: Arc<dyn Clock>,
+        config: WebhookWorkerConfig,
+    ) -> Self {
+        Self {
+            service,
+            store,
+            queue,
+            fetcher,
+            clock,
+            config,
+        }
+    }
+
+    /// Renders the events recorded since the last pass, fans each out to its endpoints and
+    /// enqueues their orders; returns how many events were handled. An event whose subject
+    /// is gone is dropped.
+    ///
+    /// # Errors
+    /// The store's or the queue's; what was handled before stays handled.
+    pub async fn relay_once(&self) -> Result<usize, WebhookServiceError> {
+        let events = self.store.unrendered_webhook_events(RELAY_BATCH).await?;
+        for event in &events {
+            let Some(payload) = super::render(self.store.as_ref(), event).await? else {
+                self.store.drop_webhook_event(event.seq).await?;
+                continue;
+            };
+            let rendered = RenderedEvent {
+                id: Uuid::now_v7(),
+                payload,
+            };
+            let deliveries = self
+                .store
+                .fan_out_webhook_event(event.seq, rendered)
+                .await?;
+            for delivery in deliveries {
+                enqueue_order(
+                    self.queue.as_ref(),
+                    delivery.org_id,
+                    delivery.endpoint_id,
+                    delivery.order_key,
+                )
+                .await?;
+            }
+        }
+        Ok(events.len())
+    }
+
+    /// Enqueues the orders whose due delivery has waited over a minute without a worker
+    /// (its job was lost); returns how many.
+    ///
+    /// # Errors
+    /// The store's or the queue's.
+    pub async fn sweep(&self) -> Result<usize, WebhookServiceError> {
+        let due = self
+            .store
+            .due_webhook_orders(self.clock.now() - SWEEP_GRACE, 100)
+            .await?;
+        for (org, endpoint, order) in &due {
+            enqueue_order(self.queue.as_ref(), *org, *endpoint, *order).await?;
+        }
+        Ok(due.len())
+    }
+
+    /// Takes one delivery job off the queue and runs it; `false` when there was none.
+    ///
+    /// # Errors
+    /// The queue's.
+    pub async fn work_once(&self) -> Result<bool, QueueError> {
+        let Some(job) = self.queue.reserve(&[DELIVER_JOB], LEASE).await? else {
+            return Ok(false);
+        };
+        match self.deliver_job(&job).await {
+            Outcome::Done => self.queue.complete(job.id).await?,
+            Outcome::Retry { after, reason } => {
+                tracing::debug!(job = %job.id, "webhook order waits {after:?}: {reason}");
+                self.queue.fail(job.id, &reason, after).await?;
+            }
+        }
+        Ok(true)
+    }
+
+    /// Works the queue until `shutdown` resolves, pausing `idle` when it is empty. A job in
+    /// progress is never raced against the shutdown (a dropped `reserve` would hide its job
+    /// until the lease ran out).
+    pub async fn run(self: Arc<Self>, idle: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        loop {
+            let pause = match self.work_once().await {
+                Ok(true) => continue,
+                Ok(false) => idle,
+                Err(e) => {
+                    tracing::warn!("webhook worker: {e}");
+                    idle
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Relays new events every `every` and sweeps lost orders every `sweep_every`, until
+    /// `shutdown` resolves.
+    pub async fn run_relay(
+        self: Arc<Self>,
+        every: Duration,
+        sweep_every: Duration,
+        shutdown: impl Future<Output = ()>,
+    ) {
+        tokio::pin!(shutdown);
+        let mut swept_at: Option<tokio::time::Instant> = None;
+        loop {
+            if swept_at.is_none_or(|at| at.elapsed() >= sweep_every) {
+                if let Err(e) = self.sweep().await {
+                    tracing::warn!("webhook sweep: {e}");
+                }
+                swept_at = Some(tokio::time::Instant::now());
+            }
+            let pause = match self.relay_once().await {
+                Ok(n) if n as u32 >= RELAY_BATCH => Duration::ZERO,
+                Ok(_) => every,
+                Err(e) => {
+                    tracing::warn!("webhook relay: {e}");
+                    every
+                }
+            };
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(pause) => {}
+            }
+        }
+    }
+
+    /// Sends an order's due deliveries oldest first, until none is due or one must wait.
+    async fn deliver_job(&self, job: &LeasedJob) -> Outcome {
+        let parsed = (|| {
+            let org: OrgId = serde_json::from_value(job.payload["org"].clone()).ok()?;
+            let endpoint: WebhookId =
+                serde_json::from_value(job.payload["endpoint"].clone()).ok()?;
+            let order: Uuid = serde_json::from_value(job.payload["order"].clone()).ok()?;
+            Some((org, endpoint, order))
+        })();
+        let Some((org, endpoint_id, order)) = parsed else {
+            tracing::warn!(job = %job.id, "malformed webhook job dropped");
+            return Outcome::Done;
+        };
+        loop {
+            let endpoint = match self.store.get_webhook(org, endpoint_id).await {
+                Ok(endpoint) if endpoint.enabled => endpoint,
+                Ok(_) | Err(StoreError::NotFound) => return Outcome::Done,
+                Err(e) => return retry_soon(&e),
+            };
+            let now = self.clock.now();
+            let delivery = match self
+                .store
+                .claim_webhook_delivery(org, endpoint_id, order, now, LEASE)
+                .await
+            {
+                Ok(Some(delivery)) => delivery,
+                // Nothing due, or another worker is sending the head and carries on with
+                // the order; a head waiting for its retry has the job that failed it.
+                Ok(None) => return Outcome::Done,
+                Err(e) => return retry_soon(&e),
+            };
+            match self.deliver(&endpoint, &delivery).await {
+                Ok(None) => {}
+                Ok(Some(at)) => {
+                    let after = (at - self.clock.now()).to_std().unwrap_or_default();
+                    return Outcome::Retry {
+                        after,
+                        reason: format!("delivery {} failed; next attempt due", delivery.id),
+                    };
+                }
+                Err(e) => return retry_soon(&e),
+            }
+            if self.queue.extend_lease(job, LEASE).await.is_err() {
+                // Another worker holds the job now; it carries on with this order.
+                return Outcome::Done;
+            }
+        }
+    }
+
+    /// Makes one attempt at `delivery` and records it; `Some(at)` when it is to be retried
+    /// then.
+    async fn deliver(
+        &self,
+        endpoint: &WebhookEndpoint,
+        delivery: &WebhookDelivery,
+    ) -> Result<Option<DateTime<Utc>>, WebhookServiceError> {
+        let at = self.clock.now();
+        let started = Instant::now();
+        let (verdict, status, error) = self.post(endpoint, delivery, at).await;
+        let attempt = WebhookAttempt {
+            at,
+            status,
+            duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
+            error: error.clone(),
+        };
+        let failures = delivery.attempts + 1;
+        let (outcome, retry_at) = match verdict {
+            Verdict::Accepted => (AttemptOutcome::Succeeded, None),
+            Verdict::Gone => (AttemptOutcome::GaveUp, None),
+            Verdict::Failed { permanent: true, .. } => (AttemptOutcome::GaveUp, None),
+            Verdict::Failed { retry_after, .. } => match self.config.schedule.wait_after(failures)
+            {
+                Some(wait) => {
+                    let wait = retry_after.map_or(wait, |asked| asked.max(wait));
+                    let next = at + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                    (AttemptOutcome::RetryAt(next), Some(next))
+                }
+                None => (AttemptOutcome::GaveUp, None),
+            },
+        };
+        self.store
+            .record_webhook_attempt(delivery.org_id, delivery.id, attempt, outcome)
+            .await?;
+        if matches!(verdict, Verdict::Gone) {
+            let reason = "the endpoint answered 410 Gone, so it was disabled";
+            tracing::info!(endpoint = %endpoint.id, "{reason}");
+            self.service
+                .disable(endpoint.org_id, endpoint.id, reason)
+                .await?;
+        }
+        Ok(retry_at)
+    }
+
+    /// Posts `delivery` signed at `at`: the verdict, the status if any, and the error for
+    /// the log.
+    async fn post(
+        &self,
+        endpoint: &WebhookEndpoint,
+        delivery: &WebhookDelivery,
+        at: DateTime<Utc>,
+    ) -> (Verdict, Option<u16>, Option<String>) {
+        let transient = |error: String| {
+            (
+                Verdict::Failed {
+                    retry_after: None,
+                    permanent: false,
+                },
+                None,
+                Some(error),
+            )
+        };
+        let secrets = match self.service.signing_secrets(endpoint, at) {
+            Ok(secrets) => secrets,
+            Err(e) => return transient(format!("cannot open the signing secret: {e}")),
+        };
+        let body = delivery.payload.to_string();
+        let id = format!("msg_{}", delivery.event_id.simple());
+        let timestamp = at.timestamp();
+        let signature = match self
+            .service
+            .signer()
+            .signature(&secrets, &id, timestamp, body.as_bytes())
+        {
+            Ok(signature) => signature,
+            Err(e) => return transient(format!("cannot sign: {e}")),
+        };
+        let request = FetchRequest {
+            method: "POST".to_owned(),
+            url: endpoint.url.clone(),
+            headers: vec![
+                ("content-type".to_owned(), "application/json".to_owned()),
+                (
+                    "user-agent".to_owned(),
+                    concat!("BotBuilder-Webhooks/", env!("CARGO_PKG_VERSION")).to_owned(),
+                ),
+                ("webhook-id".to_owned(), id),
+                ("webhook-timestamp".to_owned(), timestamp.to_string()),
+                ("webhook-signature".to_owned(), signature),
+            ],
+            body: Some(body),
+            timeout: REQUEST_TIMEOUT,
+            max_body_bytes: Some(MAX_ANSWER_BYTES),
+            follow_redirects: false,
+        };
+        match self.fetcher.fetch(request).await {
+            Ok(answer) if (200..300).contains(&answer.status) => {
+                (Verdict::Accepted, Some(answer.status), None)
+            }
+            Ok(answer) if answer.status == 410 => (
+                Verdict::Gone,
+                Some(410),
+                Some("410 Gone: the endpoint was disabled".to_owned()),
+            ),
+            Ok(answer) => {
+                let excerpt: String = answer.text().chars().take(ANSWER_EXCERPT_CHARS).collect();
+                let why = if (300..400).contains(&answer.status) {
+                    "redirects are not followed; give the final URL".to_owned()
+                } else {
+                    format!("answered {}: {excerpt}", answer.status)
+                };
+                (
+                    Verdict::Failed {
+                        retry_after: answer.retry_after,
+                        permanent: false,
+                    },
+                    Some(answer.status),
+                    Some(why),
+                )
+            }
+            Err(FetchError::Refused(why)) => (
+                Verdict::Failed {
+                    retry_after: None,
+                    permanent: true,
+                },
+                None,
+                Some(format!("refused by the outbound guard: {why}")),
+            ),
+            Err(FetchError::InvalidUrl(why)) => (
+                Verdict::Failed {
+                    retry_after: None,
+                    permanent: true,
+                },
+                None,
+                Some(format!("invalid URL: {why}")),
+            ),
+            Err(e) => transient(match &e {
+                FetchError::Failed(source) => format!("{e}: {source}"),
+                _ => e.to_string(),
+            }),
+        }
+    }
+}
+
+fn retry_soon(e: &dyn std::error::Error) -> Outcome {
+    Outcome::Retry {
+        after: Duration::from_secs(5),
+        reason: e.to_string(),
+    }
+}
