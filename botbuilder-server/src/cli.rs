@@ -240,7 +240,8 @@ async fn rotate_master_key(
     let from = std::sync::Arc::new(settings.cipher()?);
     let service = CredentialService::new(store.clone(), from.clone());
     let resealed = service.reseal_all(&to).await?
-        + botbuilder_core::channel::reseal_channels(store.as_ref(), from.as_ref(), &to).await?;
+        + botbuilder_core::channel::reseal_channels(store.as_ref(), from.as_ref(), &to).await?
+        + botbuilder_core::webhook::reseal_webhooks(store.as_ref(), from.as_ref(), &to).await?;
     println!(
         "re-encrypted {resealed} secret(s) under key {}",
         to.key_id()

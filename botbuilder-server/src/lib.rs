@@ -99,6 +99,21 @@ pub async fn serve(
     workers.push(tokio::spawn(
         state.channel_worker.clone().forward_agent_replies(),
     ));
+    // Customer webhooks: one relay fanning new events out, and workers delivering them (a
+    // slow endpoint holds one worker for at most its timeout).
+    workers.push(tokio::spawn(state.webhook_worker.clone().run_relay(
+        WEBHOOK_RELAY_EVERY,
+        CHANNEL_SWEEP_EVERY,
+        std::future::pending(),
+    )));
+    for _ in 0..WEBHOOK_WORKERS {
+        workers.push(tokio::spawn(
+            state
+                .webhook_worker
+                .clone()
+                .run(WEBHOOK_IDLE, std::future::pending()),
+        ));
+    }
     match botbuilder_core::store::ChannelRepo::all_channels(state.store.as_ref()).await {
         Ok(channels) => {
             for channel in channels {
@@ -155,6 +170,13 @@ pub const CHANNEL_WORKERS: usize = 8;
 pub const CHANNEL_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 /// How often replies whose delivery job was lost are swept up.
 pub const CHANNEL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_secs(30);
+
+/// Webhook delivery workers a server runs.
+pub const WEBHOOK_WORKERS: usize = 4;
+/// How often new events are fanned out to webhook endpoints.
+pub const WEBHOOK_RELAY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long a webhook worker waits for work when the queue is empty.
+pub const WEBHOOK_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
 
 /// Ingestion workers a server runs: one per core, at most four.
 pub fn ingest_workers() -> usize {

@@ -30,6 +30,7 @@ use botbuilder_core::credentials::CredentialService;
 use botbuilder_core::engine::{Engine, EngineBuilder};
 use botbuilder_core::nlu::ModelCache;
 use botbuilder_core::secrets::SecretCipher;
+use botbuilder_core::webhook::{WebhookService, WebhookWorker, WebhookWorkerConfig};
 use botbuilder_providers::http::{FetchPolicy, GuardedFetcher};
 use botbuilder_providers::local::LocalEmbedder;
 use botbuilder_providers::registry::ProviderRegistry;
@@ -135,6 +136,10 @@ pub struct AppState {
     pub channels: ChannelService,
     /// Processes channel events through the engine and delivers the outbox.
     pub channel_worker: Arc<ChannelWorker>,
+    /// Customers' webhook endpoints.
+    pub webhooks: WebhookService,
+    /// Renders, fans out and delivers customer webhooks.
+    pub webhook_worker: Arc<WebhookWorker>,
 }
 
 impl std::fmt::Debug for AppState {
@@ -427,6 +432,25 @@ impl AppState {
             .build()?;
         let engine = Arc::new(engine);
         let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
+        let guarded_port: Arc<dyn Fetcher> = Arc::new(guarded.clone());
+        let webhooks = WebhookService::new(
+            store.clone(),
+            cipher.clone(),
+            Arc::new(botbuilder_channels::standard_webhooks::StandardWebhooks),
+            guarded_port.clone(),
+            queue.clone(),
+            clock.clone(),
+        );
+        let webhook_worker = Arc::new(WebhookWorker::new(
+            webhooks.clone(),
+            store.clone(),
+            queue.clone(),
+            guarded_port,
+            clock.clone(),
+            WebhookWorkerConfig {
+                schedule: settings.webhook_retry,
+            },
+        ));
         let channels = ChannelService::new(
             store.clone(),
             cipher,
@@ -465,6 +489,8 @@ impl AppState {
             stored_credentials,
             channels,
             channel_worker,
+            webhooks,
+            webhook_worker,
         })
     }
 }

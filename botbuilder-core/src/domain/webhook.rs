@@ -147,6 +147,9 @@ pub struct WebhookEndpointPatch {
     pub disabled_reason: Option<Option<String>>,
     /// A rotated secret: the new one, and the one it replaces with when that stops signing.
     pub rotated_secret: Option<RotatedSecret>,
+    /// The same secrets sealed again (master key rotation): the current one, and the
+    /// previous one if there is one (its expiry stays).
+    pub resealed: Option<(SealedSecret, Option<SealedSecret>)>,
 }
 
 /// A secret rotation ([`WebhookEndpointPatch::rotated_secret`]).

@@ -33,7 +33,7 @@ mod worker;
 pub use render::render;
 pub use service::{
     CreatedEndpoint, EndpointChange, EndpointRequest, MAX_ENDPOINTS, WebhookService,
-    WebhookServiceError,
+    WebhookServiceError, reseal_webhooks,
 };
 pub use worker::{WebhookWorker, WebhookWorkerConfig};
 
@@ -112,9 +112,7 @@ mod tests {
         assert_eq!(schedule.wait_after(1), Some(Duration::from_secs(5)));
         assert_eq!(schedule.wait_after(2), Some(Duration::from_secs(15)));
         assert_eq!(schedule.wait_after(3), Some(Duration::from_secs(45)));
-        let waits: Vec<Duration> = (1..)
-            .map_while(|n| schedule.wait_after(n))
-            .collect();
+        let waits: Vec<Duration> = (1..).map_while(|n| schedule.wait_after(n)).collect();
         assert_eq!(waits.len(), 16, "{waits:?}");
         assert!(waits.iter().all(|w| *w <= schedule.longest));
         let total: Duration = waits.iter().sum();

@@ -45,18 +45,24 @@ async fn data_of(store: &dyn Store, event: &WebhookEvent) -> Result<Value, Store
     let org = event.org_id;
     match event.kind {
         ConversationStarted | ConversationHandoff | ConversationReleased => {
-            let session = store.get_session(org, SessionId::from(event.subject)).await?;
+            let session = store
+                .get_session(org, SessionId::from(event.subject))
+                .await?;
             Ok(conversation(&session))
         }
         MessageReceived | MessageSent => {
-            let message = store.get_message(org, MessageId::from(event.subject)).await?;
+            let message = store
+                .get_message(org, MessageId::from(event.subject))
+                .await?;
             let session = store.get_session(org, message.session_id).await?;
             let mut data = conversation(&session);
             data["message"] = message_json(&message);
             Ok(data)
         }
         FeedbackCreated => {
-            let message = store.get_message(org, MessageId::from(event.subject)).await?;
+            let message = store
+                .get_message(org, MessageId::from(event.subject))
+                .await?;
             let feedback = store.get_feedback(org, message.id).await?;
             let session = store.get_session(org, message.session_id).await?;
             let mut data = conversation(&session);
@@ -69,7 +75,9 @@ async fn data_of(store: &dyn Store, event: &WebhookEvent) -> Result<Value, Store
             Ok(data)
         }
         DocumentReady | DocumentFailed => {
-            let document = store.get_document(org, DocumentId::from(event.subject)).await?;
+            let document = store
+                .get_document(org, DocumentId::from(event.subject))
+                .await?;
             Ok(document_json(&document))
         }
     }

@@ -221,7 +221,7 @@ impl WebhookService {
             events,
             enabled: change.enabled,
             disabled_reason: (change.enabled == Some(true)).then_some(None),
-            rotated_secret: None,
+            ..WebhookEndpointPatch::default()
         };
         let updated = self.store.update_webhook(org, endpoint, patch).await?;
         if before.enabled && !updated.enabled {
@@ -345,9 +345,10 @@ impl WebhookService {
                 .map(|bytes| String::from_utf8_lossy(&bytes).into_owned())
         };
         let mut secrets = vec![open(&endpoint.secret)?];
-        if let (Some(previous), Some(until)) =
-            (&endpoint.previous_secret, endpoint.previous_secret_expires_at)
-            && until > now
+        if let (Some(previous), Some(until)) = (
+            &endpoint.previous_secret,
+            endpoint.previous_secret_expires_at,
+        ) && until > now
         {
             secrets.push(open(previous)?);
         }
@@ -389,6 +390,46 @@ impl WebhookService {
             });
         }
     }
+}
+
+/// Re-seals every webhook endpoint's secrets with `to` (opened with `from`), bound to its
+/// organization and endpoint as before; returns how many endpoints were re-sealed. Endpoints
+/// already sealed with `to`'s key are left alone, so an interrupted rotation can be run again.
+///
+/// # Errors
+/// The store's, or the cipher's when a secret does not open with `from`.
+pub async fn reseal_webhooks(
+    store: &dyn Store,
+    from: &dyn SecretCipher,
+    to: &dyn SecretCipher,
+) -> Result<usize, WebhookServiceError> {
+    let mut resealed = 0;
+    for endpoint in store.all_webhooks().await? {
+        let stale = |s: &SealedSecret| s.key_id != to.key_id();
+        if !stale(&endpoint.secret) && !endpoint.previous_secret.as_ref().is_some_and(stale) {
+            continue;
+        }
+        let binding = webhook_binding(endpoint.org_id, endpoint.id);
+        let again = |s: &SealedSecret| -> Result<SealedSecret, CipherError> {
+            if stale(s) {
+                to.seal(&from.open(s, &binding)?, &binding)
+            } else {
+                Ok(s.clone())
+            }
+        };
+        let patch = WebhookEndpointPatch {
+            resealed: Some((
+                again(&endpoint.secret)?,
+                endpoint.previous_secret.as_ref().map(again).transpose()?,
+            )),
+            ..WebhookEndpointPatch::default()
+        };
+        store
+            .update_webhook(endpoint.org_id, endpoint.id, patch)
+            .await?;
+        resealed += 1;
+    }
+    Ok(resealed)
 }
 
 /// Enqueues the delivery of one order (a job sends all of its pending deliveries in order).
@@ -457,7 +498,9 @@ fn parse_events(names: &[String], issues: &mut Vec<FieldIssue>) -> Vec<WebhookEv
                 field: format!("events[{i}]"),
                 message: format!(
                     "unknown event type `{name}`; known: {}",
-                    WebhookEventType::ALL.map(WebhookEventType::as_str).join(", ")
+                    WebhookEventType::ALL
+                        .map(WebhookEventType::as_str)
+                        .join(", ")
                 ),
             }),
         }
@@ -474,7 +517,11 @@ mod tests {
     #[test]
     fn urls_must_be_absolute_http_without_credentials() {
         assert_eq!(url_problem("https://hooks.example.com/in?x=1"), None);
-        assert_eq!(url_problem("http://127.0.0.1:9/"), None, "the guard judges addresses");
+        assert_eq!(
+            url_problem("http://127.0.0.1:9/"),
+            None,
+            "the guard judges addresses"
+        );
         for bad in [
             "",
             "hooks.example.com/in",
@@ -494,7 +541,10 @@ mod tests {
         let events = parse_events(&names, &mut issues);
         assert_eq!(
             events,
-            [WebhookEventType::MessageSent, WebhookEventType::DocumentReady]
+            [
+                WebhookEventType::MessageSent,
+                WebhookEventType::DocumentReady
+            ]
         );
         assert_eq!(issues.len(), 1);
         assert_eq!(issues[0].field, "events[1]");

@@ -280,16 +280,20 @@ impl WebhookWorker {
         let (outcome, retry_at) = match verdict {
             Verdict::Accepted => (AttemptOutcome::Succeeded, None),
             Verdict::Gone => (AttemptOutcome::GaveUp, None),
-            Verdict::Failed { permanent: true, .. } => (AttemptOutcome::GaveUp, None),
-            Verdict::Failed { retry_after, .. } => match self.config.schedule.wait_after(failures)
-            {
-                Some(wait) => {
-                    let wait = retry_after.map_or(wait, |asked| asked.max(wait));
-                    let next = at + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
-                    (AttemptOutcome::RetryAt(next), Some(next))
+            Verdict::Failed {
+                permanent: true, ..
+            } => (AttemptOutcome::GaveUp, None),
+            Verdict::Failed { retry_after, .. } => {
+                match self.config.schedule.wait_after(failures) {
+                    Some(wait) => {
+                        let wait = retry_after.map_or(wait, |asked| asked.max(wait));
+                        let next =
+                            at + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                        (AttemptOutcome::RetryAt(next), Some(next))
+                    }
+                    None => (AttemptOutcome::GaveUp, None),
                 }
-                None => (AttemptOutcome::GaveUp, None),
-            },
+            }
         };
         self.store
             .record_webhook_attempt(delivery.org_id, delivery.id, attempt, outcome)
@@ -329,14 +333,15 @@ impl WebhookWorker {
         let body = delivery.payload.to_string();
         let id = format!("msg_{}", delivery.event_id.simple());
         let timestamp = at.timestamp();
-        let signature = match self
-            .service
-            .signer()
-            .signature(&secrets, &id, timestamp, body.as_bytes())
-        {
-            Ok(signature) => signature,
-            Err(e) => return transient(format!("cannot sign: {e}")),
-        };
+        let signature =
+            match self
+                .service
+                .signer()
+                .signature(&secrets, &id, timestamp, body.as_bytes())
+            {
+                Ok(signature) => signature,
+                Err(e) => return transient(format!("cannot sign: {e}")),
+            };
         let request = FetchRequest {
             method: "POST".to_owned(),
             url: endpoint.url.clone(),

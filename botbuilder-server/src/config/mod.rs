@@ -415,6 +415,9 @@ pub struct Settings {
     pub fetch_proxy: Option<String>,
     /// The server's address as messaging platforms reach it, if it has one.
     pub public_url: Option<String>,
+    /// When failed customer webhook deliveries are tried again (not configurable from
+    /// outside; tests shorten it).
+    pub webhook_retry: botbuilder_core::webhook::RetrySchedule,
     /// The sentence model directory, if knowledge is embedded with one.
     pub embedding_model_dir: Option<PathBuf>,
     /// The program reading parser-backed documents in a separate process (`None`: this
@@ -539,6 +542,7 @@ impl Settings {
             fetch_allow: partial.fetch_allow.unwrap_or_default(),
             fetch_proxy: partial.fetch_proxy,
             public_url: public_url(partial.public_url)?,
+            webhook_retry: botbuilder_core::webhook::RetrySchedule::default(),
             embedding_model_dir: partial.embedding_model_dir,
             extract_program,
             extract_limits,
@@ -588,6 +592,7 @@ impl Settings {
             fetch_allow: Vec::new(),
             fetch_proxy: None,
             public_url: None,
+            webhook_retry: botbuilder_core::webhook::RetrySchedule::default(),
             embedding_model_dir: None,
             extract_program: None,
             extract_limits: crate::isolation::ExtractLimits {

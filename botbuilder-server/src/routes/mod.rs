@@ -25,6 +25,7 @@ pub mod transfer;
 pub mod usage;
 pub mod views;
 pub mod webchat;
+pub mod webhooks;
 
 use axum::Router;
 use utoipa::openapi::OpenApi as OpenApiDoc;
@@ -87,6 +88,7 @@ impl Modify for BearerAuth {
         (name = "provider-credentials", description = "The organization's own language model provider keys"),
         (name = "usage", description = "Language model tokens and spend"),
         (name = "channels", description = "Telegram, WhatsApp and Slack channels of a bot"),
+        (name = "webhooks", description = "Signed webhooks to the organization's own endpoints (Standard Webhooks)"),
     )
 )]
 struct ApiDoc;
@@ -127,6 +129,15 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(channels::get_channel, channels::disconnect_channel))
         .routes(routes!(channels::test_channel))
         .routes(routes!(channels::dead_deliveries))
+        .routes(routes!(webhooks::list_webhooks, webhooks::create_webhook))
+        .routes(routes!(
+            webhooks::get_webhook,
+            webhooks::update_webhook,
+            webhooks::delete_webhook
+        ))
+        .routes(routes!(webhooks::rotate_webhook_secret))
+        .routes(routes!(webhooks::list_webhook_deliveries))
+        .routes(routes!(webhooks::redeliver_webhook))
         .routes(routes!(transfer::export_bot))
         .routes(routes!(transfer::import_bot))
         .routes(routes!(nlu::list_intents, nlu::create_intent))

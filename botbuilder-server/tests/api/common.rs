@@ -348,3 +348,41 @@ pub(crate) fn sse(body: &str) -> Vec<(String, Value)> {
         })
         .collect()
 }
+
+/// A webhook endpoint of `account`'s organization posting to `url` (a name that never
+/// resolves is fine), and one delivery to it: a conversation is opened on `bot` and the
+/// delivery of its `conversation.started` awaited. Returns `(webhook, delivery)`.
+pub(crate) async fn webhook_with_delivery(
+    app: &TestApp,
+    account: &Account,
+    bot: &str,
+    url: &str,
+) -> (String, String) {
+    let org = &account.org_id;
+    let created = app
+        .post(
+            &format!("/api/v1/orgs/{org}/webhooks"),
+            &account.token,
+            json!({ "url": url, "events": ["conversation.started"] }),
+        )
+        .await;
+    assert_eq!(created.status, StatusCode::CREATED, "{}", created.text);
+    let webhook = created.json["id"].as_str().unwrap().to_owned();
+    let opened = app
+        .post(
+            &format!("/api/v1/orgs/{org}/bots/{bot}/conversations"),
+            &account.token,
+            json!({}),
+        )
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+    let deliveries = format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries");
+    for _ in 0..400 {
+        let listed = app.get(&deliveries, &account.token).await;
+        if let Some(id) = listed.json["items"][0]["id"].as_str() {
+            return (webhook, id.to_owned());
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+    }
+    panic!("no delivery to {url} appeared");
+}

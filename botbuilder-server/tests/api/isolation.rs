@@ -14,6 +14,7 @@ use crate::common::{Account, Reply, TestApp, email, org_routes};
 /// The victim's own provider key.
 const VICTIM_PROVIDER_KEY: &str = "sk-ant-victim-secret-provider-key";
 const VICTIM_TOOL_SECRET: &str = "victim-tool-secret-value-0123";
+const VICTIM_WEBHOOK_URL: &str = "https://victim-hooks.example.invalid/in";
 
 /// What the victim organization owns, by path parameter name.
 pub(crate) struct Victim {
@@ -114,6 +115,8 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         .await;
     assert_eq!(secret.status, reqwest::StatusCode::OK, "{}", secret.text);
     let channel = app.connect_telegram(&account, &org, &bot).await;
+    let (webhook, delivery) =
+        crate::common::webhook_with_delivery(app, &account, &bot, VICTIM_WEBHOOK_URL).await;
     let member_email = email("victim-member");
     let member = app
         .add_member(&account, &org, &member_email, "editor")
@@ -136,6 +139,8 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         ("provider", "anthropic".to_owned()),
         ("name", "VICTIM_SECRET".to_owned()),
         ("channel", channel.clone()),
+        ("webhook", webhook.clone()),
+        ("delivery", delivery.clone()),
     ]);
     let secrets = vec![
         org.clone(),
@@ -170,6 +175,9 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         "victim-tools.example".to_owned(),
         channel,
         crate::common::TELEGRAM_TOKEN.to_owned(),
+        webhook,
+        delivery,
+        "victim-hooks.example.invalid".to_owned(),
     ];
     Victim {
         account,
@@ -238,6 +246,10 @@ pub(crate) fn body_for(method: &Method, path: &str) -> Option<Value> {
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels") => {
             crate::common::telegram_channel_body()
         }
+        ("POST", "/api/v1/orgs/{org}/webhooks") => {
+            json!({ "url": "https://intruder-hooks.example.invalid/in" })
+        }
+        ("PATCH", "/api/v1/orgs/{org}/webhooks/{webhook}") => json!({ "description": "pwned" }),
         ("POST", "/api/v1/orgs/{org}/bots/import") => json!({
             "format": "botbuilder.bot/v1",
             "bot": { "name": "Imported", "ai_config": { "provider": "local", "model": "local-extractive",
@@ -365,6 +377,20 @@ const KNOWN: &[(&str, &str)] = &[
         "GET",
         "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}/dead-letters",
     ),
+    ("GET", "/api/v1/orgs/{org}/webhooks"),
+    ("POST", "/api/v1/orgs/{org}/webhooks"),
+    ("GET", "/api/v1/orgs/{org}/webhooks/{webhook}"),
+    ("PATCH", "/api/v1/orgs/{org}/webhooks/{webhook}"),
+    ("DELETE", "/api/v1/orgs/{org}/webhooks/{webhook}"),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/webhooks/{webhook}/rotate-secret",
+    ),
+    ("GET", "/api/v1/orgs/{org}/webhooks/{webhook}/deliveries"),
+    (
+        "POST",
+        "/api/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver",
+    ),
 ];
 
 pub(crate) fn fill(path: &str, org: &str, ids: &BTreeMap<&'static str, String>) -> String {
@@ -461,6 +487,7 @@ async fn foreign_ids_in_the_callers_own_organization_are_not_found() {
             "{kb}",
             "{doc}",
             "{channel}",
+            "{webhook}",
         ]
         .iter()
         .any(|p| path.contains(p));

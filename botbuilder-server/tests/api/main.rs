@@ -30,3 +30,4 @@ mod tools;
 mod transfer;
 mod validation;
 mod webchat;
+mod webhooks;

@@ -109,6 +109,17 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels")
         | ("DELETE", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/channels/{channel}/test") => MANAGERS,
+        // Webhooks send the organization's conversations to another system: admins decide.
+        ("GET", "/api/v1/orgs/{org}/webhooks")
+        | ("POST", "/api/v1/orgs/{org}/webhooks")
+        | ("GET", "/api/v1/orgs/{org}/webhooks/{webhook}")
+        | ("PATCH", "/api/v1/orgs/{org}/webhooks/{webhook}")
+        | ("DELETE", "/api/v1/orgs/{org}/webhooks/{webhook}")
+        | ("POST", "/api/v1/orgs/{org}/webhooks/{webhook}/rotate-secret")
+        | ("GET", "/api/v1/orgs/{org}/webhooks/{webhook}/deliveries")
+        | ("POST", "/api/v1/orgs/{org}/webhooks/{webhook}/deliveries/{delivery}/redeliver") => {
+            MANAGERS
+        }
         other => panic!("{other:?} is missing from the permission matrix"),
     }
 }
@@ -271,6 +282,19 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             concrete = concrete.replace("{doc}", &doc);
         }
     }
+    if path.contains("{webhook}") {
+        let bot = app.create_bot(&w.owner, org, "hooked").await;
+        let (webhook, delivery) = crate::common::webhook_with_delivery(
+            app,
+            &w.owner,
+            &bot,
+            "https://hooks.example.invalid/in",
+        )
+        .await;
+        concrete = concrete
+            .replace("{webhook}", &webhook)
+            .replace("{delivery}", &delivery);
+    }
     if path.contains("{user}") {
         let member = app
             .add_member(&w.owner, org, &email("target"), "viewer")
@@ -385,6 +409,12 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
             Some(crate::common::telegram_channel_body())
         }
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations") => Some(json!({})),
+        ("POST", "/api/v1/orgs/{org}/webhooks") => {
+            Some(json!({ "url": "https://hooks.example.invalid/new" }))
+        }
+        ("PATCH", "/api/v1/orgs/{org}/webhooks/{webhook}") => {
+            Some(json!({ "description": "changed" }))
+        }
         ("POST", "/api/v1/orgs/{org}/knowledge-bases") => Some(json!({ "name": "docs" })),
         ("PATCH", "/api/v1/orgs/{org}/knowledge-bases/{kb}") => {
             Some(json!({ "description": "changed" }))

@@ -256,6 +256,13 @@ impl WebhookRepo for SqliteStore {
         patch: WebhookEndpointPatch,
     ) -> StoreResult<WebhookEndpoint> {
         let rotated = patch.rotated_secret.as_ref();
+        let resealed = patch.resealed.as_ref();
+        let current = rotated
+            .map(|r| &r.secret)
+            .or(resealed.map(|(current, _)| current));
+        let previous = rotated
+            .map(|r| &r.previous)
+            .or(resealed.and_then(|(_, previous)| previous.as_ref()));
         sqlx::query_as::<_, EndpointRow>(concat!(
             "UPDATE webhook_endpoints SET url = COALESCE(?3, url), \
              description = COALESCE(?4, description), events = COALESCE(?5, events), \
@@ -263,11 +270,10 @@ impl WebhookRepo for SqliteStore {
              disabled_reason = CASE WHEN ?7 THEN ?8 ELSE disabled_reason END, \
              key_id = COALESCE(?9, key_id), nonce = COALESCE(?10, nonce), \
              ciphertext = COALESCE(?11, ciphertext), \
-             previous_key_id = CASE WHEN ?9 IS NULL THEN previous_key_id ELSE ?12 END, \
-             previous_nonce = CASE WHEN ?9 IS NULL THEN previous_nonce ELSE ?13 END, \
-             previous_ciphertext = CASE WHEN ?9 IS NULL THEN previous_ciphertext ELSE ?14 END, \
-             previous_secret_expires_at = \
-                 CASE WHEN ?9 IS NULL THEN previous_secret_expires_at ELSE ?15 END, \
+             previous_key_id = COALESCE(?12, previous_key_id), \
+             previous_nonce = COALESCE(?13, previous_nonce), \
+             previous_ciphertext = COALESCE(?14, previous_ciphertext), \
+             previous_secret_expires_at = COALESCE(?15, previous_secret_expires_at), \
              updated_at = ?16 \
              WHERE id = ?1 AND organization_id = ?2 RETURNING ",
             endpoint_columns!()
@@ -280,12 +286,12 @@ impl WebhookRepo for SqliteStore {
         .bind(patch.enabled)
         .bind(patch.disabled_reason.is_some())
         .bind(patch.disabled_reason.flatten())
-        .bind(rotated.map(|r| r.secret.key_id.clone()))
-        .bind(rotated.map(|r| r.secret.nonce.clone()))
-        .bind(rotated.map(|r| r.secret.ciphertext.clone()))
-        .bind(rotated.map(|r| r.previous.key_id.clone()))
-        .bind(rotated.map(|r| r.previous.nonce.clone()))
-        .bind(rotated.map(|r| r.previous.ciphertext.clone()))
+        .bind(current.map(|s| s.key_id.clone()))
+        .bind(current.map(|s| s.nonce.clone()))
+        .bind(current.map(|s| s.ciphertext.clone()))
+        .bind(previous.map(|s| s.key_id.clone()))
+        .bind(previous.map(|s| s.nonce.clone()))
+        .bind(previous.map(|s| s.ciphertext.clone()))
         .bind(rotated.map(|r| micros(r.previous_expires_at)))
         .bind(micros(self.now()))
         .fetch_optional(&self.writer)

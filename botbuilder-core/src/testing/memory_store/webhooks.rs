@@ -214,6 +214,12 @@ impl WebhookRepo for InMemoryStore {
             stored.previous_secret = Some(rotated.previous);
             stored.previous_secret_expires_at = Some(rotated.previous_expires_at);
         }
+        if let Some((secret, previous)) = patch.resealed {
+            stored.secret = secret;
+            if previous.is_some() {
+                stored.previous_secret = previous;
+            }
+        }
         stored.updated_at = now;
         Ok(stored.clone())
     }
@@ -221,10 +227,10 @@ impl WebhookRepo for InMemoryStore {
     async fn delete_webhook(&self, org: OrgId, endpoint: WebhookId) -> StoreResult<()> {
         let mut data = self.data();
         let hooks = &mut data.webhooks;
-        if !hooks
+        if hooks
             .endpoints
             .get(&endpoint)
-            .is_some_and(|e| e.org_id == org)
+            .is_none_or(|e| e.org_id != org)
         {
             return Err(StoreError::NotFound);
         }

@@ -128,6 +128,25 @@ pub async fn webhook_endpoints_belong_to_their_organization(store: &dyn Store) {
             .map(|t| t.timestamp_micros()),
         Some(expires.timestamp_micros())
     );
+    let resealed = store
+        .update_webhook(
+            org.id,
+            created.id,
+            WebhookEndpointPatch {
+                resealed: Some((sealed(3), Some(sealed(4)))),
+                ..WebhookEndpointPatch::default()
+            },
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (&resealed.secret, resealed.previous_secret.as_ref()),
+        (&sealed(3), Some(&sealed(4)))
+    );
+    assert_eq!(
+        resealed.previous_secret_expires_at, patched.previous_secret_expires_at,
+        "re-sealing keeps the grace period"
+    );
     let enabled = store
         .update_webhook(
             org.id,
@@ -151,8 +170,8 @@ pub async fn webhook_endpoints_belong_to_their_organization(store: &dyn Store) {
     );
     assert_eq!(
         enabled.secret,
-        sealed(2),
-        "a patch without rotation keeps the secret"
+        sealed(3),
+        "a patch without secrets keeps them"
     );
     assert_not_found(
         store
