@@ -10,7 +10,7 @@
 //!
 //! | channel | inbound | outbound | feature |
 //! |---|---|---|---|
-//! | web chat (REST + SSE) | the server's web chat routes | [`web::WebChannel`] | `web` (default) |
+//! | web chat (REST + SSE) | the server's web chat routes | [`web::WebChannel`] (agents' replies to the visitor event stream) | `web` (default) |
 //! | Telegram | [`telegram::TelegramInbound`] (secret token) | [`telegram::TelegramApi`] | `telegram` (default) |
 //! | WhatsApp Cloud API | [`whatsapp::WhatsAppInbound`] (`X-Hub-Signature-256`, verify token) | [`whatsapp::WhatsAppApi`] | `whatsapp` (default) |
 //! | Slack | [`slack::SlackInbound`] (v0 signature, 5-minute window) | [`slack::SlackApi`] | `slack` (default) |

@@ -136,6 +136,8 @@ pub struct AppState {
     pub channels: ChannelService,
     /// Processes channel events through the engine and delivers the outbox.
     pub channel_worker: Arc<ChannelWorker>,
+    /// The web chat channel: publishes agents' replies to visitors' event streams.
+    pub web: botbuilder_channels::web::WebChannel,
     /// Customers' webhook endpoints.
     pub webhooks: WebhookService,
     /// Renders, fans out and delivers customer webhooks.
@@ -459,14 +461,18 @@ impl AppState {
             clock.clone(),
             settings.public_url.clone(),
         );
-        let channel_worker = Arc::new(ChannelWorker::new(
-            channels.clone(),
-            store.clone(),
-            queue.clone(),
-            engine.clone(),
-            limiter.clone(),
-            clock.clone(),
-        ));
+        let web = botbuilder_channels::web::WebChannel::default();
+        let channel_worker = Arc::new(
+            ChannelWorker::new(
+                channels.clone(),
+                store.clone(),
+                queue.clone(),
+                engine.clone(),
+                limiter.clone(),
+                clock.clone(),
+            )
+            .with_web(Arc::new(web.clone())),
+        );
         Ok(Self {
             store: store.clone(),
             hasher: Arc::new(Argon2Hasher::new(cost)?),
@@ -489,6 +495,7 @@ impl AppState {
             stored_credentials,
             channels,
             channel_worker,
+            web,
             webhooks,
             webhook_worker,
         })

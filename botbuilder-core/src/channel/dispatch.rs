@@ -48,6 +48,7 @@ pub const DELIVER_ATTEMPTS: u32 = 10;
 pub const MAX_INLINE_WAIT: Duration = Duration::from_secs(2);
 
 mod deliver;
+mod web;
 
 pub use deliver::Undelivered;
 /// How long a job is leased to a worker.
@@ -92,6 +93,7 @@ pub struct ChannelWorker {
     sessions: Mutex<HashMap<SessionId, Arc<tokio::sync::Mutex<()>>>>,
     conversations: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
     reserving: tokio::sync::Mutex<()>,
+    web: Option<Arc<dyn super::ChannelSender>>,
 }
 
 impl std::fmt::Debug for ChannelWorker {
@@ -130,7 +132,16 @@ impl ChannelWorker {
             sessions: Mutex::new(HashMap::new()),
             conversations: Mutex::new(HashMap::new()),
             reserving: tokio::sync::Mutex::new(()),
+            web: None,
         }
+    }
+
+    /// Sends agents' replies in web chat sessions (channel `web`) through `sender`, which
+    /// publishes them to the visitors' event streams.
+    #[must_use]
+    pub fn with_web(mut self, sender: Arc<dyn super::ChannelSender>) -> Self {
+        self.web = Some(sender);
+        self
     }
 
     /// Takes one channel job off the queue and runs it; `false` when there was none.
@@ -263,8 +274,8 @@ impl ChannelWorker {
                         tracing::warn!(session = %message.session_id, "cannot enqueue an agent reply's delivery: {e}");
                     }
                 }
-                // Not a connected channel's session (web chat, API).
-                Err(StoreError::NotFound) => {}
+                // Not a connected channel's session: web chat (published live), or the API.
+                Err(StoreError::NotFound) => self.publish_to_web(&message).await,
                 Err(e) => {
                     tracing::warn!(session = %message.session_id, "cannot read an agent reply's delivery: {e}")
                 }

@@ -406,25 +406,6 @@ impl ChannelService {
             .await?)
     }
 
-    /// Gives a dead-lettered delivery of `channel` a fresh set of attempts (`NotFound` when
-    /// the job is not one of its dead letters).
-    pub async fn retry_dead_delivery(
-        &self,
-        org: OrgId,
-        bot: BotId,
-        channel: ChannelId,
-        job: uuid::Uuid,
-    ) -> Result<(), ChannelServiceError> {
-        let dead = self.dead_deliveries(org, bot, channel).await?;
-        if !dead.iter().any(|d| d.id == job) {
-            return Err(StoreError::NotFound.into());
-        }
-        match self.queue.retry_dead(job).await {
-            Err(QueueError::NotFound) => Err(StoreError::NotFound.into()),
-            other => Ok(other?),
-        }
-    }
-
     /// Records a problem with `channel` where people see it.
     pub async fn record_error(&self, channel: &Channel, error: &ChannelError) {
         // A polling channel keeps polling (and so keeps its status): it retries on its own.

@@ -25,6 +25,7 @@ pub mod transfer;
 pub mod usage;
 pub mod views;
 pub mod webchat;
+pub mod webchat_events;
 pub mod webhooks;
 
 use axum::Router;
@@ -169,6 +170,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(webchat::create_session))
         .routes(routes!(webchat::send_message, webchat::history))
         .routes(routes!(webchat::feedback))
+        .routes(routes!(webchat_events::events))
         .routes(routes!(
             knowledge::list_knowledge_bases,
             knowledge::create_knowledge_base

@@ -85,7 +85,30 @@ async fn send(
     if let Some(accept) = accept {
         request = request.header("accept", accept);
     }
-    TestApp::reply(request.send().await.expect("request")).await
+    let mut response = request.send().await.expect("request");
+    let streams = response
+        .headers()
+        .get("content-type")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/event-stream"));
+    if !streams {
+        return TestApp::reply(response).await;
+    }
+    // An event stream may stay open (the visitor event stream): read what comes within a
+    // second of quiet.
+    let (status, headers) = (response.status(), response.headers().clone());
+    let mut text = String::new();
+    while let Ok(Ok(Some(chunk))) =
+        tokio::time::timeout(std::time::Duration::from_secs(1), response.chunk()).await
+    {
+        text.push_str(&String::from_utf8_lossy(&chunk));
+    }
+    Reply {
+        status,
+        headers,
+        text,
+        json: serde_json::Value::Null,
+    }
 }
 
 #[tokio::test]

@@ -30,4 +30,5 @@ mod tools;
 mod transfer;
 mod validation;
 mod webchat;
+mod webchat_events;
 mod webhooks;

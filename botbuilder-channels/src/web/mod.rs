@@ -1,0 +1,161 @@
+//! The web chat channel. A visitor's own turn is answered in its request (JSON, or SSE while
+//! the model writes); what reaches the visitor outside a request, an agent's reply during a
+//! handoff, is sent through [`WebChannel`] like any channel's reply (formatted by the one
+//! formatter) and published to the visitor event streams of the server
+//! (`GET /api/v1/webchat/{bot}/events`). Each delivery gets a sequence number, the stream's
+//! event id: a stream that reconnects with `Last-Event-ID` first gets what it missed from a
+//! bounded backlog. History stays available over REST.
+
+use std::collections::VecDeque;
+use std::sync::{Arc, Mutex};
+
+use async_trait::async_trait;
+use botbuilder_core::channel::{
+    Capabilities, ChannelError, ChannelKind, ChannelSender, DeliveryReceipt, Part, Recipient,
+};
+use tokio::sync::broadcast;
+
+/// Deliveries kept for listeners that reconnect, and buffered for slow ones.
+pub const DEFAULT_BUFFER: usize = 1024;
+
+/// A part published by the web channel.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WebDelivery {
+    /// Its position among everything this channel published (from 1): the event id.
+    pub seq: u64,
+    /// The conversation it is for (`conversation` is the session id).
+    pub to: Recipient,
+    /// The part of a reply.
+    pub part: Part,
+}
+
+#[derive(Debug)]
+struct Backlog {
+    last_seq: u64,
+    kept: VecDeque<WebDelivery>,
+    capacity: usize,
+}
+
+/// Delivers replies to web chat listeners through an in-process broadcast, with a backlog
+/// for listeners that reconnect. Cheap to clone.
+#[derive(Debug, Clone)]
+pub struct WebChannel {
+    sender: broadcast::Sender<WebDelivery>,
+    backlog: Arc<Mutex<Backlog>>,
+}
+
+impl Default for WebChannel {
+    fn default() -> Self {
+        Self::new(DEFAULT_BUFFER)
+    }
+}
+
+impl WebChannel {
+    /// A channel keeping up to `buffer` deliveries.
+    pub fn new(buffer: usize) -> Self {
+        let capacity = buffer.max(1);
+        let (sender, _) = broadcast::channel(capacity);
+        Self {
+            sender,
+            backlog: Arc::new(Mutex::new(Backlog {
+                last_seq: 0,
+                kept: VecDeque::with_capacity(capacity),
+                capacity,
+            })),
+        }
+    }
+
+    /// Listens to every delivery from now on; filter by [`WebDelivery::to`].
+    pub fn subscribe(&self) -> broadcast::Receiver<WebDelivery> {
+        self.sender.subscribe()
+    }
+
+    /// The kept deliveries after `seq`, oldest first (those older than the backlog are gone;
+    /// the history is over REST).
+    pub fn since(&self, seq: u64) -> Vec<WebDelivery> {
+        let backlog = self.backlog.lock().expect("web backlog poisoned");
+        backlog
+            .kept
+            .iter()
+            .filter(|d| d.seq > seq)
+            .cloned()
+            .collect()
+    }
+
+    /// The last sequence number given out (0 before the first delivery).
+    pub fn last_seq(&self) -> u64 {
+        self.backlog.lock().expect("web backlog poisoned").last_seq
+    }
+}
+
+#[async_trait]
+impl ChannelSender for WebChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::Web
+    }
+
+    /// Any length of text, 10 buttons (more become numbered lines), quick replies, images
+    /// and typing: the widget shows them all.
+    fn capabilities(&self) -> Capabilities {
+        Capabilities::text_only()
+            .with_buttons(10, 0)
+            .with_media(true, true, true)
+    }
+
+    /// Publishes the part. Having no listener is not an error: web clients also fetch
+    /// history over REST.
+    async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {
+        // Numbered and published under one lock, so listeners see sequence order.
+        let mut backlog = self.backlog.lock().expect("web backlog poisoned");
+        backlog.last_seq += 1;
+        let delivery = WebDelivery {
+            seq: backlog.last_seq,
+            to: to.clone(),
+            part: part.clone(),
+        };
+        if backlog.kept.len() == backlog.capacity {
+            backlog.kept.pop_front();
+        }
+        backlog.kept.push_back(delivery.clone());
+        let _listeners = self.sender.send(delivery);
+        Ok(DeliveryReceipt::default())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn text(t: &str) -> Part {
+        Part::Text {
+            text: t.into(),
+            choices: None,
+        }
+    }
+
+    #[tokio::test]
+    async fn listeners_receive_sent_parts_in_sequence() {
+        let channel = WebChannel::default();
+        let mut rx = channel.subscribe();
+        let to = Recipient::new("session-1");
+        channel.send(&to, &text("hi")).await.unwrap();
+        channel.send(&to, &text("there")).await.unwrap();
+        let first = rx.recv().await.unwrap();
+        assert_eq!((first.seq, &first.to, &first.part), (1, &to, &text("hi")));
+        assert_eq!(rx.recv().await.unwrap().seq, 2);
+        assert_eq!(channel.last_seq(), 2);
+    }
+
+    #[tokio::test]
+    async fn a_reconnecting_listener_gets_what_it_missed_from_a_bounded_backlog() {
+        let channel = WebChannel::new(3);
+        let to = Recipient::new("s");
+        for i in 0..5 {
+            channel.send(&to, &text(&i.to_string())).await.unwrap();
+        }
+        let missed: Vec<u64> = channel.since(3).iter().map(|d| d.seq).collect();
+        assert_eq!(missed, [4, 5]);
+        let kept: Vec<u64> = channel.since(0).iter().map(|d| d.seq).collect();
+        assert_eq!(kept, [3, 4, 5], "only the newest are kept");
+    }
+}
