@@ -47,6 +47,10 @@ pub struct FetchRequest {
     /// Follow redirects (each target checked again); `false` returns a `3xx` as it came
     /// (customer webhooks: a redirect is not an acceptance).
     pub follow_redirects: bool,
+    /// Keep at most `max_body_bytes` of the answer and stop reading there instead of failing
+    /// with [`FetchError::TooLarge`], and answer with the status and what arrived when the
+    /// body fails midway: for callers that judge an answer by its status (customer webhooks).
+    pub truncate_body: bool,
 }
 
 impl std::fmt::Debug for FetchRequest {
@@ -60,6 +64,7 @@ impl std::fmt::Debug for FetchRequest {
             .field("timeout", &self.timeout)
             .field("max_body_bytes", &self.max_body_bytes)
             .field("follow_redirects", &self.follow_redirects)
+            .field("truncate_body", &self.truncate_body)
             .finish()
     }
 }
@@ -75,6 +80,7 @@ impl FetchRequest {
             timeout,
             max_body_bytes: None,
             follow_redirects: true,
+            truncate_body: false,
         }
     }
 }

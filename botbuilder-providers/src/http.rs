@@ -39,6 +39,8 @@ use reqwest::redirect::Policy;
 
 use botbuilder_core::fetch::{HEADERS_KEPT_ACROSS_ORIGINS, RESERVED_HEADERS};
 
+/// The longest `Retry-After` taken from an answer (a day): a larger one is cut to it.
+pub const MAX_RETRY_AFTER_SECS: u64 = 24 * 3600;
 /// Most redirects followed.
 pub const MAX_REDIRECTS: usize = 5;
 /// Longest timeout a request may ask for.
@@ -356,18 +358,28 @@ impl Fetcher for GuardedFetcher {
             .get(reqwest::header::RETRY_AFTER)
             .and_then(|v| v.to_str().ok())
             .and_then(|v| v.trim().parse::<u64>().ok())
-            .map(Duration::from_secs);
-        if response
-            .content_length()
-            .is_some_and(|declared| declared > limit as u64)
+            .map(|secs| Duration::from_secs(secs.min(MAX_RETRY_AFTER_SECS)));
+        let truncate = request.truncate_body;
+        if !truncate
+            && response
+                .content_length()
+                .is_some_and(|declared| declared > limit as u64)
         {
             return Err(FetchError::TooLarge);
         }
         let mut body = Vec::new();
         let mut chunks = response.bytes_stream();
         while let Some(chunk) = chunks.next().await {
-            let chunk = chunk.map_err(classify)?;
+            let chunk = match chunk {
+                Ok(chunk) => chunk,
+                Err(_) if truncate => break,
+                Err(e) => return Err(classify(e)),
+            };
             if body.len() + chunk.len() > limit {
+                if truncate {
+                    body.extend_from_slice(&chunk[..limit - body.len()]);
+                    break;
+                }
                 return Err(FetchError::TooLarge);
             }
             body.extend_from_slice(&chunk);

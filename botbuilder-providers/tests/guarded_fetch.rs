@@ -376,3 +376,21 @@ async fn a_request_may_refuse_to_follow_redirects() {
     assert!((300..400).contains(&response.status), "{}", response.status);
     assert_ne!(response.text(), "anonymous");
 }
+
+/// A request that truncates the body gets the status and the first `max_body_bytes` of a
+/// large answer instead of an error.
+#[tokio::test]
+async fn a_truncating_request_keeps_the_status_of_a_large_answer() {
+    let addr = server().await;
+    let fetcher = guarded(vec![addr]);
+    let response = fetcher
+        .fetch(FetchRequest {
+            max_body_bytes: Some(1000),
+            truncate_body: true,
+            ..get_req(format!("http://{addr}/big"))
+        })
+        .await
+        .unwrap();
+    assert_eq!(response.status, 200);
+    assert_eq!(response.body.len(), 1000);
+}

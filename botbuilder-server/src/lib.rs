@@ -99,8 +99,8 @@ pub async fn serve(
     workers.push(tokio::spawn(
         state.channel_worker.clone().forward_agent_replies(),
     ));
-    // Customer webhooks: one relay fanning new events out, and workers delivering them (a
-    // slow endpoint holds one worker for at most its timeout).
+    // Customer webhooks: one relay fanning new events out, and workers delivering them (an
+    // endpoint has at most two deliveries in flight, each for at most its timeout).
     workers.push(tokio::spawn(state.webhook_worker.clone().run_relay(
         WEBHOOK_RELAY_EVERY,
         CHANNEL_SWEEP_EVERY,
@@ -175,8 +175,9 @@ pub const CHANNEL_SWEEP_EVERY: std::time::Duration = std::time::Duration::from_s
 pub const WEBHOOK_WORKERS: usize = 4;
 /// How often new events are fanned out to webhook endpoints.
 pub const WEBHOOK_RELAY_EVERY: std::time::Duration = std::time::Duration::from_millis(200);
-/// How long a webhook worker waits for work when the queue is empty.
-pub const WEBHOOK_IDLE: std::time::Duration = std::time::Duration::from_millis(200);
+/// How long a webhook worker waits for work when the queue is empty (the relay wakes it when
+/// it enqueues deliveries).
+pub const WEBHOOK_IDLE: std::time::Duration = std::time::Duration::from_secs(1);
 
 /// Ingestion workers a server runs: one per core, at most four.
 pub fn ingest_workers() -> usize {

@@ -307,6 +307,7 @@ impl SlackApi {
             timeout: CALL_TIMEOUT,
             max_body_bytes: Some(1 << 20),
             follow_redirects: true,
+            truncate_body: false,
         };
         let response = self
             .fetcher

@@ -293,6 +293,7 @@ impl TelegramApi {
             timeout,
             max_body_bytes: Some(16 << 20),
             follow_redirects: true,
+            truncate_body: false,
         };
         let response = self
             .fetcher

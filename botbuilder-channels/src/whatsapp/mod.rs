@@ -333,6 +333,7 @@ impl WhatsAppApi {
             timeout: CALL_TIMEOUT,
             max_body_bytes: Some(1 << 20),
             follow_redirects: true,
+            truncate_body: false,
         };
         let response = self
             .fetcher

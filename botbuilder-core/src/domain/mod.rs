@@ -52,6 +52,6 @@ pub use usage::{UsageGrouping, UsageQuery, UsageRow};
 pub use user::{Member, NewUser, User};
 pub use webhook::{
     AttemptOutcome, KEPT_ATTEMPTS, NewWebhookEndpoint, RenderedEvent, RotatedSecret,
-    WebhookAttempt, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint, WebhookEndpointPatch,
-    WebhookEvent, WebhookEventType,
+    WebhookAttempt, WebhookClaim, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
+    WebhookEndpointPatch, WebhookEvent, WebhookEventType,
 };

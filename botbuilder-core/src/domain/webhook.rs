@@ -273,6 +273,25 @@ pub struct WebhookDelivery {
     pub delivered_at: Option<DateTime<Utc>>,
 }
 
+/// The answer to a claim ([`crate::store::WebhookRepo::claim_webhook_delivery`]).
+#[derive(Debug, Clone, PartialEq)]
+pub enum WebhookClaim {
+    /// The order's next delivery, leased to the caller under `lease` until it records the
+    /// attempt (or the lease runs out).
+    Claimed {
+        /// The delivery.
+        delivery: Box<WebhookDelivery>,
+        /// The lease's token, which recording the attempt takes.
+        lease: Uuid,
+    },
+    /// The order's next delivery is due, but its endpoint has as many deliveries in flight
+    /// as it may: try again shortly.
+    EndpointBusy,
+    /// Nothing to send now: the order is empty, its next delivery is not due, or another
+    /// worker is sending it.
+    NothingDue,
+}
+
 /// What became of an attempt ([`crate::store::WebhookRepo::record_webhook_attempt`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {

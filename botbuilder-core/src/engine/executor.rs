@@ -306,6 +306,7 @@ pub(crate) async fn run(
                             timeout: Duration::from_millis(timeout_ms.unwrap_or(5_000)),
                             max_body_bytes: None,
                             follow_redirects: true,
+                            truncate_body: false,
                         };
                         match fetcher.fetch(request).await {
                             Ok(response) => {

@@ -266,6 +266,7 @@ pub(super) async fn run(
         timeout: Duration::from_secs(u64::from(tool.timeout_secs)),
         max_body_bytes: Some(TOOL_RESPONSE_CAP),
         follow_redirects: true,
+        truncate_body: false,
     };
     match fetcher.fetch(request).await {
         Ok(response) => {

@@ -9,7 +9,7 @@ use uuid::Uuid;
 use super::StoreResult;
 use crate::domain::{
     AttemptOutcome, NewWebhookEndpoint, Page, PageRequest, RenderedEvent, WebhookAttempt,
-    WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch, WebhookEvent,
+    WebhookClaim, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch, WebhookEvent,
 };
 use crate::id::{OrgId, WebhookDeliveryId, WebhookId};
 
@@ -28,7 +28,9 @@ use crate::id::{OrgId, WebhookDeliveryId, WebhookId};
 /// - `document.ready` / `document.failed` when a document's status becomes `ready` /
 ///   `failed`.
 ///
-/// Events get increasing `seq` in the order their transactions commit. Deleting an
+/// Events get increasing `seq` in the order their transactions commit; within one change,
+/// the messages' events come before the session's status event (a turn's replies, then its
+/// handoff). Deleting an
 /// organization deletes its endpoints, events and deliveries; deleting an endpoint deletes
 /// its deliveries.
 #[async_trait]
@@ -69,8 +71,8 @@ pub trait WebhookRepo: Send + Sync + 'static {
 
     /// Gives event `seq` its id and body, and creates a pending delivery (due now) for every
     /// enabled endpoint of its organization subscribed to its type, in one transaction; returns
-    /// the deliveries. An event already fanned out (by another worker) creates nothing and
-    /// returns an empty list.
+    /// the deliveries. An event already fanned out (by another worker) or gone creates nothing
+    /// and returns an empty list.
     async fn fan_out_webhook_event(
         &self,
         seq: i64,
@@ -81,9 +83,9 @@ pub trait WebhookRepo: Send + Sync + 'static {
     async fn drop_webhook_event(&self, seq: i64) -> StoreResult<()>;
 
     /// Leases the next delivery of `endpoint` in the order `order_key` for `lease`: the
-    /// pending one of the lowest event `seq` (earlier events go first), if it is due by `now`
-    /// and no one holds its lease. `None` when there is nothing to send now, or another worker
-    /// is sending this order's head.
+    /// pending one of the lowest event `seq` (earlier events go first), if it is due by `now`,
+    /// no one holds its lease, and fewer than `max_in_flight` deliveries of the endpoint are
+    /// leased ([`WebhookClaim`]).
     async fn claim_webhook_delivery(
         &self,
         org: OrgId,
@@ -91,21 +93,25 @@ pub trait WebhookRepo: Send + Sync + 'static {
         order_key: Uuid,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> StoreResult<Option<WebhookDelivery>>;
+        max_in_flight: u32,
+    ) -> StoreResult<WebhookClaim>;
 
     /// Records an attempt at a delivery and what became of it, and releases its lease: it
     /// joins the attempt log (the newest [`crate::domain::KEPT_ATTEMPTS`] are kept), the
-    /// count goes up, and the state follows `outcome`.
+    /// count goes up, and the state follows `outcome`. `Conflict` when the caller no longer
+    /// holds `lease` (it ran out and another worker took the delivery, or the delivery was
+    /// failed meanwhile): nothing is recorded.
     async fn record_webhook_attempt(
         &self,
         org: OrgId,
         delivery: WebhookDeliveryId,
+        lease: Uuid,
         attempt: WebhookAttempt,
         outcome: AttemptOutcome,
     ) -> StoreResult<WebhookDelivery>;
 
     /// Marks every pending delivery of an endpoint failed, with `reason` as an attempt error
-    /// (the endpoint was disabled); returns how many.
+    /// (the endpoint was disabled), releasing their leases; returns how many.
     async fn fail_pending_webhook_deliveries(
         &self,
         org: OrgId,
@@ -128,7 +134,8 @@ pub trait WebhookRepo: Send + Sync + 'static {
         page: PageRequest,
     ) -> StoreResult<Page<WebhookDelivery>>;
 
-    /// Makes a delivery pending again and due at `now` (its log is kept).
+    /// Makes a delivery pending again, due at `now`, with a fresh attempt count (its log is
+    /// kept). `Conflict` while a worker holds its lease (it is being sent).
     async fn redeliver_webhook(
         &self,
         org: OrgId,
@@ -136,9 +143,10 @@ pub trait WebhookRepo: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookDelivery>;
 
-    /// The orders with a pending delivery due before `due_before` and not leased, as
-    /// `(organization, endpoint, order key)`, at most `limit`: what a sweep hands to the
-    /// workers again after a crash or a lost job.
+    /// The orders whose next delivery (the pending one of the lowest event `seq`) was due
+    /// before `due_before` and is not leased then, as `(organization, endpoint, order key)`,
+    /// longest waiting first, at most `limit`: what a sweep hands to the workers again after
+    /// a crash or a lost job.
     async fn due_webhook_orders(
         &self,
         due_before: DateTime<Utc>,

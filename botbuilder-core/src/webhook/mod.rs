@@ -14,8 +14,11 @@
 //!    (its *order*) oldest first: a later event never overtakes an earlier one. Only a `2xx`
 //!    answer is success; a redirect is not followed; `410 Gone` disables the endpoint. Other
 //!    failures are retried with exponential backoff over about three days
-//!    ([`RetrySchedule`]), honouring `Retry-After`, then the delivery is marked failed and
-//!    the order moves on. Every attempt is logged with its status and duration.
+//!    ([`RetrySchedule`]), honouring `Retry-After` up to the schedule's longest wait, then
+//!    the delivery is marked failed and the order moves on. Every attempt is logged with its
+//!    status and duration. A delivery is leased to one worker at a time (a worker whose lease
+//!    lapsed records nothing), and an endpoint has at most two deliveries in flight, so one
+//!    slow endpoint cannot hold every worker.
 //!
 //! The headers are `webhook-id` (the event's id, the same on every retry), `webhook-timestamp`
 //! (Unix seconds) and `webhook-signature` (`v1,<base64 HMAC-SHA256>` of

@@ -77,13 +77,22 @@ pub struct EndpointChange {
     pub enabled: Option<bool>,
 }
 
-/// An endpoint with its secret in clear, returned once: when added and when rotated.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// An endpoint with its secret in clear, returned once: when added and when rotated. Its
+/// `Debug` leaves the secret out.
+#[derive(Clone, PartialEq, Eq)]
 pub struct CreatedEndpoint {
     /// The endpoint.
     pub endpoint: WebhookEndpoint,
     /// Its signing secret (`whsec_…`).
     pub secret: String,
+}
+
+impl std::fmt::Debug for CreatedEndpoint {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CreatedEndpoint")
+            .field("endpoint", &self.endpoint)
+            .finish_non_exhaustive()
+    }
 }
 
 /// Customers' webhook endpoints (see the module docs). Cheap to clone.
@@ -303,11 +312,12 @@ impl WebhookService {
             .await?)
     }
 
-    /// Sends a delivery again (whatever became of it), as soon as the ones before it in its
-    /// order are through.
+    /// Sends a delivery again (whatever became of it) with a fresh set of attempts, as soon as
+    /// the ones before it in its order are through.
     ///
     /// # Errors
-    /// `Store(NotFound)` when the delivery is not the endpoint's; `Disabled`.
+    /// `Store(NotFound)` when the delivery is not the endpoint's; `Disabled`;
+    /// `Store(Conflict)` while it is being sent.
     pub async fn redeliver(
         &self,
         org: OrgId,

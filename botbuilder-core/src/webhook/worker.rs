@@ -11,7 +11,7 @@ use super::service::enqueue_order;
 use super::{DELIVER_JOB, REQUEST_TIMEOUT, RetrySchedule, WebhookService, WebhookServiceError};
 use crate::clock::Clock;
 use crate::domain::{
-    AttemptOutcome, RenderedEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint,
+    AttemptOutcome, RenderedEvent, WebhookAttempt, WebhookClaim, WebhookDelivery, WebhookEndpoint,
 };
 use crate::fetch::{FetchError, FetchRequest, Fetcher};
 use crate::id::{OrgId, WebhookId};
@@ -23,6 +23,11 @@ use crate::store::{Store, StoreError};
 const LEASE: Duration = Duration::from_secs(60);
 /// How long a due delivery may wait before the sweep enqueues its order again.
 const SWEEP_GRACE: chrono::Duration = chrono::Duration::seconds(60);
+/// The most deliveries of one endpoint in flight at once, so one slow endpoint cannot hold
+/// every worker.
+const MAX_IN_FLIGHT: u32 = 2;
+/// How long an order waits when its endpoint has [`MAX_IN_FLIGHT`] deliveries in flight.
+const BUSY_WAIT: Duration = Duration::from_secs(1);
 /// Events rendered per relay pass.
 const RELAY_BATCH: u32 = 100;
 /// The most of an endpoint's answer that is read.
@@ -45,6 +50,8 @@ pub struct WebhookWorker {
     fetcher: Arc<dyn Fetcher>,
     clock: Arc<dyn Clock>,
     config: WebhookWorkerConfig,
+    /// Woken when the relay enqueues deliveries.
+    enqueued: tokio::sync::Notify,
 }
 
 impl std::fmt::Debug for WebhookWorker {
@@ -87,6 +94,7 @@ impl WebhookWorker {
             fetcher,
             clock,
             config,
+            enqueued: tokio::sync::Notify::new(),
         }
     }
 
@@ -99,9 +107,18 @@ impl WebhookWorker {
     pub async fn relay_once(&self) -> Result<usize, WebhookServiceError> {
         let events = self.store.unrendered_webhook_events(RELAY_BATCH).await?;
         for event in &events {
-            let Some(payload) = super::render(self.store.as_ref(), event).await? else {
-                self.store.drop_webhook_event(event.seq).await?;
-                continue;
+            let payload = match super::render(self.store.as_ref(), event).await {
+                Ok(Some(payload)) => payload,
+                Ok(None) => {
+                    self.store.drop_webhook_event(event.seq).await?;
+                    continue;
+                }
+                Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
+                // One event that cannot be rendered does not hold up the others.
+                Err(e) => {
+                    tracing::warn!(seq = event.seq, "cannot render a webhook event: {e}");
+                    continue;
+                }
             };
             let rendered = RenderedEvent {
                 id: Uuid::now_v7(),
@@ -119,6 +136,7 @@ impl WebhookWorker {
                     delivery.order_key,
                 )
                 .await?;
+                self.enqueued.notify_waiters();
             }
         }
         Ok(events.len())
@@ -158,12 +176,15 @@ impl WebhookWorker {
         Ok(true)
     }
 
-    /// Works the queue until `shutdown` resolves, pausing `idle` when it is empty. A job in
-    /// progress is never raced against the shutdown (a dropped `reserve` would hide its job
-    /// until the lease ran out).
+    /// Works the queue until `shutdown` resolves; between jobs it waits for the relay to
+    /// enqueue deliveries, or `idle`. A job in progress is never raced against the shutdown
+    /// (a dropped `reserve` would hide its job until the lease ran out).
     pub async fn run(self: Arc<Self>, idle: Duration, shutdown: impl Future<Output = ()>) {
         tokio::pin!(shutdown);
         loop {
+            let woken = self.enqueued.notified();
+            tokio::pin!(woken);
+            woken.as_mut().enable();
             let pause = match self.work_once().await {
                 Ok(true) => continue,
                 Ok(false) => idle,
@@ -174,6 +195,7 @@ impl WebhookWorker {
             };
             tokio::select! {
                 () = &mut shutdown => return,
+                () = woken => {}
                 () = tokio::time::sleep(pause) => {}
             }
         }
@@ -231,19 +253,30 @@ impl WebhookWorker {
                 Err(e) => return retry_soon(&e),
             };
             let now = self.clock.now();
-            let delivery = match self
+            let (delivery, lease) = match self
                 .store
-                .claim_webhook_delivery(org, endpoint_id, order, now, LEASE)
+                .claim_webhook_delivery(org, endpoint_id, order, now, LEASE, MAX_IN_FLIGHT)
                 .await
             {
-                Ok(Some(delivery)) => delivery,
+                Ok(WebhookClaim::Claimed { delivery, lease }) => (*delivery, lease),
                 // Nothing due, or another worker is sending the head and carries on with
                 // the order; a head waiting for its retry has the job that failed it.
-                Ok(None) => return Outcome::Done,
+                Ok(WebhookClaim::NothingDue) => return Outcome::Done,
+                Ok(WebhookClaim::EndpointBusy) => {
+                    return Outcome::Retry {
+                        after: BUSY_WAIT,
+                        reason: "the endpoint has its most deliveries in flight".to_owned(),
+                    };
+                }
                 Err(e) => return retry_soon(&e),
             };
-            match self.deliver(&endpoint, &delivery).await {
+            match self.deliver(&endpoint, &delivery, lease).await {
                 Ok(None) => {}
+                Err(WebhookServiceError::Store(StoreError::Conflict(_))) => {
+                    // The lease ran out, or the endpoint was disabled meanwhile: whoever holds
+                    // the delivery now records it.
+                    return Outcome::Done;
+                }
                 Ok(Some(at)) => {
                     let after = (at - self.clock.now()).to_std().unwrap_or_default();
                     return Outcome::Retry {
@@ -266,6 +299,7 @@ impl WebhookWorker {
         &self,
         endpoint: &WebhookEndpoint,
         delivery: &WebhookDelivery,
+        lease: Uuid,
     ) -> Result<Option<DateTime<Utc>>, WebhookServiceError> {
         let at = self.clock.now();
         let started = Instant::now();
@@ -286,9 +320,13 @@ impl WebhookWorker {
             Verdict::Failed { retry_after, .. } => {
                 match self.config.schedule.wait_after(failures) {
                     Some(wait) => {
-                        let wait = retry_after.map_or(wait, |asked| asked.max(wait));
-                        let next =
-                            at + chrono::Duration::from_std(wait).unwrap_or(chrono::Duration::MAX);
+                        // The endpoint may ask for a longer wait, up to the schedule's longest.
+                        let longest = self.config.schedule.longest.max(wait);
+                        let wait = retry_after.map_or(wait, |asked| asked.clamp(wait, longest));
+                        let next = chrono::Duration::from_std(wait)
+                            .ok()
+                            .and_then(|wait| at.checked_add_signed(wait))
+                            .unwrap_or(at);
                         (AttemptOutcome::RetryAt(next), Some(next))
                     }
                     None => (AttemptOutcome::GaveUp, None),
@@ -296,7 +334,7 @@ impl WebhookWorker {
             }
         };
         self.store
-            .record_webhook_attempt(delivery.org_id, delivery.id, attempt, outcome)
+            .record_webhook_attempt(delivery.org_id, delivery.id, lease, attempt, outcome)
             .await?;
         if matches!(verdict, Verdict::Gone) {
             let reason = "the endpoint answered 410 Gone, so it was disabled";
@@ -359,6 +397,7 @@ impl WebhookWorker {
             timeout: REQUEST_TIMEOUT,
             max_body_bytes: Some(MAX_ANSWER_BYTES),
             follow_redirects: false,
+            truncate_body: true,
         };
         match self.fetcher.fetch(request).await {
             Ok(answer) if (200..300).contains(&answer.status) => {

@@ -276,6 +276,7 @@ async fn fetch_document(state: &AppState, url: &str, title: Option<String>) -> A
     let request = FetchRequest {
         max_body_bytes: Some(MAX_DOCUMENT_BYTES),
         follow_redirects: true,
+        truncate_body: false,
         ..FetchRequest::get(url, URL_FETCH_TIMEOUT)
     };
     let response = state.fetcher.fetch(request).await.map_err(|e| match e {

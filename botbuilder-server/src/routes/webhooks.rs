@@ -6,7 +6,7 @@ use axum::Json;
 use axum::extract::{Query, State};
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
-use botbuilder_core::domain::{WebhookAttempt, WebhookDelivery, WebhookEndpoint};
+use botbuilder_core::domain::{Permission, WebhookAttempt, WebhookDelivery, WebhookEndpoint};
 use botbuilder_core::id::{WebhookDeliveryId, WebhookId};
 use botbuilder_core::webhook::{
     CreatedEndpoint, EndpointChange, EndpointRequest, WebhookServiceError,
@@ -120,8 +120,8 @@ impl From<&WebhookEndpoint> for WebhookView {
     }
 }
 
-/// An endpoint with its signing secret, shown this once.
-#[derive(Debug, Serialize, ToSchema)]
+/// An endpoint with its signing secret, shown this once. Its `Debug` leaves the secret out.
+#[derive(Serialize, ToSchema)]
 pub struct WebhookWithSecret {
     /// The endpoint.
     #[serde(flatten)]
@@ -129,6 +129,26 @@ pub struct WebhookWithSecret {
     /// The signing secret (`whsec_…`): verify `webhook-signature` with it (Standard
     /// Webhooks). It is not shown again.
     pub secret: String,
+}
+
+impl std::fmt::Debug for WebhookWithSecret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("WebhookWithSecret")
+            .field("webhook", &self.webhook)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Webhooks send the organization's conversations and documents to another system: besides
+/// `webhooks:*`, subscribing and reading what was sent takes `conversations:read`.
+fn require_conversations_read<P>(access: &OrgAccess<P>) -> ApiResult<()> {
+    if access.permissions.contains(Permission::ConversationsRead) {
+        Ok(())
+    } else {
+        Err(ApiError::Forbidden(
+            "webhooks carry conversations: this also takes `conversations:read`".to_owned(),
+        ))
+    }
 }
 
 impl From<&CreatedEndpoint> for WebhookWithSecret {
@@ -237,7 +257,9 @@ pub async fn list_webhooks(
 }
 
 /// Adds an endpoint; the answer carries its signing secret, shown this once. A URL the
-/// outbound guard refuses (a private, loopback or link-local address) is a 400 naming `url`.
+/// outbound guard refuses outright (another scheme, a private, loopback or link-local
+/// address) is a 400 naming `url`; a name that resolves to such an address fails at
+/// delivery, where it is checked on every attempt. Takes `conversations:read` as well.
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/webhooks", tag = "webhooks", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id")),
     request_body = CreateWebhook,
@@ -248,6 +270,7 @@ pub async fn create_webhook(
     access: OrgAccess<perm::WebhooksManage>,
     ValidJson(req): ValidJson<CreateWebhook>,
 ) -> ApiResult<impl IntoResponse> {
+    require_conversations_read(&access)?;
     let created = state
         .webhooks
         .create(
@@ -293,6 +316,7 @@ pub async fn update_webhook(
     Path(path): Path<WebhookPath>,
     ValidJson(req): ValidJson<UpdateWebhook>,
 ) -> ApiResult<impl IntoResponse> {
+    require_conversations_read(&access)?;
     let endpoint = state
         .webhooks
         .update(
@@ -357,6 +381,7 @@ pub async fn list_webhook_deliveries(
     Path(path): Path<WebhookPath>,
     Query(q): Query<PageQuery>,
 ) -> ApiResult<Json<PageView<DeliveryView>>> {
+    require_conversations_read(&access)?;
     let page = state
         .webhooks
         .deliveries(access.org, path.webhook, q.page())
@@ -375,6 +400,7 @@ pub async fn redeliver_webhook(
     access: OrgAccess<perm::WebhooksManage>,
     Path(path): Path<DeliveryPath>,
 ) -> ApiResult<impl IntoResponse> {
+    require_conversations_read(&access)?;
     let delivery = state
         .webhooks
         .redeliver(access.org, path.webhook, path.delivery)

@@ -25,6 +25,7 @@ mod permissions;
 mod platform;
 mod provider_credentials;
 mod rate_limits;
+mod receiver;
 mod responsiveness;
 mod tools;
 mod transfer;

@@ -284,13 +284,18 @@ async fn target(app: &TestApp, w: &World, method: &str, path: &str) -> (String, 
     }
     if path.contains("{webhook}") {
         let bot = app.create_bot(&w.owner, org, "hooked").await;
-        let (webhook, delivery) = crate::common::webhook_with_delivery(
-            app,
-            &w.owner,
-            &bot,
-            "https://hooks.example.invalid/in",
-        )
-        .await;
+        // `localhost` passes the check on creation and is refused at once when delivering,
+        // so the delivery is settled (failed, not in flight) and can be redelivered.
+        let (webhook, delivery) =
+            crate::common::webhook_with_delivery(app, &w.owner, &bot, "http://localhost:9/in")
+                .await;
+        let log = format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries");
+        for _ in 0..400 {
+            if app.get(&log, token).await.json["items"][0]["state"] == "failed" {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(25)).await;
+        }
         concrete = concrete
             .replace("{webhook}", &webhook)
             .replace("{delivery}", &delivery);

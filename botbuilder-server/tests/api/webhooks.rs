@@ -4,134 +4,15 @@
 //! are judged by the outbound guard; secrets are shown once and rotate with two signatures.
 
 use std::net::SocketAddr;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use axum::extract::State;
-use axum::http::{HeaderMap, StatusCode as AxumStatus};
-use axum::response::{IntoResponse, Response};
 use botbuilder_channels::standard_webhooks::{WebhookSecret, verify};
 use botbuilder_core::webhook::RetrySchedule;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
 use crate::common::{Account, TestApp, email};
-
-/// How the receiver answers.
-#[derive(Debug, Clone, PartialEq)]
-enum Mode {
-    Up,
-    Down,
-    Gone,
-    Redirect(String),
-}
-
-/// One request the receiver got.
-#[derive(Debug, Clone)]
-struct Seen {
-    id: String,
-    timestamp: i64,
-    signature: String,
-    body: Vec<u8>,
-    answered: u16,
-}
-
-impl Seen {
-    fn json(&self) -> Value {
-        serde_json::from_slice(&self.body).expect("a JSON body")
-    }
-}
-
-#[derive(Debug)]
-struct ReceiverState {
-    mode: Mutex<Mode>,
-    seen: Mutex<Vec<Seen>>,
-    elsewhere: Mutex<usize>,
-}
-
-/// A customer's webhook receiver.
-struct Receiver {
-    addr: SocketAddr,
-    state: Arc<ReceiverState>,
-}
-
-impl Receiver {
-    async fn start(mode: Mode) -> Self {
-        let state = Arc::new(ReceiverState {
-            mode: Mutex::new(mode),
-            seen: Mutex::new(Vec::new()),
-            elsewhere: Mutex::new(0),
-        });
-        let app = axum::Router::new()
-            .route("/hook", axum::routing::post(receive))
-            .route("/elsewhere", axum::routing::any(elsewhere))
-            .with_state(state.clone());
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let addr = listener.local_addr().unwrap();
-        tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-        Self { addr, state }
-    }
-
-    fn url(&self) -> String {
-        format!("http://{}/hook", self.addr)
-    }
-
-    fn set(&self, mode: Mode) {
-        *self.state.mode.lock().unwrap() = mode;
-    }
-
-    fn seen(&self) -> Vec<Seen> {
-        self.state.seen.lock().unwrap().clone()
-    }
-
-    /// The accepted messages, each once, in the order they were accepted.
-    fn accepted(&self) -> Vec<Seen> {
-        let mut accepted: Vec<Seen> = Vec::new();
-        for seen in self.seen() {
-            if seen.answered == 200 && !accepted.iter().any(|a| a.id == seen.id) {
-                accepted.push(seen);
-            }
-        }
-        accepted
-    }
-}
-
-async fn receive(
-    State(state): State<Arc<ReceiverState>>,
-    headers: HeaderMap,
-    body: axum::body::Bytes,
-) -> Response {
-    let header = |name: &str| {
-        headers
-            .get(name)
-            .and_then(|v| v.to_str().ok())
-            .unwrap_or_default()
-            .to_owned()
-    };
-    let mode = state.mode.lock().unwrap().clone();
-    let answered = match &mode {
-        Mode::Up => 200,
-        Mode::Down => 503,
-        Mode::Gone => 410,
-        Mode::Redirect(_) => 302,
-    };
-    state.seen.lock().unwrap().push(Seen {
-        id: header("webhook-id"),
-        timestamp: header("webhook-timestamp").parse().unwrap_or_default(),
-        signature: header("webhook-signature"),
-        body: body.to_vec(),
-        answered,
-    });
-    match mode {
-        Mode::Redirect(to) => (AxumStatus::FOUND, [("location", to)]).into_response(),
-        _ => AxumStatus::from_u16(answered).unwrap().into_response(),
-    }
-}
-
-async fn elsewhere(State(state): State<Arc<ReceiverState>>) -> AxumStatus {
-    *state.elsewhere.lock().unwrap() += 1;
-    AxumStatus::OK
-}
+use crate::receiver::{Mode, Receiver, Seen};
 
 /// A server that retries webhooks within a second, and may reach `receivers`.
 async fn app_reaching(receivers: &[&Receiver]) -> TestApp {
@@ -329,12 +210,7 @@ async fn a_receiver_that_is_down_gets_every_event_later_signed_and_in_order() {
         .iter()
         .map(|s| s.json()["type"].as_str().unwrap().to_owned())
         .collect();
-    // The bot's reply and the handoff are one turn; which the store wrote first is its own.
-    let mut turn: Vec<&str> = kinds[2..4].iter().map(String::as_str).collect();
-    turn.sort_unstable();
-    assert_eq!(turn, ["conversation.handoff", "message.sent"], "{kinds:?}");
-    assert_eq!(kinds[..2], expected[..2], "{kinds:?}");
-    assert_eq!(kinds[4..], expected[4..], "{kinds:?}");
+    assert_eq!(kinds, expected, "in the order they happened");
     assert_eq!(
         accepted[0].id, tried[0].id,
         "a retry carries the same webhook-id"
@@ -623,5 +499,74 @@ async fn endpoints_are_checked_and_their_secrets_shown_once_and_rotated() {
     assert_eq!(
         app.get(&endpoint, &owner.token).await.status,
         StatusCode::NOT_FOUND
+    );
+}
+
+/// An endpoint asking for a retry far in the future (`Retry-After: 99999999999`) gets it at
+/// the schedule's longest wait, and the event arrives then.
+#[tokio::test]
+async fn a_huge_retry_after_is_cut_to_the_longest_wait() {
+    let receiver = Receiver::start(Mode::Throttled(99_999_999_999)).await;
+    let app = app_reaching(&[&receiver]).await;
+    let owner = app.register(&email("hooks-throttled")).await;
+    let org = owner.org_id.clone();
+    let (webhook, secret) = add_webhook(
+        &app,
+        &owner,
+        json!({ "url": receiver.url(), "events": ["conversation.started"] }),
+    )
+    .await;
+    let bot = app.create_bot(&owner, &org, "B").await;
+    app.post(
+        &format!("/api/v1/orgs/{org}/bots/{bot}/conversations"),
+        &owner.token,
+        json!({ "user": "u" }),
+    )
+    .await;
+    until("a throttled attempt", || !receiver.seen().is_empty()).await;
+    receiver.set(Mode::Up);
+    until("the delivery after the longest wait", || {
+        !receiver.accepted().is_empty()
+    })
+    .await;
+    assert_signed(&receiver.accepted()[0], &secret);
+    let log = app
+        .get(
+            &format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries"),
+            &owner.token,
+        )
+        .await;
+    assert_eq!(log.json["items"][0]["state"], "succeeded", "{}", log.text);
+}
+
+/// Webhooks carry conversations: `webhooks:*` without `conversations:read` is not enough.
+#[tokio::test]
+async fn webhooks_also_take_conversations_read() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("hooks-perm")).await;
+    let org = owner.org_id.clone();
+    let role = app
+        .post(
+            &format!("/api/v1/orgs/{org}/roles"),
+            &owner.token,
+            json!({ "name": "integrator", "permissions": ["webhooks:read", "webhooks:manage"] }),
+        )
+        .await;
+    assert_eq!(role.status, StatusCode::CREATED, "{}", role.text);
+    let integrator = app
+        .add_member(&owner, &org, &email("integrator"), "integrator")
+        .await;
+    let refused = app
+        .post(
+            &format!("/api/v1/orgs/{org}/webhooks"),
+            &integrator.token,
+            json!({ "url": "https://hooks.example.invalid/in" }),
+        )
+        .await;
+    assert_eq!(refused.status, StatusCode::FORBIDDEN, "{}", refused.text);
+    assert!(
+        refused.text.contains("conversations:read"),
+        "{}",
+        refused.text
     );
 }

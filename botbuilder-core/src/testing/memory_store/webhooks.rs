@@ -10,11 +10,14 @@ use uuid::Uuid;
 use super::{Data, InMemoryStore, page_of};
 use crate::domain::{
     AttemptOutcome, KEPT_ATTEMPTS, NewWebhookEndpoint, Page, PageRequest, RenderedEvent,
-    SessionStatus, WebhookAttempt, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
-    WebhookEndpointPatch, WebhookEvent, WebhookEventType,
+    SessionStatus, WebhookAttempt, WebhookClaim, WebhookDelivery, WebhookDeliveryState,
+    WebhookEndpoint, WebhookEndpointPatch, WebhookEvent, WebhookEventType,
 };
 use crate::id::{OrgId, SessionId, WebhookDeliveryId, WebhookId};
 use crate::store::{StoreError, StoreResult, WebhookRepo};
+
+/// A delivery's lease: until when, and the holder's token.
+type Lease = (DateTime<Utc>, Uuid);
 
 /// The webhook part of the in-memory data.
 #[derive(Debug, Default)]
@@ -23,8 +26,7 @@ pub(super) struct Webhooks {
     events: std::collections::BTreeMap<i64, (WebhookEvent, Option<RenderedEvent>)>,
     last_seq: i64,
     /// Deliveries with their lease.
-    deliveries:
-        std::collections::BTreeMap<WebhookDeliveryId, (WebhookDelivery, Option<DateTime<Utc>>)>,
+    deliveries: std::collections::BTreeMap<WebhookDeliveryId, (WebhookDelivery, Option<Lease>)>,
 }
 
 impl Data {
@@ -107,7 +109,7 @@ impl Data {
         &mut self,
         org: OrgId,
         id: WebhookDeliveryId,
-    ) -> StoreResult<&mut (WebhookDelivery, Option<DateTime<Utc>>)> {
+    ) -> StoreResult<&mut (WebhookDelivery, Option<Lease>)> {
         self.webhooks
             .deliveries
             .get_mut(&id)
@@ -262,7 +264,7 @@ impl WebhookRepo for InMemoryStore {
         let mut data = self.data();
         let hooks = &mut data.webhooks;
         let Some((event, slot)) = hooks.events.get_mut(&seq) else {
-            return Err(StoreError::NotFound);
+            return Ok(Vec::new());
         };
         if slot.is_some() {
             return Ok(Vec::new());
@@ -314,11 +316,19 @@ impl WebhookRepo for InMemoryStore {
         order_key: Uuid,
         now: DateTime<Utc>,
         lease: Duration,
-    ) -> StoreResult<Option<WebhookDelivery>> {
+        max_in_flight: u32,
+    ) -> StoreResult<WebhookClaim> {
         let mut data = self.data();
-        let head = data
-            .webhooks
-            .deliveries
+        let deliveries = &mut data.webhooks.deliveries;
+        let in_flight = deliveries
+            .values()
+            .filter(|(d, held)| {
+                d.endpoint_id == endpoint
+                    && d.state == WebhookDeliveryState::Pending
+                    && held.is_some_and(|(until, _)| until > now)
+            })
+            .count();
+        let head = deliveries
             .values_mut()
             .filter(|(d, _)| {
                 d.org_id == org
@@ -327,33 +337,46 @@ impl WebhookRepo for InMemoryStore {
                     && d.state == WebhookDeliveryState::Pending
             })
             .min_by_key(|(d, _)| d.event_seq);
-        let Some((delivery, leased_until)) = head else {
-            return Ok(None);
+        let Some((delivery, held)) = head else {
+            return Ok(WebhookClaim::NothingDue);
         };
         let due = delivery.next_attempt_at.is_some_and(|at| at <= now);
-        let free = leased_until.is_none_or(|until| until <= now);
+        let free = held.is_none_or(|(until, _)| until <= now);
         if !(due && free) {
-            return Ok(None);
+            return Ok(WebhookClaim::NothingDue);
         }
-        *leased_until = Some(now + lease);
-        Ok(Some(delivery.clone()))
+        if in_flight >= max_in_flight as usize {
+            return Ok(WebhookClaim::EndpointBusy);
+        }
+        let token = Uuid::now_v7();
+        *held = Some((now + lease, token));
+        Ok(WebhookClaim::Claimed {
+            delivery: Box::new(delivery.clone()),
+            lease: token,
+        })
     }
 
     async fn record_webhook_attempt(
         &self,
         org: OrgId,
         delivery: WebhookDeliveryId,
+        lease: Uuid,
         attempt: WebhookAttempt,
         outcome: AttemptOutcome,
     ) -> StoreResult<WebhookDelivery> {
         let mut data = self.data();
-        let (stored, leased_until) = data.webhook_delivery(org, delivery)?;
+        let (stored, held) = data.webhook_delivery(org, delivery)?;
+        if stored.state != WebhookDeliveryState::Pending
+            || held.is_none_or(|(_, token)| token != lease)
+        {
+            return Err(StoreError::Conflict(
+                "the delivery's lease is no longer held".to_owned(),
+            ));
+        }
         let at = attempt.at;
-        stored.attempt_log.push(attempt);
-        let excess = stored.attempt_log.len().saturating_sub(KEPT_ATTEMPTS);
-        stored.attempt_log.drain(..excess);
+        append_attempt(stored, attempt);
         stored.attempts += 1;
-        *leased_until = None;
+        *held = None;
         match outcome {
             AttemptOutcome::Succeeded => {
                 stored.state = WebhookDeliveryState::Succeeded;
@@ -381,20 +404,23 @@ impl WebhookRepo for InMemoryStore {
         let now = self.now();
         let mut data = self.data();
         let mut failed = 0;
-        for (delivery, leased_until) in data.webhooks.deliveries.values_mut() {
+        for (delivery, held) in data.webhooks.deliveries.values_mut() {
             if delivery.org_id == org
                 && delivery.endpoint_id == endpoint
                 && delivery.state == WebhookDeliveryState::Pending
             {
                 delivery.state = WebhookDeliveryState::Failed;
                 delivery.next_attempt_at = None;
-                delivery.attempt_log.push(WebhookAttempt {
-                    at: now,
-                    status: None,
-                    duration_ms: 0,
-                    error: Some(reason.to_owned()),
-                });
-                *leased_until = None;
+                append_attempt(
+                    delivery,
+                    WebhookAttempt {
+                        at: now,
+                        status: None,
+                        duration_ms: 0,
+                        error: Some(reason.to_owned()),
+                    },
+                );
+                *held = None;
                 failed += 1;
             }
         }
@@ -438,10 +464,18 @@ impl WebhookRepo for InMemoryStore {
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookDelivery> {
         let mut data = self.data();
-        let (stored, leased_until) = data.webhook_delivery(org, delivery)?;
+        let (stored, held) = data.webhook_delivery(org, delivery)?;
+        if stored.state == WebhookDeliveryState::Pending
+            && held.is_some_and(|(until, _)| until > now)
+        {
+            return Err(StoreError::Conflict(
+                "the delivery is being sent right now".to_owned(),
+            ));
+        }
         stored.state = WebhookDeliveryState::Pending;
         stored.next_attempt_at = Some(now);
-        *leased_until = None;
+        stored.attempts = 0;
+        *held = None;
         Ok(stored.clone())
     }
 
@@ -451,23 +485,28 @@ impl WebhookRepo for InMemoryStore {
         limit: u32,
     ) -> StoreResult<Vec<(OrgId, WebhookId, Uuid)>> {
         let data = self.data();
-        let mut due: Vec<(DateTime<Utc>, (OrgId, WebhookId, Uuid))> = Vec::new();
-        for (d, leased_until) in data.webhooks.deliveries.values() {
-            let Some(at) = d.next_attempt_at else {
-                continue;
-            };
-            if d.state != WebhookDeliveryState::Pending
-                || at >= due_before
-                || leased_until.is_some_and(|until| until >= due_before)
-            {
+        let mut heads: std::collections::BTreeMap<
+            (WebhookId, Uuid),
+            &(WebhookDelivery, Option<Lease>),
+        > = std::collections::BTreeMap::new();
+        for held in data.webhooks.deliveries.values() {
+            let d = &held.0;
+            if d.state != WebhookDeliveryState::Pending {
                 continue;
             }
-            let key = (d.org_id, d.endpoint_id, d.order_key);
-            match due.iter_mut().find(|(_, k)| *k == key) {
-                Some((first, _)) => *first = (*first).min(at),
-                None => due.push((at, key)),
+            let head = heads.entry((d.endpoint_id, d.order_key)).or_insert(held);
+            if d.event_seq < head.0.event_seq {
+                *head = held;
             }
         }
+        let mut due: Vec<(DateTime<Utc>, (OrgId, WebhookId, Uuid))> = heads
+            .values()
+            .filter_map(|(d, held)| {
+                let at = d.next_attempt_at?;
+                let free = held.is_none_or(|(until, _)| until < due_before);
+                (at < due_before && free).then_some((at, (d.org_id, d.endpoint_id, d.order_key)))
+            })
+            .collect();
         due.sort_by_key(|(at, _)| *at);
         Ok(due
             .into_iter()
@@ -475,4 +514,11 @@ impl WebhookRepo for InMemoryStore {
             .map(|(_, key)| key)
             .collect())
     }
+}
+
+/// Appends `attempt` to the delivery's log, keeping the newest [`KEPT_ATTEMPTS`].
+fn append_attempt(delivery: &mut WebhookDelivery, attempt: WebhookAttempt) {
+    delivery.attempt_log.push(attempt);
+    let excess = delivery.attempt_log.len().saturating_sub(KEPT_ATTEMPTS);
+    delivery.attempt_log.drain(..excess);
 }

@@ -10,6 +10,7 @@ mod conversations;
 mod credentials;
 mod knowledge;
 mod usage;
+mod webhook_deliveries;
 mod webhooks;
 
 pub use accounts::*;
@@ -19,6 +20,7 @@ pub use conversations::*;
 pub use credentials::*;
 pub use knowledge::*;
 pub use usage::*;
+pub use webhook_deliveries::*;
 pub use webhooks::*;
 
 use serde_json::json;
@@ -145,6 +147,7 @@ macro_rules! store_conformance_suite {
             webhook_endpoints_belong_to_their_organization,
             changes_record_webhook_events,
             webhook_deliveries_go_in_order,
+            webhook_leases_guard_every_delivery,
             webhook_events_can_be_dropped,
         );
     };
