@@ -15,7 +15,10 @@
 //! | WhatsApp Cloud API | [`whatsapp::WhatsAppInbound`] (`X-Hub-Signature-256`, verify token) | [`whatsapp::WhatsAppApi`] | `whatsapp` (default) |
 //! | Slack | [`slack::SlackInbound`] (v0 signature, 5-minute window) | [`slack::SlackApi`] | `slack` (default) |
 //!
-//! [`standard_webhooks`] signs the webhooks sent to customers (Standard Webhooks 1.0).
+//! [`standard_webhooks`] signs the webhooks sent to customers (Standard Webhooks 1.0):
+//! [`standard_webhooks::StandardWebhooks`] is the
+//! [`WebhookSigner`](botbuilder_core::webhook::WebhookSigner) the server hands to
+//! [`WebhookService`](botbuilder_core::webhook::WebhookService).
 //!
 //! What each platform can show, and how messages degrade where it cannot, is the table in
 //! [`botbuilder_core::channel`].

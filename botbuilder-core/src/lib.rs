@@ -27,6 +27,7 @@
 //! | [`fetch`] | [`fetch::Fetcher`], the one port for outbound HTTP |
 //! | [`secrets`] | [`secrets::SecretCipher`]: secrets sealed at rest, bound to their row |
 //! | [`credentials`] | organizations' provider credentials and named secrets (tool headers): checked, sealed, masked, rotated |
+//! | [`webhook`] | customers' webhook endpoints: events recorded with each change, signed (Standard Webhooks), delivered in order per conversation with retries |
 //! | `testing` | fakes and conformance suites (feature `test-utils`) |
 //!
 //! ## Tenancy
