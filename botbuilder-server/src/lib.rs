@@ -128,9 +128,11 @@ pub async fn serve(
     let stopping = std::sync::Arc::new(tokio::sync::Notify::new());
     let signal = {
         let stopping = stopping.clone();
+        let streams = state.stopping.clone();
         async move {
             shutdown.await;
             stopping.notify_one();
+            streams.notify_waiters();
         }
     };
     let limits = state.http.edge;

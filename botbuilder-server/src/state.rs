@@ -138,6 +138,9 @@ pub struct AppState {
     pub channel_worker: Arc<ChannelWorker>,
     /// The web chat channel: publishes agents' replies to visitors' event streams.
     pub web: botbuilder_channels::web::WebChannel,
+    /// Notified when the server stops taking requests, so endless responses (event streams)
+    /// end and the shutdown need not wait out its grace period.
+    pub stopping: Arc<tokio::sync::Notify>,
     /// Customers' webhook endpoints.
     pub webhooks: WebhookService,
     /// Renders, fans out and delivers customer webhooks.
@@ -496,6 +499,7 @@ impl AppState {
             channels,
             channel_worker,
             web,
+            stopping: Arc::new(tokio::sync::Notify::new()),
             webhooks,
             webhook_worker,
         })

@@ -2,9 +2,12 @@
 //! the model writes); what reaches the visitor outside a request, an agent's reply during a
 //! handoff, is sent through [`WebChannel`] like any channel's reply (formatted by the one
 //! formatter) and published to the visitor event streams of the server
-//! (`GET /api/v1/webchat/{bot}/events`). Each delivery gets a sequence number, the stream's
-//! event id: a stream that reconnects with `Last-Event-ID` first gets what it missed from a
-//! bounded backlog. History stays available over REST.
+//! (`GET /api/v1/webchat/{bot}/events`). The recipient's `conversation` is the visitor
+//! ([`visitor_key`]: bot and visitor id, so a stream filters without a lookup) and its
+//! `thread` the session. Each delivery gets a sequence number; with this process's
+//! [`WebChannel::epoch`] it makes the stream's event id (`{epoch}.{seq}`), so a stream that
+//! reconnects with `Last-Event-ID` first gets what it missed from a bounded backlog, and an
+//! id from before a restart is recognised as such. History stays available over REST.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -18,12 +21,14 @@ use tokio::sync::broadcast;
 /// Deliveries kept for listeners that reconnect, and buffered for slow ones.
 pub const DEFAULT_BUFFER: usize = 1024;
 
+pub use botbuilder_core::channel::web_visitor_key as visitor_key;
+
 /// A part published by the web channel.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct WebDelivery {
     /// Its position among everything this channel published (from 1): the event id.
     pub seq: u64,
-    /// The conversation it is for (`conversation` is the session id).
+    /// Whom it is for ([`visitor_key`], and the session as `thread`).
     pub to: Recipient,
     /// The part of a reply.
     pub part: Part,
@@ -42,6 +47,7 @@ struct Backlog {
 pub struct WebChannel {
     sender: broadcast::Sender<WebDelivery>,
     backlog: Arc<Mutex<Backlog>>,
+    epoch: Arc<str>,
 }
 
 impl Default for WebChannel {
@@ -62,7 +68,14 @@ impl WebChannel {
                 kept: VecDeque::with_capacity(capacity),
                 capacity,
             })),
+            epoch: random_epoch().into(),
         }
+    }
+
+    /// What tells this channel's sequence numbers from another process's (or an earlier
+    /// start's): random, fixed for the channel's life.
+    pub fn epoch(&self) -> &str {
+        &self.epoch
     }
 
     /// Listens to every delivery from now on; filter by [`WebDelivery::to`].
@@ -86,6 +99,18 @@ impl WebChannel {
     pub fn last_seq(&self) -> u64 {
         self.backlog.lock().expect("web backlog poisoned").last_seq
     }
+}
+
+/// 64 random bits in hex, from the standard library's randomly seeded hasher.
+fn random_epoch() -> String {
+    use std::hash::{BuildHasher, Hasher};
+    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
+    hasher.write_u128(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos()),
+    );
+    format!("{:016x}", hasher.finish())
 }
 
 #[async_trait]
@@ -157,5 +182,13 @@ mod tests {
         assert_eq!(missed, [4, 5]);
         let kept: Vec<u64> = channel.since(0).iter().map(|d| d.seq).collect();
         assert_eq!(kept, [3, 4, 5], "only the newest are kept");
+    }
+
+    #[test]
+    fn each_channel_has_its_own_epoch() {
+        let (a, b) = (WebChannel::default(), WebChannel::default());
+        assert_eq!(a.epoch().len(), 16);
+        assert_ne!(a.epoch(), b.epoch());
+        assert_eq!(a.clone().epoch(), a.epoch());
     }
 }

@@ -105,6 +105,13 @@ impl ChannelKind {
     }
 }
 
+/// The recipient `conversation` of a web chat visitor on the web channel: `{bot}/{visitor}`
+/// (the session is the recipient's `thread`), so a visitor's event stream picks out their
+/// deliveries without a lookup.
+pub fn web_visitor_key(bot: crate::id::BotId, visitor: &str) -> String {
+    format!("{bot}/{visitor}")
+}
+
 /// A button or quick reply offered with a message.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct Button {

@@ -84,8 +84,9 @@ pub trait WebhookRepo: Send + Sync + 'static {
 
     /// Leases the next delivery of `endpoint` in the order `order_key` for `lease`: the
     /// pending one of the lowest event `seq` (earlier events go first), if it is due by `now`,
-    /// no one holds its lease, and fewer than `max_in_flight` deliveries of the endpoint are
-    /// leased ([`WebhookClaim`]).
+    /// no delivery of the order is leased (a redelivered earlier one waits for a later one in
+    /// flight), and fewer than `max_in_flight` deliveries of the endpoint are leased
+    /// ([`WebhookClaim`]).
     async fn claim_webhook_delivery(
         &self,
         org: OrgId,

@@ -450,13 +450,18 @@ pub(super) async fn enqueue_order(
     order: uuid::Uuid,
 ) -> Result<(), QueueError> {
     queue
-        .enqueue(NewJob {
-            kind: DELIVER_JOB.to_owned(),
-            payload: json!({ "org": org, "endpoint": endpoint, "order": order }),
-            max_attempts: JOB_ATTEMPTS,
-        })
+        .enqueue(order_job(org, endpoint, order))
         .await
         .map(drop)
+}
+
+/// The job that delivers one order.
+pub(super) fn order_job(org: OrgId, endpoint: WebhookId, order: uuid::Uuid) -> NewJob {
+    NewJob {
+        kind: DELIVER_JOB.to_owned(),
+        payload: json!({ "org": org, "endpoint": endpoint, "order": order }),
+        max_attempts: JOB_ATTEMPTS,
+    }
 }
 
 fn url_problem(url: &str) -> Option<String> {

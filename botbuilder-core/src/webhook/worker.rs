@@ -26,8 +26,13 @@ const SWEEP_GRACE: chrono::Duration = chrono::Duration::seconds(60);
 /// The most deliveries of one endpoint in flight at once, so one slow endpoint cannot hold
 /// every worker.
 const MAX_IN_FLIGHT: u32 = 2;
-/// How long an order waits when its endpoint has [`MAX_IN_FLIGHT`] deliveries in flight.
+/// How long an order first waits when its endpoint has [`MAX_IN_FLIGHT`] deliveries in
+/// flight; the wait doubles with each busy answer, up to [`LONGEST_BUSY_WAIT`].
 const BUSY_WAIT: Duration = Duration::from_secs(1);
+/// The longest wait for a busy endpoint.
+const LONGEST_BUSY_WAIT: Duration = Duration::from_secs(60);
+/// How long the sweep leaves an order it enqueued before enqueuing it again.
+const SWEEP_REPEAT_SECS: i64 = 600;
 /// Events rendered per relay pass.
 const RELAY_BATCH: u32 = 100;
 /// The most of an endpoint's answer that is read.
@@ -114,9 +119,14 @@ impl WebhookWorker {
                     continue;
                 }
                 Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
-                // One event that cannot be rendered does not hold up the others.
+                // What it is about does not read back (damaged): it never will, and it must
+                // not hold up the others.
                 Err(e) => {
-                    tracing::warn!(seq = event.seq, "cannot render a webhook event: {e}");
+                    tracing::error!(
+                        seq = event.seq,
+                        "dropping a webhook event that cannot be rendered: {e}"
+                    );
+                    self.store.drop_webhook_event(event.seq).await?;
                     continue;
                 }
             };
@@ -142,20 +152,28 @@ impl WebhookWorker {
         Ok(events.len())
     }
 
-    /// Enqueues the orders whose due delivery has waited over a minute without a worker
-    /// (its job was lost); returns how many.
+    /// Enqueues the orders whose next delivery has waited over a minute without a worker
+    /// (its job was lost, or its endpoint is busy), each at most once per ten minutes so a
+    /// long-busy endpoint does not pile up jobs; returns how many were enqueued.
     ///
     /// # Errors
     /// The store's or the queue's.
     pub async fn sweep(&self) -> Result<usize, WebhookServiceError> {
+        let now = self.clock.now();
         let due = self
             .store
-            .due_webhook_orders(self.clock.now() - SWEEP_GRACE, 100)
+            .due_webhook_orders(now - SWEEP_GRACE, 100)
             .await?;
+        let window = now.timestamp() / SWEEP_REPEAT_SECS;
+        let mut enqueued = 0;
         for (org, endpoint, order) in &due {
-            enqueue_order(self.queue.as_ref(), *org, *endpoint, *order).await?;
+            let key = format!("webhook-sweep:{endpoint}:{order}:{window}");
+            let job = super::service::order_job(*org, *endpoint, *order);
+            if self.queue.enqueue_once(job, &key).await?.is_some() {
+                enqueued += 1;
+            }
         }
-        Ok(due.len())
+        Ok(enqueued)
     }
 
     /// Takes one delivery job off the queue and runs it; `false` when there was none.
@@ -263,8 +281,9 @@ impl WebhookWorker {
                 // the order; a head waiting for its retry has the job that failed it.
                 Ok(WebhookClaim::NothingDue) => return Outcome::Done,
                 Ok(WebhookClaim::EndpointBusy) => {
+                    let doubled = BUSY_WAIT.saturating_mul(1 << job.attempt.min(6));
                     return Outcome::Retry {
-                        after: BUSY_WAIT,
+                        after: doubled.min(LONGEST_BUSY_WAIT),
                         reason: "the endpoint has its most deliveries in flight".to_owned(),
                     };
                 }

@@ -71,7 +71,13 @@ pub fn layer(state: &AppState) -> CorsLayer {
             Method::PATCH,
             Method::DELETE,
         ])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, header::ACCEPT])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            header::ACCEPT,
+            // The visitor event stream resumes from it.
+            header::HeaderName::from_static("last-event-id"),
+        ])
         .allow_credentials(true)
         .max_age(Duration::from_secs(600))
         .vary([header::ORIGIN])

@@ -91,6 +91,8 @@ pub struct Visitor {
     pub bot: BotId,
     /// The visitor's id on the web channel.
     pub external_user: String,
+    /// When the session token expires (Unix seconds).
+    pub expires_at: i64,
 }
 
 fn keys(state: &AppState) -> (EncodingKey, DecodingKey) {
@@ -126,6 +128,7 @@ impl FromRequestParts<AppState> for Visitor {
             org: claims.org.into(),
             bot: path.bot,
             external_user: claims.sub,
+            expires_at: claims.exp,
         })
     }
 }

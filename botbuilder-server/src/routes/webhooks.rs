@@ -139,6 +139,12 @@ impl std::fmt::Debug for WebhookWithSecret {
     }
 }
 
+/// The scheme, host and port of a URL: what the audit log records of an endpoint, since
+/// receivers often carry a credential in the path or query.
+fn origin(url: &str) -> String {
+    url::Url::parse(url).map_or_else(|_| String::new(), |u| u.origin().ascii_serialization())
+}
+
 /// Webhooks send the organization's conversations and documents to another system: besides
 /// `webhooks:*`, subscribing and reading what was sent takes `conversations:read`.
 fn require_conversations_read<P>(access: &OrgAccess<P>) -> ApiResult<()> {
@@ -195,7 +201,7 @@ pub struct DeliveryView {
     pub event_type: String,
     /// `pending`, `succeeded` or `failed`.
     pub state: String,
-    /// Attempts made.
+    /// Attempts made since it was created or last redelivered (the log keeps earlier ones).
     pub attempts: u32,
     /// When the next attempt is due (pending only).
     pub next_attempt_at: Option<DateTime<Utc>>,
@@ -284,7 +290,7 @@ pub async fn create_webhook(
         .await?;
     let audit = AuditRecord::new("webhook.create")
         .target("webhook", created.endpoint.id)
-        .details(json!({ "url": created.endpoint.url, "events": WebhookView::from(&created.endpoint).events }));
+        .details(json!({ "origin": origin(&created.endpoint.url), "events": WebhookView::from(&created.endpoint).events }));
     Ok((
         StatusCode::CREATED,
         audit,
@@ -332,7 +338,7 @@ pub async fn update_webhook(
         .await?;
     let audit = AuditRecord::new("webhook.update")
         .target("webhook", endpoint.id)
-        .details(json!({ "url": endpoint.url, "enabled": endpoint.enabled }));
+        .details(json!({ "origin": origin(&endpoint.url), "enabled": endpoint.enabled }));
     Ok((audit, Json(WebhookView::from(&endpoint))))
 }
 

@@ -439,6 +439,9 @@ impl WebhookRepo for SqliteStore {
                            AND organization_id = ?1
                          ORDER BY event_seq LIMIT 1)
                AND next_attempt_at <= ?4 AND (leased_until IS NULL OR leased_until <= ?4)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries
+                               WHERE endpoint_id = ?2 AND order_key = ?3 AND state = 'pending'
+                                 AND leased_until > ?4)
                AND (SELECT COUNT(*) FROM webhook_deliveries
                     WHERE endpoint_id = ?2 AND state = 'pending' AND leased_until > ?4) < ?7
              RETURNING id",
@@ -462,6 +465,9 @@ impl WebhookRepo for SqliteStore {
         // Not claimed: busy if the head was there for the taking but for the endpoint's limit.
         let head_free: Option<(bool,)> = sqlx::query_as(
             "SELECT next_attempt_at <= ?4 AND (leased_until IS NULL OR leased_until <= ?4)
+                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                                    WHERE o.endpoint_id = ?2 AND o.order_key = ?3
+                                      AND o.state = 'pending' AND o.leased_until > ?4)
              FROM webhook_deliveries
              WHERE endpoint_id = ?2 AND order_key = ?3 AND state = 'pending' AND organization_id = ?1
              ORDER BY event_seq LIMIT 1",
@@ -601,7 +607,7 @@ impl WebhookRepo for SqliteStore {
             "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?3, attempts = 0,
                  leased_until = NULL, lease_id = NULL
              WHERE id = ?1 AND organization_id = ?2
-               AND NOT (state = 'pending' AND leased_until > ?3)",
+               AND (state <> 'pending' OR leased_until IS NULL OR leased_until <= ?3)",
         )
         .bind(delivery.as_uuid())
         .bind(org.as_uuid())

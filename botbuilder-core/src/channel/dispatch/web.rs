@@ -28,7 +28,11 @@ impl ChannelWorker {
         if session.channel != ChannelKind::Web.as_str() {
             return;
         }
-        let to = Recipient::new(session.id.to_string());
+        // The visitor (`{bot}/{visitor}`), and the session as the thread.
+        let to = Recipient {
+            conversation: crate::channel::web_visitor_key(session.bot_id, &session.external_user),
+            thread: Some(session.id.to_string()),
+        };
         let outbound = OutboundMessage::from_stored(&message.text, &message.payload);
         for part in format(&outbound, &web.capabilities()) {
             if let Err(e) = web.send(&to, &part).await {

@@ -328,6 +328,12 @@ impl WebhookRepo for InMemoryStore {
                     && held.is_some_and(|(until, _)| until > now)
             })
             .count();
+        let order_in_flight = deliveries.values().any(|(d, held)| {
+            d.endpoint_id == endpoint
+                && d.order_key == order_key
+                && d.state == WebhookDeliveryState::Pending
+                && held.is_some_and(|(until, _)| until > now)
+        });
         let head = deliveries
             .values_mut()
             .filter(|(d, _)| {
@@ -342,7 +348,7 @@ impl WebhookRepo for InMemoryStore {
         };
         let due = delivery.next_attempt_at.is_some_and(|at| at <= now);
         let free = held.is_none_or(|(until, _)| until <= now);
-        if !(due && free) {
+        if !(due && free) || order_in_flight {
             return Ok(WebhookClaim::NothingDue);
         }
         if in_flight >= max_in_flight as usize {

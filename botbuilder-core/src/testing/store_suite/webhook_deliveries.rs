@@ -261,6 +261,11 @@ pub async fn webhook_leases_guard_every_delivery(store: &dyn Store) {
     let claim =
         |key, at, max| store.claim_webhook_delivery(org.id, endpoint.id, key, at, LEASE, max);
     let (first, first_lease) = claimed(claim(sessions[0], now, 2).await.unwrap());
+    assert_eq!(
+        claim(sessions[0], now, 8).await.unwrap(),
+        WebhookClaim::NothingDue,
+        "one delivery of an order in flight at a time"
+    );
     let (second, _) = claimed(claim(sessions[1], now, 2).await.unwrap());
     assert_eq!(
         claim(sessions[2], now, 2).await.unwrap(),
@@ -296,6 +301,18 @@ pub async fn webhook_leases_guard_every_delivery(store: &dyn Store) {
         !due.contains(&(org.id, endpoint.id, sessions[0])),
         "a head waiting for its retry is not swept, whatever waits behind it: {due:?}"
     );
+    let now_again = store
+        .redeliver_webhook(org.id, first.id, now)
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            now_again.state,
+            now_again.next_attempt_at.map(|t| t.timestamp_micros())
+        ),
+        (WebhookDeliveryState::Pending, Some(now.timestamp_micros())),
+        "a delivery waiting for its retry is redelivered now"
+    );
 
     // The log keeps the newest attempts.
     let mut at = retry_at;
@@ -320,7 +337,11 @@ pub async fn webhook_leases_guard_every_delivery(store: &dyn Store) {
         Some(500 + (KEPT_ATTEMPTS + 2) as u16),
         "the newest are kept, in order"
     );
-    assert_eq!(kept.attempts as usize, KEPT_ATTEMPTS + 4);
+    assert_eq!(
+        kept.attempts as usize,
+        KEPT_ATTEMPTS + 3,
+        "counted since the redelivery"
+    );
 
     // Disabling fails what is pending and takes the leases: a late worker records nothing.
     let (held, held_lease) = claimed(claim(sessions[0], at, 8).await.unwrap());
