@@ -144,6 +144,11 @@ pub trait WebhookRepo: Send + Sync + 'static {
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookDelivery>;
 
+    /// Deletes the deliveries created before `before` that ended (succeeded or failed), and
+    /// the events created before `before` that were fanned out and have no delivery left;
+    /// returns how many deliveries. Pending deliveries are kept whatever their age.
+    async fn prune_webhook_history(&self, before: DateTime<Utc>) -> StoreResult<u64>;
+
     /// The orders whose next delivery (the pending one of the lowest event `seq`) was due
     /// before `due_before` and is not leased then, as `(organization, endpoint, order key)`,
     /// longest waiting first, at most `limit`: what a sweep hands to the workers again after

@@ -44,6 +44,8 @@ pub use worker::{WebhookWorker, WebhookWorkerConfig};
 pub const DELIVER_JOB: &str = "webhook_deliver";
 /// How long the previous secret keeps signing after a rotation.
 pub const SECRET_GRACE: Duration = Duration::from_secs(24 * 3600);
+/// How long ended deliveries (and their events) are kept in the log.
+pub const RETENTION: Duration = Duration::from_secs(30 * 24 * 3600);
 /// How long an endpoint has to answer one attempt.
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(15);
 

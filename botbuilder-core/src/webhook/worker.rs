@@ -33,6 +33,8 @@ const BUSY_WAIT: Duration = Duration::from_secs(1);
 const LONGEST_BUSY_WAIT: Duration = Duration::from_secs(60);
 /// How long the sweep leaves an order it enqueued before enqueuing it again.
 const SWEEP_REPEAT_SECS: i64 = 600;
+/// How often the history past [`super::RETENTION`] is pruned.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Events rendered per relay pass.
 const RELAY_BATCH: u32 = 100;
 /// The most of an endpoint's answer that is read.
@@ -219,8 +221,8 @@ impl WebhookWorker {
         }
     }
 
-    /// Relays new events every `every` and sweeps lost orders every `sweep_every`, until
-    /// `shutdown` resolves.
+    /// Relays new events every `every`, sweeps lost orders every `sweep_every` and prunes the
+    /// history older than [`super::RETENTION`] every hour, until `shutdown` resolves.
     pub async fn run_relay(
         self: Arc<Self>,
         every: Duration,
@@ -229,12 +231,27 @@ impl WebhookWorker {
     ) {
         tokio::pin!(shutdown);
         let mut swept_at: Option<tokio::time::Instant> = None;
+        let mut pruned_at: Option<tokio::time::Instant> = None;
         loop {
             if swept_at.is_none_or(|at| at.elapsed() >= sweep_every) {
                 if let Err(e) = self.sweep().await {
                     tracing::warn!("webhook sweep: {e}");
                 }
                 swept_at = Some(tokio::time::Instant::now());
+            }
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                let retention =
+                    chrono::Duration::from_std(super::RETENTION).unwrap_or(chrono::Duration::MAX);
+                match self
+                    .store
+                    .prune_webhook_history(self.clock.now() - retention)
+                    .await
+                {
+                    Ok(0) => {}
+                    Ok(n) => tracing::info!("pruned {n} webhook deliveries past the retention"),
+                    Err(e) => tracing::warn!("webhook pruning: {e}"),
+                }
+                pruned_at = Some(tokio::time::Instant::now());
             }
             let pause = match self.relay_once().await {
                 Ok(n) if n as u32 >= RELAY_BATCH => Duration::ZERO,

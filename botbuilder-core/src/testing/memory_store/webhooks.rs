@@ -485,6 +485,25 @@ impl WebhookRepo for InMemoryStore {
         Ok(stored.clone())
     }
 
+    async fn prune_webhook_history(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let mut data = self.data();
+        let hooks = &mut data.webhooks;
+        let count = hooks.deliveries.len();
+        hooks
+            .deliveries
+            .retain(|_, (d, _)| d.created_at >= before || d.state == WebhookDeliveryState::Pending);
+        let pruned = (count - hooks.deliveries.len()) as u64;
+        let kept: std::collections::BTreeSet<i64> = hooks
+            .deliveries
+            .values()
+            .map(|(d, _)| d.event_seq)
+            .collect();
+        hooks.events.retain(|seq, (event, rendered)| {
+            event.created_at >= before || rendered.is_none() || kept.contains(seq)
+        });
+        Ok(pruned)
+    }
+
     async fn due_webhook_orders(
         &self,
         due_before: DateTime<Utc>,

@@ -148,6 +148,7 @@ macro_rules! store_conformance_suite {
             changes_record_webhook_events,
             webhook_deliveries_go_in_order,
             webhook_leases_guard_every_delivery,
+            webhook_history_is_pruned,
             webhook_events_can_be_dropped,
         );
     };

@@ -381,3 +381,72 @@ pub async fn webhook_leases_guard_every_delivery(store: &dyn Store) {
             .is_empty()
     );
 }
+
+/// Ended deliveries and their events go after the retention; pending ones stay.
+pub async fn webhook_history_is_pruned(store: &dyn Store) {
+    let (_, org) = signup(store, "prune").await;
+    let bot = store.create_bot(org.id, new_bot("B")).await.unwrap();
+    let endpoint = store
+        .create_webhook(
+            org.id,
+            new_endpoint(&[WebhookEventType::ConversationStarted]),
+        )
+        .await
+        .unwrap();
+    for user in ["done", "waiting"] {
+        store
+            .create_session(org.id, bot.id, session(user))
+            .await
+            .unwrap();
+    }
+    let mut deliveries = Vec::new();
+    for event in store.unrendered_webhook_events(10).await.unwrap() {
+        deliveries.extend(
+            store
+                .fan_out_webhook_event(event.seq, rendered("e"))
+                .await
+                .unwrap(),
+        );
+    }
+    assert_eq!(deliveries.len(), 2);
+    let now = Utc::now() + chrono::Duration::seconds(1);
+    let (done, lease) = claimed(
+        store
+            .claim_webhook_delivery(org.id, endpoint.id, deliveries[0].order_key, now, LEASE, 8)
+            .await
+            .unwrap(),
+    );
+    store
+        .record_webhook_attempt(
+            org.id,
+            done.id,
+            lease,
+            attempt(200),
+            AttemptOutcome::Succeeded,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .prune_webhook_history(now - chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        0,
+        "nothing is old enough"
+    );
+    assert_eq!(
+        store
+            .prune_webhook_history(now + chrono::Duration::days(1))
+            .await
+            .unwrap(),
+        1,
+        "the ended delivery goes, the pending one stays"
+    );
+    assert_not_found(store.get_webhook_delivery(org.id, done.id).await);
+    let waiting = store
+        .get_webhook_delivery(org.id, deliveries[1].id)
+        .await
+        .unwrap();
+    assert_eq!(waiting.state, WebhookDeliveryState::Pending);
+    assert_eq!(waiting.payload, deliveries[1].payload, "its event stays");
+}
