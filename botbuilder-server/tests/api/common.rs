@@ -386,3 +386,36 @@ pub(crate) async fn webhook_with_delivery(
     }
     panic!("no delivery to {url} appeared");
 }
+
+/// A bot of `owner`'s organization whose published flow hands every conversation to a person
+/// at once, saying `message`.
+pub(crate) async fn handoff_bot(app: &TestApp, owner: &Account, message: &str) -> String {
+    let bot = app.create_bot(owner, &owner.org_id, "Desk").await;
+    let base = format!("/api/v1/orgs/{}/bots/{bot}", owner.org_id);
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "human", "type": "handoff", "data": { "message": message } }
+        ],
+        "edges": [{ "id": "e1", "source": "start", "target": "human" }]
+    });
+    let saved = app
+        .call(
+            Method::PUT,
+            &format!("{base}/flow"),
+            Some(&owner.token),
+            Some(flow),
+        )
+        .await;
+    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
+    let published = app
+        .call(
+            Method::POST,
+            &format!("{base}/flow/publish"),
+            Some(&owner.token),
+            None,
+        )
+        .await;
+    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
+    bot
+}

@@ -6,7 +6,7 @@ use std::time::Duration;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Account, TestApp, email, visitor_token};
+use crate::common::{Account, TestApp, email, handoff_bot, visitor_token};
 
 /// An open `text/event-stream` response, read event by event.
 struct EventStream {
@@ -60,38 +60,6 @@ impl EventStream {
     }
 }
 
-/// A bot that hands every conversation to a person at once.
-async fn handoff_bot(app: &TestApp, owner: &Account) -> String {
-    let bot = app.create_bot(owner, &owner.org_id, "Desk").await;
-    let base = format!("/api/v1/orgs/{}/bots/{bot}", owner.org_id);
-    let flow = json!({
-        "nodes": [
-            { "id": "start", "type": "start", "data": {} },
-            { "id": "human", "type": "handoff", "data": { "message": "A person will reply." } }
-        ],
-        "edges": [{ "id": "e1", "source": "start", "target": "human" }]
-    });
-    let saved = app
-        .call(
-            Method::PUT,
-            &format!("{base}/flow"),
-            Some(&owner.token),
-            Some(flow),
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
-    let published = app
-        .call(
-            Method::POST,
-            &format!("{base}/flow/publish"),
-            Some(&owner.token),
-            None,
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-    bot
-}
-
 /// The visitor says hello and is handed over; returns their session id (the newest
 /// conversation in handoff).
 async fn handed_over(app: &TestApp, owner: &Account, bot: &str, token: &str) -> String {
@@ -137,7 +105,7 @@ async fn agent_says(app: &TestApp, owner: &Account, bot: &str, session: &str, te
 async fn agent_replies_reach_only_their_visitor_and_survive_a_reconnect() {
     let app = TestApp::spawn().await;
     let owner = app.register(&email("web-events")).await;
-    let bot = handoff_bot(&app, &owner).await;
+    let bot = handoff_bot(&app, &owner, "A person will reply.").await;
     let (ann, bob) = (
         visitor_token(&app, &bot).await,
         visitor_token(&app, &bot).await,

@@ -11,7 +11,7 @@ use botbuilder_core::webhook::RetrySchedule;
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Account, TestApp, email};
+use crate::common::{Account, TestApp, email, handoff_bot};
 use crate::receiver::{Mode, Receiver, Seen};
 
 /// A server that retries webhooks within a second, and may reach `receivers`.
@@ -67,38 +67,6 @@ fn assert_signed(seen: &Seen, secret: &str) {
     .unwrap_or_else(|e| panic!("{} does not verify: {e}", seen.id));
 }
 
-/// A bot that hands every conversation to a person at once.
-async fn handoff_bot(app: &TestApp, owner: &Account) -> String {
-    let bot = app.create_bot(owner, &owner.org_id, "Desk").await;
-    let base = format!("/api/v1/orgs/{}/bots/{bot}", owner.org_id);
-    let flow = json!({
-        "nodes": [
-            { "id": "start", "type": "start", "data": {} },
-            { "id": "human", "type": "handoff", "data": { "message": "Connecting you to a person." } }
-        ],
-        "edges": [{ "id": "e1", "source": "start", "target": "human" }]
-    });
-    let saved = app
-        .call(
-            Method::PUT,
-            &format!("{base}/flow"),
-            Some(&owner.token),
-            Some(flow),
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
-    let published = app
-        .call(
-            Method::POST,
-            &format!("{base}/flow/publish"),
-            Some(&owner.token),
-            None,
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-    bot
-}
-
 #[tokio::test]
 async fn a_receiver_that_is_down_gets_every_event_later_signed_and_in_order() {
     let receiver = Receiver::start(Mode::Down).await;
@@ -106,7 +74,7 @@ async fn a_receiver_that_is_down_gets_every_event_later_signed_and_in_order() {
     let owner = app.register(&email("hooks-down")).await;
     let org = owner.org_id.clone();
     let (webhook, secret) = add_webhook(&app, &owner, json!({ "url": receiver.url() })).await;
-    let bot = handoff_bot(&app, &owner).await;
+    let bot = handoff_bot(&app, &owner, "Connecting you to a person.").await;
 
     let conversations = format!("/api/v1/orgs/{org}/bots/{bot}/conversations");
     let opened = app
