@@ -58,6 +58,13 @@ impl ChannelPlatform for Telegram {
         vec![("secret_token", crate::telegram::new_secret_token())]
     }
 
+    /// The bot's id: the number before the colon of its token
+    /// (<https://core.telegram.org/bots/api#authorizing-your-bot>).
+    fn exclusive_account(&self, channel: &OpenedChannel) -> Option<String> {
+        let (id, _) = channel.secret("bot_token").split_once(':')?;
+        (!id.is_empty() && id.bytes().all(|b| b.is_ascii_digit())).then(|| id.to_owned())
+    }
+
     fn inbound(&self, channel: &OpenedChannel) -> Arc<dyn InboundAdapter> {
         Arc::new(crate::telegram::TelegramInbound::new(
             channel.secret("secret_token"),

@@ -32,12 +32,15 @@ struct Inner {
 #[derive(Clone)]
 struct Shared {
     token: String,
+    /// Accept every token `<bot id>:<secret of token>`: many bots on one fake.
+    any_bot: bool,
     recorder: Recorder,
     inner: Arc<Mutex<Inner>>,
     pushed: Arc<Notify>,
 }
 
-/// A fake Telegram Bot API server for one bot token (see the module docs).
+/// A fake Telegram Bot API server for one bot token, or for many bots sharing a secret part
+/// ([`FakeTelegram::start_for_many_bots`]); see the module docs.
 #[derive(Clone)]
 pub struct FakeTelegram {
     addr: SocketAddr,
@@ -56,8 +59,20 @@ impl std::fmt::Debug for FakeTelegram {
 impl FakeTelegram {
     /// Starts a fake accepting `token`.
     pub async fn start(token: &str) -> Self {
+        Self::start_with(token, false).await
+    }
+
+    /// Starts a fake for many bots: it accepts every token `<bot id>:<secret>` with the
+    /// secret part of `token`, and `getMe` answers with that bot id (`@fake_bot_<id>`). Calls
+    /// of all bots are recorded together.
+    pub async fn start_for_many_bots(token: &str) -> Self {
+        Self::start_with(token, true).await
+    }
+
+    async fn start_with(token: &str, any_bot: bool) -> Self {
         let shared = Shared {
             token: token.to_owned(),
+            any_bot,
             recorder: Recorder::default(),
             inner: Arc::default(),
             pushed: Arc::new(Notify::new()),
@@ -135,14 +150,27 @@ fn ok(result: Value) -> Response {
     Json(json!({ "ok": true, "result": result })).into_response()
 }
 
+/// The bot id of a `bot<token>` path segment this fake accepts.
+fn bot_id(shared: &Shared, segment: &str) -> Option<i64> {
+    let token = segment.strip_prefix("bot")?;
+    let accepted = if shared.any_bot {
+        let secret = shared.token.split_once(':').map(|(_, s)| s);
+        token.split_once(':').map(|(_, s)| s) == secret && secret.is_some()
+    } else {
+        token == shared.token
+    };
+    let (id, _) = token.split_once(':')?;
+    accepted.then(|| id.parse().ok()).flatten()
+}
+
 async fn method(
     State(shared): State<Shared>,
     Path((bot, method)): Path<(String, String)>,
     body: axum::body::Bytes,
 ) -> Response {
-    if bot.strip_prefix("bot") != Some(shared.token.as_str()) {
+    let Some(bot_id) = bot_id(&shared, &bot) else {
         return error(StatusCode::UNAUTHORIZED, "Unauthorized");
-    }
+    };
     let Ok(body) = serde_json::from_slice::<Value>(&body) else {
         return error(StatusCode::BAD_REQUEST, "Bad Request: invalid JSON");
     };
@@ -161,9 +189,14 @@ async fn method(
     shared.recorder.record(&method, body.clone());
     let mut inner = shared.inner.lock().expect("fake poisoned");
     match method.as_str() {
-        "getMe" => ok(
-            json!({ "id": 424_242, "is_bot": true, "first_name": "Fake", "username": "fake_bot" }),
-        ),
+        "getMe" => {
+            let username = if shared.any_bot {
+                format!("fake_bot_{bot_id}")
+            } else {
+                "fake_bot".to_owned()
+            };
+            ok(json!({ "id": bot_id, "is_bot": true, "first_name": "Fake", "username": username }))
+        }
         "setWebhook" => {
             let url = body["url"].as_str().unwrap_or_default().to_owned();
             let secret = body["secret_token"].as_str().unwrap_or_default().to_owned();

@@ -43,8 +43,8 @@ pub use inbound::{
 };
 pub use platform::{ChannelPlatform, Platforms};
 pub use service::{
-    ChannelRequest, ChannelService, ChannelServiceError, INBOUND_ATTEMPTS, INBOUND_JOB, OPENED_TTL,
-    PreparedChannel, ReceiveError, Reception, reseal_channels,
+    ACCOUNT_ID_SETTING, ChannelRequest, ChannelService, ChannelServiceError, INBOUND_ATTEMPTS,
+    INBOUND_JOB, OPENED_TTL, PreparedChannel, ReceiveError, Reception, reseal_channels,
 };
 
 use std::time::Duration;

@@ -17,6 +17,14 @@ pub trait ChannelPlatform: Send + Sync + 'static {
     /// The platform.
     fn kind(&self) -> ChannelKind;
 
+    /// The platform's id of the account `channel` acts as, when an account may be connected
+    /// to one channel only (Telegram: connecting a bot again would move its one webhook, and
+    /// disconnecting either channel would delete it). `None` (the default): no such limit.
+    fn exclusive_account(&self, channel: &OpenedChannel) -> Option<String> {
+        let _ = channel;
+        None
+    }
+
     /// Secret settings generated when a channel is connected (Telegram's webhook
     /// `secret_token`), stored with the others.
     fn generated_secrets(&self) -> Vec<(&'static str, String)> {

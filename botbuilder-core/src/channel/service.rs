@@ -58,7 +58,14 @@ pub enum ChannelServiceError {
     /// The queue failed.
     #[error(transparent)]
     Queue(#[from] QueueError),
+    /// The platform account is connected to another channel already (Telegram moves a bot's
+    /// one webhook to whichever channel connected last).
+    #[error("this {0} account is already connected to another channel; disconnect it there first")]
+    AlreadyConnected(&'static str),
 }
+
+/// The setting recording a channel's exclusive account ([`super::ChannelPlatform::exclusive_account`]).
+pub const ACCOUNT_ID_SETTING: &str = "account_id";
 
 /// Why a webhook request was not accepted.
 #[derive(Debug, thiserror::Error)]
@@ -256,10 +263,20 @@ impl ChannelService {
             last_outbound_at: None,
             created_at: now,
         };
-        let opened = OpenedChannel {
+        let mut opened = OpenedChannel {
             channel: draft.clone(),
             secrets,
         };
+        if let Some(account) = platform.exclusive_account(&opened) {
+            let taken = self.store.all_channels().await?.iter().any(|c| {
+                c.kind == kind && c.settings[ACCOUNT_ID_SETTING].as_str() == Some(account.as_str())
+            });
+            if taken {
+                return Err(ChannelServiceError::AlreadyConnected(kind.as_str()));
+            }
+            opened.channel.settings[ACCOUNT_ID_SETTING] = Value::String(account);
+        }
+        let draft = opened.channel.clone();
         let account = platform
             .check(&opened)
             .await

@@ -33,6 +33,7 @@ impl From<ChannelServiceError> for ApiError {
             ),
             ChannelServiceError::Upstream(e) => Self::BadGateway(botbuilder_core::error_chain(&e)),
             ChannelServiceError::Queue(e) => Self::Unavailable(Box::new(e)),
+            e @ ChannelServiceError::AlreadyConnected(_) => Self::Conflict(e.to_string()),
             other => Self::Internal(Box::new(other)),
         }
     }
@@ -145,12 +146,13 @@ pub async fn list_channels(
 
 /// Connects a channel: the credentials are checked with the platform first (a refusal is a
 /// 400 naming the field), then sealed; Telegram is pointed at the webhook (or long-polls
-/// without `BOTBUILDER_PUBLIC_URL`). A platform that does not answer is a 502.
+/// without `BOTBUILDER_PUBLIC_URL`). A platform that does not answer is a 502; a Telegram bot
+/// connected to another channel already is a 409 (it has one webhook).
 #[utoipa::path(post, path = "/api/v1/orgs/{org}/bots/{bot}/channels", tag = "channels", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("bot" = Uuid, Path, description = "Bot id")),
     request_body = ConnectChannel,
     responses((status = 201, body = ChannelView), (status = 400, body = Problem), (status = 404, body = Problem),
-        (status = 502, body = Problem)))]
+        (status = 409, body = Problem), (status = 502, body = Problem)))]
 pub async fn connect_channel(
     State(state): State<AppState>,
     access: OrgAccess<perm::CredentialsManage>,

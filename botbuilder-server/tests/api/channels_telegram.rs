@@ -18,15 +18,24 @@ const TOKEN: &str = "123456:ABC-fake-token";
 const WAIT: Duration = Duration::from_secs(30);
 
 async fn connect(app: &TestApp, owner: &Account, bot: &str, fake: &FakeTelegram) -> Value {
-    let r = app
-        .post(
-            &format!("/api/v1/orgs/{}/bots/{bot}/channels", owner.org_id),
-            &owner.token,
-            json!({ "type": "telegram", "config": { "bot_token": TOKEN, "api_base_url": fake.url() } }),
-        )
-        .await;
+    let r = try_connect(app, owner, bot, fake, TOKEN).await;
     assert_eq!(r.status, StatusCode::CREATED, "{}", r.text);
     r.json
+}
+
+async fn try_connect(
+    app: &TestApp,
+    owner: &Account,
+    bot: &str,
+    fake: &FakeTelegram,
+    token: &str,
+) -> crate::common::Reply {
+    app.post(
+        &format!("/api/v1/orgs/{}/bots/{bot}/channels", owner.org_id),
+        &owner.token,
+        json!({ "type": "telegram", "config": { "bot_token": token, "api_base_url": fake.url() } }),
+    )
+    .await
 }
 
 fn message(update_id: i64, chat: i64, text: &str) -> Value {
@@ -281,7 +290,9 @@ async fn refused_credentials_are_a_field_error_and_connect_nothing() {
 
 #[tokio::test]
 async fn redeliveries_are_processed_once_across_a_restart_and_each_channel_has_its_own_sessions() {
-    let fake = FakeTelegram::start(TOKEN).await;
+    // Two bots (one channel each) on one fake Telegram.
+    let fake = FakeTelegram::start_for_many_bots(TOKEN).await;
+    let other_bot = format!("654321:{}", TOKEN.split_once(':').unwrap().1);
     let settings = |s: &mut botbuilder_server::Settings| {
         s.fetch_allow.push(fake.addr());
         s.public_url = Some("https://bots.example.com".to_owned());
@@ -294,10 +305,9 @@ async fn redeliveries_are_processed_once_across_a_restart_and_each_channel_has_i
         .unwrap()
         .to_owned();
     let (_, first_secret) = fake.webhook().unwrap();
-    let second = connect(&app, &owner, &bot, &fake).await["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let second = try_connect(&app, &owner, &bot, &fake, &other_bot).await;
+    assert_eq!(second.status, StatusCode::CREATED, "{}", second.text);
+    let second = second.json["id"].as_str().unwrap().to_owned();
     let (_, second_secret) = fake.webhook().unwrap();
     assert_ne!(
         first_secret, second_secret,
@@ -471,4 +481,40 @@ async fn a_users_messages_are_answered_in_the_order_they_were_sent() {
         .collect();
     let expected: Vec<String> = (2..=7).map(|n| format!("You said m{n}")).collect();
     assert_eq!(echoed, expected);
+}
+
+/// A Telegram bot has one webhook: connecting it to a second channel (of any organization)
+/// is refused, and the first channel keeps receiving.
+#[tokio::test]
+async fn a_telegram_bot_is_connected_to_one_channel_only() {
+    let fake = FakeTelegram::start(TOKEN).await;
+    let app = TestApp::spawn_with(|s| {
+        s.fetch_allow.push(fake.addr());
+        s.public_url = Some("https://bots.example.com".to_owned());
+    })
+    .await;
+    let owner = app.register(&email("tg-once")).await;
+    let bot = build_bot(&app, &owner).await;
+    let first = connect(&app, &owner, &bot, &fake).await;
+    assert_eq!(first["settings"]["account_id"], "123456", "{first}");
+    let (url, secret) = fake.webhook().unwrap();
+    let other = app.register(&email("tg-once-other")).await;
+    let other_bot = app.create_bot(&other, &other.org_id, "Copycat").await;
+    for (who, bot) in [(&owner, &bot), (&other, &other_bot)] {
+        let again = try_connect(&app, who, bot, &fake, TOKEN).await;
+        assert_eq!(again.status, StatusCode::CONFLICT, "{}", again.text);
+        assert!(again.text.contains("already connected"), "{}", again.text);
+    }
+    assert_eq!(
+        fake.webhook(),
+        Some((url, secret.clone())),
+        "the webhook was not moved"
+    );
+    assert_eq!(fake.calls_of("setWebhook").len(), 1);
+    let id = first["id"].as_str().unwrap();
+    assert_eq!(
+        deliver(&app, id, Some(&secret), &message(1, 77, "hello")).await,
+        StatusCode::OK
+    );
+    fake.wait_for("sendMessage", 1, WAIT).await;
 }

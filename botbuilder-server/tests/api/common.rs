@@ -61,8 +61,10 @@ pub(crate) struct Account {
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
 
-/// The bot token of this test process's fake Telegram ([`telegram`]).
+/// The secret part of the bot tokens of this test process's fake Telegram ([`telegram`]),
+/// which serves many bots: each connection gets a token of its own, `<bot id>:` and this.
 pub(crate) const TELEGRAM_TOKEN: &str = "424242:shared-fake-telegram-token";
+static NEXT_TELEGRAM_BOT: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(500_000);
 static TELEGRAM: tokio::sync::OnceCell<botbuilder_channels::testing::FakeTelegram> =
     tokio::sync::OnceCell::const_new();
 
@@ -70,14 +72,19 @@ static TELEGRAM: tokio::sync::OnceCell<botbuilder_channels::testing::FakeTelegra
 /// through the outbound guard (so any test can connect a channel).
 pub(crate) async fn telegram() -> &'static botbuilder_channels::testing::FakeTelegram {
     TELEGRAM
-        .get_or_init(|| botbuilder_channels::testing::FakeTelegram::start(TELEGRAM_TOKEN))
+        .get_or_init(|| {
+            botbuilder_channels::testing::FakeTelegram::start_for_many_bots(TELEGRAM_TOKEN)
+        })
         .await
 }
 
-/// The body connecting a Telegram channel to this process's fake (started by any app).
+/// The body connecting a new Telegram bot of this process's fake (started by any app): a
+/// bot can be connected to one channel only.
 pub(crate) fn telegram_channel_body() -> Value {
     let url = TELEGRAM.get().expect("an app was spawned").url();
-    json!({ "type": "telegram", "config": { "bot_token": TELEGRAM_TOKEN, "api_base_url": url } })
+    let bot = NEXT_TELEGRAM_BOT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let secret = TELEGRAM_TOKEN.split_once(':').expect("a token").1;
+    json!({ "type": "telegram", "config": { "bot_token": format!("{bot}:{secret}"), "api_base_url": url } })
 }
 
 impl TestApp {

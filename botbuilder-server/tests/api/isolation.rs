@@ -176,7 +176,12 @@ pub(crate) async fn victim(app: &TestApp) -> Victim {
         VICTIM_TOOL_SECRET.to_owned(),
         "victim-tools.example".to_owned(),
         channel,
-        crate::common::TELEGRAM_TOKEN.to_owned(),
+        // The secret part of every fake bot token (the bot id is public).
+        crate::common::TELEGRAM_TOKEN
+            .split_once(':')
+            .unwrap()
+            .1
+            .to_owned(),
         webhook,
         delivery,
         "victim-hooks.example.invalid".to_owned(),
