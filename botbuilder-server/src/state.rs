@@ -442,16 +442,12 @@ impl AppState {
             store.clone(),
             cipher.clone(),
             Arc::new(botbuilder_channels::standard_webhooks::StandardWebhooks),
-            guarded_port.clone(),
+            guarded_port,
             queue.clone(),
             clock.clone(),
         );
         let webhook_worker = Arc::new(WebhookWorker::new(
             webhooks.clone(),
-            store.clone(),
-            queue.clone(),
-            guarded_port,
-            clock.clone(),
             WebhookWorkerConfig {
                 schedule: settings.webhook_retry,
             },

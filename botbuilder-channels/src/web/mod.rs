@@ -101,16 +101,11 @@ impl WebChannel {
     }
 }
 
-/// 64 random bits in hex, from the standard library's randomly seeded hasher.
+/// 64 random bits in hex, from the system's random generator.
 fn random_epoch() -> String {
-    use std::hash::{BuildHasher, Hasher};
-    let mut hasher = std::collections::hash_map::RandomState::new().build_hasher();
-    hasher.write_u128(
-        std::time::SystemTime::now()
-            .duration_since(std::time::UNIX_EPOCH)
-            .map_or(0, |d| d.as_nanos()),
-    );
-    format!("{:016x}", hasher.finish())
+    let mut bits = [0u8; 8];
+    aws_lc_rs::rand::fill(&mut bits).expect("the system random generator failed");
+    bits.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 #[async_trait]

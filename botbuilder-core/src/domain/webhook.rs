@@ -292,6 +292,13 @@ pub enum WebhookClaim {
     NothingDue,
 }
 
+impl WebhookDelivery {
+    /// The `webhook-id` header of its every attempt: `msg_` and the event's id.
+    pub fn webhook_id(&self) -> String {
+        format!("msg_{}", self.event_id.simple())
+    }
+}
+
 /// What became of an attempt ([`crate::store::WebhookRepo::record_webhook_attempt`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum AttemptOutcome {

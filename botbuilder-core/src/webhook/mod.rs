@@ -105,6 +105,15 @@ impl RetrySchedule {
         }
         (total + wait <= self.give_up_after).then_some(wait)
     }
+
+    /// The wait before the next attempt after the `failures`-th failure, when the endpoint
+    /// asked for `asked` (`Retry-After`): the schedule's wait, or longer when asked, up to
+    /// [`RetrySchedule::longest`]. `None` when the delivery should be given up.
+    pub fn wait_before_next(&self, failures: u32, asked: Option<Duration>) -> Option<Duration> {
+        let wait = self.wait_after(failures)?;
+        let longest = self.longest.max(wait);
+        Some(asked.map_or(wait, |asked| asked.clamp(wait, longest)))
+    }
 }
 
 #[cfg(test)]
@@ -123,5 +132,15 @@ mod tests {
         let total: Duration = waits.iter().sum();
         let hours = total.as_secs_f64() / 3600.0;
         assert!((64.0..=72.0).contains(&hours), "{hours} h");
+    }
+
+    #[test]
+    fn an_asked_wait_is_taken_up_to_the_longest() {
+        let schedule = RetrySchedule::default();
+        let asked = |secs| schedule.wait_before_next(1, Some(Duration::from_secs(secs)));
+        assert_eq!(asked(1), Some(Duration::from_secs(5)), "never shorter");
+        assert_eq!(asked(60), Some(Duration::from_secs(60)));
+        assert_eq!(asked(u64::MAX / 2), Some(schedule.longest));
+        assert_eq!(schedule.wait_before_next(17, None), None);
     }
 }

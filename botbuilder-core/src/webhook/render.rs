@@ -21,23 +21,16 @@ use crate::store::{Store, StoreError};
 /// # Errors
 /// The store's, except `NotFound` (which is `Ok(None)`).
 pub async fn render(store: &dyn Store, event: &WebhookEvent) -> Result<Option<Value>, StoreError> {
-    let data = match found(data_of(store, event).await)? {
-        Some(data) => data,
-        None => return Ok(None),
+    let data = match data_of(store, event).await {
+        Ok(data) => data,
+        Err(StoreError::NotFound) => return Ok(None),
+        Err(e) => return Err(e),
     };
     Ok(Some(json!({
         "type": event.kind.as_str(),
         "timestamp": event.created_at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true),
         "data": data,
     })))
-}
-
-fn found(result: Result<Value, StoreError>) -> Result<Option<Value>, StoreError> {
-    match result {
-        Ok(value) => Ok(Some(value)),
-        Err(StoreError::NotFound) => Ok(None),
-        Err(e) => Err(e),
-    }
 }
 
 async fn data_of(store: &dyn Store, event: &WebhookEvent) -> Result<Value, StoreError> {

@@ -4,7 +4,6 @@
 use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
-use serde_json::json;
 
 use super::{DELIVER_JOB, SECRET_GRACE, WebhookSigner};
 use crate::clock::Clock;
@@ -98,12 +97,12 @@ impl std::fmt::Debug for CreatedEndpoint {
 /// Customers' webhook endpoints (see the module docs). Cheap to clone.
 #[derive(Clone)]
 pub struct WebhookService {
-    store: Arc<dyn Store>,
+    pub(super) store: Arc<dyn Store>,
     cipher: Arc<dyn SecretCipher>,
     signer: Arc<dyn WebhookSigner>,
-    fetcher: Arc<dyn Fetcher>,
-    queue: Arc<dyn JobQueue>,
-    clock: Arc<dyn Clock>,
+    pub(super) fetcher: Arc<dyn Fetcher>,
+    pub(super) queue: Arc<dyn JobQueue>,
+    pub(super) clock: Arc<dyn Clock>,
 }
 
 impl std::fmt::Debug for WebhookService {
@@ -223,7 +222,6 @@ impl WebhookService {
             .as_ref()
             .map(|names| parse_events(names, &mut issues));
         Invalid::check(issues)?;
-        let before = self.store.get_webhook(org, endpoint).await?;
         let patch = WebhookEndpointPatch {
             url: change.url.map(|u| u.trim().to_owned()),
             description: change.description,
@@ -233,7 +231,7 @@ impl WebhookService {
             ..WebhookEndpointPatch::default()
         };
         let updated = self.store.update_webhook(org, endpoint, patch).await?;
-        if before.enabled && !updated.enabled {
+        if change.enabled == Some(false) {
             self.store
                 .fail_pending_webhook_deliveries(org, endpoint, "the endpoint was disabled")
                 .await?;
@@ -455,11 +453,24 @@ pub(super) async fn enqueue_order(
         .map(drop)
 }
 
+/// The payload of a [`DELIVER_JOB`]: one endpoint's deliveries of one order.
+#[derive(Debug, Clone, Copy, serde::Serialize, serde::Deserialize)]
+pub(super) struct OrderJob {
+    pub(super) org: OrgId,
+    pub(super) endpoint: WebhookId,
+    pub(super) order: uuid::Uuid,
+}
+
 /// The job that delivers one order.
 pub(super) fn order_job(org: OrgId, endpoint: WebhookId, order: uuid::Uuid) -> NewJob {
     NewJob {
         kind: DELIVER_JOB.to_owned(),
-        payload: json!({ "org": org, "endpoint": endpoint, "order": order }),
+        payload: serde_json::to_value(OrderJob {
+            org,
+            endpoint,
+            order,
+        })
+        .unwrap_or_default(),
         max_attempts: JOB_ATTEMPTS,
     }
 }

@@ -7,16 +7,15 @@ use std::time::{Duration, Instant};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::service::enqueue_order;
+use super::service::{OrderJob, enqueue_order};
 use super::{DELIVER_JOB, REQUEST_TIMEOUT, RetrySchedule, WebhookService, WebhookServiceError};
-use crate::clock::Clock;
 use crate::domain::{
     AttemptOutcome, RenderedEvent, WebhookAttempt, WebhookClaim, WebhookDelivery, WebhookEndpoint,
 };
-use crate::fetch::{FetchError, FetchRequest, Fetcher};
-use crate::id::{OrgId, WebhookId};
-use crate::queue::{JobQueue, LeasedJob, QueueError};
-use crate::store::{Store, StoreError};
+use crate::fetch::{FetchError, FetchRequest};
+
+use crate::queue::{LeasedJob, QueueError};
+use crate::store::StoreError;
 
 /// How long a worker holds a job, and a delivery it is sending (well over
 /// [`REQUEST_TIMEOUT`]); renewed after each delivery.
@@ -52,10 +51,6 @@ pub struct WebhookWorkerConfig {
 /// Renders, fans out and delivers webhooks (see the module docs).
 pub struct WebhookWorker {
     service: WebhookService,
-    store: Arc<dyn Store>,
-    queue: Arc<dyn JobQueue>,
-    fetcher: Arc<dyn Fetcher>,
-    clock: Arc<dyn Clock>,
     config: WebhookWorkerConfig,
     /// Woken when the relay enqueues deliveries.
     enqueued: tokio::sync::Notify,
@@ -85,21 +80,10 @@ enum Outcome {
 }
 
 impl WebhookWorker {
-    /// Workers over these ports; `fetcher` must be the guarded one.
-    pub fn new(
-        service: WebhookService,
-        store: Arc<dyn Store>,
-        queue: Arc<dyn JobQueue>,
-        fetcher: Arc<dyn Fetcher>,
-        clock: Arc<dyn Clock>,
-        config: WebhookWorkerConfig,
-    ) -> Self {
+    /// Workers over the ports of `service` (its fetcher must be the guarded one).
+    pub fn new(service: WebhookService, config: WebhookWorkerConfig) -> Self {
         Self {
             service,
-            store,
-            queue,
-            fetcher,
-            clock,
             config,
             enqueued: tokio::sync::Notify::new(),
         }
@@ -112,14 +96,16 @@ impl WebhookWorker {
     /// # Errors
     /// The store's or the queue's; what was handled before stays handled.
     pub async fn relay_once(&self) -> Result<usize, WebhookServiceError> {
-        let events = self.store.unrendered_webhook_events(RELAY_BATCH).await?;
+        let events = self
+            .service
+            .store
+            .unrendered_webhook_events(RELAY_BATCH)
+            .await?;
         for event in &events {
-            let payload = match super::render(self.store.as_ref(), event).await {
-                Ok(Some(payload)) => payload,
-                Ok(None) => {
-                    self.store.drop_webhook_event(event.seq).await?;
-                    continue;
-                }
+            let payload = match super::render(self.service.store.as_ref(), event).await {
+                Ok(Some(payload)) => Some(payload),
+                // What it was about is gone.
+                Ok(None) => None,
                 Err(e @ StoreError::Unavailable(_)) => return Err(e.into()),
                 // What it is about does not read back (damaged): it never will, and it must
                 // not hold up the others.
@@ -128,21 +114,25 @@ impl WebhookWorker {
                         seq = event.seq,
                         "dropping a webhook event that cannot be rendered: {e}"
                     );
-                    self.store.drop_webhook_event(event.seq).await?;
-                    continue;
+                    None
                 }
+            };
+            let Some(payload) = payload else {
+                self.service.store.drop_webhook_event(event.seq).await?;
+                continue;
             };
             let rendered = RenderedEvent {
                 id: Uuid::now_v7(),
                 payload,
             };
             let deliveries = self
+                .service
                 .store
                 .fan_out_webhook_event(event.seq, rendered)
                 .await?;
             for delivery in deliveries {
                 enqueue_order(
-                    self.queue.as_ref(),
+                    self.service.queue.as_ref(),
                     delivery.org_id,
                     delivery.endpoint_id,
                     delivery.order_key,
@@ -161,8 +151,9 @@ impl WebhookWorker {
     /// # Errors
     /// The store's or the queue's.
     pub async fn sweep(&self) -> Result<usize, WebhookServiceError> {
-        let now = self.clock.now();
+        let now = self.service.clock.now();
         let due = self
+            .service
             .store
             .due_webhook_orders(now - SWEEP_GRACE, 100)
             .await?;
@@ -171,7 +162,7 @@ impl WebhookWorker {
         for (org, endpoint, order) in &due {
             let key = format!("webhook-sweep:{endpoint}:{order}:{window}");
             let job = super::service::order_job(*org, *endpoint, *order);
-            if self.queue.enqueue_once(job, &key).await?.is_some() {
+            if self.service.queue.enqueue_once(job, &key).await?.is_some() {
                 enqueued += 1;
             }
         }
@@ -183,14 +174,14 @@ impl WebhookWorker {
     /// # Errors
     /// The queue's.
     pub async fn work_once(&self) -> Result<bool, QueueError> {
-        let Some(job) = self.queue.reserve(&[DELIVER_JOB], LEASE).await? else {
+        let Some(job) = self.service.queue.reserve(&[DELIVER_JOB], LEASE).await? else {
             return Ok(false);
         };
         match self.deliver_job(&job).await {
-            Outcome::Done => self.queue.complete(job.id).await?,
+            Outcome::Done => self.service.queue.complete(job.id).await?,
             Outcome::Retry { after, reason } => {
                 tracing::debug!(job = %job.id, "webhook order waits {after:?}: {reason}");
-                self.queue.fail(job.id, &reason, after).await?;
+                self.service.queue.fail(job.id, &reason, after).await?;
             }
         }
         Ok(true)
@@ -243,8 +234,9 @@ impl WebhookWorker {
                 let retention =
                     chrono::Duration::from_std(super::RETENTION).unwrap_or(chrono::Duration::MAX);
                 match self
+                    .service
                     .store
-                    .prune_webhook_history(self.clock.now() - retention)
+                    .prune_webhook_history(self.service.clock.now() - retention)
                     .await
                 {
                     Ok(0) => {}
@@ -270,25 +262,24 @@ impl WebhookWorker {
 
     /// Sends an order's due deliveries oldest first, until none is due or one must wait.
     async fn deliver_job(&self, job: &LeasedJob) -> Outcome {
-        let parsed = (|| {
-            let org: OrgId = serde_json::from_value(job.payload["org"].clone()).ok()?;
-            let endpoint: WebhookId =
-                serde_json::from_value(job.payload["endpoint"].clone()).ok()?;
-            let order: Uuid = serde_json::from_value(job.payload["order"].clone()).ok()?;
-            Some((org, endpoint, order))
-        })();
-        let Some((org, endpoint_id, order)) = parsed else {
+        let Ok(OrderJob {
+            org,
+            endpoint: endpoint_id,
+            order,
+        }) = serde_json::from_value(job.payload.clone())
+        else {
             tracing::warn!(job = %job.id, "malformed webhook job dropped");
             return Outcome::Done;
         };
         loop {
-            let endpoint = match self.store.get_webhook(org, endpoint_id).await {
+            let endpoint = match self.service.store.get_webhook(org, endpoint_id).await {
                 Ok(endpoint) if endpoint.enabled => endpoint,
                 Ok(_) | Err(StoreError::NotFound) => return Outcome::Done,
                 Err(e) => return retry_soon(&e),
             };
-            let now = self.clock.now();
+            let now = self.service.clock.now();
             let (delivery, lease) = match self
+                .service
                 .store
                 .claim_webhook_delivery(org, endpoint_id, order, now, LEASE, MAX_IN_FLIGHT)
                 .await
@@ -314,7 +305,7 @@ impl WebhookWorker {
                     return Outcome::Done;
                 }
                 Ok(Some(at)) => {
-                    let after = (at - self.clock.now()).to_std().unwrap_or_default();
+                    let after = (at - self.service.clock.now()).to_std().unwrap_or_default();
                     return Outcome::Retry {
                         after,
                         reason: format!("delivery {} failed; next attempt due", delivery.id),
@@ -322,7 +313,7 @@ impl WebhookWorker {
                 }
                 Err(e) => return retry_soon(&e),
             }
-            if self.queue.extend_lease(job, LEASE).await.is_err() {
+            if self.service.queue.extend_lease(job, LEASE).await.is_err() {
                 // Another worker holds the job now; it carries on with this order.
                 return Outcome::Done;
             }
@@ -337,39 +328,35 @@ impl WebhookWorker {
         delivery: &WebhookDelivery,
         lease: Uuid,
     ) -> Result<Option<DateTime<Utc>>, WebhookServiceError> {
-        let at = self.clock.now();
+        let at = self.service.clock.now();
         let started = Instant::now();
         let (verdict, status, error) = self.post(endpoint, delivery, at).await;
         let attempt = WebhookAttempt {
             at,
             status,
             duration_ms: u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX),
-            error: error.clone(),
+            error,
         };
-        let failures = delivery.attempts + 1;
-        let (outcome, retry_at) = match verdict {
-            Verdict::Accepted => (AttemptOutcome::Succeeded, None),
-            Verdict::Gone => (AttemptOutcome::GaveUp, None),
-            Verdict::Failed {
+        let outcome = match verdict {
+            Verdict::Accepted => AttemptOutcome::Succeeded,
+            Verdict::Gone
+            | Verdict::Failed {
                 permanent: true, ..
-            } => (AttemptOutcome::GaveUp, None),
-            Verdict::Failed { retry_after, .. } => {
-                match self.config.schedule.wait_after(failures) {
-                    Some(wait) => {
-                        // The endpoint may ask for a longer wait, up to the schedule's longest.
-                        let longest = self.config.schedule.longest.max(wait);
-                        let wait = retry_after.map_or(wait, |asked| asked.clamp(wait, longest));
-                        let next = chrono::Duration::from_std(wait)
-                            .ok()
-                            .and_then(|wait| at.checked_add_signed(wait))
-                            .unwrap_or(at);
-                        (AttemptOutcome::RetryAt(next), Some(next))
-                    }
-                    None => (AttemptOutcome::GaveUp, None),
-                }
-            }
+            } => AttemptOutcome::GaveUp,
+            Verdict::Failed { retry_after, .. } => self
+                .config
+                .schedule
+                .wait_before_next(delivery.attempts + 1, retry_after)
+                .and_then(|wait| chrono::Duration::from_std(wait).ok())
+                .and_then(|wait| at.checked_add_signed(wait))
+                .map_or(AttemptOutcome::GaveUp, AttemptOutcome::RetryAt),
         };
-        self.store
+        let retry_at = match outcome {
+            AttemptOutcome::RetryAt(next) => Some(next),
+            _ => None,
+        };
+        self.service
+            .store
             .record_webhook_attempt(delivery.org_id, delivery.id, lease, attempt, outcome)
             .await?;
         if matches!(verdict, Verdict::Gone) {
@@ -405,7 +392,7 @@ impl WebhookWorker {
             Err(e) => return transient(format!("cannot open the signing secret: {e}")),
         };
         let body = delivery.payload.to_string();
-        let id = format!("msg_{}", delivery.event_id.simple());
+        let id = delivery.webhook_id();
         let timestamp = at.timestamp();
         let signature =
             match self
@@ -435,7 +422,7 @@ impl WebhookWorker {
             follow_redirects: false,
             truncate_body: true,
         };
-        match self.fetcher.fetch(request).await {
+        match self.service.fetcher.fetch(request).await {
             Ok(answer) if (200..300).contains(&answer.status) => {
                 (Verdict::Accepted, Some(answer.status), None)
             }

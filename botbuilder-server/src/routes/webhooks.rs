@@ -220,7 +220,7 @@ impl From<&WebhookDelivery> for DeliveryView {
     fn from(d: &WebhookDelivery) -> Self {
         Self {
             id: d.id.as_uuid(),
-            event_id: format!("msg_{}", d.event_id.simple()),
+            event_id: d.webhook_id(),
             event_type: d.event_type.as_str().to_owned(),
             state: d.state.as_str().to_owned(),
             attempts: d.attempts,
@@ -290,7 +290,9 @@ pub async fn create_webhook(
         .await?;
     let audit = AuditRecord::new("webhook.create")
         .target("webhook", created.endpoint.id)
-        .details(json!({ "origin": origin(&created.endpoint.url), "events": WebhookView::from(&created.endpoint).events }));
+        .details(
+            json!({ "origin": origin(&created.endpoint.url), "events": created.endpoint.events }),
+        );
     Ok((
         StatusCode::CREATED,
         audit,

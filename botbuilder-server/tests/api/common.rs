@@ -398,7 +398,6 @@ pub(crate) async fn webhook_with_delivery(
 /// at once, saying `message`.
 pub(crate) async fn handoff_bot(app: &TestApp, owner: &Account, message: &str) -> String {
     let bot = app.create_bot(owner, &owner.org_id, "Desk").await;
-    let base = format!("/api/v1/orgs/{}/bots/{bot}", owner.org_id);
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },
@@ -406,23 +405,24 @@ pub(crate) async fn handoff_bot(app: &TestApp, owner: &Account, message: &str) -
         ],
         "edges": [{ "id": "e1", "source": "start", "target": "human" }]
     });
+    publish_flow(app, owner, &bot, flow).await;
+    bot
+}
+
+/// Saves `flow` as `bot`'s draft and publishes it (as `owner`), asserting both succeed.
+pub(crate) async fn publish_flow(app: &TestApp, owner: &Account, bot: &str, flow: Value) {
+    let base = format!("/api/v1/orgs/{}/bots/{bot}/flow", owner.org_id);
     let saved = app
-        .call(
-            Method::PUT,
-            &format!("{base}/flow"),
-            Some(&owner.token),
-            Some(flow),
-        )
+        .call(Method::PUT, &base, Some(&owner.token), Some(flow))
         .await;
     assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
     let published = app
         .call(
             Method::POST,
-            &format!("{base}/flow/publish"),
+            &format!("{base}/publish"),
             Some(&owner.token),
             None,
         )
         .await;
     assert_eq!(published.status, StatusCode::CREATED, "{}", published.text);
-    bot
 }

@@ -83,24 +83,7 @@ pub(crate) async fn build_bot(app: &TestApp, owner: &Account) -> String {
             { "id": "e8", "source": "check", "sourceHandle": "fallback", "target": "status" }
         ]
     });
-    let saved = app
-        .call(
-            Method::PUT,
-            &format!("{base}/flow"),
-            Some(&owner.token),
-            Some(flow),
-        )
-        .await;
-    assert_eq!(saved.status, StatusCode::OK, "{}", saved.text);
-    let published = app
-        .call(
-            Method::POST,
-            &format!("{base}/flow/publish"),
-            Some(&owner.token),
-            None,
-        )
-        .await;
-    assert_eq!(published.status, StatusCode::CREATED);
+    crate::common::publish_flow(app, owner, &bot, flow).await;
     bot
 }
 

@@ -1,155 +1,30 @@
 //! Customers' webhook endpoints, the webhook outbox (written by the triggers of migration
-//! 0016 in the statement that makes each change) and the deliveries ([`deliveries`]: claims,
-//! attempts, redelivery, pruning, the sweep).
+//! 0016 in the statement that makes each change) and the deliveries: claims under a lease,
+//! attempts, redelivery, pruning and the sweep.
 
 use std::time::Duration;
 
 use async_trait::async_trait;
 use botbuilder_core::domain::{
-    AttemptOutcome, NewWebhookEndpoint, Page, PageRequest, RenderedEvent, SealedSecret,
-    WebhookAttempt, WebhookClaim, WebhookDelivery, WebhookDeliveryState, WebhookEndpoint,
-    WebhookEndpointPatch, WebhookEvent, WebhookEventType,
+    AttemptOutcome, KEPT_ATTEMPTS, NewWebhookEndpoint, Page, PageRequest, RenderedEvent,
+    WebhookAttempt, WebhookClaim, WebhookDelivery, WebhookEndpoint, WebhookEndpointPatch,
+    WebhookEvent,
 };
 use botbuilder_core::id::{OrgId, WebhookDeliveryId, WebhookId};
 use botbuilder_core::store::{StoreError, StoreResult, WebhookRepo};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::rows::{from_micros, micros};
+use super::rows::micros;
 use super::{SqliteStore, expect_one};
-use crate::error::{corrupt, store_err};
+use crate::error::store_err;
 
-mod deliveries;
+mod rows;
 
-macro_rules! endpoint_columns {
-    () => {
-        "id, organization_id, url, description, events, enabled, disabled_reason, key_id, nonce, \
-         ciphertext, previous_key_id, previous_nonce, previous_ciphertext, \
-         previous_secret_expires_at, created_at, updated_at"
-    };
-}
-
-macro_rules! delivery_columns {
-    () => {
-        "d.id, d.organization_id, d.endpoint_id, e.event_id, d.event_seq, e.type AS event_type, \
-         d.order_key, e.payload, d.state, d.attempts, d.attempt_log, d.next_attempt_at, \
-         d.created_at, d.delivered_at"
-    };
-}
-
-#[derive(sqlx::FromRow)]
-struct EndpointRow {
-    id: Uuid,
-    organization_id: Uuid,
-    url: String,
-    description: String,
-    events: String,
-    enabled: bool,
-    disabled_reason: Option<String>,
-    key_id: String,
-    nonce: Vec<u8>,
-    ciphertext: Vec<u8>,
-    previous_key_id: Option<String>,
-    previous_nonce: Option<Vec<u8>>,
-    previous_ciphertext: Option<Vec<u8>>,
-    previous_secret_expires_at: Option<i64>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl TryFrom<EndpointRow> for WebhookEndpoint {
-    type Error = StoreError;
-
-    fn try_from(r: EndpointRow) -> StoreResult<Self> {
-        let previous_secret = match (r.previous_key_id, r.previous_nonce, r.previous_ciphertext) {
-            (Some(key_id), Some(nonce), Some(ciphertext)) => Some(SealedSecret {
-                key_id,
-                nonce,
-                ciphertext,
-            }),
-            _ => None,
-        };
-        Ok(Self {
-            id: r.id.into(),
-            org_id: r.organization_id.into(),
-            url: r.url,
-            description: r.description,
-            events: serde_json::from_str(&r.events).map_err(|e| corrupt("webhook events", e))?,
-            enabled: r.enabled,
-            disabled_reason: r.disabled_reason,
-            secret: SealedSecret {
-                key_id: r.key_id,
-                nonce: r.nonce,
-                ciphertext: r.ciphertext,
-            },
-            previous_secret,
-            previous_secret_expires_at: r.previous_secret_expires_at.map(from_micros),
-            created_at: from_micros(r.created_at),
-            updated_at: from_micros(r.updated_at),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct DeliveryRow {
-    id: Uuid,
-    organization_id: Uuid,
-    endpoint_id: Uuid,
-    event_id: Option<Uuid>,
-    event_seq: i64,
-    event_type: String,
-    order_key: Uuid,
-    payload: Option<String>,
-    state: String,
-    attempts: i64,
-    attempt_log: String,
-    next_attempt_at: Option<i64>,
-    created_at: i64,
-    delivered_at: Option<i64>,
-}
-
-impl TryFrom<DeliveryRow> for WebhookDelivery {
-    type Error = StoreError;
-
-    fn try_from(r: DeliveryRow) -> StoreResult<Self> {
-        let bad = |what: &str| corrupt("webhook delivery", format!("{} {what}", r.id));
-        Ok(Self {
-            id: r.id.into(),
-            org_id: r.organization_id.into(),
-            endpoint_id: r.endpoint_id.into(),
-            event_id: r.event_id.ok_or_else(|| bad("has no event id"))?,
-            event_seq: r.event_seq,
-            event_type: WebhookEventType::parse(&r.event_type).ok_or_else(|| bad("type"))?,
-            order_key: r.order_key,
-            payload: serde_json::from_str(r.payload.as_deref().unwrap_or_default())
-                .map_err(|_| bad("payload"))?,
-            state: WebhookDeliveryState::parse(&r.state).ok_or_else(|| bad("state"))?,
-            attempts: u32::try_from(r.attempts).unwrap_or(0),
-            attempt_log: serde_json::from_str(&r.attempt_log).map_err(|_| bad("attempt log"))?,
-            next_attempt_at: r.next_attempt_at.map(from_micros),
-            created_at: from_micros(r.created_at),
-            delivered_at: r.delivered_at.map(from_micros),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct EventRow {
-    seq: i64,
-    organization_id: Uuid,
-    r#type: String,
-    session_id: Option<Uuid>,
-    subject_id: Uuid,
-    created_at: i64,
-}
-
-fn events_json(events: &[WebhookEventType]) -> String {
-    serde_json::to_string(events).unwrap_or_else(|_| "[]".to_owned())
-}
-
-fn lease_micros(lease: Duration) -> i64 {
-    i64::try_from(lease.as_micros()).unwrap_or(i64::MAX)
-}
+use rows::{
+    DeliveryRow, EndpointRow, EventRow, appended_log, delivery_columns, endpoint_columns,
+    events_json, lease_micros,
+};
 
 impl SqliteStore {
     async fn delivery_by_id(&self, org: OrgId, id: Uuid) -> StoreResult<WebhookDelivery> {
@@ -324,19 +199,7 @@ impl WebhookRepo for SqliteStore {
         .fetch_all(&self.pool)
         .await
         .map_err(store_err)?;
-        rows.into_iter()
-            .map(|r| {
-                Ok(WebhookEvent {
-                    seq: r.seq,
-                    org_id: r.organization_id.into(),
-                    kind: WebhookEventType::parse(&r.r#type)
-                        .ok_or_else(|| corrupt("webhook event type", &r.r#type))?,
-                    session_id: r.session_id.map(Into::into),
-                    subject: r.subject_id,
-                    created_at: from_micros(r.created_at),
-                })
-            })
-            .collect()
+        rows.into_iter().map(WebhookEvent::try_from).collect()
     }
 
     async fn fan_out_webhook_event(
@@ -457,8 +320,59 @@ impl WebhookRepo for SqliteStore {
         lease: Duration,
         max_in_flight: u32,
     ) -> StoreResult<WebhookClaim> {
-        self.claim_delivery(org, endpoint, order_key, now, lease, max_in_flight)
-            .await
+        let now = micros(now);
+        let token = Uuid::now_v7();
+        let claimed: Option<(Uuid,)> = sqlx::query_as(
+            "UPDATE webhook_deliveries SET leased_until = ?4 + ?5, lease_id = ?6
+             WHERE id = (SELECT id FROM webhook_deliveries
+                         WHERE endpoint_id = ?2 AND order_key = ?3 AND state = 'pending'
+                           AND organization_id = ?1
+                         ORDER BY event_seq LIMIT 1)
+               AND next_attempt_at <= ?4 AND (leased_until IS NULL OR leased_until <= ?4)
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries
+                               WHERE endpoint_id = ?2 AND order_key = ?3 AND state = 'pending'
+                                 AND leased_until > ?4)
+               AND (SELECT COUNT(*) FROM webhook_deliveries
+                    WHERE endpoint_id = ?2 AND state = 'pending' AND leased_until > ?4) < ?7
+             RETURNING id",
+        )
+        .bind(org.as_uuid())
+        .bind(endpoint.as_uuid())
+        .bind(order_key)
+        .bind(now)
+        .bind(lease_micros(lease))
+        .bind(token)
+        .bind(i64::from(max_in_flight))
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(store_err)?;
+        if let Some((id,)) = claimed {
+            return Ok(WebhookClaim::Claimed {
+                delivery: Box::new(self.delivery_by_id(org, id).await?),
+                lease: token,
+            });
+        }
+        // Not claimed: busy if the head was there for the taking but for the endpoint's limit.
+        let head_free: Option<(bool,)> = sqlx::query_as(
+            "SELECT next_attempt_at <= ?4 AND (leased_until IS NULL OR leased_until <= ?4)
+                    AND NOT EXISTS (SELECT 1 FROM webhook_deliveries o
+                                    WHERE o.endpoint_id = ?2 AND o.order_key = ?3
+                                      AND o.state = 'pending' AND o.leased_until > ?4)
+             FROM webhook_deliveries
+             WHERE endpoint_id = ?2 AND order_key = ?3 AND state = 'pending' AND organization_id = ?1
+             ORDER BY event_seq LIMIT 1",
+        )
+        .bind(org.as_uuid())
+        .bind(endpoint.as_uuid())
+        .bind(order_key)
+        .bind(now)
+        .fetch_optional(&self.writer)
+        .await
+        .map_err(store_err)?;
+        Ok(match head_free {
+            Some((true,)) => WebhookClaim::EndpointBusy,
+            _ => WebhookClaim::NothingDue,
+        })
     }
 
     async fn record_webhook_attempt(
@@ -469,8 +383,38 @@ impl WebhookRepo for SqliteStore {
         attempt: WebhookAttempt,
         outcome: AttemptOutcome,
     ) -> StoreResult<WebhookDelivery> {
-        self.record_attempt(org, delivery, lease, attempt, outcome)
-            .await
+        let entry =
+            serde_json::to_string(&attempt).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let (state, next, delivered) = match outcome {
+            AttemptOutcome::Succeeded => ("succeeded", None, Some(micros(attempt.at))),
+            AttemptOutcome::RetryAt(at) => ("pending", Some(micros(at)), None),
+            AttemptOutcome::GaveUp => ("failed", None, None),
+        };
+        let done = sqlx::query(concat!(
+            "UPDATE webhook_deliveries SET attempts = attempts + 1, attempt_log = ",
+            appended_log!("?3"),
+            ", state = ?4, next_attempt_at = ?5, delivered_at = COALESCE(?6, delivered_at),
+                 leased_until = NULL, lease_id = NULL
+             WHERE id = ?1 AND organization_id = ?2 AND state = 'pending' AND lease_id = ?7"
+        ))
+        .bind(delivery.as_uuid())
+        .bind(org.as_uuid())
+        .bind(entry)
+        .bind(state)
+        .bind(next)
+        .bind(delivered)
+        .bind(lease)
+        .bind(KEPT_ATTEMPTS as i64)
+        .execute(&self.writer)
+        .await
+        .map_err(store_err)?;
+        if done.rows_affected() == 0 {
+            self.delivery_by_id(org, delivery.as_uuid()).await?;
+            return Err(StoreError::Conflict(
+                "the delivery's lease is no longer held".to_owned(),
+            ));
+        }
+        self.delivery_by_id(org, delivery.as_uuid()).await
     }
 
     async fn fail_pending_webhook_deliveries(
@@ -479,7 +423,31 @@ impl WebhookRepo for SqliteStore {
         endpoint: WebhookId,
         reason: &str,
     ) -> StoreResult<u64> {
-        self.fail_pending(org, endpoint, reason).await
+        let entry = serde_json::to_string(&WebhookAttempt {
+            at: self.now(),
+            status: None,
+            duration_ms: 0,
+            error: Some(reason.to_owned()),
+        })
+        .map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let done = sqlx::query(concat!(
+            "UPDATE webhook_deliveries SET state = 'failed', next_attempt_at = NULL,
+                 leased_until = NULL, lease_id = NULL, attempt_log = ",
+            appended_log!("?3"),
+            " WHERE endpoint_id = ?1 AND organization_id = ?2 AND state = 'pending'"
+        ))
+        .bind(endpoint.as_uuid())
+        .bind(org.as_uuid())
+        .bind(entry)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<i64>)
+        .bind(None::<Uuid>)
+        .bind(KEPT_ATTEMPTS as i64)
+        .execute(&self.writer)
+        .await
+        .map_err(store_err)?;
+        Ok(done.rows_affected())
     }
 
     async fn redeliver_webhook(
@@ -488,11 +456,49 @@ impl WebhookRepo for SqliteStore {
         delivery: WebhookDeliveryId,
         now: DateTime<Utc>,
     ) -> StoreResult<WebhookDelivery> {
-        self.redeliver(org, delivery, now).await
+        let now = micros(now);
+        let done = sqlx::query(
+            "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = ?3, attempts = 0,
+                 leased_until = NULL, lease_id = NULL
+             WHERE id = ?1 AND organization_id = ?2
+               AND (state <> 'pending' OR leased_until IS NULL OR leased_until <= ?3)",
+        )
+        .bind(delivery.as_uuid())
+        .bind(org.as_uuid())
+        .bind(now)
+        .execute(&self.writer)
+        .await
+        .map_err(store_err)?;
+        if done.rows_affected() == 0 {
+            self.delivery_by_id(org, delivery.as_uuid()).await?;
+            return Err(StoreError::Conflict(
+                "the delivery is being sent right now".to_owned(),
+            ));
+        }
+        self.delivery_by_id(org, delivery.as_uuid()).await
     }
 
     async fn prune_webhook_history(&self, before: DateTime<Utc>) -> StoreResult<u64> {
-        self.prune_history(before).await
+        let before = micros(before);
+        let mut tx = self.writer.begin().await.map_err(store_err)?;
+        let deliveries = sqlx::query(
+            "DELETE FROM webhook_deliveries WHERE created_at < ? AND state <> 'pending'",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        sqlx::query(
+            "DELETE FROM webhook_events
+             WHERE created_at < ? AND payload IS NOT NULL
+               AND NOT EXISTS (SELECT 1 FROM webhook_deliveries d WHERE d.event_seq = seq)",
+        )
+        .bind(before)
+        .execute(&mut *tx)
+        .await
+        .map_err(store_err)?;
+        tx.commit().await.map_err(store_err)?;
+        Ok(deliveries.rows_affected())
     }
 
     async fn due_webhook_orders(
@@ -500,6 +506,25 @@ impl WebhookRepo for SqliteStore {
         due_before: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<(OrgId, WebhookId, Uuid)>> {
-        self.due_orders(due_before, limit).await
+        let at = micros(due_before);
+        let rows: Vec<(Uuid, Uuid, Uuid)> = sqlx::query_as(
+            "SELECT d.organization_id, d.endpoint_id, d.order_key
+             FROM (SELECT endpoint_id, order_key, MIN(event_seq) AS head
+                   FROM webhook_deliveries WHERE state = 'pending'
+                   GROUP BY endpoint_id, order_key) h
+             JOIN webhook_deliveries d ON d.endpoint_id = h.endpoint_id
+                  AND d.order_key = h.order_key AND d.event_seq = h.head
+             WHERE d.next_attempt_at < ?1 AND (d.leased_until IS NULL OR d.leased_until < ?1)
+             ORDER BY d.next_attempt_at LIMIT ?2",
+        )
+        .bind(at)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?;
+        Ok(rows
+            .into_iter()
+            .map(|(org, endpoint, key)| (org.into(), endpoint.into(), key))
+            .collect())
     }
 }
