@@ -17,6 +17,7 @@
 //! | [`auth`] | [`auth::PasswordHasher`] and [`auth::TokenIssuer`] |
 //! | [`llm`] / [`embed`] | [`llm::LlmProvider`], [`llm::ProviderResolver`] (provider chains) and [`embed::Embedder`] |
 //! | [`channel`] | a messaging platform's two halves ([`channel::InboundAdapter`], [`channel::ChannelSender`]) and the one formatter ([`channel::format()`]) |
+//! | [`change`] | the change bus: configuration changes recorded by the store, delivered to every cache on every instance |
 //! | [`cache`], [`rate_limit`], [`queue`] | infrastructure ports with in-process and Redis backends |
 //! | [`clock`] | [`clock::Clock`], so tests control time |
 //! | [`nlu`] | intent classification and entity extraction, trained in process |
@@ -62,6 +63,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod change;
 pub mod channel;
 pub mod clock;
 pub mod credentials;

@@ -129,7 +129,13 @@ fn request_overhead(c: &mut Criterion) {
     pair(c, &rt, "sqlite", sqlite);
 
     let memory: Arc<dyn Store> = Arc::new(InMemoryStore::default());
-    let state = AppState::with_store(memory, &settings, HashCost::INSECURE_FOR_TESTS).unwrap();
+    let state = rt
+        .block_on(AppState::with_store(
+            memory,
+            &settings,
+            HashCost::INSECURE_FOR_TESTS,
+        ))
+        .unwrap();
     pair(c, &rt, "memory", state);
 }
 

@@ -1,10 +1,12 @@
 //! A short-lived, per-process cache of who may do what: memberships (with their role) and
 //! API keys, so an authorized request costs no database round trip for the access check.
 //!
-//! Consistency: every change made through this process (member role changes and removals,
-//! role edits, API key revocation, organization deletion) invalidates the affected
-//! organization at once. Changes made by *another* instance are seen within [`ACCESS_TTL`].
-//! Only positive answers are cached, so a new member or key works immediately everywhere.
+//! Consistency: the cache listens to the change bus ([`botbuilder_core::change`]): a member's
+//! role change or removal, a role edit or deletion, an API key's revocation or the
+//! organization's deletion forgets the organization's entries, at once on the instance that
+//! made the change (before it answers) and within the bus's poll interval on the others.
+//! [`ACCESS_TTL`] bounds what a missed change could cost. Only positive answers are cached,
+//! so a new member or key works immediately everywhere.
 
 use std::collections::HashMap;
 use std::hash::Hash;
@@ -108,6 +110,16 @@ impl AccessCache {
     pub fn invalidate_org(&self, org: OrgId) {
         self.members.retain(|(o, _), _| *o != org);
         self.keys.retain(|_, key| key.org_id != org);
+    }
+}
+
+/// Forgets an organization's entries when its access or the organization changes.
+impl botbuilder_core::change::ChangeListener for AccessCache {
+    fn on_change(&self, change: &botbuilder_core::change::Change) {
+        use botbuilder_core::change::Change;
+        if let Change::Access { org } | Change::Organization { org } = *change {
+            self.invalidate_org(org);
+        }
     }
 }
 

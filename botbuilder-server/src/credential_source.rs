@@ -1,7 +1,8 @@
 //! [`StoredCredentials`]: organizations' own provider credentials, opened from the store for
 //! the provider registry, and remembered for a few seconds so a turn costs no extra query.
-//! Changes made through this instance apply at once ([`StoredCredentials::forget`]); other
-//! instances see them within [`CREDENTIALS_CACHE_TTL`].
+//! It listens to the change bus ([`botbuilder_core::change`]): a change to an organization's
+//! credentials applies at once on the instance that made it and within the bus's poll
+//! interval on the others; [`CREDENTIALS_CACHE_TTL`] bounds what a missed change could cost.
 
 use std::collections::HashMap;
 use std::sync::Mutex;
@@ -174,5 +175,15 @@ impl SecretCipher for NoMasterKey {
 
     fn open(&self, sealed: &SealedSecret, _: &[u8]) -> Result<Vec<u8>, CipherError> {
         Err(CipherError::UnknownKey(sealed.key_id.clone()))
+    }
+}
+
+/// Forgets an organization's opened credentials when they or the organization change.
+impl botbuilder_core::change::ChangeListener for StoredCredentials {
+    fn on_change(&self, change: &botbuilder_core::change::Change) {
+        use botbuilder_core::change::Change;
+        if let Change::Credentials { org } | Change::Organization { org } = *change {
+            self.forget(org);
+        }
     }
 }

@@ -99,6 +99,12 @@ pub async fn serve(
     workers.push(tokio::spawn(
         state.channel_worker.clone().forward_agent_replies(),
     ));
+    // The change bus polls the store's change feed, so changes made elsewhere (another
+    // instance, the CLI) reach this instance's caches.
+    workers.push(tokio::spawn(state.changes.clone().run(
+        botbuilder_core::change::POLL_INTERVAL,
+        std::future::pending(),
+    )));
     // Customer webhooks: one relay fanning new events out, and workers delivering them (an
     // endpoint has at most two deliveries in flight, each for at most its timeout).
     workers.push(tokio::spawn(state.webhook_worker.clone().run_relay(

@@ -6,6 +6,7 @@ use std::sync::Arc;
 
 use anyhow::{Context, bail};
 use botbuilder_core::auth::{PasswordHasher, TokenIssuer};
+use botbuilder_core::change::ChangeBus;
 use botbuilder_core::clock::{Clock, SystemClock};
 use botbuilder_core::embed::{Embedder, EmbedderResolver};
 use botbuilder_core::fetch::Fetcher;
@@ -114,6 +115,9 @@ pub struct AppState {
     pub http: Arc<HttpSettings>,
     /// Recently checked memberships and API keys.
     pub access: Arc<AccessCache>,
+    /// Delivers configuration changes (from this instance, others, or the CLI) to every
+    /// cache above and below.
+    pub changes: Arc<ChangeBus>,
     /// Trained NLU models per bot.
     pub nlu: Arc<ModelCache>,
     /// The conversation engine.
@@ -379,30 +383,32 @@ impl AppState {
             bail!("this build has no Redis backend yet; unset BOTBUILDER_REDIS_URL");
         }
         let (store, queue) = open_backend(&settings.database_url).await?;
-        Self::with_backend(store, queue, settings, cost)
+        Self::with_backend(store, queue, settings, cost).await
     }
 
     /// The state around an already opened store (any [`Store`] implementation) with the
     /// in-process job queue (not durable); the settings' database URL is ignored.
-    pub fn with_store(
+    pub async fn with_store(
         store: Arc<dyn Store>,
         settings: &Settings,
         cost: HashCost,
     ) -> anyhow::Result<Self> {
-        Self::with_backend(store, Arc::new(MemoryJobQueue::default()), settings, cost)
+        Self::with_backend(store, Arc::new(MemoryJobQueue::default()), settings, cost).await
     }
 
     /// The state around an already opened store and job queue.
-    pub fn with_backend(
+    pub async fn with_backend(
         store: Arc<dyn Store>,
         queue: Arc<dyn JobQueue>,
         settings: &Settings,
         cost: HashCost,
     ) -> anyhow::Result<Self> {
+        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
+        // Started before anything is cached, so no change is missed.
+        let changes = ChangeBus::start(store.clone(), clock.clone()).await?;
         let cipher: Arc<dyn SecretCipher> = Arc::new(settings.cipher()?);
         let credentials = CredentialService::new(store.clone(), cipher.clone());
         let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));
-        let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         let nlu = Arc::new(ModelCache::default());
         let guarded = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
         let embedder = embedder(
@@ -460,6 +466,12 @@ impl AppState {
             clock.clone(),
             settings.public_url.clone(),
         );
+        let access = Arc::new(AccessCache::default());
+        changes.listen(engine.clone());
+        changes.listen(knowledge.clone());
+        changes.listen(Arc::new(channels.clone()));
+        changes.listen(access.clone());
+        changes.listen(stored_credentials.clone());
         let web = botbuilder_channels::web::WebChannel::default();
         let channel_worker = Arc::new(
             ChannelWorker::new(
@@ -482,7 +494,8 @@ impl AppState {
             limiter,
             clock,
             http: Arc::new(HttpSettings::from_settings(settings)),
-            access: Arc::new(AccessCache::default()),
+            access,
+            changes,
             nlu,
             engine,
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),

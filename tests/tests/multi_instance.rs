@@ -113,3 +113,216 @@ async fn two_instances_on_one_database_act_as_one_service() {
         .unwrap();
     assert_eq!(foreign.status(), 403);
 }
+
+/// `method` `url` with `token`, and the JSON answer (`null` when there is none).
+async fn call(
+    http: &reqwest::Client,
+    method: reqwest::Method,
+    url: &str,
+    token: &str,
+    body: Option<Value>,
+) -> (reqwest::StatusCode, Value) {
+    let mut request = http.request(method, url).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let status = response.status();
+    let text = response.text().await.unwrap();
+    (status, serde_json::from_str(&text).unwrap_or(Value::Null))
+}
+
+/// A flow that answers any message with `text`.
+fn saying(text: &str) -> Value {
+    json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "say", "type": "message", "data": { "text": text } },
+            { "id": "bye", "type": "end", "data": {} }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "say" },
+            { "id": "e2", "source": "say", "target": "bye" }
+        ]
+    })
+}
+
+/// Polls `check` every 20 ms until it holds; returns how long that took (panics after 10 s).
+async fn time_until<F, Fut>(mut check: F) -> std::time::Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(10),
+            "not seen within 10 s"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
+
+/// A change made through one instance reaches the other instance's caches within a second,
+/// although both cached what it replaced: a flow published on A answers B's next
+/// conversation, a document added on A is found by B's search, and an API key revoked on A is
+/// refused by B. (The caches' own lifetimes are longer: 60 s for bots, 5 s for access.)
+#[tokio::test]
+async fn changes_on_one_instance_reach_the_caches_of_the_other_within_a_second() {
+    use reqwest::Method;
+    let dir = tempfile::tempdir().unwrap();
+    let db = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let (a, b) = (instance(&db).await, instance(&db).await);
+    let http = reqwest::Client::new();
+    let (_, body) = call(
+        &http,
+        Method::POST,
+        &format!("{a}/api/v1/auth/register"),
+        "",
+        Some(json!({"email": "bus@example.com", "password": "correct horse battery", "name": "B", "organization_name": "Bus"})),
+    )
+    .await;
+    let token = body["access_token"].as_str().unwrap().to_owned();
+    let org = body["organization"]["id"].as_str().unwrap().to_owned();
+    let (status, bot) = call(
+        &http,
+        Method::POST,
+        &format!("{a}/api/v1/orgs/{org}/bots"),
+        &token,
+        Some(json!({ "name": "versions" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let bot = format!("/api/v1/orgs/{org}/bots/{}", bot["id"].as_str().unwrap());
+    let publish = async |text: &str| {
+        let flow = format!("{a}{bot}/flow");
+        let (status, _) = call(&http, Method::PUT, &flow, &token, Some(saying(text))).await;
+        assert_eq!(status, 200);
+        let (status, _) = call(
+            &http,
+            Method::POST,
+            &format!("{flow}/publish"),
+            &token,
+            None,
+        )
+        .await;
+        assert_eq!(status, 201);
+    };
+    // B's answer in a new conversation.
+    let answer_on_b = async || {
+        let conversations = format!("{b}{bot}/conversations");
+        let (status, opened) = call(
+            &http,
+            Method::POST,
+            &conversations,
+            &token,
+            Some(json!({ "user": "visitor" })),
+        )
+        .await;
+        assert_eq!(status, 201, "{opened}");
+        let session = opened["session_id"].as_str().unwrap();
+        let url = format!("{conversations}/{session}/messages");
+        let (status, turn) = call(
+            &http,
+            Method::POST,
+            &url,
+            &token,
+            Some(json!({ "text": "hi" })),
+        )
+        .await;
+        assert_eq!(status, 200, "{turn}");
+        turn["replies"][0]["text"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned()
+    };
+
+    publish("version one").await;
+    assert_eq!(answer_on_b().await, "version one");
+    publish("version two").await;
+    let took = time_until(async || answer_on_b().await == "version two").await;
+    assert!(took.as_millis() < 1000, "the flow reached B after {took:?}");
+
+    // B indexes the empty knowledge base, then A adds a document to it.
+    let (status, kb) = call(
+        &http,
+        Method::POST,
+        &format!("{a}/api/v1/orgs/{org}/knowledge-bases"),
+        &token,
+        Some(json!({ "name": "Help" })),
+    )
+    .await;
+    assert_eq!(status, 201);
+    let kb = format!(
+        "/api/v1/orgs/{org}/knowledge-bases/{}",
+        kb["id"].as_str().unwrap()
+    );
+    let found_on_b = async || {
+        let query = json!({ "query": "how long do refunds take", "mode": "keyword" });
+        let (status, hits) = call(
+            &http,
+            Method::POST,
+            &format!("{b}{kb}/search"),
+            &token,
+            Some(query),
+        )
+        .await;
+        assert_eq!(status, 200, "{hits}");
+        !hits.as_array().unwrap().is_empty()
+    };
+    assert!(!found_on_b().await);
+    let text = "# Refunds\n\nRefunds are paid within 5 days of the return.";
+    let (status, doc) = call(
+        &http,
+        Method::POST,
+        &format!("{a}{kb}/documents"),
+        &token,
+        Some(json!({ "title": "Refunds", "text": text, "content_type": "text/markdown" })),
+    )
+    .await;
+    assert_eq!(status, 202, "{doc}");
+    let doc = format!("{a}{kb}/documents/{}", doc["id"].as_str().unwrap());
+    time_until(async || {
+        let (_, doc) = call(&http, Method::GET, &doc, &token, None).await;
+        doc["status"] == "ready"
+    })
+    .await;
+    let took = time_until(found_on_b).await;
+    assert!(
+        took.as_millis() < 1000,
+        "the document reached B after {took:?}"
+    );
+
+    // B admits an API key (and caches it); A revokes it.
+    let (status, key) = call(
+        &http,
+        Method::POST,
+        &format!("{a}/api/v1/orgs/{org}/api-keys"),
+        &token,
+        Some(json!({ "name": "ci", "permissions": ["bots:read"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{key}");
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
+    assert_eq!(
+        call(&http, Method::GET, &bots_on_b, &secret, None).await.0,
+        200
+    );
+    let revoke = format!(
+        "{a}/api/v1/orgs/{org}/api-keys/{}",
+        key["api_key"]["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        call(&http, Method::DELETE, &revoke, &token, None).await.0,
+        204
+    );
+    let took =
+        time_until(async || call(&http, Method::GET, &bots_on_b, &secret, None).await.0 == 401)
+            .await;
+    assert!(
+        took.as_millis() < 1000,
+        "the revocation reached B after {took:?}"
+    );
+}

@@ -496,3 +496,22 @@ impl ChannelService {
         self.opened.lock().expect("cache poisoned").remove(&channel);
     }
 }
+
+/// Forgets the opened form of a changed channel, and of every channel of a changed bot or
+/// organization (their deletion takes the channels along).
+impl crate::change::ChangeListener for ChannelService {
+    fn on_change(&self, change: &crate::change::Change) {
+        use crate::change::Change;
+        let mut opened = self.opened.lock().expect("cache poisoned");
+        match *change {
+            Change::Channel { channel, .. } => {
+                opened.remove(&channel);
+            }
+            Change::Bot { bot, .. } => opened.retain(|_, (_, p)| p.opened.channel.bot_id != bot),
+            Change::Organization { org } => {
+                opened.retain(|_, (_, p)| p.opened.channel.org_id != org);
+            }
+            _ => {}
+        }
+    }
+}

@@ -6,6 +6,7 @@
 mod api_key;
 mod audit;
 mod bot;
+mod change;
 mod channel;
 mod conversation;
 mod credential;
@@ -25,6 +26,7 @@ mod webhook;
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use bot::{AiConfig, Bot, BotImport, BotPatch, BotSettings, NewBot};
+pub use change::{Change, ChangeRecord};
 pub use channel::{
     Channel, ChannelPatch, ChannelStatus, Delivery, DeliveryState, NewChannel, session_channel,
     session_channel_of,

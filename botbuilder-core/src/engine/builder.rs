@@ -23,8 +23,9 @@ pub struct EngineConfig {
     pub max_steps: u32,
     /// Past messages given to the language model.
     pub history_window: u32,
-    /// How long a bot's settings, NLU models and newest flow version are reused before they
-    /// are read again (changes made through [`Engine::invalidate_bot`] apply at once).
+    /// How long a bot's settings, NLU models and newest flow version are reused at most before
+    /// they are read again (a change delivered by the change bus, or
+    /// [`Engine::invalidate_bot`], applies at once).
     pub bot_cache_ttl: Duration,
 }
 

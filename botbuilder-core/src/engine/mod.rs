@@ -25,6 +25,7 @@
 mod answer;
 mod builder;
 mod call;
+mod changes;
 mod executor;
 mod handoff;
 mod open;
@@ -84,8 +85,9 @@ pub const NO_REPLY_FALLBACK: &str =
     "Sorry, I can't help with that here. Could you put it another way?";
 /// Past messages given to the language model.
 pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
-/// How long a bot snapshot is reused (see [`EngineConfig::bot_cache_ttl`]).
-pub const DEFAULT_BOT_CACHE_TTL: Duration = Duration::from_secs(5);
+/// How long a bot snapshot is reused at most (see [`EngineConfig::bot_cache_ttl`]); the
+/// change bus forgets a changed bot's snapshot long before.
+pub const DEFAULT_BOT_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A message arriving from a channel.
 #[derive(Debug, Clone, PartialEq, Eq)]

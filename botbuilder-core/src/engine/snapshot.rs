@@ -1,10 +1,12 @@
 //! What a turn needs to know about its bot, read once and reused across turns.
 //!
 //! A [`BotSnapshot`] holds the bot (settings, AI config), its organization's settings, its
-//! trained NLU models and its newest published flow version. Snapshots live for [`super::EngineConfig::bot_cache_ttl`]
-//! or until [`super::Engine::invalidate_bot`] drops them (the server calls it after every
-//! change to a bot made through it; other instances pick changes up within the TTL). Flow
-//! versions are immutable once published, so they are cached by version without expiry.
+//! trained NLU models and its newest published flow version. Snapshots live until the change
+//! bus reports a change to the bot or its organization ([`crate::change`]; the engine is a
+//! [`crate::change::ChangeListener`]) or [`super::Engine::invalidate_bot`] drops them, and at
+//! most for [`super::EngineConfig::bot_cache_ttl`], which bounds what a missed change could
+//! cost. Flow versions are immutable once published, so they are cached by version without
+//! expiry.
 //!
 //! This turns the five reads a turn would otherwise start with (bot, intents, entities,
 //! newest flow version, the session's flow version) into none.

@@ -11,11 +11,13 @@
 //! The conformance suite in [`crate::testing::store_suite`] has one test per clause, and every
 //! backend runs it through [`crate::store_conformance_suite!`].
 
+mod changes;
 mod channels;
 mod conversations;
 mod error;
 mod webhooks;
 
+pub use changes::ChangeRepo;
 pub use channels::{ChannelRepo, DeliveryUpdate};
 pub use conversations::ConversationRepo;
 pub use error::{StoreError, StoreResult};
@@ -25,9 +27,9 @@ pub use webhooks::WebhookRepo;
 /// concrete store (a `&dyn Store` needs only [`Store`]).
 pub mod prelude {
     pub use super::{
-        ApiKeyRepo, AuditRepo, BotRepo, ChannelRepo, ConversationRepo, CredentialRepo, FlowRepo,
-        KnowledgeRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store, StoreError,
-        StoreResult, UsageRepo, UserRepo, WebhookRepo,
+        ApiKeyRepo, AuditRepo, BotRepo, ChangeRepo, ChannelRepo, ConversationRepo, CredentialRepo,
+        FlowRepo, KnowledgeRepo, MemberRepo, NluRepo, OrgRepo, RefreshTokenRepo, RoleRepo, Store,
+        StoreError, StoreResult, UsageRepo, UserRepo, WebhookRepo,
     };
 }
 
@@ -504,6 +506,7 @@ pub trait Store:
     + UsageRepo
     + ChannelRepo
     + WebhookRepo
+    + ChangeRepo
 {
     /// Backend name for logs and metrics (`"sqlite"`, `"postgres"`).
     fn backend(&self) -> &'static str;

@@ -1,13 +1,13 @@
 //! The middleware stack, outermost first: sensitive-header redaction, request ids, tracing,
 //! panic catching, metrics, error responses as problem+json ([`problem`]), security headers,
 //! the rate limits (per IP, credential and organization), CORS, the body limit, the body deadline and, innermost around each
-//! handler, the audit log. Authentication, organization context,
+//! handler, the change feed's catch-up ([`changes`]) and the audit log. Authentication, organization context,
 //! permissions and validation are extractors (see [`crate::extract`]), so they run after
 //! these layers and before the handler, in that order.
 
 pub mod audit;
+pub mod changes;
 pub mod cors;
-pub mod engine_cache;
 pub mod metrics;
 pub mod problem;
 pub mod rate_limit;
@@ -122,7 +122,7 @@ pub fn apply(router: Router, state: &AppState) -> Router {
         ))
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
-            engine_cache::invalidate,
+            changes::catch_up,
         ))
         .layer(
             ServiceBuilder::new()

@@ -124,7 +124,6 @@ pub async fn delete_api_key(
         .ok_or(ApiError::NotFound)?;
     access.ensure_covers(&key.permissions, "revoking this key")?;
     state.store.delete_api_key(access.org, path.key).await?;
-    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("api_key.delete").target("api_key", path.key);
     Ok((StatusCode::NO_CONTENT, audit, ()))
 }

@@ -122,7 +122,6 @@ pub async fn update_member(
         .store
         .update_member_role(access.org, path.user, role.id)
         .await?;
-    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("member.update")
         .target("user", path.user)
         .details(json!({ "from": current.role.name, "to": role.name }));
@@ -154,7 +153,6 @@ pub async fn remove_member(
             }
         }
     }
-    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("member.remove")
         .target("user", path.user)
         .details(json!({ "revoked_api_keys": revoked }));

@@ -143,7 +143,6 @@ pub async fn update_org(
             },
         )
         .await?;
-    state.engine.invalidate_org(org.id);
     let audit = AuditRecord::new("org.update")
         .target("organization", org.id)
         .details(serde_json::json!({ "settings": org.settings }));
@@ -159,6 +158,5 @@ pub async fn delete_org(
     access: OrgAccess<perm::OrgDelete>,
 ) -> ApiResult<StatusCode> {
     state.store.delete_org(access.org).await?;
-    state.access.invalidate_org(access.org);
     Ok(StatusCode::NO_CONTENT)
 }

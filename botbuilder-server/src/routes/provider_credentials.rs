@@ -172,7 +172,6 @@ pub async fn put_credential(
         .credentials
         .put(access.org, &path.provider, input, RULES)
         .await?;
-    state.stored_credentials.forget(access.org);
     let audit = AuditRecord::new("provider_credential.put")
         .target("provider", &stored.provider)
         .details(json!({ "hint": stored.hint, "base_url": stored.base_url }));
@@ -193,7 +192,6 @@ pub async fn delete_credential(
 ) -> ApiResult<impl IntoResponse> {
     path.check()?;
     state.credentials.delete(access.org, &path.provider).await?;
-    state.stored_credentials.forget(access.org);
     let audit = AuditRecord::new("provider_credential.delete").target("provider", &path.provider);
     Ok((audit, axum::http::StatusCode::NO_CONTENT))
 }

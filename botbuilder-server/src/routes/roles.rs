@@ -133,7 +133,6 @@ pub async fn update_role(
             },
         )
         .await?;
-    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("role.update").target("role", role.id);
     Ok((audit, Json(RoleView::from(&role))))
 }
@@ -152,7 +151,6 @@ pub async fn delete_role(
     let current = state.store.get_role(access.org, path.role).await?;
     access.ensure_covers(&current.permissions, "deleting this role")?;
     state.store.delete_role(access.org, path.role).await?;
-    state.access.invalidate_org(access.org);
     let audit = AuditRecord::new("role.delete").target("role", path.role);
     Ok((StatusCode::NO_CONTENT, audit, ()))
 }

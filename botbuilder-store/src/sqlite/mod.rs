@@ -24,6 +24,7 @@ macro_rules! member_columns {
 mod api_keys;
 mod audit;
 mod bots;
+mod changes;
 mod channels;
 mod conversations;
 mod credentials;

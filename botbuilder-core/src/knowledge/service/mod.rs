@@ -20,6 +20,7 @@
 //! the knowledge base changes. The knowledge base is the index, so the organization and
 //! knowledge base filter is applied inside the search, never after it.
 
+mod changes;
 mod embedding;
 mod ingestion;
 

@@ -5,7 +5,7 @@ use chrono::{DateTime, Utc};
 
 use super::{Data, InMemoryStore};
 use crate::domain::{
-    Channel, ChannelPatch, Delivery, DeliveryState, Message, MessageDirection, NewChannel,
+    Change, Channel, ChannelPatch, Delivery, DeliveryState, Message, MessageDirection, NewChannel,
 };
 use crate::id::{BotId, ChannelId, MessageId, OrgId, SessionId};
 use crate::store::{ChannelRepo, DeliveryUpdate, StoreError, StoreResult};
@@ -150,12 +150,14 @@ impl ChannelRepo for InMemoryStore {
         channel: ChannelId,
         patch: ChannelPatch,
     ) -> StoreResult<Channel> {
+        let now = self.now();
         let mut data = self.data();
         let stored = data
             .channels
             .get_mut(&channel)
             .filter(|c| c.org_id == org)
             .ok_or(StoreError::NotFound)?;
+        let before = stored.clone();
         if let Some(name) = patch.name {
             stored.name = name;
         }
@@ -177,7 +179,16 @@ impl ChannelRepo for InMemoryStore {
         if let Some(at) = patch.outbound_at {
             stored.last_outbound_at = Some(at);
         }
-        Ok(stored.clone())
+        let updated = stored.clone();
+        // Activity timestamps and errors are not configuration: they record no change.
+        if updated.name != before.name
+            || updated.status != before.status
+            || updated.settings != before.settings
+            || updated.secrets != before.secrets
+        {
+            data.record_change(Change::Channel { org, channel }, now);
+        }
+        Ok(updated)
     }
 
     async fn delete_channel(&self, org: OrgId, channel: ChannelId) -> StoreResult<()> {
@@ -186,6 +197,7 @@ impl ChannelRepo for InMemoryStore {
             return Err(StoreError::NotFound);
         }
         data.forget_channels(|c| c.id == channel);
+        data.record_change(Change::Channel { org, channel }, self.now());
         Ok(())
     }
 

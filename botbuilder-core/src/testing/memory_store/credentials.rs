@@ -3,7 +3,7 @@
 use async_trait::async_trait;
 
 use super::InMemoryStore;
-use crate::domain::{NewProviderCredential, ProviderCredential, SealedSecret};
+use crate::domain::{Change, NewProviderCredential, ProviderCredential, SealedSecret};
 use crate::id::OrgId;
 use crate::store::{CredentialRepo, StoreError, StoreResult};
 
@@ -31,6 +31,7 @@ impl CredentialRepo for InMemoryStore {
             updated_at: now,
         };
         data.credentials.insert(key, stored.clone());
+        data.record_change(Change::Credentials { org }, now);
         Ok(stored)
     }
 
@@ -57,11 +58,12 @@ impl CredentialRepo for InMemoryStore {
     }
 
     async fn delete_provider_credential(&self, org: OrgId, provider: &str) -> StoreResult<()> {
-        self.data()
-            .credentials
+        let mut data = self.data();
+        data.credentials
             .remove(&(org, provider.to_owned()))
-            .map(|_| ())
-            .ok_or(StoreError::NotFound)
+            .ok_or(StoreError::NotFound)?;
+        data.record_change(Change::Credentials { org }, self.now());
+        Ok(())
     }
 
     async fn all_provider_credentials(&self) -> StoreResult<Vec<ProviderCredential>> {
@@ -86,6 +88,7 @@ impl CredentialRepo for InMemoryStore {
             ));
         }
         stored.secret = secret;
+        data.record_change(Change::Credentials { org }, self.now());
         Ok(())
     }
 }

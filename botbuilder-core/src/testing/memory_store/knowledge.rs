@@ -4,8 +4,8 @@ use async_trait::async_trait;
 
 use super::{Data, InMemoryStore, page_of};
 use crate::domain::{
-    Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
-    NewDocument, NewKnowledgeBase, Page, PageRequest, ScoredChunk,
+    Change, Chunk, ChunkText, Document, DocumentStatus, KnowledgeBase, KnowledgeBasePatch,
+    NewChunk, NewDocument, NewKnowledgeBase, Page, PageRequest, ScoredChunk,
 };
 use crate::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
 use crate::store::{KnowledgeRepo, StoreError, StoreResult};
@@ -152,13 +152,16 @@ impl KnowledgeRepo for InMemoryStore {
             stored.embedding_dimensions = embedding.dimensions;
         }
         stored.updated_at = now;
-        Ok(stored.clone())
+        let updated = stored.clone();
+        data.record_change(Change::KnowledgeBase { org, kb }, now);
+        Ok(updated)
     }
 
     async fn delete_knowledge_base(&self, org: OrgId, kb: KnowledgeBaseId) -> StoreResult<()> {
         let mut data = self.data();
         data.kb_of(org, kb)?;
         data.kbs.remove(&kb);
+        data.record_change(Change::KnowledgeBase { org, kb }, self.now());
         data.documents.retain(|_, (d, _)| d.kb_id != kb);
         data.chunks.retain(|_, (c, _)| c.kb_id != kb);
         Ok(())
@@ -247,13 +250,18 @@ impl KnowledgeRepo for InMemoryStore {
         stored.updated_at = now;
         let saved = stored.clone();
         data.webhook_document_status(&saved, before);
+        if saved.status != before {
+            let (kb, doc) = (saved.kb_id, saved.id);
+            data.record_change(Change::Document { org, kb, doc }, now);
+        }
         Ok(saved)
     }
 
     async fn delete_document(&self, org: OrgId, doc: DocumentId) -> StoreResult<()> {
         let mut data = self.data();
-        data.document_of(org, doc)?;
+        let kb = data.document_of(org, doc)?.kb_id;
         data.documents.remove(&doc);
+        data.record_change(Change::Document { org, kb, doc }, self.now());
         data.chunks.retain(|_, (c, _)| c.document_id != doc);
         Ok(())
     }
@@ -291,6 +299,10 @@ impl KnowledgeRepo for InMemoryStore {
         stored.updated_at = now;
         let saved = stored.clone();
         data.webhook_document_status(&saved, before);
+        if saved.status != before {
+            let (kb, doc) = (saved.kb_id, saved.id);
+            data.record_change(Change::Document { org, kb, doc }, now);
+        }
         Ok(saved)
     }
 
@@ -380,8 +392,14 @@ impl KnowledgeRepo for InMemoryStore {
         let now = self.now();
         let mut data = self.data();
         let stored = data.document_mut(org, doc)?;
+        let renamed = stored.title != title;
         stored.title = title;
         stored.updated_at = now;
-        Ok(stored.clone())
+        let saved = stored.clone();
+        if renamed {
+            let kb = saved.kb_id;
+            data.record_change(Change::Document { org, kb, doc }, now);
+        }
+        Ok(saved)
     }
 }

@@ -27,6 +27,7 @@ impl NluRepo for InMemoryStore {
             updated_at: now,
         };
         data.intents.insert(intent.id, intent.clone());
+        data.record_change(Change::Bot { org, bot }, now);
         Ok(intent)
     }
 
@@ -77,13 +78,16 @@ impl NluRepo for InMemoryStore {
             stored.examples = examples;
         }
         stored.updated_at = now;
-        Ok(stored.clone())
+        let updated = stored.clone();
+        data.record_change(Change::Bot { org, bot }, now);
+        Ok(updated)
     }
 
     async fn delete_intent(&self, org: OrgId, bot: BotId, intent: IntentId) -> StoreResult<()> {
         let mut data = self.data();
         self.get_intent_in(&data, org, bot, intent)?;
         data.intents.remove(&intent);
+        data.record_change(Change::Bot { org, bot }, self.now());
         Ok(())
     }
 
@@ -108,6 +112,7 @@ impl NluRepo for InMemoryStore {
             updated_at: now,
         };
         data.entities.insert(entity.id, entity.clone());
+        data.record_change(Change::Bot { org, bot }, now);
         Ok(entity)
     }
 
@@ -161,7 +166,9 @@ impl NluRepo for InMemoryStore {
             stored.kind = kind;
         }
         stored.updated_at = now;
-        Ok(stored.clone())
+        let updated = stored.clone();
+        data.record_change(Change::Bot { org, bot }, now);
+        Ok(updated)
     }
 
     async fn delete_entity(&self, org: OrgId, bot: BotId, entity: EntityId) -> StoreResult<()> {
@@ -171,6 +178,7 @@ impl NluRepo for InMemoryStore {
             .filter(|e| e.org_id == org && e.bot_id == bot)
             .ok_or(StoreError::NotFound)?;
         data.entities.remove(&entity);
+        data.record_change(Change::Bot { org, bot }, self.now());
         Ok(())
     }
 }
@@ -215,6 +223,7 @@ impl FlowRepo for InMemoryStore {
             created_at: now,
         };
         data.versions.insert((bot, version), published.clone());
+        data.record_change(Change::Bot { org, bot }, now);
         Ok(published)
     }
 

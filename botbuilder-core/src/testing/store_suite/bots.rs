@@ -9,7 +9,7 @@ use crate::id::BotId;
 use crate::nlu::{BuiltinEntity, EntityKind, LookupValue};
 use crate::store::Store;
 
-fn lookup_kind() -> EntityKind {
+pub(super) fn lookup_kind() -> EntityKind {
     EntityKind::Lookup {
         values: vec![LookupValue {
             value: "large".into(),
@@ -184,7 +184,7 @@ pub async fn other_tenant_nlu_data_is_not_found(store: &dyn Store) {
     assert_not_found(store.get_entity(acme.id, bot.id, entity.id).await);
 }
 
-fn tiny_flow(text: &str) -> Flow {
+pub(super) fn tiny_flow(text: &str) -> Flow {
     Flow::parse(json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },

@@ -12,7 +12,7 @@ use crate::domain::{
 use crate::id::ChannelId;
 use crate::store::{DeliveryUpdate, Store};
 
-fn new_channel(kind: ChannelKind, tag: u8) -> NewChannel {
+pub(super) fn new_channel(kind: ChannelKind, tag: u8) -> NewChannel {
     NewChannel {
         id: ChannelId::new(),
         kind,

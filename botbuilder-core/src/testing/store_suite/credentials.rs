@@ -12,7 +12,7 @@ fn sealed(tag: u8) -> SealedSecret {
     }
 }
 
-fn credential(provider: &str, tag: u8) -> NewProviderCredential {
+pub(super) fn credential(provider: &str, tag: u8) -> NewProviderCredential {
     NewProviderCredential {
         provider: provider.to_owned(),
         secret: sealed(tag),

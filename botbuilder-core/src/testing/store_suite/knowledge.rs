@@ -31,7 +31,7 @@ pub(super) fn new_doc(title: &str, hash: &str) -> NewDocument {
     }
 }
 
-fn new_chunk(position: u32, text: &str, embedding: [f32; 3]) -> NewChunk {
+pub(super) fn new_chunk(position: u32, text: &str, embedding: [f32; 3]) -> NewChunk {
     NewChunk {
         position,
         text: text.to_owned(),

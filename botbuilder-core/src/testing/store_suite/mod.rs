@@ -5,6 +5,7 @@
 
 mod accounts;
 mod bots;
+mod changes;
 mod channels;
 mod conversations;
 mod credentials;
@@ -15,6 +16,7 @@ mod webhooks;
 
 pub use accounts::*;
 pub use bots::*;
+pub use changes::*;
 pub use channels::*;
 pub use conversations::*;
 pub use credentials::*;
@@ -104,6 +106,9 @@ macro_rules! store_conformance_suite {
     ($make:expr) => {
         $crate::__store_cases!($make;
             ping_succeeds,
+            configuration_changes_are_recorded_with_what_changed,
+            conversations_record_no_change,
+            the_change_feed_reads_in_order_and_prunes_without_reusing_positions,
             user_email_is_unique_ignoring_case,
             unknown_user_is_not_found,
             signup_makes_the_user_owner,

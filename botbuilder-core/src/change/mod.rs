@@ -1,0 +1,189 @@
+//! The change bus: keeps every cache of configuration (bot snapshots, search indexes, access
+//! decisions, opened credentials and channels) fresh on every instance.
+//!
+//! The store records each configuration change in the same transaction as the change itself
+//! (the change feed, [`crate::store::ChangeRepo`]), whoever makes it: this process, another
+//! instance on the same database, or the CLI. A [`ChangeBus`] reads the feed from where it
+//! started and hands each [`Change`] to its [`ChangeListener`]s, in feed order:
+//! - [`ChangeBus::run`] polls every few hundred milliseconds, and at once when woken
+//!   ([`ChangeBus::wake`], e.g. by a message from another instance), so another instance's
+//!   change applies here within about [`POLL_INTERVAL`];
+//! - [`ChangeBus::catch_up`] reads the feed now: a server calls it after every successful
+//!   write request, before answering, so a client that changed a bot sees the change in its
+//!   next request. Concurrent calls share one read of the feed.
+//!
+//! Conversation turns record no change, so they invalidate nothing. A change missed (the
+//! feed pruned while an instance was stalled for a day) is still bounded by each cache's own
+//! time to live.
+//!
+//! Wiring an embedded engine and knowledge service to a store's feed:
+//!
+//! ```
+//! use std::sync::Arc;
+//! use botbuilder_core::change::{ChangeBus, POLL_INTERVAL};
+//! use botbuilder_core::clock::SystemClock;
+//! use botbuilder_core::engine::Engine;
+//! use botbuilder_core::knowledge::KnowledgeService;
+//! use botbuilder_core::store::{Store, StoreResult};
+//!
+//! async fn keep_fresh(
+//!     store: Arc<dyn Store>,
+//!     engine: Arc<Engine>,
+//!     knowledge: Arc<KnowledgeService>,
+//! ) -> StoreResult<Arc<ChangeBus>> {
+//!     let bus = ChangeBus::start(store, Arc::new(SystemClock)).await?;
+//!     bus.listen(engine);
+//!     bus.listen(knowledge);
+//!     tokio::spawn(bus.clone().run(POLL_INTERVAL, std::future::pending()));
+//!     Ok(bus)
+//! }
+//! ```
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::Duration;
+
+use tokio::sync::{Mutex, Notify};
+
+use crate::clock::Clock;
+pub use crate::domain::{Change, ChangeRecord};
+use crate::store::{Store, StoreResult};
+
+/// How often [`ChangeBus::run`] reads the feed when nothing wakes it.
+pub const POLL_INTERVAL: Duration = Duration::from_millis(200);
+/// How long changes stay in the feed.
+pub const RETENTION: Duration = Duration::from_secs(24 * 3600);
+/// How often [`ChangeBus::run`] prunes changes past [`RETENTION`].
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
+/// Changes read per query.
+const BATCH: u32 = 500;
+
+/// A cache that forgets what a [`Change`] made stale. Called in feed order, on the task that
+/// reads the feed: it must be quick and must not block (drop entries; reload lazily).
+pub trait ChangeListener: Send + Sync + 'static {
+    /// Forgets what `change` made stale.
+    fn on_change(&self, change: &Change);
+}
+
+/// See the module docs.
+pub struct ChangeBus {
+    store: Arc<dyn Store>,
+    clock: Arc<dyn Clock>,
+    listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
+    /// The `seq` of the last change handed to the listeners.
+    cursor: Mutex<u64>,
+    /// Tickets taken by [`ChangeBus::catch_up`] calls so far.
+    requested: AtomicU64,
+    /// Every call with a ticket up to this one has been served by a read that began after it.
+    covered: AtomicU64,
+    wake: Notify,
+}
+
+impl std::fmt::Debug for ChangeBus {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ChangeBus")
+            .field("listeners", &self.listeners.read().map(|l| l.len()).ok())
+            .finish_non_exhaustive()
+    }
+}
+
+impl ChangeBus {
+    /// A bus reading `store`'s feed from its newest change on: start it before anything is
+    /// cached, so no change between the two is missed.
+    ///
+    /// # Errors
+    /// The store's error when the feed cannot be read.
+    pub async fn start(store: Arc<dyn Store>, clock: Arc<dyn Clock>) -> StoreResult<Arc<Self>> {
+        let cursor = store.last_change_seq().await?;
+        Ok(Arc::new(Self {
+            store,
+            clock,
+            listeners: RwLock::default(),
+            cursor: Mutex::new(cursor),
+            requested: AtomicU64::new(0),
+            covered: AtomicU64::new(0),
+            wake: Notify::new(),
+        }))
+    }
+
+    /// Adds a listener: it gets every change read from now on.
+    pub fn listen(&self, listener: Arc<dyn ChangeListener>) {
+        self.listeners
+            .write()
+            .expect("listeners poisoned")
+            .push(listener);
+    }
+
+    /// Reads the feed now and hands every new change to the listeners; returns how many
+    /// changes this call delivered (0 when a concurrent call's read already covered it).
+    ///
+    /// Every change committed before the call is delivered when it returns `Ok`.
+    ///
+    /// # Errors
+    /// The store's error; changes read before it are delivered, the rest wait for the next
+    /// call.
+    pub async fn catch_up(&self) -> StoreResult<usize> {
+        let ticket = self.requested.fetch_add(1, Ordering::SeqCst) + 1;
+        let mut cursor = self.cursor.lock().await;
+        if self.covered.load(Ordering::SeqCst) >= ticket {
+            return Ok(0);
+        }
+        // Every ticket up to here was taken before the read below begins.
+        let covering = self.requested.load(Ordering::SeqCst);
+        let mut delivered = 0;
+        loop {
+            let batch = self.store.changes_after(*cursor, BATCH).await?;
+            {
+                let listeners = self.listeners.read().expect("listeners poisoned");
+                for record in &batch {
+                    for listener in listeners.iter() {
+                        listener.on_change(&record.change);
+                    }
+                    *cursor = record.seq;
+                }
+            }
+            delivered += batch.len();
+            if batch.len() < BATCH as usize {
+                break;
+            }
+        }
+        self.covered.fetch_max(covering, Ordering::SeqCst);
+        Ok(delivered)
+    }
+
+    /// Makes [`ChangeBus::run`] read the feed now (another instance announced a change).
+    pub fn wake(&self) {
+        self.wake.notify_one();
+    }
+
+    /// Reads the feed every `every` or when woken, and prunes changes past [`RETENTION`]
+    /// hourly, until `shutdown` resolves.
+    pub async fn run(self: Arc<Self>, every: Duration, shutdown: impl Future<Output = ()>) {
+        tokio::pin!(shutdown);
+        let mut pruned_at: Option<tokio::time::Instant> = None;
+        loop {
+            if let Err(e) = self.catch_up().await {
+                tracing::warn!("change feed: {e}");
+            }
+            if pruned_at.is_none_or(|at| at.elapsed() >= PRUNE_EVERY) {
+                let retention =
+                    chrono::Duration::from_std(RETENTION).unwrap_or(chrono::Duration::MAX);
+                match self.store.prune_changes(self.clock.now() - retention).await {
+                    Ok(0) => {}
+                    Ok(n) => tracing::debug!("pruned {n} changes past the retention"),
+                    Err(e) => tracing::warn!("change feed pruning: {e}"),
+                }
+                pruned_at = Some(tokio::time::Instant::now());
+            }
+            tokio::select! {
+                () = &mut shutdown => return,
+                () = tokio::time::sleep(every) => {}
+                () = self.wake.notified() => {}
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

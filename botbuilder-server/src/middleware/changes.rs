@@ -1,0 +1,31 @@
+//! Read-your-writes for caches: after a request that may have changed something (any method
+//! but `GET`, `HEAD` and `OPTIONS`, unless it was refused with a 4xx), the change bus reads
+//! the store's change feed before the response leaves, so this instance's caches (bot
+//! snapshots, search indexes, access decisions, credentials, channels) already reflect the
+//! change when the client's next request arrives. Other instances apply it from their own
+//! poll of the feed.
+//!
+//! Nothing here guesses what changed from the path: the store records each change where it
+//! is made ([`botbuilder_core::change`]). A request that changed no configuration (a
+//! conversation turn) finds the feed empty; concurrent requests share one read.
+
+use axum::extract::{Request, State};
+use axum::http::Method;
+use axum::middleware::Next;
+use axum::response::Response;
+
+use crate::state::AppState;
+
+/// The middleware (see the module docs).
+pub async fn catch_up(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let response = next.run(req).await;
+    if !safe
+        && !response.status().is_client_error()
+        && let Err(e) = state.changes.catch_up().await
+    {
+        // The change is stored; the bus's own poll delivers it once the store answers.
+        tracing::warn!("cannot read the change feed: {e}");
+    }
+    response
+}

@@ -1,0 +1,77 @@
+//! The change feed ([`ChangeRepo`]): rows written by the triggers of migration 0017.
+
+use async_trait::async_trait;
+use botbuilder_core::domain::{Change, ChangeRecord};
+use botbuilder_core::store::{ChangeRepo, StoreResult};
+use chrono::{DateTime, Utc};
+use uuid::Uuid;
+
+use super::SqliteStore;
+use super::rows::{from_micros, micros};
+use crate::error::{corrupt, store_err};
+
+#[derive(sqlx::FromRow)]
+struct ChangeRow {
+    seq: i64,
+    organization_id: Uuid,
+    kind: String,
+    subject_id: Option<Uuid>,
+    parent_id: Option<Uuid>,
+    created_at: i64,
+}
+
+impl ChangeRow {
+    fn into_record(self) -> StoreResult<ChangeRecord> {
+        let change = Change::from_parts(
+            self.organization_id.into(),
+            &self.kind,
+            self.subject_id,
+            self.parent_id,
+        )
+        .ok_or_else(|| corrupt("changes.kind", format!("`{}` without its ids", self.kind)))?;
+        Ok(ChangeRecord {
+            seq: u64::try_from(self.seq).map_err(|e| corrupt("changes.seq", e))?,
+            change,
+            at: from_micros(self.created_at),
+        })
+    }
+}
+
+#[async_trait]
+impl ChangeRepo for SqliteStore {
+    async fn changes_after(&self, after: u64, limit: u32) -> StoreResult<Vec<ChangeRecord>> {
+        let after = i64::try_from(after).unwrap_or(i64::MAX);
+        sqlx::query_as::<_, ChangeRow>(
+            "SELECT seq, organization_id, kind, subject_id, parent_id, created_at
+             FROM changes WHERE seq > ? ORDER BY seq LIMIT ?",
+        )
+        .bind(after)
+        .bind(i64::from(limit))
+        .fetch_all(&self.pool)
+        .await
+        .map_err(store_err)?
+        .into_iter()
+        .map(ChangeRow::into_record)
+        .collect()
+    }
+
+    async fn last_change_seq(&self) -> StoreResult<u64> {
+        // AUTOINCREMENT keeps the highest seq ever used in sqlite_sequence, also once pruned.
+        let seq: i64 = sqlx::query_scalar(
+            "SELECT COALESCE((SELECT seq FROM sqlite_sequence WHERE name = 'changes'), 0)",
+        )
+        .fetch_one(&self.pool)
+        .await
+        .map_err(store_err)?;
+        u64::try_from(seq).map_err(|e| corrupt("sqlite_sequence.seq", e))
+    }
+
+    async fn prune_changes(&self, before: DateTime<Utc>) -> StoreResult<u64> {
+        let pruned = sqlx::query("DELETE FROM changes WHERE created_at < ?")
+            .bind(micros(before))
+            .execute(&self.writer)
+            .await
+            .map_err(store_err)?;
+        Ok(pruned.rows_affected())
+    }
+}
