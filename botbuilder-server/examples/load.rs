@@ -161,6 +161,8 @@ async fn seed(http: &reqwest::Client, opts: &Options) -> anyhow::Result<(Vec<Str
 struct Report {
     ok: usize,
     errors: usize,
+    /// The first failure seen (status and body, or the transport error).
+    first_error: Option<String>,
     elapsed: Duration,
     latencies: Vec<Duration>,
 }
@@ -188,6 +190,9 @@ impl Report {
             self.ok,
             self.errors,
         );
+        if let Some(error) = &self.first_error {
+            println!("           first error: {error}");
+        }
     }
 }
 
@@ -200,36 +205,52 @@ async fn phase(requests: Vec<reqwest::RequestBuilder>, seconds: u64) -> Report {
         .map(|request| {
             tokio::spawn(async move {
                 let (mut ok, mut errors, mut latencies) = (0, 0, Vec::new());
+                let mut first_error = None;
                 while Instant::now() < deadline {
                     let Some(req) = request.try_clone() else {
                         break;
                     };
                     let t = Instant::now();
-                    let good = match req.send().await {
-                        Ok(res) => res.status().is_success() && res.bytes().await.is_ok(),
-                        Err(_) => false,
+                    let failure = match req.send().await {
+                        Ok(res) if res.status().is_success() => {
+                            res.bytes().await.err().map(|e| e.to_string())
+                        }
+                        Ok(res) => {
+                            let status = res.status();
+                            Some(format!(
+                                "{status}: {}",
+                                res.text().await.unwrap_or_default()
+                            ))
+                        }
+                        Err(e) => Some(e.to_string()),
                     };
-                    if good {
-                        ok += 1;
-                        latencies.push(t.elapsed());
-                    } else {
-                        errors += 1;
+                    match failure {
+                        None => {
+                            ok += 1;
+                            latencies.push(t.elapsed());
+                        }
+                        Some(failure) => {
+                            errors += 1;
+                            first_error.get_or_insert(failure);
+                        }
                     }
                 }
-                (ok, errors, latencies)
+                (ok, errors, latencies, first_error)
             })
         })
         .collect();
     let mut report = Report {
         ok: 0,
         errors: 0,
+        first_error: None,
         elapsed: Duration::ZERO,
         latencies: Vec::new(),
     };
     for worker in workers {
-        if let Ok((ok, errors, latencies)) = worker.await {
+        if let Ok((ok, errors, latencies, first_error)) = worker.await {
             report.ok += ok;
             report.errors += errors;
+            report.first_error = report.first_error.or(first_error);
             report.latencies.extend(latencies);
         }
     }
