@@ -49,6 +49,7 @@ pub mod ingest;
 pub mod isolation;
 pub mod middleware;
 pub mod routes;
+pub mod shared;
 pub mod state;
 
 use std::future::Future;
@@ -101,10 +102,19 @@ pub async fn serve(
     ));
     // The change bus polls the store's change feed, so changes made elsewhere (another
     // instance, the CLI) reach this instance's caches.
-    workers.push(tokio::spawn(state.changes.clone().run(
-        botbuilder_core::change::POLL_INTERVAL,
-        std::future::pending(),
-    )));
+    workers.push(tokio::spawn(
+        state
+            .changes
+            .clone()
+            .run(state.change_poll_interval, std::future::pending()),
+    ));
+    // With Redis, instances announce their changes to each other instead of waiting a poll.
+    workers.push(tokio::spawn(
+        state
+            .shared
+            .clone()
+            .run_announcements(state.changes.clone()),
+    ));
     // Customer webhooks: one relay fanning new events out, and workers delivering them (an
     // endpoint has at most two deliveries in flight, each for at most its timeout).
     workers.push(tokio::spawn(state.webhook_worker.clone().run_relay(

@@ -18,7 +18,6 @@ use botbuilder_core::queue::JobQueue;
 use botbuilder_core::rate_limit::RateLimiter;
 use botbuilder_core::store::Store;
 use botbuilder_store::SqliteStore;
-use botbuilder_store::memory::MemoryRateLimiter;
 use botbuilder_store::memory_queue::MemoryJobQueue;
 
 use crate::access_cache::AccessCache;
@@ -26,6 +25,7 @@ use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
 use crate::config::{Environment, LlmSettings, Settings};
 use crate::credential_source::StoredCredentials;
 use crate::isolation::{ExtractLimits, SubprocessExtractor};
+pub use crate::shared::SharedInfra;
 use botbuilder_core::channel::{ChannelService, ChannelWorker};
 use botbuilder_core::credentials::CredentialService;
 use botbuilder_core::engine::{Engine, EngineBuilder};
@@ -118,6 +118,11 @@ pub struct AppState {
     /// Delivers configuration changes (from this instance, others, or the CLI) to every
     /// cache above and below.
     pub changes: Arc<ChangeBus>,
+    /// How often the change bus polls the store's feed (tests lengthen it to show that Redis
+    /// announcements alone carry changes).
+    pub change_poll_interval: std::time::Duration,
+    /// What several instances share (Redis), or its in-process stand-ins.
+    pub shared: SharedInfra,
     /// Trained NLU models per bot.
     pub nlu: Arc<ModelCache>,
     /// The conversation engine.
@@ -379,9 +384,6 @@ impl AppState {
         settings: &Settings,
         cost: HashCost,
     ) -> anyhow::Result<Self> {
-        if settings.redis_url.is_some() {
-            bail!("this build has no Redis backend yet; unset BOTBUILDER_REDIS_URL");
-        }
         let (store, queue) = open_backend(&settings.database_url).await?;
         Self::with_backend(store, queue, settings, cost).await
     }
@@ -406,6 +408,10 @@ impl AppState {
         let clock: Arc<dyn Clock> = Arc::new(SystemClock);
         // Started before anything is cached, so no change is missed.
         let changes = ChangeBus::start(store.clone(), clock.clone()).await?;
+        let shared = SharedInfra::connect(settings.redis_url.as_deref(), &clock).await?;
+        if let Some(announcer) = shared.announcer() {
+            changes.listen(announcer);
+        }
         let cipher: Arc<dyn SecretCipher> = Arc::new(settings.cipher()?);
         let credentials = CredentialService::new(store.clone(), cipher.clone());
         let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));
@@ -442,7 +448,7 @@ impl AppState {
             .knowledge(knowledge.clone())
             .build()?;
         let engine = Arc::new(engine);
-        let limiter: Arc<dyn RateLimiter> = Arc::new(MemoryRateLimiter::new(clock.clone()));
+        let limiter = shared.limiter.clone();
         let guarded_port: Arc<dyn Fetcher> = Arc::new(guarded.clone());
         let webhooks = WebhookService::new(
             store.clone(),
@@ -496,6 +502,8 @@ impl AppState {
             http: Arc::new(HttpSettings::from_settings(settings)),
             access,
             changes,
+            change_poll_interval: botbuilder_core::change::POLL_INTERVAL,
+            shared,
             nlu,
             engine,
             webchat_secret: Arc::new(derive_key(settings.jwt_secret.expose(), "webchat tokens")),

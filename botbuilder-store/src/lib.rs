@@ -10,9 +10,12 @@
 //! | in-process TTL cache | [`memory::MemoryCache`] | always |
 //! | in-process job queue (not durable) | [`memory_queue::MemoryJobQueue`] | always |
 //! | secrets at rest: AES-256-GCM under the master key, with rotation | [`cipher::AesGcmCipher`] | always |
+//! | GCRA rate limiter shared by every instance (one Lua script) | `redis::RedisRateLimiter` | `redis` |
+//! | the change bus across instances (pub/sub wake-ups) | `redis::ChangeAnnouncer` | `redis` |
 //!
-//! Postgres + pgvector and Redis backends arrive behind the `postgres` and `redis` features and
-//! run the very same conformance suites (`store_conformance_suite!`, `queue_conformance_suite!`).
+//! Every backend of a port runs the same conformance suite (`store_conformance_suite!`,
+//! `queue_conformance_suite!`, `rate_limit_conformance_suite!`). The Postgres + pgvector store
+//! arrives behind the `postgres` feature.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {
@@ -30,6 +33,8 @@ pub mod cipher;
 mod error;
 pub mod memory;
 pub mod memory_queue;
+#[cfg(feature = "redis")]
+pub mod redis;
 #[cfg(feature = "sqlite")]
 mod sqlite;
 

@@ -5,11 +5,13 @@
 //! - [`documents`]: PDFs (valid, bombs) built byte by byte for ingestion tests.
 //! - [`InMemoryStore`]: every repository in memory, conformant to the store contract.
 //! - [`store_suite`]: one async function per clause of the store contract, expanded into one
-//!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`].
+//!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`];
+//!   likewise [`queue_suite`] and [`rate_limit_suite`] for job queues and rate limiters.
 
 pub mod documents;
 mod memory_store;
 pub mod queue_suite;
+pub mod rate_limit_suite;
 pub mod store_suite;
 
 pub use memory_store::InMemoryStore;

@@ -19,6 +19,9 @@ pub struct Health {
     pub status: &'static str,
     /// The database backend.
     pub database: &'static str,
+    /// With Redis configured: `ok` or `unavailable` (readiness only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub redis: Option<&'static str>,
 }
 
 /// Liveness: the process serves requests.
@@ -28,6 +31,7 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     Json(Health {
         status: "ok",
         database: state.store.backend(),
+        redis: None,
     })
 }
 
@@ -37,25 +41,23 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     (status = 503, description = "A dependency is down", body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.store.backend();
-    match state.store.ping().await {
-        Ok(()) => (
-            StatusCode::OK,
-            Json(Health {
-                status: "ok",
-                database,
-            }),
-        ),
-        Err(e) => {
-            tracing::warn!(error = %e, "readiness check failed");
-            (
-                StatusCode::SERVICE_UNAVAILABLE,
-                Json(Health {
-                    status: "unavailable",
-                    database,
-                }),
-            )
-        }
+    let (store, redis) = tokio::join!(state.store.ping(), state.shared.redis_ready());
+    if let Err(e) = &store {
+        tracing::warn!(error = %e, "readiness check failed");
     }
+    let redis = redis.map(|ok| if ok { "ok" } else { "unavailable" });
+    let ready = store.is_ok() && redis != Some("unavailable");
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    let health = Health {
+        status: if ready { "ok" } else { "unavailable" },
+        database,
+        redis,
+    };
+    (status, Json(health))
 }
 
 /// Prometheus metrics in the text exposition format. With `metrics_token` set, only for

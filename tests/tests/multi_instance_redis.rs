@@ -1,0 +1,181 @@
+//! Two server instances sharing one database and one Redis (`BOTBUILDER_TEST_REDIS_URL`, as
+//! `scripts/test` provisions it; under CI these tests must run): the rate limit is one
+//! budget across both, and a change made on one reaches the other through Redis alone.
+
+use std::time::{Duration, Instant};
+
+use botbuilder_server::auth::HashCost;
+use botbuilder_server::{AppState, Settings};
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use tokio::net::TcpListener;
+
+/// The Redis URL for database `db` of the test server, or `None` (skip) outside CI.
+fn redis_url(db: u8, test: &str) -> Option<String> {
+    match std::env::var("BOTBUILDER_TEST_REDIS_URL") {
+        Ok(url) => Some(format!("{}/{db}", url.trim_end_matches('/'))),
+        Err(_) => {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: BOTBUILDER_TEST_REDIS_URL is not set, and under CI Redis must be tested"
+            );
+            eprintln!("skipped {test}: BOTBUILDER_TEST_REDIS_URL is not set");
+            None
+        }
+    }
+}
+
+async fn flush(url: &str) {
+    let client = redis::Client::open(url).unwrap();
+    let mut connection = client.get_multiplexed_async_connection().await.unwrap();
+    redis::cmd("FLUSHDB")
+        .query_async::<()>(&mut connection)
+        .await
+        .unwrap();
+}
+
+/// Serves an instance; `poll` is how often its change bus reads the feed by itself.
+async fn instance(settings: &Settings, poll: Duration) -> String {
+    let mut state = AppState::from_settings_with_cost(settings, HashCost::INSECURE_FOR_TESTS)
+        .await
+        .expect("state");
+    state.change_poll_interval = poll;
+    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
+    let url = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(botbuilder_server::serve(
+        listener,
+        state,
+        std::future::pending(),
+    ));
+    url
+}
+
+#[tokio::test]
+async fn a_rate_limit_is_one_budget_across_instances() {
+    let Some(redis) = redis_url(1, "a_rate_limit_is_one_budget_across_instances") else {
+        return;
+    };
+    flush(&redis).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(format!(
+        "sqlite://{}",
+        dir.path().join("shared.db").display()
+    ));
+    settings.redis_url = Some(redis);
+    settings.rate_limit_per_minute = 10;
+    let poll = botbuilder_core::change::POLL_INTERVAL;
+    let (a, b) = (
+        instance(&settings, poll).await,
+        instance(&settings, poll).await,
+    );
+    let http = reqwest::Client::new();
+    for url in [&a, &b] {
+        let ready: Value = http
+            .get(format!("{url}/readyz"))
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        assert_eq!(
+            ready,
+            json!({"status": "ok", "database": "sqlite", "redis": "ok"})
+        );
+    }
+
+    // Anonymous requests from one address, alternating between the instances.
+    let mut admitted = 0;
+    for i in 0..30 {
+        let base = if i % 2 == 0 { &a } else { &b };
+        let response = http
+            .get(format!("{base}/api/v1/orgs"))
+            .send()
+            .await
+            .unwrap();
+        match response.status() {
+            StatusCode::TOO_MANY_REQUESTS => {}
+            StatusCode::UNAUTHORIZED => admitted += 1,
+            other => panic!("unexpected {other}"),
+        }
+    }
+    assert_eq!(admitted, 10, "10 per minute in all, not per instance");
+}
+
+#[tokio::test]
+async fn a_change_on_one_instance_reaches_the_other_through_redis_alone() {
+    let test = "a_change_on_one_instance_reaches_the_other_through_redis_alone";
+    let Some(redis) = redis_url(2, test) else {
+        return;
+    };
+    flush(&redis).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(format!(
+        "sqlite://{}",
+        dir.path().join("shared.db").display()
+    ));
+    settings.redis_url = Some(redis);
+    // Neither instance polls the feed by itself within the test: only an announcement over
+    // Redis can tell B of A's change.
+    let hour = Duration::from_secs(3600);
+    let (a, b) = (
+        instance(&settings, hour).await,
+        instance(&settings, hour).await,
+    );
+    let http = reqwest::Client::new();
+    let registered: Value = http
+        .post(format!("{a}/api/v1/auth/register"))
+        .json(&json!({"email": "redis@example.com", "password": "correct horse battery", "name": "R", "organization_name": "Redis"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap();
+    let org = registered["organization"]["id"].as_str().unwrap();
+    let key: Value = http
+        .post(format!("{a}/api/v1/orgs/{org}/api-keys"))
+        .bearer_auth(token)
+        .json(&json!({ "name": "ci", "permissions": ["bots:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = key["key"].as_str().unwrap();
+    let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
+    let status_on_b = async || {
+        http.get(&bots_on_b)
+            .bearer_auth(secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(
+        status_on_b().await,
+        StatusCode::OK,
+        "B admits the key, and caches it"
+    );
+
+    let revoked = http
+        .delete(format!(
+            "{a}/api/v1/orgs/{org}/api-keys/{}",
+            key["api_key"]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let started = Instant::now();
+    while status_on_b().await != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < Duration::from_secs(1),
+            "B still admits the revoked key after a second"
+        );
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+}
