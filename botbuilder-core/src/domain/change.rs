@@ -37,8 +37,8 @@ pub enum Change {
         /// The knowledge base.
         kb: KnowledgeBaseId,
     },
-    /// A document's status or title changed (its chunks are in place once it is `ready`), or
-    /// it was deleted.
+    /// A document entered search (became `ready`, its chunks in place) or left it, its title
+    /// changed, or it was deleted.
     Document {
         /// The document's organization.
         org: OrgId,

@@ -15,16 +15,23 @@ use crate::domain::ChangeRecord;
 /// - `Access` when a member's role changes or a member is removed, a role is changed or
 ///   deleted, or an API key is deleted;
 /// - `Bot` when a bot is changed or deleted, when one of its intents or entities is created,
-///   changed or deleted, and when a flow version is published (importing a bot records
-///   nothing: nothing of a new bot is cached);
+///   changed or deleted, and when a flow version is published (so importing a bot records
+///   changes for what it imports; creating a bot records none);
 /// - `KnowledgeBase` when a knowledge base is changed or deleted;
-/// - `Document` when a document's status or title changes, or it is deleted;
+/// - `Document` when a document becomes `ready` or stops being `ready` (enters or leaves
+///   search), when its title changes, or when it is deleted;
 /// - `Credentials` when a provider credential is stored or deleted;
 /// - `Channel` when a channel is changed or deleted.
 ///
 /// Writing sessions, messages, feedback, chunks, jobs, usage or audit entries records nothing.
-/// Deleting an organization may also record changes of what it owned. Changes get increasing
-/// `seq` in the order their transactions commit.
+/// Writes that leave the configuration as it was may still record a change (an empty patch);
+/// bookkeeping (activity times, ingestion progress) never does. Deleting an organization, a
+/// bot or a knowledge base may also record changes of what it owned.
+///
+/// Changes get increasing `seq` in the order their transactions **commit**, so a reader that
+/// has seen `seq` n has seen every change before it. (A backend whose sequences are allocated
+/// before commit, such as a Postgres `BIGSERIAL`, must serialize the writers of the feed or
+/// otherwise keep this order.)
 #[async_trait]
 pub trait ChangeRepo: Send + Sync + 'static {
     /// Up to `limit` changes with `seq > after`, oldest first.

@@ -1,6 +1,8 @@
 -- The change feed: every configuration change, recorded by the triggers below in the
 -- transaction that makes it, so every instance (and the CLI) invalidates its caches from one
--- source. Read by `ChangeBus`; pruned after a day. Conversations record nothing here.
+-- source. Read by `ChangeBus`; pruned after a day. Conversations record nothing here, and
+-- update triggers name the configuration columns they watch, so that bookkeeping columns
+-- (activity times, progress) never flood the feed.
 CREATE TABLE changes (
     seq              INTEGER PRIMARY KEY AUTOINCREMENT,  -- commit order (SQLite has one writer)
     organization_id  BLOB NOT NULL,                      -- no foreign key: outlives the organization
@@ -11,7 +13,7 @@ CREATE TABLE changes (
 ) STRICT;
 CREATE INDEX changes_created ON changes(created_at);
 
-CREATE TRIGGER change_org_updated AFTER UPDATE ON organizations
+CREATE TRIGGER change_org_updated AFTER UPDATE OF name, settings ON organizations
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (NEW.id, 'organization', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
@@ -23,7 +25,7 @@ BEGIN
     VALUES (OLD.id, 'organization', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 
-CREATE TRIGGER change_member_updated AFTER UPDATE ON organization_members
+CREATE TRIGGER change_member_updated AFTER UPDATE OF role_id ON organization_members
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (NEW.organization_id, 'access', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
@@ -35,7 +37,7 @@ BEGIN
     VALUES (OLD.organization_id, 'access', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 
-CREATE TRIGGER change_role_updated AFTER UPDATE ON roles
+CREATE TRIGGER change_role_updated AFTER UPDATE OF name, description, permissions ON roles
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (NEW.organization_id, 'access', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
@@ -47,19 +49,13 @@ BEGIN
     VALUES (OLD.organization_id, 'access', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 
-CREATE TRIGGER change_api_key_updated AFTER UPDATE ON api_keys
-BEGIN
-    INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
-    VALUES (NEW.organization_id, 'access', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
-END;
-
 CREATE TRIGGER change_api_key_deleted AFTER DELETE ON api_keys
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (OLD.organization_id, 'access', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 
-CREATE TRIGGER change_bot_updated AFTER UPDATE ON bots
+CREATE TRIGGER change_bot_updated AFTER UPDATE OF name, description, ai_config, settings ON bots
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (NEW.organization_id, 'bot', NEW.id, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
@@ -113,7 +109,7 @@ BEGIN
     VALUES (NEW.organization_id, 'bot', NEW.bot_id, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 
-CREATE TRIGGER change_kb_updated AFTER UPDATE ON knowledge_bases
+CREATE TRIGGER change_kb_updated AFTER UPDATE OF name, description, embedding_provider, embedding_model, embedding_dimensions ON knowledge_bases
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (NEW.organization_id, 'knowledge_base', NEW.id, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
@@ -126,7 +122,7 @@ BEGIN
 END;
 
 CREATE TRIGGER change_document_updated AFTER UPDATE OF status, title ON documents
-WHEN OLD.status IS NOT NEW.status OR OLD.title IS NOT NEW.title
+WHEN (OLD.status = 'ready') IS NOT (NEW.status = 'ready') OR OLD.title IS NOT NEW.title
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
     VALUES (NEW.organization_id, 'document', NEW.id, NEW.knowledge_base_id, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
@@ -156,7 +152,7 @@ BEGIN
     VALUES (OLD.organization_id, 'credentials', NULL, NULL, CAST(unixepoch('subsec') * 1000000 AS INTEGER));
 END;
 
-CREATE TRIGGER change_channel_updated AFTER UPDATE ON channels
+CREATE TRIGGER change_channel_updated AFTER UPDATE OF name, status, settings, ciphertext ON channels
 WHEN OLD.name IS NOT NEW.name OR OLD.status IS NOT NEW.status OR OLD.settings IS NOT NEW.settings OR OLD.ciphertext IS NOT NEW.ciphertext
 BEGIN
     INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)

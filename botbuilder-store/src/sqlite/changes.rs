@@ -22,13 +22,14 @@ struct ChangeRow {
 
 impl ChangeRow {
     fn into_record(self) -> StoreResult<ChangeRecord> {
-        let change = Change::from_parts(
-            self.organization_id.into(),
-            &self.kind,
-            self.subject_id,
-            self.parent_id,
-        )
-        .ok_or_else(|| corrupt("changes.kind", format!("`{}` without its ids", self.kind)))?;
+        let org = self.organization_id.into();
+        // A row this build cannot read (a kind added by a newer release sharing the database)
+        // must not stall the feed: it forgets everything of its organization instead.
+        let change = Change::from_parts(org, &self.kind, self.subject_id, self.parent_id)
+            .unwrap_or_else(|| {
+                tracing::warn!(seq = self.seq, kind = %self.kind, "unknown change; forgetting its organization");
+                Change::Organization { org }
+            });
         Ok(ChangeRecord {
             seq: u64::try_from(self.seq).map_err(|e| corrupt("changes.seq", e))?,
             change,
@@ -73,5 +74,30 @@ impl ChangeRepo for SqliteStore {
             .await
             .map_err(store_err)?;
         Ok(pruned.rows_affected())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use botbuilder_core::id::OrgId;
+
+    #[tokio::test]
+    async fn a_change_this_build_cannot_read_forgets_its_organization_and_the_feed_goes_on() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let org = OrgId::new();
+        sqlx::query(
+            "INSERT INTO changes (organization_id, kind, subject_id, parent_id, created_at)
+             VALUES (?, 'from_a_newer_release', NULL, NULL, 0), (?, 'bot', NULL, NULL, 0)",
+        )
+        .bind(org.as_uuid())
+        .bind(org.as_uuid())
+        .execute(&store.writer)
+        .await
+        .unwrap();
+        let read = store.changes_after(0, 10).await.unwrap();
+        let changes: Vec<Change> = read.iter().map(|r| r.change).collect();
+        assert_eq!(changes, [Change::Organization { org }; 2]);
+        assert!(read[0].seq < read[1].seq);
     }
 }

@@ -250,7 +250,8 @@ impl KnowledgeRepo for InMemoryStore {
         stored.updated_at = now;
         let saved = stored.clone();
         data.webhook_document_status(&saved, before);
-        if saved.status != before {
+        // Only entering or leaving search changes what an index holds.
+        if (saved.status == DocumentStatus::Ready) != (before == DocumentStatus::Ready) {
             let (kb, doc) = (saved.kb_id, saved.id);
             data.record_change(Change::Document { org, kb, doc }, now);
         }
@@ -299,7 +300,8 @@ impl KnowledgeRepo for InMemoryStore {
         stored.updated_at = now;
         let saved = stored.clone();
         data.webhook_document_status(&saved, before);
-        if saved.status != before {
+        // Only entering or leaving search changes what an index holds.
+        if (saved.status == DocumentStatus::Ready) != (before == DocumentStatus::Ready) {
             let (kb, doc) = (saved.kb_id, saved.id);
             data.record_change(Change::Document { org, kb, doc }, now);
         }

@@ -160,19 +160,22 @@ pub async fn configuration_changes_are_recorded_with_what_changed(store: &dyn St
     };
     store.update_knowledge_base(o, kb.id, patch).await.unwrap();
     expect(&[k], "updating a knowledge base").await;
-    let processing = DocumentStatus::Processing;
-    store
-        .set_document_status(o, doc.id, processing, 0.1, None)
-        .await
-        .unwrap();
-    store
-        .set_document_status(o, doc.id, processing, 0.5, None)
-        .await
-        .unwrap();
-    expect(&[d], "a status change, then progress only").await;
+    let status = async |status: DocumentStatus, progress: f32| {
+        let set = store.set_document_status(o, doc.id, status, progress, None);
+        set.await.unwrap();
+    };
+    status(DocumentStatus::Processing, 0.1).await;
+    status(DocumentStatus::Processing, 0.5).await;
+    expect(&[], "ingestion under way: not searchable before or after").await;
     let chunks = vec![new_chunk(0, "refunds take 5 days", [1.0, 0.0, 0.0])];
     store.replace_chunks(o, doc.id, chunks).await.unwrap();
     expect(&[d], "chunks in place (the document is ready)").await;
+    status(DocumentStatus::Pending, 0.0).await;
+    status(DocumentStatus::Processing, 0.2).await;
+    expect(&[d], "re-ingestion takes it out of search, once").await;
+    let chunks = vec![new_chunk(0, "refunds take 3 days", [1.0, 0.0, 0.0])];
+    store.replace_chunks(o, doc.id, chunks).await.unwrap();
+    expect(&[d], "and back").await;
     store
         .rename_document(o, doc.id, "Handbook".into())
         .await
