@@ -42,8 +42,13 @@ impl<K: Eq + Hash, V: Clone> TtlMap<K, V> {
             .map(|(_, v)| v.clone())
     }
 
-    fn insert(&self, key: K, value: V) {
+    /// Inserts unless `stale` says (under the map's lock) that an invalidation happened since
+    /// the value was read.
+    fn insert_unless(&self, key: K, value: V, stale: impl FnOnce() -> bool) {
         let mut entries = self.entries.lock().expect("access cache poisoned");
+        if stale() {
+            return;
+        }
         if entries.len() >= MAX_ENTRIES {
             entries.clear();
         }
@@ -62,6 +67,8 @@ pub struct AccessCache {
     ttl: Duration,
     members: TtlMap<(OrgId, UserId), Member>,
     keys: TtlMap<Vec<u8>, ApiKey>,
+    /// Bumped by every invalidation (see [`botbuilder_core::change::Generation`]).
+    generation: botbuilder_core::change::Generation,
 }
 
 impl Default for AccessCache {
@@ -77,6 +84,7 @@ impl AccessCache {
             ttl,
             members: TtlMap::new(),
             keys: TtlMap::new(),
+            generation: botbuilder_core::change::Generation::default(),
         }
     }
 
@@ -85,8 +93,11 @@ impl AccessCache {
         if let Some(member) = self.members.get(&(org, user), self.ttl) {
             return Ok(member);
         }
+        let generation = self.generation.current();
         let member = store.get_member(org, user).await?;
-        self.members.insert((org, user), member.clone());
+        let stale = || !self.generation.unchanged_since(generation);
+        self.members
+            .insert_unless((org, user), member.clone(), stale);
         Ok(member)
     }
 
@@ -96,8 +107,10 @@ impl AccessCache {
         if let Some(key) = self.keys.get(&hash, self.ttl) {
             return Ok(key);
         }
+        let generation = self.generation.current();
         let key = store.find_api_key_by_hash(&hash).await?;
-        self.keys.insert(hash, key.clone());
+        let stale = || !self.generation.unchanged_since(generation);
+        self.keys.insert_unless(hash, key.clone(), stale);
         Ok(key)
     }
 
@@ -108,6 +121,7 @@ impl AccessCache {
 
     /// Forgets everything cached about `org` (after any change to its members, roles or keys).
     pub fn invalidate_org(&self, org: OrgId) {
+        self.generation.bump();
         self.members.retain(|(o, _), _| *o != org);
         self.keys.retain(|_, key| key.org_id != org);
     }
@@ -130,10 +144,42 @@ mod tests {
     #[test]
     fn entries_expire_and_invalidate() {
         let map: TtlMap<u32, &str> = TtlMap::new();
-        map.insert(1, "a");
+        map.insert_unless(1, "a", || false);
         assert_eq!(map.get(&1, Duration::from_secs(60)), Some("a"));
         assert_eq!(map.get(&1, Duration::ZERO), None);
         map.retain(|k, _| *k != 1);
         assert_eq!(map.get(&1, Duration::from_secs(60)), None);
+    }
+
+    #[tokio::test]
+    async fn a_load_that_overlaps_an_invalidation_is_not_cached() {
+        use botbuilder_core::domain::{NewOrganization, NewUser};
+        use botbuilder_core::store::prelude::*;
+        use botbuilder_core::testing::InMemoryStore;
+        let store = InMemoryStore::default();
+        let (user, org) = store
+            .create_user_with_org(
+                NewUser {
+                    email: "a@example.com".into(),
+                    name: "A".into(),
+                    password_hash: "x".into(),
+                },
+                NewOrganization { name: "O".into() },
+            )
+            .await
+            .unwrap();
+        let cache = AccessCache::new(Duration::from_secs(60));
+        // What `member` does, with the organization invalidated between read and insert.
+        let generation = cache.generation.current();
+        let member = store.get_member(org.id, user.id).await.unwrap();
+        cache.invalidate_org(org.id);
+        let stale = || !cache.generation.unchanged_since(generation);
+        cache
+            .members
+            .insert_unless((org.id, user.id), member, stale);
+        assert_eq!(cache.members.get(&(org.id, user.id), cache.ttl), None);
+        // A load after the invalidation is cached.
+        cache.member(&store, org.id, user.id).await.unwrap();
+        assert!(cache.members.get(&(org.id, user.id), cache.ttl).is_some());
     }
 }

@@ -5,7 +5,7 @@
 
 use std::sync::Arc;
 
-use botbuilder_core::change::{ChangeBus, ChangeListener};
+use botbuilder_core::change::ChangeBus;
 use botbuilder_core::clock::Clock;
 use botbuilder_core::rate_limit::RateLimiter;
 use botbuilder_store::memory::MemoryRateLimiter;
@@ -84,15 +84,13 @@ impl SharedInfra {
         false
     }
 
-    /// The listener that announces this instance's changes to the others, with Redis.
-    pub fn announcer(&self) -> Option<Arc<dyn ChangeListener>> {
+    /// Tells the other instances (with Redis) that this one made changes; call after a
+    /// catch-up delivered some.
+    pub fn announce(&self) {
         #[cfg(feature = "redis")]
-        return self
-            .redis
-            .as_ref()
-            .map(|r| r.announcer.clone() as Arc<dyn ChangeListener>);
-        #[cfg(not(feature = "redis"))]
-        None
+        if let Some(redis) = &self.redis {
+            redis.announcer.announce();
+        }
     }
 
     /// Carries announcements between the instances and `bus` until dropped (nothing to do

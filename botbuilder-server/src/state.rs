@@ -409,9 +409,6 @@ impl AppState {
         // Started before anything is cached, so no change is missed.
         let changes = ChangeBus::start(store.clone(), clock.clone()).await?;
         let shared = SharedInfra::connect(settings.redis_url.as_deref(), &clock).await?;
-        if let Some(announcer) = shared.announcer() {
-            changes.listen(announcer);
-        }
         let cipher: Arc<dyn SecretCipher> = Arc::new(settings.cipher()?);
         let credentials = CredentialService::new(store.clone(), cipher.clone());
         let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));

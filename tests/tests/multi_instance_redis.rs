@@ -179,3 +179,190 @@ async fn a_change_on_one_instance_reaches_the_other_through_redis_alone() {
         tokio::time::sleep(Duration::from_millis(10)).await;
     }
 }
+
+/// A Redis server of the test's own, on a fixed port, that it can stop and start again.
+struct OwnRedis {
+    port: u16,
+    dir: tempfile::TempDir,
+    child: Option<std::process::Child>,
+}
+
+impl OwnRedis {
+    /// `None` (skip) when `redis-server` is missing outside CI; `scripts/test` installs it.
+    fn start(test: &str) -> Option<Self> {
+        let found = std::process::Command::new("redis-server")
+            .arg("--version")
+            .output()
+            .is_ok();
+        if !found {
+            assert!(
+                std::env::var_os("CI").is_none(),
+                "{test}: redis-server is missing, and under CI Redis must be tested"
+            );
+            eprintln!("skipped {test}: redis-server is missing");
+            return None;
+        }
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let mut redis = Self {
+            port,
+            dir: tempfile::tempdir().unwrap(),
+            child: None,
+        };
+        redis.restart();
+        Some(redis)
+    }
+
+    fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}", self.port)
+    }
+
+    fn restart(&mut self) {
+        let child = std::process::Command::new("redis-server")
+            .args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", "", "--appendonly", "no"])
+            .arg("--dir")
+            .arg(self.dir.path())
+            .stdout(std::process::Stdio::null())
+            .spawn()
+            .expect("redis-server starts");
+        self.child = Some(child);
+        for _ in 0..200 {
+            if std::net::TcpStream::connect(("127.0.0.1", self.port)).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        panic!("redis-server did not listen");
+    }
+
+    fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            child.kill().unwrap();
+            child.wait().unwrap();
+        }
+    }
+}
+
+impl Drop for OwnRedis {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+async fn readiness(http: &reqwest::Client, base: &str) -> (StatusCode, Value) {
+    let response = http.get(format!("{base}/readyz")).send().await.unwrap();
+    (response.status(), response.json().await.unwrap())
+}
+
+/// Redis stopped mid-run: the instances keep serving (limits admit, `/readyz` says
+/// `degraded`), a change still reaches the other instance through the database's feed, and
+/// when Redis is back they use it again by themselves.
+#[tokio::test]
+async fn losing_redis_degrades_the_instances_and_they_recover_by_themselves() {
+    let test = "losing_redis_degrades_the_instances_and_they_recover_by_themselves";
+    let Some(mut redis) = OwnRedis::start(test) else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(format!(
+        "sqlite://{}",
+        dir.path().join("shared.db").display()
+    ));
+    settings.redis_url = Some(redis.url());
+    let poll = botbuilder_core::change::POLL_INTERVAL;
+    let (a, b) = (
+        instance(&settings, poll).await,
+        instance(&settings, poll).await,
+    );
+    let http = reqwest::Client::new();
+    assert_eq!(readiness(&http, &a).await.1["status"], "ok");
+    let registered: Value = http
+        .post(format!("{a}/api/v1/auth/register"))
+        .json(&json!({"email": "fault@example.com", "password": "correct horse battery", "name": "F", "organization_name": "Fault"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap().to_owned();
+    let org = registered["organization"]["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let key: Value = http
+        .post(format!("{a}/api/v1/orgs/{org}/api-keys"))
+        .bearer_auth(&token)
+        .json(&json!({ "name": "ci", "permissions": ["bots:read"] }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let secret = key["key"].as_str().unwrap().to_owned();
+    let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
+    let status_on_b = async || {
+        http.get(&bots_on_b)
+            .bearer_auth(&secret)
+            .send()
+            .await
+            .unwrap()
+            .status()
+    };
+    assert_eq!(status_on_b().await, StatusCode::OK);
+
+    redis.stop();
+    let started = Instant::now();
+    let listed = http
+        .get(format!("{a}/api/v1/orgs/{org}/bots"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(listed.status(), StatusCode::OK, "requests are still served");
+    assert!(
+        started.elapsed() < Duration::from_secs(3),
+        "and promptly: {:?}",
+        started.elapsed()
+    );
+    let (status, body) = readiness(&http, &b).await;
+    assert_eq!(
+        (status, &body["status"], &body["redis"]),
+        (StatusCode::OK, &json!("degraded"), &json!("unavailable"))
+    );
+    let revoked = http
+        .delete(format!(
+            "{a}/api/v1/orgs/{org}/api-keys/{}",
+            key["api_key"]["id"].as_str().unwrap()
+        ))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), StatusCode::NO_CONTENT);
+    let started = Instant::now();
+    while status_on_b().await != StatusCode::UNAUTHORIZED {
+        assert!(
+            started.elapsed() < Duration::from_secs(2),
+            "without Redis the revocation still reaches B by the database's feed"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+
+    redis.restart();
+    let started = Instant::now();
+    while readiness(&http, &a).await.1["status"] != "ok"
+        || readiness(&http, &b).await.1["status"] != "ok"
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "the instances did not take Redis back"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}

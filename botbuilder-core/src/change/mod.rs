@@ -12,9 +12,11 @@
 //!   write request, before answering, so a client that changed a bot sees the change in its
 //!   next request. Concurrent calls share one read of the feed.
 //!
-//! Conversation turns record no change, so they invalidate nothing. A change missed (the
-//! feed pruned while an instance was stalled for a day) is still bounded by each cache's own
-//! time to live.
+//! Conversation turns record no change, so they invalidate nothing. A load under way when its
+//! cache forgets something does not put the old value back ([`Generation`]). A change missed
+//! (the feed pruned while an instance was stalled for a day) is bounded by the time to live of
+//! the caches that have one (bot snapshots, access, credentials, channels); search indexes
+//! are rebuilt only on a change or a restart.
 //!
 //! Wiring an embedded engine and knowledge service to a store's feed:
 //!
@@ -64,6 +66,30 @@ const BATCH: u32 = 500;
 pub trait ChangeListener: Send + Sync + 'static {
     /// Forgets what `change` made stale.
     fn on_change(&self, change: &Change);
+}
+
+/// Guards a cache against putting back what an invalidation just removed: a load that was
+/// under way when the cache forgot something may have read the old value, so it must not be
+/// cached. Take [`Generation::current`] before loading, [`Generation::bump`] on every
+/// invalidation, and cache the loaded value only if [`Generation::unchanged_since`] holds.
+#[derive(Debug, Default)]
+pub struct Generation(AtomicU64);
+
+impl Generation {
+    /// The generation a load starts in.
+    pub fn current(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Marks an invalidation: loads that started before it do not cache what they read.
+    pub fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Whether no invalidation happened since `start` (the loaded value may be cached).
+    pub fn unchanged_since(&self, start: u64) -> bool {
+        self.current() == start
+    }
 }
 
 /// See the module docs.

@@ -152,3 +152,13 @@ async fn wait_for(done: impl Fn() -> bool) {
     }
     panic!("not delivered within 5 s");
 }
+
+#[test]
+fn a_generation_tells_a_load_whether_an_invalidation_overlapped_it() {
+    let generation = Generation::default();
+    let before = generation.current();
+    assert!(generation.unchanged_since(before));
+    generation.bump();
+    assert!(!generation.unchanged_since(before));
+    assert!(generation.unchanged_since(generation.current()));
+}

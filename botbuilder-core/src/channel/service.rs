@@ -25,8 +25,8 @@ use crate::validate::{FieldIssue, Invalid};
 pub const INBOUND_JOB: &str = "channel_inbound";
 /// Attempts at processing one inbound event.
 pub const INBOUND_ATTEMPTS: u32 = 5;
-/// How long an opened channel is reused before its row is read again (another instance may
-/// have changed it).
+/// How long an opened channel is reused at most before its row is read again (a change reaches
+/// the cache through the change bus long before; this bounds what a missed one could cost).
 pub const OPENED_TTL: Duration = Duration::from_secs(30);
 mod receive;
 mod rotation;
@@ -150,6 +150,8 @@ pub struct ChannelService {
     clock: Arc<dyn Clock>,
     public_url: Option<String>,
     opened: Arc<OpenedCache>,
+    /// Bumped whenever an opened channel is forgotten (see [`crate::change::Generation`]).
+    generation: Arc<crate::change::Generation>,
     wake: Arc<Notify>,
 }
 
@@ -202,6 +204,7 @@ impl ChannelService {
             clock,
             public_url: public_url.map(|u| u.trim_end_matches('/').to_owned()),
             opened: Arc::default(),
+            generation: Arc::default(),
             wake: Arc::new(Notify::new()),
         }
     }
@@ -472,6 +475,7 @@ impl ChannelService {
         {
             return Ok(prepared.clone());
         }
+        let generation = self.generation.current();
         let found = self.store.locate_channel(channel).await?;
         let platform = self
             .platforms
@@ -484,15 +488,16 @@ impl ChannelService {
             sender: platform.sender(&opened),
             opened,
         };
-        self.opened
-            .lock()
-            .expect("cache poisoned")
-            .insert(channel, (Instant::now(), prepared.clone()));
+        let mut opened = self.opened.lock().expect("cache poisoned");
+        if self.generation.unchanged_since(generation) {
+            opened.insert(channel, (Instant::now(), prepared.clone()));
+        }
         Ok(prepared)
     }
 
     /// Forgets the opened form of `channel` (after a change).
     pub fn forget(&self, channel: ChannelId) {
+        self.generation.bump();
         self.opened.lock().expect("cache poisoned").remove(&channel);
     }
 }
@@ -502,6 +507,13 @@ impl ChannelService {
 impl crate::change::ChangeListener for ChannelService {
     fn on_change(&self, change: &crate::change::Change) {
         use crate::change::Change;
+        if !matches!(
+            change,
+            Change::Channel { .. } | Change::Bot { .. } | Change::Organization { .. }
+        ) {
+            return;
+        }
+        self.generation.bump();
         let mut opened = self.opened.lock().expect("cache poisoned");
         match *change {
             Change::Channel { channel, .. } => {

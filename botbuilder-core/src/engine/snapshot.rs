@@ -46,6 +46,8 @@ pub(crate) struct BotSnapshot {
 pub(crate) struct Snapshots {
     bots: Mutex<HashMap<BotId, Arc<BotSnapshot>>>,
     flows: Mutex<HashMap<(BotId, u32), Arc<Flow>>>,
+    /// Bumped by every invalidation: a snapshot loaded across one is used, not cached.
+    generation: crate::change::Generation,
 }
 
 impl Snapshots {
@@ -75,6 +77,7 @@ impl Snapshots {
                 Err(EngineError::BotNotFound)
             };
         }
+        let generation = self.generation.current();
         let loaded = match store.get_bot(org, bot).await {
             Ok(loaded) => loaded,
             Err(StoreError::NotFound) => {
@@ -98,6 +101,9 @@ impl Snapshots {
             loaded_at: now,
         });
         let mut bots = self.bots.lock().expect("snapshots poisoned");
+        if !self.generation.unchanged_since(generation) {
+            return Ok(snapshot);
+        }
         if bots.len() >= MAX_BOTS {
             bots.clear();
         }
@@ -132,6 +138,7 @@ impl Snapshots {
 
     /// Forgets `bot` (its flow versions too).
     pub(crate) fn invalidate(&self, bot: BotId) {
+        self.generation.bump();
         self.bots.lock().expect("snapshots poisoned").remove(&bot);
         self.flows
             .lock()
@@ -141,6 +148,7 @@ impl Snapshots {
 
     /// Forgets every bot of `org`.
     pub(crate) fn invalidate_org(&self, org: OrgId) {
+        self.generation.bump();
         let mut gone = Vec::new();
         self.bots
             .lock()

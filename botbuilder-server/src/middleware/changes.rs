@@ -3,7 +3,7 @@
 //! the store's change feed before the response leaves, so this instance's caches (bot
 //! snapshots, search indexes, access decisions, credentials, channels) already reflect the
 //! change when the client's next request arrives. Other instances apply it from their own
-//! poll of the feed.
+//! poll of the feed, or at once when this instance announces the change over Redis.
 //!
 //! Nothing here guesses what changed from the path: the store records each change where it
 //! is made ([`botbuilder_core::change`]). A request that changed no configuration (a
@@ -20,12 +20,14 @@ use crate::state::AppState;
 pub async fn catch_up(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let response = next.run(req).await;
-    if !safe
-        && !response.status().is_client_error()
-        && let Err(e) = state.changes.catch_up().await
-    {
-        // The change is stored; the bus's own poll delivers it once the store answers.
-        tracing::warn!("cannot read the change feed: {e}");
+    if !safe && !response.status().is_client_error() {
+        match state.changes.catch_up().await {
+            // This request (or one beside it) changed configuration: tell the other instances.
+            Ok(delivered) if delivered > 0 => state.shared.announce(),
+            Ok(_) => {}
+            // The change is stored; the bus's own poll delivers it once the store answers.
+            Err(e) => tracing::warn!("cannot read the change feed: {e}"),
+        }
     }
     response
 }

@@ -15,11 +15,15 @@
 //! The principal found here is kept for the authentication extractor, so a request is
 //! authenticated once. Sign-up, login and web chat sessions have limits of
 //! their own on top (see the auth and web chat routes).
+//!
+//! When the shared limiter cannot answer (Redis is down), these limits admit the request and
+//! count it in `botbuilder_rate_limiter_unavailable_total`, so a Redis outage is not an API
+//! outage; the sign-up and login limits, which guard passwords, refuse with 503 instead.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use botbuilder_core::rate_limit::Quota;
+use botbuilder_core::rate_limit::{Quota, RateLimitError};
 
 use super::{client_bucket, client_ip};
 use crate::auth::{API_KEY_PREFIX, hash_secret};
@@ -79,6 +83,19 @@ async fn principal_buckets(
     keys
 }
 
+/// Charges `key`; the response to send instead of the request when it is refused.
+async fn charge(state: &AppState, key: &str, quota: Quota) -> Result<(), Response> {
+    match state.limiter.check(key, quota).await {
+        Ok(()) => Ok(()),
+        Err(RateLimitError::Unavailable(e)) => {
+            metrics::counter!("botbuilder_rate_limiter_unavailable_total").increment(1);
+            tracing::warn!(error = %e, "rate limiter unavailable; admitting the request");
+            Ok(())
+        }
+        Err(e) => Err(ApiError::from(e).into_response()),
+    }
+}
+
 /// Refuses with 429 + `Retry-After` once a bucket is empty (see the module docs).
 pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) -> Response {
     if UNLIMITED_PATHS.contains(&req.uri().path()) {
@@ -88,8 +105,8 @@ pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) 
     // bucket, so one busy tenant never gets another's updates refused.
     if let Some(channel) = req.uri().path().strip_prefix("/hooks/") {
         let quota = Quota::per_minute(state.http.rate_limit_per_credential_per_minute);
-        if let Err(e) = state.limiter.check(&format!("hook:{channel}"), quota).await {
-            return ApiError::from(e).into_response();
+        if let Err(refused) = charge(&state, &format!("hook:{channel}"), quota).await {
+            return refused;
         }
         return next.run(req).await;
     }
@@ -100,8 +117,8 @@ pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) 
                 && state.access.cached_api_key(&hash_secret(token)).is_none();
             if uncached_key {
                 let (key, quota) = ip_bucket(&state, &req);
-                if let Err(e) = state.limiter.check(&key, quota).await {
-                    return ApiError::from(e).into_response();
+                if let Err(refused) = charge(&state, &key, quota).await {
+                    return refused;
                 }
                 charged_ip = true;
             }
@@ -118,8 +135,8 @@ pub async fn limit(State(state): State<AppState>, mut req: Request, next: Next) 
         None => vec![ip_bucket(&state, &req)],
     };
     for (key, quota) in buckets {
-        if let Err(e) = state.limiter.check(&key, quota).await {
-            return ApiError::from(e).into_response();
+        if let Err(refused) = charge(&state, &key, quota).await {
+            return refused;
         }
     }
     if let Some(principal) = principal {

@@ -15,7 +15,8 @@ use crate::state::AppState;
 /// Health status.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct Health {
-    /// `ok`, or `unavailable` with the failing dependency.
+    /// `ok`; `degraded` while Redis is unreachable (the instance serves: rate limits admit,
+    /// changes arrive by polling the database); `unavailable` (503) while the database is.
     pub status: &'static str,
     /// The database backend.
     pub database: &'static str,
@@ -35,29 +36,28 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
-/// Readiness: the database answers.
+/// Readiness: the database answers (and Redis, when configured; see [`Health::status`]).
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Ready", body = Health),
-    (status = 503, description = "A dependency is down", body = Health)))]
+    (status = 503, description = "The database is down", body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.store.backend();
     let (store, redis) = tokio::join!(state.store.ping(), state.shared.redis_ready());
     if let Err(e) = &store {
         tracing::warn!(error = %e, "readiness check failed");
     }
-    let redis = redis.map(|ok| if ok { "ok" } else { "unavailable" });
-    let ready = store.is_ok() && redis != Some("unavailable");
-    let status = if ready {
-        StatusCode::OK
-    } else {
-        StatusCode::SERVICE_UNAVAILABLE
+    // Without Redis an instance still serves: limits admit, changes arrive by the poll.
+    let (status, code) = match (store.is_ok(), redis) {
+        (false, _) => ("unavailable", StatusCode::SERVICE_UNAVAILABLE),
+        (true, Some(false)) => ("degraded", StatusCode::OK),
+        (true, _) => ("ok", StatusCode::OK),
     };
     let health = Health {
-        status: if ready { "ok" } else { "unavailable" },
+        status,
         database,
-        redis,
+        redis: redis.map(|ok| if ok { "ok" } else { "unavailable" }),
     };
-    (status, Json(health))
+    (code, Json(health))
 }
 
 /// Prometheus metrics in the text exposition format. With `metrics_token` set, only for

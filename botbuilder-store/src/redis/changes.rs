@@ -1,14 +1,17 @@
-//! The change bus across instances: an instance that reads new changes from the store's feed
-//! announces it on a Redis channel, and every instance reads its feed when it hears one, so a
-//! change reaches the others in a round trip instead of a poll interval.
+//! The change bus across instances: an instance that made changes announces it on a Redis
+//! channel ([`ChangeAnnouncer::announce`], after its own catch-up found them), and every other
+//! instance reads its feed when it hears one, so a change reaches them in a round trip instead
+//! of a poll interval. Only the instance that made a change announces it, and each ignores its
+//! own announcements, so one change costs one message and one read per other instance.
 //!
-//! The message carries no change, only a wake-up: the feed in the store stays the one source,
-//! so a lost message costs at most [`botbuilder_core::change::POLL_INTERVAL`].
+//! The message carries no change, only the announcing instance's id: the feed in the store
+//! stays the one source, so a lost message costs at most
+//! [`botbuilder_core::change::POLL_INTERVAL`].
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use botbuilder_core::change::{Change, ChangeBus, ChangeListener};
+use botbuilder_core::change::ChangeBus;
 use futures::StreamExt;
 use tokio::sync::Notify;
 
@@ -20,12 +23,14 @@ pub const CHANGES_CHANNEL: &str = "changes";
 /// How long a lost pub/sub connection waits before connecting again.
 const RECONNECT_AFTER: Duration = Duration::from_secs(1);
 
-/// Announces changes to the other instances and wakes the local bus when they announce
-/// theirs. Listen to the bus with it ([`ChangeBus::listen`]), then spawn
-/// [`ChangeAnnouncer::run`].
+/// Announces this instance's changes to the others and wakes the local bus when they
+/// announce theirs: call [`ChangeAnnouncer::announce`] after a catch-up that delivered
+/// changes, and spawn [`ChangeAnnouncer::run`].
 #[derive(Debug)]
 pub struct ChangeAnnouncer {
     redis: RedisConnection,
+    /// This instance's id in its announcements.
+    instance: String,
     pending: Notify,
 }
 
@@ -34,8 +39,14 @@ impl ChangeAnnouncer {
     pub fn new(redis: RedisConnection) -> Arc<Self> {
         Arc::new(Self {
             redis,
+            instance: uuid::Uuid::now_v7().to_string(),
             pending: Notify::new(),
         })
+    }
+
+    /// Schedules one announcement (several before it is sent become one).
+    pub fn announce(&self) {
+        self.pending.notify_one();
     }
 
     /// Publishes an announcement whenever the bus delivered changes (several at once become
@@ -52,7 +63,7 @@ impl ChangeAnnouncer {
                     let mut connection = this.redis.manager.clone();
                     let published = redis::cmd("PUBLISH")
                         .arg(&channel)
-                        .arg("changed")
+                        .arg(&this.instance)
                         .query_async::<i64>(&mut connection)
                         .await;
                     if let Err(e) = published {
@@ -69,8 +80,11 @@ impl ChangeAnnouncer {
                             // Changes announced while we were away are in the feed.
                             bus.wake();
                             let mut messages = pubsub.on_message();
-                            while messages.next().await.is_some() {
-                                bus.wake();
+                            while let Some(message) = messages.next().await {
+                                let from = message.get_payload::<String>().unwrap_or_default();
+                                if from != self.instance {
+                                    bus.wake();
+                                }
                             }
                             tracing::warn!("Redis change announcements stopped; reconnecting");
                         }
@@ -82,12 +96,5 @@ impl ChangeAnnouncer {
             }
         };
         tokio::join!(publisher, subscriber);
-    }
-}
-
-/// Every change the bus delivers schedules one announcement.
-impl ChangeListener for ChangeAnnouncer {
-    fn on_change(&self, _: &Change) {
-        self.pending.notify_one();
     }
 }

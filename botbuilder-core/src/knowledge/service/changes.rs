@@ -10,14 +10,16 @@ impl crate::change::ChangeListener for KnowledgeService {
         match *change {
             Change::KnowledgeBase { kb, .. } => self.forget_index(kb),
             Change::Document { kb, doc, .. } => {
-                self.titles.lock().expect("titles poisoned").remove(&doc);
                 self.forget_index(kb);
+                self.titles.lock().expect("titles poisoned").remove(&doc);
             }
-            Change::Organization { org } => self
-                .indexes
-                .lock()
-                .expect("indexes poisoned")
-                .retain(|_, (owner, _)| *owner != org),
+            Change::Organization { org } => {
+                self.generation.bump();
+                self.indexes
+                    .lock()
+                    .expect("indexes poisoned")
+                    .retain(|_, (owner, _)| *owner != org);
+            }
             _ => {}
         }
     }

@@ -201,6 +201,9 @@ pub struct KnowledgeService {
     indexes: Mutex<HashMap<KnowledgeBaseId, (OrgId, Arc<KbIndex>)>>,
     /// Document titles (immutable once created) for search results.
     titles: Mutex<HashMap<DocumentId, String>>,
+    /// Bumped whenever an index or a title is forgotten: what a search loaded across it is
+    /// used, not cached.
+    generation: crate::change::Generation,
 }
 
 impl std::fmt::Debug for KnowledgeService {
@@ -234,6 +237,7 @@ impl KnowledgeService {
             hybrid_vector_weight: DEFAULT_HYBRID_VECTOR_WEIGHT,
             indexes: Mutex::new(HashMap::new()),
             titles: Mutex::new(HashMap::new()),
+            generation: crate::change::Generation::default(),
         }
     }
 
@@ -432,8 +436,12 @@ impl KnowledgeService {
         if let Some(title) = self.titles.lock().expect("titles poisoned").get(&doc) {
             return Ok(title.clone());
         }
+        let generation = self.generation.current();
         let title = self.store.get_document(org, doc).await?.title;
         let mut titles = self.titles.lock().expect("titles poisoned");
+        if !self.generation.unchanged_since(generation) {
+            return Ok(title);
+        }
         if titles.len() >= 100_000 {
             titles.clear();
         }
@@ -442,6 +450,7 @@ impl KnowledgeService {
     }
 
     fn forget_index(&self, kb: KnowledgeBaseId) {
+        self.generation.bump();
         self.indexes.lock().expect("indexes poisoned").remove(&kb);
     }
 
@@ -455,6 +464,7 @@ impl KnowledgeService {
                 Err(StoreError::NotFound.into())
             };
         }
+        let generation = self.generation.current();
         let kb = self.store.get_knowledge_base(org, kb).await?;
         let dimensions = kb.embedding_dimensions as usize;
         // Vectors of another size are from an embedder the knowledge base no longer uses
@@ -476,10 +486,10 @@ impl KnowledgeService {
                 .await
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))??,
         );
-        self.indexes
-            .lock()
-            .expect("indexes poisoned")
-            .insert(kb.id, (org, index.clone()));
+        let mut indexes = self.indexes.lock().expect("indexes poisoned");
+        if self.generation.unchanged_since(generation) {
+            indexes.insert(kb.id, (org, index.clone()));
+        }
         Ok(index)
     }
 
