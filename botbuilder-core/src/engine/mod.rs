@@ -298,12 +298,14 @@ impl Engine {
     }
 
     /// Drops what the engine remembers about `bot` (settings, NLU models, flows), so the next
-    /// turn reads it again. Call after changing the bot, its intents, entities or flow.
+    /// turn reads it again. The change bus does this for every change the store records
+    /// ([`crate::change`]); call it yourself only without one.
     pub fn invalidate_bot(&self, bot: BotId) {
         self.snapshots.invalidate(bot);
     }
 
-    /// [`Engine::invalidate_bot`] for every bot of `org` (after deleting the organization).
+    /// [`Engine::invalidate_bot`] for every bot of `org` (its settings changed, or it was
+    /// deleted).
     pub fn invalidate_org(&self, org: OrgId) {
         self.snapshots.invalidate_org(org);
     }
