@@ -1,5 +1,7 @@
 //! The audit layer: every successful mutating request inside an organization is appended to
 //! that organization's audit log, after the handler ran and before the response leaves.
+//! Conversation turns are the exception ([`NotAudited`]): they are conversation, not
+//! administration, and the transcript is their record.
 
 use std::sync::{Arc, Mutex};
 
@@ -78,6 +80,20 @@ impl IntoResponseParts for AuditRecord {
     }
 }
 
+/// Marks a response whose request is not an administrative action (a conversation turn, whose
+/// transcript is its record): the audit log skips it.
+#[derive(Debug, Clone, Copy)]
+pub struct NotAudited;
+
+impl IntoResponseParts for NotAudited {
+    type Error = std::convert::Infallible;
+
+    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
+        res.extensions_mut().insert(self);
+        Ok(res)
+    }
+}
+
 fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -104,7 +120,7 @@ pub async fn audit(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(str::to_owned);
 
     let mut res = next.run(req).await;
-    if !res.status().is_success() {
+    if !res.status().is_success() || res.extensions().get::<NotAudited>().is_some() {
         return res;
     }
     let record = res.extensions_mut().remove::<AuditRecord>();

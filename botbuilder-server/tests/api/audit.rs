@@ -108,3 +108,51 @@ async fn audit_log_filters_and_pages() {
     assert_eq!(second.json["items"].as_array().unwrap().len(), 2);
     assert_ne!(first.json["items"][0]["id"], second.json["items"][0]["id"]);
 }
+
+/// Opening a conversation is audited; its turns are not (the transcript is their record), in
+/// JSON or streamed.
+#[tokio::test]
+async fn conversation_turns_are_not_audited() {
+    let app = TestApp::spawn().await;
+    let owner = app.register(&email("audit-turns")).await;
+    let org = owner.org_id.clone();
+    let bot = app.create_bot(&owner, &org, "chatty").await;
+    let base = format!("/api/v1/orgs/{org}/bots/{bot}/conversations");
+    let opened = app
+        .post(&base, &owner.token, json!({ "user": "visitor" }))
+        .await;
+    assert_eq!(opened.status, StatusCode::CREATED, "{}", opened.text);
+    let url = format!(
+        "{base}/{}/messages",
+        opened.json["session_id"].as_str().unwrap()
+    );
+    let turn = app
+        .post(&url, &owner.token, json!({ "text": "hello" }))
+        .await;
+    assert_eq!(turn.status, StatusCode::OK, "{}", turn.text);
+    let streamed = app
+        .http
+        .post(format!("http://{}{url}", app.addr))
+        .bearer_auth(&owner.token)
+        .header("accept", "text/event-stream")
+        .json(&json!({ "text": "and again" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(streamed.status(), StatusCode::OK);
+    streamed.text().await.unwrap();
+
+    let log = app
+        .get(&format!("/api/v1/orgs/{org}/audit-log"), &owner.token)
+        .await;
+    let actions: Vec<&str> = log.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["conversation.open", "bot.create", "org.create"]
+    );
+}
