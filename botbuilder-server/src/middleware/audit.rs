@@ -1,7 +1,7 @@
 //! The audit layer: every successful mutating request inside an organization is appended to
 //! that organization's audit log, after the handler ran and before the response leaves.
-//! Conversation turns are the exception ([`NotAudited`]): they are conversation, not
-//! administration, and the transcript is their record.
+//! Conversation turns are the exception ([`super::ConversationTurn`]): they are conversation,
+//! not administration, and the transcript is their record.
 
 use std::sync::{Arc, Mutex};
 
@@ -80,20 +80,6 @@ impl IntoResponseParts for AuditRecord {
     }
 }
 
-/// Marks a response whose request is not an administrative action (a conversation turn, whose
-/// transcript is its record): the audit log skips it.
-#[derive(Debug, Clone, Copy)]
-pub struct NotAudited;
-
-impl IntoResponseParts for NotAudited {
-    type Error = std::convert::Infallible;
-
-    fn into_response_parts(self, mut res: ResponseParts) -> Result<ResponseParts, Self::Error> {
-        res.extensions_mut().insert(self);
-        Ok(res)
-    }
-}
-
 fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
@@ -120,7 +106,7 @@ pub async fn audit(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(str::to_owned);
 
     let mut res = next.run(req).await;
-    if !res.status().is_success() || res.extensions().get::<NotAudited>().is_some() {
+    if !res.status().is_success() || res.extensions().get::<super::ConversationTurn>().is_some() {
         return res;
     }
     let record = res.extensions_mut().remove::<AuditRecord>();

@@ -6,8 +6,8 @@
 //! poll of the feed, or at once when this instance announces the change over Redis.
 //!
 //! Nothing here guesses what changed from the path: the store records each change where it
-//! is made ([`botbuilder_core::change`]). A request that changed no configuration (a
-//! conversation turn) finds the feed empty; concurrent requests share one read.
+//! is made ([`botbuilder_core::change`]). Conversation turns ([`super::ConversationTurn`])
+//! change no configuration and skip the read; concurrent requests share one read.
 
 use axum::extract::{Request, State};
 use axum::http::Method;
@@ -20,7 +20,11 @@ use crate::state::AppState;
 pub async fn catch_up(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
     let response = next.run(req).await;
-    if !safe && !response.status().is_client_error() {
+    let turn = response
+        .extensions()
+        .get::<super::ConversationTurn>()
+        .is_some();
+    if !safe && !turn && !response.status().is_client_error() {
         match state.changes.catch_up().await {
             // This request (or one beside it) changed configuration: tell the other instances.
             Ok(delivered) if delivered > 0 => state.shared.announce(),

@@ -100,6 +100,19 @@ fn panic_response(_: Box<dyn std::any::Any + Send + 'static>) -> Response {
     ApiError::Internal("a request handler panicked".into()).into_response()
 }
 
+/// Marks the response of a conversation turn (API, web chat, OpenAI-compatible and channel
+/// webhook messages): conversation, not administration. The audit log skips it (the
+/// transcript is its record) and so does the change feed's catch-up (a turn changes no
+/// configuration; were one ever to, the bus's poll would still deliver it).
+#[derive(Debug, Clone, Copy)]
+pub struct ConversationTurn;
+
+/// Marks a turn route's responses ([`ConversationTurn`]); a `map_response` layer.
+pub async fn conversation_turn(mut response: Response) -> Response {
+    response.extensions_mut().insert(ConversationTurn);
+    response
+}
+
 /// Wraps the routes in the whole middleware stack.
 pub fn apply(router: Router, state: &AppState) -> Router {
     let x_request_id = HeaderName::from_static("x-request-id");

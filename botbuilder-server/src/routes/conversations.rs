@@ -20,7 +20,7 @@ use super::input::{PageQuery, opt_not_blank};
 use super::views::PageView;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{OrgAccess, Path, Query, ValidJson, perm};
-use crate::middleware::audit::{AuditRecord, NotAudited};
+use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
 
 /// Largest message text, in bytes; longer texts are refused with 413.
@@ -330,22 +330,19 @@ pub async fn send_message(
             state.engine.handle_stream(inbound),
             super::webchat::Audience::Organization,
         );
-        return Ok((NotAudited, events.await?).into_response());
+        return events.await;
     }
     let turn = run_turn(&state.engine, inbound, None).await?;
     let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
-    Ok((
-        NotAudited,
-        Json(TurnView {
-            session: (&turn.session).into(),
-            message: (&turn.inbound).into(),
-            replies,
-            intent: turn.intent.unwrap_or_else(|| "none".to_owned()),
-            ranking: turn.ranking,
-            entities: turn.entities,
-        }),
-    )
-        .into_response())
+    Ok(Json(TurnView {
+        session: (&turn.session).into(),
+        message: (&turn.inbound).into(),
+        replies,
+        intent: turn.intent.unwrap_or_else(|| "none".to_owned()),
+        ranking: turn.ranking,
+        entities: turn.entities,
+    })
+    .into_response())
 }
 
 /// The bot's sessions, newest first (`?status=handoff` is the agents' inbox).

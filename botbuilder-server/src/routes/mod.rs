@@ -160,15 +160,18 @@ pub fn api_router() -> OpenApiRouter<AppState> {
             conversations::open_conversation,
             conversations::list_conversations
         ))
-        .routes(routes!(
-            conversations::send_message,
-            conversations::list_messages
-        ))
+        .routes(
+            routes!(conversations::send_message, conversations::list_messages).layer(
+                axum::middleware::map_response(middleware::conversation_turn),
+            ),
+        )
         .routes(routes!(conversations::handoff_reply))
         .routes(routes!(conversations::handoff_release))
         .routes(routes!(conversations::feedback))
         .routes(routes!(webchat::create_session))
-        .routes(routes!(webchat::send_message, webchat::history))
+        .routes(routes!(webchat::send_message, webchat::history).layer(
+            axum::middleware::map_response(middleware::conversation_turn),
+        ))
         .routes(routes!(webchat::feedback))
         .routes(routes!(webchat_events::events))
         .routes(routes!(
@@ -221,12 +224,16 @@ pub fn build_router(state: AppState) -> Router {
         .route("/", axum::routing::get(health::home))
         .route(
             "/v1/chat/completions",
-            axum::routing::post(openai_compat::chat_completions),
+            axum::routing::post(openai_compat::chat_completions).layer(
+                axum::middleware::map_response(middleware::conversation_turn),
+            ),
         )
         .route("/v1/models", axum::routing::get(openai_compat::list_models))
         .route(
             "/hooks/{kind}/{channel}",
-            axum::routing::get(hooks::hook).post(hooks::hook),
+            axum::routing::get(hooks::hook).post(hooks::hook).layer(
+                axum::middleware::map_response(middleware::conversation_turn),
+            ),
         )
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
