@@ -1,5 +1,8 @@
 //! Mapping backend errors to [`StoreError`] (private, so core never names sqlx).
 
+// Only the SQL stores convert sqlx errors; a build without them has nothing to convert.
+#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+
 use botbuilder_core::store::StoreError;
 
 /// Maps a sqlx error to the port's error, sorted by what the caller does next.

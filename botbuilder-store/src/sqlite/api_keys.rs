@@ -4,9 +4,9 @@ use botbuilder_core::id::{ApiKeyId, OrgId};
 use botbuilder_core::store::{ApiKeyRepo, StoreResult};
 use uuid::Uuid;
 
-use super::rows::{ApiKeyRow, micros, permissions_json};
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::{ApiKeyRow, micros, permissions_json};
 
 macro_rules! key_columns {
     () => {

@@ -5,8 +5,8 @@ use botbuilder_core::store::{AuditRepo, StoreResult};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::{AuditRow, micros};
 use crate::error::store_err;
+use crate::rows::{AuditRow, micros};
 
 macro_rules! audit_columns {
     () => {

@@ -6,9 +6,9 @@ use botbuilder_core::id::{BotId, OrgId};
 use botbuilder_core::store::{BotRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::rows::{BotRow, EntityRow, IntentRow, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::{BotRow, EntityRow, IntentRow, micros};
 
 macro_rules! bot_columns {
     () => {

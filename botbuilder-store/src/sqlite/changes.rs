@@ -7,8 +7,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::{from_micros, micros};
 use crate::error::{corrupt, store_err};
+use crate::rows::{from_micros, micros};
 
 #[derive(sqlx::FromRow)]
 struct ChangeRow {

@@ -12,9 +12,9 @@ use botbuilder_core::store::{ChannelRepo, DeliveryUpdate, StoreError, StoreResul
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::rows::{from_micros, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::{from_micros, micros};
 
 macro_rules! channel_columns {
     () => {

@@ -8,8 +8,8 @@ use botbuilder_core::store::{BotRepo, ConversationRepo, StoreError, StoreResult}
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::{from_micros, micros};
 use crate::error::{corrupt, store_err};
+use crate::rows::{from_micros, micros};
 
 macro_rules! session_columns {
     () => {

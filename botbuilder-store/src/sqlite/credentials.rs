@@ -4,9 +4,9 @@ use botbuilder_core::id::OrgId;
 use botbuilder_core::store::{CredentialRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::rows::{from_micros, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::{from_micros, micros};
 
 macro_rules! columns {
     () => {

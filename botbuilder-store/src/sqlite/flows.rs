@@ -5,9 +5,9 @@ use botbuilder_core::id::{BotId, OrgId};
 use botbuilder_core::store::{BotRepo, FlowRepo, StoreResult};
 use uuid::Uuid;
 
-use super::rows::{from_micros, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::{corrupt, store_err};
+use crate::rows::{from_micros, micros};
 
 /// Stores `flow` as the draft of `bot` with `executor`. The upsert only updates a draft of
 /// the same organization: another tenant's bot id touches no row and is `NotFound` (the

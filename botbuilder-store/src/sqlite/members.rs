@@ -3,9 +3,9 @@ use botbuilder_core::domain::{Member, Membership, Page, PageRequest};
 use botbuilder_core::id::{OrgId, RoleId, UserId};
 use botbuilder_core::store::{MemberRepo, StoreError, StoreResult};
 
-use super::rows::{MemberRow, from_micros, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::{MemberRow, from_micros, micros};
 
 /// Id of `?1`'s built-in owner role.
 macro_rules! owner_role {

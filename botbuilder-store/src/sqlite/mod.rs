@@ -35,7 +35,6 @@ mod nlu;
 mod orgs;
 mod queue;
 mod roles;
-mod rows;
 mod tokens;
 mod usage;
 mod users;

@@ -8,9 +8,9 @@ use botbuilder_core::store::{BotRepo, NluRepo, StoreError, StoreResult};
 use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
-use super::rows::{EntityRow, IntentRow, micros};
 use super::{SqliteStore, expect_one};
 use crate::error::{corrupt, store_err};
+use crate::rows::{EntityRow, IntentRow, micros};
 
 /// The statements for one table of named rows.
 pub(super) struct NamedRowSql {

@@ -8,8 +8,8 @@ use sqlx::{Sqlite, Transaction};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::{MemberRow, OrgRow, micros, permissions_json};
 use crate::error::store_err;
+use crate::rows::{MemberRow, OrgRow, micros, permissions_json};
 
 /// Inserts an organization, its built-in roles and the owner membership inside `tx`.
 pub(crate) async fn insert_org_with_owner(

@@ -12,7 +12,7 @@ use chrono::TimeDelta;
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::micros;
+use crate::rows::micros;
 
 fn unavailable(e: sqlx::Error) -> QueueError {
     QueueError::Unavailable(Box::new(e))

@@ -5,8 +5,8 @@ use botbuilder_core::store::{RoleRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::{RoleRow, micros, permissions_json};
 use crate::error::store_err;
+use crate::rows::{RoleRow, micros, permissions_json};
 
 macro_rules! role_columns {
     () => {

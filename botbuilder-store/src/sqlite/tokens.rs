@@ -6,8 +6,8 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::{RefreshTokenRow, micros};
 use crate::error::store_err;
+use crate::rows::{RefreshTokenRow, micros};
 
 macro_rules! token_columns {
     () => {

@@ -6,8 +6,8 @@ use chrono::{DateTime, NaiveDate, Utc};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use super::rows::micros;
 use crate::error::{corrupt, store_err};
+use crate::rows::micros;
 
 #[derive(sqlx::FromRow)]
 struct SumRow {

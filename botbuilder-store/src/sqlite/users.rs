@@ -6,8 +6,8 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use super::orgs::insert_org_with_owner;
-use super::rows::{UserRow, micros};
 use crate::error::store_err;
+use crate::rows::{UserRow, micros};
 
 macro_rules! select_user {
     ($tail:literal) => {

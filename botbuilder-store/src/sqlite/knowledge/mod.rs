@@ -10,16 +10,16 @@ use botbuilder_core::id::{ChunkId, DocumentId, KnowledgeBaseId, OrgId};
 use botbuilder_core::store::{KnowledgeRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::rows::micros;
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::micros;
 
-mod rows;
+mod encode;
 
-use rows::{
-    ChunkRow, DocumentRow, KbRow, chunk_columns, document_columns, fts_query, json_ids, kb_columns,
-    vector_bytes, vector_from,
+use crate::rows::knowledge::{
+    ChunkRow, DocumentRow, KbRow, chunk_columns, document_columns, kb_columns,
 };
+use encode::{fts_query, json_ids, vector_bytes, vector_from};
 
 #[async_trait]
 impl KnowledgeRepo for SqliteStore {

@@ -15,16 +15,17 @@ use botbuilder_core::store::{StoreError, StoreResult, WebhookRepo};
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use super::rows::micros;
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::micros;
 
-mod rows;
+mod sql;
 
-use rows::{
-    DeliveryRow, EndpointRow, EventRow, appended_log, delivery_columns, endpoint_columns,
-    events_json, lease_micros,
+use crate::rows::webhooks::{
+    DeliveryRow, EndpointRow, EventRow, delivery_columns, endpoint_columns, events_json,
+    lease_micros,
 };
+use sql::appended_log;
 
 impl SqliteStore {
     async fn delivery_by_id(&self, org: OrgId, id: Uuid) -> StoreResult<WebhookDelivery> {

@@ -1,4 +1,13 @@
-//! Row types (what SQLite returns) and their conversion into domain types.
+//! Row types shared by the SQL backends, and their conversion into domain types.
+//!
+//! Every SQL store keeps the same column representation, so one row type serves them all
+//! (`sqlx::FromRow` is generic over the database): ids are UUIDs, times are `i64`
+//! microseconds since the Unix epoch (UTC), flags are booleans, and structured values are
+//! JSON text (a backend with a JSON type selects it `::text`). What differs between backends
+//! (SQL dialect, vector and full-text encodings) stays with each backend.
+
+pub(crate) mod knowledge;
+pub(crate) mod webhooks;
 
 use botbuilder_core::domain::{
     Actor, ApiKey, AuditEntry, Bot, BuiltinRole, Entity, Intent, Member, Organization,

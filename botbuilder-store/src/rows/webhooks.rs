@@ -1,5 +1,5 @@
-//! Rows of the webhook tables, their conversions, and the column lists and SQL pieces the
-//! queries share.
+//! Rows of webhook endpoints, events and deliveries (see the [module docs](super)), and the
+//! stored forms of their event lists and leases.
 
 use std::time::Duration;
 
@@ -10,20 +10,8 @@ use botbuilder_core::domain::{
 use botbuilder_core::store::{StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::super::rows::from_micros;
+use super::from_micros;
 use crate::error::corrupt;
-
-/// The attempt log with the JSON attempt `$entry` appended, the newest `?8` kept.
-macro_rules! appended_log {
-    ($entry:literal) => {
-        concat!(
-            "(SELECT json_group_array(json(value) ORDER BY key) \
-              FROM json_each(json_insert(attempt_log, '$[#]', json(",
-            $entry,
-            "))) WHERE key >= json_array_length(attempt_log) + 1 - ?8)"
-        )
-    };
-}
 
 macro_rules! endpoint_columns {
     () => {
@@ -42,7 +30,7 @@ macro_rules! delivery_columns {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct EndpointRow {
+pub(crate) struct EndpointRow {
     id: Uuid,
     organization_id: Uuid,
     url: String,
@@ -95,7 +83,7 @@ impl TryFrom<EndpointRow> for WebhookEndpoint {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct DeliveryRow {
+pub(crate) struct DeliveryRow {
     id: Uuid,
     organization_id: Uuid,
     endpoint_id: Uuid,
@@ -138,7 +126,7 @@ impl TryFrom<DeliveryRow> for WebhookDelivery {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct EventRow {
+pub(crate) struct EventRow {
     seq: i64,
     organization_id: Uuid,
     r#type: String,
@@ -163,12 +151,12 @@ impl TryFrom<EventRow> for WebhookEvent {
     }
 }
 
-pub(super) fn events_json(events: &[WebhookEventType]) -> String {
+pub(crate) fn events_json(events: &[WebhookEventType]) -> String {
     serde_json::to_string(events).unwrap_or_else(|_| "[]".to_owned())
 }
 
-pub(super) fn lease_micros(lease: Duration) -> i64 {
+pub(crate) fn lease_micros(lease: Duration) -> i64 {
     i64::try_from(lease.as_micros()).unwrap_or(i64::MAX)
 }
 
-pub(super) use {appended_log, delivery_columns, endpoint_columns};
+pub(crate) use {delivery_columns, endpoint_columns};

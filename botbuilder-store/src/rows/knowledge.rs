@@ -1,12 +1,10 @@
-//! Rows of the knowledge tables and their conversions; vectors as little-endian `f32`
-//! BLOBs; FTS5 query building.
+//! Rows of knowledge bases, documents and chunks (see the [module docs](super)).
 
 use botbuilder_core::domain::{Chunk, Document, DocumentStatus, KnowledgeBase};
-use botbuilder_core::knowledge::STOPWORDS;
 use botbuilder_core::store::{StoreError, StoreResult};
 use uuid::Uuid;
 
-use super::super::rows::from_micros;
+use super::from_micros;
 use crate::error::corrupt;
 
 macro_rules! kb_columns {
@@ -33,7 +31,7 @@ macro_rules! chunk_columns {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct KbRow {
+pub(crate) struct KbRow {
     id: Uuid,
     organization_id: Uuid,
     name: String,
@@ -65,7 +63,7 @@ impl TryFrom<KbRow> for KnowledgeBase {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct DocumentRow {
+pub(crate) struct DocumentRow {
     id: Uuid,
     organization_id: Uuid,
     knowledge_base_id: Uuid,
@@ -108,7 +106,7 @@ impl TryFrom<DocumentRow> for Document {
 }
 
 #[derive(sqlx::FromRow)]
-pub(super) struct ChunkRow {
+pub(crate) struct ChunkRow {
     id: Uuid,
     organization_id: Uuid,
     knowledge_base_id: Uuid,
@@ -137,74 +135,4 @@ impl TryFrom<ChunkRow> for Chunk {
     }
 }
 
-/// A vector as stored: little-endian `f32`s.
-pub(super) fn vector_bytes(v: &[f32]) -> Vec<u8> {
-    v.iter().flat_map(|x| x.to_le_bytes()).collect()
-}
-
-pub(super) fn vector_from(bytes: &[u8]) -> StoreResult<Vec<f32>> {
-    if !bytes.len().is_multiple_of(4) {
-        return Err(corrupt("embedding", "length is not a multiple of 4"));
-    }
-    Ok(bytes
-        .chunks_exact(4)
-        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
-        .collect())
-}
-
-/// An FTS5 query matching any of the topic words of `text` (stopwords left out, unless that
-/// leaves nothing), each quoted, so no input is ever read as query syntax. `None` when the
-/// text has no words.
-pub(super) fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<&str> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let topical: Vec<&str> = words
-        .iter()
-        .copied()
-        .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
-        .collect();
-    let chosen = if topical.is_empty() { words } else { topical };
-    let quoted: Vec<String> = chosen
-        .into_iter()
-        .take(64)
-        .map(|w| format!("\"{w}\""))
-        .collect();
-    (!quoted.is_empty()).then(|| quoted.join(" OR "))
-}
-
-pub(super) fn json_ids(ids: impl Iterator<Item = Uuid>) -> String {
-    let hex: Vec<String> = ids.map(|id| id.simple().to_string()).collect();
-    serde_json::to_string(&hex).unwrap_or_else(|_| "[]".to_owned())
-}
-
-pub(super) use {chunk_columns, document_columns, kb_columns};
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn any_text_becomes_a_safe_fts_query() {
-        assert_eq!(
-            fts_query("refund \"policy\" NEAR* -x").as_deref(),
-            Some("\"refund\" OR \"policy\" OR \"NEAR\" OR \"x\"")
-        );
-        assert_eq!(
-            fts_query("what is the refund policy?").as_deref(),
-            Some("\"refund\" OR \"policy\""),
-            "stopwords left out"
-        );
-        assert_eq!(
-            fts_query("what is it").as_deref(),
-            Some("\"what\" OR \"is\" OR \"it\""),
-            "unless nothing else is left"
-        );
-        assert_eq!(fts_query("?! ..."), None);
-        assert_eq!(
-            vector_from(&vector_bytes(&[1.5, -2.0])).unwrap(),
-            vec![1.5, -2.0]
-        );
-    }
-}
+pub(crate) use {chunk_columns, document_columns, kb_columns};
