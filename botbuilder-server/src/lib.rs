@@ -108,12 +108,13 @@ pub async fn serve(
             .clone()
             .run(state.change_poll_interval, std::future::pending()),
     ));
-    // With Redis, instances announce their changes to each other instead of waiting a poll.
+    // With Redis, instances announce their changes to each other instead of waiting a poll,
+    // and relay web chat replies to the instance holding the visitor's stream.
     workers.push(tokio::spawn(
         state
             .shared
             .clone()
-            .run_announcements(state.changes.clone()),
+            .run(state.changes.clone(), state.web.clone()),
     ));
     // Customer webhooks: one relay fanning new events out, and workers delivering them (an
     // endpoint has at most two deliveries in flight, each for at most its timeout).

@@ -1,10 +1,13 @@
 //! What several instances of the server share beyond the database: with
-//! `BOTBUILDER_REDIS_URL`, the rate limiter and the change bus's announcements run over Redis
-//! (feature `redis`, on by default); without it, the rate limiter is in-process and the
-//! change bus polls the store alone.
+//! `BOTBUILDER_REDIS_URL` (feature `redis`, on by default), the rate limiter, the change bus's
+//! announcements, and web chat replies published on one instance for visitor streams open on
+//! another all run over Redis. Without it, the rate limiter is in-process, the change bus
+//! polls the store alone, and a visitor's stream hears the replies published on its own
+//! instance.
 
 use std::sync::Arc;
 
+use botbuilder_channels::web::WebChannel;
 use botbuilder_core::change::ChangeBus;
 use botbuilder_core::clock::Clock;
 use botbuilder_core::rate_limit::RateLimiter;
@@ -24,7 +27,21 @@ pub struct SharedInfra {
 struct Redis {
     connection: botbuilder_store::redis::RedisConnection,
     announcer: Arc<botbuilder_store::redis::ChangeAnnouncer>,
+    /// Web chat parts for the other instances' visitor streams.
+    web: Arc<botbuilder_store::redis::Fanout>,
+    /// What this instance's web channel sent, until [`SharedInfra::run`] relays it.
+    web_sent: Arc<std::sync::Mutex<Option<WebSent>>>,
 }
+
+#[cfg(feature = "redis")]
+type WebSent = tokio::sync::mpsc::UnboundedReceiver<(
+    botbuilder_core::channel::Recipient,
+    botbuilder_core::channel::Part,
+)>;
+
+/// The pub/sub channel (after the prefix) of web chat parts.
+#[cfg(feature = "redis")]
+const WEB_CHANNEL: &str = "webchat";
 
 impl std::fmt::Debug for SharedInfra {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -46,7 +63,9 @@ impl SharedInfra {
         #[cfg(feature = "redis")]
         {
             use anyhow::Context;
-            use botbuilder_store::redis::{ChangeAnnouncer, RedisConnection, RedisRateLimiter};
+            use botbuilder_store::redis::{
+                ChangeAnnouncer, Fanout, RedisConnection, RedisRateLimiter,
+            };
             let connection = RedisConnection::connect(url)
                 .await
                 .with_context(|| format!("cannot reach Redis at {}", redacted(url)))?;
@@ -54,6 +73,8 @@ impl SharedInfra {
                 limiter: Arc::new(RedisRateLimiter::new(connection.clone())),
                 redis: Some(Redis {
                     announcer: ChangeAnnouncer::new(connection.clone()),
+                    web: Fanout::new(connection.clone(), WEB_CHANNEL),
+                    web_sent: Arc::default(),
                     connection,
                 }),
             })
@@ -93,15 +114,51 @@ impl SharedInfra {
         }
     }
 
-    /// Carries announcements between the instances and `bus` until dropped (nothing to do
-    /// without Redis).
-    pub async fn run_announcements(self, bus: Arc<ChangeBus>) {
+    /// The web chat channel: with Redis, what it sends also goes to the other instances
+    /// (relayed by [`SharedInfra::run`]).
+    pub fn web_channel(&self) -> WebChannel {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            let (web, sent) = WebChannel::default().with_fanout();
+            *redis.web_sent.lock().expect("web relay poisoned") = Some(sent);
+            return web;
+        }
+        WebChannel::default()
+    }
+
+    /// Carries change announcements between the instances and `bus`, and web chat parts
+    /// between the instances and `web`, until dropped (nothing to do without Redis).
+    pub async fn run(self, bus: Arc<ChangeBus>, web: WebChannel) {
         #[cfg(feature = "redis")]
         if let Some(redis) = self.redis {
-            redis.announcer.run(bus).await;
+            let sent = redis.web_sent.lock().expect("web relay poisoned").take();
+            let relay_out = async {
+                let Some(mut sent) = sent else { return };
+                while let Some(part) = sent.recv().await {
+                    let Ok(payload) = serde_json::to_vec(&part) else {
+                        continue;
+                    };
+                    if let Err(e) = redis.web.publish(&payload).await {
+                        tracing::warn!("cannot relay a web chat reply over Redis: {e}");
+                    }
+                }
+            };
+            let relay_in = redis.web.listen(
+                || {},
+                |payload| {
+                    let web = &web;
+                    async move {
+                        match serde_json::from_slice(&payload) {
+                            Ok((to, part)) => web.deliver_from_elsewhere(&to, &part),
+                            Err(e) => tracing::warn!("unreadable web chat relay message: {e}"),
+                        }
+                    }
+                },
+            );
+            tokio::join!(redis.announcer.run(bus), relay_out, relay_in);
         }
         #[cfg(not(feature = "redis"))]
-        let _ = bus;
+        let _ = (bus, web);
     }
 
     /// `None` without Redis, else whether it answers (for `/readyz`).

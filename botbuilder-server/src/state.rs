@@ -475,7 +475,7 @@ impl AppState {
         changes.listen(Arc::new(channels.clone()));
         changes.listen(access.clone());
         changes.listen(stored_credentials.clone());
-        let web = botbuilder_channels::web::WebChannel::default();
+        let web = shared.web_channel();
         let channel_worker = Arc::new(
             ChannelWorker::new(
                 channels.clone(),

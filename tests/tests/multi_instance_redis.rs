@@ -366,3 +366,145 @@ async fn losing_redis_degrades_the_instances_and_they_recover_by_themselves() {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
 }
+
+/// The first `message` event of an open SSE response, within 10 s.
+async fn next_message(events: &mut reqwest::Response, buffer: &mut String) -> Value {
+    let deadline = Instant::now() + Duration::from_secs(10);
+    loop {
+        while let Some(end) = buffer.find("\n\n") {
+            let block: String = buffer.drain(..end + 2).collect();
+            let field = |name: &str| block.lines().find_map(|l| l.strip_prefix(name));
+            if field("event: ") == Some("message") {
+                return serde_json::from_str(field("data: ").unwrap()).unwrap();
+            }
+        }
+        let left = deadline.saturating_duration_since(Instant::now());
+        let chunk = tokio::time::timeout(left, events.chunk())
+            .await
+            .expect("a message within 10 s")
+            .unwrap()
+            .expect("the stream stays open");
+        buffer.push_str(&String::from_utf8_lossy(&chunk));
+    }
+}
+
+/// A visitor's event stream is open on B; the agent answers on A, where the reply is
+/// published; Redis carries it to B's stream.
+#[tokio::test]
+async fn an_agent_reply_on_one_instance_reaches_a_visitor_stream_on_the_other() {
+    let test = "an_agent_reply_on_one_instance_reaches_a_visitor_stream_on_the_other";
+    let Some(redis) = redis_url(3, test) else {
+        return;
+    };
+    flush(&redis).await;
+    let dir = tempfile::tempdir().unwrap();
+    let mut settings = Settings::for_tests(format!(
+        "sqlite://{}",
+        dir.path().join("shared.db").display()
+    ));
+    settings.redis_url = Some(redis);
+    let poll = botbuilder_core::change::POLL_INTERVAL;
+    let (a, b) = (
+        instance(&settings, poll).await,
+        instance(&settings, poll).await,
+    );
+    let http = reqwest::Client::new();
+    let registered: Value = http
+        .post(format!("{a}/api/v1/auth/register"))
+        .json(&json!({"email": "desk@example.com", "password": "correct horse battery", "name": "D", "organization_name": "Desk"}))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let token = registered["access_token"].as_str().unwrap();
+    let org = registered["organization"]["id"].as_str().unwrap();
+    let bot: Value = http
+        .post(format!("{a}/api/v1/orgs/{org}/bots"))
+        .bearer_auth(token)
+        .json(&json!({ "name": "Desk" }))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let bot = bot["id"].as_str().unwrap();
+    let flow_url = format!("{a}/api/v1/orgs/{org}/bots/{bot}/flow");
+    let flow = json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "human", "type": "handoff", "data": { "message": "A person will reply." } }
+        ],
+        "edges": [{ "id": "e1", "source": "start", "target": "human" }]
+    });
+    let saved = http
+        .put(&flow_url)
+        .bearer_auth(token)
+        .json(&flow)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(saved.status(), StatusCode::OK);
+    let published = http
+        .post(format!("{flow_url}/publish"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(published.status(), StatusCode::CREATED);
+
+    // The visitor talks to B and listens on B.
+    let visitor: Value = http
+        .post(format!("{b}/api/v1/webchat/{bot}/sessions"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let visitor = visitor["session_token"].as_str().unwrap();
+    let turn = http
+        .post(format!("{b}/api/v1/webchat/{bot}/messages"))
+        .bearer_auth(visitor)
+        .json(&json!({ "text": "hello" }))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(turn.status(), StatusCode::OK);
+    let mut events = http
+        .get(format!("{b}/api/v1/webchat/{bot}/events"))
+        .bearer_auth(visitor)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(events.status(), StatusCode::OK);
+
+    // The agent answers on A.
+    let waiting: Value = http
+        .get(format!(
+            "{a}/api/v1/orgs/{org}/bots/{bot}/conversations?status=handoff"
+        ))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let session = waiting["items"][0]["session_id"].as_str().unwrap();
+    let replied = http
+        .post(format!(
+            "{a}/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/handoff/reply"
+        ))
+        .bearer_auth(token)
+        .json(&json!({ "text": "Hi, this is Dana." }))
+        .send()
+        .await
+        .unwrap();
+    assert!(replied.status().is_success());
+    let message = next_message(&mut events, &mut String::new()).await;
+    assert_eq!(message["text"], "Hi, this is Dana.");
+    assert_eq!(message["session_id"], session);
+}

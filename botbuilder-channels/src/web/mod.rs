@@ -8,6 +8,12 @@
 //! [`WebChannel::epoch`] it makes the stream's event id (`{epoch}.{seq}`), so a stream that
 //! reconnects with `Last-Event-ID` first gets what it missed from a bounded backlog, and an
 //! id from before a restart is recognised as such. History stays available over REST.
+//!
+//! Several instances: a visitor's stream is open on one instance, while an agent may reply on
+//! another. [`WebChannel::with_fanout`] hands every part sent here to a relay (the server
+//! carries them over Redis pub/sub), and the other instances publish what the relay brings
+//! them with [`WebChannel::deliver_from_elsewhere`]. Each instance numbers what it publishes
+//! itself, under its own epoch.
 
 use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
@@ -16,7 +22,7 @@ use async_trait::async_trait;
 use botbuilder_core::channel::{
     Capabilities, ChannelError, ChannelKind, ChannelSender, DeliveryReceipt, Part, Recipient,
 };
-use tokio::sync::broadcast;
+use tokio::sync::{broadcast, mpsc};
 
 /// Deliveries kept for listeners that reconnect, and buffered for slow ones.
 pub const DEFAULT_BUFFER: usize = 1024;
@@ -48,6 +54,8 @@ pub struct WebChannel {
     sender: broadcast::Sender<WebDelivery>,
     backlog: Arc<Mutex<Backlog>>,
     epoch: Arc<str>,
+    /// Where parts sent here go for the other instances, if anywhere.
+    fanout: Option<mpsc::UnboundedSender<(Recipient, Part)>>,
 }
 
 impl Default for WebChannel {
@@ -69,7 +77,38 @@ impl WebChannel {
                 capacity,
             })),
             epoch: random_epoch().into(),
+            fanout: None,
         }
+    }
+
+    /// This channel, also handing every part sent through it to the returned receiver, for
+    /// a relay to the other instances (see the module docs).
+    pub fn with_fanout(mut self) -> (Self, mpsc::UnboundedReceiver<(Recipient, Part)>) {
+        let (tx, rx) = mpsc::unbounded_channel();
+        self.fanout = Some(tx);
+        (self, rx)
+    }
+
+    /// Publishes a part another instance sent, to this instance's listeners only.
+    pub fn deliver_from_elsewhere(&self, to: &Recipient, part: &Part) {
+        self.publish(to, part);
+    }
+
+    /// Numbers `part`, keeps it in the backlog and hands it to the listeners, under one lock
+    /// so listeners see sequence order.
+    fn publish(&self, to: &Recipient, part: &Part) {
+        let mut backlog = self.backlog.lock().expect("web backlog poisoned");
+        backlog.last_seq += 1;
+        let delivery = WebDelivery {
+            seq: backlog.last_seq,
+            to: to.clone(),
+            part: part.clone(),
+        };
+        if backlog.kept.len() == backlog.capacity {
+            backlog.kept.pop_front();
+        }
+        backlog.kept.push_back(delivery.clone());
+        let _listeners = self.sender.send(delivery);
     }
 
     /// What tells this channel's sequence numbers from another process's (or an earlier
@@ -122,22 +161,13 @@ impl ChannelSender for WebChannel {
             .with_media(true, true, true)
     }
 
-    /// Publishes the part. Having no listener is not an error: web clients also fetch
-    /// history over REST.
+    /// Publishes the part here, and hands it to the fan-out for the other instances. Having
+    /// no listener is not an error: web clients also fetch history over REST.
     async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {
-        // Numbered and published under one lock, so listeners see sequence order.
-        let mut backlog = self.backlog.lock().expect("web backlog poisoned");
-        backlog.last_seq += 1;
-        let delivery = WebDelivery {
-            seq: backlog.last_seq,
-            to: to.clone(),
-            part: part.clone(),
-        };
-        if backlog.kept.len() == backlog.capacity {
-            backlog.kept.pop_front();
+        self.publish(to, part);
+        if let Some(fanout) = &self.fanout {
+            let _relay_gone_at_shutdown = fanout.send((to.clone(), part.clone()));
         }
-        backlog.kept.push_back(delivery.clone());
-        let _listeners = self.sender.send(delivery);
         Ok(DeliveryReceipt::default())
     }
 }
@@ -185,5 +215,25 @@ mod tests {
         assert_eq!(a.epoch().len(), 16);
         assert_ne!(a.epoch(), b.epoch());
         assert_eq!(a.clone().epoch(), a.epoch());
+    }
+
+    #[tokio::test]
+    async fn parts_sent_here_go_to_the_fanout_and_parts_from_elsewhere_do_not() {
+        let (channel, mut fanout) = WebChannel::default().with_fanout();
+        let mut rx = channel.subscribe();
+        let to = Recipient::new("visitor");
+        channel.send(&to, &text("from here")).await.unwrap();
+        channel.deliver_from_elsewhere(&to, &text("from another instance"));
+        assert_eq!(fanout.recv().await, Some((to.clone(), text("from here"))));
+        assert!(
+            fanout.try_recv().is_err(),
+            "what came from elsewhere goes back nowhere"
+        );
+        assert_eq!(rx.recv().await.unwrap().part, text("from here"));
+        let elsewhere = rx.recv().await.unwrap();
+        assert_eq!(
+            (elsewhere.seq, elsewhere.part),
+            (2, text("from another instance"))
+        );
     }
 }

@@ -1,5 +1,7 @@
 //! Redis backends (feature `redis`) for what several instances must share: the rate limiter
-//! ([`RedisRateLimiter`]) and the change bus's wake-ups ([`ChangeAnnouncer`]).
+//! ([`RedisRateLimiter`]), the change bus's wake-ups ([`ChangeAnnouncer`]) and any other
+//! message for the other instances ([`Fanout`], e.g. web chat replies for the instance that
+//! holds the visitor's stream).
 //!
 //! Redis is never the system of record: a limiter that cannot reach it reports
 //! [`botbuilder_core::rate_limit::RateLimitError::Unavailable`] (the caller decides), and a
@@ -10,9 +12,11 @@
 //! commands; pub/sub has a connection of its own.
 
 mod changes;
+mod fanout;
 mod rate_limit;
 
 pub use changes::{CHANGES_CHANNEL, ChangeAnnouncer};
+pub use fanout::Fanout;
 pub use rate_limit::RedisRateLimiter;
 
 use std::time::Duration;
