@@ -21,9 +21,11 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
         if db.is_foreign_key_violation() {
             return StoreError::NotFound;
         }
-        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), including extended codes.
+        // SQLITE_BUSY (5) and SQLITE_LOCKED (6), and the machine failing the database:
+        // SQLITE_IOERR (10), SQLITE_FULL (13, the disk) and SQLITE_CANTOPEN (14); extended
+        // codes included. None is the caller's doing, and each may pass.
         if let Some(code) = db.code().and_then(|c| c.parse::<i32>().ok())
-            && matches!(code & 0xff, 5 | 6)
+            && matches!(code & 0xff, 5 | 6 | 10 | 13 | 14)
         {
             return StoreError::Unavailable(Box::new(e));
         }

@@ -233,3 +233,47 @@ impl Store for SqliteStore {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use botbuilder_core::domain::{NewBot, NewOrganization, NewUser};
+    use botbuilder_core::store::prelude::*;
+
+    use super::*;
+
+    /// A full disk is the machine's failure, not the caller's: the store says `Unavailable`
+    /// (a 503 over HTTP), not a backend error (a 500).
+    #[tokio::test]
+    async fn a_full_disk_is_unavailable_not_a_backend_error() {
+        let store = SqliteStore::in_memory().await.unwrap();
+        let (_, org) = store
+            .create_user_with_org(
+                NewUser {
+                    email: "full@example.com".into(),
+                    name: "F".into(),
+                    password_hash: "x".into(),
+                },
+                NewOrganization { name: "Full".into() },
+            )
+            .await
+            .unwrap();
+        let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+            .fetch_one(&store.writer)
+            .await
+            .unwrap();
+        let cap = format!("PRAGMA max_page_count = {}", pages + 1);
+        sqlx::query(sqlx::AssertSqlSafe(cap))
+            .execute(&store.writer)
+            .await
+            .unwrap();
+        let big = NewBot {
+            name: "big".into(),
+            description: "x".repeat(200_000),
+            ..NewBot::default()
+        };
+        match store.create_bot(org.id, big).await {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+}
