@@ -1,6 +1,6 @@
 //! Mapping backend errors to [`StoreError`] (private, so core never names sqlx).
 
-// Only the SQL stores convert sqlx errors; a build without them has nothing to convert.
+// Only the SQL stores convert sqlx errors, and only SQLite decodes every row type yet.
 #![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
 
 use botbuilder_core::store::StoreError;

@@ -15,7 +15,8 @@
 //!
 //! Every backend of a port runs the same conformance suite (`store_conformance_suite!`,
 //! `queue_conformance_suite!`, `rate_limit_conformance_suite!`). The Postgres + pgvector store
-//! arrives behind the `postgres` feature.
+//! is being built behind the `postgres` feature: its schema with row-level security and its
+//! tenant-scoped transactions are in `postgres` (when enabled); the repositories follow.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {
@@ -33,6 +34,8 @@ pub mod cipher;
 mod error;
 pub mod memory;
 pub mod memory_queue;
+#[cfg(feature = "postgres")]
+pub mod postgres;
 #[cfg(feature = "redis")]
 pub mod redis;
 #[cfg(feature = "sqlite")]

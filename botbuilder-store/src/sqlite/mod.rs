@@ -253,7 +253,9 @@ mod tests {
                     name: "F".into(),
                     password_hash: "x".into(),
                 },
-                NewOrganization { name: "Full".into() },
+                NewOrganization {
+                    name: "Full".into(),
+                },
             )
             .await
             .unwrap();

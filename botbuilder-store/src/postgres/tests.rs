@@ -1,0 +1,132 @@
+use sqlx::{AssertSqlSafe, PgConnection};
+use uuid::Uuid;
+
+use super::*;
+
+/// A fresh database on the test server (`BOTBUILDER_TEST_POSTGRES_URL`, as `scripts/test`
+/// provisions it), or `None` (skip) outside CI.
+async fn fresh_database(test: &str) -> Option<String> {
+    let Ok(url) = std::env::var("BOTBUILDER_TEST_POSTGRES_URL") else {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: BOTBUILDER_TEST_POSTGRES_URL is not set, and under CI Postgres must be tested"
+        );
+        eprintln!("skipped {test}: BOTBUILDER_TEST_POSTGRES_URL is not set");
+        return None;
+    };
+    let mut admin = PgConnection::connect(&url).await.unwrap();
+    let name = format!("t_{}", Uuid::now_v7().simple());
+    admin
+        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
+        .await
+        .unwrap();
+    let (server, _) = url.rsplit_once('/').expect("a database in the URL");
+    Some(format!("{server}/{name}"))
+}
+
+async fn names(tx: &mut Transaction<'static, Postgres>) -> Vec<String> {
+    sqlx::query_scalar("SELECT name FROM bots ORDER BY name")
+        .fetch_all(&mut **tx)
+        .await
+        .unwrap()
+}
+
+/// Inserts an organization with one bot named `bot`, as the platform.
+async fn tenant_with_bot(pool: &PgPool, bot: &str) -> OrgId {
+    let org = OrgId::new();
+    let mut tx = begin_platform(pool).await.unwrap();
+    sqlx::query(
+        "INSERT INTO organizations (id, name, created_at, updated_at) VALUES ($1, 'o', 0, 0)",
+    )
+    .bind(org.as_uuid())
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    sqlx::query(
+        "INSERT INTO bots (id, organization_id, name, ai_config, created_at, updated_at)
+         VALUES ($1, $2, $3, '{}', 0, 0)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(org.as_uuid())
+    .bind(bot)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+    org
+}
+
+/// On one pooled connection, tenants interleaved: each transaction sees and changes only its
+/// tenant's rows; a query that names no tenant sees none, also right after a transaction of
+/// a tenant was aborted midway; and a row cannot be written into another tenant.
+#[tokio::test]
+async fn row_level_security_keeps_tenants_apart_on_one_pooled_connection() {
+    let test = "row_level_security_keeps_tenants_apart_on_one_pooled_connection";
+    let Some(url) = fresh_database(test).await else {
+        return;
+    };
+    let settings = PgSettings {
+        max_connections: 1,
+        ..PgSettings::default()
+    };
+    let pool = connect(&url, settings).await.unwrap();
+    let a = tenant_with_bot(&pool, "a-bot").await;
+    let b = tenant_with_bot(&pool, "b-bot").await;
+
+    // The application's role owns nothing, so the policies apply to it.
+    let (role, owner): (String, String) = sqlx::query_as(
+        "SELECT current_user::text, tableowner::text FROM pg_tables WHERE tablename = 'bots'",
+    )
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    assert_eq!(role, "botbuilder_app");
+    assert_ne!(owner, role);
+
+    for (org, expected) in [(a, "a-bot"), (b, "b-bot"), (a, "a-bot")] {
+        let mut tx = begin_tenant(&pool, org).await.unwrap();
+        assert_eq!(names(&mut tx).await, [expected]);
+        tx.commit().await.unwrap();
+    }
+    let unscoped: i64 = sqlx::query_scalar("SELECT count(*) FROM bots")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(unscoped, 0, "no tenant named, no tenant row");
+
+    // A's transaction fails midway and is rolled back; the connection forgets A.
+    let mut tx = begin_tenant(&pool, a).await.unwrap();
+    assert!(sqlx::query("SELECT 1 / 0").execute(&mut *tx).await.is_err());
+    drop(tx);
+    let after_abort: i64 = sqlx::query_scalar("SELECT count(*) FROM bots")
+        .fetch_one(&pool)
+        .await
+        .unwrap();
+    assert_eq!(after_abort, 0);
+    let mut tx = pool.begin().await.unwrap();
+    assert!(names(&mut tx).await.is_empty());
+    tx.commit().await.unwrap();
+
+    // A cannot write into B, nor change B's rows.
+    let mut tx = begin_tenant(&pool, a).await.unwrap();
+    let smuggled = sqlx::query(
+        "INSERT INTO bots (id, organization_id, name, ai_config, created_at, updated_at)
+         VALUES ($1, $2, 'smuggled', '{}', 0, 0)",
+    )
+    .bind(Uuid::now_v7())
+    .bind(b.as_uuid())
+    .execute(&mut *tx)
+    .await;
+    assert!(smuggled.is_err(), "{smuggled:?}");
+    drop(tx);
+    let mut tx = begin_tenant(&pool, a).await.unwrap();
+    let renamed = sqlx::query("UPDATE bots SET name = 'renamed'")
+        .execute(&mut *tx)
+        .await
+        .unwrap();
+    assert_eq!(renamed.rows_affected(), 1, "only A's bot");
+    tx.commit().await.unwrap();
+    let mut tx = begin_platform(&pool).await.unwrap();
+    assert_eq!(names(&mut tx).await, ["b-bot", "renamed"]);
+    tx.commit().await.unwrap();
+}
