@@ -34,7 +34,7 @@ struct Redis {
 }
 
 #[cfg(feature = "redis")]
-type WebSent = tokio::sync::mpsc::UnboundedReceiver<(
+type WebSent = tokio::sync::mpsc::Receiver<(
     botbuilder_core::channel::Recipient,
     botbuilder_core::channel::Part,
 )>;

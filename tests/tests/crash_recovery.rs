@@ -20,9 +20,17 @@ const CHILD_DATABASE: &str = "BOTBUILDER_TEST_CHILD_DATABASE";
 const LISTENING: &str = "CHILD-LISTENING ";
 const TEST: &str = "acknowledged_messages_survive_a_kill_9_of_the_server";
 
-/// In the child: serves `database_url` until killed.
+/// In the child: serves `database_url` until killed, or until its parent is gone (its stdin
+/// closes), so a dead test leaves no server behind.
 async fn serve_as_child(database_url: &str) {
-    let settings = Settings::for_tests(database_url);
+    std::thread::spawn(|| {
+        let _ = std::io::copy(&mut std::io::stdin(), &mut std::io::sink());
+        #[allow(clippy::exit)] // the child's only way out once its parent is gone
+        std::process::exit(0);
+    });
+    let mut settings = Settings::for_tests(database_url);
+    // All 1,000 writes come from one address.
+    settings.edge.max_connections_per_ip = 0;
     let state = AppState::from_settings_with_cost(&settings, HashCost::INSECURE_FOR_TESTS)
         .await
         .expect("state");
@@ -54,18 +62,23 @@ fn spawn_server(database_url: &str) -> (Server, String) {
     let child = Command::new(std::env::current_exe().unwrap())
         .args([TEST, "--exact", "--nocapture", "--test-threads", "1"])
         .env(CHILD_DATABASE, database_url)
+        .stdin(Stdio::piped())
         .stdout(Stdio::piped())
-        .stderr(Stdio::null())
+        .stderr(Stdio::inherit())
         .spawn()
         .unwrap();
     let mut server = Server(child);
-    let stdout = BufReader::new(server.0.stdout.take().unwrap());
-    for line in stdout.lines() {
-        let line = line.unwrap();
+    let mut stdout = BufReader::new(server.0.stdout.take().unwrap());
+    let mut line = String::new();
+    while stdout.read_line(&mut line).unwrap() > 0 {
         // libtest may print the test's name on the same line first.
         if let Some((_, url)) = line.split_once(LISTENING) {
-            return (server, url.trim().to_owned());
+            let url = url.trim().to_owned();
+            // Keep reading what the child prints, so its writes never fail.
+            std::thread::spawn(move || std::io::copy(&mut stdout, &mut std::io::sink()));
+            return (server, url);
         }
+        line.clear();
     }
     panic!("the child server exited before listening");
 }
@@ -146,9 +159,11 @@ async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
 
     // 1,000 messages at once, five per conversation; the server dies part way through.
     let acknowledged = Arc::new(Mutex::new(Vec::new()));
+    let killed = Arc::new(std::sync::atomic::AtomicBool::new(false));
     let writes: Vec<_> = (0..1000)
         .map(|i| {
             let (http, token, acknowledged) = (http.clone(), token.clone(), acknowledged.clone());
+            let killed = killed.clone();
             let session = sessions[i % sessions.len()].clone();
             let url = format!("{base}{bot}/conversations/{session}/messages");
             tokio::spawn(async move {
@@ -172,7 +187,11 @@ async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
                         response.status(),
                         response.text().await.unwrap_or_default()
                     ),
-                    Err(_) => {} // the kill
+                    // Only the kill may break a request.
+                    Err(e) => assert!(
+                        killed.load(std::sync::atomic::Ordering::SeqCst),
+                        "a write failed before the kill: {e}"
+                    ),
                 }
             })
         })
@@ -185,6 +204,7 @@ async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
         );
         tokio::time::sleep(Duration::from_millis(2)).await;
     }
+    killed.store(true, std::sync::atomic::Ordering::SeqCst);
     server.kill_9();
     for write in writes {
         write.await.unwrap();

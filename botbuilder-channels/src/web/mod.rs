@@ -26,6 +26,8 @@ use tokio::sync::{broadcast, mpsc};
 
 /// Deliveries kept for listeners that reconnect, and buffered for slow ones.
 pub const DEFAULT_BUFFER: usize = 1024;
+/// Parts waiting for the relay to the other instances ([`WebChannel::with_fanout`]).
+pub const FANOUT_BUFFER: usize = 1024;
 
 pub use botbuilder_core::channel::web_visitor_key as visitor_key;
 
@@ -55,7 +57,7 @@ pub struct WebChannel {
     backlog: Arc<Mutex<Backlog>>,
     epoch: Arc<str>,
     /// Where parts sent here go for the other instances, if anywhere.
-    fanout: Option<mpsc::UnboundedSender<(Recipient, Part)>>,
+    fanout: Option<mpsc::Sender<(Recipient, Part)>>,
 }
 
 impl Default for WebChannel {
@@ -82,9 +84,11 @@ impl WebChannel {
     }
 
     /// This channel, also handing every part sent through it to the returned receiver, for
-    /// a relay to the other instances (see the module docs).
-    pub fn with_fanout(mut self) -> (Self, mpsc::UnboundedReceiver<(Recipient, Part)>) {
-        let (tx, rx) = mpsc::unbounded_channel();
+    /// a relay to the other instances (see the module docs). While the relay is
+    /// [`FANOUT_BUFFER`] parts behind (its link is down), further parts reach this instance's
+    /// listeners only: a live update late by minutes is worth less than memory.
+    pub fn with_fanout(mut self) -> (Self, mpsc::Receiver<(Recipient, Part)>) {
+        let (tx, rx) = mpsc::channel(FANOUT_BUFFER);
         self.fanout = Some(tx);
         (self, rx)
     }
@@ -165,8 +169,10 @@ impl ChannelSender for WebChannel {
     /// no listener is not an error: web clients also fetch history over REST.
     async fn send(&self, to: &Recipient, part: &Part) -> Result<DeliveryReceipt, ChannelError> {
         self.publish(to, part);
-        if let Some(fanout) = &self.fanout {
-            let _relay_gone_at_shutdown = fanout.send((to.clone(), part.clone()));
+        if let Some(fanout) = &self.fanout
+            && fanout.try_send((to.clone(), part.clone())).is_err()
+        {
+            tracing::warn!("the web chat relay is behind; a reply reaches this instance only");
         }
         Ok(DeliveryReceipt::default())
     }

@@ -8,9 +8,10 @@
 //! - [`ChangeBus::run`] polls every few hundred milliseconds, and at once when woken
 //!   ([`ChangeBus::wake`], e.g. by a message from another instance), so another instance's
 //!   change applies here within about [`POLL_INTERVAL`];
-//! - [`ChangeBus::catch_up`] reads the feed now: a server calls it after every successful
-//!   write request, before answering, so a client that changed a bot sees the change in its
-//!   next request. Concurrent calls share one read of the feed.
+//! - [`ChangeBus::catch_up`] reads the feed now: a server calls it after every write request
+//!   that was not refused (conversation turns excepted, as they change no configuration),
+//!   before answering, so a client that changed a bot sees the change in its next request.
+//!   Concurrent calls share one read of the feed.
 //!
 //! Conversation turns record no change, so they invalidate nothing. A load under way when its
 //! cache forgets something does not put the old value back ([`Generation`]). A change missed
@@ -92,6 +93,71 @@ impl Generation {
     }
 }
 
+/// [`Generation`] per key, for caches whose keys are invalidated often and independently
+/// (one knowledge base's ingestion must not stop another's index from being cached): a load
+/// of key `k` that started in generation `g` may be cached unless `k`, or everything, was
+/// invalidated since `g`. Remembers the last [`MAX_TRACKED`] keys; past that it forgets them
+/// all and treats everything as invalidated now (safe, at the cost of one more load).
+#[derive(Debug)]
+pub struct Invalidations<K> {
+    counter: AtomicU64,
+    state: std::sync::Mutex<InvalidationState<K>>,
+}
+
+/// Keys [`Invalidations`] remembers before it starts over.
+pub const MAX_TRACKED: usize = 10_000;
+
+#[derive(Debug)]
+struct InvalidationState<K> {
+    /// Everything was invalidated in this generation.
+    floor: u64,
+    /// The generation each key was last invalidated in.
+    at: std::collections::HashMap<K, u64>,
+}
+
+impl<K> Default for Invalidations<K> {
+    fn default() -> Self {
+        Self {
+            counter: AtomicU64::new(0),
+            state: std::sync::Mutex::new(InvalidationState {
+                floor: 0,
+                at: std::collections::HashMap::new(),
+            }),
+        }
+    }
+}
+
+impl<K: Eq + std::hash::Hash> Invalidations<K> {
+    /// The generation a load starts in.
+    pub fn current(&self) -> u64 {
+        self.counter.load(Ordering::SeqCst)
+    }
+
+    /// Marks `key` invalidated (call before removing it from the cache).
+    pub fn invalidate(&self, key: K) {
+        let mut state = self.state.lock().expect("invalidations poisoned");
+        let now = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        if state.at.len() >= MAX_TRACKED {
+            state.at.clear();
+            state.floor = now;
+        }
+        state.at.insert(key, now);
+    }
+
+    /// Marks every key invalidated.
+    pub fn invalidate_all(&self) {
+        let mut state = self.state.lock().expect("invalidations poisoned");
+        state.floor = self.counter.fetch_add(1, Ordering::SeqCst) + 1;
+        state.at.clear();
+    }
+
+    /// Whether a load of `key` that started in generation `start` may be cached.
+    pub fn unchanged_since(&self, key: &K, start: u64) -> bool {
+        let state = self.state.lock().expect("invalidations poisoned");
+        state.floor <= start && state.at.get(key).is_none_or(|at| *at <= start)
+    }
+}
+
 /// See the module docs.
 pub struct ChangeBus {
     store: Arc<dyn Store>,
@@ -99,6 +165,8 @@ pub struct ChangeBus {
     listeners: RwLock<Vec<Arc<dyn ChangeListener>>>,
     /// The `seq` of the last change handed to the listeners.
     cursor: Mutex<u64>,
+    /// The same, readable without waiting ([`ChangeBus::delivered`]).
+    delivered: AtomicU64,
     /// Tickets taken by [`ChangeBus::catch_up`] calls so far.
     requested: AtomicU64,
     /// Every call with a ticket up to this one has been served by a read that began after it.
@@ -127,6 +195,7 @@ impl ChangeBus {
             clock,
             listeners: RwLock::default(),
             cursor: Mutex::new(cursor),
+            delivered: AtomicU64::new(cursor),
             requested: AtomicU64::new(0),
             covered: AtomicU64::new(0),
             wake: Notify::new(),
@@ -168,6 +237,7 @@ impl ChangeBus {
                     }
                     *cursor = record.seq;
                 }
+                self.delivered.store(*cursor, Ordering::SeqCst);
             }
             delivered += batch.len();
             if batch.len() < BATCH as usize {
@@ -176,6 +246,13 @@ impl ChangeBus {
         }
         self.covered.fetch_max(covering, Ordering::SeqCst);
         Ok(delivered)
+    }
+
+    /// The `seq` of the last change delivered: a caller that notes it before a write and
+    /// sees it grow after [`ChangeBus::catch_up`] knows changes arrived meanwhile (its own
+    /// among them, whichever read delivered them).
+    pub fn delivered(&self) -> u64 {
+        self.delivered.load(Ordering::SeqCst)
     }
 
     /// Makes [`ChangeBus::run`] read the feed now (another instance announced a change).

@@ -162,3 +162,26 @@ fn a_generation_tells_a_load_whether_an_invalidation_overlapped_it() {
     assert!(!generation.unchanged_since(before));
     assert!(generation.unchanged_since(generation.current()));
 }
+
+#[test]
+fn invalidations_are_kept_per_key() {
+    let invalidations = Invalidations::<u32>::default();
+    let start = invalidations.current();
+    invalidations.invalidate(1);
+    assert!(
+        !invalidations.unchanged_since(&1, start),
+        "1 changed during the load"
+    );
+    assert!(invalidations.unchanged_since(&2, start), "2 did not");
+    let later = invalidations.current();
+    assert!(invalidations.unchanged_since(&1, later));
+    invalidations.invalidate_all();
+    assert!(!invalidations.unchanged_since(&2, later));
+    // Past MAX_TRACKED keys it forgets them, and counts everything as changed.
+    let start = invalidations.current();
+    for key in 10..10 + MAX_TRACKED as u32 + 1 {
+        invalidations.invalidate(key);
+    }
+    assert!(!invalidations.unchanged_since(&3, start));
+    assert!(invalidations.unchanged_since(&3, invalidations.current()));
+}

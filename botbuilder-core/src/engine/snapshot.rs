@@ -46,8 +46,9 @@ pub(crate) struct BotSnapshot {
 pub(crate) struct Snapshots {
     bots: Mutex<HashMap<BotId, Arc<BotSnapshot>>>,
     flows: Mutex<HashMap<(BotId, u32), Arc<Flow>>>,
-    /// Bumped by every invalidation: a snapshot loaded across one is used, not cached.
-    generation: crate::change::Generation,
+    /// What was invalidated when: a snapshot loaded across its bot's invalidation is used,
+    /// not cached.
+    invalidations: crate::change::Invalidations<BotId>,
 }
 
 impl Snapshots {
@@ -77,7 +78,7 @@ impl Snapshots {
                 Err(EngineError::BotNotFound)
             };
         }
-        let generation = self.generation.current();
+        let generation = self.invalidations.current();
         let loaded = match store.get_bot(org, bot).await {
             Ok(loaded) => loaded,
             Err(StoreError::NotFound) => {
@@ -101,7 +102,7 @@ impl Snapshots {
             loaded_at: now,
         });
         let mut bots = self.bots.lock().expect("snapshots poisoned");
-        if !self.generation.unchanged_since(generation) {
+        if !self.invalidations.unchanged_since(&bot, generation) {
             return Ok(snapshot);
         }
         if bots.len() >= MAX_BOTS {
@@ -138,7 +139,7 @@ impl Snapshots {
 
     /// Forgets `bot` (its flow versions too).
     pub(crate) fn invalidate(&self, bot: BotId) {
-        self.generation.bump();
+        self.invalidations.invalidate(bot);
         self.bots.lock().expect("snapshots poisoned").remove(&bot);
         self.flows
             .lock()
@@ -148,7 +149,7 @@ impl Snapshots {
 
     /// Forgets every bot of `org`.
     pub(crate) fn invalidate_org(&self, org: OrgId) {
-        self.generation.bump();
+        self.invalidations.invalidate_all();
         let mut gone = Vec::new();
         self.bots
             .lock()

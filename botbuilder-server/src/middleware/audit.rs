@@ -1,7 +1,8 @@
 //! The audit layer: every successful mutating request inside an organization is appended to
 //! that organization's audit log, after the handler ran and before the response leaves.
 //! Conversation turns are the exception ([`super::ConversationTurn`]): they are conversation,
-//! not administration, and the transcript is their record.
+//! not administration, and the transcript is their record; unless the handler says otherwise
+//! with an [`AuditRecord`] (a member writing into a web or Telegram user's conversation).
 
 use std::sync::{Arc, Mutex};
 
@@ -106,7 +107,10 @@ pub async fn audit(State(state): State<AppState>, mut req: Request, next: Next) 
         .map(str::to_owned);
 
     let mut res = next.run(req).await;
-    if !res.status().is_success() || res.extensions().get::<super::ConversationTurn>().is_some() {
+    // A turn is audited only when its handler says it is more than a turn (an AuditRecord).
+    let turn = res.extensions().get::<super::ConversationTurn>().is_some()
+        && res.extensions().get::<AuditRecord>().is_none();
+    if !res.status().is_success() || turn {
         return res;
     }
     let record = res.extensions_mut().remove::<AuditRecord>();

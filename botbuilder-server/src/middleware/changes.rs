@@ -19,6 +19,7 @@ use crate::state::AppState;
 /// The middleware (see the module docs).
 pub async fn catch_up(State(state): State<AppState>, req: Request, next: Next) -> Response {
     let safe = matches!(*req.method(), Method::GET | Method::HEAD | Method::OPTIONS);
+    let before = state.changes.delivered();
     let response = next.run(req).await;
     let turn = response
         .extensions()
@@ -26,8 +27,9 @@ pub async fn catch_up(State(state): State<AppState>, req: Request, next: Next) -
         .is_some();
     if !safe && !turn && !response.status().is_client_error() {
         match state.changes.catch_up().await {
-            // This request (or one beside it) changed configuration: tell the other instances.
-            Ok(delivered) if delivered > 0 => state.shared.announce(),
+            // Changes arrived while this request ran (its own, if it made any, whichever read
+            // delivered them): tell the other instances.
+            Ok(_) if state.changes.delivered() > before => state.shared.announce(),
             Ok(_) => {}
             // The change is stored; the bus's own poll delivers it once the store answers.
             Err(e) => tracing::warn!("cannot read the change feed: {e}"),

@@ -18,7 +18,8 @@
 //!
 //! When the shared limiter cannot answer (Redis is down), these limits admit the request and
 //! count it in `botbuilder_rate_limiter_unavailable_total`, so a Redis outage is not an API
-//! outage; the sign-up and login limits, which guard passwords, refuse with 503 instead.
+//! outage (so does the web chat session limit); the sign-up and login limits, which guard
+//! passwords, refuse with 503 instead.
 
 use axum::extract::{Request, State};
 use axum::middleware::Next;
@@ -83,8 +84,9 @@ async fn principal_buckets(
     keys
 }
 
-/// Charges `key`; the response to send instead of the request when it is refused.
-async fn charge(state: &AppState, key: &str, quota: Quota) -> Result<(), Response> {
+/// Charges `key`; the response to send instead of the request when it is refused. When the
+/// limiter is unavailable it admits, and counts it (see the module docs).
+pub(crate) async fn charge(state: &AppState, key: &str, quota: Quota) -> Result<(), Response> {
     match state.limiter.check(key, quota).await {
         Ok(()) => Ok(()),
         Err(RateLimitError::Unavailable(e)) => {

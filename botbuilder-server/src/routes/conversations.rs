@@ -23,6 +23,9 @@ use crate::extract::{OrgAccess, Path, Query, ValidJson, perm};
 use crate::middleware::audit::AuditRecord;
 use crate::state::AppState;
 
+/// The channel of conversations opened through this API.
+const API_CHANNEL: &str = "api";
+
 /// Largest message text, in bytes; longer texts are refused with 413.
 pub const MAX_MESSAGE_BYTES: usize = 16 * 1024;
 
@@ -287,7 +290,7 @@ pub async fn open_conversation(
     let user = request.user.unwrap_or_else(|| Uuid::now_v7().to_string());
     let session = state
         .engine
-        .open_conversation(access.org, path.bot, "api", &user)
+        .open_conversation(access.org, path.bot, API_CHANNEL, &user)
         .await?;
     let audit = AuditRecord::new("conversation.open").target("session", session.id);
     Ok((
@@ -318,6 +321,13 @@ pub async fn send_message(
         return Err(ApiError::field("text", "must not be blank"));
     }
     let session = session_of(&state, access.org, &path).await?;
+    // Writing into a conversation of another channel speaks as its user there: that is not a
+    // turn of the caller's own, so it is audited.
+    let audit = (session.channel != API_CHANNEL).then(|| {
+        AuditRecord::new("conversation.message")
+            .target("session", session.id)
+            .details(serde_json::json!({ "channel": session.channel }))
+    });
     let inbound = Inbound {
         org: access.org,
         bot: path.bot,
@@ -330,19 +340,19 @@ pub async fn send_message(
             state.engine.handle_stream(inbound),
             super::webchat::Audience::Organization,
         );
-        return events.await;
+        return Ok((audit, events.await?).into_response());
     }
     let turn = run_turn(&state.engine, inbound, None).await?;
     let replies: Vec<MessageView> = turn.replies.iter().map(MessageView::from).collect();
-    Ok(Json(TurnView {
+    let view = Json(TurnView {
         session: (&turn.session).into(),
         message: (&turn.inbound).into(),
         replies,
         intent: turn.intent.unwrap_or_else(|| "none".to_owned()),
         ranking: turn.ranking,
         entities: turn.entities,
-    })
-    .into_response())
+    });
+    Ok((audit, view).into_response())
 }
 
 /// The bot's sessions, newest first (`?status=handoff` is the agents' inbox).

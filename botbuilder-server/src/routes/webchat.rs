@@ -141,15 +141,12 @@ pub async fn create_session(
     State(state): State<AppState>,
     ClientIp(ip): ClientIp,
     Path(path): Path<BotPath>,
-) -> ApiResult<impl IntoResponse> {
+) -> ApiResult<Response> {
     let quota = Quota::per_minute(state.http.webchat_sessions_per_ip_per_minute);
-    state
-        .limiter
-        .check(
-            &format!("webchat-ip:{}", crate::middleware::client_bucket(&ip)),
-            quota,
-        )
-        .await?;
+    let key = format!("webchat-ip:{}", crate::middleware::client_bucket(&ip));
+    if let Err(refused) = crate::middleware::rate_limit::charge(&state, &key, quota).await {
+        return Ok(refused);
+    }
     let bot = state.store.get_public_bot(path.bot).await?;
     let now = state.clock.now().timestamp();
     let ttl = i64::try_from(SESSION_TOKEN_TTL.as_secs()).unwrap_or(i64::MAX);
@@ -170,7 +167,8 @@ pub async fn create_session(
             session_token: token,
             expires_in: SESSION_TOKEN_TTL.as_secs(),
         }),
-    ))
+    )
+        .into_response())
 }
 
 /// Whether the client asked for server-sent events.

@@ -155,4 +155,40 @@ async fn conversation_turns_are_not_audited() {
         actions,
         vec!["conversation.open", "bot.create", "org.create"]
     );
+
+    // Writing into a web visitor's conversation speaks as the visitor: that is audited.
+    let visitor = crate::common::visitor_token(&app, &bot).await;
+    let said = app
+        .call(
+            Method::POST,
+            &format!("/api/v1/webchat/{bot}/messages"),
+            Some(&visitor),
+            Some(json!({ "text": "hi" })),
+        )
+        .await;
+    assert_eq!(said.status, StatusCode::OK, "{}", said.text);
+    let sessions = app.get(&format!("{base}?limit=10"), &owner.token).await;
+    let web = sessions.json["items"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["channel"] == "web")
+        .unwrap()["session_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let posted = app
+        .post(
+            &format!("{base}/{web}/messages"),
+            &owner.token,
+            json!({ "text": "as the visitor" }),
+        )
+        .await;
+    assert_eq!(posted.status, StatusCode::OK, "{}", posted.text);
+    let log = app
+        .get(&format!("/api/v1/orgs/{org}/audit-log"), &owner.token)
+        .await;
+    assert_eq!(log.json["items"][0]["action"], "conversation.message");
+    assert_eq!(log.json["items"][0]["target_id"], web.as_str());
+    assert_eq!(log.json["items"][0]["details"]["channel"], "web");
 }

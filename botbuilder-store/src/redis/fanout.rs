@@ -26,7 +26,7 @@ impl Fanout {
     /// The channel `name` (after the connection's prefix) on `redis`, for this instance.
     pub fn new(redis: RedisConnection, name: &str) -> Arc<Self> {
         Arc::new(Self {
-            channel: redis.key(name),
+            channel: redis.channel(name),
             redis,
             instance: uuid::Uuid::now_v7().simple().to_string(),
         })

@@ -17,7 +17,7 @@ mod rate_limit;
 
 pub use changes::{CHANGES_CHANNEL, ChangeAnnouncer};
 pub use fanout::Fanout;
-pub use rate_limit::RedisRateLimiter;
+pub use rate_limit::{LIMITER_TIMEOUT, RedisRateLimiter};
 
 use std::time::Duration;
 
@@ -71,13 +71,29 @@ impl RedisConnection {
         })
     }
 
-    /// Checks the server answers (`PING`; used by `/readyz`).
+    /// Checks the server answers (`PING`; used by `/readyz`) within a second.
     ///
     /// # Errors
-    /// The server is unreachable or answered with an error.
+    /// The server is unreachable, slow, or answered with an error.
     pub async fn ping(&self) -> redis::RedisResult<()> {
         let mut connection = self.manager.clone();
-        redis::cmd("PING").query_async::<()>(&mut connection).await
+        let ping = redis::cmd("PING");
+        tokio::time::timeout(
+            Duration::from_secs(1),
+            ping.query_async::<()>(&mut connection),
+        )
+        .await
+        .map_err(|_| redis::RedisError::from(std::io::Error::from(std::io::ErrorKind::TimedOut)))?
+    }
+
+    /// The name of pub/sub channel `name`. Channels are shared by every database of a Redis
+    /// server, so the name carries the database number besides the prefix.
+    fn channel(&self, name: &str) -> String {
+        format!(
+            "{}{}:{name}",
+            self.prefix,
+            self.client.get_connection_info().redis_settings().db()
+        )
     }
 
     fn key(&self, name: &str) -> String {

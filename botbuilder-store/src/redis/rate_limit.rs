@@ -6,6 +6,10 @@ use std::time::Duration;
 
 use super::RedisConnection;
 
+/// Longest a limiter call waits for Redis: past it the call reports `Unavailable`, so an
+/// unreachable Redis slows no request by more than this.
+pub const LIMITER_TIMEOUT: Duration = Duration::from_millis(100);
+
 /// GCRA (the generic cell rate algorithm, as in ATM's traffic contracts and `governor`): the
 /// key holds its theoretical arrival time (TAT, µs on the server's clock). A call at `now` is
 /// admitted when `TAT - now <= tolerance`; consuming moves TAT one emission interval on.
@@ -52,15 +56,16 @@ impl RedisRateLimiter {
         let interval = micros(quota.period / burst);
         let tolerance = micros(quota.period).saturating_sub(interval);
         let mut connection = self.redis.manager.clone();
-        let wait: i64 = self
-            .script
-            .key(self.redis.key(&format!("rate:{key}")))
+        let mut invocation = self.script.key(self.redis.key(&format!("rate:{key}")));
+        invocation
             .arg(interval)
             .arg(tolerance)
-            .arg(u8::from(consume))
-            .invoke_async(&mut connection)
-            .await
-            .map_err(|e| RateLimitError::Unavailable(Box::new(e)))?;
+            .arg(u8::from(consume));
+        let wait: i64 =
+            tokio::time::timeout(LIMITER_TIMEOUT, invocation.invoke_async(&mut connection))
+                .await
+                .map_err(|elapsed| RateLimitError::Unavailable(Box::new(elapsed)))?
+                .map_err(|e| RateLimitError::Unavailable(Box::new(e)))?;
         if wait > 0 {
             return Err(RateLimitError::Limited {
                 retry_after: Duration::from_micros(wait.unsigned_abs()),

@@ -11,10 +11,10 @@ impl crate::change::ChangeListener for KnowledgeService {
             Change::KnowledgeBase { kb, .. } => self.forget_index(kb),
             Change::Document { kb, doc, .. } => {
                 self.forget_index(kb);
-                self.titles.lock().expect("titles poisoned").remove(&doc);
+                self.forget_title(doc);
             }
             Change::Organization { org } => {
-                self.generation.bump();
+                self.invalidations.invalidate_all();
                 self.indexes
                     .lock()
                     .expect("indexes poisoned")

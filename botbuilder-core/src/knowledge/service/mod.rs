@@ -201,9 +201,11 @@ pub struct KnowledgeService {
     indexes: Mutex<HashMap<KnowledgeBaseId, (OrgId, Arc<KbIndex>)>>,
     /// Document titles (immutable once created) for search results.
     titles: Mutex<HashMap<DocumentId, String>>,
-    /// Bumped whenever an index or a title is forgotten: what a search loaded across it is
+    /// What was forgotten when: an index loaded across its knowledge base's invalidation is
     /// used, not cached.
-    generation: crate::change::Generation,
+    invalidations: crate::change::Invalidations<KnowledgeBaseId>,
+    /// Bumped whenever a title is forgotten (see [`crate::change::Generation`]).
+    titles_generation: crate::change::Generation,
 }
 
 impl std::fmt::Debug for KnowledgeService {
@@ -237,7 +239,8 @@ impl KnowledgeService {
             hybrid_vector_weight: DEFAULT_HYBRID_VECTOR_WEIGHT,
             indexes: Mutex::new(HashMap::new()),
             titles: Mutex::new(HashMap::new()),
-            generation: crate::change::Generation::default(),
+            invalidations: crate::change::Invalidations::default(),
+            titles_generation: crate::change::Generation::default(),
         }
     }
 
@@ -398,7 +401,7 @@ impl KnowledgeService {
             crate::validate::text(&title, 1, MAX_TITLE_CHARS),
         )?;
         let renamed = self.store.rename_document(org, doc, title).await?;
-        self.titles.lock().expect("titles poisoned").remove(&doc);
+        self.forget_title(doc);
         self.forget_index(renamed.kb_id);
         if renamed.status == DocumentStatus::Ready {
             let pending = self
@@ -415,7 +418,7 @@ impl KnowledgeService {
     pub async fn delete_document(&self, org: OrgId, doc: DocumentId) -> Result<(), KnowledgeError> {
         let document = self.store.get_document(org, doc).await?;
         self.store.delete_document(org, doc).await?;
-        self.titles.lock().expect("titles poisoned").remove(&doc);
+        self.forget_title(doc);
         self.forget_index(document.kb_id);
         Ok(())
     }
@@ -436,10 +439,10 @@ impl KnowledgeService {
         if let Some(title) = self.titles.lock().expect("titles poisoned").get(&doc) {
             return Ok(title.clone());
         }
-        let generation = self.generation.current();
+        let generation = self.titles_generation.current();
         let title = self.store.get_document(org, doc).await?.title;
         let mut titles = self.titles.lock().expect("titles poisoned");
-        if !self.generation.unchanged_since(generation) {
+        if !self.titles_generation.unchanged_since(generation) {
             return Ok(title);
         }
         if titles.len() >= 100_000 {
@@ -449,8 +452,13 @@ impl KnowledgeService {
         Ok(title)
     }
 
+    fn forget_title(&self, doc: DocumentId) {
+        self.titles_generation.bump();
+        self.titles.lock().expect("titles poisoned").remove(&doc);
+    }
+
     fn forget_index(&self, kb: KnowledgeBaseId) {
-        self.generation.bump();
+        self.invalidations.invalidate(kb);
         self.indexes.lock().expect("indexes poisoned").remove(&kb);
     }
 
@@ -464,7 +472,7 @@ impl KnowledgeService {
                 Err(StoreError::NotFound.into())
             };
         }
-        let generation = self.generation.current();
+        let generation = self.invalidations.current();
         let kb = self.store.get_knowledge_base(org, kb).await?;
         let dimensions = kb.embedding_dimensions as usize;
         // Vectors of another size are from an embedder the knowledge base no longer uses
@@ -487,7 +495,7 @@ impl KnowledgeService {
                 .map_err(|e| StoreError::Unavailable(Box::new(e)))??,
         );
         let mut indexes = self.indexes.lock().expect("indexes poisoned");
-        if self.generation.unchanged_since(generation) {
+        if self.invalidations.unchanged_since(&kb.id, generation) {
             indexes.insert(kb.id, (org, index.clone()));
         }
         Ok(index)
