@@ -3,6 +3,8 @@
 //! in the transcript. The server runs as a real child process (this test binary, started
 //! again with the database in its environment), so the kill is a real one.
 
+mod support;
+
 use std::collections::HashSet;
 use std::io::{BufRead, BufReader};
 use std::process::{Child, Command, Stdio};
@@ -12,6 +14,7 @@ use std::time::Duration;
 use botbuilder_server::auth::HashCost;
 use botbuilder_server::{AppState, Settings};
 use serde_json::{Value, json};
+use support::http::{create_bot, publish_flow, register};
 use tokio::sync::Mutex;
 
 /// Set in the child: the database it serves.
@@ -93,28 +96,10 @@ async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
     let database_url = format!("sqlite://{}", dir.path().join("crash.db").display());
     let (mut server, base) = spawn_server(&database_url);
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{base}/api/v1/auth/register"))
-        .json(&json!({"email": "crash@example.com", "password": "correct horse battery", "name": "C", "organization_name": "Crash"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["access_token"].as_str().unwrap().to_owned();
-    let org = registered["organization"]["id"].as_str().unwrap();
-    let bot: Value = http
-        .post(format!("{base}/api/v1/orgs/{org}/bots"))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "echo" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bot = format!("/api/v1/orgs/{org}/bots/{}", bot["id"].as_str().unwrap());
+    let tenant = register(&http, &base, "crash@example.com").await;
+    let token = tenant.token.clone();
+    let bot_id = create_bot(&http, &base, &tenant, "echo").await;
+    let bot = format!("/api/v1/orgs/{}/bots/{bot_id}", tenant.org);
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },
@@ -127,21 +112,7 @@ async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
             { "id": "e3", "source": "again", "target": "ask" }
         ]
     });
-    let saved = http
-        .put(format!("{base}{bot}/flow"))
-        .bearer_auth(&token)
-        .json(&flow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), 200, "{}", saved.text().await.unwrap());
-    let published = http
-        .post(format!("{base}{bot}/flow/publish"))
-        .bearer_auth(&token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(published.status(), 201);
+    publish_flow(&http, &base, &tenant, &bot_id, &flow).await;
     let mut sessions = Vec::new();
     for i in 0..200 {
         let opened: Value = http

@@ -1,25 +1,17 @@
 //! Two server instances sharing one SQLite database behave as one service: an account made on
-//! one signs in on the other, a refresh token rotated on one is dead on the other, and tenant
-//! isolation holds across them.
+//! one signs in on the other, a refresh token rotated on one is dead on the other, tenant
+//! isolation holds across them, and a change made on one reaches the other's caches.
 
-use botbuilder_server::auth::HashCost;
-use botbuilder_server::{AppState, Settings};
+mod support;
+
+use botbuilder_server::Settings;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use support::http::{create_api_key, create_bot, publish_flow, register, serve};
 
+/// An instance on `database_url`, polling the change feed at the default interval.
 async fn instance(database_url: &str) -> String {
     let settings = Settings::for_tests(database_url);
-    let state = AppState::from_settings_with_cost(&settings, HashCost::INSECURE_FOR_TESTS)
-        .await
-        .expect("state");
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(botbuilder_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    url
+    serve(&settings, botbuilder_core::change::POLL_INTERVAL).await
 }
 
 fn cookie(res: &reqwest::Response) -> String {
@@ -175,40 +167,11 @@ async fn changes_on_one_instance_reach_the_caches_of_the_other_within_a_second()
     let db = format!("sqlite://{}", dir.path().join("shared.db").display());
     let (a, b) = (instance(&db).await, instance(&db).await);
     let http = reqwest::Client::new();
-    let (_, body) = call(
-        &http,
-        Method::POST,
-        &format!("{a}/api/v1/auth/register"),
-        "",
-        Some(json!({"email": "bus@example.com", "password": "correct horse battery", "name": "B", "organization_name": "Bus"})),
-    )
-    .await;
-    let token = body["access_token"].as_str().unwrap().to_owned();
-    let org = body["organization"]["id"].as_str().unwrap().to_owned();
-    let (status, bot) = call(
-        &http,
-        Method::POST,
-        &format!("{a}/api/v1/orgs/{org}/bots"),
-        &token,
-        Some(json!({ "name": "versions" })),
-    )
-    .await;
-    assert_eq!(status, 201);
-    let bot = format!("/api/v1/orgs/{org}/bots/{}", bot["id"].as_str().unwrap());
-    let publish = async |text: &str| {
-        let flow = format!("{a}{bot}/flow");
-        let (status, _) = call(&http, Method::PUT, &flow, &token, Some(saying(text))).await;
-        assert_eq!(status, 200);
-        let (status, _) = call(
-            &http,
-            Method::POST,
-            &format!("{flow}/publish"),
-            &token,
-            None,
-        )
-        .await;
-        assert_eq!(status, 201);
-    };
+    let tenant = register(&http, &a, "bus@example.com").await;
+    let (token, org) = (tenant.token.clone(), tenant.org.clone());
+    let bot_id = create_bot(&http, &a, &tenant, "versions").await;
+    let bot = format!("/api/v1/orgs/{org}/bots/{bot_id}");
+    let publish = async |text: &str| publish_flow(&http, &a, &tenant, &bot_id, &saying(text)).await;
     // B's answer in a new conversation.
     let answer_on_b = async || {
         let conversations = format!("{b}{bot}/conversations");
@@ -295,25 +258,13 @@ async fn changes_on_one_instance_reach_the_caches_of_the_other_within_a_second()
     );
 
     // B admits an API key (and caches it); A revokes it.
-    let (status, key) = call(
-        &http,
-        Method::POST,
-        &format!("{a}/api/v1/orgs/{org}/api-keys"),
-        &token,
-        Some(json!({ "name": "ci", "permissions": ["bots:read"] })),
-    )
-    .await;
-    assert_eq!(status, 201, "{key}");
-    let secret = key["key"].as_str().unwrap().to_owned();
+    let (secret, key) = create_api_key(&http, &a, &tenant, &["bots:read"]).await;
     let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
     assert_eq!(
         call(&http, Method::GET, &bots_on_b, &secret, None).await.0,
         200
     );
-    let revoke = format!(
-        "{a}/api/v1/orgs/{org}/api-keys/{}",
-        key["api_key"]["id"].as_str().unwrap()
-    );
+    let revoke = format!("{a}/api/v1/orgs/{org}/api-keys/{key}");
     assert_eq!(
         call(&http, Method::DELETE, &revoke, &token, None).await.0,
         204

@@ -4,11 +4,12 @@
 
 use std::time::{Duration, Instant};
 
-use botbuilder_server::auth::HashCost;
-use botbuilder_server::{AppState, Settings};
+mod support;
+
+use botbuilder_server::Settings;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
-use tokio::net::TcpListener;
+use support::http::{create_api_key, create_bot, publish_flow, register, serve};
 
 /// The Redis URL for database `db` of the test server, or `None` (skip) outside CI.
 fn redis_url(db: u8, test: &str) -> Option<String> {
@@ -34,20 +35,12 @@ async fn flush(url: &str) {
         .unwrap();
 }
 
-/// Serves an instance; `poll` is how often its change bus reads the feed by itself.
-async fn instance(settings: &Settings, poll: Duration) -> String {
-    let mut state = AppState::from_settings_with_cost(settings, HashCost::INSECURE_FOR_TESTS)
-        .await
-        .expect("state");
-    state.change_poll_interval = poll;
-    let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind");
-    let url = format!("http://{}", listener.local_addr().unwrap());
-    tokio::spawn(botbuilder_server::serve(
-        listener,
-        state,
-        std::future::pending(),
-    ));
-    url
+/// Settings for instances sharing a SQLite file in `dir` and the Redis at `redis`.
+fn shared(dir: &tempfile::TempDir, redis: String) -> Settings {
+    let database = format!("sqlite://{}", dir.path().join("shared.db").display());
+    let mut settings = Settings::for_tests(database);
+    settings.redis_url = Some(redis);
+    settings
 }
 
 #[tokio::test]
@@ -57,17 +50,10 @@ async fn a_rate_limit_is_one_budget_across_instances() {
     };
     flush(&redis).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::for_tests(format!(
-        "sqlite://{}",
-        dir.path().join("shared.db").display()
-    ));
-    settings.redis_url = Some(redis);
+    let mut settings = shared(&dir, redis);
     settings.rate_limit_per_minute = 10;
     let poll = botbuilder_core::change::POLL_INTERVAL;
-    let (a, b) = (
-        instance(&settings, poll).await,
-        instance(&settings, poll).await,
-    );
+    let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
     let http = reqwest::Client::new();
     for url in [&a, &b] {
         let ready: Value = http
@@ -110,45 +96,19 @@ async fn a_change_on_one_instance_reaches_the_other_through_redis_alone() {
     };
     flush(&redis).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::for_tests(format!(
-        "sqlite://{}",
-        dir.path().join("shared.db").display()
-    ));
-    settings.redis_url = Some(redis);
+    let settings = shared(&dir, redis);
     // Neither instance polls the feed by itself within the test: only an announcement over
     // Redis can tell B of A's change.
     let hour = Duration::from_secs(3600);
-    let (a, b) = (
-        instance(&settings, hour).await,
-        instance(&settings, hour).await,
-    );
+    let (a, b) = (serve(&settings, hour).await, serve(&settings, hour).await);
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{a}/api/v1/auth/register"))
-        .json(&json!({"email": "redis@example.com", "password": "correct horse battery", "name": "R", "organization_name": "Redis"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["access_token"].as_str().unwrap();
-    let org = registered["organization"]["id"].as_str().unwrap();
-    let key: Value = http
-        .post(format!("{a}/api/v1/orgs/{org}/api-keys"))
-        .bearer_auth(token)
-        .json(&json!({ "name": "ci", "permissions": ["bots:read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = key["key"].as_str().unwrap();
+    let tenant = register(&http, &a, "redis@example.com").await;
+    let (token, org) = (tenant.token.as_str(), tenant.org.as_str());
+    let (secret, key) = create_api_key(&http, &a, &tenant, &["bots:read"]).await;
     let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
     let status_on_b = async || {
         http.get(&bots_on_b)
-            .bearer_auth(secret)
+            .bearer_auth(&secret)
             .send()
             .await
             .unwrap()
@@ -161,10 +121,7 @@ async fn a_change_on_one_instance_reaches_the_other_through_redis_alone() {
     );
 
     let revoked = http
-        .delete(format!(
-            "{a}/api/v1/orgs/{org}/api-keys/{}",
-            key["api_key"]["id"].as_str().unwrap()
-        ))
+        .delete(format!("{a}/api/v1/orgs/{org}/api-keys/{key}"))
         .bearer_auth(token)
         .send()
         .await
@@ -268,43 +225,14 @@ async fn losing_redis_degrades_the_instances_and_they_recover_by_themselves() {
         return;
     };
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::for_tests(format!(
-        "sqlite://{}",
-        dir.path().join("shared.db").display()
-    ));
-    settings.redis_url = Some(redis.url());
+    let settings = shared(&dir, redis.url());
     let poll = botbuilder_core::change::POLL_INTERVAL;
-    let (a, b) = (
-        instance(&settings, poll).await,
-        instance(&settings, poll).await,
-    );
+    let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
     let http = reqwest::Client::new();
     assert_eq!(readiness(&http, &a).await.1["status"], "ok");
-    let registered: Value = http
-        .post(format!("{a}/api/v1/auth/register"))
-        .json(&json!({"email": "fault@example.com", "password": "correct horse battery", "name": "F", "organization_name": "Fault"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["access_token"].as_str().unwrap().to_owned();
-    let org = registered["organization"]["id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
-    let key: Value = http
-        .post(format!("{a}/api/v1/orgs/{org}/api-keys"))
-        .bearer_auth(&token)
-        .json(&json!({ "name": "ci", "permissions": ["bots:read"] }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let secret = key["key"].as_str().unwrap().to_owned();
+    let tenant = register(&http, &a, "fault@example.com").await;
+    let (token, org) = (tenant.token.as_str(), tenant.org.as_str());
+    let (secret, key) = create_api_key(&http, &a, &tenant, &["bots:read"]).await;
     let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
     let status_on_b = async || {
         http.get(&bots_on_b)
@@ -320,7 +248,7 @@ async fn losing_redis_degrades_the_instances_and_they_recover_by_themselves() {
     let started = Instant::now();
     let listed = http
         .get(format!("{a}/api/v1/orgs/{org}/bots"))
-        .bearer_auth(&token)
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
@@ -336,11 +264,8 @@ async fn losing_redis_degrades_the_instances_and_they_recover_by_themselves() {
         (StatusCode::OK, &json!("degraded"), &json!("unavailable"))
     );
     let revoked = http
-        .delete(format!(
-            "{a}/api/v1/orgs/{org}/api-keys/{}",
-            key["api_key"]["id"].as_str().unwrap()
-        ))
-        .bearer_auth(&token)
+        .delete(format!("{a}/api/v1/orgs/{org}/api-keys/{key}"))
+        .bearer_auth(token)
         .send()
         .await
         .unwrap();
@@ -398,40 +323,14 @@ async fn an_agent_reply_on_one_instance_reaches_a_visitor_stream_on_the_other() 
     };
     flush(&redis).await;
     let dir = tempfile::tempdir().unwrap();
-    let mut settings = Settings::for_tests(format!(
-        "sqlite://{}",
-        dir.path().join("shared.db").display()
-    ));
-    settings.redis_url = Some(redis);
+    let settings = shared(&dir, redis);
     let poll = botbuilder_core::change::POLL_INTERVAL;
-    let (a, b) = (
-        instance(&settings, poll).await,
-        instance(&settings, poll).await,
-    );
+    let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
     let http = reqwest::Client::new();
-    let registered: Value = http
-        .post(format!("{a}/api/v1/auth/register"))
-        .json(&json!({"email": "desk@example.com", "password": "correct horse battery", "name": "D", "organization_name": "Desk"}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let token = registered["access_token"].as_str().unwrap();
-    let org = registered["organization"]["id"].as_str().unwrap();
-    let bot: Value = http
-        .post(format!("{a}/api/v1/orgs/{org}/bots"))
-        .bearer_auth(token)
-        .json(&json!({ "name": "Desk" }))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
-    let bot = bot["id"].as_str().unwrap();
-    let flow_url = format!("{a}/api/v1/orgs/{org}/bots/{bot}/flow");
+    let tenant = register(&http, &a, "desk@example.com").await;
+    let (token, org) = (tenant.token.as_str(), tenant.org.as_str());
+    let bot = create_bot(&http, &a, &tenant, "Desk").await;
+    let bot = bot.as_str();
     let flow = json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },
@@ -439,21 +338,7 @@ async fn an_agent_reply_on_one_instance_reaches_a_visitor_stream_on_the_other() 
         ],
         "edges": [{ "id": "e1", "source": "start", "target": "human" }]
     });
-    let saved = http
-        .put(&flow_url)
-        .bearer_auth(token)
-        .json(&flow)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(saved.status(), StatusCode::OK);
-    let published = http
-        .post(format!("{flow_url}/publish"))
-        .bearer_auth(token)
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(published.status(), StatusCode::CREATED);
+    publish_flow(&http, &a, &tenant, bot, &flow).await;
 
     // The visitor talks to B and listens on B.
     let visitor: Value = http

@@ -85,8 +85,7 @@ pub const NO_REPLY_FALLBACK: &str =
     "Sorry, I can't help with that here. Could you put it another way?";
 /// Past messages given to the language model.
 pub const DEFAULT_HISTORY_WINDOW: u32 = 10;
-/// How long a bot snapshot is reused at most (see [`EngineConfig::bot_cache_ttl`]); the
-/// change bus forgets a changed bot's snapshot long before.
+/// How long a bot snapshot is reused at most ([`EngineConfig::bot_cache_ttl`]).
 pub const DEFAULT_BOT_CACHE_TTL: Duration = Duration::from_secs(60);
 
 /// A message arriving from a channel.
@@ -297,15 +296,13 @@ impl Engine {
         Ok(feedback)
     }
 
-    /// Drops what the engine remembers about `bot` (settings, NLU models, flows), so the next
-    /// turn reads it again. The change bus does this for every change the store records
-    /// ([`crate::change`]); call it yourself only without one.
+    /// Drops what the engine remembers about `bot` (settings, NLU models, flows). The change
+    /// bus ([`crate::change`]) does it for every recorded change; call it only without one.
     pub fn invalidate_bot(&self, bot: BotId) {
         self.snapshots.invalidate(bot);
     }
 
-    /// [`Engine::invalidate_bot`] for every bot of `org` (its settings changed, or it was
-    /// deleted).
+    /// [`Engine::invalidate_bot`] for every bot of `org` (its settings changed, or it went).
     pub fn invalidate_org(&self, org: OrgId) {
         self.snapshots.invalidate_org(org);
     }

@@ -1,5 +1,8 @@
-//! Helpers shared by the knowledge test files (each uses part of them).
+//! Helpers shared by the test files (each uses part of them): stores and uploads for the
+//! knowledge tests, and driving real instances over HTTP ([`http`]).
 #![allow(dead_code)]
+
+pub(crate) mod http;
 
 use std::sync::Arc;
 
