@@ -6,7 +6,10 @@ mod support;
 
 use botbuilder_server::Settings;
 use serde_json::{Value, json};
-use support::http::{create_api_key, create_bot, publish_flow, register, serve};
+use support::http::{
+    bots_status, create_api_key, create_bot, publish_flow, register, revoke_api_key, serve,
+    time_until,
+};
 
 /// An instance on `database_url`, polling the change feed at the default interval.
 async fn instance(database_url: &str) -> String {
@@ -139,23 +142,6 @@ fn saying(text: &str) -> Value {
     })
 }
 
-/// Polls `check` every 20 ms until it holds; returns how long that took (panics after 10 s).
-async fn time_until<F, Fut>(mut check: F) -> std::time::Duration
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let started = std::time::Instant::now();
-    while !check().await {
-        assert!(
-            started.elapsed() < std::time::Duration::from_secs(10),
-            "not seen within 10 s"
-        );
-        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-    }
-    started.elapsed()
-}
-
 /// A change made through one instance reaches the other instance's caches within a second,
 /// although both cached what it replaced: a flow published on A answers B's next
 /// conversation, a document added on A is found by B's search, and an API key revoked on A is
@@ -259,19 +245,9 @@ async fn changes_on_one_instance_reach_the_caches_of_the_other_within_a_second()
 
     // B admits an API key (and caches it); A revokes it.
     let (secret, key) = create_api_key(&http, &a, &tenant, &["bots:read"]).await;
-    let bots_on_b = format!("{b}/api/v1/orgs/{org}/bots");
-    assert_eq!(
-        call(&http, Method::GET, &bots_on_b, &secret, None).await.0,
-        200
-    );
-    let revoke = format!("{a}/api/v1/orgs/{org}/api-keys/{key}");
-    assert_eq!(
-        call(&http, Method::DELETE, &revoke, &token, None).await.0,
-        204
-    );
-    let took =
-        time_until(async || call(&http, Method::GET, &bots_on_b, &secret, None).await.0 == 401)
-            .await;
+    assert_eq!(bots_status(&http, &b, &tenant, &secret).await, 200);
+    revoke_api_key(&http, &a, &tenant, &key).await;
+    let took = time_until(async || bots_status(&http, &b, &tenant, &secret).await == 401).await;
     assert!(
         took.as_millis() < 1000,
         "the revocation reached B after {took:?}"

@@ -115,3 +115,48 @@ pub(crate) async fn create_api_key(
         key["api_key"]["id"].as_str().unwrap().to_owned(),
     )
 }
+
+/// Revokes the API key `key`.
+pub(crate) async fn revoke_api_key(http: &reqwest::Client, base: &str, t: &Tenant, key: &str) {
+    let url = format!("{base}/api/v1/orgs/{}/api-keys/{key}", t.org);
+    let revoked = http
+        .delete(&url)
+        .bearer_auth(&t.token)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(revoked.status(), 204, "DELETE {url}");
+}
+
+/// The status of listing `t`'s bots on `base` with `credential` (200, or 401 once revoked).
+pub(crate) async fn bots_status(
+    http: &reqwest::Client,
+    base: &str,
+    t: &Tenant,
+    credential: &str,
+) -> reqwest::StatusCode {
+    let url = format!("{base}/api/v1/orgs/{}/bots", t.org);
+    http.get(url)
+        .bearer_auth(credential)
+        .send()
+        .await
+        .unwrap()
+        .status()
+}
+
+/// Polls `check` every 20 ms until it holds; returns how long that took (panics after 10 s).
+pub(crate) async fn time_until<F, Fut>(mut check: F) -> Duration
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = bool>,
+{
+    let started = std::time::Instant::now();
+    while !check().await {
+        assert!(
+            started.elapsed() < Duration::from_secs(10),
+            "not seen within 10 s"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    started.elapsed()
+}
