@@ -10,7 +10,7 @@ pub(crate) mod knowledge;
 pub(crate) mod webhooks;
 
 use botbuilder_core::domain::{
-    Actor, ApiKey, AuditEntry, Bot, BuiltinRole, Entity, Intent, Member, Organization,
+    Actor, ApiKey, AuditEntry, Bot, BuiltinRole, Entity, Intent, Member, Organization, Page,
     PermissionSet, RefreshToken, Role, User,
 };
 use botbuilder_core::store::{StoreError, StoreResult};
@@ -326,4 +326,21 @@ impl TryFrom<EntityRow> for Entity {
             updated_at: from_micros(r.updated_at),
         })
     }
+}
+
+/// A page of domain values from rows fetched one past `limit`, converting each row (see
+/// [`Page::from_overfetch`]); `id` gives an item's cursor.
+pub(crate) fn page_of<R, T>(
+    rows: Vec<R>,
+    limit: u32,
+    id: impl Fn(&T) -> Uuid,
+) -> StoreResult<Page<T>>
+where
+    T: TryFrom<R, Error = StoreError>,
+{
+    let items = rows
+        .into_iter()
+        .map(T::try_from)
+        .collect::<StoreResult<Vec<T>>>()?;
+    Ok(Page::from_overfetch(items, limit, id))
 }

@@ -6,6 +6,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::error::store_err;
+use crate::rows::page_of;
 use crate::rows::{AuditRow, micros};
 
 macro_rules! audit_columns {
@@ -46,7 +47,7 @@ impl AuditRepo for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<AuditEntry>> {
         let limit = page.effective_limit();
-        let entries = sqlx::query_as::<_, AuditRow>(concat!(
+        let rows = sqlx::query_as::<_, AuditRow>(concat!(
             "SELECT ",
             audit_columns!(),
             " FROM audit_log
@@ -67,10 +68,7 @@ impl AuditRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(AuditEntry::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(entries, limit, |e| e.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |e: &AuditEntry| e.id.as_uuid())
     }
 }

@@ -8,6 +8,7 @@ use uuid::Uuid;
 
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::page_of;
 use crate::rows::{BotRow, EntityRow, IntentRow, micros};
 
 macro_rules! bot_columns {
@@ -112,7 +113,7 @@ impl BotRepo for SqliteStore {
 
     async fn list_bots(&self, org: OrgId, page: PageRequest) -> StoreResult<Page<Bot>> {
         let limit = page.effective_limit();
-        let bots = sqlx::query_as::<_, BotRow>(concat!(
+        let rows = sqlx::query_as::<_, BotRow>(concat!(
             "SELECT ",
             bot_columns!(),
             " FROM bots WHERE organization_id = ?1 AND (?2 IS NULL OR id > ?2)
@@ -123,11 +124,8 @@ impl BotRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Bot::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(bots, limit, |b| b.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |b: &Bot| b.id.as_uuid())
     }
 
     async fn update_bot(&self, org: OrgId, bot: BotId, patch: BotPatch) -> StoreResult<Bot> {

@@ -9,6 +9,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::error::{corrupt, store_err};
+use crate::rows::page_of;
 use crate::rows::{from_micros, micros};
 
 macro_rules! session_columns {
@@ -359,7 +360,7 @@ impl ConversationRepo for SqliteStore {
     ) -> StoreResult<Page<Session>> {
         self.get_bot(org, bot).await?;
         let limit = page.effective_limit();
-        let sessions = sqlx::query_as::<_, SessionRow>(concat!(
+        let rows = sqlx::query_as::<_, SessionRow>(concat!(
             "SELECT ",
             session_columns!(),
             " FROM sessions
@@ -374,11 +375,8 @@ impl ConversationRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Session::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(sessions, limit, |s| s.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |s: &Session| s.id.as_uuid())
     }
 
     async fn append_message(
@@ -430,7 +428,7 @@ impl ConversationRepo for SqliteStore {
     ) -> StoreResult<Page<Message>> {
         self.get_session(org, session).await?;
         let limit = page.effective_limit();
-        let messages = sqlx::query_as::<_, MessageRow>(concat!(
+        let rows = sqlx::query_as::<_, MessageRow>(concat!(
             "SELECT ",
             message_columns!(),
             " FROM messages WHERE session_id = ?1 AND organization_id = ?2
@@ -442,11 +440,8 @@ impl ConversationRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Message::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(messages, limit, |m| m.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |m: &Message| m.id.as_uuid())
     }
 
     async fn recent_messages(

@@ -13,6 +13,7 @@ use uuid::Uuid;
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
 use crate::rows::micros;
+use crate::rows::page_of;
 
 mod encode;
 
@@ -88,7 +89,7 @@ impl KnowledgeRepo for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<KnowledgeBase>> {
         let limit = page.effective_limit();
-        let kbs = sqlx::query_as::<_, KbRow>(concat!(
+        let rows = sqlx::query_as::<_, KbRow>(concat!(
             "SELECT ",
             kb_columns!(),
             " FROM knowledge_bases WHERE organization_id = ?1 AND (?2 IS NULL OR id > ?2)
@@ -99,11 +100,8 @@ impl KnowledgeRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(KnowledgeBase::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(kbs, limit, |k| k.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |k: &KnowledgeBase| k.id.as_uuid())
     }
 
     async fn update_knowledge_base(
@@ -231,7 +229,7 @@ impl KnowledgeRepo for SqliteStore {
     ) -> StoreResult<Page<Document>> {
         self.get_knowledge_base(org, kb).await?;
         let limit = page.effective_limit();
-        let docs = sqlx::query_as::<_, DocumentRow>(concat!(
+        let rows = sqlx::query_as::<_, DocumentRow>(concat!(
             "SELECT ",
             document_columns!(),
             " FROM documents WHERE organization_id = ?1 AND knowledge_base_id = ?2
@@ -244,11 +242,8 @@ impl KnowledgeRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Document::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(docs, limit, |d| d.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |d: &Document| d.id.as_uuid())
     }
 
     async fn set_document_status(

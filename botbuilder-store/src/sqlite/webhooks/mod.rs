@@ -18,6 +18,7 @@ use uuid::Uuid;
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
 use crate::rows::micros;
+use crate::rows::page_of;
 
 mod sql;
 
@@ -96,7 +97,7 @@ impl WebhookRepo for SqliteStore {
         page: PageRequest,
     ) -> StoreResult<Page<WebhookEndpoint>> {
         let limit = page.effective_limit();
-        let endpoints = sqlx::query_as::<_, EndpointRow>(concat!(
+        let rows = sqlx::query_as::<_, EndpointRow>(concat!(
             "SELECT ",
             endpoint_columns!(),
             " FROM webhook_endpoints WHERE organization_id = ?1 AND (?2 IS NULL OR id > ?2) \
@@ -107,11 +108,8 @@ impl WebhookRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(WebhookEndpoint::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(endpoints, limit, |e| e.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |e: &WebhookEndpoint| e.id.as_uuid())
     }
 
     async fn all_webhooks(&self) -> StoreResult<Vec<WebhookEndpoint>> {
@@ -292,7 +290,7 @@ impl WebhookRepo for SqliteStore {
     ) -> StoreResult<Page<WebhookDelivery>> {
         self.get_webhook(org, endpoint).await?;
         let limit = page.effective_limit();
-        let deliveries = sqlx::query_as::<_, DeliveryRow>(concat!(
+        let rows = sqlx::query_as::<_, DeliveryRow>(concat!(
             "SELECT ",
             delivery_columns!(),
             " FROM webhook_deliveries d JOIN webhook_events e ON e.seq = d.event_seq \
@@ -305,11 +303,8 @@ impl WebhookRepo for SqliteStore {
         .bind(i64::from(limit) + 1)
         .fetch_all(&self.pool)
         .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(WebhookDelivery::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-        Ok(Page::from_overfetch(deliveries, limit, |d| d.id.as_uuid()))
+        .map_err(store_err)?;
+        page_of(rows, limit, |d: &WebhookDelivery| d.id.as_uuid())
     }
 
     async fn claim_webhook_delivery(
