@@ -520,7 +520,7 @@ async fn serve(partial: PartialSettings, demo: bool) -> anyhow::Result<()> {
     }
     let shutdown = crate::shutdown_signal(); // installed before anyone learns the address
     let addr = listener.local_addr()?;
-    tracing::info!(%addr, database = %settings.database_url, env = ?settings.env, "serving");
+    tracing::info!(%addr, database = %crate::state::redact_password(&settings.database_url), env = ?settings.env, "serving");
     eprintln!("botbuilder listening on http://{addr} (docs: http://{addr}/docs)");
     if let Some(demo) = &seeded {
         println!(

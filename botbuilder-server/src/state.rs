@@ -19,9 +19,12 @@ use botbuilder_core::rate_limit::RateLimiter;
 use botbuilder_core::store::Store;
 use botbuilder_store::SqliteStore;
 use botbuilder_store::memory_queue::MemoryJobQueue;
+#[cfg(feature = "postgres")]
+use botbuilder_store::postgres::{PgSettings, PgStore};
 
 use crate::access_cache::AccessCache;
 use crate::auth::{Argon2Hasher, HashCost, JwtIssuer};
+use crate::config::database::DatabaseOptions;
 use crate::config::{Environment, LlmSettings, Settings};
 use crate::credential_source::StoredCredentials;
 use crate::isolation::{ExtractLimits, SubprocessExtractor};
@@ -165,16 +168,30 @@ impl std::fmt::Debug for AppState {
     }
 }
 
-/// Opens the store named by a database URL (running migrations).
+/// Opens the store named by a database URL (running migrations), with default pool options.
 pub async fn open_store(database_url: &str) -> anyhow::Result<Arc<dyn Store>> {
     Ok(open_backend(database_url).await?.0)
 }
 
-/// Opens the store and the durable job queue named by a database URL.
+/// Opens the store and the durable job queue named by a database URL, with default pool
+/// options.
 pub async fn open_backend(
     database_url: &str,
 ) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn JobQueue>)> {
+    open_backend_with(database_url, &DatabaseOptions::default()).await
+}
+
+/// Opens the store and the durable job queue named by a database URL (`sqlite://PATH`,
+/// `postgres://USER@HOST:PORT/DB`), running pending migrations.
+pub async fn open_backend_with(
+    database_url: &str,
+    options: &DatabaseOptions,
+) -> anyhow::Result<(Arc<dyn Store>, Arc<dyn JobQueue>)> {
     if database_url.starts_with("sqlite:") {
+        anyhow::ensure!(
+            options.replica_url.is_none(),
+            "BOTBUILDER_DATABASE_REPLICA_URL needs a Postgres database"
+        );
         let store = Arc::new(
             SqliteStore::connect(database_url)
                 .await
@@ -182,10 +199,38 @@ pub async fn open_backend(
         );
         return Ok((store.clone(), store));
     }
+    #[cfg(feature = "postgres")]
     if database_url.starts_with("postgres:") || database_url.starts_with("postgresql:") {
-        bail!("this build has no Postgres backend yet; use a sqlite:// URL");
+        let settings = PgSettings {
+            max_connections: options
+                .max_connections
+                .unwrap_or(botbuilder_store::postgres::DEFAULT_MAX_CONNECTIONS),
+            statement_timeout: options.statement_timeout,
+            replica_url: options.replica_url.clone(),
+        };
+        let store = Arc::new(
+            PgStore::connect(database_url, settings)
+                .await
+                .with_context(|| format!("cannot open {}", redact_password(database_url)))?,
+        );
+        return Ok((store.clone(), store));
     }
-    bail!("unsupported database URL `{database_url}`: expected sqlite://PATH")
+    bail!(
+        "unsupported database URL `{}`: expected sqlite://PATH or postgres://USER@HOST:PORT/DB",
+        redact_password(database_url)
+    )
+}
+
+/// `url` without its password, for messages and logs.
+pub fn redact_password(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut parsed) if parsed.password().is_some() => {
+            let _ = parsed.set_password(Some("***"));
+            parsed.to_string()
+        }
+        Ok(_) => url.to_owned(),
+        Err(_) => "(an unparsable URL)".to_owned(),
+    }
 }
 
 /// The SSRF-guarded outbound client: public targets only, plus the `allow` exceptions;
@@ -384,7 +429,7 @@ impl AppState {
         settings: &Settings,
         cost: HashCost,
     ) -> anyhow::Result<Self> {
-        let (store, queue) = open_backend(&settings.database_url).await?;
+        let (store, queue) = open_backend_with(&settings.database_url, &settings.database).await?;
         Self::with_backend(store, queue, settings, cost).await
     }
 

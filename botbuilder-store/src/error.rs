@@ -1,7 +1,7 @@
 //! Mapping backend errors to [`StoreError`] (private, so core never names sqlx).
 
 // Only the SQL stores convert sqlx errors, and only SQLite decodes every row type yet.
-#![cfg_attr(not(feature = "sqlite"), allow(dead_code))]
+#![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
 use botbuilder_core::store::StoreError;
 
@@ -21,6 +21,14 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
         if db.is_foreign_key_violation() {
             return StoreError::NotFound;
         }
+        #[cfg(feature = "postgres")]
+        if let Some(pg) = db.try_downcast_ref::<sqlx::postgres::PgDatabaseError>() {
+            return if postgres_transient(pg.code()) {
+                StoreError::Unavailable(Box::new(e))
+            } else {
+                StoreError::Backend(Box::new(e))
+            };
+        }
         // SQLITE_BUSY (5) and SQLITE_LOCKED (6), and the machine failing the database:
         // SQLITE_IOERR (10), SQLITE_FULL (13, the disk) and SQLITE_CANTOPEN (14); extended
         // codes included. None is the caller's doing, and each may pass.
@@ -31,6 +39,17 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
         }
     }
     StoreError::Backend(Box::new(e))
+}
+
+/// Whether a Postgres SQLSTATE is the server's or the network's passing trouble rather than
+/// the statement's fault (PostgreSQL manual, appendix A "PostgreSQL Error Codes"): class 08
+/// (connection exception), 53 (insufficient resources), 57 (operator intervention: shutdown,
+/// crash recovery, `statement_timeout`'s `57014`), 58 (system error: I/O), `40001`
+/// (serialization failure), `40P01` (deadlock) and `55P03` (lock not available).
+#[cfg(feature = "postgres")]
+fn postgres_transient(code: &str) -> bool {
+    matches!(code.get(..2), Some("08" | "53" | "57" | "58"))
+        || matches!(code, "40001" | "40P01" | "55P03")
 }
 
 /// A stored value that does not decode (corrupt JSON, unknown permission).

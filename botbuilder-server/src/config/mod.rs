@@ -11,6 +11,7 @@ use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
 use serde::{Deserialize, Serialize};
 
+pub mod database;
 mod llm;
 mod secrets;
 
@@ -93,9 +94,22 @@ pub struct PartialSettings {
     /// Address to listen on [default: 127.0.0.1:8080].
     #[arg(long, env = "BOTBUILDER_BIND", global = true)]
     pub bind: Option<SocketAddr>,
-    /// Database URL: sqlite://PATH [default: sqlite://botbuilder.db].
+    /// Database URL: sqlite://PATH or postgres://USER@HOST/DB [default: sqlite://botbuilder.db].
     #[arg(long, env = "BOTBUILDER_DATABASE_URL", global = true)]
     pub database_url: Option<String>,
+    /// Connections in the database pool (Postgres) [default: 16].
+    #[arg(long, env = "BOTBUILDER_DATABASE_MAX_CONNECTIONS", global = true)]
+    pub database_max_connections: Option<u32>,
+    /// Longest one database statement may run, in seconds (Postgres) [default: 30].
+    #[arg(
+        long,
+        env = "BOTBUILDER_DATABASE_STATEMENT_TIMEOUT_SECS",
+        global = true
+    )]
+    pub database_statement_timeout_secs: Option<u64>,
+    /// A Postgres read replica for lag-tolerant reads (usage, audit log) [default: none].
+    #[arg(long, env = "BOTBUILDER_DATABASE_REPLICA_URL", global = true)]
+    pub database_replica_url: Option<String>,
     /// Deployment environment [default: development].
     #[arg(long, env = "BOTBUILDER_ENV", value_enum, global = true)]
     pub env: Option<Environment>,
@@ -311,7 +325,8 @@ macro_rules! layer {
 impl PartialSettings {
     /// Values of `self`, falling back to `lower` where `self` has none.
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
-        layer!(self, lower; bind, database_url, env, jwt_secret, master_key, previous_master_keys,
+        layer!(self, lower; bind, database_url, database_max_connections,
+            database_statement_timeout_secs, database_replica_url, env, jwt_secret, master_key, previous_master_keys,
             secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
             rate_limit_per_credential_per_minute, rate_limit_per_org_per_minute,
@@ -371,6 +386,8 @@ pub struct Settings {
     pub bind: SocketAddr,
     /// Database URL.
     pub database_url: String,
+    /// Pool size, statement time limit and read replica of the database.
+    pub database: database::DatabaseOptions,
     /// Deployment environment.
     pub env: Environment,
     /// JWT signing secret.
@@ -461,6 +478,7 @@ impl Settings {
     /// Applies defaults and resolves secrets. In development, missing secrets are read from (or
     /// generated into) the secrets file; in production they must be given and strong.
     pub fn resolve(partial: PartialSettings) -> anyhow::Result<(Self, Vec<SettingsNotice>)> {
+        let database = database::DatabaseOptions::from_partial(&partial)?;
         let (extract_program, extract_limits) = partial.extract_settings();
         let edge = edge_limits(&partial);
         let llm = LlmSettings::resolve(&partial)?;
@@ -516,6 +534,7 @@ impl Settings {
             database_url: partial
                 .database_url
                 .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            database,
             env,
             jwt_secret,
             master_key,
@@ -570,6 +589,7 @@ impl Settings {
         Settings {
             bind: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.into(),
+            database: database::DatabaseOptions::default(),
             env: Environment::Development,
             jwt_secret: Secret::new("test-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
             master_key: Secret::new(STANDARD.encode((0u8..32).collect::<Vec<_>>())),
@@ -690,83 +710,4 @@ fn edge_limits(partial: &PartialSettings) -> crate::edge::EdgeLimits {
 }
 
 #[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn example_config_parses_and_matches_the_defaults() {
-        let file = PartialSettings::from_toml(EXAMPLE_CONFIG).unwrap();
-        let dir = tempfile::tempdir().unwrap();
-        let defaults = PartialSettings {
-            secrets_file: Some(dir.path().join("s.toml")),
-            ..PartialSettings::default()
-        };
-        let file = PartialSettings {
-            secrets_file: defaults.secrets_file.clone(),
-            ..file
-        };
-        let (from_file, _) = Settings::resolve(file).unwrap();
-        let (from_defaults, _) = Settings::resolve(defaults).unwrap();
-        assert_eq!(format!("{from_file:?}"), format!("{from_defaults:?}"));
-        assert_eq!(from_defaults.bind.to_string(), "127.0.0.1:8080");
-        assert_eq!(from_defaults.database_url, "sqlite://botbuilder.db");
-    }
-
-    #[test]
-    fn higher_layers_win() {
-        let flags = PartialSettings {
-            bind: Some("0.0.0.0:9000".parse().unwrap()),
-            ..PartialSettings::default()
-        };
-        let file = PartialSettings::from_toml("bind = \"127.0.0.1:1\"\nlog = \"debug\"").unwrap();
-        let merged = flags.or(file);
-        assert_eq!(merged.bind.unwrap().to_string(), "0.0.0.0:9000");
-        assert_eq!(merged.log.as_deref(), Some("debug"));
-        assert!(
-            PartialSettings::from_toml("bnid = 1").is_err(),
-            "typos are refused"
-        );
-    }
-
-    #[test]
-    fn development_generates_and_then_reuses_secrets() {
-        let dir = tempfile::tempdir().unwrap();
-        let partial = || PartialSettings {
-            secrets_file: Some(dir.path().join("secrets.toml")),
-            ..PartialSettings::default()
-        };
-        let (first, notices) = Settings::resolve(partial()).unwrap();
-        assert!(matches!(notices[0], SettingsNotice::GeneratedSecrets(_)));
-        let (second, notices) = Settings::resolve(partial()).unwrap();
-        assert!(matches!(notices[0], SettingsNotice::LoadedSecrets(_)));
-        assert_eq!(first.jwt_secret, second.jwt_secret);
-        assert!(first.master_key_bytes().is_ok());
-        assert!(check_jwt_secret(&first.jwt_secret).is_none());
-    }
-
-    #[test]
-    fn production_refuses_missing_or_weak_secrets() {
-        let prod = |jwt: Option<&str>, key: Option<&str>| PartialSettings {
-            env: Some(Environment::Production),
-            jwt_secret: jwt.map(Secret::new),
-            master_key: key.map(Secret::new),
-            ..PartialSettings::default()
-        };
-        let strong_key = STANDARD.encode((0u8..32).collect::<Vec<_>>());
-        let strong_jwt = "kR9v2LqXw8ZtY4nB7mC1pH6sJ3dF0gA5eU";
-        let err = Settings::resolve(prod(None, None)).unwrap_err().to_string();
-        assert!(err.contains("BOTBUILDER_JWT_SECRET") && err.contains("BOTBUILDER_MASTER_KEY"));
-        assert!(Settings::resolve(prod(Some("short"), Some(&strong_key))).is_err());
-        assert!(Settings::resolve(prod(Some(&"a".repeat(64)), Some(&strong_key))).is_err());
-        assert!(Settings::resolve(prod(Some(strong_jwt), Some("AAAA"))).is_err());
-        assert!(Settings::resolve(prod(Some(strong_jwt), Some(&"00".repeat(32)))).is_err());
-        assert!(Settings::resolve(prod(Some(strong_jwt), Some(&strong_key))).is_ok());
-    }
-
-    #[test]
-    fn secrets_never_show_in_debug() {
-        let s = Settings::for_tests("sqlite::memory:");
-        let debug = format!("{s:?}");
-        assert!(!debug.contains(s.jwt_secret.expose()));
-    }
-}
+mod tests;

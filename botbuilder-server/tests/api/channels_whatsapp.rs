@@ -7,11 +7,10 @@ use std::time::Duration;
 
 use botbuilder_channels::testing::FakeWhatsApp;
 use botbuilder_channels::whatsapp::WhatsAppInbound;
-use botbuilder_core::store::ChannelRepo;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 
-use crate::common::{TestApp, email};
+use crate::common::{SqlParam, TestApp, email};
 use crate::conversations::build_bot;
 
 const TOKEN: &str = "EAAG-fake-access-token";
@@ -159,7 +158,7 @@ async fn a_flow_with_buttons_and_a_handoff_works_on_whatsapp() {
         post(&app, &id, &status, Some(APP_SECRET)).await,
         StatusCode::OK
     );
-    let store = botbuilder_store::SqliteStore::connect(&app.database_url())
+    let store = botbuilder_server::state::open_store(&app.database_url())
         .await
         .unwrap();
     let channel_id = id.parse().unwrap();
@@ -218,15 +217,12 @@ async fn a_flow_with_buttons_and_a_handoff_works_on_whatsapp() {
 
     // A day later without a word from the user, a free-form reply is not sent, and the
     // delivery records why (the customer-service window).
-    let pool = sqlx::SqlitePool::connect(&app.database_url())
-        .await
-        .unwrap();
     let day_and_an_hour_us: i64 = 25 * 3600 * 1_000_000;
-    sqlx::query("UPDATE messages SET created_at = created_at - ? WHERE direction = 'inbound'")
-        .bind(day_and_an_hour_us)
-        .execute(&pool)
-        .await
-        .unwrap();
+    app.execute_sql(
+        "UPDATE messages SET created_at = created_at - $1 WHERE direction = 'inbound'",
+        &[SqlParam::Int(day_and_an_hour_us)],
+    )
+    .await;
     let late = app
         .post(
             &format!("{base}/{session}/handoff/reply"),

@@ -1,4 +1,6 @@
-//! Spawns the real server on port 0 against a temporary SQLite file and speaks HTTP to it.
+//! Spawns the real server on port 0 against a temporary database and speaks HTTP to it: a
+//! SQLite file, or with `BOTBUILDER_TEST_DATABASE=postgres` a fresh database on the Postgres
+//! server of `BOTBUILDER_TEST_POSTGRES_URL` (how `scripts/test` runs this suite a second time).
 
 use std::net::SocketAddr;
 
@@ -13,6 +15,8 @@ pub(crate) struct TestApp {
     pub(crate) addr: SocketAddr,
     pub(crate) http: reqwest::Client,
     database_url: String,
+    /// The database outlives restarts: the same URL serves the next server.
+    fixed_database: Option<String>,
     shutdown: Option<oneshot::Sender<()>>,
     server: Option<JoinHandle<()>>,
     _dir: tempfile::TempDir,
@@ -57,6 +61,13 @@ pub(crate) struct Account {
     pub(crate) user_id: String,
     pub(crate) org_id: String,
     pub(crate) refresh_cookie: String,
+}
+
+/// A parameter of [`TestApp::execute_sql`].
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum SqlParam {
+    Uuid(uuid::Uuid),
+    Int(i64),
 }
 
 pub(crate) const PASSWORD: &str = "correct horse battery staple";
@@ -106,15 +117,34 @@ impl TestApp {
             server.await.expect("server task panicked");
         }
         let dir = std::mem::replace(&mut self._dir, tempfile::tempdir().expect("tempdir"));
-        Self::spawn_in(dir, tweak).await
+        Self::spawn_on(dir, self.fixed_database.take(), tweak).await
     }
 
     async fn spawn_in(dir: tempfile::TempDir, tweak: impl FnOnce(&mut Settings)) -> Self {
+        let postgres = match std::env::var("BOTBUILDER_TEST_DATABASE").as_deref() {
+            Ok("postgres") => Some(
+                botbuilder_store::postgres::testing::fresh_database("api test")
+                    .await
+                    .expect("BOTBUILDER_TEST_DATABASE=postgres needs BOTBUILDER_TEST_POSTGRES_URL"),
+            ),
+            Ok("sqlite") | Err(_) => None,
+            Ok(other) => panic!("BOTBUILDER_TEST_DATABASE={other}: expected sqlite or postgres"),
+        };
+        Self::spawn_on(dir, postgres, tweak).await
+    }
+
+    async fn spawn_on(
+        dir: tempfile::TempDir,
+        postgres: Option<String>,
+        tweak: impl FnOnce(&mut Settings),
+    ) -> Self {
         let _ = tracing_subscriber::fmt()
             .with_env_filter(tracing_subscriber::EnvFilter::from_default_env())
             .with_test_writer()
             .try_init();
-        let url = format!("sqlite://{}", dir.path().join("test.db").display());
+        let url = postgres
+            .clone()
+            .unwrap_or_else(|| format!("sqlite://{}", dir.path().join("test.db").display()));
         let mut settings = Settings::for_tests(url.clone());
         // Documents are parsed by the real binary in a separate process, as in production.
         settings.extract_program = Some(env!("CARGO_BIN_EXE_botbuilder").into());
@@ -140,6 +170,7 @@ impl TestApp {
             addr,
             http: reqwest::Client::new(),
             database_url: url,
+            fixed_database: postgres,
             shutdown: Some(tx),
             server: Some(server),
             _dir: dir,
@@ -149,6 +180,34 @@ impl TestApp {
     /// The URL of this app's database.
     pub(crate) fn database_url(&self) -> String {
         self.database_url.clone()
+    }
+
+    /// Runs one statement directly on this app's database, bypassing the server (as someone
+    /// with database access would). Parameters are `$1`, `$2`… (both backends read them).
+    pub(crate) async fn execute_sql(&self, sql: &'static str, params: &[SqlParam]) {
+        if self.database_url.starts_with("postgres") {
+            let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = match *param {
+                    SqlParam::Uuid(id) => query.bind(id),
+                    SqlParam::Int(n) => query.bind(n),
+                };
+            }
+            query.execute(&pool).await.unwrap();
+            pool.close().await;
+        } else {
+            let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
+            let mut query = sqlx::query(sql);
+            for param in params {
+                query = match *param {
+                    SqlParam::Uuid(id) => query.bind(id),
+                    SqlParam::Int(n) => query.bind(n),
+                };
+            }
+            query.execute(&pool).await.unwrap();
+            pool.close().await;
+        }
     }
 
     pub(crate) fn url(&self, path: &str) -> String {

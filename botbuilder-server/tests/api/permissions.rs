@@ -369,22 +369,17 @@ async fn expired_api_keys_are_refused() {
         keys.push(created.json["key"].as_str().unwrap().to_owned());
     }
     // Move the stale key's expiry into the past directly in the database.
-    let pool = sqlx_pool(&app).await;
-    sqlx::query("UPDATE api_keys SET expires_at = 0 WHERE name = 'stale'")
-        .execute(&pool)
-        .await
-        .unwrap();
+    app.execute_sql(
+        "UPDATE api_keys SET expires_at = 0 WHERE name = 'stale'",
+        &[],
+    )
+    .await;
     let bots = format!("/api/v1/orgs/{org}/bots");
     assert_eq!(app.get(&bots, &keys[0]).await.status, StatusCode::OK);
     assert_eq!(
         app.get(&bots, &keys[1]).await.status,
         StatusCode::UNAUTHORIZED
     );
-}
-
-async fn sqlx_pool(app: &TestApp) -> sqlx::SqlitePool {
-    let url = app.database_url();
-    sqlx::SqlitePool::connect(&url).await.unwrap()
 }
 
 #[tokio::test]

@@ -6,7 +6,7 @@ use botbuilder_providers::testing::{AnthropicWire, FakeServer, ScriptedAnswer, S
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use crate::common::{Account, TestApp, email};
+use crate::common::{Account, SqlParam, TestApp, email};
 
 const ORG_KEY: &str = "sk-ant-org-own-key-7c1d9e0b";
 
@@ -268,22 +268,15 @@ async fn a_key_copied_into_another_organizations_row_does_not_open() {
     )
     .await;
     // Someone with database access copies the sealed key into the other organization's row.
-    let pool = sqlx::SqlitePool::connect(&app.database_url())
-        .await
-        .unwrap();
     let victim_id: uuid::Uuid = victim.org_id.parse().unwrap();
     let thief_id: uuid::Uuid = thief.org_id.parse().unwrap();
-    sqlx::query(
+    app.execute_sql(
         "INSERT INTO provider_credentials
-         SELECT ?1, provider, key_id, nonce, ciphertext, hint, base_url, created_at, updated_at
-         FROM provider_credentials WHERE organization_id = ?2",
+         SELECT $1, provider, key_id, nonce, ciphertext, hint, base_url, created_at, updated_at
+         FROM provider_credentials WHERE organization_id = $2",
+        &[SqlParam::Uuid(thief_id), SqlParam::Uuid(victim_id)],
     )
-    .bind(thief_id)
-    .bind(victim_id)
-    .execute(&pool)
-    .await
-    .unwrap();
-    pool.close().await;
+    .await;
 
     let thief_bot = anthropic_bot(&app, &thief).await;
     assert_eq!(

@@ -11,12 +11,35 @@
 //! - The tenant is set with `set_config(…, true)`: it ends with its transaction, committed or
 //!   aborted, so a pooled connection never carries one tenant into the next.
 
+mod api_keys;
+mod audit;
+mod bots;
+mod changes;
+mod channels;
+mod conversations;
+mod credentials;
+mod flows;
+mod knowledge;
+mod members;
+mod nlu;
+mod orgs;
+mod queue;
+mod roles;
+pub mod testing;
+mod tokens;
+mod usage;
+mod users;
+mod webhooks;
+
+use std::sync::Arc;
 use std::time::Duration;
 
+use botbuilder_core::clock::{Clock, SystemClock};
 use botbuilder_core::id::OrgId;
-use botbuilder_core::store::StoreResult;
+use botbuilder_core::store::{Store, StoreError, StoreResult};
+use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{ConnectOptions, Connection, Executor, PgPool, Postgres, Transaction};
+use sqlx::{Executor, PgPool, Postgres, Transaction};
 
 use crate::error::store_err;
 
@@ -25,13 +48,16 @@ pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
 /// How long one statement may run unless configured.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
-/// How the pool is sized and how long a statement may take.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+/// How the pool is sized, how long a statement may take, and where lag-tolerant reads go.
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct PgSettings {
-    /// Connections in the pool.
+    /// Connections in the pool (and in the replica's pool).
     pub max_connections: u32,
     /// `statement_timeout` of every connection.
     pub statement_timeout: Duration,
+    /// A read replica (`postgres://…`) for reads that tolerate replication lag: usage reports
+    /// and the audit log. `None`: the primary serves every read.
+    pub replica_url: Option<String>,
 }
 
 impl Default for PgSettings {
@@ -39,6 +65,7 @@ impl Default for PgSettings {
         Self {
             max_connections: DEFAULT_MAX_CONNECTIONS,
             statement_timeout: DEFAULT_STATEMENT_TIMEOUT,
+            replica_url: None,
         }
     }
 }
@@ -48,14 +75,27 @@ impl Default for PgSettings {
 ///
 /// # Errors
 /// The database is unreachable, or a migration fails.
-pub async fn connect(url: &str, settings: PgSettings) -> StoreResult<PgPool> {
+pub async fn connect(url: &str, settings: &PgSettings) -> StoreResult<PgPool> {
     let options: PgConnectOptions = url.parse().map_err(store_err)?;
-    let mut owner = options.connect().await.map_err(store_err)?;
-    sqlx::migrate!("migrations/postgres")
-        .run(&mut owner)
+    // One connection of the login role, which owns the tables (a pool rather than a bare
+    // connection keeps the future `Send` for callers behind `async_trait`).
+    let owner = PgPoolOptions::new()
+        .max_connections(1)
+        .connect_with(options.clone())
         .await
-        .map_err(|e| store_err(e.into()))?;
-    owner.close().await.map_err(store_err)?;
+        .map_err(store_err)?;
+    let migrated = sqlx::migrate!("migrations/postgres")
+        .run(&owner)
+        .await
+        .map_err(|e| store_err(e.into()));
+    owner.close().await;
+    migrated?;
+    open_pool(options, settings).await
+}
+
+/// A pool of `botbuilder_app` connections to an already migrated database (the primary, or a
+/// replica of it).
+async fn open_pool(options: PgConnectOptions, settings: &PgSettings) -> StoreResult<PgPool> {
     let timeout_ms = settings.statement_timeout.as_millis();
     PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
@@ -101,6 +141,114 @@ pub async fn begin_platform(pool: &PgPool) -> StoreResult<Transaction<'static, P
         .await
         .map_err(store_err)?;
     Ok(tx)
+}
+
+/// The Postgres implementation of the store ports: every repository runs its statements in a
+/// transaction scoped to the organization it acts in ([`begin_tenant`]), or to the platform
+/// for the few that belong to no tenant ([`begin_platform`]).
+#[derive(Clone)]
+pub struct PgStore {
+    pool: PgPool,
+    /// Lag-tolerant reads (a replica, when configured; else the primary).
+    replica: PgPool,
+    clock: Arc<dyn Clock>,
+}
+
+impl std::fmt::Debug for PgStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PgStore").finish_non_exhaustive()
+    }
+}
+
+impl PgStore {
+    /// Migrates the database at `url` and opens the store (see [`connect`]).
+    ///
+    /// # Errors
+    /// The database is unreachable, or a migration fails.
+    pub async fn connect(url: &str, settings: PgSettings) -> StoreResult<Self> {
+        let mut store = Self::from_pool(connect(url, &settings).await?);
+        if let Some(replica) = &settings.replica_url {
+            let options: PgConnectOptions = replica.parse().map_err(store_err)?;
+            store.replica = open_pool(options, &settings).await?;
+        }
+        Ok(store)
+    }
+
+    /// Wraps a pool opened by [`connect`] (its connections act as `botbuilder_app`); every
+    /// read goes to it.
+    pub fn from_pool(pool: PgPool) -> Self {
+        Self {
+            replica: pool.clone(),
+            pool,
+            clock: Arc::new(SystemClock),
+        }
+    }
+
+    /// Replaces the clock used for timestamps.
+    pub fn with_clock(mut self, clock: Arc<dyn Clock>) -> Self {
+        self.clock = clock;
+        self
+    }
+
+    /// The application's pool.
+    pub fn pool(&self) -> &PgPool {
+        &self.pool
+    }
+
+    /// Closes every connection.
+    pub async fn close(&self) {
+        self.pool.close().await;
+        self.replica.close().await;
+    }
+
+    /// A transaction that sees and writes only `org`'s rows.
+    async fn tenant(&self, org: OrgId) -> StoreResult<Transaction<'static, Postgres>> {
+        begin_tenant(&self.pool, org).await
+    }
+
+    /// A read-only transaction on the replica (the primary when none is configured) that sees
+    /// only `org`'s rows, for reads that tolerate replication lag.
+    async fn tenant_replica(&self, org: OrgId) -> StoreResult<Transaction<'static, Postgres>> {
+        begin_tenant(&self.replica, org).await
+    }
+
+    /// A transaction acting for the platform (no tenant; see the module docs).
+    async fn platform(&self) -> StoreResult<Transaction<'static, Postgres>> {
+        begin_platform(&self.pool).await
+    }
+
+    fn now(&self) -> DateTime<Utc> {
+        self.clock.now()
+    }
+}
+
+#[async_trait::async_trait]
+impl Store for PgStore {
+    fn backend(&self) -> &'static str {
+        "postgres"
+    }
+
+    async fn ping(&self) -> StoreResult<()> {
+        sqlx::query("SELECT 1")
+            .execute(&self.pool)
+            .await
+            .map_err(store_err)?;
+        Ok(())
+    }
+}
+
+/// Commits `tx`, mapping the error.
+async fn commit(tx: Transaction<'static, Postgres>) -> StoreResult<()> {
+    tx.commit().await.map_err(store_err)
+}
+
+/// `Ok` when a write touched a row, `NotFound` when it touched none.
+fn expect_one(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
 }
 
 #[cfg(test)]

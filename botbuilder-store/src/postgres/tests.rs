@@ -1,28 +1,7 @@
-use sqlx::{AssertSqlSafe, PgConnection};
 use uuid::Uuid;
 
+use super::testing::fresh_database;
 use super::*;
-
-/// A fresh database on the test server (`BOTBUILDER_TEST_POSTGRES_URL`, as `scripts/test`
-/// provisions it), or `None` (skip) outside CI.
-async fn fresh_database(test: &str) -> Option<String> {
-    let Ok(url) = std::env::var("BOTBUILDER_TEST_POSTGRES_URL") else {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: BOTBUILDER_TEST_POSTGRES_URL is not set, and under CI Postgres must be tested"
-        );
-        eprintln!("skipped {test}: BOTBUILDER_TEST_POSTGRES_URL is not set");
-        return None;
-    };
-    let mut admin = PgConnection::connect(&url).await.unwrap();
-    let name = format!("t_{}", Uuid::now_v7().simple());
-    admin
-        .execute(AssertSqlSafe(format!("CREATE DATABASE {name}")))
-        .await
-        .unwrap();
-    let (server, _) = url.rsplit_once('/').expect("a database in the URL");
-    Some(format!("{server}/{name}"))
-}
 
 async fn names(tx: &mut Transaction<'static, Postgres>) -> Vec<String> {
     sqlx::query_scalar("SELECT name FROM bots ORDER BY name")
@@ -69,7 +48,7 @@ async fn row_level_security_keeps_tenants_apart_on_one_pooled_connection() {
         max_connections: 1,
         ..PgSettings::default()
     };
-    let pool = connect(&url, settings).await.unwrap();
+    let pool = connect(&url, &settings).await.unwrap();
     let a = tenant_with_bot(&pool, "a-bot").await;
     let b = tenant_with_bot(&pool, "b-bot").await;
 

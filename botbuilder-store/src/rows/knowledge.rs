@@ -1,6 +1,8 @@
-//! Rows of knowledge bases, documents and chunks (see the [module docs](super)).
+//! Rows of knowledge bases, documents and chunks (see the [module docs](super)), and the
+//! words of a keyword search, which every backend queries for.
 
 use botbuilder_core::domain::{Chunk, Document, DocumentStatus, KnowledgeBase};
+use botbuilder_core::knowledge::STOPWORDS;
 use botbuilder_core::store::{StoreError, StoreResult};
 use uuid::Uuid;
 
@@ -133,6 +135,24 @@ impl TryFrom<ChunkRow> for Chunk {
             token_count: u32::try_from(r.token_count).map_err(|e| corrupt("token count", e))?,
         })
     }
+}
+
+/// The words a keyword search looks for: the runs of letters and digits of `text`, without
+/// its stopwords unless that leaves nothing, at most 64. Each backend makes its full-text
+/// query of them (any of the words), so no input is ever read as query syntax.
+pub(crate) fn query_words(text: &str) -> Vec<&str> {
+    let words: Vec<&str> = text
+        .split(|c: char| !c.is_alphanumeric())
+        .filter(|w| !w.is_empty())
+        .collect();
+    let topical: Vec<&str> = words
+        .iter()
+        .copied()
+        .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
+        .collect();
+    let mut chosen = if topical.is_empty() { words } else { topical };
+    chosen.truncate(64);
+    chosen
 }
 
 pub(crate) use {chunk_columns, document_columns, kb_columns};

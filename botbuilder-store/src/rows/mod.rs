@@ -6,7 +6,15 @@
 //! JSON text (a backend with a JSON type selects it `::text`). What differs between backends
 //! (SQL dialect, vector and full-text encodings) stays with each backend.
 
+pub(crate) mod bots;
+mod changes;
+pub(crate) mod channels;
+pub(crate) mod conversations;
+pub(crate) mod credentials;
+pub(crate) mod flows;
+pub(crate) mod jobs;
 pub(crate) mod knowledge;
+pub(crate) mod usage;
 pub(crate) mod webhooks;
 
 use botbuilder_core::domain::{
@@ -19,6 +27,8 @@ use uuid::Uuid;
 
 use crate::error::corrupt;
 
+pub(crate) use changes::ChangeRow;
+
 /// Microseconds since the epoch, the stored form of every timestamp.
 pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
     t.timestamp_micros()
@@ -26,6 +36,11 @@ pub(crate) fn micros(t: DateTime<Utc>) -> i64 {
 
 pub(crate) fn from_micros(us: i64) -> DateTime<Utc> {
     DateTime::from_timestamp_micros(us).unwrap_or_default()
+}
+
+/// An email as stored and compared: trimmed and lower-cased, so lookups ignore case.
+pub(crate) fn normalize_email(email: &str) -> String {
+    email.trim().to_lowercase()
 }
 
 pub(crate) fn permissions_json(set: &PermissionSet) -> String {
@@ -117,7 +132,20 @@ impl TryFrom<RoleRow> for Role {
     }
 }
 
-/// A member joined with its user and role (`m.*`, `u.email`, `u.name`, role columns as `r_*`).
+/// Columns of a member (`m`) joined with its user (`u`) and role (`r`), matching [`MemberRow`]
+/// (plain SQL, the same for every backend).
+macro_rules! member_columns {
+    () => {
+        "m.user_id AS user_id, u.email AS email, u.name AS name, m.created_at AS joined_at, \
+         r.id AS r_id, r.organization_id AS r_organization_id, r.name AS r_name, \
+         r.description AS r_description, r.permissions AS r_permissions, \
+         r.builtin AS r_builtin, r.created_at AS r_created_at"
+    };
+}
+pub(crate) use member_columns;
+
+/// A member joined with its user and role (`m.*`, `u.email`, `u.name`, role columns as `r_*`);
+/// select it with `member_columns!`.
 #[derive(sqlx::FromRow)]
 pub(crate) struct MemberRow {
     user_id: Uuid,

@@ -1,29 +1,16 @@
 use async_trait::async_trait;
 use botbuilder_core::domain::{
-    AiConfig, Bot, BotImport, BotPatch, BotSettings, Entity, Intent, NewBot, Page, PageRequest,
+    Bot, BotImport, BotPatch, Entity, Intent, NewBot, Page, PageRequest,
 };
 use botbuilder_core::id::{BotId, OrgId};
-use botbuilder_core::store::{BotRepo, StoreError, StoreResult};
+use botbuilder_core::store::{BotRepo, StoreResult};
 use uuid::Uuid;
 
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
+use crate::rows::bots::{ai_json, bot_columns, examples_json, kind_json, settings_json};
 use crate::rows::page_of;
 use crate::rows::{BotRow, EntityRow, IntentRow, micros};
-
-macro_rules! bot_columns {
-    () => {
-        "id, organization_id, name, description, ai_config, settings, created_at, updated_at"
-    };
-}
-
-fn ai_json(config: &AiConfig) -> StoreResult<String> {
-    serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))
-}
-
-fn settings_json(settings: &BotSettings) -> StoreResult<String> {
-    serde_json::to_string(settings).map_err(|e| StoreError::Backend(Box::new(e)))
-}
 
 /// Inserts a bot with `executor` (the writer, or a transaction).
 pub(super) async fn insert_bot<'e, E>(
@@ -66,7 +53,7 @@ impl BotRepo for SqliteStore {
         let mut tx = self.write_transaction().await?;
         let bot = insert_bot(&mut *tx, org, &import.bot, now).await?;
         for intent in &import.intents {
-            let data = super::nlu::examples_json(intent)?;
+            let data = examples_json(intent)?;
             super::nlu::insert_named::<IntentRow, Intent, _>(
                 &mut *tx,
                 &super::nlu::INTENTS,
@@ -78,7 +65,7 @@ impl BotRepo for SqliteStore {
             .await?;
         }
         for entity in &import.entities {
-            let data = super::nlu::kind_json(entity)?;
+            let data = kind_json(entity)?;
             super::nlu::insert_named::<EntityRow, Entity, _>(
                 &mut *tx,
                 &super::nlu::ENTITIES,

@@ -1,42 +1,13 @@
 //! The change feed ([`ChangeRepo`]): rows written by the triggers of migration 0017.
 
 use async_trait::async_trait;
-use botbuilder_core::domain::{Change, ChangeRecord};
+use botbuilder_core::domain::ChangeRecord;
 use botbuilder_core::store::{ChangeRepo, StoreResult};
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::error::{corrupt, store_err};
-use crate::rows::{from_micros, micros};
-
-#[derive(sqlx::FromRow)]
-struct ChangeRow {
-    seq: i64,
-    organization_id: Uuid,
-    kind: String,
-    subject_id: Option<Uuid>,
-    parent_id: Option<Uuid>,
-    created_at: i64,
-}
-
-impl ChangeRow {
-    fn into_record(self) -> StoreResult<ChangeRecord> {
-        let org = self.organization_id.into();
-        // A row this build cannot read (a kind added by a newer release sharing the database)
-        // must not stall the feed: it forgets everything of its organization instead.
-        let change = Change::from_parts(org, &self.kind, self.subject_id, self.parent_id)
-            .unwrap_or_else(|| {
-                tracing::warn!(seq = self.seq, kind = %self.kind, "unknown change; forgetting its organization");
-                Change::Organization { org }
-            });
-        Ok(ChangeRecord {
-            seq: u64::try_from(self.seq).map_err(|e| corrupt("changes.seq", e))?,
-            change,
-            at: from_micros(self.created_at),
-        })
-    }
-}
+use crate::rows::{ChangeRow, micros};
 
 #[async_trait]
 impl ChangeRepo for SqliteStore {
@@ -80,6 +51,7 @@ impl ChangeRepo for SqliteStore {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use botbuilder_core::domain::Change;
     use botbuilder_core::id::OrgId;
 
     #[tokio::test]

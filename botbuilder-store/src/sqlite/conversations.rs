@@ -1,124 +1,19 @@
 use async_trait::async_trait;
 use botbuilder_core::domain::{
-    Feedback, Message, MessageDirection, NewMessage, NewSession, Page, PageRequest, Rating,
-    Session, SessionState, SessionStatus,
+    Feedback, Message, NewMessage, NewSession, Page, PageRequest, Rating, Session, SessionState,
+    SessionStatus,
 };
 use botbuilder_core::id::{BotId, FeedbackId, MessageId, OrgId, SessionId};
 use botbuilder_core::store::{BotRepo, ConversationRepo, StoreError, StoreResult};
 use uuid::Uuid;
 
 use super::SqliteStore;
-use crate::error::{corrupt, store_err};
+use crate::error::store_err;
+use crate::rows::conversations::{
+    MessageRow, SessionRow, message_columns, parse_rating, rating_name, session_columns, state_json,
+};
 use crate::rows::page_of;
 use crate::rows::{from_micros, micros};
-
-macro_rules! session_columns {
-    () => {
-        "id, organization_id, bot_id, channel, external_user, flow_version, status, state, \
-         revision, created_at, last_activity_at"
-    };
-}
-
-macro_rules! message_columns {
-    () => {
-        "id, organization_id, bot_id, session_id, direction, text, payload, intent, confidence, \
-         prompt_tokens, completion_tokens, cost_micros, created_at"
-    };
-}
-
-#[derive(sqlx::FromRow)]
-struct SessionRow {
-    id: Uuid,
-    organization_id: Uuid,
-    bot_id: Uuid,
-    channel: String,
-    external_user: String,
-    flow_version: Option<i64>,
-    status: String,
-    state: String,
-    revision: i64,
-    created_at: i64,
-    last_activity_at: i64,
-}
-
-impl TryFrom<SessionRow> for Session {
-    type Error = StoreError;
-
-    fn try_from(r: SessionRow) -> StoreResult<Self> {
-        Ok(Session {
-            id: r.id.into(),
-            org_id: r.organization_id.into(),
-            bot_id: r.bot_id.into(),
-            channel: r.channel,
-            external_user: r.external_user,
-            flow_version: r
-                .flow_version
-                .map(u32::try_from)
-                .transpose()
-                .map_err(|e| corrupt("flow version", e))?,
-            status: SessionStatus::parse(&r.status).ok_or_else(|| corrupt("status", &r.status))?,
-            state: serde_json::from_str(&r.state).map_err(|e| corrupt("session state", e))?,
-            revision: r.revision,
-            created_at: from_micros(r.created_at),
-            last_activity_at: from_micros(r.last_activity_at),
-        })
-    }
-}
-
-#[derive(sqlx::FromRow)]
-struct MessageRow {
-    id: Uuid,
-    organization_id: Uuid,
-    bot_id: Uuid,
-    session_id: Uuid,
-    direction: String,
-    text: String,
-    payload: String,
-    intent: Option<String>,
-    confidence: Option<f64>,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    cost_micros: i64,
-    created_at: i64,
-}
-
-impl TryFrom<MessageRow> for Message {
-    type Error = StoreError;
-
-    fn try_from(r: MessageRow) -> StoreResult<Self> {
-        let tokens = |n: i64| u32::try_from(n).map_err(|e| corrupt("token count", e));
-        Ok(Message {
-            id: r.id.into(),
-            org_id: r.organization_id.into(),
-            bot_id: r.bot_id.into(),
-            session_id: r.session_id.into(),
-            direction: MessageDirection::parse(&r.direction)
-                .ok_or_else(|| corrupt("direction", &r.direction))?,
-            text: r.text,
-            payload: serde_json::from_str(&r.payload).map_err(|e| corrupt("payload", e))?,
-            intent: r.intent,
-            #[allow(clippy::cast_possible_truncation)]
-            confidence: r.confidence.map(|c| c as f32),
-            prompt_tokens: tokens(r.prompt_tokens)?,
-            completion_tokens: tokens(r.completion_tokens)?,
-            cost_micros: r.cost_micros,
-            created_at: from_micros(r.created_at),
-        })
-    }
-}
-
-fn state_json(state: &SessionState) -> StoreResult<String> {
-    serde_json::to_string(state).map_err(|e| corrupt("session state", e))
-}
-
-const RATINGS: [(Rating, &str); 2] = [(Rating::Up, "up"), (Rating::Down, "down")];
-
-fn rating_name(rating: Rating) -> &'static str {
-    RATINGS
-        .iter()
-        .find(|(r, _)| *r == rating)
-        .map_or("up", |(_, n)| n)
-}
 
 /// Inserts `news` into `session` (of `org`) at `now` in one statement, oldest first; no rows
 /// when the session is not `org`'s. A trigger marks the session active.
@@ -538,11 +433,7 @@ impl ConversationRepo for SqliteStore {
         .await
         .map_err(store_err)?;
         let (id, rating, comment, created_at) = row.ok_or(StoreError::NotFound)?;
-        let rating = RATINGS
-            .iter()
-            .find(|(_, name)| *name == rating)
-            .map(|(r, _)| *r)
-            .ok_or_else(|| corrupt("feedback rating", &rating))?;
+        let rating = parse_rating(&rating)?;
         Ok(Feedback {
             id: id.into(),
             org_id: org,

@@ -2,48 +2,11 @@ use async_trait::async_trait;
 use botbuilder_core::domain::{NewProviderCredential, ProviderCredential, SealedSecret};
 use botbuilder_core::id::OrgId;
 use botbuilder_core::store::{CredentialRepo, StoreError, StoreResult};
-use uuid::Uuid;
 
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
-use crate::rows::{from_micros, micros};
-
-macro_rules! columns {
-    () => {
-        "organization_id, provider, key_id, nonce, ciphertext, hint, base_url, created_at, updated_at"
-    };
-}
-
-#[derive(sqlx::FromRow)]
-struct CredentialRow {
-    organization_id: Uuid,
-    provider: String,
-    key_id: String,
-    nonce: Vec<u8>,
-    ciphertext: Vec<u8>,
-    hint: String,
-    base_url: Option<String>,
-    created_at: i64,
-    updated_at: i64,
-}
-
-impl From<CredentialRow> for ProviderCredential {
-    fn from(r: CredentialRow) -> Self {
-        Self {
-            org_id: r.organization_id.into(),
-            provider: r.provider,
-            secret: SealedSecret {
-                key_id: r.key_id,
-                nonce: r.nonce,
-                ciphertext: r.ciphertext,
-            },
-            hint: r.hint,
-            base_url: r.base_url,
-            created_at: from_micros(r.created_at),
-            updated_at: from_micros(r.updated_at),
-        }
-    }
-}
+use crate::rows::credentials::{CredentialRow, credential_columns as columns};
+use crate::rows::micros;
 
 #[async_trait]
 impl CredentialRepo for SqliteStore {

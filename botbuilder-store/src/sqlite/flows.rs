@@ -3,10 +3,10 @@ use botbuilder_core::domain::{FlowDraft, FlowVersion};
 use botbuilder_core::flow::Flow;
 use botbuilder_core::id::{BotId, OrgId};
 use botbuilder_core::store::{BotRepo, FlowRepo, StoreResult};
-use uuid::Uuid;
 
 use super::{SqliteStore, expect_one};
-use crate::error::{corrupt, store_err};
+use crate::error::store_err;
+use crate::rows::flows::{VersionRow, graph_json, parse_graph};
 use crate::rows::{from_micros, micros};
 
 /// Stores `flow` as the draft of `bot` with `executor`. The upsert only updates a draft of
@@ -63,34 +63,7 @@ where
     .fetch_one(executor)
     .await
     .map_err(store_err)?
-    .into_version()
-}
-
-fn graph_json(flow: &Flow) -> StoreResult<String> {
-    serde_json::to_string(flow).map_err(|e| corrupt("flow", e))
-}
-
-fn parse_graph(json: &str) -> StoreResult<Flow> {
-    serde_json::from_str(json).map_err(|e| corrupt("flow", e))
-}
-
-#[derive(sqlx::FromRow)]
-struct VersionRow {
-    bot_id: Uuid,
-    version: i64,
-    graph: String,
-    created_at: i64,
-}
-
-impl VersionRow {
-    fn into_version(self) -> StoreResult<FlowVersion> {
-        Ok(FlowVersion {
-            bot_id: self.bot_id.into(),
-            version: u32::try_from(self.version).map_err(|e| corrupt("flow version", e))?,
-            flow: parse_graph(&self.graph)?,
-            created_at: from_micros(self.created_at),
-        })
-    }
+    .try_into()
 }
 
 #[async_trait]
@@ -145,7 +118,7 @@ impl FlowRepo for SqliteStore {
         .fetch_one(&self.pool)
         .await
         .map_err(store_err)?
-        .into_version()
+        .try_into()
     }
 
     async fn latest_flow_version(
@@ -163,7 +136,7 @@ impl FlowRepo for SqliteStore {
         .fetch_optional(&self.pool)
         .await
         .map_err(store_err)?
-        .map(VersionRow::into_version)
+        .map(FlowVersion::try_from)
         .transpose()
     }
 }

@@ -5,7 +5,7 @@ use botbuilder_core::store::{MemberRepo, StoreError, StoreResult};
 
 use super::{SqliteStore, expect_one};
 use crate::error::store_err;
-use crate::rows::{MemberRow, from_micros, micros};
+use crate::rows::{MemberRow, from_micros, member_columns, micros};
 
 /// Id of `?1`'s built-in owner role.
 macro_rules! owner_role {

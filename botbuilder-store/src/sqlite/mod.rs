@@ -11,16 +11,6 @@
 //! checkpoints off and runs a passive checkpoint every [`CHECKPOINT_INTERVAL`] on a reader
 //! connection instead, off the request path.
 
-/// Columns of a member joined with its user (`u`) and role (`r`), matching `rows::MemberRow`.
-macro_rules! member_columns {
-    () => {
-        "m.user_id AS user_id, u.email AS email, u.name AS name, m.created_at AS joined_at, \
-         r.id AS r_id, r.organization_id AS r_organization_id, r.name AS r_name, \
-         r.description AS r_description, r.permissions AS r_permissions, \
-         r.builtin AS r_builtin, r.created_at AS r_created_at"
-    };
-}
-
 mod api_keys;
 mod audit;
 mod bots;

@@ -9,7 +9,8 @@ use sqlx::sqlite::SqliteRow;
 use uuid::Uuid;
 
 use super::{SqliteStore, expect_one};
-use crate::error::{corrupt, store_err};
+use crate::error::store_err;
+use crate::rows::bots::{examples_json, kind_json, nlu_json};
 use crate::rows::{EntityRow, IntentRow, micros};
 
 /// The statements for one table of named rows.
@@ -75,20 +76,6 @@ macro_rules! named_row_sql {
 
 pub(super) const INTENTS: NamedRowSql = named_row_sql!("intents", "examples");
 pub(super) const ENTITIES: NamedRowSql = named_row_sql!("entities", "kind");
-
-fn to_json<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| corrupt("NLU data", e))
-}
-
-/// The stored JSON of an intent's examples.
-pub(super) fn examples_json(new: &NewIntent) -> StoreResult<String> {
-    to_json(&new.examples)
-}
-
-/// The stored JSON of an entity's kind.
-pub(super) fn kind_json(new: &NewEntity) -> StoreResult<String> {
-    to_json(&new.kind)
-}
 
 /// Inserts a named row with `executor` (the writer, or a transaction).
 pub(super) async fn insert_named<'e, R, T, E>(
@@ -253,7 +240,7 @@ impl NluRepo for SqliteStore {
         intent: IntentId,
         patch: IntentPatch,
     ) -> StoreResult<Intent> {
-        let data = patch.examples.as_ref().map(to_json).transpose()?;
+        let data = patch.examples.as_ref().map(nlu_json).transpose()?;
         self.update_named::<IntentRow, _>(&INTENTS, (org, bot), intent.as_uuid(), patch.name, data)
             .await
     }
@@ -285,7 +272,7 @@ impl NluRepo for SqliteStore {
         entity: EntityId,
         patch: EntityPatch,
     ) -> StoreResult<Entity> {
-        let data = patch.kind.as_ref().map(to_json).transpose()?;
+        let data = patch.kind.as_ref().map(nlu_json).transpose()?;
         self.update_named::<EntityRow, _>(&ENTITIES, (org, bot), entity.as_uuid(), patch.name, data)
             .await
     }

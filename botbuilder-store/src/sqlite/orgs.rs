@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::SqliteStore;
 use crate::error::store_err;
-use crate::rows::{MemberRow, OrgRow, micros, permissions_json};
+use crate::rows::{MemberRow, OrgRow, member_columns, micros, permissions_json};
 
 /// Inserts an organization, its built-in roles and the owner membership inside `tx`.
 pub(crate) async fn insert_org_with_owner(

@@ -8,22 +8,14 @@ use async_trait::async_trait;
 use botbuilder_core::queue::{
     DeadJob, ENQUEUE_ONCE_RETENTION, JobQueue, LeasedJob, NewJob, QueueError,
 };
-use chrono::TimeDelta;
 use uuid::Uuid;
 
 use super::SqliteStore;
+use crate::rows::jobs::{DeadJobRow, attempts, dead_job, duration_micros};
 use crate::rows::micros;
 
 fn unavailable(e: sqlx::Error) -> QueueError {
     QueueError::Unavailable(Box::new(e))
-}
-
-fn lease_micros(d: Duration) -> i64 {
-    micros(chrono::DateTime::UNIX_EPOCH + TimeDelta::from_std(d).unwrap_or(TimeDelta::MAX))
-}
-
-fn attempts(n: i64) -> u32 {
-    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 #[async_trait]
@@ -50,7 +42,7 @@ impl JobQueue for SqliteStore {
         let now = micros(self.now());
         let mut tx = self.writer.begin().await.map_err(unavailable)?;
         sqlx::query("DELETE FROM job_keys WHERE recorded_at <= ?")
-            .bind(now - lease_micros(ENQUEUE_ONCE_RETENTION))
+            .bind(now - duration_micros(ENQUEUE_ONCE_RETENTION))
             .execute(&mut *tx)
             .await
             .map_err(unavailable)?;
@@ -102,7 +94,7 @@ impl JobQueue for SqliteStore {
              RETURNING id, kind, payload, attempts",
         )
         .bind(now)
-        .bind(lease_micros(lease))
+        .bind(duration_micros(lease))
         .bind(kinds)
         .fetch_optional(&self.writer)
         .await
@@ -142,7 +134,7 @@ impl JobQueue for SqliteStore {
         .bind(id)
         .bind(error)
         .bind(now)
-        .bind(lease_micros(retry_in))
+        .bind(duration_micros(retry_in))
         .execute(&self.writer)
         .await
         .map_err(unavailable)?;
@@ -159,7 +151,7 @@ impl JobQueue for SqliteStore {
              WHERE id = ?3 AND attempts = ?4 AND dead = 0 AND leased_until > ?1",
         )
         .bind(now)
-        .bind(lease_micros(lease))
+        .bind(duration_micros(lease))
         .bind(job.id)
         .bind(i64::from(job.attempt))
         .execute(&self.writer)
@@ -173,7 +165,7 @@ impl JobQueue for SqliteStore {
 
     async fn reap_expired(&self, kinds: &[&str]) -> Result<Vec<DeadJob>, QueueError> {
         let kinds = serde_json::to_string(kinds).unwrap_or_else(|_| "[]".to_owned());
-        let rows: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<DeadJobRow> = sqlx::query_as(
             "UPDATE jobs SET dead = 1, leased_until = NULL, last_error = 'lease expired'
              WHERE dead = 0 AND kind IN (SELECT value FROM json_each(?2))
                AND leased_until IS NOT NULL AND leased_until <= ?1
@@ -189,7 +181,7 @@ impl JobQueue for SqliteStore {
     }
 
     async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadJob>, QueueError> {
-        let rows: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<DeadJobRow> = sqlx::query_as(
             "SELECT id, kind, payload, last_error, attempts FROM jobs
              WHERE dead = 1 ORDER BY id LIMIT ?",
         )
@@ -207,7 +199,7 @@ impl JobQueue for SqliteStore {
         value: &str,
         limit: u32,
     ) -> Result<Vec<DeadJob>, QueueError> {
-        let rows: Vec<(Uuid, String, String, Option<String>, i64)> = sqlx::query_as(
+        let rows: Vec<DeadJobRow> = sqlx::query_as(
             "SELECT id, kind, payload, last_error, attempts FROM jobs
              WHERE dead = 1 AND kind = ?1 AND json_type(payload, ?2) = 'text'
                AND json_extract(payload, ?2) = ?3
@@ -238,17 +230,5 @@ impl JobQueue for SqliteStore {
             return Err(QueueError::NotFound);
         }
         Ok(())
-    }
-}
-
-fn dead_job(
-    (id, kind, payload, last_error, n): (Uuid, String, String, Option<String>, i64),
-) -> DeadJob {
-    DeadJob {
-        id,
-        kind,
-        payload: serde_json::from_str(&payload).unwrap_or(serde_json::Value::Null),
-        last_error,
-        attempts: attempts(n),
     }
 }

@@ -1,51 +1,13 @@
 use async_trait::async_trait;
 use botbuilder_core::domain::{UsageGrouping, UsageQuery, UsageRow};
 use botbuilder_core::id::OrgId;
-use botbuilder_core::store::{StoreError, StoreResult, UsageRepo};
-use chrono::{DateTime, NaiveDate, Utc};
-use uuid::Uuid;
+use botbuilder_core::store::{StoreResult, UsageRepo};
+use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
-use crate::error::{corrupt, store_err};
+use crate::error::store_err;
 use crate::rows::micros;
-
-#[derive(sqlx::FromRow)]
-struct SumRow {
-    day: Option<String>,
-    bot_id: Option<Uuid>,
-    provider: Option<String>,
-    model: Option<String>,
-    calls: i64,
-    prompt_tokens: i64,
-    completion_tokens: i64,
-    cost_micros: i64,
-}
-
-fn count(value: i64) -> u64 {
-    u64::try_from(value).unwrap_or(0)
-}
-
-impl TryFrom<SumRow> for UsageRow {
-    type Error = StoreError;
-
-    fn try_from(r: SumRow) -> StoreResult<Self> {
-        let day = r
-            .day
-            .map(|d| NaiveDate::parse_from_str(&d, "%Y-%m-%d"))
-            .transpose()
-            .map_err(|e| corrupt("day", e))?;
-        Ok(UsageRow {
-            day,
-            bot_id: r.bot_id.map(Into::into),
-            provider: r.provider,
-            model: r.model,
-            calls: count(r.calls),
-            prompt_tokens: count(r.prompt_tokens),
-            completion_tokens: count(r.completion_tokens),
-            cost_micros: r.cost_micros,
-        })
-    }
-}
+use crate::rows::usage::SumRow;
 
 /// The sums, grouped by `$key` (the other key columns are NULL).
 macro_rules! sums {

@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::SqliteStore;
 use super::orgs::insert_org_with_owner;
 use crate::error::store_err;
-use crate::rows::{UserRow, micros};
+use crate::rows::{UserRow, micros, normalize_email};
 
 macro_rules! select_user {
     ($tail:literal) => {
@@ -16,10 +16,6 @@ macro_rules! select_user {
             $tail
         )
     };
-}
-
-pub(crate) fn normalize_email(email: &str) -> String {
-    email.trim().to_lowercase()
 }
 
 async fn insert_user<'c, E>(db: E, new: &NewUser, now: i64) -> StoreResult<User>

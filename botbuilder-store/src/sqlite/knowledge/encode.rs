@@ -1,11 +1,11 @@
 //! SQLite's encodings for knowledge: vectors as little-endian `f32` BLOBs, FTS5 queries, and
 //! id lists as JSON for `json_each`.
 
-use botbuilder_core::knowledge::STOPWORDS;
 use botbuilder_core::store::StoreResult;
 use uuid::Uuid;
 
 use crate::error::corrupt;
+use crate::rows::knowledge::query_words;
 
 /// A vector as stored: little-endian `f32`s.
 pub(super) fn vector_bytes(v: &[f32]) -> Vec<u8> {
@@ -26,19 +26,8 @@ pub(super) fn vector_from(bytes: &[u8]) -> StoreResult<Vec<f32>> {
 /// leaves nothing), each quoted, so no input is ever read as query syntax. `None` when the
 /// text has no words.
 pub(super) fn fts_query(text: &str) -> Option<String> {
-    let words: Vec<&str> = text
-        .split(|c: char| !c.is_alphanumeric())
-        .filter(|w| !w.is_empty())
-        .collect();
-    let topical: Vec<&str> = words
-        .iter()
-        .copied()
-        .filter(|w| !STOPWORDS.contains(&w.to_lowercase().as_str()))
-        .collect();
-    let chosen = if topical.is_empty() { words } else { topical };
-    let quoted: Vec<String> = chosen
+    let quoted: Vec<String> = query_words(text)
         .into_iter()
-        .take(64)
         .map(|w| format!("\"{w}\""))
         .collect();
     (!quoted.is_empty()).then(|| quoted.join(" OR "))
