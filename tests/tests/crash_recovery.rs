@@ -1,7 +1,8 @@
 //! `kill -9` of a server process during 1,000 concurrent message writes loses nothing it
 //! acknowledged: after a restart on the same database, every message answered with a 2xx is
-//! in the transcript. The server runs as a real child process (this test binary, started
-//! again with the database in its environment), so the kill is a real one.
+//! in the transcript, on SQLite and on Postgres. The server runs as a real child process (this
+//! test binary, started again with the database in its environment), so the kill is a real
+//! one.
 
 mod support;
 
@@ -13,6 +14,7 @@ use std::time::Duration;
 
 use botbuilder_server::auth::HashCost;
 use botbuilder_server::{AppState, Settings};
+use botbuilder_store::postgres::testing::fresh_database;
 use serde_json::{Value, json};
 use support::http::{create_bot, publish_flow, register};
 use tokio::sync::Mutex;
@@ -21,7 +23,8 @@ use tokio::sync::Mutex;
 const CHILD_DATABASE: &str = "BOTBUILDER_TEST_CHILD_DATABASE";
 /// What the child prints before its address.
 const LISTENING: &str = "CHILD-LISTENING ";
-const TEST: &str = "acknowledged_messages_survive_a_kill_9_of_the_server";
+/// The test that, started with [`CHILD_DATABASE`] set, serves as the child.
+const CHILD_ENTRY: &str = "acknowledged_messages_survive_a_kill_9_of_the_server_on_sqlite";
 
 /// In the child: serves `database_url` until killed, or until its parent is gone (its stdin
 /// closes), so a dead test leaves no server behind.
@@ -63,7 +66,7 @@ impl Drop for Server {
 /// Starts this test binary again as a server on `database_url`; returns it and its address.
 fn spawn_server(database_url: &str) -> (Server, String) {
     let child = Command::new(std::env::current_exe().unwrap())
-        .args([TEST, "--exact", "--nocapture", "--test-threads", "1"])
+        .args([CHILD_ENTRY, "--exact", "--nocapture", "--test-threads", "1"])
         .env(CHILD_DATABASE, database_url)
         .stdin(Stdio::piped())
         .stdout(Stdio::piped())
@@ -87,14 +90,27 @@ fn spawn_server(database_url: &str) -> (Server, String) {
 }
 
 #[tokio::test]
-async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
+async fn acknowledged_messages_survive_a_kill_9_of_the_server_on_sqlite() {
     if let Ok(database_url) = std::env::var(CHILD_DATABASE) {
         serve_as_child(&database_url).await;
         return;
     }
     let dir = tempfile::tempdir().unwrap();
-    let database_url = format!("sqlite://{}", dir.path().join("crash.db").display());
-    let (mut server, base) = spawn_server(&database_url);
+    kill_9_during_writes(&support::sqlite_url(&dir)).await;
+}
+
+#[tokio::test]
+async fn acknowledged_messages_survive_a_kill_9_of_the_server_on_postgres() {
+    let test = "acknowledged_messages_survive_a_kill_9_of_the_server_on_postgres";
+    if let Some(database_url) = fresh_database(test).await {
+        kill_9_during_writes(&database_url).await;
+    }
+}
+
+/// Kills a server on `database_url` during 1,000 message writes, restarts it, and looks for
+/// every acknowledged message.
+async fn kill_9_during_writes(database_url: &str) {
+    let (mut server, base) = spawn_server(database_url);
     let http = reqwest::Client::new();
     let tenant = register(&http, &base, "crash@example.com").await;
     let token = tenant.token.clone();
@@ -186,7 +202,7 @@ async fn acknowledged_messages_survive_a_kill_9_of_the_server() {
         "the server was killed before answering everything"
     );
 
-    let (mut server, base) = spawn_server(&database_url);
+    let (mut server, base) = spawn_server(database_url);
     let mut stored = HashSet::new();
     for session in &sessions {
         let transcript: Value = http

@@ -1,10 +1,12 @@
-//! Two server instances sharing one SQLite database behave as one service: an account made on
-//! one signs in on the other, a refresh token rotated on one is dead on the other, tenant
-//! isolation holds across them, and a change made on one reaches the other's caches.
+//! Two server instances sharing one database behave as one service: an account made on one
+//! signs in on the other, a refresh token rotated on one is dead on the other, tenant
+//! isolation holds across them, and a change made on one reaches the other's caches. Each
+//! case runs on a SQLite file and on Postgres (`BOTBUILDER_TEST_POSTGRES_URL`).
 
 mod support;
 
 use botbuilder_server::Settings;
+use botbuilder_store::postgres::testing::fresh_database;
 use serde_json::{Value, json};
 use support::http::{
     bots_status, create_api_key, create_bot, publish_flow, register, revoke_api_key, serve,
@@ -28,10 +30,20 @@ fn cookie(res: &reqwest::Response) -> String {
 }
 
 #[tokio::test]
-async fn two_instances_on_one_database_act_as_one_service() {
+async fn two_instances_on_one_sqlite_file_act_as_one_service() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("shared.db").display());
-    let (a, b) = (instance(&db).await, instance(&db).await);
+    act_as_one_service(&support::sqlite_url(&dir)).await;
+}
+
+#[tokio::test]
+async fn two_instances_on_one_postgres_act_as_one_service() {
+    if let Some(db) = fresh_database("two_instances_on_one_postgres_act_as_one_service").await {
+        act_as_one_service(&db).await;
+    }
+}
+
+async fn act_as_one_service(db: &str) {
+    let (a, b) = (instance(db).await, instance(db).await);
     let http = reqwest::Client::new();
 
     let signup = http
@@ -147,11 +159,22 @@ fn saying(text: &str) -> Value {
 /// conversation, a document added on A is found by B's search, and an API key revoked on A is
 /// refused by B. (The caches' own lifetimes are longer: 60 s for bots, 5 s for access.)
 #[tokio::test]
-async fn changes_on_one_instance_reach_the_caches_of_the_other_within_a_second() {
-    use reqwest::Method;
+async fn changes_on_one_instance_reach_the_other_within_a_second_on_sqlite() {
     let dir = tempfile::tempdir().unwrap();
-    let db = format!("sqlite://{}", dir.path().join("shared.db").display());
-    let (a, b) = (instance(&db).await, instance(&db).await);
+    changes_reach_the_other_instance(&support::sqlite_url(&dir)).await;
+}
+
+#[tokio::test]
+async fn changes_on_one_instance_reach_the_other_within_a_second_on_postgres() {
+    let test = "changes_on_one_instance_reach_the_other_within_a_second_on_postgres";
+    if let Some(db) = fresh_database(test).await {
+        changes_reach_the_other_instance(&db).await;
+    }
+}
+
+async fn changes_reach_the_other_instance(db: &str) {
+    use reqwest::Method;
+    let (a, b) = (instance(db).await, instance(db).await);
     let http = reqwest::Client::new();
     let tenant = register(&http, &a, "bus@example.com").await;
     let (token, org) = (tenant.token.clone(), tenant.org.clone());

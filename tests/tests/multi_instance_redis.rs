@@ -1,12 +1,14 @@
-//! Two server instances sharing one database and one Redis (`BOTBUILDER_TEST_REDIS_URL`, as
-//! `scripts/test` provisions it; under CI these tests must run): the rate limit is one
-//! budget across both, and a change made on one reaches the other through Redis alone.
+//! Two server instances sharing one Postgres database and one Redis (`BOTBUILDER_TEST_POSTGRES_URL`
+//! and `BOTBUILDER_TEST_REDIS_URL`, as `scripts/test` provisions them; under CI these tests
+//! must run): the rate limit is one budget across both, and a change made on one reaches the
+//! other through Redis alone.
 
 use std::time::{Duration, Instant};
 
 mod support;
 
 use botbuilder_server::Settings;
+use botbuilder_store::postgres::testing::fresh_database;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::http::{
@@ -38,12 +40,13 @@ async fn flush(url: &str) {
         .unwrap();
 }
 
-/// Settings for instances sharing a SQLite file in `dir` and the Redis at `redis`.
-fn shared(dir: &tempfile::TempDir, redis: String) -> Settings {
-    let database = format!("sqlite://{}", dir.path().join("shared.db").display());
+/// Settings for instances sharing a fresh Postgres database and the Redis at `redis`; `None`
+/// (skip) when Postgres is not configured outside CI.
+async fn shared(test: &str, redis: String) -> Option<Settings> {
+    let database = fresh_database(test).await?;
     let mut settings = Settings::for_tests(database);
     settings.redis_url = Some(redis);
-    settings
+    Some(settings)
 }
 
 #[tokio::test]
@@ -52,8 +55,10 @@ async fn a_rate_limit_is_one_budget_across_instances() {
         return;
     };
     flush(&redis).await;
-    let dir = tempfile::tempdir().unwrap();
-    let mut settings = shared(&dir, redis);
+    let Some(mut settings) = shared("a_rate_limit_is_one_budget_across_instances", redis).await
+    else {
+        return;
+    };
     settings.rate_limit_per_minute = 10;
     let poll = botbuilder_core::change::POLL_INTERVAL;
     let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
@@ -69,7 +74,7 @@ async fn a_rate_limit_is_one_budget_across_instances() {
             .unwrap();
         assert_eq!(
             ready,
-            json!({"status": "ok", "database": "sqlite", "redis": "ok"})
+            json!({"status": "ok", "database": "postgres", "redis": "ok"})
         );
     }
 
@@ -98,8 +103,9 @@ async fn a_change_on_one_instance_reaches_the_other_through_redis_alone() {
         return;
     };
     flush(&redis).await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = shared(&dir, redis);
+    let Some(settings) = shared(test, redis).await else {
+        return;
+    };
     // Neither instance polls the feed by itself within the test: only an announcement over
     // Redis can tell B of A's change.
     let hour = Duration::from_secs(3600);
@@ -209,8 +215,9 @@ async fn losing_redis_degrades_the_instances_and_they_recover_by_themselves() {
     let Some(mut redis) = OwnRedis::start(test) else {
         return;
     };
-    let dir = tempfile::tempdir().unwrap();
-    let settings = shared(&dir, redis.url());
+    let Some(settings) = shared(test, redis.url()).await else {
+        return;
+    };
     let poll = botbuilder_core::change::POLL_INTERVAL;
     let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
     let http = reqwest::Client::new();
@@ -284,8 +291,9 @@ async fn an_agent_reply_on_one_instance_reaches_a_visitor_stream_on_the_other() 
         return;
     };
     flush(&redis).await;
-    let dir = tempfile::tempdir().unwrap();
-    let settings = shared(&dir, redis);
+    let Some(settings) = shared(test, redis).await else {
+        return;
+    };
     let poll = botbuilder_core::change::POLL_INTERVAL;
     let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
     let http = reqwest::Client::new();

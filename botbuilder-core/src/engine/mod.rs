@@ -99,7 +99,8 @@ pub struct Inbound {
     pub channel: String,
     /// The user's id on the channel.
     pub external_user: String,
-    /// What the user wrote (or the title of the button pressed).
+    /// What the user wrote (or the title of the button pressed). NUL characters are removed
+    /// before the turn: they carry nothing a person wrote, and Postgres cannot store them.
     pub text: String,
 }
 
@@ -396,10 +397,13 @@ impl Engine {
 
     async fn handle_with(
         &self,
-        inbound: Inbound,
+        mut inbound: Inbound,
         deltas: Option<&DeltaSender>,
         history: Option<Vec<ChatMessage>>,
     ) -> Result<Turn, EngineError> {
+        if inbound.text.contains('\0') {
+            inbound.text.retain(|c| c != '\0');
+        }
         let lock = self.session_lock(inbound.bot, &inbound.channel, &inbound.external_user);
         let _serialized = lock.lock().await;
         self.turn(inbound, deltas, history).await

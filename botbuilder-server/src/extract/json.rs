@@ -62,8 +62,62 @@ pub(crate) fn field_of(path: &str, message: &str) -> String {
     }
 }
 
-/// Parses `bytes` as `T`, naming the failing field on error.
+/// Whether the JSON text `bytes` holds an escaped NUL character (`\u0000`) in a string: a
+/// backslash that is not itself escaped, followed by `u0000`. (A raw NUL byte is not valid
+/// JSON and fails parsing anyway.)
+fn has_escaped_nul(bytes: &[u8]) -> bool {
+    let mut backslashes = 0usize;
+    for (i, &b) in bytes.iter().enumerate() {
+        if b == b'\\' {
+            backslashes += 1;
+            continue;
+        }
+        if b == b'u' && backslashes % 2 == 1 && bytes[i + 1..].starts_with(b"0000") {
+            return true;
+        }
+        backslashes = 0;
+    }
+    false
+}
+
+/// The path (`a.b[2].c`) of the first string in `value` holding a NUL character.
+fn nul_path(value: &serde_json::Value) -> Option<String> {
+    match value {
+        serde_json::Value::String(s) => s.contains('\0').then(String::new),
+        serde_json::Value::Array(items) => items
+            .iter()
+            .enumerate()
+            .find_map(|(i, item)| nul_path(item).map(|rest| format!("[{i}]{}", dotted(&rest)))),
+        serde_json::Value::Object(fields) => fields
+            .iter()
+            .find_map(|(key, item)| nul_path(item).map(|rest| format!("{key}{}", dotted(&rest)))),
+        _ => None,
+    }
+}
+
+fn dotted(rest: &str) -> String {
+    if rest.is_empty() || rest.starts_with('[') {
+        rest.to_owned()
+    } else {
+        format!(".{rest}")
+    }
+}
+
+/// Parses `bytes` as `T`, naming the failing field on error. Strings holding NUL characters
+/// are refused everywhere: they carry nothing a person wrote, and Postgres text cannot hold
+/// them, so both stores keep exactly what the API accepted.
 pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if has_escaped_nul(bytes)
+        && let Ok(value) = serde_json::from_slice::<serde_json::Value>(bytes)
+        && let Some(path) = nul_path(&value)
+    {
+        let field = if path.is_empty() {
+            "body".to_owned()
+        } else {
+            path
+        };
+        return Err(ApiError::field(field, "must not contain NUL characters"));
+    }
     let mut de = serde_json::Deserializer::from_slice(bytes);
     let value: T = serde_path_to_error::deserialize(&mut de).map_err(|e| {
         let inner = e.inner();
@@ -150,6 +204,29 @@ where
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn strings_with_nul_are_refused_naming_the_field() {
+        #[derive(serde::Deserialize, Debug)]
+        #[allow(dead_code)]
+        struct Body {
+            text: String,
+            items: Vec<serde_json::Value>,
+        }
+        let refused = |json: &str| match parse_json::<Body>(json.as_bytes()) {
+            Err(ApiError::Validation(errors)) => errors[0].field.clone(),
+            other => panic!("expected a field error, got {other:?}"),
+        };
+        assert_eq!(refused(r#"{"text": "a\u0000b", "items": []}"#), "text");
+        assert_eq!(
+            refused(r#"{"text": "a", "items": [1, {"deep": "\u0000"}]}"#),
+            "items[1].deep"
+        );
+        // An escaped backslash followed by `u0000` is six ordinary characters.
+        let literal = parse_json::<Body>(br#"{"text": "\\u0000", "items": []}"#).unwrap();
+        assert_eq!(literal.text, "\\u0000");
+        assert!(parse_json::<Body>(br#"{"text": "h\u00e9llo", "items": []}"#).is_ok());
+    }
 
     #[test]
     fn content_types() {

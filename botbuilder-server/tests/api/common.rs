@@ -182,6 +182,15 @@ impl TestApp {
         self.database_url.clone()
     }
 
+    /// The store's backend name (`/readyz`'s `database`).
+    pub(crate) fn backend(&self) -> &'static str {
+        if self.database_url.starts_with("postgres") {
+            "postgres"
+        } else {
+            "sqlite"
+        }
+    }
+
     /// Runs one statement directly on this app's database, bypassing the server (as someone
     /// with database access would). Parameters are `$1`, `$2`… (both backends read them).
     pub(crate) async fn execute_sql(&self, sql: &'static str, params: &[SqlParam]) {

@@ -246,11 +246,22 @@ async fn oversized_blank_and_misdirected_messages_are_refused() {
     assert_eq!(huge.status, StatusCode::PAYLOAD_TOO_LARGE);
     let blank = app.post(&url, &owner.token, json!({ "text": "  " })).await;
     assert_eq!(blank.error_fields(), vec!["text"]);
+    // NUL carries nothing a person wrote and Postgres text cannot hold it: refused on every
+    // backend, naming the field.
+    let nul = app
+        .post(&url, &owner.token, json!({ "text": "héllo \u{0}" }))
+        .await;
+    assert_eq!(nul.status, StatusCode::BAD_REQUEST, "{}", nul.text);
+    assert_eq!(nul.error_fields(), vec!["text"]);
     let unicode = app
-        .post(&url, &owner.token, json!({ "text": "héllo 🤖 שלום \u{0}" }))
+        .post(
+            &url,
+            &owner.token,
+            json!({ "text": "héllo 🤖 שלום \u{1}\u{7f}" }),
+        )
         .await;
     assert_eq!(unicode.status, StatusCode::OK, "{}", unicode.text);
-    assert_eq!(unicode.json["message"]["text"], "héllo 🤖 שלום \u{0}");
+    assert_eq!(unicode.json["message"]["text"], "héllo 🤖 שלום \u{1}\u{7f}");
 
     let other_bot = app.create_bot(&owner, &org, "Other").await;
     let wrong_bot = app

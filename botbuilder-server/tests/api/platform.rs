@@ -12,7 +12,7 @@ async fn health_and_readiness() {
     assert_eq!(health.json["status"], "ok");
     let ready = app.call(Method::GET, "/readyz", None, None).await;
     assert_eq!(ready.status, StatusCode::OK);
-    assert_eq!(ready.json["database"], "sqlite");
+    assert_eq!(ready.json["database"], app.backend());
     app.stop().await;
 }
 

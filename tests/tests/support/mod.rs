@@ -12,6 +12,11 @@ use botbuilder_core::knowledge::Upload;
 use botbuilder_core::store::prelude::*;
 use botbuilder_store::SqliteStore;
 
+/// The URL of a SQLite file `shared.db` in `dir`.
+pub(crate) fn sqlite_url(dir: &tempfile::TempDir) -> String {
+    format!("sqlite://{}", dir.path().join("shared.db").display())
+}
+
 pub(crate) async fn open(path: &std::path::Path) -> Arc<SqliteStore> {
     let url = format!("sqlite://{}", path.display());
     Arc::new(SqliteStore::connect(&url).await.unwrap())

@@ -657,5 +657,6 @@ fn w_inbound(org: OrgId) -> Inbound {
     }
 }
 
+mod input;
 mod providers;
 mod tools;
