@@ -15,6 +15,11 @@ use axum::response::Response;
 
 use crate::error::{PROBLEM_JSON, problem_response};
 
+/// A response extension marking an error response whose body is its documented content, not
+/// a problem: `/readyz`'s 503 carries the health document load balancers and operators read.
+#[derive(Debug, Clone, Copy)]
+pub struct Verbatim;
+
 /// Longest original error text kept as the detail.
 const MAX_DETAIL_BYTES: usize = 4096;
 
@@ -31,7 +36,9 @@ pub async fn problem_errors(req: Request, next: Next) -> Response {
 /// `res` as problem+json when it is an error.
 async fn as_problem(res: Response) -> Response {
     let status = res.status();
-    if !(status.is_client_error() || status.is_server_error()) {
+    if !(status.is_client_error() || status.is_server_error())
+        || res.extensions().get::<Verbatim>().is_some()
+    {
         return res;
     }
     let is_problem = res

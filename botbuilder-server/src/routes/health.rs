@@ -1,9 +1,9 @@
 //! Liveness, readiness and metrics.
 
-use axum::Json;
 use axum::extract::State;
 use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use axum::{Extension, Json};
 use serde::Serialize;
 use utoipa::ToSchema;
 
@@ -57,7 +57,12 @@ pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
         database,
         redis: redis.map(|ok| if ok { "ok" } else { "unavailable" }),
     };
-    (code, Json(health))
+    // The 503 is a health document too, as documented, not a problem.
+    (
+        code,
+        Extension(crate::middleware::problem::Verbatim),
+        Json(health),
+    )
 }
 
 /// Prometheus metrics in the text exposition format. With `metrics_token` set, only for
