@@ -6,6 +6,8 @@
 //! |---|---|---|
 //! | embedded SQLite (WAL, foreign keys, embedded migrations): every repository, FTS5 keyword search | [`SqliteStore`] | `sqlite` (default) |
 //! | durable job queue (leases, retries, dead letters; survives restarts) | [`SqliteStore`] as `JobQueue` | `sqlite` (default) |
+//! | Postgres 17+ with pgvector: every repository in tenant-scoped transactions behind row-level security, stemmed full-text search, an optional read replica | `postgres::PgStore` | `postgres` |
+//! | durable job queue on Postgres (`FOR UPDATE SKIP LOCKED`) | `postgres::PgStore` as `JobQueue` | `postgres` |
 //! | in-process GCRA rate limiter | [`memory::MemoryRateLimiter`] | always |
 //! | in-process TTL cache | [`memory::MemoryCache`] | always |
 //! | in-process job queue (not durable) | [`memory_queue::MemoryJobQueue`] | always |
@@ -14,9 +16,9 @@
 //! | the change bus across instances (pub/sub wake-ups) | `redis::ChangeAnnouncer` | `redis` |
 //!
 //! Every backend of a port runs the same conformance suite (`store_conformance_suite!`,
-//! `queue_conformance_suite!`, `rate_limit_conformance_suite!`). The Postgres + pgvector store
-//! is being built behind the `postgres` feature: its schema with row-level security and its
-//! tenant-scoped transactions are in `postgres` (when enabled); the repositories follow.
+//! `queue_conformance_suite!`, `rate_limit_conformance_suite!`): SQLite and Postgres pass the
+//! same store and queue suites. Both SQL stores share their row types (`rows`: UUID ids,
+//! microsecond times, JSON text), so only the SQL dialect differs between them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {

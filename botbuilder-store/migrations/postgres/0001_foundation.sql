@@ -3,21 +3,33 @@
 -- BIGINT microseconds since the Unix epoch (UTC), structured values JSON text.
 --
 -- Row-level security is a second wall behind the repositories' own `organization_id = $1`:
--- the application runs as `botbuilder_app`, which owns nothing, so the policies apply to it.
+-- the application runs as this database's application role (`botbuilder_app_role()`,
+-- `botbuilder_app_<database>`), which owns nothing, so the policies apply to it. Each database
+-- has a role of its own: another deployment on the same server, whose login is a member of
+-- its own role only, gets no rights here.
 -- Each transaction names its tenant with `set_config('botbuilder.org', <uuid>, true)`; a
 -- transaction that names none sees no tenant row. The few operations that are not a tenant's
 -- (sign-in by email, an API key by its hash, a bot's public page, background sweeps) set
 -- `botbuilder.system` to `on` for their transaction instead.
 
 DO $$
+DECLARE
+    app text := 'botbuilder_app_' || current_database();
 BEGIN
-    CREATE ROLE botbuilder_app NOLOGIN;
-EXCEPTION WHEN duplicate_object OR unique_violation THEN
-    NULL; -- made by another database of the same server
+    IF octet_length(app) > 63 THEN
+        app := 'botbuilder_app_' || md5(current_database());
+    END IF;
+    -- The name this database's pools `SET ROLE` to (read by the application after migrating).
+    EXECUTE format(
+        'CREATE FUNCTION botbuilder_app_role() RETURNS text LANGUAGE sql IMMUTABLE AS %L',
+        format('SELECT %L::text', app));
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', app);
+    END IF;
+    -- The login role that runs the migrations owns the tables and acts as the application.
+    EXECUTE format('GRANT %I TO CURRENT_USER', app);
 END
 $$;
--- The login role that runs the migrations owns the tables and acts as `botbuilder_app`.
-GRANT botbuilder_app TO CURRENT_USER;
 
 -- The tenant the current transaction acts for (NULL when none).
 CREATE FUNCTION botbuilder_tenant() RETURNS uuid
@@ -84,6 +96,7 @@ CREATE TABLE api_keys (
     expires_at      bigint
 );
 CREATE INDEX api_keys_org ON api_keys(organization_id, id);
+CREATE INDEX api_keys_created_by ON api_keys(created_by);
 
 CREATE TABLE bots (
     id              uuid PRIMARY KEY,
@@ -123,6 +136,7 @@ CREATE TABLE refresh_tokens (
     revoked_at bigint
 );
 CREATE INDEX refresh_tokens_family ON refresh_tokens(family_id);
+CREATE INDEX refresh_tokens_user ON refresh_tokens(user_id);
 
 -- Tenant tables: a row is visible to, and may only be written by, its organization's
 -- transactions (or the platform's).
@@ -143,9 +157,17 @@ BEGIN
 END
 $$;
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO botbuilder_app;
-GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO botbuilder_app;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public
-    GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO botbuilder_app;
-ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT USAGE, SELECT ON SEQUENCES TO botbuilder_app;
-GRANT EXECUTE ON FUNCTION botbuilder_tenant(), botbuilder_system() TO botbuilder_app;
+-- Tables and sequences, these and every later migration's (functions are executable by
+-- everyone by default).
+DO $$
+BEGIN
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I',
+                   botbuilder_app_role());
+    EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I',
+                   botbuilder_app_role());
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public
+                        GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', botbuilder_app_role());
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public
+                        GRANT USAGE, SELECT ON SEQUENCES TO %I', botbuilder_app_role());
+END
+$$;

@@ -3,7 +3,7 @@
 -- the final shape of SQLite migrations 0014 and 0016, with their triggers (the outboxes are
 -- written in the transaction that makes the change, whatever crashes after). Conventions as
 -- in 0001: uuid ids, bigint µs times, JSON as text, row-level security on every table
--- carrying `organization_id`. The trigger functions run as the caller (`botbuilder_app`) in
+-- carrying `organization_id`. The trigger functions run as the caller (the application role) in
 -- the caller's transaction, and every row they write carries the organization of the row
 -- that fired them, so it passes the tenant policy.
 --
@@ -104,6 +104,7 @@ CREATE TABLE webhook_events (
     payload          text                               -- JSON, set when rendered
 );
 CREATE INDEX webhook_events_unrendered ON webhook_events(seq) WHERE payload IS NULL;
+CREATE INDEX webhook_events_org ON webhook_events(organization_id);
 
 CREATE TABLE webhook_deliveries (
     id               uuid PRIMARY KEY,
@@ -145,7 +146,7 @@ $$;
 -- The channel outbox: every reply (bot or agent) stored in a connected channel's session
 -- gets a pending delivery, in the statement that stores it.
 CREATE FUNCTION botbuilder_channel_outbox() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
     INSERT INTO deliveries (message_id, organization_id, channel_id, session_id, created_at)
     SELECT NEW.id, NEW.organization_id, c.id, NEW.session_id, NEW.created_at
@@ -176,7 +177,7 @@ CREATE TRIGGER messages_outbox AFTER INSERT ON messages
 CREATE FUNCTION botbuilder_record_webhook_event(
     event_org uuid, event_type text, event_session uuid, event_subject uuid, event_at bigint
 ) RETURNS void
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
     IF NOT EXISTS (SELECT 1 FROM webhook_endpoints w
                    WHERE w.organization_id = event_org AND w.enabled
@@ -194,7 +195,7 @@ $$;
 -- `conversation.started` when a session is created (at its creation time); the type named by
 -- the trigger's argument, now, when its status changes.
 CREATE FUNCTION botbuilder_webhook_session_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
     PERFORM botbuilder_record_webhook_event(
         NEW.organization_id, TG_ARGV[0], NEW.id, NEW.id,
@@ -208,7 +209,7 @@ $$;
 
 -- `message.received` for an inbound message, `message.sent` for a reply (bot or agent).
 CREATE FUNCTION botbuilder_webhook_message_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
     PERFORM botbuilder_record_webhook_event(
         NEW.organization_id,
@@ -220,7 +221,7 @@ $$;
 
 -- `feedback.created` when feedback is recorded, also when it replaces earlier feedback.
 CREATE FUNCTION botbuilder_webhook_feedback_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 DECLARE
     feedback_session uuid;
 BEGIN
@@ -236,7 +237,7 @@ $$;
 
 -- `document.ready` / `document.failed` when a document's status becomes one of them.
 CREATE FUNCTION botbuilder_webhook_document_event() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 BEGIN
     PERFORM botbuilder_record_webhook_event(
         NEW.organization_id, 'document.' || NEW.status, NULL, NEW.id, NEW.updated_at);
@@ -244,11 +245,6 @@ BEGIN
 END
 $$;
 
-GRANT EXECUTE ON FUNCTION botbuilder_channel_outbox(),
-    botbuilder_record_webhook_event(uuid, text, uuid, uuid, bigint),
-    botbuilder_webhook_session_event(), botbuilder_webhook_message_event(),
-    botbuilder_webhook_feedback_event(), botbuilder_webhook_document_event()
-    TO botbuilder_app;
 
 -- Within one turn the replies' events come before the handoff's: a turn stores its replies
 -- before it updates the session's status (0003, src/postgres/conversations.rs).

@@ -8,9 +8,12 @@
 -- transactions commit, so two writers could commit 11 before 10 and a reader that has seen 11
 -- would never read 10. Every writer of the feed therefore takes one transaction-scoped
 -- advisory lock before taking its number, and holds it until it commits or aborts: numbers
--- are taken in commit order. Configuration changes are rare next to conversation turns,
--- which never take the lock. `last_change_seq` takes the same lock shared, so the number it
--- answers belongs to a committed (or abandoned) change, never one still in flight.
+-- are taken in commit order. The triggers are deferred constraint triggers, so a transaction
+-- takes the lock and its numbers only as it commits, and holds the lock for the commit
+-- alone: a long transaction (an organization's deletion cascading through its conversations
+-- and chunks) never makes other tenants' configuration writes wait. Conversation turns never
+-- take the lock. `last_change_seq` takes the same lock shared, so the number it answers
+-- belongs to a committed (or abandoned) change, never one still in flight.
 
 CREATE SEQUENCE changes_seq;
 
@@ -37,7 +40,7 @@ LANGUAGE sql IMMUTABLE AS $$ SELECT 27980790367741299::bigint $$;
 -- Records a change of the row the trigger fired for. Arguments: the kind, then the names of
 -- the row's columns holding the organization, the subject and the parent ('' for none).
 CREATE FUNCTION botbuilder_record_change() RETURNS trigger
-LANGUAGE plpgsql AS $$
+LANGUAGE plpgsql SET search_path = pg_catalog, public AS $$
 DECLARE
     r jsonb;
 BEGIN
@@ -58,59 +61,58 @@ BEGIN
     RETURN NULL;
 END
 $$;
-GRANT EXECUTE ON FUNCTION botbuilder_changes_lock(), botbuilder_record_change() TO botbuilder_app;
 
-CREATE TRIGGER change_org_updated AFTER UPDATE OF name, settings ON organizations
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('organization', 'id', '', '');
-CREATE TRIGGER change_org_deleted AFTER DELETE ON organizations
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('organization', 'id', '', '');
+CREATE CONSTRAINT TRIGGER change_org_updated AFTER UPDATE OF name, settings ON organizations
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('organization', 'id', '', '');
+CREATE CONSTRAINT TRIGGER change_org_deleted AFTER DELETE ON organizations
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('organization', 'id', '', '');
 
-CREATE TRIGGER change_member_updated AFTER UPDATE OF role_id ON organization_members
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
-CREATE TRIGGER change_member_removed AFTER DELETE ON organization_members
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
-CREATE TRIGGER change_role_updated AFTER UPDATE OF name, description, permissions ON roles
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
-CREATE TRIGGER change_role_deleted AFTER DELETE ON roles
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
-CREATE TRIGGER change_api_key_deleted AFTER DELETE ON api_keys
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
+CREATE CONSTRAINT TRIGGER change_member_updated AFTER UPDATE OF role_id ON organization_members
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
+CREATE CONSTRAINT TRIGGER change_member_removed AFTER DELETE ON organization_members
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
+CREATE CONSTRAINT TRIGGER change_role_updated AFTER UPDATE OF name, description, permissions ON roles
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
+CREATE CONSTRAINT TRIGGER change_role_deleted AFTER DELETE ON roles
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
+CREATE CONSTRAINT TRIGGER change_api_key_deleted AFTER DELETE ON api_keys
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('access', 'organization_id', '', '');
 
-CREATE TRIGGER change_bot_updated AFTER UPDATE OF name, description, ai_config, settings ON bots
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'id', '');
-CREATE TRIGGER change_bot_deleted AFTER DELETE ON bots
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'id', '');
-CREATE TRIGGER change_intent AFTER INSERT OR UPDATE OR DELETE ON intents
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'bot_id', '');
-CREATE TRIGGER change_entity AFTER INSERT OR UPDATE OR DELETE ON entities
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'bot_id', '');
-CREATE TRIGGER change_flow_published AFTER INSERT ON flow_versions
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'bot_id', '');
+CREATE CONSTRAINT TRIGGER change_bot_updated AFTER UPDATE OF name, description, ai_config, settings ON bots
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'id', '');
+CREATE CONSTRAINT TRIGGER change_bot_deleted AFTER DELETE ON bots
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'id', '');
+CREATE CONSTRAINT TRIGGER change_intent AFTER INSERT OR UPDATE OR DELETE ON intents
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'bot_id', '');
+CREATE CONSTRAINT TRIGGER change_entity AFTER INSERT OR UPDATE OR DELETE ON entities
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'bot_id', '');
+CREATE CONSTRAINT TRIGGER change_flow_published AFTER INSERT ON flow_versions
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('bot', 'organization_id', 'bot_id', '');
 
-CREATE TRIGGER change_kb_updated
+CREATE CONSTRAINT TRIGGER change_kb_updated
     AFTER UPDATE OF name, description, embedding_provider, embedding_model, embedding_dimensions
     ON knowledge_bases
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('knowledge_base', 'organization_id', 'id', '');
-CREATE TRIGGER change_kb_deleted AFTER DELETE ON knowledge_bases
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('knowledge_base', 'organization_id', 'id', '');
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('knowledge_base', 'organization_id', 'id', '');
+CREATE CONSTRAINT TRIGGER change_kb_deleted AFTER DELETE ON knowledge_bases
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('knowledge_base', 'organization_id', 'id', '');
 -- A document changes what search finds when it enters or leaves `ready`, or is renamed.
-CREATE TRIGGER change_document_updated AFTER UPDATE OF status, title ON documents
-    FOR EACH ROW
+CREATE CONSTRAINT TRIGGER change_document_updated AFTER UPDATE OF status, title ON documents
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN ((OLD.status = 'ready') IS DISTINCT FROM (NEW.status = 'ready')
           OR OLD.title IS DISTINCT FROM NEW.title)
     EXECUTE FUNCTION botbuilder_record_change('document', 'organization_id', 'id', 'knowledge_base_id');
-CREATE TRIGGER change_document_deleted AFTER DELETE ON documents
-    FOR EACH ROW
+CREATE CONSTRAINT TRIGGER change_document_deleted AFTER DELETE ON documents
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     EXECUTE FUNCTION botbuilder_record_change('document', 'organization_id', 'id', 'knowledge_base_id');
 
-CREATE TRIGGER change_credentials AFTER INSERT OR UPDATE OR DELETE ON provider_credentials
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('credentials', 'organization_id', '', '');
+CREATE CONSTRAINT TRIGGER change_credentials AFTER INSERT OR UPDATE OR DELETE ON provider_credentials
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('credentials', 'organization_id', '', '');
 
-CREATE TRIGGER change_channel_updated AFTER UPDATE OF name, status, settings, ciphertext ON channels
-    FOR EACH ROW
+CREATE CONSTRAINT TRIGGER change_channel_updated AFTER UPDATE OF name, status, settings, ciphertext ON channels
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW
     WHEN (OLD.name IS DISTINCT FROM NEW.name OR OLD.status IS DISTINCT FROM NEW.status
           OR OLD.settings IS DISTINCT FROM NEW.settings
           OR OLD.ciphertext IS DISTINCT FROM NEW.ciphertext)
     EXECUTE FUNCTION botbuilder_record_change('channel', 'organization_id', 'id', '');
-CREATE TRIGGER change_channel_deleted AFTER DELETE ON channels
-    FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('channel', 'organization_id', 'id', '');
+CREATE CONSTRAINT TRIGGER change_channel_deleted AFTER DELETE ON channels
+    DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION botbuilder_record_change('channel', 'organization_id', 'id', '');

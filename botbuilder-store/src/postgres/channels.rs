@@ -21,7 +21,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::{PgStore, commit, expect_one};
+use super::{PgStore, commit, expect_one, storable};
 use crate::error::store_err;
 use crate::rows::channels::{ChannelRow, DeliveryRow, channel_columns, channels, deliveries};
 use crate::rows::micros;
@@ -118,7 +118,7 @@ async fn apply_update(
             "UPDATE deliveries SET attempts = attempts + 1, last_error = $3
              WHERE message_id = $1 AND organization_id = $2",
         )
-        .bind(error),
+        .bind(storable(&error).into_owned()),
         DeliveryUpdate::Sent => query(
             "UPDATE deliveries SET state = 'sent', sent_at = $3
              WHERE message_id = $1 AND organization_id = $2",
@@ -128,7 +128,7 @@ async fn apply_update(
             "UPDATE deliveries SET state = 'failed', last_error = $3
              WHERE message_id = $1 AND organization_id = $2",
         )
-        .bind(error),
+        .bind(storable(&error).into_owned()),
         DeliveryUpdate::Skipped { reason } => query(
             "UPDATE deliveries SET state = 'skipped', last_error = $3
              WHERE message_id = $1 AND organization_id = $2",
@@ -139,7 +139,7 @@ async fn apply_update(
              WHERE message_id = $1 AND organization_id = $2",
         )
         .bind(status)
-        .bind(error),
+        .bind(error.map(|e| storable(&e).into_owned())),
     }
     .execute(&mut **tx)
     .await
@@ -272,7 +272,12 @@ impl ChannelRepo for PgStore {
         .bind(patch.name)
         .bind(patch.status.map(ChannelStatus::as_str))
         .bind(patch.last_error.is_some())
-        .bind(patch.last_error.flatten())
+        .bind(
+            patch
+                .last_error
+                .flatten()
+                .map(|e| storable(&e).into_owned()),
+        )
         .bind(settings)
         .bind(secrets.map(|s| s.key_id.clone()))
         .bind(secrets.map(|s| s.nonce.clone()))

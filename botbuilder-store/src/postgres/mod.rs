@@ -1,10 +1,30 @@
-//! The Postgres store's foundation (feature `postgres`; the repositories are being built on
-//! it): migrations, a pool that acts as the non-owning role `botbuilder_app`, and
-//! transactions scoped to one tenant, so row-level security is a second wall behind the
-//! repositories' own `organization_id = $1` (see `migrations/postgres/0001_foundation.sql`).
+//! The Postgres store (feature `postgres`): [`PgStore`] implements every repository and the
+//! durable job queue on Postgres 17+ with the `vector` (pgvector) and `unaccent` extensions.
+//! Every statement runs in a transaction scoped to one tenant, so row-level security is a
+//! second wall behind the repositories' own `organization_id = $1` (see
+//! `migrations/postgres/0001_foundation.sql`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {
+//! use botbuilder_core::store::Store;
+//! use botbuilder_store::postgres::{PgSettings, PgStore};
+//!
+//! let store = PgStore::connect("postgres://botbuilder@localhost/botbuilder", PgSettings::default())
+//!     .await?; // migrates as the login role, then acts as the database's application role
+//! store.ping().await?;
+//! # Ok(()) }
+//! ```
+//!
+//! What differs from SQLite, by design: keyword search ranks with `ts_rank` over a stemmed,
+//! accent-free `tsvector` (no BM25, so scores differ; the order contract holds); the change
+//! feed is numbered in commit order under one advisory lock taken by its writers (migration
+//! 0006); webhook events are numbered in commit order per conversation or document (0005).
+//! Vectors are stored in a `vector` column and searched by the in-process index; an
+//! approximate index in Postgres is separate work.
 //!
 //! - [`connect`] runs the migrations as the login role (which owns the tables), then opens a
-//!   pool whose connections `SET ROLE botbuilder_app` and carry the statement timeout.
+//!   pool whose connections `SET ROLE` to the database's application role
+//!   (`botbuilder_app_<database>`, which owns nothing) and carry the statement timeout.
 //! - [`begin_tenant`] starts a transaction that sees and writes only `org`'s rows;
 //!   [`begin_platform`] one that acts for the platform (sign-in by email, an API key by its
 //!   hash, background sweeps). A transaction that does neither sees no tenant row.
@@ -39,7 +59,7 @@ use botbuilder_core::id::OrgId;
 use botbuilder_core::store::{Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{Executor, PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, Transaction};
 
 use crate::error::store_err;
 
@@ -93,17 +113,24 @@ pub async fn connect(url: &str, settings: &PgSettings) -> StoreResult<PgPool> {
     open_pool(options, settings).await
 }
 
-/// A pool of `botbuilder_app` connections to an already migrated database (the primary, or a
+/// A pool of application-role connections to an already migrated database (the primary, or a
 /// replica of it).
 async fn open_pool(options: PgConnectOptions, settings: &PgSettings) -> StoreResult<PgPool> {
-    let timeout_ms = settings.statement_timeout.as_millis();
+    let timeout_ms = settings.statement_timeout.as_millis().to_string();
     PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
         .after_connect(move |connection, _| {
+            let timeout_ms = timeout_ms.clone();
             Box::pin(async move {
-                connection.execute("SET ROLE botbuilder_app").await?;
-                let timeout = format!("SET statement_timeout = {timeout_ms}");
-                connection.execute(sqlx::AssertSqlSafe(timeout)).await?;
+                // `SET ROLE` to the role migration 0001 made for this database, in one round
+                // trip with the timeout.
+                sqlx::query(
+                    "SELECT set_config('role', botbuilder_app_role(), false),
+                            set_config('statement_timeout', $1, false)",
+                )
+                .bind(timeout_ms)
+                .execute(&mut *connection)
+                .await?;
                 Ok(())
             })
         })
@@ -174,7 +201,7 @@ impl PgStore {
         Ok(store)
     }
 
-    /// Wraps a pool opened by [`connect`] (its connections act as `botbuilder_app`); every
+    /// Wraps a pool opened by [`connect`] (its connections act as the application role); every
     /// read goes to it.
     pub fn from_pool(pool: PgPool) -> Self {
         Self {
@@ -237,6 +264,17 @@ impl Store for PgStore {
     }
 }
 
+/// `text` without NUL characters, which Postgres `text` and `jsonb` cannot hold. For text the
+/// platform did not write and only shows (an upstream's error message, a response excerpt):
+/// what a person typed is refused or cleaned before it reaches the store.
+fn storable(text: &str) -> std::borrow::Cow<'_, str> {
+    if text.contains('\0') {
+        text.replace('\0', "").into()
+    } else {
+        text.into()
+    }
+}
+
 /// Commits `tx`, mapping the error.
 async fn commit(tx: Transaction<'static, Postgres>) -> StoreResult<()> {
     tx.commit().await.map_err(store_err)
@@ -253,3 +291,15 @@ fn expect_one(rows_affected: u64) -> StoreResult<()> {
 
 #[cfg(test)]
 mod tests;
+
+#[cfg(test)]
+mod storable_tests {
+    #[test]
+    fn nul_characters_are_removed_and_the_rest_kept() {
+        assert_eq!(super::storable("a\0b\0"), "ab");
+        assert!(matches!(
+            super::storable("héllo"),
+            std::borrow::Cow::Borrowed("héllo")
+        ));
+    }
+}

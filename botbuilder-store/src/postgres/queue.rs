@@ -26,7 +26,7 @@ use botbuilder_core::queue::{
 use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
-use super::PgStore;
+use super::{PgStore, storable};
 use crate::rows::jobs::{DeadJobRow, attempts, dead_job, duration_micros};
 use crate::rows::micros;
 
@@ -173,7 +173,7 @@ impl JobQueue for PgStore {
              WHERE id = $1 AND NOT dead AND leased_until IS NOT NULL",
         )
         .bind(id)
-        .bind(error)
+        .bind(storable(error))
         .bind(micros(self.now()))
         .bind(duration_micros(retry_in))
         .execute(&self.pool)
@@ -236,11 +236,15 @@ impl JobQueue for PgStore {
         limit: u32,
     ) -> Result<Vec<DeadJob>, QueueError> {
         // SQLite looks the key up as the JSON path `$."key"` with any `"` removed; the same
-        // key is used here, so both stores find the same jobs.
+        // key is used here, so both stores find the same jobs. A payload `jsonb` cannot read
+        // (one holding `\u0000`) matches nothing rather than failing the whole lookup.
         let rows: Vec<DeadJobRow> = sqlx::query_as(
             "SELECT id, kind, payload, last_error, attempts FROM jobs
-             WHERE dead AND kind = $1 AND jsonb_typeof(payload::jsonb -> $2) = 'string'
-               AND payload::jsonb ->> $2 = $3
+             WHERE dead AND kind = $1
+               AND CASE WHEN pg_input_is_valid(payload, 'jsonb')
+                        THEN jsonb_typeof(payload::jsonb -> $2) = 'string'
+                             AND payload::jsonb ->> $2 = $3
+                        ELSE false END
              ORDER BY id LIMIT $4",
         )
         .bind(kind)

@@ -53,13 +53,18 @@ async fn row_level_security_keeps_tenants_apart_on_one_pooled_connection() {
     let b = tenant_with_bot(&pool, "b-bot").await;
 
     // The application's role owns nothing, so the policies apply to it.
-    let (role, owner): (String, String) = sqlx::query_as(
-        "SELECT current_user::text, tableowner::text FROM pg_tables WHERE tablename = 'bots'",
+    let (role, app, owner): (String, String, String) = sqlx::query_as(
+        "SELECT current_user::text, botbuilder_app_role(), tableowner::text
+         FROM pg_tables WHERE tablename = 'bots'",
     )
     .fetch_one(&pool)
     .await
     .unwrap();
-    assert_eq!(role, "botbuilder_app");
+    assert_eq!(role, app);
+    assert!(
+        app.starts_with("botbuilder_app_t_"),
+        "one role per database: {app}"
+    );
     assert_ne!(owner, role);
 
     for (org, expected) in [(a, "a-bot"), (b, "b-bot"), (a, "a-bot")] {
@@ -108,4 +113,37 @@ async fn row_level_security_keeps_tenants_apart_on_one_pooled_connection() {
     let mut tx = begin_platform(&pool).await.unwrap();
     assert_eq!(names(&mut tx).await, ["b-bot", "renamed"]);
     tx.commit().await.unwrap();
+}
+
+/// Upstream error text may hold NUL, which Postgres text cannot: a job's failure is still
+/// recorded (without it) rather than lost as a backend error.
+#[tokio::test]
+async fn failures_with_nul_in_their_error_are_recorded() {
+    use botbuilder_core::queue::{JobQueue, NewJob};
+    let test = "failures_with_nul_in_their_error_are_recorded";
+    let Some(url) = fresh_database(test).await else {
+        return;
+    };
+    let store = PgStore::connect(&url, PgSettings::default()).await.unwrap();
+    let job = NewJob {
+        kind: "send".into(),
+        payload: serde_json::json!({ "to": "x" }),
+        max_attempts: 1,
+    };
+    let id = store.enqueue(job).await.unwrap();
+    let leased = store
+        .reserve(&["send"], std::time::Duration::from_secs(30))
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(leased.id, id);
+    store
+        .fail(id, "upstream said \0no\0", std::time::Duration::ZERO)
+        .await
+        .unwrap();
+    let dead = store
+        .dead_letters_where("send", "to", "x", 10)
+        .await
+        .unwrap();
+    assert_eq!(dead[0].last_error.as_deref(), Some("upstream said no"));
 }

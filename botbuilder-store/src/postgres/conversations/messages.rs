@@ -37,13 +37,16 @@ struct UsageColumns {
     estimated: Vec<bool>,
 }
 
-/// Splits `news` into columns, giving each message a new id. Call it only with the session
-/// row locked (see the module docs: the ids are the messages' order).
-fn columns(news: Vec<NewMessage>) -> (MessageColumns, UsageColumns) {
+/// Splits `news` into columns, giving each message a new id above `after` (the session's
+/// newest message). Call it only with the session row locked (see the module docs: the ids
+/// are the messages' order).
+fn columns(news: Vec<NewMessage>, after: Option<Uuid>) -> (MessageColumns, UsageColumns) {
     let mut messages = MessageColumns::default();
     let mut usage = UsageColumns::default();
+    let mut last = after;
     for new in news {
-        let id = Uuid::now_v7();
+        let id = id_after(last);
+        last = Some(id);
         let llm = new.llm.as_ref();
         messages.ids.push(id);
         messages.directions.push(new.direction.as_str());
@@ -73,6 +76,17 @@ fn columns(news: Vec<NewMessage>) -> (MessageColumns, UsageColumns) {
     (messages, usage)
 }
 
+/// A new UUIDv7, or `last + 1` when the clock has not moved past `last`: another instance's
+/// clock may run ahead, or write within the same millisecond, and the ids are the messages'
+/// order.
+fn id_after(last: Option<Uuid>) -> Uuid {
+    let id = Uuid::now_v7();
+    match last {
+        Some(last) if id <= last => Uuid::from_u128(last.as_u128().wrapping_add(1)),
+        _ => id,
+    }
+}
+
 /// Stores `news` in `session` (of `org`, for `bot`, whose row the caller has locked) at `now`,
 /// in order, with a usage ledger row for each one a language model wrote; returns them
 /// oldest first.
@@ -87,7 +101,20 @@ pub(super) async fn insert_messages(
     if news.is_empty() {
         return Ok(Vec::new());
     }
-    let (m, u) = columns(news);
+    // The session's newest message, read under its row lock: new messages sort after it by id
+    // and never carry an earlier time (a writer that waited for the lock read its clock first).
+    let (last_id, last_at): (Option<Uuid>, Option<i64>) = sqlx::query_as(
+        "SELECT id, created_at FROM messages
+         WHERE organization_id = $1 AND session_id = $2 ORDER BY id DESC LIMIT 1",
+    )
+    .bind(org.as_uuid())
+    .bind(session.as_uuid())
+    .fetch_optional(&mut *db)
+    .await
+    .map_err(store_err)?
+    .map_or((None, None), |(id, at)| (Some(id), Some(at)));
+    let now = now.max(last_at.unwrap_or(now));
+    let (m, u) = columns(news, last_id);
     // Inserted in `ORDER BY n` order, so row triggers fire in message order too.
     let mut messages = sqlx::query_as::<_, MessageRow>(concat!(
         "INSERT INTO messages (id, organization_id, bot_id, session_id, direction, text,
@@ -129,6 +156,7 @@ pub(super) async fn insert_messages(
     Ok(messages)
 }
 
+
 /// Records the ledger rows of language model calls (tied to the organization only, so they
 /// outlive the messages).
 async fn insert_usage(
@@ -162,4 +190,20 @@ async fn insert_usage(
     .await
     .map_err(store_err)?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::id_after;
+    use uuid::Uuid;
+
+    #[test]
+    fn ids_rise_past_a_newer_last_id() {
+        let ahead = Uuid::from_u128(Uuid::now_v7().as_u128() + (1 << 100));
+        let next = id_after(Some(ahead));
+        assert_eq!(next.as_u128(), ahead.as_u128() + 1);
+        assert!(id_after(Some(next)) > next);
+        let fresh = id_after(None);
+        assert!(id_after(Some(fresh)) > fresh);
+    }
 }

@@ -26,7 +26,7 @@ use chrono::{DateTime, Utc};
 use sqlx::{Postgres, Transaction};
 use uuid::Uuid;
 
-use super::super::{PgStore, commit};
+use super::super::{PgStore, commit, storable};
 use super::{delivery_in, json_text};
 use crate::error::store_err;
 use crate::rows::micros;
@@ -186,6 +186,9 @@ impl PgStore {
         attempt: WebhookAttempt,
         outcome: AttemptOutcome,
     ) -> StoreResult<WebhookDelivery> {
+        let mut attempt = attempt;
+        // A response excerpt may hold NUL, which `jsonb` refuses even escaped.
+        attempt.error = attempt.error.map(|e| storable(&e).into_owned());
         let entry = json_text(&attempt)?;
         let (state, next, delivered) = match outcome {
             AttemptOutcome::Succeeded => ("succeeded", None, Some(micros(attempt.at))),
