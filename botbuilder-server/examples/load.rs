@@ -3,7 +3,8 @@
 //!
 //! The turn is the one of the in-process `turn` bench: a flow with a message and an intent
 //! router over three intents, answered through `POST …/conversations/{session}/messages`
-//! (authenticated, stored, SQLite). Each client talks in its own session.
+//! (authenticated, stored). Each client talks in its own session. Several `--url`s spread
+//! the clients over several instances of one service (the first one seeds the data).
 //!
 //! ```sh
 //! scripts/load-test            # builds, starts a server on a temp database, runs this
@@ -19,7 +20,10 @@ use anyhow::{Context, bail};
 use serde_json::{Value, json};
 
 struct Options {
+    /// The instance that seeds the data (the first `--url`).
     url: String,
+    /// Every instance the clients spread over, round robin (every `--url`).
+    instances: Vec<String>,
     connections: usize,
     seconds: u64,
 }
@@ -27,6 +31,7 @@ struct Options {
 fn options() -> anyhow::Result<Options> {
     let mut opts = Options {
         url: "http://127.0.0.1:8080".to_owned(),
+        instances: Vec::new(),
         connections: 64,
         seconds: 20,
     };
@@ -36,11 +41,15 @@ fn options() -> anyhow::Result<Options> {
             .next()
             .with_context(|| format!("{flag} needs a value"))?;
         match flag.as_str() {
-            "--url" => opts.url = value.trim_end_matches('/').to_owned(),
+            "--url" => opts.instances.push(value.trim_end_matches('/').to_owned()),
             "--connections" => opts.connections = value.parse()?,
             "--seconds" => opts.seconds = value.parse()?,
             other => bail!("unknown option {other} (use --url, --connections, --seconds)"),
         }
+    }
+    match opts.instances.first() {
+        Some(first) => opts.url = first.clone(),
+        None => opts.instances.push(opts.url.clone()),
     }
     Ok(opts)
 }
@@ -142,7 +151,7 @@ async fn seed(http: &reqwest::Client, opts: &Options) -> anyhow::Result<(Vec<Str
     )
     .await?;
     let mut urls = Vec::with_capacity(opts.connections);
-    for _ in 0..opts.connections {
+    for i in 0..opts.connections {
         let session = call(
             http,
             post.clone(),
@@ -152,7 +161,10 @@ async fn seed(http: &reqwest::Client, opts: &Options) -> anyhow::Result<(Vec<Str
         )
         .await?;
         let id = session["session_id"].as_str().context("session id")?;
-        urls.push(format!("{bot}/conversations/{id}/messages"));
+        // Each client talks to one instance; clients spread over the instances.
+        let instance = &opts.instances[i % opts.instances.len()];
+        let path = bot.strip_prefix(&opts.url).unwrap_or(&bot);
+        urls.push(format!("{instance}{path}/conversations/{id}/messages"));
     }
     Ok((urls, token))
 }
@@ -268,10 +280,15 @@ async fn main() -> anyhow::Result<()> {
     let (urls, token) = seed(&http, &opts).await?;
     println!(
         "{} connections, {} s per phase, against {}",
-        opts.connections, opts.seconds, opts.url
+        opts.connections,
+        opts.seconds,
+        opts.instances.join(" + ")
     );
     let health: Vec<_> = (0..opts.connections)
-        .map(|_| http.get(format!("{}/healthz", opts.url)))
+        .map(|i| {
+            let instance = &opts.instances[i % opts.instances.len()];
+            http.get(format!("{instance}/healthz"))
+        })
         .collect();
     phase(health, opts.seconds).await.print("healthz");
     let turns: Vec<_> = urls

@@ -147,13 +147,15 @@ pub async fn begin_tenant(
     pool: &PgPool,
     org: OrgId,
 ) -> StoreResult<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await.map_err(store_err)?;
-    sqlx::query("SELECT set_config('botbuilder.org', $1, true)")
-        .bind(org.as_uuid().to_string())
-        .execute(&mut *tx)
+    // One round trip: `BEGIN` and the tenant go together as one simple query. The id is a
+    // UUID formatted here, never text from outside.
+    let begin = format!(
+        "BEGIN; SELECT set_config('botbuilder.org', '{}', true)",
+        org.as_uuid().hyphenated()
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(begin))
         .await
-        .map_err(store_err)?;
-    Ok(tx)
+        .map_err(store_err)
 }
 
 /// A transaction that acts for the platform: every organization's rows (for operations that
@@ -162,12 +164,9 @@ pub async fn begin_tenant(
 /// # Errors
 /// The database is unreachable.
 pub async fn begin_platform(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await.map_err(store_err)?;
-    sqlx::query("SELECT set_config('botbuilder.system', 'on', true)")
-        .execute(&mut *tx)
+    pool.begin_with("BEGIN; SELECT set_config('botbuilder.system', 'on', true)")
         .await
-        .map_err(store_err)?;
-    Ok(tx)
+        .map_err(store_err)
 }
 
 /// The Postgres implementation of the store ports: every repository runs its statements in a
