@@ -31,7 +31,8 @@ macro_rules! named_row_sql {
                 " (id, organization_id, bot_id, name, ",
                 $data,
                 ", created_at, updated_at)
-                 VALUES (?, ?, ?, ?, ?, ?, ?)
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7
+                 WHERE EXISTS (SELECT 1 FROM bots WHERE id = ?3 AND organization_id = ?2)
                  RETURNING id, organization_id, bot_id, name, ",
                 $data,
                 ", created_at, updated_at"

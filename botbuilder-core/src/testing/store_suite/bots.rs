@@ -175,6 +175,17 @@ pub async fn other_tenant_nlu_data_is_not_found(store: &dyn Store) {
         examples: vec![],
     };
     assert_not_found(store.create_intent(globex.id, bot.id, new).await);
+    // A name the other tenant's bot already has says nothing either: not found, not conflict.
+    let taken = NewIntent {
+        name: "secret".into(),
+        examples: vec![],
+    };
+    assert_not_found(store.create_intent(globex.id, bot.id, taken).await);
+    let taken = NewEntity {
+        name: "secret".into(),
+        kind: lookup_kind(),
+    };
+    assert_not_found(store.create_entity(globex.id, bot.id, taken).await);
     assert_not_found(store.list_entities(globex.id, bot.id).await);
     assert_not_found(store.get_entity(globex.id, bot.id, entity.id).await);
     assert_not_found(store.delete_entity(globex.id, bot.id, entity.id).await);

@@ -162,6 +162,12 @@ pub async fn documents_move_through_ingestion_and_take_their_chunks_along(store:
             .create_document(org.id, kb.id, new_doc("Again", "abc"))
             .await,
     );
+    // Another organization aiming at this knowledge base learns nothing of what it holds.
+    assert_not_found(
+        store
+            .create_document(other.id, kb.id, new_doc("Probe", "abc"))
+            .await,
+    );
     store
         .create_document(org.id, second.id, new_doc("Same text elsewhere", "abc"))
         .await

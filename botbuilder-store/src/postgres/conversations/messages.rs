@@ -156,7 +156,6 @@ pub(super) async fn insert_messages(
     Ok(messages)
 }
 
-
 /// Records the ledger rows of language model calls (tied to the organization only, so they
 /// outlive the messages).
 async fn insert_usage(

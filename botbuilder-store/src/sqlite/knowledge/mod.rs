@@ -157,7 +157,10 @@ impl KnowledgeRepo for SqliteStore {
             "INSERT INTO documents (id, organization_id, knowledge_base_id, title, source,
                                     content_type, content_hash, size_bytes, status, created_at,
                                     updated_at)
-             VALUES (?, ?, ?, ?, ?, ?, ?, ?, 'pending', ?, ?) RETURNING ",
+             SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, 'pending', ?9, ?10
+             -- Another tenant's knowledge base is not found, before any duplicate is noticed.
+             WHERE EXISTS (SELECT 1 FROM knowledge_bases WHERE id = ?3 AND organization_id = ?2)
+             RETURNING ",
             document_columns!()
         ))
         .bind(Uuid::now_v7())
