@@ -121,6 +121,106 @@ async fn act_as_one_service(db: &str) {
     assert_eq!(foreign.status(), 403);
 }
 
+#[tokio::test]
+async fn a_conversation_and_its_jobs_span_instances_on_sqlite() {
+    let dir = tempfile::tempdir().unwrap();
+    conversation_and_jobs_span_instances(&support::sqlite_url(&dir)).await;
+}
+
+#[tokio::test]
+async fn a_conversation_and_its_jobs_span_instances_on_postgres() {
+    let test = "a_conversation_and_its_jobs_span_instances_on_postgres";
+    if let Some(db) = fresh_database(test).await {
+        conversation_and_jobs_span_instances(&db).await;
+    }
+}
+
+/// A conversation alternating between the instances keeps its state (an answer given to B
+/// completes the question A asked), and each job runs once although both instances work the
+/// queue: every webhook event reaches the receiver exactly once.
+async fn conversation_and_jobs_span_instances(db: &str) {
+    use reqwest::Method;
+    let receiver = support::receiver::Receiver::start().await;
+    let mut settings = Settings::for_tests(db);
+    settings.fetch_allow.push(receiver.addr);
+    let poll = botbuilder_core::change::POLL_INTERVAL;
+    let (a, b) = (serve(&settings, poll).await, serve(&settings, poll).await);
+    let http = reqwest::Client::new();
+    let tenant = register(&http, &a, "span@example.com").await;
+    let (token, org) = (tenant.token.clone(), tenant.org.clone());
+    let (status, hook) = call(
+        &http,
+        Method::POST,
+        &format!("{a}/api/v1/orgs/{org}/webhooks"),
+        &token,
+        Some(json!({ "url": receiver.url(), "events": ["conversation.started"] })),
+    )
+    .await;
+    assert_eq!(status, 201, "{hook}");
+    let bot_id = create_bot(&http, &a, &tenant, "asks").await;
+    let asking = json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "ask", "type": "ask", "data": { "prompt": "Your order number?", "variable": "order" } },
+            { "id": "done", "type": "message", "data": { "text": "Looking up your order." } }
+        ],
+        "edges": [
+            { "id": "e1", "source": "start", "target": "ask" },
+            { "id": "e2", "source": "ask", "target": "done" }
+        ]
+    });
+    publish_flow(&http, &a, &tenant, &bot_id, &asking).await;
+    let conversations = format!("/api/v1/orgs/{org}/bots/{bot_id}/conversations");
+
+    const CONVERSATIONS: usize = 6;
+    for n in 0..CONVERSATIONS {
+        let (first, second) = if n % 2 == 0 { (&a, &b) } else { (&b, &a) };
+        let (status, opened) = call(
+            &http,
+            Method::POST,
+            &format!("{first}{conversations}"),
+            &token,
+            Some(json!({ "user": format!("customer-{n}") })),
+        )
+        .await;
+        assert_eq!(status, 201, "{opened}");
+        let messages = format!(
+            "{conversations}/{}/messages",
+            opened["session_id"].as_str().unwrap()
+        );
+        let say = async |base: &str, text: &str| {
+            let (status, turn) = call(
+                &http,
+                Method::POST,
+                &format!("{base}{messages}"),
+                &token,
+                Some(json!({ "text": text })),
+            )
+            .await;
+            assert_eq!(status, 200, "{turn}");
+            turn["replies"][0]["text"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned()
+        };
+        assert_eq!(say(first, "hi").await, "Your order number?");
+        assert_eq!(
+            say(second, "A-1234").await,
+            "Looking up your order.",
+            "the other instance resumes where the first left off"
+        );
+    }
+
+    let took = time_until(async || receiver.ids().len() >= CONVERSATIONS).await;
+    assert!(took.as_secs() < 10, "deliveries took {took:?}");
+    // Both instances' workers had the chance to deliver twice: give them time to.
+    tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+    let ids = receiver.ids();
+    let distinct: std::collections::HashSet<&String> = ids.iter().collect();
+    assert_eq!(ids.len(), CONVERSATIONS, "each event once: {ids:?}");
+    assert_eq!(distinct.len(), CONVERSATIONS);
+}
+
 /// `method` `url` with `token`, and the JSON answer (`null` when there is none).
 async fn call(
     http: &reqwest::Client,

@@ -4,6 +4,7 @@
 
 pub(crate) mod http;
 pub(crate) mod outage;
+pub(crate) mod receiver;
 
 use std::sync::Arc;
 
