@@ -458,6 +458,14 @@ mod tests {
             title("text/markdown", "```\n# not a title\n```\nplain"),
             None
         );
+        assert_eq!(title("text/plain", "# plain"), None);
+    }
+
+    /// HTML pages are read with the `html` feature only.
+    #[cfg(feature = "html")]
+    #[test]
+    fn html_pages_name_themselves() {
+        let title = |t: &str, b: &str| own_title(t, b.as_bytes());
         assert_eq!(
             title(
                 "text/html",
@@ -470,7 +478,6 @@ mod tests {
             Some("Warranty terms".into())
         );
         assert_eq!(title("text/html", "<titles>no</titles>"), None);
-        assert_eq!(title("text/plain", "# plain"), None);
     }
 
     #[test]
