@@ -1,5 +1,5 @@
-//! The database goes away mid-run (its connections cut and new ones refused, as during a
-//! Postgres restart) and comes back: requests answer 503 with a problem document while it is
+//! The database goes away mid-run (its connections closed and its port refusing new ones, as
+//! during a Postgres restart) and comes back: requests answer 503 with a problem document while it is
 //! gone, `/readyz` says `unavailable`, and the instance recovers by itself.
 
 mod support;
@@ -29,7 +29,7 @@ async fn a_postgres_outage_answers_503_and_the_instance_recovers_by_itself() {
         StatusCode::OK
     );
 
-    proxy.go_down();
+    proxy.go_down().await;
     let started = Instant::now();
     let bots = format!("{base}/api/v1/orgs/{}/bots", tenant.org);
     let response = http
@@ -45,7 +45,7 @@ async fn a_postgres_outage_answers_503_and_the_instance_recovers_by_itself() {
     );
     assert!(
         started.elapsed() < Duration::from_secs(10),
-        "the 503 comes within the pool's acquire timeout: {:?}",
+        "the 503 comes within the pool's acquire timeout (5 s): {:?}",
         started.elapsed()
     );
     let ready = http.get(format!("{base}/readyz")).send().await.unwrap();
@@ -53,7 +53,7 @@ async fn a_postgres_outage_answers_503_and_the_instance_recovers_by_itself() {
     let body: Value = ready.json().await.unwrap();
     assert_eq!(body["status"], "unavailable", "{body}");
 
-    proxy.come_back();
+    proxy.come_back().await;
     let started = Instant::now();
     while bots_status(&http, &base, &tenant, &tenant.token).await != StatusCode::OK {
         assert!(

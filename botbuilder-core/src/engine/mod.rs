@@ -100,7 +100,8 @@ pub struct Inbound {
     /// The user's id on the channel.
     pub external_user: String,
     /// What the user wrote (or the title of the button pressed). NUL characters are removed
-    /// before the turn: they carry nothing a person wrote, and Postgres cannot store them.
+    /// before the turn (here and from `external_user`): they carry nothing a person wrote,
+    /// and Postgres cannot store them.
     pub text: String,
 }
 
@@ -401,9 +402,9 @@ impl Engine {
         deltas: Option<&DeltaSender>,
         history: Option<Vec<ChatMessage>>,
     ) -> Result<Turn, EngineError> {
-        if inbound.text.contains('\0') {
-            inbound.text.retain(|c| c != '\0');
-        }
+        // Channels hand over what their platform sent; no store keeps NUL.
+        inbound.text.retain(|c| c != '\0');
+        inbound.external_user.retain(|c| c != '\0');
         let lock = self.session_lock(inbound.bot, &inbound.channel, &inbound.external_user);
         let _serialized = lock.lock().await;
         self.turn(inbound, deltas, history).await

@@ -54,6 +54,15 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
+        // As in bodies, no parameter may hold NUL (Postgres text cannot).
+        if let Some((name, _)) =
+            form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0'))
+        {
+            return Err(ApiError::field(
+                name.into_owned(),
+                "must not contain NUL characters",
+            ));
+        }
         let de = serde_urlencoded_deserializer(query);
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {
             let message = e.inner().to_string();

@@ -158,6 +158,9 @@ async fn from_multipart(mut multipart: Multipart) -> ApiResult<Upload> {
                         format!("must be 1 to {MAX_TITLE_CHARS} characters"),
                     ));
                 }
+                if text.contains('\0') {
+                    return Err(ApiError::field("title", "must not contain NUL characters"));
+                }
                 title = Some(text.to_owned());
             }
             Some(other) => {

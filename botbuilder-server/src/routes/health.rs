@@ -36,13 +36,23 @@ pub async fn healthz(State(state): State<AppState>) -> Json<Health> {
     })
 }
 
+/// How long `/readyz` waits for the database's answer.
+const READINESS_DEADLINE: std::time::Duration = std::time::Duration::from_secs(2);
+
 /// Readiness: the database answers (and Redis, when configured; see [`Health::status`]).
 #[utoipa::path(get, path = "/readyz", tag = "health", responses(
     (status = 200, description = "Ready", body = Health),
     (status = 503, description = "The database is down", body = Health)))]
 pub async fn readyz(State(state): State<AppState>) -> impl IntoResponse {
     let database = state.store.backend();
-    let (store, redis) = tokio::join!(state.store.ping(), state.shared.redis_ready());
+    // A database that does not answer within the deadline is as down as one that refuses.
+    let ping = tokio::time::timeout(READINESS_DEADLINE, state.store.ping());
+    let (store, redis) = tokio::join!(ping, state.shared.redis_ready());
+    let store = match store {
+        Ok(Ok(())) => Ok(()),
+        Ok(Err(e)) => Err(e.to_string()),
+        Err(_) => Err(format!("no answer within {READINESS_DEADLINE:?}")),
+    };
     if let Err(e) = &store {
         tracing::warn!(error = %e, "readiness check failed");
     }

@@ -313,6 +313,19 @@ async fn unicode_round_trips_and_control_characters_are_refused() {
         .await;
     assert_eq!(nul.status, StatusCode::BAD_REQUEST);
     assert_eq!(nul.error_fields(), vec!["name"]);
+    // Query parameters too (Postgres text cannot hold NUL): refused, naming the parameter.
+    let audit = format!(
+        "/api/v1/orgs/{}/audit-log?action=bot.%00created",
+        owner.org_id
+    );
+    let nul_query = app.get(&audit, &owner.token).await;
+    assert_eq!(
+        nul_query.status,
+        StatusCode::BAD_REQUEST,
+        "{}",
+        nul_query.text
+    );
+    assert_eq!(nul_query.error_fields(), vec!["action"]);
     let invalid_utf8 = raw(
         &app,
         &bots,

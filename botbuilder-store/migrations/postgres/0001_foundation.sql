@@ -12,23 +12,14 @@
 -- (sign-in by email, an API key by its hash, a bot's public page, background sweeps) set
 -- `botbuilder.system` to `on` for their transaction instead.
 
-DO $$
-DECLARE
-    app text := 'botbuilder_app_' || current_database();
-BEGIN
-    IF octet_length(app) > 63 THEN
-        app := 'botbuilder_app_' || md5(current_database());
-    END IF;
-    -- The name this database's pools `SET ROLE` to (read by the application after migrating).
-    EXECUTE format(
-        'CREATE FUNCTION botbuilder_app_role() RETURNS text LANGUAGE sql IMMUTABLE AS %L',
-        format('SELECT %L::text', app));
-    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
-        EXECUTE format('CREATE ROLE %I NOLOGIN', app);
-    END IF;
-    -- The login role that runs the migrations owns the tables and acts as the application.
-    EXECUTE format('GRANT %I TO CURRENT_USER', app);
-END
+-- The application role of this database, by its current name (so a restored copy under
+-- another name gets a role of its own). The store creates it, grants it to the login that
+-- owns the tables and gives it its rights each time it connects (`postgres::connect`).
+CREATE FUNCTION botbuilder_app_role() RETURNS text
+LANGUAGE sql STABLE AS $$
+    SELECT CASE WHEN octet_length('botbuilder_app_' || current_database()) <= 63
+                THEN 'botbuilder_app_' || current_database()
+                ELSE 'botbuilder_app_' || md5(current_database()) END
 $$;
 
 -- The tenant the current transaction acts for (NULL when none).
@@ -157,17 +148,3 @@ BEGIN
 END
 $$;
 
--- Tables and sequences, these and every later migration's (functions are executable by
--- everyone by default).
-DO $$
-BEGIN
-    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I',
-                   botbuilder_app_role());
-    EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I',
-                   botbuilder_app_role());
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public
-                        GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', botbuilder_app_role());
-    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public
-                        GRANT USAGE, SELECT ON SEQUENCES TO %I', botbuilder_app_role());
-END
-$$;

@@ -65,6 +65,9 @@ use crate::error::store_err;
 
 /// Connections in the pool unless configured.
 pub const DEFAULT_MAX_CONNECTIONS: u32 = 16;
+/// How long a request waits for a pooled connection (or a new one) before the store answers
+/// `Unavailable`.
+pub const ACQUIRE_TIMEOUT: Duration = Duration::from_secs(5);
 /// How long one statement may run unless configured.
 pub const DEFAULT_STATEMENT_TIMEOUT: Duration = Duration::from_secs(30);
 
@@ -104,14 +107,40 @@ pub async fn connect(url: &str, settings: &PgSettings) -> StoreResult<PgPool> {
         .connect_with(options.clone())
         .await
         .map_err(store_err)?;
-    let migrated = sqlx::migrate!("migrations/postgres")
-        .run(&owner)
-        .await
-        .map_err(|e| store_err(e.into()));
+    let migrated = match sqlx::migrate!("migrations/postgres").run(&owner).await {
+        Ok(()) => sqlx::raw_sql(ENSURE_APP_ROLE)
+            .execute(&owner)
+            .await
+            .map(drop)
+            .map_err(store_err),
+        Err(e) => Err(store_err(e.into())),
+    };
     owner.close().await;
     migrated?;
     open_pool(options, settings).await
 }
+
+/// Run by the owner after migrating: this database's application role exists, the owner may
+/// act as it, and it may read and write every table and sequence, these and future ones.
+/// Idempotent; it also mends a database restored under another name or onto another server.
+const ENSURE_APP_ROLE: &str = "DO $$
+DECLARE
+    app text := botbuilder_app_role();
+BEGIN
+    IF NOT EXISTS (SELECT FROM pg_roles WHERE rolname = app) THEN
+        EXECUTE format('CREATE ROLE %I NOLOGIN', app);
+    END IF;
+    IF NOT pg_has_role(current_user, app, 'MEMBER') THEN
+        EXECUTE format('GRANT %I TO CURRENT_USER', app);
+    END IF;
+    EXECUTE format('GRANT SELECT, INSERT, UPDATE, DELETE ON ALL TABLES IN SCHEMA public TO %I', app);
+    EXECUTE format('GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO %I', app);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public
+                        GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO %I', app);
+    EXECUTE format('ALTER DEFAULT PRIVILEGES IN SCHEMA public
+                        GRANT USAGE, SELECT ON SEQUENCES TO %I', app);
+END
+$$";
 
 /// A pool of application-role connections to an already migrated database (the primary, or a
 /// replica of it).
@@ -119,6 +148,9 @@ async fn open_pool(options: PgConnectOptions, settings: &PgSettings) -> StoreRes
     let timeout_ms = settings.statement_timeout.as_millis().to_string();
     PgPoolOptions::new()
         .max_connections(settings.max_connections.max(1))
+        // While the server restarts, refuses connections or is out of them, a request gets
+        // its 503 after this long rather than sqlx's default 30 s of retries.
+        .acquire_timeout(ACQUIRE_TIMEOUT)
         .after_connect(move |connection, _| {
             let timeout_ms = timeout_ms.clone();
             Box::pin(async move {
@@ -147,15 +179,16 @@ pub async fn begin_tenant(
     pool: &PgPool,
     org: OrgId,
 ) -> StoreResult<Transaction<'static, Postgres>> {
-    // One round trip: `BEGIN` and the tenant go together as one simple query. The id is a
-    // UUID formatted here, never text from outside.
-    let begin = format!(
-        "BEGIN; SELECT set_config('botbuilder.org', '{}', true)",
-        org.as_uuid().hyphenated()
-    );
-    pool.begin_with(sqlx::AssertSqlSafe(begin))
-        .await
-        .map_err(store_err)
+    let mut tx = pool.begin().await.map_err(store_err)?;
+    // Both settings, always: a transaction is a tenant's or the platform's, never both.
+    sqlx::query(
+        "SELECT set_config('botbuilder.org', $1, true), set_config('botbuilder.system', '', true)",
+    )
+    .bind(org.as_uuid().to_string())
+    .execute(&mut *tx)
+    .await
+    .map_err(store_err)?;
+    Ok(tx)
 }
 
 /// A transaction that acts for the platform: every organization's rows (for operations that
@@ -164,9 +197,14 @@ pub async fn begin_tenant(
 /// # Errors
 /// The database is unreachable.
 pub async fn begin_platform(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
-    pool.begin_with("BEGIN; SELECT set_config('botbuilder.system', 'on', true)")
-        .await
-        .map_err(store_err)
+    let mut tx = pool.begin().await.map_err(store_err)?;
+    sqlx::query(
+        "SELECT set_config('botbuilder.system', 'on', true), set_config('botbuilder.org', '', true)",
+    )
+    .execute(&mut *tx)
+    .await
+    .map_err(store_err)?;
+    Ok(tx)
 }
 
 /// The Postgres implementation of the store ports: every repository runs its statements in a

@@ -147,3 +147,53 @@ async fn failures_with_nul_in_their_error_are_recorded() {
         .unwrap();
     assert_eq!(dead[0].last_error.as_deref(), Some("upstream said no"));
 }
+
+/// A database restored (or renamed) under another name gets the role of its new name when the
+/// store connects, with every right it needs: migrations do not run again, the role does not
+/// travel with a dump, and the store still serves.
+#[tokio::test]
+async fn a_database_under_a_new_name_gets_its_own_role_on_connect() {
+    use botbuilder_core::store::prelude::*;
+    let test = "a_database_under_a_new_name_gets_its_own_role_on_connect";
+    let Some(url) = fresh_database(test).await else {
+        return;
+    };
+    PgStore::connect(&url, PgSettings::default())
+        .await
+        .unwrap()
+        .close()
+        .await;
+    let (server, old) = url.rsplit_once('/').unwrap();
+    let new = format!("{old}_restored");
+    let mut admin =
+        <sqlx::PgConnection as sqlx::Connection>::connect(&format!("{server}/postgres"))
+            .await
+            .unwrap();
+    sqlx::query(sqlx::AssertSqlSafe(format!(
+        "ALTER DATABASE {old} RENAME TO {new}"
+    )))
+    .execute(&mut admin)
+    .await
+    .unwrap();
+    let store = PgStore::connect(&format!("{server}/{new}"), PgSettings::default())
+        .await
+        .unwrap();
+    let role: String = sqlx::query_scalar("SELECT current_user::text")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(role, format!("botbuilder_app_{new}"));
+    let (user, org) = store
+        .create_user_with_org(
+            botbuilder_core::domain::NewUser {
+                email: "restored@example.com".into(),
+                name: "R".into(),
+                password_hash: "-".into(),
+            },
+            botbuilder_core::domain::NewOrganization { name: "R".into() },
+        )
+        .await
+        .unwrap();
+    assert_eq!(store.get_org(org.id).await.unwrap().name, "R");
+    assert_eq!(store.get_user(user.id).await.unwrap().name, "R");
+}

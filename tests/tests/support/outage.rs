@@ -1,45 +1,56 @@
-//! A TCP proxy in front of a server (the test Postgres) that can cut every connection and
-//! refuse new ones, then let them through again: what a database restart looks like from the
-//! application's side, without disturbing the other tests sharing that server.
+//! A TCP proxy in front of a server (the test Postgres) that can go away, closing every
+//! connection and refusing new ones (its port closed), then come back on the same port: what
+//! a database restart looks like from the application's side, without disturbing the other
+//! tests sharing that server.
 
 use std::net::SocketAddr;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use tokio::net::{TcpListener, TcpStream};
-use tokio::task::AbortHandle;
+use tokio::task::{AbortHandle, JoinHandle};
 
 /// The proxy (see the module docs); it stops with the test's runtime.
 pub(crate) struct Outage {
     addr: SocketAddr,
-    up: AtomicBool,
-    links: Mutex<Vec<AbortHandle>>,
+    target: SocketAddr,
+    state: Arc<Mutex<State>>,
+}
+
+#[derive(Default)]
+struct State {
+    /// The accepting task while the proxy is up.
+    accepting: Option<JoinHandle<()>>,
+    /// Every forwarding task of the current up period.
+    links: Vec<AbortHandle>,
 }
 
 impl Outage {
     /// Forwards a free local port to `target`.
-    pub(crate) async fn start(target: SocketAddr) -> Arc<Self> {
+    pub(crate) async fn start(target: SocketAddr) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let proxy = Arc::new(Self {
+        let proxy = Self {
             addr: listener.local_addr().unwrap(),
-            up: AtomicBool::new(true),
-            links: Mutex::new(Vec::new()),
-        });
-        let accepting = proxy.clone();
-        tokio::spawn(async move {
+            target,
+            state: Arc::default(),
+        };
+        proxy.accept(listener);
+        proxy
+    }
+
+    fn accept(&self, listener: TcpListener) {
+        let (state, target) = (self.state.clone(), self.target);
+        let accepting = tokio::spawn(async move {
             while let Ok((mut client, _)) = listener.accept().await {
-                if !accepting.up.load(Ordering::SeqCst) {
-                    continue; // dropped: the connection is closed at once
-                }
                 let link = tokio::spawn(async move {
                     if let Ok(mut server) = TcpStream::connect(target).await {
                         let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
                     }
                 });
-                accepting.links.lock().unwrap().push(link.abort_handle());
+                // Under the lock, so `go_down` never misses a link accepted just before it.
+                state.lock().unwrap().links.push(link.abort_handle());
             }
         });
-        proxy
+        self.state.lock().unwrap().accepting = Some(accepting);
     }
 
     /// `url` (`postgres://user@host:port/db`) pointed at this proxy instead.
@@ -49,17 +60,29 @@ impl Outage {
         format!("{scheme_user}@{}/{database}", self.addr)
     }
 
-    /// Cuts every open connection and refuses new ones.
-    pub(crate) fn go_down(&self) {
-        self.up.store(false, Ordering::SeqCst);
-        for link in self.links.lock().unwrap().drain(..) {
+    /// Closes the port (new connections are refused) and every open connection.
+    pub(crate) async fn go_down(&self) {
+        let accepting = {
+            let mut state = self.state.lock().unwrap();
+            for link in state.links.drain(..) {
+                link.abort();
+            }
+            state.accepting.take()
+        };
+        if let Some(accepting) = accepting {
+            accepting.abort();
+            let _ = accepting.await; // the listener is dropped: the port refuses
+        }
+        let links: Vec<AbortHandle> = self.state.lock().unwrap().links.drain(..).collect();
+        for link in links {
             link.abort();
         }
     }
 
-    /// Lets connections through again.
-    pub(crate) fn come_back(&self) {
-        self.up.store(true, Ordering::SeqCst);
+    /// Opens the port again.
+    pub(crate) async fn come_back(&self) {
+        let listener = TcpListener::bind(self.addr).await.unwrap();
+        self.accept(listener);
     }
 }
 

@@ -217,7 +217,12 @@ pub fn own_title(content_type: &str, bytes: &[u8]) -> Option<String> {
         Kind::Plain | Kind::Pdf => None,
     }?;
     let tidy: String = found.split_whitespace().collect::<Vec<_>>().join(" ");
-    let tidy: String = tidy.chars().take(MAX_OWN_TITLE_CHARS).collect();
+    // A document names itself: no NUL (no store keeps it), at most so many characters.
+    let tidy: String = tidy
+        .chars()
+        .filter(|&c| c != '\0')
+        .take(MAX_OWN_TITLE_CHARS)
+        .collect();
     (!tidy.is_empty()).then_some(tidy)
 }
 

@@ -247,9 +247,14 @@ impl ConversationRepo for PgStore {
         let bot = lock_at_revision(&mut tx, org, session, expected_revision).await?;
         // The replies first, then the status (see the module docs).
         let messages = insert_messages(&mut tx, org, bot, session, replies, now).await?;
+        // Never before the replies just stored (their time may have been raised past `now`).
+        let now = messages
+            .iter()
+            .map(|m| micros(m.created_at))
+            .fold(now, i64::max);
         let row = sqlx::query_as::<_, SessionRow>(concat!(
             "UPDATE sessions SET status = $4, state = $5, revision = revision + 1,
-                    last_activity_at = $6
+                    last_activity_at = GREATEST(last_activity_at, $6)
              WHERE organization_id = $1 AND id = $2 AND revision = $3 RETURNING ",
             session_columns!()
         ))
