@@ -3,7 +3,8 @@
 // Only the SQL stores convert sqlx errors, and only SQLite decodes every row type yet.
 #![cfg_attr(not(any(feature = "sqlite", feature = "postgres")), allow(dead_code))]
 
-use botbuilder_core::store::StoreError;
+use botbuilder_core::queue::QueueError;
+use botbuilder_core::store::{StoreError, StoreResult};
 
 /// Maps a sqlx error to the port's error, sorted by what the caller does next.
 pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
@@ -50,6 +51,30 @@ pub(crate) fn store_err(e: sqlx::Error) -> StoreError {
 fn postgres_transient(code: &str) -> bool {
     matches!(code.get(..2), Some("08" | "53" | "57" | "58"))
         || matches!(code, "40001" | "40P01" | "55P03")
+}
+
+/// `Ok` when a write touched a row, `NotFound` when it touched none.
+pub(crate) fn expect_one(rows_affected: u64) -> StoreResult<()> {
+    if rows_affected == 0 {
+        Err(StoreError::NotFound)
+    } else {
+        Ok(())
+    }
+}
+
+/// A unique-name violation, said in words the client understands.
+pub(crate) fn name_conflict(name: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
+    move |e| match store_err(e) {
+        StoreError::Conflict(_) => {
+            StoreError::Conflict(format!("the name `{name}` is already used"))
+        }
+        other => other,
+    }
+}
+
+/// A job queue's statement failed: the queue is unavailable (the caller retries later).
+pub(crate) fn queue_unavailable(e: sqlx::Error) -> QueueError {
+    QueueError::Unavailable(Box::new(e))
 }
 
 /// A stored value that does not decode (corrupt JSON, unknown permission).

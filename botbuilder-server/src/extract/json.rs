@@ -62,6 +62,19 @@ pub(crate) fn field_of(path: &str, message: &str) -> String {
     }
 }
 
+/// Refuses `value` of `field` when it holds NUL: no person writes it, and Postgres text cannot
+/// hold it, so every input (JSON strings, query parameters, form fields) is checked alike.
+pub fn refuse_nul(field: &str, value: &str) -> Result<(), ApiError> {
+    if value.contains('\0') {
+        return Err(nul_in(field));
+    }
+    Ok(())
+}
+
+fn nul_in(field: &str) -> ApiError {
+    ApiError::field(field, "must not contain NUL characters")
+}
+
 /// Whether the JSON text `bytes` holds an escaped NUL character (`\u0000`) in a string: a
 /// backslash that is not itself escaped, followed by `u0000`. (A raw NUL byte is not valid
 /// JSON and fails parsing anyway.)

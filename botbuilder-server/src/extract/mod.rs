@@ -9,5 +9,5 @@ mod params;
 pub use access::{
     Auth, ClientIp, OrgAccess, Principal, RequiredPermission, authenticate, bearer, perm,
 };
-pub use json::{ValidJson, is_json, optional_json, parse_json, report_errors};
+pub use json::{ValidJson, is_json, optional_json, parse_json, refuse_nul, report_errors};
 pub use params::{Path, Query};

@@ -55,13 +55,8 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequestParts<S> for Query<T> {
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
         let query = parts.uri.query().unwrap_or_default();
         // As in bodies, no parameter may hold NUL (Postgres text cannot).
-        if let Some((name, _)) =
-            form_urlencoded::parse(query.as_bytes()).find(|(_, value)| value.contains('\0'))
-        {
-            return Err(ApiError::field(
-                name.into_owned(),
-                "must not contain NUL characters",
-            ));
+        for (name, value) in form_urlencoded::parse(query.as_bytes()) {
+            super::refuse_nul(&name, &value)?;
         }
         let de = serde_urlencoded_deserializer(query);
         serde_path_to_error::deserialize(de).map(Self).map_err(|e| {

@@ -158,9 +158,7 @@ async fn from_multipart(mut multipart: Multipart) -> ApiResult<Upload> {
                         format!("must be 1 to {MAX_TITLE_CHARS} characters"),
                     ));
                 }
-                if text.contains('\0') {
-                    return Err(ApiError::field("title", "must not contain NUL characters"));
-                }
+                crate::extract::refuse_nul("title", text)?;
                 title = Some(text.to_owned());
             }
             Some(other) => {

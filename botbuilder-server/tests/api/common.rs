@@ -194,28 +194,25 @@ impl TestApp {
     /// Runs one statement directly on this app's database, bypassing the server (as someone
     /// with database access would). Parameters are `$1`, `$2`… (both backends read them).
     pub(crate) async fn execute_sql(&self, sql: &'static str, params: &[SqlParam]) {
-        if self.database_url.starts_with("postgres") {
-            let pool = sqlx::PgPool::connect(&self.database_url).await.unwrap();
-            let mut query = sqlx::query(sql);
-            for param in params {
-                query = match *param {
-                    SqlParam::Uuid(id) => query.bind(id),
-                    SqlParam::Int(n) => query.bind(n),
-                };
-            }
-            query.execute(&pool).await.unwrap();
-            pool.close().await;
+        // One body for both pools: the query type differs by database, the steps do not.
+        macro_rules! run_on {
+            ($pool:ty) => {{
+                let pool = <$pool>::connect(&self.database_url).await.unwrap();
+                let mut query = sqlx::query(sql);
+                for param in params {
+                    query = match *param {
+                        SqlParam::Uuid(id) => query.bind(id),
+                        SqlParam::Int(n) => query.bind(n),
+                    };
+                }
+                query.execute(&pool).await.unwrap();
+                pool.close().await;
+            }};
+        }
+        if self.backend() == "postgres" {
+            run_on!(sqlx::PgPool)
         } else {
-            let pool = sqlx::SqlitePool::connect(&self.database_url).await.unwrap();
-            let mut query = sqlx::query(sql);
-            for param in params {
-                query = match *param {
-                    SqlParam::Uuid(id) => query.bind(id),
-                    SqlParam::Int(n) => query.bind(n),
-                };
-            }
-            query.execute(&pool).await.unwrap();
-            pool.close().await;
+            run_on!(sqlx::SqlitePool)
         }
     }
 

@@ -24,7 +24,7 @@ use uuid::Uuid;
 use super::{PgStore, commit, expect_one, storable};
 use crate::error::store_err;
 use crate::rows::channels::{ChannelRow, DeliveryRow, channel_columns, channels, deliveries};
-use crate::rows::micros;
+use crate::rows::{json_text, micros};
 
 /// A delivery's columns (table alias `d`), its parts' platform ids as a JSON array in part
 /// order.
@@ -35,10 +35,6 @@ macro_rules! delivery_columns {
          COALESCE((SELECT json_agg(x.external_id ORDER BY x.position) FROM delivery_parts x \
                    WHERE x.message_id = d.message_id), '[]')::text AS external_ids"
     };
-}
-
-fn json_text(value: &serde_json::Value) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 /// One delivery of the organization, read in `tx`.

@@ -56,7 +56,7 @@ use std::time::Duration;
 
 use botbuilder_core::clock::{Clock, SystemClock};
 use botbuilder_core::id::OrgId;
-use botbuilder_core::store::{Store, StoreError, StoreResult};
+use botbuilder_core::store::{Store, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
 use sqlx::{PgPool, Postgres, Transaction};
@@ -317,14 +317,7 @@ async fn commit(tx: Transaction<'static, Postgres>) -> StoreResult<()> {
     tx.commit().await.map_err(store_err)
 }
 
-/// `Ok` when a write touched a row, `NotFound` when it touched none.
-fn expect_one(rows_affected: u64) -> StoreResult<()> {
-    if rows_affected == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
+use crate::error::expect_one;
 
 #[cfg(test)]
 mod tests;

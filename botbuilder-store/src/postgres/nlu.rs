@@ -17,7 +17,7 @@ use uuid::Uuid;
 
 use super::bots::ensure_bot;
 use super::{PgStore, commit, expect_one};
-use crate::error::store_err;
+use crate::error::{name_conflict, store_err};
 use crate::rows::bots::{examples_json, kind_json, nlu_json};
 use crate::rows::{EntityRow, IntentRow, micros};
 
@@ -110,16 +110,6 @@ where
         .await
         .map_err(name_conflict(name))?
         .try_into()
-}
-
-/// A unique-name violation, said in words the client understands.
-fn name_conflict(name: &str) -> impl FnOnce(sqlx::Error) -> StoreError + '_ {
-    move |e| match store_err(e) {
-        StoreError::Conflict(_) => {
-            StoreError::Conflict(format!("the name `{name}` is already used"))
-        }
-        other => other,
-    }
 }
 
 impl PgStore {

@@ -27,12 +27,9 @@ use sqlx::{PgConnection, PgExecutor};
 use uuid::Uuid;
 
 use super::{PgStore, storable};
+use crate::error::queue_unavailable;
 use crate::rows::jobs::{DeadJobRow, attempts, dead_job, duration_micros};
 use crate::rows::micros;
-
-fn unavailable(e: sqlx::Error) -> QueueError {
-    QueueError::Unavailable(Box::new(e))
-}
 
 /// `Ok` when a write touched a job, `NotFound` when it touched none.
 fn touched(rows_affected: u64) -> Result<(), QueueError> {
@@ -60,7 +57,7 @@ async fn insert_job<'c>(
     .bind(now)
     .execute(db)
     .await
-    .map_err(unavailable)?;
+    .map_err(queue_unavailable)?;
     Ok(())
 }
 
@@ -73,7 +70,7 @@ async fn prune_keys(db: &mut PgConnection, key: &str, cutoff: i64) -> Result<(),
         .bind(cutoff)
         .execute(&mut *db)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
     sqlx::query(
         "DELETE FROM job_keys WHERE key IN (
              SELECT key FROM job_keys WHERE recorded_at <= $1 FOR UPDATE SKIP LOCKED)",
@@ -81,7 +78,7 @@ async fn prune_keys(db: &mut PgConnection, key: &str, cutoff: i64) -> Result<(),
     .bind(cutoff)
     .execute(db)
     .await
-    .map_err(unavailable)?;
+    .map_err(queue_unavailable)?;
     Ok(())
 }
 
@@ -96,7 +93,7 @@ impl JobQueue for PgStore {
     async fn enqueue_once(&self, job: NewJob, key: &str) -> Result<Option<Uuid>, QueueError> {
         let id = Uuid::now_v7();
         let now = micros(self.now());
-        let mut tx = self.pool.begin().await.map_err(unavailable)?;
+        let mut tx = self.pool.begin().await.map_err(queue_unavailable)?;
         prune_keys(&mut tx, key, now - duration_micros(ENQUEUE_ONCE_RETENTION)).await?;
         // A concurrent transaction inserting the same key makes this wait for its outcome:
         // committed, this records nothing; rolled back, this records the key.
@@ -109,13 +106,13 @@ impl JobQueue for PgStore {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         let enqueued = recorded.rows_affected() > 0;
         if enqueued {
             insert_job(&mut *tx, id, &job, now).await?;
         }
         // Committed either way, keeping the pruning of a call that found its key taken.
-        tx.commit().await.map_err(unavailable)?;
+        tx.commit().await.map_err(queue_unavailable)?;
         Ok(enqueued.then_some(id))
     }
 
@@ -143,7 +140,7 @@ impl JobQueue for PgStore {
         .bind(kinds)
         .fetch_optional(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         row.map(|(id, kind, payload, n)| {
             Ok(LeasedJob {
                 id,
@@ -162,7 +159,7 @@ impl JobQueue for PgStore {
                 .bind(id)
                 .execute(&self.pool)
                 .await
-                .map_err(unavailable)?;
+                .map_err(queue_unavailable)?;
         touched(done.rows_affected())
     }
 
@@ -178,7 +175,7 @@ impl JobQueue for PgStore {
         .bind(duration_micros(retry_in))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         touched(done.rows_affected())
     }
 
@@ -193,7 +190,7 @@ impl JobQueue for PgStore {
         .bind(i64::from(job.attempt))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         touched(done.rows_affected())
     }
 
@@ -212,7 +209,7 @@ impl JobQueue for PgStore {
         .bind(kinds)
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(rows.into_iter().map(dead_job).collect())
     }
 
@@ -224,7 +221,7 @@ impl JobQueue for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(rows.into_iter().map(dead_job).collect())
     }
 
@@ -253,7 +250,7 @@ impl JobQueue for PgStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(rows.into_iter().map(dead_job).collect())
     }
 
@@ -267,7 +264,7 @@ impl JobQueue for PgStore {
         .bind(micros(self.now()))
         .execute(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         touched(done.rows_affected())
     }
 }

@@ -2,7 +2,7 @@
 //! JSON text of a bot's structured fields and of intents' and entities' data.
 
 use botbuilder_core::domain::{AiConfig, BotSettings, NewEntity, NewIntent};
-use botbuilder_core::store::{StoreError, StoreResult};
+use botbuilder_core::store::StoreResult;
 
 use crate::error::corrupt;
 
@@ -17,12 +17,12 @@ pub(crate) use bot_columns;
 
 /// The stored JSON of a bot's language model configuration.
 pub(crate) fn ai_json(config: &AiConfig) -> StoreResult<String> {
-    serde_json::to_string(config).map_err(|e| StoreError::Backend(Box::new(e)))
+    super::json_text(config)
 }
 
 /// The stored JSON of a bot's settings.
 pub(crate) fn settings_json(settings: &BotSettings) -> StoreResult<String> {
-    serde_json::to_string(settings).map_err(|e| StoreError::Backend(Box::new(e)))
+    super::json_text(settings)
 }
 
 /// The stored JSON of an intent's examples or an entity's kind.

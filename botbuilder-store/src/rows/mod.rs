@@ -43,6 +43,11 @@ pub(crate) fn normalize_email(email: &str) -> String {
     email.trim().to_lowercase()
 }
 
+/// `value` as the JSON text a column stores.
+pub(crate) fn json_text<T: serde::Serialize + ?Sized>(value: &T) -> StoreResult<String> {
+    serde_json::to_string(value).map_err(|e| StoreError::Backend(Box::new(e)))
+}
+
 pub(crate) fn permissions_json(set: &PermissionSet) -> String {
     serde_json::to_string(set).unwrap_or_else(|_| "[]".to_owned())
 }

@@ -33,8 +33,7 @@ impl ChannelRepo for SqliteStore {
         bot: BotId,
         new: NewChannel,
     ) -> StoreResult<Channel> {
-        let settings =
-            serde_json::to_string(&new.settings).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let settings = crate::rows::json_text(&new.settings)?;
         let row = sqlx::query_as::<_, ChannelRow>(concat!(
             "INSERT INTO channels (id, organization_id, bot_id, kind, name, session_channel, \
              settings, key_id, nonce, ciphertext, status, created_at) \

@@ -200,14 +200,7 @@ impl SqliteStore {
     }
 }
 
-/// `Ok` when a write touched exactly one row, `NotFound` when it touched none.
-fn expect_one(rows_affected: u64) -> StoreResult<()> {
-    if rows_affected == 0 {
-        Err(StoreError::NotFound)
-    } else {
-        Ok(())
-    }
-}
+use crate::error::expect_one;
 
 #[async_trait]
 impl Store for SqliteStore {

@@ -11,12 +11,9 @@ use botbuilder_core::queue::{
 use uuid::Uuid;
 
 use super::SqliteStore;
+use crate::error::queue_unavailable;
 use crate::rows::jobs::{DeadJobRow, attempts, dead_job, duration_micros};
 use crate::rows::micros;
-
-fn unavailable(e: sqlx::Error) -> QueueError {
-    QueueError::Unavailable(Box::new(e))
-}
 
 #[async_trait]
 impl JobQueue for SqliteStore {
@@ -33,19 +30,19 @@ impl JobQueue for SqliteStore {
         .bind(micros(self.now()))
         .execute(&self.writer)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(id)
     }
 
     async fn enqueue_once(&self, job: NewJob, key: &str) -> Result<Option<Uuid>, QueueError> {
         let id = Uuid::now_v7();
         let now = micros(self.now());
-        let mut tx = self.writer.begin().await.map_err(unavailable)?;
+        let mut tx = self.writer.begin().await.map_err(queue_unavailable)?;
         sqlx::query("DELETE FROM job_keys WHERE recorded_at <= ?")
             .bind(now - duration_micros(ENQUEUE_ONCE_RETENTION))
             .execute(&mut *tx)
             .await
-            .map_err(unavailable)?;
+            .map_err(queue_unavailable)?;
         let recorded = sqlx::query(
             "INSERT INTO job_keys (key, job_id, recorded_at) VALUES (?, ?, ?)
              ON CONFLICT (key) DO NOTHING",
@@ -55,7 +52,7 @@ impl JobQueue for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         if recorded.rows_affected() == 0 {
             return Ok(None);
         }
@@ -70,8 +67,8 @@ impl JobQueue for SqliteStore {
         .bind(now)
         .execute(&mut *tx)
         .await
-        .map_err(unavailable)?;
-        tx.commit().await.map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
+        tx.commit().await.map_err(queue_unavailable)?;
         Ok(Some(id))
     }
 
@@ -98,7 +95,7 @@ impl JobQueue for SqliteStore {
         .bind(kinds)
         .fetch_optional(&self.writer)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         row.map(|(id, kind, payload, n)| {
             Ok(LeasedJob {
                 id,
@@ -117,7 +114,7 @@ impl JobQueue for SqliteStore {
                 .bind(id)
                 .execute(&self.writer)
                 .await
-                .map_err(unavailable)?;
+                .map_err(queue_unavailable)?;
         if done.rows_affected() == 0 {
             return Err(QueueError::NotFound);
         }
@@ -137,7 +134,7 @@ impl JobQueue for SqliteStore {
         .bind(duration_micros(retry_in))
         .execute(&self.writer)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         if done.rows_affected() == 0 {
             return Err(QueueError::NotFound);
         }
@@ -156,7 +153,7 @@ impl JobQueue for SqliteStore {
         .bind(i64::from(job.attempt))
         .execute(&self.writer)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         if done.rows_affected() == 0 {
             return Err(QueueError::NotFound);
         }
@@ -176,7 +173,7 @@ impl JobQueue for SqliteStore {
         .bind(kinds)
         .fetch_all(&self.writer)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(rows.into_iter().map(dead_job).collect())
     }
 
@@ -188,7 +185,7 @@ impl JobQueue for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(rows.into_iter().map(dead_job).collect())
     }
 
@@ -211,7 +208,7 @@ impl JobQueue for SqliteStore {
         .bind(i64::from(limit))
         .fetch_all(&self.pool)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         Ok(rows.into_iter().map(dead_job).collect())
     }
 
@@ -225,7 +222,7 @@ impl JobQueue for SqliteStore {
         .bind(micros(self.now()))
         .execute(&self.writer)
         .await
-        .map_err(unavailable)?;
+        .map_err(queue_unavailable)?;
         if done.rows_affected() == 0 {
             return Err(QueueError::NotFound);
         }

@@ -62,19 +62,14 @@ impl Outage {
 
     /// Closes the port (new connections are refused) and every open connection.
     pub(crate) async fn go_down(&self) {
-        let accepting = {
-            let mut state = self.state.lock().unwrap();
-            for link in state.links.drain(..) {
-                link.abort();
-            }
-            state.accepting.take()
-        };
+        // Stop accepting first (the listener is dropped: the port refuses), then close every
+        // link, including one accepted in the meantime.
+        let accepting = self.state.lock().unwrap().accepting.take();
         if let Some(accepting) = accepting {
             accepting.abort();
-            let _ = accepting.await; // the listener is dropped: the port refuses
+            let _ = accepting.await;
         }
-        let links: Vec<AbortHandle> = self.state.lock().unwrap().links.drain(..).collect();
-        for link in links {
+        for link in self.state.lock().unwrap().links.drain(..) {
             link.abort();
         }
     }

@@ -190,8 +190,7 @@ impl KnowledgeRepo for PgStore {
         new: NewDocument,
     ) -> StoreResult<Document> {
         let now = micros(self.now());
-        let source =
-            serde_json::to_string(&new.source).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let source = crate::rows::json_text(&new.source)?;
         let mut tx = self.tenant(org).await?;
         // The foreign key to (organization, knowledge base) makes another organization's
         // knowledge base `NotFound`; the key on (organization, knowledge base, content hash)

@@ -36,7 +36,7 @@ use crate::error::store_err;
 use crate::rows::webhooks::{
     DeliveryRow, EndpointRow, EventRow, delivery_columns, endpoint_columns, events_json,
 };
-use crate::rows::{micros, page_of};
+use crate::rows::{json_text, micros, page_of};
 
 /// One delivery of the organization, read in `tx`.
 async fn delivery_in(
@@ -75,10 +75,6 @@ async fn endpoint_exists(
     .map_err(store_err)?
     .ok_or(StoreError::NotFound)?;
     Ok(())
-}
-
-fn json_text<T: serde::Serialize>(value: &T) -> StoreResult<String> {
-    serde_json::to_string(value).map_err(|e| StoreError::Backend(Box::new(e)))
 }
 
 /// Creates a pending delivery, due `now`, of the claimed event `seq` for every enabled

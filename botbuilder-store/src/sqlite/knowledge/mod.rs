@@ -150,8 +150,7 @@ impl KnowledgeRepo for SqliteStore {
         new: NewDocument,
     ) -> StoreResult<Document> {
         let now = micros(self.now());
-        let source =
-            serde_json::to_string(&new.source).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let source = crate::rows::json_text(&new.source)?;
         let mut tx = self.write_transaction().await?;
         let created = sqlx::query_as::<_, DocumentRow>(concat!(
             "INSERT INTO documents (id, organization_id, knowledge_base_id, title, source,

@@ -379,8 +379,7 @@ impl WebhookRepo for SqliteStore {
         attempt: WebhookAttempt,
         outcome: AttemptOutcome,
     ) -> StoreResult<WebhookDelivery> {
-        let entry =
-            serde_json::to_string(&attempt).map_err(|e| StoreError::Backend(Box::new(e)))?;
+        let entry = crate::rows::json_text(&attempt)?;
         let (state, next, delivered) = match outcome {
             AttemptOutcome::Succeeded => ("succeeded", None, Some(micros(attempt.at))),
             AttemptOutcome::RetryAt(at) => ("pending", Some(micros(at)), None),
