@@ -124,6 +124,7 @@ async fn main() -> anyhow::Result<()> {
         store.clone(),
         botbuilder_server::state::Embedders::only(embedder.clone()),
         std::sync::Arc::new(botbuilder_core::knowledge::InProcessExtractor::default()),
+        None,
     );
     let kb = knowledge
         .create_knowledge_base(org.id, "SciFact".into(), String::new())

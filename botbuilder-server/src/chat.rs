@@ -109,6 +109,7 @@ pub async fn chat(
         queue,
         embedders,
         extractor,
+        crate::config::database::default_index_dir(options.database_url),
     ));
     let found = store
         .get_public_bot(bot)

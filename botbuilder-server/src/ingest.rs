@@ -44,7 +44,7 @@ pub async fn create_knowledge_base(
         .await
         .with_context(|| format!("no organization {org} in {database_url}"))?;
     let extractor = Arc::new(botbuilder_core::knowledge::InProcessExtractor::default());
-    let knowledge = knowledge_service(store, queue, embedders, extractor);
+    let knowledge = knowledge_service(store, queue, embedders, extractor, None);
     Ok(knowledge
         .create_knowledge_base(org, name, description)
         .await?)
@@ -200,6 +200,7 @@ pub async fn ingest(
         queue,
         embedders,
         extractor,
+        None,
     ));
     let base = store
         .locate_knowledge_base(kb)

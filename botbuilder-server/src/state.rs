@@ -343,7 +343,8 @@ impl std::fmt::Debug for Embedders {
 }
 
 /// The knowledge service every entry point uses, indexing with the default embedder unless
-/// a knowledge base chose another, and reading documents with `extractor`. Hybrid search weighs a semantic embedder's ranking like
+/// a knowledge base chose another, reading documents with `extractor`, and saving vector
+/// graphs in `index_dir` when given. Hybrid search weighs a semantic embedder's ranking like
 /// keyword's; the hashed embedder's at [`DEFAULT_HYBRID_VECTOR_WEIGHT`] (it ranks worse than
 /// BM25).
 pub fn knowledge_service(
@@ -351,6 +352,7 @@ pub fn knowledge_service(
     queue: Arc<dyn JobQueue>,
     embedders: Embedders,
     extractor: Arc<dyn DocumentExtractor>,
+    index_dir: Option<PathBuf>,
 ) -> KnowledgeService {
     let Embedders {
         default: embedder,
@@ -364,6 +366,10 @@ pub fn knowledge_service(
     let service = KnowledgeService::new(store, queue, embedder)
         .with_extractor(extractor)
         .with_hybrid_vector_weight(weight);
+    let service = match index_dir {
+        Some(dir) => service.with_index_dir(dir),
+        None => service,
+    };
     match chosen {
         Some(chosen) => service.with_embedders(chosen),
         None => service,
@@ -482,6 +488,7 @@ impl AppState {
                 chosen: Some(providers.clone()),
             },
             extractor,
+            settings.index_dir.clone(),
         ));
         let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())

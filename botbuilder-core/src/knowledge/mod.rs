@@ -26,7 +26,10 @@ pub use service::{
     DeadIngestion, INGEST_JOB, KnowledgeError, KnowledgeService, SEMANTIC_HYBRID_VECTOR_WEIGHT,
     SearchHit, SearchMode, SearchRequest, Upload,
 };
-pub use vector::{VectorError, VectorIndex};
+pub use vector::{
+    APPROXIMATE_FROM, CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, GraphError, GraphSnapshot,
+    VectorError, VectorIndex,
+};
 
 /// Common English words that say nothing about a topic: left out of keyword queries and of
 /// relevance checks (lower-case).

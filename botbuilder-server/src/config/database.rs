@@ -1,12 +1,25 @@
 //! How the server connects to its database beyond the URL: the pool size, the statement time
 //! limit and an optional read replica (Postgres; the embedded SQLite store sizes itself).
 
+use std::path::PathBuf;
 use std::time::Duration;
 
 use super::PartialSettings;
 
 /// Default time limit of one statement (Postgres), in seconds.
 pub const DEFAULT_STATEMENT_TIMEOUT_SECS: u64 = 30;
+
+/// The default directory for saved vector graphs: `PATH.indexes` beside a SQLite database
+/// file (`sqlite://PATH` or `sqlite:PATH`); none for an in-memory SQLite database or for
+/// Postgres (set `BOTBUILDER_INDEX_DIR` on each instance's local disk there).
+pub fn default_index_dir(database_url: &str) -> Option<PathBuf> {
+    let rest = database_url
+        .strip_prefix("sqlite://")
+        .or_else(|| database_url.strip_prefix("sqlite:"))?;
+    let (path, query) = rest.split_once('?').unwrap_or((rest, ""));
+    let in_memory = path.is_empty() || path == ":memory:" || query.contains("mode=memory");
+    (!in_memory).then(|| PathBuf::from(format!("{path}.indexes")))
+}
 
 /// Resolved database connection settings (see the module docs).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -110,6 +110,11 @@ pub struct PartialSettings {
     /// A Postgres read replica for lag-tolerant reads (usage, audit log) [default: none].
     #[arg(long, env = "BOTBUILDER_DATABASE_REPLICA_URL", global = true)]
     pub database_replica_url: Option<String>,
+    /// Directory where large knowledge bases' vector graphs are saved, so a restart reloads
+    /// them instead of rebuilding (a cache, safe to delete) [default: PATH.indexes beside a
+    /// SQLite database file, else none].
+    #[arg(long, env = "BOTBUILDER_INDEX_DIR", global = true)]
+    pub index_dir: Option<PathBuf>,
     /// Deployment environment [default: development].
     #[arg(long, env = "BOTBUILDER_ENV", value_enum, global = true)]
     pub env: Option<Environment>,
@@ -326,7 +331,7 @@ impl PartialSettings {
     /// Values of `self`, falling back to `lower` where `self` has none.
     pub fn or(self, lower: PartialSettings) -> PartialSettings {
         layer!(self, lower; bind, database_url, database_max_connections,
-            database_statement_timeout_secs, database_replica_url, env, jwt_secret, master_key, previous_master_keys,
+            database_statement_timeout_secs, database_replica_url, index_dir, env, jwt_secret, master_key, previous_master_keys,
             secrets_file,
             redis_url, log_format, log, body_limit, cors_origins, rate_limit_per_minute,
             rate_limit_per_credential_per_minute, rate_limit_per_org_per_minute,
@@ -388,6 +393,8 @@ pub struct Settings {
     pub database_url: String,
     /// Pool size, statement time limit and read replica of the database.
     pub database: database::DatabaseOptions,
+    /// Where knowledge bases' vector graphs are saved, if anywhere.
+    pub index_dir: Option<PathBuf>,
     /// Deployment environment.
     pub env: Environment,
     /// JWT signing secret.
@@ -527,13 +534,17 @@ impl Settings {
                 tracing::warn!("{weakness} (refused in production)");
             }
         }
+        let database_url = partial
+            .database_url
+            .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned());
         let settings = Settings {
             bind: partial
                 .bind
                 .unwrap_or_else(|| DEFAULT_BIND.parse().expect("valid default bind")),
-            database_url: partial
-                .database_url
-                .unwrap_or_else(|| DEFAULT_DATABASE_URL.to_owned()),
+            index_dir: partial
+                .index_dir
+                .or_else(|| database::default_index_dir(&database_url)),
+            database_url,
             database,
             env,
             jwt_secret,
@@ -590,6 +601,7 @@ impl Settings {
             bind: "127.0.0.1:0".parse().expect("valid address"),
             database_url: database_url.into(),
             database: database::DatabaseOptions::default(),
+            index_dir: None,
             env: Environment::Development,
             jwt_secret: Secret::new("test-jwt-secret-0123456789-abcdefghijklmnopqrstuvwxyz"),
             master_key: Secret::new(STANDARD.encode((0u8..32).collect::<Vec<_>>())),

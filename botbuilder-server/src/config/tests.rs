@@ -76,3 +76,20 @@ fn secrets_never_show_in_debug() {
     let debug = format!("{s:?}");
     assert!(!debug.contains(s.jwt_secret.expose()));
 }
+
+#[test]
+fn vector_graphs_are_saved_beside_a_sqlite_file_by_default() {
+    use database::default_index_dir;
+    let dir = |url: &str| default_index_dir(url).map(|p| p.display().to_string());
+    assert_eq!(
+        dir("sqlite://botbuilder.db").as_deref(),
+        Some("botbuilder.db.indexes")
+    );
+    assert_eq!(
+        dir("sqlite:///var/lib/bb/main.db?mode=rwc").as_deref(),
+        Some("/var/lib/bb/main.db.indexes")
+    );
+    assert_eq!(dir("sqlite::memory:"), None);
+    assert_eq!(dir("sqlite://x.db?mode=memory&cache=shared"), None);
+    assert_eq!(dir("postgres://bb@localhost/bb"), None);
+}

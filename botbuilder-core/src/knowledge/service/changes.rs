@@ -15,10 +15,7 @@ impl crate::change::ChangeListener for KnowledgeService {
             }
             Change::Organization { org } => {
                 self.invalidations.invalidate_all();
-                self.indexes
-                    .lock()
-                    .expect("indexes poisoned")
-                    .retain(|_, (owner, _)| *owner != org);
+                self.indexes.forget_organization(org);
             }
             _ => {}
         }

@@ -22,7 +22,10 @@
 
 mod changes;
 mod embedding;
+mod indexes;
 mod ingestion;
+
+use indexes::{IndexCache, KbIndex};
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -35,8 +38,7 @@ use super::extract::{
     DocumentExtractor, ExtractError, Extracted, InProcessExtractor, check_upload,
 };
 use super::fusion::{RRF_K, weighted_reciprocal_rank_fusion};
-use super::keyword::KeywordIndex;
-use super::vector::{VectorError, VectorIndex};
+use super::vector::VectorError;
 use crate::domain::{
     Chunk, Document, DocumentSource, DocumentStatus, KnowledgeBase, KnowledgeBasePatch, NewChunk,
     NewDocument, NewKnowledgeBase, PageRequest,
@@ -121,15 +123,6 @@ pub struct Upload {
     pub bytes: Vec<u8>,
 }
 
-/// The search indexes of one knowledge base.
-#[derive(Debug)]
-struct KbIndex {
-    /// The knowledge base as it was when the index was built (its embedder).
-    kb: KnowledgeBase,
-    vectors: VectorIndex,
-    keywords: KeywordIndex,
-}
-
 /// An ingestion job that failed every attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct DeadIngestion {
@@ -196,9 +189,12 @@ pub struct KnowledgeService {
     lease: Duration,
     last_reap: Mutex<Option<Instant>>,
     hybrid_vector_weight: f32,
-    /// Search indexes by knowledge base, with the organization owning it, so a search needs
-    /// no store read once the index is built.
-    indexes: Mutex<HashMap<KnowledgeBaseId, (OrgId, Arc<KbIndex>)>>,
+    /// The search indexes of each knowledge base (see [`indexes`]).
+    indexes: IndexCache,
+    /// Where approximate graphs are saved, to rebuild from after a restart.
+    index_dir: Option<std::path::PathBuf>,
+    /// Rows from which a knowledge base's vector index keeps an approximate graph.
+    approximate_from: usize,
     /// Document titles (immutable once created) for search results.
     titles: Mutex<HashMap<DocumentId, String>>,
     /// What was forgotten when: an index loaded across its knowledge base's invalidation is
@@ -237,7 +233,9 @@ impl KnowledgeService {
             lease: INGEST_LEASE,
             last_reap: Mutex::new(None),
             hybrid_vector_weight: DEFAULT_HYBRID_VECTOR_WEIGHT,
-            indexes: Mutex::new(HashMap::new()),
+            indexes: IndexCache::default(),
+            index_dir: None,
+            approximate_from: super::vector::APPROXIMATE_FROM,
             titles: Mutex::new(HashMap::new()),
             invalidations: crate::change::Invalidations::default(),
             titles_generation: crate::change::Generation::default(),
@@ -252,6 +250,24 @@ impl KnowledgeService {
     #[must_use]
     pub fn with_hybrid_vector_weight(mut self, weight: f32) -> Self {
         self.hybrid_vector_weight = weight.max(0.0);
+        self
+    }
+
+    /// Saves each knowledge base's approximate vector graph in `dir` (one file per knowledge
+    /// base, `{id}.hnsw`, see [`GraphSnapshot`](super::GraphSnapshot)), so the first search
+    /// after a restart rebuilds it from the file instead of from scratch. The directory is
+    /// created when first written; it is a cache, safe to delete.
+    #[must_use]
+    pub fn with_index_dir(mut self, dir: impl Into<std::path::PathBuf>) -> Self {
+        self.index_dir = Some(dir.into());
+        self
+    }
+
+    /// Keeps an approximate graph for knowledge bases of `rows` chunks or more (default
+    /// [`APPROXIMATE_FROM`](super::APPROXIMATE_FROM)).
+    #[must_use]
+    pub fn with_approximate_from(mut self, rows: usize) -> Self {
+        self.approximate_from = rows;
         self
     }
 
@@ -430,7 +446,7 @@ impl KnowledgeService {
         kb: KnowledgeBaseId,
     ) -> Result<(), KnowledgeError> {
         self.store.delete_knowledge_base(org, kb).await?;
-        self.forget_index(kb);
+        self.drop_index(kb);
         Ok(())
     }
 
@@ -455,50 +471,6 @@ impl KnowledgeService {
     fn forget_title(&self, doc: DocumentId) {
         self.titles_generation.bump();
         self.titles.lock().expect("titles poisoned").remove(&doc);
-    }
-
-    fn forget_index(&self, kb: KnowledgeBaseId) {
-        self.invalidations.invalidate(kb);
-        self.indexes.lock().expect("indexes poisoned").remove(&kb);
-    }
-
-    /// The vector index of `kb` in `org` (built from the store on first use); another
-    /// organization's knowledge base is `NotFound`.
-    async fn index(&self, org: OrgId, kb: KnowledgeBaseId) -> Result<Arc<KbIndex>, KnowledgeError> {
-        if let Some((owner, index)) = self.indexes.lock().expect("indexes poisoned").get(&kb) {
-            return if *owner == org {
-                Ok(index.clone())
-            } else {
-                Err(StoreError::NotFound.into())
-            };
-        }
-        let generation = self.invalidations.current();
-        let kb = self.store.get_knowledge_base(org, kb).await?;
-        let dimensions = kb.embedding_dimensions as usize;
-        // Vectors of another size are from an embedder the knowledge base no longer uses
-        // (re-indexing is under way): left out rather than failing the search.
-        let vectors = self.store.chunk_embeddings(org, kb.id).await?;
-        let texts = self.store.chunk_texts(org, kb.id).await?;
-        let recorded = kb.clone();
-        let build = move || -> Result<KbIndex, VectorError> {
-            let vectors = vectors.into_iter().filter(|(_, v)| v.len() == dimensions);
-            Ok(KbIndex {
-                kb: recorded,
-                vectors: VectorIndex::from_vectors(dimensions, vectors)?,
-                keywords: KeywordIndex::build_chunks(&texts),
-            })
-        };
-        // Stemming every chunk takes a while on a large knowledge base: off the async threads.
-        let index = Arc::new(
-            tokio::task::spawn_blocking(build)
-                .await
-                .map_err(|e| StoreError::Unavailable(Box::new(e)))??,
-        );
-        let mut indexes = self.indexes.lock().expect("indexes poisoned");
-        if self.invalidations.unchanged_since(&kb.id, generation) {
-            indexes.insert(kb.id, (org, index.clone()));
-        }
-        Ok(index)
     }
 
     /// Searches the knowledge bases `kbs` of `org` (see the module docs).

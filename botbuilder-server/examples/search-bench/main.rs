@@ -13,15 +13,23 @@
 //! - latency p50 / p99 of `KnowledgeService::search` per mode (keyword, vector, hybrid), top 10,
 //!   with results resolved to stored chunks and titles, as the API returns them, beside the
 //!   store's SQLite FTS5 search (the keyword baseline, 40 results as hybrid asks for);
-//! - the vector index alone: the quantized scan with exact re-ranking against the exact `f32`
-//!   scan (the baseline, same run): latency and recall@10.
+//! - the vector index alone, top 10, each against the exact `f32` scan (the baseline, same
+//!   run): the quantized scan with exact re-ranking, and the HNSW graph with exact re-ranking
+//!   (latency, QPS on one core, recall@10; build time from scratch, rebuild time from a saved
+//!   graph after 1 % of the chunks changed, and the saved file's write and read times);
+//! - with `BENCH_POSTGRES_URL=postgres://…` (a database to scribble in, with pgvector), the
+//!   same vectors in pgvector with an HNSW index of the same parameters, searched with the
+//!   knowledge-base filter inside the scan (`hnsw.iterative_scan`): load and build time,
+//!   latency, QPS and recall@10 at several `ef_search`.
+
+mod pgvector;
 
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use botbuilder_core::domain::{DocumentSource, NewChunk, NewDocument, NewOrganization, NewUser};
 use botbuilder_core::embed::Embedder;
-use botbuilder_core::id::{KnowledgeBaseId, OrgId};
+use botbuilder_core::id::{ChunkId, KnowledgeBaseId, OrgId};
 use botbuilder_core::knowledge::{KnowledgeService, SearchMode, SearchRequest, VectorIndex};
 use botbuilder_core::store::prelude::*;
 use botbuilder_providers::local::LocalEmbedder;
@@ -273,32 +281,127 @@ async fn run(n: usize) {
         println!("| keyword, SQLite FTS5 (baseline) | {} |", summary(times));
     }
 
-    // The vector index alone: quantized scan + exact re-rank vs the exact f32 scan.
-    let index = VectorIndex::from_vectors(
-        embedder.dimensions(),
-        store.chunk_embeddings(org, kb.id).await.unwrap(),
-    )
-    .unwrap();
-    let vectors = embedder.embed_texts(&queries).await.unwrap();
-    let (mut fast, mut exact, mut found) = (Vec::new(), Vec::new(), 0usize);
-    for q in &vectors {
+    drop(knowledge);
+    vector_index_alone(&store, &embedder, (org, kb.id), (other, noise.id), &queries).await;
+}
+
+fn qps(times: &[Duration]) -> f64 {
+    times.len() as f64 / times.iter().sum::<Duration>().as_secs_f64()
+}
+
+/// Times `search` over `queries`; recall@10 against `truth`.
+fn measure(
+    queries: &[Vec<f32>],
+    truth: &[Vec<ChunkId>],
+    search: impl Fn(&[f32]) -> Vec<(ChunkId, f32)>,
+) -> (Vec<Duration>, f64) {
+    let (mut times, mut found) = (Vec::with_capacity(queries.len()), 0usize);
+    for (q, truth) in queries.iter().zip(truth) {
         let started = Instant::now();
-        let approximate = index.search(q, 10).unwrap();
-        fast.push(started.elapsed());
-        let started = Instant::now();
-        let truth = index.search_exact(q, 10).unwrap();
-        exact.push(started.elapsed());
-        found += approximate
-            .iter()
-            .filter(|(id, _)| truth.iter().any(|(t, _)| t == id))
-            .count();
+        let hits = search(q);
+        times.push(started.elapsed());
+        found += hits.iter().filter(|(id, _)| truth.contains(id)).count();
     }
-    println!(
-        "| vector index, exact f32 scan (baseline) | {} |\n| vector index, i8 scan + exact re-rank | {} |\n\nvector recall@10 against exact: {:.4}",
-        summary(exact),
-        summary(fast),
-        found as f64 / (10 * vectors.len()) as f64
+    (times, found as f64 / (10 * queries.len()) as f64)
+}
+
+/// The vector index alone: quantized scan and HNSW graph against the exact f32 scan, and
+/// pgvector when `BENCH_POSTGRES_URL` is set.
+async fn vector_index_alone(
+    store: &SqliteStore,
+    embedder: &LocalEmbedder,
+    (org, kb): (OrgId, KnowledgeBaseId),
+    (other, noise): (OrgId, KnowledgeBaseId),
+    queries: &[String],
+) {
+    let dimensions = embedder.dimensions();
+    let embeddings = store.chunk_embeddings(org, kb).await.unwrap();
+    let vectors = embedder.embed_texts(queries).await.unwrap();
+    let scan = VectorIndex::from_vectors(dimensions, embeddings.clone()).unwrap();
+    let truth: Vec<Vec<ChunkId>> = vectors
+        .iter()
+        .map(|q| {
+            let exact = scan.search_exact(q, 10).unwrap();
+            exact.into_iter().map(|(id, _)| id).collect()
+        })
+        .collect();
+
+    let started = Instant::now();
+    let graph = VectorIndex::build(dimensions, embeddings.clone(), 1, None).unwrap();
+    let built = started.elapsed();
+    assert!(graph.is_approximate());
+    let snapshot = graph.snapshot().unwrap().unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("graph.hnsw");
+    let started = Instant::now();
+    snapshot.write(&file).unwrap();
+    let written = started.elapsed();
+    let started = Instant::now();
+    let read = botbuilder_core::knowledge::GraphSnapshot::read(&file).unwrap();
+    let read_time = started.elapsed();
+    // 1 % of the chunks replaced by new ones (a document re-ingested, say).
+    let mut changed = embeddings.clone();
+    for row in changed.iter_mut().step_by(100) {
+        row.0 = ChunkId::new();
+    }
+    let started = Instant::now();
+    let rebuilt = VectorIndex::build(dimensions, changed, 1, Some(&read)).unwrap();
+    let rebuild = started.elapsed();
+    assert_eq!(
+        rebuilt.snapshot().unwrap().unwrap().removed(),
+        embeddings.len().div_ceil(100)
     );
+    drop((rebuilt, read, snapshot));
+    println!(
+        "\nHNSW graph (M {}, ef_construction {}): built from scratch in {:.1} s on {} threads; \
+         saved in {:.2} s, read in {:.2} s; rebuilt from the saved graph after 1 % of the \
+         chunks changed in {:.1} s\n",
+        botbuilder_core::knowledge::CONNECTIVITY,
+        botbuilder_core::knowledge::EXPANSION_ADD,
+        built.as_secs_f64(),
+        std::thread::available_parallelism().map_or(1, |n| n.get()),
+        written.as_secs_f64(),
+        read_time.as_secs_f64(),
+        rebuild.as_secs_f64(),
+    );
+
+    println!("| vector index, top 10 | latency | QPS | recall@10 |\n|---|---|---|---|");
+    let rows = [
+        ("exact f32 scan (baseline)", true),
+        ("i8 scan + exact re-rank", false),
+    ];
+    for (name, exact) in rows {
+        let (times, recall) = measure(&vectors, &truth, |q| {
+            if exact {
+                scan.search_exact(q, 10).unwrap()
+            } else {
+                scan.search(q, 10).unwrap()
+            }
+        });
+        let qps = qps(&times);
+        println!("| {name} | {} | {qps:.0} | {recall:.4} |", summary(times));
+    }
+    let mut graph = graph;
+    for expansion in [128, 256, 512, 1024] {
+        graph.set_search_expansion(expansion);
+        let (times, recall) = measure(&vectors, &truth, |q| graph.search(q, 10).unwrap());
+        let qps = qps(&times);
+        println!(
+            "| HNSW graph, ef {expansion}, + exact re-rank | {} | {qps:.0} | {recall:.4} |",
+            summary(times)
+        );
+    }
+    drop((scan, graph));
+
+    if let Ok(url) = std::env::var("BENCH_POSTGRES_URL") {
+        let mut rows: Vec<(i32, ChunkId, Vec<f32>)> =
+            embeddings.into_iter().map(|(id, v)| (1, id, v)).collect();
+        let noise = store.chunk_embeddings(other, noise).await.unwrap();
+        rows.extend(noise.into_iter().map(|(id, v)| (2, id, v)));
+        let (loaded, built, runs) =
+            pgvector::bench(&url, dimensions, &rows, &vectors, &truth).await;
+        pgvector::report(loaded, built, runs);
+    }
 }
 
 #[tokio::main]
