@@ -230,6 +230,20 @@ async fn run(n: usize) {
         })
         .collect();
 
+    // The HNSW graph, built once and saved where the service looks for it, so the service's
+    // first search restores it (as after a restart) rather than building it a second time.
+    let indexes = dir.path().join("indexes");
+    let embeddings = store.chunk_embeddings(org, kb.id).await.unwrap();
+    let started = Instant::now();
+    let graph = VectorIndex::build(embedder.dimensions(), embeddings, 1, None).unwrap();
+    let graph_built = started.elapsed();
+    let snapshot = graph.snapshot().unwrap().unwrap();
+    snapshot
+        .write(&indexes.join(format!("{}.hnsw", kb.id)))
+        .unwrap();
+    drop(snapshot);
+    let knowledge = knowledge.with_index_dir(&indexes);
+
     // Build the caches (vector index, titles) once, as a running server has them.
     let started = Instant::now();
     for mode in [SearchMode::Vector, SearchMode::Keyword] {
@@ -242,7 +256,9 @@ async fn run(n: usize) {
         knowledge.search(org, &[kb.id], &request).await.unwrap();
     }
     println!(
-        "first search (builds the keyword and vector indexes): {:.2} s\n",
+        "first search (builds the keyword index, and the vector index from the saved graph \
+         beyond {} chunks): {:.2} s\n",
+        botbuilder_core::knowledge::APPROXIMATE_FROM,
         started.elapsed().as_secs_f64()
     );
     println!("| search, top 10 | latency |\n|---|---|");
@@ -282,7 +298,8 @@ async fn run(n: usize) {
     }
 
     drop(knowledge);
-    vector_index_alone(&store, &embedder, (org, kb.id), (other, noise.id), &queries).await;
+    let kbs = ((org, kb.id), (other, noise.id));
+    vector_index_alone(&store, &embedder, kbs, (graph, graph_built), &queries).await;
 }
 
 fn qps(times: &[Duration]) -> f64 {
@@ -310,8 +327,8 @@ fn measure(
 async fn vector_index_alone(
     store: &SqliteStore,
     embedder: &LocalEmbedder,
-    (org, kb): (OrgId, KnowledgeBaseId),
-    (other, noise): (OrgId, KnowledgeBaseId),
+    ((org, kb), (other, noise)): ((OrgId, KnowledgeBaseId), (OrgId, KnowledgeBaseId)),
+    (graph, built): (VectorIndex, Duration),
     queries: &[String],
 ) {
     let dimensions = embedder.dimensions();
@@ -326,9 +343,6 @@ async fn vector_index_alone(
         })
         .collect();
 
-    let started = Instant::now();
-    let graph = VectorIndex::build(dimensions, embeddings.clone(), 1, None).unwrap();
-    let built = started.elapsed();
     assert!(graph.is_approximate());
     let snapshot = graph.snapshot().unwrap().unwrap();
     let dir = tempfile::tempdir().unwrap();

@@ -7,7 +7,8 @@
 //! So a rebuild starts from the previous graph: the forgotten index's, kept aside as
 //! *retired* until then, or after a restart the one saved in the service's index directory
 //! ([`KnowledgeService::with_index_dir`]), written in the background after each build. Only
-//! chunks that are new or changed are inserted. A saved graph is used only for the chunks the
+//! chunks that are new or changed are inserted. Without a previous graph, the index is used
+//! at once by scan, and its graph is built from scratch in the background. A saved graph is used only for the chunks the
 //! store holds for that organization's knowledge base with the same vector, and only after
 //! its checksum and header check out (see [`GraphSnapshot`]), so a stale or another
 //! knowledge base's file costs time, never returns another tenant's chunk. The directory is
@@ -223,9 +224,19 @@ impl KnowledgeService {
         let saved_in = file.clone();
         let build = move || -> Result<(KbIndex, Option<GraphSnapshot>), VectorError> {
             let previous = previous_graph(retired, saved_in.as_deref());
-            let vectors = vectors.into_iter().filter(|(_, v)| v.len() == dimensions);
-            let vectors =
-                VectorIndex::build(dimensions, vectors, approximate_from, previous.as_ref())?;
+            let vectors: Vec<_> = vectors
+                .into_iter()
+                .filter(|(_, v)| v.len() == dimensions)
+                .collect();
+            // Restoring a graph takes seconds; one from scratch takes minutes at a million
+            // chunks, so it is built once the index is in use (below), never while a search
+            // waits.
+            let vectors = match &previous {
+                Some(previous) if vectors.len() >= approximate_from => {
+                    VectorIndex::restore(dimensions, vectors, previous)?
+                }
+                _ => VectorIndex::from_vectors(dimensions, vectors)?,
+            };
             let index = KbIndex {
                 kb: recorded,
                 vectors,
@@ -247,11 +258,22 @@ impl KnowledgeService {
             // Already stale, but its graph is the newest to rebuild from.
             self.indexes.retire(org, kb.id, index.clone());
         }
-        if let Some(file) = file.filter(|_| current) {
-            let (saved, deleted, kb) = (index.clone(), self.indexes.deleted.clone(), kb.id);
+        let wants_graph =
+            !index.vectors.is_approximate() && index.vectors.len() >= self.approximate_from;
+        if current && (wants_graph || file.is_some()) {
+            let (built, deleted, kb) = (index.clone(), self.indexes.deleted.clone(), kb.id);
             tokio::task::spawn_blocking(move || {
-                if !deleted.lock().expect("deleted poisoned").contains(&kb) {
-                    save_graph(&saved.vectors, previous.as_ref(), &file);
+                if wants_graph {
+                    match built.vectors.build_graph() {
+                        Ok(_) => {
+                            tracing::debug!(%kb, rows = built.vectors.len(), "vector graph built")
+                        }
+                        Err(error) => tracing::warn!(%error, %kb, "no vector graph; scanning"),
+                    }
+                }
+                let deleted = deleted.lock().expect("deleted poisoned").contains(&kb);
+                if let Some(file) = file.filter(|_| !deleted) {
+                    save_graph(&built.vectors, previous.as_ref(), &file);
                 }
             });
         }

@@ -20,6 +20,7 @@ mod graph;
 
 use std::cmp::Ordering;
 use std::collections::BinaryHeap;
+use std::sync::OnceLock;
 
 pub use graph::{CONNECTIVITY, EXPANSION_ADD, EXPANSION_SEARCH, GraphError, GraphSnapshot};
 
@@ -55,8 +56,9 @@ pub struct VectorIndex {
     quantized: Vec<i8>,
     /// Each row's scale.
     scales: Vec<f32>,
-    /// The approximate graph over `quantized`, keyed by row, once there are enough rows.
-    graph: Option<Graph>,
+    /// The approximate graph over `quantized`, keyed by row, once there are enough rows (set
+    /// once, possibly while the index already serves searches by scan).
+    graph: OnceLock<Graph>,
     /// Candidates a graph search gathers (and re-ranks exactly), at least.
     expansion: usize,
 }
@@ -175,7 +177,7 @@ impl VectorIndex {
             matrix: Vec::new(),
             quantized: Vec::new(),
             scales: Vec::new(),
-            graph: None,
+            graph: OnceLock::new(),
             expansion: EXPANSION_SEARCH,
         }
     }
@@ -215,6 +217,43 @@ impl VectorIndex {
         Ok(index)
     }
 
+    /// Builds an index from `(id, vector)` pairs with its graph rebuilt from `previous` if
+    /// that fits (see [`GraphSnapshot`]), which takes seconds where a build from scratch takes
+    /// minutes at a million rows; else without a graph (see [`VectorIndex::build_graph`]).
+    pub fn restore(
+        dimensions: usize,
+        vectors: impl IntoIterator<Item = (ChunkId, Vec<f32>)>,
+        previous: &GraphSnapshot,
+    ) -> Result<Self, VectorError> {
+        let index = Self::from_vectors(dimensions, vectors)?;
+        let d = index.dimensions;
+        match Graph::restore(previous, d, &index.ids, &index.quantized) {
+            Ok(Some(graph)) => index.set_graph(graph),
+            Ok(None) => {}
+            Err(error) => tracing::warn!(%error, "saved vector graph not usable"),
+        }
+        Ok(index)
+    }
+
+    /// Builds the graph from scratch over the rows held now, unless there is one, while the
+    /// index keeps serving searches by scan (it takes minutes at a million rows: run it off
+    /// the async threads). Returns whether this call built it.
+    ///
+    /// # Errors
+    /// When usearch fails (the index then keeps scanning).
+    pub fn build_graph(&self) -> Result<bool, GraphError> {
+        if self.is_approximate() {
+            return Ok(false);
+        }
+        let graph = Graph::build(self.dimensions, &self.quantized)?;
+        Ok(self.graph.set(graph).is_ok())
+    }
+
+    fn set_graph(&self, graph: Graph) {
+        // Only ever set on an index without one.
+        let _ = self.graph.set(graph);
+    }
+
     /// Builds the graph (from `previous` when it fits), or logs why not.
     fn attach_graph(&mut self, previous: Option<&GraphSnapshot>) {
         let d = self.dimensions;
@@ -228,7 +267,7 @@ impl VectorIndex {
             Some(Ok(None)) | None => Graph::build(d, &self.quantized),
         };
         match graph {
-            Ok(graph) => self.graph = Some(graph),
+            Ok(graph) => self.set_graph(graph),
             Err(error) => tracing::warn!(%error, rows = self.len(), "no vector graph; scanning"),
         }
     }
@@ -242,7 +281,7 @@ impl VectorIndex {
 
     /// Whether searches take their candidates from the approximate graph.
     pub fn is_approximate(&self) -> bool {
-        self.graph.is_some()
+        self.graph.get().is_some()
     }
 
     /// The approximate graph with the chunk of each node, to save and rebuild from
@@ -252,7 +291,7 @@ impl VectorIndex {
     /// When usearch cannot serialize the graph.
     pub fn snapshot(&self) -> Result<Option<GraphSnapshot>, GraphError> {
         self.graph
-            .as_ref()
+            .get()
             .map(|graph| graph.snapshot(&self.ids))
             .transpose()
     }
@@ -285,12 +324,12 @@ impl VectorIndex {
         self.matrix.extend(normalized(vector));
         let scale = quantize(&self.matrix[start..], &mut self.quantized);
         self.scales.push(scale);
-        if let Some(graph) = &mut self.graph {
+        if let Some(graph) = self.graph.get_mut() {
             let row = self.ids.len() - 1;
             let quantized = &self.quantized[row * self.dimensions..];
             if let Err(error) = graph.add(row, quantized) {
                 tracing::warn!(%error, "vector graph dropped; scanning");
-                self.graph = None;
+                self.graph.take();
             }
         }
         Ok(())
@@ -359,7 +398,7 @@ impl VectorIndex {
                 .map(|(row, score)| (self.ids[row], score))
                 .collect()
         };
-        if let Some(graph) = &self.graph {
+        if let Some(graph) = self.graph.get() {
             match graph.search(&qq, wanted.max(self.expansion)) {
                 Ok(keys) => {
                     let mut rows = keys

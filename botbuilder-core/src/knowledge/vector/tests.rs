@@ -251,3 +251,21 @@ fn the_search_expansion_trades_speed_for_recall() {
         "ef 1: {narrow}, ef 400: {wide}"
     );
 }
+
+#[test]
+fn restore_keeps_scanning_until_the_graph_is_built() {
+    let other = VectorIndex::build(16, vectors(1_500, 16, 15), 1_000, None).unwrap();
+    let foreign = other.snapshot().unwrap().unwrap();
+    let data = vectors(1_500, 16, 16);
+    let index = VectorIndex::restore(16, data.clone(), &foreign).unwrap();
+    assert!(!index.is_approximate(), "nothing of another graph fits");
+    assert_eq!(index.search(&data[9].1, 1).unwrap()[0].0, data[9].0);
+    assert!(index.build_graph().unwrap());
+    assert!(index.is_approximate());
+    assert!(!index.build_graph().unwrap(), "built once");
+    assert_eq!(index.search(&data[9].1, 1).unwrap()[0].0, data[9].0);
+    let mine = index.snapshot().unwrap().unwrap();
+    let restored = VectorIndex::restore(16, data.clone(), &mine).unwrap();
+    assert!(restored.is_approximate());
+    assert_eq!(restored.snapshot().unwrap().unwrap().removed(), 0);
+}
