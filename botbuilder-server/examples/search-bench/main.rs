@@ -361,10 +361,9 @@ async fn vector_index_alone(
     let started = Instant::now();
     let rebuilt = VectorIndex::build(dimensions, changed, 1, Some(&read)).unwrap();
     let rebuild = started.elapsed();
-    assert_eq!(
-        rebuilt.snapshot().unwrap().unwrap().removed(),
-        embeddings.len().div_ceil(100)
-    );
+    // Each new chunk took the slot of a replaced one.
+    assert!(rebuilt.is_approximate());
+    assert_eq!(rebuilt.snapshot().unwrap().unwrap().removed(), 0);
     drop((rebuilt, read, snapshot));
     println!(
         "\nHNSW graph (M {}, ef_construction {}): built from scratch in {:.1} s on {} threads; \

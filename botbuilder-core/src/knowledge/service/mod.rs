@@ -71,6 +71,9 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const EMBED_BATCH: usize = 64;
 /// Most results one search returns.
 pub const MAX_TOP_K: usize = 100;
+/// Chunks searched from which hybrid search runs its keyword and vector sides on two threads
+/// (the `search-bench` example: at 1M chunks each side's p99 is several milliseconds).
+pub const PARALLEL_HYBRID_FROM: usize = 50_000;
 /// Weight of the vector ranking in hybrid search, relative to keyword's 1 (see
 /// [`KnowledgeService::with_hybrid_vector_weight`]). Chosen on SciFact's training queries for
 /// the offline hashed embedder (0.1 of 0.1/0.25/0.35/0.5: best nDCG@10, Recall@10 above
@@ -519,7 +522,20 @@ impl KnowledgeService {
             found.truncate(depth);
             Ok(found)
         };
-        let (keyword, vector) = (keyword_side(), vector_side()?);
+        // On large knowledge bases each side takes milliseconds: hybrid search runs them at
+        // once (another thread costs tens of microseconds, worth it only there).
+        let chunks: usize = indexes.iter().map(|index| index.vectors.len()).sum();
+        let (keyword, vector) =
+            if request.mode == SearchMode::Hybrid && chunks >= PARALLEL_HYBRID_FROM {
+                std::thread::scope(|scope| {
+                    let vector = scope.spawn(vector_side);
+                    let keyword = keyword_side();
+                    (keyword, vector.join().expect("vector search panicked"))
+                })
+            } else {
+                (keyword_side(), vector_side())
+            };
+        let vector = vector?;
         let keyword_scores: HashMap<ChunkId, f32> = keyword.iter().copied().collect();
         let vector_scores: HashMap<ChunkId, f32> = vector.iter().copied().collect();
         let ranked: Vec<(ChunkId, f32)> = match request.mode {
