@@ -42,7 +42,7 @@ pub(super) struct KbIndex {
 type ByKb = HashMap<KnowledgeBaseId, (OrgId, Arc<KbIndex>)>;
 
 /// Every knowledge base's indexes (see the module docs).
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(super) struct IndexCache {
     /// Current indexes, so a search needs no store read once its index is built.
     built: Mutex<ByKb>,
@@ -53,6 +53,23 @@ pub(super) struct IndexCache {
     deleted: Arc<Mutex<HashSet<KnowledgeBaseId>>>,
     /// One build at a time per knowledge base.
     building: Mutex<HashMap<KnowledgeBaseId, Arc<tokio::sync::Mutex<()>>>>,
+    /// Knowledge bases whose graph is being built in the background (one build each).
+    growing: Mutex<HashSet<KnowledgeBaseId>>,
+    /// Background graph builds run one at a time: each takes a core for minutes.
+    graph_builds: tokio::sync::Semaphore,
+}
+
+impl Default for IndexCache {
+    fn default() -> Self {
+        Self {
+            built: Mutex::default(),
+            retired: Mutex::default(),
+            deleted: Arc::default(),
+            building: Mutex::default(),
+            growing: Mutex::default(),
+            graph_builds: tokio::sync::Semaphore::new(1),
+        }
+    }
 }
 
 impl IndexCache {
@@ -92,6 +109,43 @@ impl IndexCache {
             map.lock()
                 .expect("indexes poisoned")
                 .retain(|_, (owner, _)| *owner != org);
+        }
+    }
+
+    /// Builds the graph of `index` (cached for `kb` of `org`) in the background, then saves
+    /// it to `file`. If `kb` changed meanwhile, the graph is kept aside for the rebuild, and a
+    /// newer cached index without a graph is dropped so the next search restores from it.
+    fn grow(&self, org: OrgId, kb: KnowledgeBaseId, index: &Arc<KbIndex>, file: Option<&Path>) {
+        let outcome = index.vectors.build_graph();
+        self.growing.lock().expect("growing poisoned").remove(&kb);
+        if let Err(error) = outcome {
+            tracing::warn!(%error, %kb, "no vector graph; scanning");
+            return;
+        }
+        tracing::debug!(%kb, rows = index.vectors.len(), "vector graph built");
+        if self.is_deleted(kb) {
+            return;
+        }
+        let mut built = self.built.lock().expect("indexes poisoned");
+        let cached = built.get(&kb).map(|(_, cached)| cached.clone());
+        if !cached
+            .as_ref()
+            .is_some_and(|cached| Arc::ptr_eq(cached, index))
+        {
+            if cached.is_some_and(|cached| !cached.vectors.is_approximate()) {
+                built.remove(&kb);
+            }
+            drop(built);
+            self.retire(org, kb, index.clone());
+        } else {
+            drop(built);
+        }
+        if let Some(file) = file {
+            save_graph(&index.vectors, None, file);
+            if self.is_deleted(kb) {
+                // Deleted while saving: the deletion's own removal may have come first.
+                let _ = remove_graph_file(file);
+            }
         }
     }
 
@@ -259,21 +313,34 @@ impl KnowledgeService {
             self.indexes.retire(org, kb.id, index.clone());
         }
         let wants_graph =
-            !index.vectors.is_approximate() && index.vectors.len() >= self.approximate_from;
-        if current && (wants_graph || file.is_some()) {
-            let (built, deleted, kb) = (index.clone(), self.indexes.deleted.clone(), kb.id);
-            tokio::task::spawn_blocking(move || {
-                if wants_graph {
-                    match built.vectors.build_graph() {
-                        Ok(_) => {
-                            tracing::debug!(%kb, rows = built.vectors.len(), "vector graph built")
-                        }
-                        Err(error) => tracing::warn!(%error, %kb, "no vector graph; scanning"),
+            !index.vectors.is_approximate() && index.vectors.len() >= self.approximate_from.max(1);
+        let kb = kb.id;
+        if current && wants_graph {
+            let first = self
+                .indexes
+                .growing
+                .lock()
+                .expect("growing poisoned")
+                .insert(kb);
+            if first {
+                let (cache, grown) = (self.indexes.clone(), index.clone());
+                tokio::spawn(async move {
+                    let Ok(_turn) = cache.graph_builds.acquire().await else {
+                        return;
+                    };
+                    let grower = cache.clone();
+                    let grow = move || grower.grow(org, kb, &grown, file.as_deref());
+                    if let Err(error) = tokio::task::spawn_blocking(grow).await {
+                        cache.growing.lock().expect("growing poisoned").remove(&kb);
+                        tracing::warn!(%error, %kb, "vector graph build failed");
                     }
-                }
-                let deleted = deleted.lock().expect("deleted poisoned").contains(&kb);
-                if let Some(file) = file.filter(|_| !deleted) {
-                    save_graph(&built.vectors, previous.as_ref(), &file);
+                });
+            }
+        } else if current && let Some(file) = file {
+            let (saved, deleted) = (index.clone(), self.indexes.deleted.clone());
+            tokio::task::spawn_blocking(move || {
+                if !deleted.lock().expect("deleted poisoned").contains(&kb) {
+                    save_graph(&saved.vectors, previous.as_ref(), &file);
                 }
             });
         }

@@ -24,8 +24,11 @@ mod changes;
 mod embedding;
 mod indexes;
 mod ingestion;
+mod ranking;
 
 use indexes::{IndexCache, KbIndex};
+pub use ranking::PARALLEL_HYBRID_FROM;
+use ranking::Ranking;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -71,9 +74,6 @@ pub const MAX_TITLE_CHARS: usize = 300;
 pub const EMBED_BATCH: usize = 64;
 /// Most results one search returns.
 pub const MAX_TOP_K: usize = 100;
-/// Chunks searched from which hybrid search runs its keyword and vector sides on two threads
-/// (the `search-bench` example: at 1M chunks each side's p99 is several milliseconds).
-pub const PARALLEL_HYBRID_FROM: usize = 50_000;
 /// Weight of the vector ranking in hybrid search, relative to keyword's 1 (see
 /// [`KnowledgeService::with_hybrid_vector_weight`]). Chosen on SciFact's training queries for
 /// the offline hashed embedder (0.1 of 0.1/0.25/0.35/0.5: best nDCG@10, Recall@10 above
@@ -193,7 +193,7 @@ pub struct KnowledgeService {
     last_reap: Mutex<Option<Instant>>,
     hybrid_vector_weight: f32,
     /// The search indexes of each knowledge base (see [`indexes`]).
-    indexes: IndexCache,
+    indexes: Arc<IndexCache>,
     /// Where approximate graphs are saved, to rebuild from after a restart.
     index_dir: Option<std::path::PathBuf>,
     /// Rows from which a knowledge base's vector index keeps an approximate graph.
@@ -236,7 +236,7 @@ impl KnowledgeService {
             lease: INGEST_LEASE,
             last_reap: Mutex::new(None),
             hybrid_vector_weight: DEFAULT_HYBRID_VECTOR_WEIGHT,
-            indexes: IndexCache::default(),
+            indexes: Arc::default(),
             index_dir: None,
             approximate_from: super::vector::APPROXIMATE_FROM,
             titles: Mutex::new(HashMap::new()),
@@ -497,45 +497,22 @@ impl KnowledgeService {
             } else {
                 (vec![None; indexes.len()], self.hybrid_vector_weight)
             };
-        let keyword_side = || -> Vec<(ChunkId, f32)> {
-            if request.mode == SearchMode::Vector {
-                return Vec::new();
-            }
-            let mut found: Vec<(ChunkId, f32)> = indexes
-                .iter()
-                .flat_map(|index| index.keywords.search(&request.query, depth))
-                .collect();
-            found.sort_by(|a, b| b.1.total_cmp(&a.1));
-            found.truncate(depth);
-            found
+        let ranking = Ranking {
+            indexes,
+            query_vectors,
+            query: request.query.clone(),
+            mode: request.mode,
+            depth,
         };
-        let vector_side = || -> Result<Vec<(ChunkId, f32)>, VectorError> {
-            let mut found = Vec::new();
-            for (index, query) in indexes.iter().zip(&query_vectors) {
-                let Some(query) = query else { continue };
-                if query.len() != index.vectors.dimensions() {
-                    continue; // indexed with another embedder; re-index to search it by vector
-                }
-                found.extend(index.vectors.search(query, depth)?);
-            }
-            found.sort_by(|a, b| b.1.total_cmp(&a.1));
-            found.truncate(depth);
-            Ok(found)
+        // A large knowledge base takes milliseconds to rank (a scan while its graph is
+        // built, longer): off the async threads.
+        let (keyword, vector) = if ranking.chunks() >= PARALLEL_HYBRID_FROM {
+            tokio::task::spawn_blocking(move || ranking.rank())
+                .await
+                .map_err(|e| StoreError::Unavailable(Box::new(e)))??
+        } else {
+            ranking.rank()?
         };
-        // On large knowledge bases each side takes milliseconds: hybrid search runs them at
-        // once (another thread costs tens of microseconds, worth it only there).
-        let chunks: usize = indexes.iter().map(|index| index.vectors.len()).sum();
-        let (keyword, vector) =
-            if request.mode == SearchMode::Hybrid && chunks >= PARALLEL_HYBRID_FROM {
-                std::thread::scope(|scope| {
-                    let vector = scope.spawn(vector_side);
-                    let keyword = keyword_side();
-                    (keyword, vector.join().expect("vector search panicked"))
-                })
-            } else {
-                (keyword_side(), vector_side())
-            };
-        let vector = vector?;
         let keyword_scores: HashMap<ChunkId, f32> = keyword.iter().copied().collect();
         let vector_scores: HashMap<ChunkId, f32> = vector.iter().copied().collect();
         let ranked: Vec<(ChunkId, f32)> = match request.mode {

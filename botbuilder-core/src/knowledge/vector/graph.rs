@@ -84,6 +84,11 @@ fn insert_threads() -> usize {
     std::thread::available_parallelism().map_or(1, |n| n.get().min(8))
 }
 
+/// Threads that insert nodes while the process serves requests: all cores but one.
+pub(super) fn background_threads() -> usize {
+    insert_threads().saturating_sub(1).max(1)
+}
+
 impl Graph {
     /// An empty graph with room for `capacity` nodes.
     fn with_capacity(dimensions: usize, capacity: usize) -> Result<Self, GraphError> {
@@ -115,15 +120,30 @@ impl Graph {
 
     /// A graph over `rows` (row `i` under key `i`), inserted by every core.
     pub(super) fn build(dimensions: usize, rows: &[i8]) -> Result<Self, GraphError> {
+        Self::build_on(dimensions, rows, insert_threads())
+    }
+
+    /// A graph over `rows` (row `i` under key `i`), inserted by `threads` threads.
+    pub(super) fn build_on(
+        dimensions: usize,
+        rows: &[i8],
+        threads: usize,
+    ) -> Result<Self, GraphError> {
         let count = rows.len().checked_div(dimensions).unwrap_or(0);
         let graph = Self::with_capacity(dimensions, count)?;
-        graph.insert(dimensions, rows, (0..count).collect())?;
+        graph.insert(dimensions, rows, (0..count).collect(), threads)?;
         Ok(graph)
     }
 
     /// Inserts rows `keys` of `rows` under their row numbers, spread over the cores.
-    fn insert(&self, dimensions: usize, rows: &[i8], keys: Vec<usize>) -> Result<(), GraphError> {
-        let threads = insert_threads().min(keys.len().max(1));
+    fn insert(
+        &self,
+        dimensions: usize,
+        rows: &[i8],
+        keys: Vec<usize>,
+        threads: usize,
+    ) -> Result<(), GraphError> {
+        let threads = threads.clamp(1, keys.len().max(1));
         let share = keys.len().div_ceil(threads).max(1);
         std::thread::scope(|scope| {
             let workers: Vec<_> = keys
@@ -220,7 +240,7 @@ impl Graph {
             .collect();
         // Each insert reuses a removed node's slot while there are any.
         graph.removed = graph.removed.saturating_sub(missing.len());
-        graph.insert(dimensions, rows, missing)?;
+        graph.insert(dimensions, rows, missing, insert_threads())?;
         Ok(Some(graph))
     }
 

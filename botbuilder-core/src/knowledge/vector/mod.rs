@@ -237,7 +237,7 @@ impl VectorIndex {
 
     /// Builds the graph from scratch over the rows held now, unless there is one, while the
     /// index keeps serving searches by scan (it takes minutes at a million rows: run it off
-    /// the async threads). Returns whether this call built it.
+    /// the async threads). It uses all cores but one. Returns whether this call built it.
     ///
     /// # Errors
     /// When usearch fails (the index then keeps scanning).
@@ -245,7 +245,11 @@ impl VectorIndex {
         if self.is_approximate() {
             return Ok(false);
         }
-        let graph = Graph::build(self.dimensions, &self.quantized)?;
+        let graph = Graph::build_on(
+            self.dimensions,
+            &self.quantized,
+            graph::background_threads(),
+        )?;
         Ok(self.graph.set(graph).is_ok())
     }
 
