@@ -67,8 +67,18 @@ impl Ranking {
     /// the system refuses a thread).
     pub(super) fn rank(&self) -> Result<(Ranked, Ranked), VectorError> {
         if self.mode != SearchMode::Hybrid || self.chunks() < PARALLEL_HYBRID_FROM {
-            return Ok((self.keyword_side(), self.vector_side()?));
+            return self.rank_sequentially();
         }
+        self.rank_in_parallel()
+    }
+
+    fn rank_sequentially(&self) -> Result<(Ranked, Ranked), VectorError> {
+        Ok((self.keyword_side(), self.vector_side()?))
+    }
+
+    /// The vector side on a thread of its own while this one ranks by keyword; both on this
+    /// thread when the system refuses a new one.
+    fn rank_in_parallel(&self) -> Result<(Ranked, Ranked), VectorError> {
         std::thread::scope(|scope| {
             let vector = std::thread::Builder::new()
                 .name("vector-search".into())
@@ -80,5 +90,81 @@ impl Ranking {
             };
             Ok((keyword, vector?))
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::KnowledgeBase;
+    use crate::id::{KnowledgeBaseId, OrgId};
+    use crate::knowledge::keyword::KeywordIndex;
+    use crate::knowledge::vector::VectorIndex;
+
+    const DIMENSIONS: usize = 16;
+    const WORDS: [&str; 8] = [
+        "refund", "invoice", "shipping", "password", "account", "delivery", "order", "billing",
+    ];
+
+    /// A deterministic vector for chunk `n`.
+    fn vector(n: usize) -> Vec<f32> {
+        (0..DIMENSIONS)
+            .map(|d| (((n * 31 + d * 17) % 23) as f32 - 11.0) / 11.0)
+            .collect()
+    }
+
+    fn index(chunks: usize, salt: usize) -> Arc<KbIndex> {
+        let rows: Vec<(ChunkId, String, Vec<f32>)> = (0..chunks)
+            .map(|n| {
+                let text = format!(
+                    "{} {} {}",
+                    WORDS[n % WORDS.len()],
+                    WORDS[(n / 3 + salt) % WORDS.len()],
+                    WORDS[(n * 7) % WORDS.len()]
+                );
+                (ChunkId::new(), text, vector(n + salt))
+            })
+            .collect();
+        let keywords = KeywordIndex::build(rows.iter().map(|(id, text, _)| (*id, text.as_str())));
+        let vectors = VectorIndex::from_vectors(
+            DIMENSIONS,
+            rows.into_iter().map(|(id, _, vector)| (id, vector)),
+        )
+        .unwrap();
+        let now = chrono::Utc::now();
+        Arc::new(KbIndex {
+            kb: KnowledgeBase {
+                id: KnowledgeBaseId::new(),
+                org_id: OrgId::new(),
+                name: "kb".into(),
+                description: String::new(),
+                embedding_provider: "local".into(),
+                embedding_model: "test".into(),
+                embedding_dimensions: DIMENSIONS as u32,
+                created_at: now,
+                updated_at: now,
+            },
+            vectors,
+            keywords,
+        })
+    }
+
+    #[test]
+    fn a_parallel_hybrid_ranking_equals_the_sequential_one() {
+        let ranking = Ranking {
+            indexes: vec![index(300, 0), index(200, 5)],
+            query_vectors: vec![Some(vector(7)), Some(vector(12))],
+            query: "refund order".into(),
+            mode: SearchMode::Hybrid,
+            depth: 20,
+        };
+        let sequential = ranking.rank_sequentially().unwrap();
+        let parallel = ranking.rank_in_parallel().unwrap();
+        assert_eq!(sequential.0.len(), 20, "keyword side");
+        assert_eq!(sequential.1.len(), 20, "vector side");
+        assert_eq!(parallel, sequential);
+        // Below the threshold `rank` takes the sequential path, with the same answer.
+        assert!(ranking.chunks() < PARALLEL_HYBRID_FROM);
+        assert_eq!(ranking.rank().unwrap(), sequential);
     }
 }
