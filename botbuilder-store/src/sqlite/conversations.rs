@@ -8,65 +8,13 @@ use botbuilder_core::store::{BotRepo, ConversationRepo, StoreError, StoreResult}
 use uuid::Uuid;
 
 use super::SqliteStore;
+use super::turn_writes::{MessageInsert, TurnCompletion, insert_messages};
 use crate::error::store_err;
 use crate::rows::conversations::{
     MessageRow, SessionRow, message_columns, parse_rating, rating_name, session_columns, state_json,
 };
 use crate::rows::page_of;
 use crate::rows::{from_micros, micros};
-
-/// Inserts `news` into `session` (of `org`) at `now` in one statement, oldest first; no rows
-/// when the session is not `org`'s. A trigger marks the session active.
-async fn insert_messages<'e, E>(
-    executor: E,
-    org: OrgId,
-    session: SessionId,
-    news: Vec<NewMessage>,
-    now: i64,
-) -> StoreResult<Vec<Message>>
-where
-    E: sqlx::SqliteExecutor<'e>,
-{
-    if news.is_empty() {
-        return Ok(Vec::new());
-    }
-    let mut sql = sqlx::QueryBuilder::<sqlx::Sqlite>::new(
-        "INSERT INTO messages (id, organization_id, bot_id, session_id, direction, text,
-                               payload, intent, confidence, prompt_tokens,
-                               completion_tokens, cost_micros, created_at)
-         SELECT v.column1, s.organization_id, s.bot_id, s.id, v.column2, v.column3, v.column4,
-                v.column5, v.column6, v.column7, v.column8, v.column9, ",
-    );
-    sql.push_bind(now).push(" FROM (");
-    sql.push_values(news, |mut row, new| {
-        row.push_bind(Uuid::now_v7())
-            .push_bind(new.direction.as_str())
-            .push_bind(new.text)
-            .push_bind(new.payload.to_string())
-            .push_bind(new.intent)
-            .push_bind(new.confidence.map(f64::from))
-            .push_bind(i64::from(new.llm.as_ref().map_or(0, |c| c.prompt_tokens)))
-            .push_bind(i64::from(
-                new.llm.as_ref().map_or(0, |c| c.completion_tokens),
-            ))
-            .push_bind(new.llm.as_ref().map_or(0, |c| c.cost_micros));
-    });
-    sql.push(") AS v JOIN sessions s ON s.organization_id = ")
-        .push_bind(org.as_uuid())
-        .push(" AND s.id = ")
-        .push_bind(session.as_uuid())
-        .push(concat!(" RETURNING ", message_columns!()));
-    let mut messages = sql
-        .build_query_as::<MessageRow>()
-        .fetch_all(executor)
-        .await
-        .map_err(store_err)?
-        .into_iter()
-        .map(Message::try_from)
-        .collect::<StoreResult<Vec<_>>>()?;
-    messages.sort_by_key(|m| m.id.as_uuid());
-    Ok(messages)
-}
 
 #[async_trait]
 impl ConversationRepo for SqliteStore {
@@ -206,30 +154,23 @@ impl ConversationRepo for SqliteStore {
             })
             .collect();
         // One statement: the `sessions_outbox` trigger (migration 0007) stores the replies
-        // together with the state, or neither when the revision is stale.
-        let row = sqlx::query_as::<_, SessionRow>(concat!(
-            "UPDATE sessions SET status = ?4, state = ?5, revision = revision + 1,
-                    last_activity_at = ?6, outbox = ?7
-             WHERE organization_id = ?1 AND id = ?2 AND revision = ?3 RETURNING ",
-            session_columns!()
-        ))
-        .bind(org.as_uuid())
-        .bind(session.as_uuid())
-        .bind(expected_revision)
-        .bind(status.as_str())
-        .bind(state_json(&state)?)
-        .bind(micros(now))
-        .bind((!outbox.is_empty()).then(|| serde_json::Value::Array(outbox).to_string()))
-        .fetch_optional(&self.writer)
-        .await
-        .map_err(store_err)?;
-        let Some(row) = row else {
+        // together with the state, or neither when the revision is stale. It is committed
+        // with other sessions' turn writes waiting at the same time (group commit).
+        let completion = TurnCompletion {
+            org,
+            session,
+            expected_revision,
+            status,
+            state: state_json(&state)?,
+            outbox: (!outbox.is_empty()).then(|| serde_json::Value::Array(outbox).to_string()),
+            now: micros(now),
+        };
+        let Some(saved) = self.turn_writes.complete(&self.writer, completion).await? else {
             self.get_session(org, session).await?;
             return Err(StoreError::Conflict(
                 "the session changed since it was read".to_owned(),
             ));
         };
-        let saved = Session::try_from(row)?;
         let messages = replies
             .into_iter()
             .zip(ids)
@@ -281,15 +222,18 @@ impl ConversationRepo for SqliteStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
-        let Some(call) = new.llm.clone() else {
-            return insert_messages(&self.writer, org, session, vec![new], now)
+        let row = MessageInsert::new(Uuid::now_v7(), org, session, &new, now);
+        let Some(call) = new.llm else {
+            // Committed with other sessions' turn writes waiting at the same time.
+            return self
+                .turn_writes
+                .append(&self.writer, row)
                 .await?
-                .pop()
                 .ok_or(StoreError::NotFound);
         };
         // A language model wrote it: the message and its ledger row, together.
         let mut tx = self.write_transaction().await?;
-        let message = insert_messages(&mut *tx, org, session, vec![new], now)
+        let message = insert_messages(&mut *tx, &[row])
             .await?
             .pop()
             .ok_or(StoreError::NotFound)?;

@@ -5,6 +5,8 @@
 //! writers collide and back off in the busy handler (sleeping milliseconds each time), so a
 //! file store keeps two pools: readers (several connections, reading in parallel under WAL)
 //! and a single writer connection that every mutation goes through, queued fairly in-process.
+//! Conversation turns' writes waiting for it together are committed together (group commit,
+//! see `turn_writes`): under load, one transaction carries many sessions' messages.
 //!
 //! SQLite would otherwise checkpoint the WAL into the database file inside whichever commit
 //! crosses 1,000 pages, stalling that request on an fsync. A file store turns automatic
@@ -26,6 +28,7 @@ mod orgs;
 mod queue;
 mod roles;
 mod tokens;
+mod turn_writes;
 mod usage;
 mod users;
 mod webhooks;
@@ -60,6 +63,8 @@ pub struct SqliteStore {
     /// Every write (one connection, or the same pool as reads in memory).
     writer: SqlitePool,
     clock: Arc<dyn Clock>,
+    /// Conversation turns' writes, committed together when several wait (group commit).
+    turn_writes: Arc<turn_writes::GroupCommit>,
     /// Stops the background checkpoints when the last clone of the store is dropped.
     _checkpoints: Option<Arc<AbortOnDrop>>,
 }
@@ -155,6 +160,7 @@ impl SqliteStore {
             writer: pool.clone(),
             pool,
             clock: Arc::new(SystemClock),
+            turn_writes: Arc::default(),
             _checkpoints: None,
         }
     }

@@ -1,0 +1,359 @@
+//! Group commit: writes waiting together are committed together, each with its own outcome.
+//! The tests hold the store's only writer connection while writes queue up, so the batch
+//! they form is known.
+
+use std::time::Duration;
+
+use botbuilder_core::domain::{
+    MessageDirection, NewBot, NewMessage, NewOrganization, NewSession, NewUser, PageRequest,
+    SessionState,
+};
+use botbuilder_core::id::BotId;
+use botbuilder_core::store::prelude::*;
+use serde_json::json;
+use sqlx::Sqlite;
+use sqlx::pool::PoolConnection;
+
+use super::*;
+use crate::sqlite::SqliteStore;
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    store: SqliteStore,
+    org: OrgId,
+    sessions: Vec<Session>,
+}
+
+async fn organization(store: &SqliteStore, name: &str) -> (OrgId, BotId) {
+    let (_, org) = store
+        .create_user_with_org(
+            NewUser {
+                email: format!("{name}@example.com"),
+                name: name.into(),
+                password_hash: "-".into(),
+            },
+            NewOrganization { name: name.into() },
+        )
+        .await
+        .unwrap();
+    let bot = store
+        .create_bot(
+            org.id,
+            NewBot {
+                name: name.into(),
+                ..NewBot::default()
+            },
+        )
+        .await
+        .unwrap();
+    (org.id, bot.id)
+}
+
+async fn session(store: &SqliteStore, org: OrgId, bot: BotId, user: &str) -> Session {
+    store
+        .create_session(
+            org,
+            bot,
+            NewSession {
+                channel: "api".into(),
+                external_user: user.into(),
+                flow_version: None,
+            },
+        )
+        .await
+        .unwrap()
+}
+
+/// A file store (its own writer connection) with `count` sessions of one organization.
+async fn fixture(count: usize) -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let url = format!("sqlite://{}", dir.path().join("turns.db").display());
+    let store = SqliteStore::connect(&url).await.unwrap();
+    let (org, bot) = organization(&store, "acme").await;
+    let mut sessions = Vec::new();
+    for n in 0..count {
+        sessions.push(session(&store, org, bot, &format!("user-{n}")).await);
+    }
+    Fixture {
+        _dir: dir,
+        store,
+        org,
+        sessions,
+    }
+}
+
+/// Takes the writer connection, then queues a write (to a session of its own) that the
+/// committing task takes alone and waits with: every write queued after it forms the next
+/// batch, when [`release_when_queued`] lets go.
+async fn hold_writer(store: &SqliteStore) -> PoolConnection<Sqlite> {
+    let (org, bot) = organization(store, &format!("blocker-{}", Uuid::now_v7())).await;
+    let blocker = session(store, org, bot, "blocker").await;
+    let held = store.writer.acquire().await.unwrap();
+    let taken = batches(store);
+    let blocking = store.clone();
+    tokio::spawn(async move {
+        let message = NewMessage::text(MessageDirection::Inbound, "first in line");
+        blocking.append_message(org, blocker.id, message).await
+    });
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while batches(store) == taken {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the committing task never took the blocker");
+    held
+}
+
+async fn wait_until_queued(store: &SqliteStore, queued: usize) {
+    tokio::time::timeout(Duration::from_secs(10), async {
+        while store.turn_writes.counts.queued.load(Ordering::Relaxed) < queued {
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        }
+    })
+    .await
+    .expect("the writes never queued");
+}
+
+/// Lets go of the writer once `more` writes have been queued since `queued`.
+async fn release_when_queued(
+    store: &SqliteStore,
+    held: PoolConnection<Sqlite>,
+    queued: usize,
+    more: usize,
+) {
+    wait_until_queued(store, queued + more).await;
+    drop(held);
+}
+
+fn queued(store: &SqliteStore) -> usize {
+    store.turn_writes.counts.queued.load(Ordering::Relaxed)
+}
+
+fn batches(store: &SqliteStore) -> usize {
+    store.turn_writes.counts.batches.load(Ordering::Relaxed)
+}
+
+fn reply(text: &str) -> NewMessage {
+    NewMessage::text(MessageDirection::Outbound, text.to_owned())
+}
+
+fn state_with(n: usize) -> SessionState {
+    let mut state = SessionState::default();
+    state.variables.insert("n".into(), json!(n));
+    state
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrent_turns_are_committed_together_each_with_its_own_outcome() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(21).await;
+    let (other_org, other_bot) = organization(&store, "globex").await;
+    let foreign = session(&store, other_org, other_bot, "them").await;
+    let (stale, sessions) = sessions.split_last().unwrap();
+    let stale = stale.clone();
+
+    // The users' messages, and one written by `org` into another organization's session.
+    let held = hold_writer(&store).await;
+    let (before, queued_before) = (batches(&store), queued(&store));
+    let mut appends = Vec::new();
+    for (n, session) in sessions.iter().enumerate() {
+        let (store, id) = (store.clone(), session.id);
+        let message = NewMessage::text(MessageDirection::Inbound, format!("question {n}"));
+        appends.push(tokio::spawn(async move {
+            store.append_message(org, id, message).await
+        }));
+    }
+    let intruder = {
+        let (store, id) = (store.clone(), foreign.id);
+        let message = NewMessage::text(MessageDirection::Inbound, "mine now");
+        tokio::spawn(async move { store.append_message(org, id, message).await })
+    };
+    release_when_queued(&store, held, queued_before, sessions.len() + 1).await;
+    for (n, append) in appends.into_iter().enumerate() {
+        let message = append.await.unwrap().unwrap();
+        assert_eq!(message.session_id, sessions[n].id);
+        assert_eq!(message.text, format!("question {n}"));
+    }
+    assert!(matches!(intruder.await.unwrap(), Err(StoreError::NotFound)));
+    assert_eq!(batches(&store) - before, 1, "one batch for all of them");
+
+    // The bot's replies with each session's state, and one completion at a stale revision.
+    let held = hold_writer(&store).await;
+    let (before, queued_before) = (batches(&store), queued(&store));
+    let mut completions = Vec::new();
+    for (n, session) in sessions.iter().enumerate() {
+        let (store, id) = (store.clone(), session.id);
+        completions.push(tokio::spawn(async move {
+            store
+                .complete_turn(
+                    org,
+                    id,
+                    0,
+                    vec![reply(&format!("answer {n}"))],
+                    SessionStatus::Active,
+                    state_with(n),
+                )
+                .await
+        }));
+    }
+    let late = {
+        let (store, id) = (store.clone(), stale.id);
+        tokio::spawn(async move {
+            store
+                .complete_turn(
+                    org,
+                    id,
+                    7,
+                    vec![reply("too late")],
+                    SessionStatus::Active,
+                    state_with(99),
+                )
+                .await
+        })
+    };
+    release_when_queued(&store, held, queued_before, sessions.len() + 1).await;
+    for (n, completion) in completions.into_iter().enumerate() {
+        let (saved, replies) = completion.await.unwrap().unwrap();
+        assert_eq!(saved.id, sessions[n].id);
+        assert_eq!(saved.revision, 1);
+        assert_eq!(saved.state, state_with(n));
+        assert_eq!(replies.len(), 1);
+        assert_eq!(replies[0].text, format!("answer {n}"));
+    }
+    assert!(matches!(late.await.unwrap(), Err(StoreError::Conflict(_))));
+    assert_eq!(batches(&store) - before, 1, "one batch for all of them");
+
+    // Each transcript is the question, then the answer; nothing reached the other sessions.
+    for (n, session) in sessions.iter().enumerate() {
+        let texts: Vec<String> = store
+            .list_messages(org, session.id, PageRequest::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .map(|m| m.text)
+            .collect();
+        assert_eq!(texts, [format!("question {n}"), format!("answer {n}")]);
+    }
+    for (org, id) in [(org, stale.id), (other_org, foreign.id)] {
+        let untouched = store.list_messages(org, id, PageRequest::default()).await;
+        assert!(untouched.unwrap().items.is_empty());
+    }
+    assert_eq!(store.get_session(org, stale.id).await.unwrap().revision, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_second_write_waits_for_the_next_batch() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(1).await;
+    let id = sessions[0].id;
+    let held = hold_writer(&store).await;
+    let (before, queued_before) = (batches(&store), queued(&store));
+    let racers: Vec<_> = (0..2)
+        .map(|n| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store
+                    .complete_turn(
+                        org,
+                        id,
+                        0,
+                        vec![reply(&format!("racer {n}"))],
+                        SessionStatus::Active,
+                        state_with(n),
+                    )
+                    .await
+            })
+        })
+        .collect();
+    release_when_queued(&store, held, queued_before, 2).await;
+    let mut won = Vec::new();
+    for (n, racer) in racers.into_iter().enumerate() {
+        match racer.await.unwrap() {
+            Ok((saved, _)) => won.push((n, saved)),
+            Err(StoreError::Conflict(_)) => {}
+            other => panic!("unexpected {other:?}"),
+        }
+    }
+    assert_eq!(won.len(), 1, "exactly one completion at revision 0 applies");
+    let (winner, saved) = &won[0];
+    assert_eq!(saved.state, state_with(*winner));
+    let texts: Vec<String> = store
+        .list_messages(org, id, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, [format!("racer {winner}")]);
+    assert_eq!(
+        batches(&store) - before,
+        2,
+        "one batch per write of the session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_failing_batch_is_retried_one_write_at_a_time() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(6).await;
+    let first = store
+        .append_message(
+            org,
+            sessions[0].id,
+            NewMessage::text(MessageDirection::Inbound, "first"),
+        )
+        .await
+        .unwrap();
+    let held = hold_writer(&store).await;
+    let (before, queued_before) = (batches(&store), queued(&store));
+    let writes: Vec<_> = sessions
+        .iter()
+        .enumerate()
+        .map(|(n, session)| {
+            // The first session's write reuses a stored message's id: it alone must fail.
+            let id = if n == 0 {
+                first.id.as_uuid()
+            } else {
+                Uuid::now_v7()
+            };
+            let message = NewMessage::text(MessageDirection::Inbound, format!("write {n}"));
+            let row = MessageInsert::new(id, org, session.id, &message, 0);
+            let store = store.clone();
+            tokio::spawn(async move { store.turn_writes.append(&store.writer, row).await })
+        })
+        .collect();
+    release_when_queued(&store, held, queued_before, sessions.len()).await;
+    for (n, write) in writes.into_iter().enumerate() {
+        let outcome = write.await.unwrap();
+        if n == 0 {
+            assert!(outcome.is_err(), "a duplicate id is refused");
+        } else {
+            assert_eq!(outcome.unwrap().unwrap().text, format!("write {n}"));
+        }
+    }
+    let stored = store
+        .list_messages(org, sessions[0].id, PageRequest::default())
+        .await
+        .unwrap();
+    assert_eq!(stored.items.len(), 1, "the duplicate stored nothing");
+    assert_eq!(
+        batches(&store) - before,
+        1,
+        "one batch, then each write alone"
+    );
+}
