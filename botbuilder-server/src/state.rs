@@ -480,16 +480,19 @@ impl AppState {
             )?
             .with_organization_credentials(stored_credentials.clone()),
         );
-        let knowledge = Arc::new(knowledge_service(
-            store.clone(),
-            queue.clone(),
-            Embedders {
-                default: embedder,
-                chosen: Some(providers.clone()),
-            },
-            extractor,
-            settings.index_dir.clone(),
-        ));
+        let knowledge = Arc::new(
+            knowledge_service(
+                store.clone(),
+                queue.clone(),
+                Embedders {
+                    default: embedder,
+                    chosen: Some(providers.clone()),
+                },
+                extractor,
+                settings.index_dir.clone(),
+            )
+            .with_search_expansion(settings.vector_search_expansion),
+        );
         let engine = engine_builder(store.clone(), guarded.clone(), providers.clone())
             .models(nlu.clone())
             .secrets(Arc::new(credentials.clone()))

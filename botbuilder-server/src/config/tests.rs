@@ -93,3 +93,25 @@ fn vector_graphs_are_saved_beside_a_sqlite_file_by_default() {
     assert_eq!(dir("sqlite://x.db?mode=memory&cache=shared"), None);
     assert_eq!(dir("postgres://bb@localhost/bb"), None);
 }
+
+#[test]
+fn the_vector_search_expansion_is_checked_and_defaults_to_the_measured_value() {
+    let dir = tempfile::tempdir().unwrap();
+    let with = |expansion: Option<usize>| PartialSettings {
+        secrets_file: Some(dir.path().join("s.toml")),
+        vector_search_expansion: expansion,
+        ..PartialSettings::default()
+    };
+    let resolved = |expansion| Settings::resolve(with(expansion)).map(|(s, _)| s);
+    assert_eq!(resolved(None).unwrap().vector_search_expansion, 256);
+    assert_eq!(resolved(Some(1024)).unwrap().vector_search_expansion, 1024);
+    let file = PartialSettings::from_toml("vector_search_expansion = 512").unwrap();
+    assert_eq!(file.vector_search_expansion, Some(512));
+    for refused in [0, MAX_VECTOR_SEARCH_EXPANSION + 1] {
+        let error = resolved(Some(refused)).unwrap_err().to_string();
+        assert!(
+            error.contains("BOTBUILDER_VECTOR_SEARCH_EXPANSION"),
+            "{refused}: {error}"
+        );
+    }
+}

@@ -274,6 +274,7 @@ impl KnowledgeService {
         let retired = retired.and_then(|(owner, index)| (owner == org).then_some(index));
         let file = self.graph_file(kb.id);
         let approximate_from = self.approximate_from;
+        let search_expansion = self.search_expansion;
         let recorded = kb.clone();
         let saved_in = file.clone();
         let build = move || -> Result<(KbIndex, Option<GraphSnapshot>), VectorError> {
@@ -285,12 +286,13 @@ impl KnowledgeService {
             // Restoring a graph takes seconds; one from scratch takes minutes at a million
             // chunks, so it is built once the index is in use (below), never while a search
             // waits.
-            let vectors = match &previous {
+            let mut vectors = match &previous {
                 Some(previous) if vectors.len() >= approximate_from => {
                     VectorIndex::restore(dimensions, vectors, previous)?
                 }
                 _ => VectorIndex::from_vectors(dimensions, vectors)?,
             };
+            vectors.set_search_expansion(search_expansion);
             let index = KbIndex {
                 kb: recorded,
                 vectors,

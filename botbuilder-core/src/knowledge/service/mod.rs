@@ -198,6 +198,8 @@ pub struct KnowledgeService {
     index_dir: Option<std::path::PathBuf>,
     /// Rows from which a knowledge base's vector index keeps an approximate graph.
     approximate_from: usize,
+    /// Candidates a graph search considers (HNSW's `ef`).
+    search_expansion: usize,
     /// Document titles (immutable once created) for search results.
     titles: Mutex<HashMap<DocumentId, String>>,
     /// What was forgotten when: an index loaded across its knowledge base's invalidation is
@@ -239,6 +241,7 @@ impl KnowledgeService {
             indexes: Arc::default(),
             index_dir: None,
             approximate_from: super::vector::APPROXIMATE_FROM,
+            search_expansion: super::vector::EXPANSION_SEARCH,
             titles: Mutex::new(HashMap::new()),
             invalidations: crate::change::Invalidations::default(),
             titles_generation: crate::change::Generation::default(),
@@ -271,6 +274,17 @@ impl KnowledgeService {
     #[must_use]
     pub fn with_approximate_from(mut self, rows: usize) -> Self {
         self.approximate_from = rows;
+        self
+    }
+
+    /// Searches approximate graphs considering `candidates` rows (HNSW's `ef`, default
+    /// [`EXPANSION_SEARCH`](super::EXPANSION_SEARCH); at least 1): more finds more of the
+    /// exact top results and takes longer. Measured at 1M chunks (`search-bench`): recall@10
+    /// 0.89 at 256 in 8 ms p99, 0.94 at 512 in 13 ms, 0.97 at 1,024 in 21 ms; at 100k,
+    /// 0.93 at 256 and 0.96 at 512, both under 2 ms.
+    #[must_use]
+    pub fn with_search_expansion(mut self, candidates: usize) -> Self {
+        self.search_expansion = candidates.max(1);
         self
     }
 
