@@ -165,7 +165,7 @@ impl ConversationRepo for SqliteStore {
             outbox: (!outbox.is_empty()).then(|| serde_json::Value::Array(outbox).to_string()),
             now: micros(now),
         };
-        let Some(saved) = self.turn_writes.complete(&self.writer, completion).await? else {
+        let Some(saved) = self.turn_writes.complete(completion).await? else {
             self.get_session(org, session).await?;
             return Err(StoreError::Conflict(
                 "the session changed since it was read".to_owned(),
@@ -222,12 +222,13 @@ impl ConversationRepo for SqliteStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
-        let row = MessageInsert::new(Uuid::now_v7(), org, session, &new, now);
-        let Some(call) = new.llm else {
+        let call = new.llm.clone();
+        let row = MessageInsert::new(Uuid::now_v7(), org, session, new, now);
+        let Some(call) = call else {
             // Committed with other sessions' turn writes waiting at the same time.
             return self
                 .turn_writes
-                .append(&self.writer, row)
+                .append(row)
                 .await?
                 .ok_or(StoreError::NotFound);
         };

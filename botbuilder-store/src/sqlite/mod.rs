@@ -142,6 +142,7 @@ impl SqliteStore {
                 .connect_with(options.pragma("wal_autocheckpoint", "0"))
                 .await
                 .map_err(store_err)?;
+            store.turn_writes = Arc::new(turn_writes::GroupCommit::new(store.writer.clone()));
             store._checkpoints = Some(Arc::new(spawn_checkpoints(store.pool.clone())));
         }
         store.migrate().await?;
@@ -158,9 +159,9 @@ impl SqliteStore {
     pub fn from_pool(pool: SqlitePool) -> Self {
         Self {
             writer: pool.clone(),
+            turn_writes: Arc::new(turn_writes::GroupCommit::new(pool.clone())),
             pool,
             clock: Arc::new(SystemClock),
-            turn_writes: Arc::default(),
             _checkpoints: None,
         }
     }

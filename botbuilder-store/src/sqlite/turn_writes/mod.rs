@@ -10,15 +10,18 @@
 //! Under load many sessions' turns wait for the writer at once; [`GroupCommit`] takes every
 //! write waiting when the writer comes free and commits them together: one `INSERT` and one
 //! `UPDATE` in one transaction, four round trips for the batch instead of one round trip and
-//! one commit per write. Nothing waits to fill a batch: a write arriving at an idle writer
-//! runs at once, alone, and whatever arrives meanwhile forms the next batch. A batch holds at
-//! most one write per session (a second one waits for the next batch, so a session's writes
-//! keep their order), and a batch that fails is retried one write at a time, so each write
-//! gets its own outcome.
+//! one commit per write. Nothing waits to fill a batch: a write arriving while no batch is
+//! being written goes alone, at once, and whatever arrives meanwhile forms the next batch. A
+//! batch holds at most one write per session (a second one waits for the next batch, so a
+//! session's writes keep their order). A batch refused for one of its writes (a constraint)
+//! is retried one write at a time, so each write gets its own outcome; a batch refused
+//! because the database is unavailable (locked, full, failing) fails every write in it as
+//! `Unavailable`, at once, as each would have alone. A write whose caller has gone before its
+//! batch is written is not written.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, Mutex};
 
 use botbuilder_core::domain::{Message, NewMessage, Session, SessionStatus};
 use botbuilder_core::id::{OrgId, SessionId};
@@ -30,13 +33,13 @@ use uuid::Uuid;
 use crate::error::store_err;
 use crate::rows::conversations::{MessageRow, SessionRow, message_columns, session_columns};
 
-/// The most writes committed together. Each message binds 13 values and each completion 7,
+/// The most writes committed together. Each message binds 12 values and each completion 7,
 /// far below SQLite's 32,766 variables.
 pub(super) const MAX_BATCH: usize = 64;
 
 /// A message to store in a session (`append_message`; a model's reply also writes its
 /// usage, in a transaction of the caller's).
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct MessageInsert {
     pub(super) id: Uuid,
     pub(super) org: OrgId,
@@ -55,26 +58,20 @@ pub(super) struct MessageInsert {
 
 impl MessageInsert {
     /// `new` as message `id` of `session` (of `org`), stored at `now` (µs since the epoch).
-    pub(super) fn new(
-        id: Uuid,
-        org: OrgId,
-        session: SessionId,
-        new: &NewMessage,
-        now: i64,
-    ) -> Self {
+    pub(super) fn new(id: Uuid, org: OrgId, session: SessionId, new: NewMessage, now: i64) -> Self {
         let llm = new.llm.as_ref();
         Self {
             id,
             org,
             session,
             direction: new.direction.as_str(),
-            text: new.text.clone(),
             payload: new.payload.to_string(),
-            intent: new.intent.clone(),
-            confidence: new.confidence.map(f64::from),
             prompt_tokens: i64::from(llm.map_or(0, |c| c.prompt_tokens)),
             completion_tokens: i64::from(llm.map_or(0, |c| c.completion_tokens)),
             cost_micros: llm.map_or(0, |c| c.cost_micros),
+            text: new.text,
+            intent: new.intent,
+            confidence: new.confidence.map(f64::from),
             now,
         }
     }
@@ -82,7 +79,7 @@ impl MessageInsert {
 
 /// A turn's end (`complete_turn`): the session's new status and state, with its replies as
 /// the outbox the `sessions_outbox` trigger stores, applied only at `expected_revision`.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub(super) struct TurnCompletion {
     pub(super) org: OrgId,
     pub(super) session: SessionId,
@@ -212,6 +209,14 @@ impl Write {
         }
     }
 
+    /// Whether the caller stopped waiting for it.
+    fn abandoned(&self) -> bool {
+        match self {
+            Write::Append(_, done) => done.is_closed(),
+            Write::Complete(_, done) => done.is_closed(),
+        }
+    }
+
     /// Writes this alone, without a transaction (one statement is atomic), and reports.
     async fn write_alone(self, writer: &SqlitePool) {
         match self {
@@ -227,11 +232,13 @@ impl Write {
     }
 }
 
-/// Commits concurrent turn writes together (see the module docs). The committing task
-/// starts with the first write and ends when this is dropped.
-#[derive(Debug, Default)]
+/// Commits concurrent turn writes to `writer` together (see the module docs). Its committing
+/// task starts with the first write, again after the runtime it ran on stopped, and ends when
+/// this is dropped and the writes queued are written.
+#[derive(Debug)]
 pub(super) struct GroupCommit {
-    queue: OnceLock<mpsc::UnboundedSender<Write>>,
+    writer: SqlitePool,
+    queue: Mutex<Option<mpsc::UnboundedSender<Write>>>,
     counts: Arc<Counts>,
 }
 
@@ -242,18 +249,25 @@ struct Counts {
     queued: AtomicUsize,
     /// Batches it wrote (a write alone counts as one).
     batches: AtomicUsize,
+    /// Writes written again alone after their batch was refused.
+    retried: AtomicUsize,
 }
 
 impl GroupCommit {
+    /// Group commit on `writer` (the store's only writing connection).
+    pub(super) fn new(writer: SqlitePool) -> Self {
+        Self {
+            writer,
+            queue: Mutex::new(None),
+            counts: Arc::default(),
+        }
+    }
+
     /// Stores `row` with whatever other turn writes are waiting; `None` when its session is
     /// not its organization's.
-    pub(super) async fn append(
-        &self,
-        writer: &SqlitePool,
-        row: MessageInsert,
-    ) -> StoreResult<Option<Message>> {
+    pub(super) async fn append(&self, row: MessageInsert) -> StoreResult<Option<Message>> {
         let (done, outcome) = oneshot::channel();
-        self.write(writer, Write::Append(row, done)).await;
+        self.write(Write::Append(row, done)).await;
         received(outcome).await
     }
 
@@ -261,28 +275,36 @@ impl GroupCommit {
     /// not apply (another organization's session, or a stale revision).
     pub(super) async fn complete(
         &self,
-        writer: &SqlitePool,
         completion: TurnCompletion,
     ) -> StoreResult<Option<Session>> {
         let (done, outcome) = oneshot::channel();
-        self.write(writer, Write::Complete(completion, done)).await;
+        self.write(Write::Complete(completion, done)).await;
         received(outcome).await
     }
 
-    /// Queues `write` for the committing task (started on first use), or writes it alone
-    /// when that task is gone (its runtime shut down).
-    async fn write(&self, writer: &SqlitePool, write: Write) {
-        let queue = self.queue.get_or_init(|| {
-            let (queue, waiting) = mpsc::unbounded_channel();
-            let counts = self.counts.clone();
-            tokio::spawn(commit_waiting(writer.clone(), waiting, counts));
-            queue
-        });
-        match queue.send(write) {
-            Ok(()) => {
-                self.counts.queued.fetch_add(1, Ordering::Relaxed);
+    /// Queues `write` for the committing task, starting one if there is none (first use, or
+    /// its runtime stopped); writes it alone outside a runtime.
+    async fn write(&self, write: Write) {
+        let queued = {
+            let mut queue = self.queue.lock().expect("group commit queue poisoned");
+            if queue.as_ref().is_none_or(|queue| queue.is_closed()) {
+                *queue = tokio::runtime::Handle::try_current().ok().map(|runtime| {
+                    let (queue, waiting) = mpsc::unbounded_channel();
+                    let task = commit_waiting(self.writer.clone(), waiting, self.counts.clone());
+                    runtime.spawn(task);
+                    queue
+                });
             }
-            Err(unsent) => unsent.0.write_alone(writer).await,
+            // Counted before the task can take it, so a count never trails the batches.
+            self.counts.queued.fetch_add(1, Ordering::Relaxed);
+            match queue.as_ref() {
+                Some(queue) => queue.send(write).map_err(|unsent| unsent.0),
+                None => Err(write),
+            }
+        };
+        if let Err(unsent) = queued {
+            self.counts.queued.fetch_sub(1, Ordering::Relaxed);
+            unsent.write_alone(&self.writer).await;
         }
     }
 }
@@ -297,8 +319,8 @@ async fn received<T>(outcome: oneshot::Receiver<StoreResult<Option<T>>>) -> Stor
     })
 }
 
-/// The committing task: takes every waiting write (up to [`MAX_BATCH`], one per session) and
-/// commits them, until every sender is gone.
+/// The committing task: takes every waiting write (up to [`MAX_BATCH`], one per session,
+/// leaving out those whose caller has gone) and commits them, until every sender is gone.
 async fn commit_waiting(
     writer: SqlitePool,
     mut waiting: mpsc::UnboundedReceiver<Write>,
@@ -315,26 +337,30 @@ async fn commit_waiting(
                 Err(_) => break,
             }
         }
+        next.retain(|write| !write.abandoned());
         // A session's second write waits for the next batch, behind its first.
         let mut sessions = HashSet::with_capacity(next.len());
         let (batch, later): (Vec<Write>, Vec<Write>) = std::mem::take(&mut next)
             .into_iter()
             .partition(|write| sessions.insert(write.session()));
         next = later;
+        if batch.is_empty() {
+            continue;
+        }
         counts.batches.fetch_add(1, Ordering::Relaxed);
         if batch.len() == 1 {
             if let Some(write) = batch.into_iter().next() {
                 write.write_alone(&writer).await;
             }
         } else {
-            commit(&writer, batch).await;
+            commit(&writer, batch, &counts).await;
         }
     }
 }
 
 /// Commits `batch` (one write per session) in one transaction and tells each write its
 /// outcome; after a failure, writes each alone.
-async fn commit(writer: &SqlitePool, batch: Vec<Write>) {
+async fn commit(writer: &SqlitePool, batch: Vec<Write>, counts: &Counts) {
     let mut rows = Vec::new();
     let mut appended = Vec::new();
     let mut completions = Vec::new();
@@ -364,10 +390,25 @@ async fn commit(writer: &SqlitePool, batch: Vec<Write>) {
                 let _caller_may_be_gone = done.send(Ok(sessions.remove(&completion.session)));
             }
         }
+        Err(StoreError::Unavailable(error)) => {
+            // The database, not a write: each would have failed alone.
+            tracing::warn!(%error, writes = appended.len() + completed.len(), "group commit failed");
+            let unavailable = || {
+                StoreError::Unavailable(format!("the database refused the write: {error}").into())
+            };
+            for done in appended {
+                let _caller_may_be_gone = done.send(Err(unavailable()));
+            }
+            for done in completed {
+                let _caller_may_be_gone = done.send(Err(unavailable()));
+            }
+        }
         Err(error) => {
             // Nothing of the batch was stored. Each write again on its own, so that one
             // write's failure is not the others'.
-            tracing::debug!(%error, "group commit failed; writing one at a time");
+            tracing::debug!(%error, "group commit refused; writing one at a time");
+            let writes = appended.len() + completed.len();
+            counts.retried.fetch_add(writes, Ordering::Relaxed);
             for (row, done) in rows.into_iter().zip(appended) {
                 Write::Append(row, done).write_alone(writer).await;
             }

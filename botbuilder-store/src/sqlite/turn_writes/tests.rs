@@ -5,8 +5,8 @@
 use std::time::Duration;
 
 use botbuilder_core::domain::{
-    MessageDirection, NewBot, NewMessage, NewOrganization, NewSession, NewUser, PageRequest,
-    SessionState,
+    LlmCall, MessageDirection, NewBot, NewMessage, NewOrganization, NewSession, NewUser,
+    PageRequest, SessionState,
 };
 use botbuilder_core::id::BotId;
 use botbuilder_core::store::prelude::*;
@@ -128,6 +128,10 @@ async fn release_when_queued(
 
 fn queued(store: &SqliteStore) -> usize {
     store.turn_writes.counts.queued.load(Ordering::Relaxed)
+}
+
+fn retried(store: &SqliteStore) -> usize {
+    store.turn_writes.counts.retried.load(Ordering::Relaxed)
 }
 
 fn batches(store: &SqliteStore) -> usize {
@@ -332,9 +336,9 @@ async fn a_failing_batch_is_retried_one_write_at_a_time() {
                 Uuid::now_v7()
             };
             let message = NewMessage::text(MessageDirection::Inbound, format!("write {n}"));
-            let row = MessageInsert::new(id, org, session.id, &message, 0);
+            let row = MessageInsert::new(id, org, session.id, message, 0);
             let store = store.clone();
-            tokio::spawn(async move { store.turn_writes.append(&store.writer, row).await })
+            tokio::spawn(async move { store.turn_writes.append(row).await })
         })
         .collect();
     release_when_queued(&store, held, queued_before, sessions.len()).await;
@@ -356,4 +360,189 @@ async fn a_failing_batch_is_retried_one_write_at_a_time() {
         1,
         "one batch, then each write alone"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_sessions_writes_keep_their_order_across_batches() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(1).await;
+    let id = sessions[0].id;
+    let held = hold_writer(&store).await;
+    let (before, queued_before) = (batches(&store), queued(&store));
+    let asked = {
+        let store = store.clone();
+        let message = NewMessage::text(MessageDirection::Inbound, "question");
+        tokio::spawn(async move { store.append_message(org, id, message).await })
+    };
+    wait_until_queued(&store, queued_before + 1).await;
+    let answered = {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let replies = vec![reply("answer")];
+            store
+                .complete_turn(org, id, 0, replies, SessionStatus::Active, state_with(1))
+                .await
+        })
+    };
+    release_when_queued(&store, held, queued_before, 2).await;
+    let asked = asked.await.unwrap().unwrap();
+    let (_, replies) = answered.await.unwrap().unwrap();
+    assert!(asked.id.as_uuid() < replies[0].id.as_uuid());
+    let texts: Vec<String> = store
+        .list_messages(org, id, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.text)
+        .collect();
+    assert_eq!(texts, ["question", "answer"]);
+    assert_eq!(
+        batches(&store) - before,
+        2,
+        "one batch for each write of the session"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_mixed_batch_keeps_every_trigger_effect() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(3).await;
+    let held = hold_writer(&store).await;
+    let (before, queued_before) = (batches(&store), queued(&store));
+    // A user's message, a model's answer (counted in the usage ledger by the outbox trigger)
+    // and a handoff, each in another session, in one batch.
+    let asked = {
+        let (store, id) = (store.clone(), sessions[0].id);
+        let message = NewMessage::text(MessageDirection::Inbound, "hello");
+        tokio::spawn(async move { store.append_message(org, id, message).await })
+    };
+    let answered = {
+        let (store, id) = (store.clone(), sessions[1].id);
+        let mut answer = reply("from the model");
+        answer.llm = Some(LlmCall {
+            provider: "openai".into(),
+            model: "gpt-4o-mini".into(),
+            prompt_tokens: 120,
+            completion_tokens: 30,
+            cost_micros: 1_234,
+            estimated: false,
+        });
+        tokio::spawn(async move {
+            store
+                .complete_turn(
+                    org,
+                    id,
+                    0,
+                    vec![answer],
+                    SessionStatus::Active,
+                    state_with(1),
+                )
+                .await
+        })
+    };
+    let handed_over = {
+        let (store, id) = (store.clone(), sessions[2].id);
+        tokio::spawn(async move {
+            let replies = vec![reply("a person will answer")];
+            store
+                .complete_turn(org, id, 0, replies, SessionStatus::Handoff, state_with(2))
+                .await
+        })
+    };
+    release_when_queued(&store, held, queued_before, 3).await;
+    assert_eq!(asked.await.unwrap().unwrap().text, "hello");
+    let (_, replies) = answered.await.unwrap().unwrap();
+    assert_eq!(
+        (replies[0].prompt_tokens, replies[0].cost_micros),
+        (120, 1_234)
+    );
+    let (saved, _) = handed_over.await.unwrap().unwrap();
+    assert_eq!(saved.status, SessionStatus::Handoff);
+    assert_eq!(batches(&store) - before, 1, "one batch for all three");
+
+    let epoch = chrono::DateTime::<chrono::Utc>::UNIX_EPOCH;
+    assert_eq!(store.spend_since(org, epoch).await.unwrap(), 1_234);
+    let stored = store.get_session(org, sessions[2].id).await.unwrap();
+    assert_eq!(stored.status, SessionStatus::Handoff);
+    let active = store.get_session(org, sessions[0].id).await.unwrap();
+    assert_eq!((active.status, active.revision), (SessionStatus::Active, 0));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_the_database_cannot_take_fails_every_write_at_once() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(4).await;
+    let mut held = hold_writer(&store).await;
+    // The disk is full: no page can be added to the database.
+    let pages: i64 = sqlx::query_scalar("PRAGMA page_count")
+        .fetch_one(&mut *held)
+        .await
+        .unwrap();
+    let cap = format!("PRAGMA max_page_count = {pages}");
+    sqlx::query(sqlx::AssertSqlSafe(cap))
+        .execute(&mut *held)
+        .await
+        .unwrap();
+    let queued_before = queued(&store);
+    let writes: Vec<_> = sessions
+        .iter()
+        .map(|session| {
+            let (store, id) = (store.clone(), session.id);
+            let message = NewMessage::text(MessageDirection::Inbound, "x".repeat(100_000));
+            tokio::spawn(async move { store.append_message(org, id, message).await })
+        })
+        .collect();
+    release_when_queued(&store, held, queued_before, sessions.len()).await;
+    for write in writes {
+        match write.await.unwrap() {
+            Err(StoreError::Unavailable(_)) => {}
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+    assert_eq!(retried(&store), 0, "not written again one at a time");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_write_whose_caller_left_before_its_batch_is_not_written() {
+    let Fixture {
+        _dir,
+        store,
+        org,
+        sessions,
+    } = fixture(2).await;
+    let held = hold_writer(&store).await;
+    let queued_before = queued(&store);
+    let left = {
+        let (store, id) = (store.clone(), sessions[0].id);
+        let message = NewMessage::text(MessageDirection::Inbound, "never mind");
+        tokio::spawn(async move { store.append_message(org, id, message).await })
+    };
+    let stayed = {
+        let (store, id) = (store.clone(), sessions[1].id);
+        let message = NewMessage::text(MessageDirection::Inbound, "still here");
+        tokio::spawn(async move { store.append_message(org, id, message).await })
+    };
+    wait_until_queued(&store, queued_before + 2).await;
+    left.abort();
+    assert!(left.await.unwrap_err().is_cancelled());
+    drop(held);
+    assert_eq!(stayed.await.unwrap().unwrap().text, "still here");
+    let abandoned = store
+        .list_messages(org, sessions[0].id, PageRequest::default())
+        .await
+        .unwrap();
+    assert!(abandoned.items.is_empty());
 }
