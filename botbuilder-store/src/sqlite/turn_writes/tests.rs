@@ -90,11 +90,7 @@ async fn hold_writer(store: &SqliteStore) -> PoolConnection<Sqlite> {
     let blocker = session(store, org, bot, "blocker").await;
     let held = store.writer.acquire().await.unwrap();
     let taken = batches(store);
-    let blocking = store.clone();
-    tokio::spawn(async move {
-        let message = NewMessage::text(MessageDirection::Inbound, "first in line");
-        blocking.append_message(org, blocker.id, message).await
-    });
+    spawn_append(store, org, blocker.id, "first in line");
     tokio::time::timeout(Duration::from_secs(10), async {
         while batches(store) == taken {
             tokio::time::sleep(Duration::from_millis(1)).await;
@@ -138,6 +134,30 @@ fn batches(store: &SqliteStore) -> usize {
     store.turn_writes.counts.batches.load(Ordering::Relaxed)
 }
 
+/// The user's message `text` to `session`, written by a task of its own.
+fn spawn_append(
+    store: &SqliteStore,
+    org: OrgId,
+    session: SessionId,
+    text: impl Into<String>,
+) -> tokio::task::JoinHandle<StoreResult<Message>> {
+    let store = store.clone();
+    let message = NewMessage::text(MessageDirection::Inbound, text.into());
+    tokio::spawn(async move { store.append_message(org, session, message).await })
+}
+
+/// The session's messages' texts, oldest first.
+async fn transcript(store: &SqliteStore, org: OrgId, session: SessionId) -> Vec<String> {
+    store
+        .list_messages(org, session, PageRequest::default())
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|m| m.text)
+        .collect()
+}
+
 fn reply(text: &str) -> NewMessage {
     NewMessage::text(MessageDirection::Outbound, text.to_owned())
 }
@@ -166,17 +186,14 @@ async fn concurrent_turns_are_committed_together_each_with_its_own_outcome() {
     let (before, queued_before) = (batches(&store), queued(&store));
     let mut appends = Vec::new();
     for (n, session) in sessions.iter().enumerate() {
-        let (store, id) = (store.clone(), session.id);
-        let message = NewMessage::text(MessageDirection::Inbound, format!("question {n}"));
-        appends.push(tokio::spawn(async move {
-            store.append_message(org, id, message).await
-        }));
+        appends.push(spawn_append(
+            &store,
+            org,
+            session.id,
+            format!("question {n}"),
+        ));
     }
-    let intruder = {
-        let (store, id) = (store.clone(), foreign.id);
-        let message = NewMessage::text(MessageDirection::Inbound, "mine now");
-        tokio::spawn(async move { store.append_message(org, id, message).await })
-    };
+    let intruder = spawn_append(&store, org, foreign.id, "mine now");
     release_when_queued(&store, held, queued_before, sessions.len() + 1).await;
     for (n, append) in appends.into_iter().enumerate() {
         let message = append.await.unwrap().unwrap();
@@ -234,19 +251,13 @@ async fn concurrent_turns_are_committed_together_each_with_its_own_outcome() {
 
     // Each transcript is the question, then the answer; nothing reached the other sessions.
     for (n, session) in sessions.iter().enumerate() {
-        let texts: Vec<String> = store
-            .list_messages(org, session.id, PageRequest::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .map(|m| m.text)
-            .collect();
-        assert_eq!(texts, [format!("question {n}"), format!("answer {n}")]);
+        assert_eq!(
+            transcript(&store, org, session.id).await,
+            [format!("question {n}"), format!("answer {n}")]
+        );
     }
     for (org, id) in [(org, stale.id), (other_org, foreign.id)] {
-        let untouched = store.list_messages(org, id, PageRequest::default()).await;
-        assert!(untouched.unwrap().items.is_empty());
+        assert!(transcript(&store, org, id).await.is_empty());
     }
     assert_eq!(store.get_session(org, stale.id).await.unwrap().revision, 0);
 }
@@ -291,15 +302,10 @@ async fn a_sessions_second_write_waits_for_the_next_batch() {
     assert_eq!(won.len(), 1, "exactly one completion at revision 0 applies");
     let (winner, saved) = &won[0];
     assert_eq!(saved.state, state_with(*winner));
-    let texts: Vec<String> = store
-        .list_messages(org, id, PageRequest::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|m| m.text)
-        .collect();
-    assert_eq!(texts, [format!("racer {winner}")]);
+    assert_eq!(
+        transcript(&store, org, id).await,
+        [format!("racer {winner}")]
+    );
     assert_eq!(
         batches(&store) - before,
         2,
@@ -350,11 +356,8 @@ async fn a_failing_batch_is_retried_one_write_at_a_time() {
             assert_eq!(outcome.unwrap().unwrap().text, format!("write {n}"));
         }
     }
-    let stored = store
-        .list_messages(org, sessions[0].id, PageRequest::default())
-        .await
-        .unwrap();
-    assert_eq!(stored.items.len(), 1, "the duplicate stored nothing");
+    let stored = transcript(&store, org, sessions[0].id).await;
+    assert_eq!(stored.len(), 1, "the duplicate stored nothing");
     assert_eq!(
         batches(&store) - before,
         1,
@@ -373,11 +376,7 @@ async fn a_sessions_writes_keep_their_order_across_batches() {
     let id = sessions[0].id;
     let held = hold_writer(&store).await;
     let (before, queued_before) = (batches(&store), queued(&store));
-    let asked = {
-        let store = store.clone();
-        let message = NewMessage::text(MessageDirection::Inbound, "question");
-        tokio::spawn(async move { store.append_message(org, id, message).await })
-    };
+    let asked = spawn_append(&store, org, id, "question");
     wait_until_queued(&store, queued_before + 1).await;
     let answered = {
         let store = store.clone();
@@ -392,15 +391,7 @@ async fn a_sessions_writes_keep_their_order_across_batches() {
     let asked = asked.await.unwrap().unwrap();
     let (_, replies) = answered.await.unwrap().unwrap();
     assert!(asked.id.as_uuid() < replies[0].id.as_uuid());
-    let texts: Vec<String> = store
-        .list_messages(org, id, PageRequest::default())
-        .await
-        .unwrap()
-        .items
-        .into_iter()
-        .map(|m| m.text)
-        .collect();
-    assert_eq!(texts, ["question", "answer"]);
+    assert_eq!(transcript(&store, org, id).await, ["question", "answer"]);
     assert_eq!(
         batches(&store) - before,
         2,
@@ -420,11 +411,7 @@ async fn a_mixed_batch_keeps_every_trigger_effect() {
     let (before, queued_before) = (batches(&store), queued(&store));
     // A user's message, a model's answer (counted in the usage ledger by the outbox trigger)
     // and a handoff, each in another session, in one batch.
-    let asked = {
-        let (store, id) = (store.clone(), sessions[0].id);
-        let message = NewMessage::text(MessageDirection::Inbound, "hello");
-        tokio::spawn(async move { store.append_message(org, id, message).await })
-    };
+    let asked = spawn_append(&store, org, sessions[0].id, "hello");
     let answered = {
         let (store, id) = (store.clone(), sessions[1].id);
         let mut answer = reply("from the model");
@@ -499,11 +486,7 @@ async fn a_batch_the_database_cannot_take_fails_every_write_at_once() {
     let queued_before = queued(&store);
     let writes: Vec<_> = sessions
         .iter()
-        .map(|session| {
-            let (store, id) = (store.clone(), session.id);
-            let message = NewMessage::text(MessageDirection::Inbound, "x".repeat(100_000));
-            tokio::spawn(async move { store.append_message(org, id, message).await })
-        })
+        .map(|session| spawn_append(&store, org, session.id, "x".repeat(100_000)))
         .collect();
     release_when_queued(&store, held, queued_before, sessions.len()).await;
     for write in writes {
@@ -525,24 +508,12 @@ async fn a_write_whose_caller_left_before_its_batch_is_not_written() {
     } = fixture(2).await;
     let held = hold_writer(&store).await;
     let queued_before = queued(&store);
-    let left = {
-        let (store, id) = (store.clone(), sessions[0].id);
-        let message = NewMessage::text(MessageDirection::Inbound, "never mind");
-        tokio::spawn(async move { store.append_message(org, id, message).await })
-    };
-    let stayed = {
-        let (store, id) = (store.clone(), sessions[1].id);
-        let message = NewMessage::text(MessageDirection::Inbound, "still here");
-        tokio::spawn(async move { store.append_message(org, id, message).await })
-    };
+    let left = spawn_append(&store, org, sessions[0].id, "never mind");
+    let stayed = spawn_append(&store, org, sessions[1].id, "still here");
     wait_until_queued(&store, queued_before + 2).await;
     left.abort();
     assert!(left.await.unwrap_err().is_cancelled());
     drop(held);
     assert_eq!(stayed.await.unwrap().unwrap().text, "still here");
-    let abandoned = store
-        .list_messages(org, sessions[0].id, PageRequest::default())
-        .await
-        .unwrap();
-    assert!(abandoned.items.is_empty());
+    assert!(transcript(&store, org, sessions[0].id).await.is_empty());
 }
