@@ -52,6 +52,31 @@ async fn until(what: &str, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// Polls the delivery log at `path` until `settled` holds for its items, for at most 30 s,
+/// and returns them: a receiver holds a request before the server has recorded its answer.
+async fn deliveries_when(
+    app: &TestApp,
+    token: &str,
+    path: &str,
+    settled: impl Fn(&[Value]) -> bool,
+) -> Vec<Value> {
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let log = app.get(path, token).await;
+        assert_eq!(log.status, StatusCode::OK, "{}", log.text);
+        let items = log.json["items"].as_array().cloned().unwrap_or_default();
+        if settled(&items) {
+            return items;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "timed out waiting on {path}: {}",
+            log.text
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
 /// Asserts `seen` carries a valid signature by `secret` (within the 5-minute tolerance).
 fn assert_signed(seen: &Seen, secret: &str) {
     let secret = WebhookSecret::parse(secret).unwrap();
@@ -202,18 +227,14 @@ async fn a_receiver_that_is_down_gets_every_event_later_signed_and_in_order() {
     assert_eq!(feedback["data"]["feedback"]["rating"], "up");
     assert_eq!(feedback["data"]["message"]["id"], bot_reply["id"]);
 
-    let log = app
-        .get(
-            &format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries"),
-            &owner.token,
-        )
-        .await;
-    let states: Vec<&Value> = log.json["items"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| &d["state"])
-        .collect();
+    let log = deliveries_when(
+        &app,
+        &owner.token,
+        &format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries"),
+        |items| items.iter().all(|d| d["state"] != "pending"),
+    )
+    .await;
+    let states: Vec<&Value> = log.iter().map(|d| &d["state"]).collect();
     assert_eq!(states.len(), expected.len());
     assert!(states.iter().all(|s| *s == "succeeded"), "{states:?}");
 }
@@ -267,10 +288,14 @@ async fn gone_disables_the_endpoint_and_redirects_are_not_followed() {
         "{disabled}"
     );
     assert_eq!(gone.seen().len(), 1, "a 410 is not retried");
-    let log = app
-        .get(&format!("{endpoint}/deliveries"), &owner.token)
-        .await;
-    let delivery = log.json["items"][0].clone();
+    let log = deliveries_when(
+        &app,
+        &owner.token,
+        &format!("{endpoint}/deliveries"),
+        |items| items.first().is_some_and(|d| d["state"] != "pending"),
+    )
+    .await;
+    let delivery = &log[0];
     assert_eq!(delivery["state"], "failed");
     assert_eq!(delivery["attempt_log"][0]["status"], 410);
 
@@ -440,17 +465,14 @@ async fn endpoints_are_checked_and_their_secrets_shown_once_and_rotated() {
     .await;
     let list = app.get(&hooks, &owner.token).await;
     let private = list.json["items"][1]["id"].as_str().unwrap().to_owned();
-    let mut delivery = Value::Null;
-    for _ in 0..600 {
-        let log = app
-            .get(&format!("{hooks}/{private}/deliveries"), &owner.token)
-            .await;
-        delivery = log.json["items"][0].clone();
-        if delivery["state"] == "failed" {
-            break;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let log = deliveries_when(
+        &app,
+        &owner.token,
+        &format!("{hooks}/{private}/deliveries"),
+        |items| items.first().is_some_and(|d| d["state"] != "pending"),
+    )
+    .await;
+    let delivery = &log[0];
     assert_eq!(delivery["state"], "failed", "{delivery}");
     assert!(
         delivery["attempt_log"][0]["error"]
@@ -498,13 +520,14 @@ async fn a_huge_retry_after_is_cut_to_the_longest_wait() {
     })
     .await;
     assert_signed(&receiver.accepted()[0], &secret);
-    let log = app
-        .get(
-            &format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries"),
-            &owner.token,
-        )
-        .await;
-    assert_eq!(log.json["items"][0]["state"], "succeeded", "{}", log.text);
+    let log = deliveries_when(
+        &app,
+        &owner.token,
+        &format!("/api/v1/orgs/{org}/webhooks/{webhook}/deliveries"),
+        |items| items.first().is_some_and(|d| d["state"] != "pending"),
+    )
+    .await;
+    assert_eq!(log[0]["state"], "succeeded", "{log:?}");
 }
 
 /// Webhooks carry conversations: `webhooks:*` without `conversations:read` is not enough.
