@@ -120,7 +120,8 @@ pub struct PartialSettings {
     #[arg(long, env = "BOTBUILDER_INDEX_DIR", global = true)]
     pub index_dir: Option<PathBuf>,
     /// Candidates a search of a large knowledge base's vector graph considers (HNSW's `ef`,
-    /// 1–4096): more finds more of the exact best chunks and takes longer [default: 256].
+    /// 1–4096): more finds more of the exact best chunks and takes longer; a search gathers
+    /// at least the rows it re-ranks (80 for a top 5), so less changes nothing [default: 256].
     #[arg(long, env = "BOTBUILDER_VECTOR_SEARCH_EXPANSION", global = true)]
     pub vector_search_expansion: Option<usize>,
     /// Deployment environment [default: development].

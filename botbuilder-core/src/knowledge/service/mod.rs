@@ -281,7 +281,9 @@ impl KnowledgeService {
     /// [`EXPANSION_SEARCH`](super::EXPANSION_SEARCH); at least 1): more finds more of the
     /// exact top results and takes longer. Measured at 1M chunks (`search-bench`): recall@10
     /// 0.89 at 256 in 8 ms p99, 0.94 at 512 in 13 ms, 0.97 at 1,024 in 21 ms; at 100k,
-    /// 0.93 at 256 and 0.96 at 512, both under 2 ms.
+    /// 0.93 at 256 and 0.96 at 512, both under 2 ms. A search gathers at least the rows it
+    /// re-ranks ([`VectorIndex::candidates`] of its depth,
+    /// 80 for a top 5), so values below that change nothing.
     #[must_use]
     pub fn with_search_expansion(mut self, candidates: usize) -> Self {
         self.search_expansion = candidates.max(1);

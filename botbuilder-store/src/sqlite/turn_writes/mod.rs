@@ -282,28 +282,27 @@ impl GroupCommit {
         received(outcome).await
     }
 
-    /// Queues `write` for the committing task, starting one if there is none (first use, or
-    /// its runtime stopped); writes it alone outside a runtime.
+    /// Queues `write` for the committing task, starting one on the caller's Tokio runtime if
+    /// there is none (first use, or the runtime it ran on stopped).
     async fn write(&self, write: Write) {
         let queued = {
             let mut queue = self.queue.lock().expect("group commit queue poisoned");
             if queue.as_ref().is_none_or(|queue| queue.is_closed()) {
-                *queue = tokio::runtime::Handle::try_current().ok().map(|runtime| {
-                    let (queue, waiting) = mpsc::unbounded_channel();
-                    let task = commit_waiting(self.writer.clone(), waiting, self.counts.clone());
-                    runtime.spawn(task);
-                    queue
-                });
+                let (sender, waiting) = mpsc::unbounded_channel();
+                let task = commit_waiting(self.writer.clone(), waiting, self.counts.clone());
+                // On the caller's runtime: sqlx's pools need Tokio already.
+                tokio::spawn(task);
+                *queue = Some(sender);
             }
             // Counted before the task can take it, so a count never trails the batches.
-            self.counts.queued.fetch_add(1, Ordering::Relaxed);
+            self.counts.queued.fetch_add(1, Ordering::SeqCst);
             match queue.as_ref() {
                 Some(queue) => queue.send(write).map_err(|unsent| unsent.0),
                 None => Err(write),
             }
         };
         if let Err(unsent) = queued {
-            self.counts.queued.fetch_sub(1, Ordering::Relaxed);
+            self.counts.queued.fetch_sub(1, Ordering::SeqCst);
             unsent.write_alone(&self.writer).await;
         }
     }
@@ -347,7 +346,7 @@ async fn commit_waiting(
         if batch.is_empty() {
             continue;
         }
-        counts.batches.fetch_add(1, Ordering::Relaxed);
+        counts.batches.fetch_add(1, Ordering::SeqCst);
         if batch.len() == 1 {
             if let Some(write) = batch.into_iter().next() {
                 write.write_alone(&writer).await;
@@ -408,7 +407,7 @@ async fn commit(writer: &SqlitePool, batch: Vec<Write>, counts: &Counts) {
             // write's failure is not the others'.
             tracing::debug!(%error, "group commit refused; writing one at a time");
             let writes = appended.len() + completed.len();
-            counts.retried.fetch_add(writes, Ordering::Relaxed);
+            counts.retried.fetch_add(writes, Ordering::SeqCst);
             for (row, done) in rows.into_iter().zip(appended) {
                 Write::Append(row, done).write_alone(writer).await;
             }

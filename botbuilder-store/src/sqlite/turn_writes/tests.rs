@@ -103,12 +103,15 @@ async fn hold_writer(store: &SqliteStore) -> PoolConnection<Sqlite> {
 
 async fn wait_until_queued(store: &SqliteStore, queued: usize) {
     tokio::time::timeout(Duration::from_secs(10), async {
-        while store.turn_writes.counts.queued.load(Ordering::Relaxed) < queued {
+        while store.turn_writes.counts.queued.load(Ordering::SeqCst) < queued {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
     })
     .await
     .expect("the writes never queued");
+    // A write is counted before it is sent, under the queue's lock: taking the lock once
+    // the count is reached means every counted write is in the queue.
+    drop(store.turn_writes.queue.lock().expect("queue poisoned"));
 }
 
 /// Lets go of the writer once `more` writes have been queued since `queued`.
@@ -123,15 +126,15 @@ async fn release_when_queued(
 }
 
 fn queued(store: &SqliteStore) -> usize {
-    store.turn_writes.counts.queued.load(Ordering::Relaxed)
+    store.turn_writes.counts.queued.load(Ordering::SeqCst)
 }
 
 fn retried(store: &SqliteStore) -> usize {
-    store.turn_writes.counts.retried.load(Ordering::Relaxed)
+    store.turn_writes.counts.retried.load(Ordering::SeqCst)
 }
 
 fn batches(store: &SqliteStore) -> usize {
-    store.turn_writes.counts.batches.load(Ordering::Relaxed)
+    store.turn_writes.counts.batches.load(Ordering::SeqCst)
 }
 
 /// The user's message `text` to `session`, written by a task of its own.
