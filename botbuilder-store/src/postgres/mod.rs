@@ -179,16 +179,7 @@ pub async fn begin_tenant(
     pool: &PgPool,
     org: OrgId,
 ) -> StoreResult<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await.map_err(store_err)?;
-    // Both settings, always: a transaction is a tenant's or the platform's, never both.
-    sqlx::query(
-        "SELECT set_config('botbuilder.org', $1, true), set_config('botbuilder.system', '', true)",
-    )
-    .bind(org.as_uuid().to_string())
-    .execute(&mut *tx)
-    .await
-    .map_err(store_err)?;
-    Ok(tx)
+    begin_as(pool, Some(org)).await
 }
 
 /// A transaction that acts for the platform: every organization's rows (for operations that
@@ -197,14 +188,29 @@ pub async fn begin_tenant(
 /// # Errors
 /// The database is unreachable.
 pub async fn begin_platform(pool: &PgPool) -> StoreResult<Transaction<'static, Postgres>> {
-    let mut tx = pool.begin().await.map_err(store_err)?;
-    sqlx::query(
-        "SELECT set_config('botbuilder.system', 'on', true), set_config('botbuilder.org', '', true)",
-    )
-    .execute(&mut *tx)
-    .await
-    .map_err(store_err)?;
-    Ok(tx)
+    begin_as(pool, None).await
+}
+
+/// Begins a transaction of `tenant`, or of the platform for `None`, in one round trip: `BEGIN`
+/// and both settings (always both: a transaction is a tenant's or the platform's, never
+/// both) travel as one simple query. The tenant is written into the statement, which is safe
+/// because it is a `Uuid`'s hyphenated hex; a setting that fails rolls the transaction back
+/// before it is handed out.
+async fn begin_as(
+    pool: &PgPool,
+    tenant: Option<OrgId>,
+) -> StoreResult<Transaction<'static, Postgres>> {
+    let (org, system) = match tenant {
+        Some(org) => (org.as_uuid().hyphenated().to_string(), ""),
+        None => (String::new(), "on"),
+    };
+    let begin = format!(
+        "BEGIN; SELECT set_config('botbuilder.org', '{org}', true), \
+                       set_config('botbuilder.system', '{system}', true)"
+    );
+    pool.begin_with(sqlx::AssertSqlSafe(begin))
+        .await
+        .map_err(store_err)
 }
 
 /// The Postgres implementation of the store ports: every repository runs its statements in a

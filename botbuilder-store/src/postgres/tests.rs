@@ -197,3 +197,152 @@ async fn a_database_under_a_new_name_gets_its_own_role_on_connect() {
     assert_eq!(store.get_org(org.id).await.unwrap().name, "R");
     assert_eq!(store.get_user(user.id).await.unwrap().name, "R");
 }
+
+/// A turn's one-trip calls (migration 0007) name their tenant for their own call alone: on a
+/// pool of one connection, a plain query right after one sees no tenant row, and a call for
+/// one organization finds nothing of another's.
+#[tokio::test]
+async fn turn_calls_name_their_tenant_for_their_own_call_alone() {
+    use botbuilder_core::domain::{MessageDirection, NewMessage, NewSession};
+    use botbuilder_core::store::{ConversationRepo, StoreError};
+    let test = "turn_calls_name_their_tenant_for_their_own_call_alone";
+    let Some(url) = fresh_database(test).await else {
+        return;
+    };
+    let settings = PgSettings {
+        max_connections: 1,
+        ..PgSettings::default()
+    };
+    let store = PgStore::connect(&url, settings).await.unwrap();
+    let (a, a_bot) = tenant_and_bot(store.pool(), "a-bot").await;
+    let (b, _) = tenant_and_bot(store.pool(), "b-bot").await;
+    let session = store
+        .create_session(
+            a,
+            a_bot,
+            NewSession {
+                channel: "api".into(),
+                external_user: "u".into(),
+                flow_version: None,
+            },
+        )
+        .await
+        .unwrap();
+    let hello = NewMessage::text(MessageDirection::Inbound, "hello");
+    store
+        .append_message(a, session.id, hello.clone())
+        .await
+        .unwrap();
+    let unscoped: i64 = sqlx::query_scalar("SELECT count(*) FROM messages")
+        .fetch_one(store.pool())
+        .await
+        .unwrap();
+    assert_eq!(unscoped, 0, "the call's tenant ended with it");
+    assert!(matches!(
+        store.get_session(b, session.id).await,
+        Err(StoreError::NotFound)
+    ));
+    assert!(matches!(
+        store.append_message(b, session.id, hello).await,
+        Err(StoreError::NotFound)
+    ));
+    let found = store.find_open_session(b, a_bot, "api", "u").await.unwrap();
+    assert!(found.is_none(), "{found:?}");
+}
+
+/// When a session's newest message sorts after the ids a one-trip call made (another
+/// instance's clock ahead), or carries a later time, the call stores nothing and the store
+/// takes the transaction path: the new messages still come after it, never earlier in time.
+#[tokio::test]
+async fn messages_after_a_newer_one_take_the_transaction_path_and_keep_the_order() {
+    use botbuilder_core::domain::{MessageDirection, NewMessage, NewSession, SessionStatus};
+    use botbuilder_core::store::ConversationRepo;
+    let test = "messages_after_a_newer_one_take_the_transaction_path_and_keep_the_order";
+    let Some(url) = fresh_database(test).await else {
+        return;
+    };
+    let store = PgStore::connect(&url, PgSettings::default()).await.unwrap();
+    let (org, bot) = tenant_and_bot(store.pool(), "bot").await;
+    let session = store
+        .create_session(
+            org,
+            bot,
+            NewSession {
+                channel: "api".into(),
+                external_user: "u".into(),
+                flow_version: None,
+            },
+        )
+        .await
+        .unwrap();
+    // Written by an instance whose clock runs an hour ahead.
+    let hour = 3_600_000_000_i64;
+    let ahead_at = crate::rows::micros(chrono::Utc::now()) + hour;
+    let ahead_id = Uuid::from_u128(Uuid::now_v7().as_u128() + (3_600_000_u128 << 80));
+    let mut tx = begin_tenant(store.pool(), org).await.unwrap();
+    sqlx::query(
+        "INSERT INTO messages (id, organization_id, bot_id, session_id, direction, text,
+                               payload, created_at)
+         VALUES ($1, $2, $3, $4, 'inbound', 'from the future', '{}', $5)",
+    )
+    .bind(ahead_id)
+    .bind(org.as_uuid())
+    .bind(bot.as_uuid())
+    .bind(session.id.as_uuid())
+    .bind(ahead_at)
+    .execute(&mut *tx)
+    .await
+    .unwrap();
+    tx.commit().await.unwrap();
+
+    let appended = store
+        .append_message(
+            org,
+            session.id,
+            NewMessage::text(MessageDirection::Inbound, "now"),
+        )
+        .await
+        .unwrap();
+    let (ended, replies) = store
+        .complete_turn(
+            org,
+            session.id,
+            session.revision,
+            vec![
+                NewMessage::text(MessageDirection::Outbound, "one"),
+                NewMessage::text(MessageDirection::Outbound, "two"),
+            ],
+            SessionStatus::Active,
+            session.state.clone(),
+        )
+        .await
+        .unwrap();
+    assert_eq!(ended.revision, session.revision + 1);
+    let transcript = store
+        .list_messages(
+            org,
+            session.id,
+            botbuilder_core::domain::PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    let texts: Vec<&str> = transcript.iter().map(|m| m.text.as_str()).collect();
+    assert_eq!(texts, ["from the future", "now", "one", "two"]);
+    assert!(appended.id.as_uuid() > ahead_id);
+    assert!(crate::rows::micros(appended.created_at) >= ahead_at);
+    assert_eq!(transcript[1], appended);
+    assert_eq!(transcript[2..], replies[..], "the replies as stored");
+}
+
+/// Inserts an organization with one bot named `bot`, as the platform; returns both ids.
+async fn tenant_and_bot(pool: &PgPool, bot: &str) -> (OrgId, botbuilder_core::id::BotId) {
+    let org = tenant_with_bot(pool, bot).await;
+    let mut tx = begin_tenant(pool, org).await.unwrap();
+    let id: Uuid = sqlx::query_scalar("SELECT id FROM bots")
+        .fetch_one(&mut *tx)
+        .await
+        .unwrap();
+    tx.commit().await.unwrap();
+    (org, id.into())
+}

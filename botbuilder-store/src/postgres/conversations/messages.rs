@@ -79,7 +79,7 @@ fn columns(news: Vec<NewMessage>, after: Option<Uuid>) -> (MessageColumns, Usage
 /// A new UUIDv7, or `last + 1` when the clock has not moved past `last`: another instance's
 /// clock may run ahead, or write within the same millisecond, and the ids are the messages'
 /// order.
-fn id_after(last: Option<Uuid>) -> Uuid {
+pub(super) fn id_after(last: Option<Uuid>) -> Uuid {
     let id = Uuid::now_v7();
     match last {
         Some(last) if id <= last => Uuid::from_u128(last.as_u128().wrapping_add(1)),

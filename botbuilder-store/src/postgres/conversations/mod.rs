@@ -1,7 +1,10 @@
 //! Sessions, their messages, and feedback ([`ConversationRepo`]) on Postgres.
 //!
 //! Every method runs in one transaction of its organization (row-level security behind the
-//! explicit `organization_id = $1`). What differs from SQLite, and why:
+//! explicit `organization_id = $1`). The four calls of a conversation turn (its session, the
+//! open session of a user, a message, the turn's end) are one round trip each when no
+//! language model wrote their messages: functions of migration 0007 that name their tenant
+//! for their own transaction ([`turn_calls`]). What differs from SQLite, and why:
 //!
 //! - **A turn is a transaction, not a trigger.** SQLite stores a turn's replies through the
 //!   `sessions.outbox` column and its trigger, so the whole turn is one statement on its single
@@ -31,6 +34,7 @@
 //!   feedback would be refused by row-level security with an error instead of `NotFound`.
 
 mod messages;
+mod turn_calls;
 
 use async_trait::async_trait;
 use botbuilder_core::domain::{
@@ -43,6 +47,7 @@ use sqlx::PgConnection;
 use uuid::Uuid;
 
 use self::messages::insert_messages;
+use self::turn_calls::Written;
 use super::{PgStore, commit, expect_one};
 use crate::error::store_err;
 use crate::rows::conversations::{
@@ -156,19 +161,9 @@ impl ConversationRepo for PgStore {
     }
 
     async fn get_session(&self, org: OrgId, session: SessionId) -> StoreResult<Session> {
-        let mut tx = self.tenant(org).await?;
-        let row = sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions WHERE organization_id = $1 AND id = $2"
-        ))
-        .bind(org.as_uuid())
-        .bind(session.as_uuid())
-        .fetch_one(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        commit(tx).await?;
-        row.try_into()
+        turn_calls::session(&self.pool, org, session)
+            .await?
+            .ok_or(StoreError::NotFound)
     }
 
     async fn find_open_session(
@@ -178,24 +173,7 @@ impl ConversationRepo for PgStore {
         channel: &str,
         external_user: &str,
     ) -> StoreResult<Option<Session>> {
-        let mut tx = self.tenant(org).await?;
-        let row = sqlx::query_as::<_, SessionRow>(concat!(
-            "SELECT ",
-            session_columns!(),
-            " FROM sessions
-              WHERE bot_id = $1 AND organization_id = $2 AND channel = $3 AND external_user = $4
-                AND status <> 'ended'
-              ORDER BY last_activity_at DESC, id DESC LIMIT 1"
-        ))
-        .bind(bot.as_uuid())
-        .bind(org.as_uuid())
-        .bind(channel)
-        .bind(external_user)
-        .fetch_optional(&mut *tx)
-        .await
-        .map_err(store_err)?;
-        commit(tx).await?;
-        row.map(Session::try_from).transpose()
+        turn_calls::open_session(&self.pool, org, bot, channel, external_user).await
     }
 
     async fn update_session(
@@ -243,6 +221,24 @@ impl ConversationRepo for PgStore {
     ) -> StoreResult<(Session, Vec<Message>)> {
         let now = micros(self.now());
         let state = state_json(&state)?;
+        let replies = if replies.iter().all(|reply| reply.llm.is_none()) {
+            let done = turn_calls::complete_turn(
+                &self.pool,
+                org,
+                session,
+                expected_revision,
+                replies,
+                status,
+                &state,
+                now,
+            );
+            match done.await? {
+                Written::Done(completed) => return Ok(completed),
+                Written::Careful(replies) => replies,
+            }
+        } else {
+            replies
+        };
         let mut tx = self.tenant(org).await?;
         let bot = lock_at_revision(&mut tx, org, session, expected_revision).await?;
         // The replies first, then the status (see the module docs).
@@ -309,6 +305,14 @@ impl ConversationRepo for PgStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
+        let new = if new.llm.is_none() {
+            match turn_calls::append_message(&self.pool, org, session, new, now).await? {
+                Written::Done(message) => return Ok(message),
+                Written::Careful(new) => new,
+            }
+        } else {
+            new
+        };
         let mut tx = self.tenant(org).await?;
         let bot = touch_session(&mut tx, org, session, now).await?;
         let message = insert_messages(&mut tx, org, bot, session, vec![new], now)
