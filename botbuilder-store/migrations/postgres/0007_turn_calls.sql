@@ -16,15 +16,6 @@
 -- ahead), the call fails with SQLSTATE BB001 and changes nothing, and the store takes the
 -- careful path: a transaction that makes the ids under the lock (0003's rules).
 
--- A session's messages are read by organization and session, newest or oldest first (these
--- calls, the transcript, the recent history a model sees): one index with both filters and the
--- order serves all of them whatever the planner's statistics say. With `(session_id, id)`
--- beside the `(organization_id, id)` unique index, a database not yet analyzed (a new
--- deployment's first minute) intersected the two and sorted, reading every message of the
--- organization for each turn.
-CREATE INDEX messages_org_session ON messages(organization_id, session_id, id);
-DROP INDEX messages_session;
-
 -- `get_session`: the session `id` of `tenant`, if it has one.
 CREATE FUNCTION botbuilder_session(tenant uuid, session uuid) RETURNS SETOF sessions
 LANGUAGE plpgsql AS $$

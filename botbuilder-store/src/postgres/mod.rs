@@ -191,11 +191,12 @@ pub async fn begin_platform(pool: &PgPool) -> StoreResult<Transaction<'static, P
     begin_as(pool, None).await
 }
 
-/// Begins a transaction of `tenant`, or of the platform for `None`, in one round trip: `BEGIN`
-/// and both settings (always both: a transaction is a tenant's or the platform's, never
-/// both) travel as one simple query. The tenant is written into the statement, which is safe
-/// because it is a `Uuid`'s hyphenated hex; a setting that fails rolls the transaction back
-/// before it is handed out.
+/// Begins a transaction of `tenant`, or of the platform for `None`, in one round trip: both
+/// settings (always both: a transaction is a tenant's or the platform's, never both) and
+/// `BEGIN` travel as one simple query. Statements before a `BEGIN` in one query join the
+/// transaction it opens (Postgres protocol, "Multiple Statements in a Simple Query"), so the
+/// settings last until it ends; a setting that fails leaves no transaction open. The tenant
+/// is written into the statement, which is safe because it is a `Uuid`'s hyphenated hex.
 async fn begin_as(
     pool: &PgPool,
     tenant: Option<OrgId>,
@@ -205,8 +206,8 @@ async fn begin_as(
         None => (String::new(), "on"),
     };
     let begin = format!(
-        "BEGIN; SELECT set_config('botbuilder.org', '{org}', true), \
-                       set_config('botbuilder.system', '{system}', true)"
+        "SELECT set_config('botbuilder.org', '{org}', true), \
+                set_config('botbuilder.system', '{system}', true); BEGIN"
     );
     pool.begin_with(sqlx::AssertSqlSafe(begin))
         .await
@@ -215,7 +216,8 @@ async fn begin_as(
 
 /// The Postgres implementation of the store ports: every repository runs its statements in a
 /// transaction scoped to the organization it acts in ([`begin_tenant`]), or to the platform
-/// for the few that belong to no tenant ([`begin_platform`]).
+/// for the few that belong to no tenant ([`begin_platform`]); a conversation turn's calls are
+/// functions that scope their own transaction the same way (migration 0007).
 #[derive(Clone)]
 pub struct PgStore {
     pool: PgPool,

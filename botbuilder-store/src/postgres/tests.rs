@@ -200,10 +200,11 @@ async fn a_database_under_a_new_name_gets_its_own_role_on_connect() {
 
 /// A turn's one-trip calls (migration 0007) name their tenant for their own call alone: on a
 /// pool of one connection, a plain query right after one sees no tenant row, and a call for
-/// one organization finds nothing of another's.
+/// one organization finds nothing of another's. A turn's end answers as the transaction path
+/// does.
 #[tokio::test]
 async fn turn_calls_name_their_tenant_for_their_own_call_alone() {
-    use botbuilder_core::domain::{MessageDirection, NewMessage, NewSession};
+    use botbuilder_core::domain::{MessageDirection, NewMessage, NewSession, SessionStatus};
     use botbuilder_core::store::{ConversationRepo, StoreError};
     let test = "turn_calls_name_their_tenant_for_their_own_call_alone";
     let Some(url) = fresh_database(test).await else {
@@ -248,6 +249,68 @@ async fn turn_calls_name_their_tenant_for_their_own_call_alone() {
     ));
     let found = store.find_open_session(b, a_bot, "api", "u").await.unwrap();
     assert!(found.is_none(), "{found:?}");
+
+    // A turn's end without a model: another organization's session is not found, the replies
+    // returned are the replies stored, and a stale revision changes nothing.
+    let read = store.get_session(a, session.id).await.unwrap();
+    let mut button = NewMessage::text(MessageDirection::Outbound, "two");
+    button.payload = serde_json::json!({ "buttons": [{ "title": "Yes", "payload": 0.1 }] });
+    button.confidence = Some(0.25);
+    let replies = vec![NewMessage::text(MessageDirection::Outbound, "one"), button];
+    let state = read.state.clone();
+    let elsewhere = store
+        .complete_turn(
+            b,
+            session.id,
+            read.revision,
+            replies.clone(),
+            SessionStatus::Active,
+            state,
+        )
+        .await;
+    assert!(
+        matches!(elsewhere, Err(StoreError::NotFound)),
+        "{elsewhere:?}"
+    );
+    let state = read.state.clone();
+    let (ended, stored) = store
+        .complete_turn(
+            a,
+            session.id,
+            read.revision,
+            replies,
+            SessionStatus::Handoff,
+            state,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        (ended.revision, ended.status),
+        (read.revision + 1, SessionStatus::Handoff)
+    );
+    let transcript = store
+        .list_messages(
+            a,
+            session.id,
+            botbuilder_core::domain::PageRequest::default(),
+        )
+        .await
+        .unwrap()
+        .items;
+    assert_eq!(transcript.len(), 3);
+    assert_eq!(transcript[1..], stored[..], "the replies as stored");
+    let stale = store
+        .complete_turn(
+            a,
+            session.id,
+            read.revision,
+            Vec::new(),
+            SessionStatus::Active,
+            read.state,
+        )
+        .await;
+    assert!(matches!(stale, Err(StoreError::Conflict(_))), "{stale:?}");
+    assert_eq!(store.get_session(a, session.id).await.unwrap(), ended);
 }
 
 /// When a session's newest message sorts after the ids a one-trip call made (another

@@ -20,9 +20,11 @@
 //!   revision with `FOR NO KEY UPDATE` (the lock its final `UPDATE` takes anyway), so no other
 //!   turn, update or message can slip in between the check and the write.
 //! - **Message order holds across concurrent writers.** Messages are ordered by their UUIDv7
-//!   ids. A message's id is made only once its session row is locked (appending touches the
-//!   session first, with the same lock), so one session's message ids increase in the order
-//!   their transactions commit: a reader paging with `id > cursor` never has a message appear
+//!   ids. A message's id is checked, or made, only once its session row is locked (appending
+//!   touches the session first, with the same lock): the one-trip calls check under the lock
+//!   that the ids they made sort after the session's newest message, and when they do not
+//!   the transaction path makes new ones there. So one session's message ids increase in the
+//!   order their transactions commit: a reader paging with `id > cursor` never has a message appear
 //!   behind its cursor, and what triggers derive from messages (channel deliveries, webhook
 //!   events) follows the same order. SQLite's single writer serialized these writes instead.
 //!   (UUIDv7 ids come from the writing instance's clock, monotonic within one process; across

@@ -9,8 +9,9 @@
 //! far longer there than here; its usage rows go through the transaction path). Their ids
 //! are made before the session is locked and checked under the lock: when the session's
 //! newest message does not sort before them (a concurrent writer of the same session,
-//! another instance's clock ahead), the call changes nothing and answers `None`, and the
-//! caller takes the transaction path, which makes the ids under the lock.
+//! another instance's clock ahead), the call changes nothing and hands its messages back
+//! ([`Written::Careful`]), and the caller takes the transaction path, which makes the ids
+//! under the lock.
 
 use botbuilder_core::domain::{Message, NewMessage, Session, SessionStatus};
 use botbuilder_core::id::{BotId, OrgId, SessionId};
@@ -20,7 +21,7 @@ use uuid::Uuid;
 
 use super::messages::id_after;
 use super::stale;
-use crate::error::store_err;
+use crate::error::{corrupt, store_err};
 use crate::rows::conversations::{MessageRow, SessionRow, message_columns, session_columns};
 use crate::rows::from_micros;
 
@@ -150,6 +151,7 @@ pub(super) async fn complete_turn(
     while ids.len() < replies.len() {
         ids.push(id_after(ids.last().copied()));
     }
+    let payloads: Vec<String> = replies.iter().map(|r| r.payload.to_string()).collect();
     let completed = sqlx::query_as::<_, SessionRow>(concat!(
         "SELECT ",
         session_columns!(),
@@ -197,26 +199,29 @@ pub(super) async fn complete_turn(
         Err(error) => return Err(store_err(error)),
     };
     let session = Session::try_from(row)?;
-    // The replies as stored: the function wrote exactly these columns, at `now`, and nothing
-    // derives any other.
+    // The replies as a read would give them back: the function wrote exactly these columns,
+    // at `now`, and nothing derives any other; the payload is read from its stored text.
     let messages = ids
         .into_iter()
         .zip(replies)
-        .map(|(id, reply)| Message {
-            id: id.into(),
-            org_id: org,
-            bot_id: session.bot_id,
-            session_id: session.id,
-            direction: reply.direction,
-            text: reply.text,
-            payload: reply.payload,
-            intent: reply.intent,
-            confidence: reply.confidence,
-            prompt_tokens: 0,
-            completion_tokens: 0,
-            cost_micros: 0,
-            created_at: from_micros(now),
+        .zip(&payloads)
+        .map(|((id, reply), payload)| {
+            Ok(Message {
+                id: id.into(),
+                org_id: org,
+                bot_id: session.bot_id,
+                session_id: session.id,
+                direction: reply.direction,
+                text: reply.text,
+                payload: serde_json::from_str(payload).map_err(|e| corrupt("payload", e))?,
+                intent: reply.intent,
+                confidence: reply.confidence,
+                prompt_tokens: 0,
+                completion_tokens: 0,
+                cost_micros: 0,
+                created_at: from_micros(now),
+            })
         })
-        .collect();
+        .collect::<StoreResult<Vec<_>>>()?;
     Ok(Written::Done((session, messages)))
 }
