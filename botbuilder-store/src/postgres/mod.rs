@@ -56,10 +56,10 @@ use std::time::Duration;
 
 use botbuilder_core::clock::{Clock, SystemClock};
 use botbuilder_core::id::OrgId;
-use botbuilder_core::store::{Store, StoreResult};
+use botbuilder_core::store::{Store, StoreError, StoreResult};
 use chrono::{DateTime, Utc};
 use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
-use sqlx::{PgPool, Postgres, Transaction};
+use sqlx::{PgPool, Postgres, SqlSafeStr, Transaction};
 
 use crate::error::store_err;
 
@@ -209,8 +209,26 @@ async fn begin_as(
         "SELECT set_config('botbuilder.org', '{org}', true), \
                 set_config('botbuilder.system', '{system}', true); BEGIN"
     );
-    pool.begin_with(sqlx::AssertSqlSafe(begin))
+    begin_whole(pool, sqlx::AssertSqlSafe(begin).into_sql_str()).await
+}
+
+/// Begins a transaction with `statement` on a task of its own. A caller that goes away midway
+/// (its client hung up) must not leave the pooled connection inside a transaction nobody
+/// holds: sqlx rolls back only a transaction whose `BEGIN` was answered, so a `BEGIN` dropped
+/// in flight would hold the connection's later statements in it, uncommitted, with its tenant.
+/// The task always sees the answer through; a transaction nobody took is dropped there, which
+/// rolls it back.
+///
+/// # Errors
+/// The database is unreachable, or `statement` failed.
+pub(crate) async fn begin_whole(
+    pool: &PgPool,
+    statement: sqlx::SqlStr,
+) -> StoreResult<Transaction<'static, Postgres>> {
+    let pool = pool.clone();
+    tokio::spawn(async move { pool.begin_with(statement).await })
         .await
+        .map_err(|stopped| StoreError::Unavailable(Box::new(stopped)))?
         .map_err(store_err)
 }
 

@@ -23,7 +23,7 @@ use async_trait::async_trait;
 use botbuilder_core::queue::{
     DeadJob, ENQUEUE_ONCE_RETENTION, JobQueue, LeasedJob, NewJob, QueueError,
 };
-use sqlx::{PgConnection, PgExecutor};
+use sqlx::{PgConnection, PgExecutor, SqlSafeStr};
 use uuid::Uuid;
 
 use super::{PgStore, storable};
@@ -93,7 +93,9 @@ impl JobQueue for PgStore {
     async fn enqueue_once(&self, job: NewJob, key: &str) -> Result<Option<Uuid>, QueueError> {
         let id = Uuid::now_v7();
         let now = micros(self.now());
-        let mut tx = self.pool.begin().await.map_err(queue_unavailable)?;
+        let mut tx = super::begin_whole(&self.pool, "BEGIN".into_sql_str())
+            .await
+            .map_err(|e| QueueError::Unavailable(Box::new(e)))?;
         prune_keys(&mut tx, key, now - duration_micros(ENQUEUE_ONCE_RETENTION)).await?;
         // A concurrent transaction inserting the same key makes this wait for its outcome:
         // committed, this records nothing; rolled back, this records the key.

@@ -10,6 +10,20 @@ async fn names(tx: &mut Transaction<'static, Postgres>) -> Vec<String> {
         .unwrap()
 }
 
+/// Settings of a pool of one connection, on which tenants take turns.
+fn one_connection() -> PgSettings {
+    PgSettings {
+        max_connections: 1,
+        ..PgSettings::default()
+    }
+}
+
+/// A pool of one connection to a fresh database for `test`; `None` without Postgres.
+async fn one_connection_pool(test: &str) -> Option<PgPool> {
+    let url = fresh_database(test).await?;
+    Some(connect(&url, &one_connection()).await.unwrap())
+}
+
 /// Inserts an organization with one bot named `bot`, as the platform.
 async fn tenant_with_bot(pool: &PgPool, bot: &str) -> OrgId {
     let org = OrgId::new();
@@ -40,15 +54,12 @@ async fn tenant_with_bot(pool: &PgPool, bot: &str) -> OrgId {
 /// a tenant was aborted midway; and a row cannot be written into another tenant.
 #[tokio::test]
 async fn row_level_security_keeps_tenants_apart_on_one_pooled_connection() {
-    let test = "row_level_security_keeps_tenants_apart_on_one_pooled_connection";
-    let Some(url) = fresh_database(test).await else {
+    let Some(pool) =
+        one_connection_pool("row_level_security_keeps_tenants_apart_on_one_pooled_connection")
+            .await
+    else {
         return;
     };
-    let settings = PgSettings {
-        max_connections: 1,
-        ..PgSettings::default()
-    };
-    let pool = connect(&url, &settings).await.unwrap();
     let a = tenant_with_bot(&pool, "a-bot").await;
     let b = tenant_with_bot(&pool, "b-bot").await;
 
@@ -113,6 +124,43 @@ async fn row_level_security_keeps_tenants_apart_on_one_pooled_connection() {
     let mut tx = begin_platform(&pool).await.unwrap();
     assert_eq!(names(&mut tx).await, ["b-bot", "renamed"]);
     tx.commit().await.unwrap();
+}
+
+/// A caller that goes away while its transaction begins (a client hanging up) leaves the
+/// pooled connection outside any transaction and without its tenant, wherever it stopped.
+#[tokio::test]
+async fn a_transaction_abandoned_while_it_begins_leaves_no_tenant_behind() {
+    let Some(pool) =
+        one_connection_pool("a_transaction_abandoned_while_it_begins_leaves_no_tenant_behind")
+            .await
+    else {
+        return;
+    };
+    let a = tenant_with_bot(&pool, "a-bot").await;
+    // Dropped after 0, 1, 2, … polls, yielding in between so the connection's I/O moves on:
+    // some of those stops fall while the `BEGIN` is in flight.
+    for step in 0..300 {
+        let mut begun = Box::pin(begin_tenant(&pool, a));
+        for _ in 0..step {
+            let ready = std::future::poll_fn(|cx| {
+                std::task::Poll::Ready(begun.as_mut().poll(cx).is_ready())
+            })
+            .await;
+            if ready {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
+        drop(begun);
+        let (tenant, visible): (String, i64) = sqlx::query_as(
+            "SELECT coalesce(current_setting('botbuilder.org', true), ''),
+                    (SELECT count(*) FROM bots)",
+        )
+        .fetch_one(&pool)
+        .await
+        .unwrap_or_else(|e| panic!("after {step} polls: {e}"));
+        assert_eq!((tenant.as_str(), visible), ("", 0), "after {step} polls");
+    }
 }
 
 /// Upstream error text may hold NUL, which Postgres text cannot: a job's failure is still
@@ -210,11 +258,7 @@ async fn turn_calls_name_their_tenant_for_their_own_call_alone() {
     let Some(url) = fresh_database(test).await else {
         return;
     };
-    let settings = PgSettings {
-        max_connections: 1,
-        ..PgSettings::default()
-    };
-    let store = PgStore::connect(&url, settings).await.unwrap();
+    let store = PgStore::connect(&url, one_connection()).await.unwrap();
     let (a, a_bot) = tenant_and_bot(store.pool(), "a-bot").await;
     let (b, _) = tenant_and_bot(store.pool(), "b-bot").await;
     let session = store
