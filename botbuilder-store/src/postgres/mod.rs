@@ -226,10 +226,12 @@ pub(crate) async fn begin_whole(
     statement: sqlx::SqlStr,
 ) -> StoreResult<Transaction<'static, Postgres>> {
     let pool = pool.clone();
-    tokio::spawn(async move { pool.begin_with(statement).await })
-        .await
-        .map_err(|stopped| StoreError::Unavailable(Box::new(stopped)))?
-        .map_err(store_err)
+    match tokio::spawn(async move { pool.begin_with(statement).await }).await {
+        Ok(begun) => begun.map_err(store_err),
+        Err(failed) if failed.is_panic() => std::panic::resume_unwind(failed.into_panic()),
+        // Cancelled: the runtime is shutting down.
+        Err(stopped) => Err(StoreError::Unavailable(Box::new(stopped))),
+    }
 }
 
 /// The Postgres implementation of the store ports: every repository runs its statements in a

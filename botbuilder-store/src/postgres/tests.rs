@@ -298,7 +298,7 @@ async fn turn_calls_name_their_tenant_for_their_own_call_alone() {
     // returned are the replies stored, and a stale revision changes nothing.
     let read = store.get_session(a, session.id).await.unwrap();
     let mut button = NewMessage::text(MessageDirection::Outbound, "two");
-    button.payload = serde_json::json!({ "buttons": [{ "title": "Yes", "payload": 0.1 }] });
+    button.payload = serde_json::json!({ "buttons": [{ "title": "Yes", "payload": "yes" }] });
     button.confidence = Some(0.25);
     let replies = vec![NewMessage::text(MessageDirection::Outbound, "one"), button];
     let state = read.state.clone();
@@ -316,18 +316,27 @@ async fn turn_calls_name_their_tenant_for_their_own_call_alone() {
         matches!(elsewhere, Err(StoreError::NotFound)),
         "{elsewhere:?}"
     );
-    let state = read.state.clone();
-    let (ended, stored) = store
-        .complete_turn(
-            a,
-            session.id,
-            read.revision,
-            replies,
-            SessionStatus::Handoff,
-            state,
-        )
+    // Called directly, to know the one-trip call answered rather than the transaction path.
+    let done = super::conversations::turn_calls::complete_turn(
+        store.pool(),
+        a,
+        session.id,
+        read.revision,
+        replies,
+        SessionStatus::Handoff,
+        &crate::rows::conversations::state_json(&read.state).unwrap(),
+        crate::rows::micros(chrono::Utc::now()),
+    )
+    .await
+    .unwrap();
+    let super::conversations::turn_calls::Written::Done((ended, stored)) = done else {
+        panic!("the one-trip call handed its replies back");
+    };
+    let unscoped: i64 = sqlx::query_scalar("SELECT count(*) FROM sessions")
+        .fetch_one(store.pool())
         .await
         .unwrap();
+    assert_eq!(unscoped, 0, "the turn end's tenant ended with it");
     assert_eq!(
         (ended.revision, ended.status),
         (read.revision + 1, SessionStatus::Handoff)

@@ -36,7 +36,7 @@
 //!   feedback would be refused by row-level security with an error instead of `NotFound`.
 
 mod messages;
-mod turn_calls;
+pub(super) mod turn_calls;
 
 use async_trait::async_trait;
 use botbuilder_core::domain::{

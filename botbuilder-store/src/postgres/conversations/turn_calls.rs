@@ -36,7 +36,7 @@ fn raised(error: &sqlx::Error, code: &str) -> bool {
 }
 
 /// What a one-trip write did.
-pub(super) enum Written<T, U> {
+pub(in crate::postgres) enum Written<T, U> {
     /// Stored.
     Done(T),
     /// Nothing stored: its messages take the transaction path (module docs), handed back.
@@ -136,7 +136,7 @@ pub(super) async fn append_message(
 /// `NotFound` when `org` has no such session; `Conflict` when its revision has moved on;
 /// `Unavailable` when the database is.
 #[allow(clippy::too_many_arguments)]
-pub(super) async fn complete_turn(
+pub(in crate::postgres) async fn complete_turn(
     pool: &PgPool,
     org: OrgId,
     session: SessionId,
@@ -171,12 +171,7 @@ pub(super) async fn complete_turn(
             .collect::<Vec<_>>(),
     )
     .bind(replies.iter().map(|r| r.text.as_str()).collect::<Vec<_>>())
-    .bind(
-        replies
-            .iter()
-            .map(|r| r.payload.to_string())
-            .collect::<Vec<_>>(),
-    )
+    .bind(&payloads)
     .bind(
         replies
             .iter()
