@@ -223,23 +223,19 @@ impl ConversationRepo for PgStore {
     ) -> StoreResult<(Session, Vec<Message>)> {
         let now = micros(self.now());
         let state = state_json(&state)?;
-        let replies = if replies.iter().all(|reply| reply.llm.is_none()) {
-            let done = turn_calls::complete_turn(
-                &self.pool,
-                org,
-                session,
-                expected_revision,
-                replies,
-                status,
-                &state,
-                now,
-            );
-            match done.await? {
-                Written::Done(completed) => return Ok(completed),
-                Written::Careful(replies) => replies,
-            }
-        } else {
-            replies
+        let done = turn_calls::complete_turn(
+            &self.pool,
+            org,
+            session,
+            expected_revision,
+            replies,
+            status,
+            &state,
+            now,
+        );
+        let replies = match done.await? {
+            Written::Done(completed) => return Ok(completed),
+            Written::Careful(replies) => replies,
         };
         let mut tx = self.tenant(org).await?;
         let bot = lock_at_revision(&mut tx, org, session, expected_revision).await?;
@@ -307,13 +303,9 @@ impl ConversationRepo for PgStore {
         new: NewMessage,
     ) -> StoreResult<Message> {
         let now = micros(self.now());
-        let new = if new.llm.is_none() {
-            match turn_calls::append_message(&self.pool, org, session, new, now).await? {
-                Written::Done(message) => return Ok(message),
-                Written::Careful(new) => new,
-            }
-        } else {
-            new
+        let new = match turn_calls::append_message(&self.pool, org, session, new, now).await? {
+            Written::Done(message) => return Ok(message),
+            Written::Careful(new) => new,
         };
         let mut tx = self.tenant(org).await?;
         let bot = touch_session(&mut tx, org, session, now).await?;

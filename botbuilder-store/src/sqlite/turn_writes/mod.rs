@@ -287,19 +287,19 @@ impl GroupCommit {
     async fn write(&self, write: Write) {
         let queued = {
             let mut queue = self.queue.lock().expect("group commit queue poisoned");
-            if queue.as_ref().is_none_or(|queue| queue.is_closed()) {
+            if queue.as_ref().is_some_and(mpsc::UnboundedSender::is_closed) {
+                *queue = None;
+            }
+            let queue = queue.get_or_insert_with(|| {
                 let (sender, waiting) = mpsc::unbounded_channel();
                 let task = commit_waiting(self.writer.clone(), waiting, self.counts.clone());
                 // On the caller's runtime: sqlx's pools need Tokio already.
                 tokio::spawn(task);
-                *queue = Some(sender);
-            }
+                sender
+            });
             // Counted before the task can take it, so a count never trails the batches.
             self.counts.queued.fetch_add(1, Ordering::SeqCst);
-            match queue.as_ref() {
-                Some(queue) => queue.send(write).map_err(|unsent| unsent.0),
-                None => Err(write),
-            }
+            queue.send(write).map_err(|unsent| unsent.0)
         };
         if let Err(unsent) = queued {
             self.counts.queued.fetch_sub(1, Ordering::SeqCst);
