@@ -2,6 +2,9 @@
 //!
 //! - `nlu_train_15k`: training the classifier on 15,000 examples.
 //! - `nlu_classify_150_intents`: classifying one query.
+//! - `nlu_model_encode_15k` / `nlu_model_decode_15k`: that classifier to bytes and back (what
+//!   an instance does instead of training when another instance shared the model; the size is
+//!   printed).
 //! - `entities_extract_builtins`: extracting every built-in entity from one message.
 //!
 //! Quality (and p50/p99 latency on the real data set) comes from the `nlu-eval` example.
@@ -82,6 +85,21 @@ fn nlu(c: &mut Criterion) {
             classifier.classify(&queries[i])
         });
     });
+
+    let bytes = classifier.encode();
+    println!(
+        "encoded classifier: {} bytes, {} features x {} intents",
+        bytes.len(),
+        classifier.feature_count(),
+        classifier.intents().len()
+    );
+    c.bench_function("nlu_model_encode_15k", |b| b.iter(|| classifier.encode()));
+    let mut group = c.benchmark_group("nlu_model_decode");
+    group.sample_size(20);
+    group.bench_function("nlu_model_decode_15k", |b| {
+        b.iter(|| IntentClassifier::decode(&bytes).unwrap());
+    });
+    group.finish();
 
     let definitions: Vec<EntityDefinition> = BuiltinEntity::ALL
         .iter()

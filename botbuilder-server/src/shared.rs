@@ -1,9 +1,9 @@
 //! What several instances of the server share beyond the database: with
-//! `BOTBUILDER_REDIS_URL` (feature `redis`, on by default), the rate limiter, the change bus's
-//! announcements, and web chat replies published on one instance for visitor streams open on
-//! another all run over Redis. Without it, the rate limiter is in-process, the change bus
-//! polls the store alone, and a visitor's stream hears the replies published on its own
-//! instance.
+//! `BOTBUILDER_REDIS_URL` (feature `redis`, on by default), the rate limiter, the cache of
+//! trained NLU models, the change bus's announcements, and web chat replies published on one
+//! instance for visitor streams open on another all run over Redis. Without it, the rate
+//! limiter is in-process, each instance trains its own models, the change bus polls the store
+//! alone, and a visitor's stream hears the replies published on its own instance.
 
 use std::sync::Arc;
 
@@ -26,6 +26,8 @@ pub struct SharedInfra {
 #[derive(Clone)]
 struct Redis {
     connection: botbuilder_store::redis::RedisConnection,
+    /// The second level of the instances' caches (trained NLU models).
+    cache: botbuilder_store::redis::RedisCache,
     announcer: Arc<botbuilder_store::redis::ChangeAnnouncer>,
     /// Web chat parts for the other instances' visitor streams.
     web: Arc<botbuilder_store::redis::Fanout>,
@@ -64,14 +66,18 @@ impl SharedInfra {
         {
             use anyhow::Context;
             use botbuilder_store::redis::{
-                ChangeAnnouncer, Fanout, RedisConnection, RedisRateLimiter,
+                ChangeAnnouncer, Fanout, RedisCache, RedisConnection, RedisRateLimiter,
             };
             let connection = RedisConnection::connect(url)
+                .await
+                .with_context(|| format!("cannot reach Redis at {}", redacted(url)))?;
+            let cache = RedisCache::connect(&connection)
                 .await
                 .with_context(|| format!("cannot reach Redis at {}", redacted(url)))?;
             Ok(Self {
                 limiter: Arc::new(RedisRateLimiter::new(connection.clone())),
                 redis: Some(Redis {
+                    cache,
                     announcer: ChangeAnnouncer::new(connection.clone()),
                     web: Fanout::new(connection.clone(), WEB_CHANNEL),
                     web_sent: Arc::default(),
@@ -103,6 +109,15 @@ impl SharedInfra {
         return self.redis.is_some();
         #[cfg(not(feature = "redis"))]
         false
+    }
+
+    /// The cache every instance shares (with Redis), behind each instance's own.
+    pub fn cache(&self) -> Option<Arc<dyn botbuilder_core::cache::Cache>> {
+        #[cfg(feature = "redis")]
+        if let Some(redis) = &self.redis {
+            return Some(Arc::new(redis.cache.clone()));
+        }
+        None
     }
 
     /// Tells the other instances (with Redis) that this one made changes; call after a

@@ -463,7 +463,10 @@ impl AppState {
         let cipher: Arc<dyn SecretCipher> = Arc::new(settings.cipher()?);
         let credentials = CredentialService::new(store.clone(), cipher.clone());
         let stored_credentials = Arc::new(StoredCredentials::new(credentials.clone()));
-        let nlu = Arc::new(ModelCache::default());
+        let nlu = Arc::new(match shared.cache() {
+            Some(cache) => ModelCache::with_shared(cache),
+            None => ModelCache::default(),
+        });
         let guarded = fetcher(&settings.fetch_allow, settings.fetch_proxy.as_deref())?;
         let embedder = embedder(
             settings.embedding_model_dir.as_deref(),

@@ -14,10 +14,12 @@
 //! | secrets at rest: AES-256-GCM under the master key, with rotation | [`cipher::AesGcmCipher`] | always |
 //! | GCRA rate limiter shared by every instance (one Lua script) | `redis::RedisRateLimiter` | `redis` |
 //! | the change bus across instances (pub/sub wake-ups) | `redis::ChangeAnnouncer` | `redis` |
+//! | cache shared by every instance (trained NLU models) | `redis::RedisCache` | `redis` |
 //!
 //! Every backend of a port runs the same conformance suite (`store_conformance_suite!`,
-//! `queue_conformance_suite!`, `rate_limit_conformance_suite!`): SQLite and Postgres pass the
-//! same store and queue suites. Both SQL stores share their row types (`rows`: UUID ids,
+//! `queue_conformance_suite!`, `rate_limit_conformance_suite!`, `cache_conformance_suite!`):
+//! SQLite and Postgres pass the same store and queue suites, the in-process and Redis limiters
+//! and caches the same limiter and cache suites. Both SQL stores share their row types (`rows`: UUID ids,
 //! microsecond times, JSON text), so only the SQL dialect differs between them.
 //!
 //! ```no_run

@@ -1,7 +1,8 @@
 //! Two server instances sharing one Postgres database and one Redis (`BOTBUILDER_TEST_POSTGRES_URL`
 //! and `BOTBUILDER_TEST_REDIS_URL`, as `scripts/test` provisions them; under CI these tests
-//! must run): the rate limit is one budget across both, and a change made on one reaches the
-//! other through Redis alone.
+//! must run): the rate limit is one budget across both, a change made on one reaches the
+//! other through Redis alone, a model trained on one is loaded by the other, and a handoff
+//! reply sent on one reaches a visitor's stream on the other.
 
 use std::time::{Duration, Instant};
 
@@ -13,7 +14,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use support::http::{
     bots_status, create_api_key, create_bot, publish_flow, register, revoke_api_key, serve,
-    time_until,
+    serve_state, time_until,
 };
 
 /// The Redis URL for database `db` of the test server, or `None` (skip) outside CI.
@@ -125,6 +126,76 @@ async fn a_change_on_one_instance_reaches_the_other_through_redis_alone() {
     assert!(
         took < Duration::from_secs(1),
         "B still admits the revoked key after a second"
+    );
+}
+
+#[tokio::test]
+async fn a_model_trained_on_one_instance_is_loaded_by_the_other() {
+    let test = "a_model_trained_on_one_instance_is_loaded_by_the_other";
+    let Some(redis) = redis_url(4, test) else {
+        return;
+    };
+    flush(&redis).await;
+    let Some(settings) = shared(test, redis).await else {
+        return;
+    };
+    let poll = botbuilder_core::change::POLL_INTERVAL;
+    let ((a, on_a), (b, on_b)) = (
+        serve_state(&settings, poll).await,
+        serve_state(&settings, poll).await,
+    );
+    let http = reqwest::Client::new();
+    let tenant = register(&http, &a, "models@example.com").await;
+    let bot = create_bot(&http, &a, &tenant, "Shop").await;
+    let base = format!("/api/v1/orgs/{}/bots/{bot}", tenant.org);
+    for (name, examples) in [
+        (
+            "track_order",
+            ["where is my order", "track my parcel", "order status"],
+        ),
+        (
+            "refund",
+            [
+                "i want my money back",
+                "refund please",
+                "return my purchase",
+            ],
+        ),
+    ] {
+        let created = http
+            .post(format!("{a}{base}/intents"))
+            .bearer_auth(&tenant.token)
+            .json(&json!({ "name": name, "examples": examples }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(created.status(), StatusCode::CREATED);
+    }
+    let parse = async |base_url: &str| -> Value {
+        let response = http
+            .post(format!("{base_url}{base}/nlu/parse"))
+            .bearer_auth(&tenant.token)
+            .json(&json!({ "text": "where is my parcel" }))
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(response.status(), StatusCode::OK);
+        response.json().await.unwrap()
+    };
+
+    let on_a_parse = parse(&a).await;
+    assert_eq!(on_a_parse["intent"], "track_order");
+    assert_eq!(
+        on_a.nlu.stats().trained,
+        1,
+        "A trains the model and shares it"
+    );
+    let on_b_parse = parse(&b).await;
+    assert_eq!(on_b_parse, on_a_parse, "the same model answers the same");
+    assert_eq!(
+        (on_b.nlu.stats().trained, on_b.nlu.stats().loaded),
+        (0, 1),
+        "B loads what A trained instead of training it again"
     );
 }
 

@@ -57,10 +57,13 @@ fn raw_features(words: &[String]) -> (HashMap<u64, f32>, HashMap<u64, f32>) {
 /// as if its one familiar word were all it said.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Featurizer {
-    vocab: HashMap<u64, u32>,
-    idf: Vec<f32>,
-    unseen_idf: f32,
-    speller: Speller,
+    /// Feature hash → index (`0..idf.len()`).
+    pub(super) vocab: HashMap<u64, u32>,
+    /// Inverse document frequency of each feature, by index.
+    pub(super) idf: Vec<f32>,
+    /// The IDF of a feature no training text had.
+    pub(super) unseen_idf: f32,
+    pub(super) speller: Speller,
 }
 
 impl Featurizer {

@@ -49,10 +49,11 @@ impl Default for TrainParams {
 /// The trained weights.
 #[derive(Debug, Clone, Default)]
 pub(crate) struct LinearModel {
-    classes: usize,
-    temperature: f32,
-    weights: Vec<f32>,
-    bias: Vec<f32>,
+    pub(super) classes: usize,
+    pub(super) temperature: f32,
+    /// Feature-major: `weights[feature * classes + class]`.
+    pub(super) weights: Vec<f32>,
+    pub(super) bias: Vec<f32>,
 }
 
 /// A small deterministic generator for shuffling (xorshift64*).

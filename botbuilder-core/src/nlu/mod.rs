@@ -30,6 +30,7 @@
 //! ```
 
 mod calibrate;
+mod encoding;
 mod entities;
 mod features;
 mod linear;
@@ -39,6 +40,7 @@ mod text;
 
 use serde::{Deserialize, Serialize};
 
+pub use encoding::DecodeError;
 pub use entities::{
     BuiltinEntity, EntityDefinition, EntityError, EntityExtractor, EntityKind, EntityMatch,
     LookupValue,
@@ -46,7 +48,7 @@ pub use entities::{
 use features::Featurizer;
 use linear::LinearModel;
 pub use linear::TrainParams;
-pub use models::{BotModels, ModelCache, ModelError};
+pub use models::{BotModels, ModelCache, ModelCacheStats, ModelError, SHARED_TTL, shared_key};
 pub(crate) use text::tokens;
 
 /// One labelled utterance.

@@ -56,6 +56,12 @@ impl Speller {
                 *counts.entry(word.clone()).or_default() += 1;
             }
         }
+        Self::from_counts(counts)
+    }
+
+    /// The speller of a vocabulary: each word with the number of training texts holding it
+    /// (what [`Speller::counts`] returns). The delete index is derived from it.
+    pub(crate) fn from_counts(counts: HashMap<String, u32>) -> Self {
         let mut words: Vec<String> = counts.keys().filter(|w| correctable(w)).cloned().collect();
         words.sort_unstable();
         let mut index: HashMap<String, Vec<u32>> = HashMap::new();
@@ -76,6 +82,11 @@ impl Speller {
             words,
             index,
         }
+    }
+
+    /// The vocabulary: each word with the number of training texts holding it.
+    pub(crate) fn counts(&self) -> &HashMap<String, u32> {
+        &self.counts
     }
 
     /// Whether the vocabulary has `word`.

@@ -6,8 +6,10 @@
 //! - [`InMemoryStore`]: every repository in memory, conformant to the store contract.
 //! - [`store_suite`]: one async function per clause of the store contract, expanded into one
 //!   `#[tokio::test]` per clause for a backend by [`crate::store_conformance_suite!`];
-//!   likewise [`queue_suite`] and [`rate_limit_suite`] for job queues and rate limiters.
+//!   likewise [`queue_suite`], [`rate_limit_suite`] and [`cache_suite`] for job queues, rate
+//!   limiters and caches.
 
+pub mod cache_suite;
 pub mod documents;
 mod memory_store;
 pub mod queue_suite;

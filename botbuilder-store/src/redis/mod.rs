@@ -1,20 +1,23 @@
 //! Redis backends (feature `redis`) for what several instances must share: the rate limiter
-//! ([`RedisRateLimiter`]), the change bus's wake-ups ([`ChangeAnnouncer`]) and any other
-//! message for the other instances ([`Fanout`], e.g. web chat replies for the instance that
-//! holds the visitor's stream).
+//! ([`RedisRateLimiter`]), a cache ([`RedisCache`], e.g. for trained NLU models), the change
+//! bus's wake-ups ([`ChangeAnnouncer`]) and any other message for the other instances
+//! ([`Fanout`], e.g. web chat replies for the instance that holds the visitor's stream).
 //!
 //! Redis is never the system of record: a limiter that cannot reach it reports
 //! [`botbuilder_core::rate_limit::RateLimitError::Unavailable`] (the caller decides), and a
 //! lost announcement only costs the change bus's poll interval, because the changes
-//! themselves are in the store's change feed.
+//! themselves are in the store's change feed; a cache that cannot reach it misses, and the
+//! caller computes the value.
 //!
 //! One [`redis::aio::ConnectionManager`] (multiplexed, reconnecting by itself) carries the
-//! commands; pub/sub has a connection of its own.
+//! commands; pub/sub has a connection of its own, and so has the cache (its values are large).
 
+mod cache;
 mod changes;
 mod fanout;
 mod rate_limit;
 
+pub use cache::{CACHE_TIMEOUT, RedisCache};
 pub use changes::{CHANGES_CHANNEL, ChangeAnnouncer};
 pub use fanout::Fanout;
 pub use rate_limit::{LIMITER_TIMEOUT, RedisRateLimiter};

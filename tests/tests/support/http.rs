@@ -17,6 +17,11 @@ pub(crate) struct Tenant {
 /// Serves an instance for `settings` on a free port; `poll` is how often its change bus reads
 /// the feed by itself. Returns its base URL.
 pub(crate) async fn serve(settings: &Settings, poll: Duration) -> String {
+    serve_state(settings, poll).await.0
+}
+
+/// [`serve`], also returning the instance's state (to read what its caches did).
+pub(crate) async fn serve_state(settings: &Settings, poll: Duration) -> (String, AppState) {
     let mut state = AppState::from_settings_with_cost(settings, HashCost::INSECURE_FOR_TESTS)
         .await
         .expect("state");
@@ -25,10 +30,10 @@ pub(crate) async fn serve(settings: &Settings, poll: Duration) -> String {
     let url = format!("http://{}", listener.local_addr().unwrap());
     tokio::spawn(botbuilder_server::serve(
         listener,
-        state,
+        state.clone(),
         std::future::pending(),
     ));
-    url
+    (url, state)
 }
 
 /// `POST` `body` (if any) to `url` as `token`; the JSON answer, after checking the status.
