@@ -18,9 +18,10 @@
 //!
 //! Every backend of a port runs the same conformance suite (`store_conformance_suite!`,
 //! `queue_conformance_suite!`, `rate_limit_conformance_suite!`, `cache_conformance_suite!`):
-//! SQLite and Postgres pass the same store and queue suites, the in-process and Redis limiters
-//! and caches the same limiter and cache suites. Both SQL stores share their row types (`rows`: UUID ids,
-//! microsecond times, JSON text), so only the SQL dialect differs between them.
+//! SQLite and Postgres pass the same store and queue suites, the in-process and Redis
+//! limiters and caches the same limiter and cache suites. Both SQL stores share their row
+//! types (`rows`: UUID ids, microsecond times, JSON text), so only the SQL dialect differs
+//! between them.
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), botbuilder_core::store::StoreError> {

@@ -29,7 +29,8 @@ pub(super) const FORMAT_VERSION: u8 = 1;
 const MAGIC: [u8; 8] = [b'B', b'B', b'N', b'L', b'U', 0, 0, FORMAT_VERSION];
 
 /// The largest weight matrix decoding accepts (features × intents): 2^28 weights, 1 GiB of
-/// `f32`. A model of 150 intents trained on 15,000 examples has about a hundredth of that.
+/// `f32`. A model of 150 intents trained on 15,000 examples has about a fifteenth of that
+/// (117k features).
 const MAX_WEIGHTS: usize = 1 << 28;
 
 /// Why bytes are not a classifier.
@@ -117,6 +118,9 @@ impl IntentClassifier {
         let classes = record.labels.len();
         if classes == 0 || record.bias.len() != classes {
             return Err(DecodeError::Inconsistent("labels and biases"));
+        }
+        if !record.labels.windows(2).all(|pair| pair[0] < pair[1]) {
+            return Err(DecodeError::Inconsistent("labels not sorted and distinct"));
         }
         if record.idf.len() != record.features.len() {
             return Err(DecodeError::Inconsistent("vocabulary and IDF"));
@@ -214,6 +218,23 @@ mod tests {
         assert_eq!(decoded.encode(), bytes, "encoding is deterministic");
     }
 
+    /// Fails when training changes what it makes of the same examples: bump
+    /// [`crate::nlu::TRAINING_VERSION`] (so no instance loads a model of the old training from
+    /// a shared cache) and put the new digest here.
+    #[test]
+    fn training_is_pinned_to_its_version() {
+        let mut digest: u128 = 0x6c62_272e_07bb_0142_62b8_2175_6295_c58d;
+        for b in trained().encode() {
+            digest ^= u128::from(b);
+            digest = digest.wrapping_mul(0x0000_0000_0100_0000_0000_0000_0000_013b);
+        }
+        assert_eq!(
+            (crate::nlu::TRAINING_VERSION, digest),
+            (1, 0xbc6b_8da0_365d_4fb8_4389_7fae_119e_bf25),
+            "training changed: bump TRAINING_VERSION and pin the new digest"
+        );
+    }
+
     #[test]
     fn only_non_zero_weights_are_written() {
         // Ten intents of words of their own: a feature's weights are non-zero only for the
@@ -282,7 +303,8 @@ mod tests {
     fn inconsistent_records_are_refused_rather_than_trusted() {
         let classifier = trained();
         type Breakage = (&'static str, fn(&mut Record));
-        let cases: [Breakage; 7] = [
+        let cases: [Breakage; 8] = [
+            ("labels out of order", |r| r.labels.swap(0, 1)),
             ("no labels", |r| {
                 r.labels.clear();
                 r.bias.clear();

@@ -48,7 +48,16 @@ pub use entities::{
 use features::Featurizer;
 use linear::LinearModel;
 pub use linear::TrainParams;
-pub use models::{BotModels, ModelCache, ModelCacheStats, ModelError, SHARED_TTL, shared_key};
+pub use models::{
+    BotModels, ModelCache, ModelCacheStats, ModelError, SHARED_TTL, examples_digest, shared_key,
+};
+
+/// The version of what training makes of examples: bump it whenever a change to the
+/// featurizer, the optimizer, the calibration or the default [`TrainOptions`] changes the
+/// classifier trained on the same examples, so instances of the new version do not load
+/// models the old one shared. A test pins the encoding of a model trained on fixed examples
+/// and fails until this is bumped (and its digest updated).
+pub const TRAINING_VERSION: u32 = 1;
 pub(crate) use text::tokens;
 
 /// One labelled utterance.

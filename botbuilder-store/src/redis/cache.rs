@@ -3,8 +3,8 @@
 //!
 //! Values are plain Redis strings (`GET`, `SET … PX`, `DEL`), so a value may be up to 512 MB.
 //! Values of megabytes would hold up the small, latency-bound commands of the rate limiter on
-//! a shared multiplexed connection, so the cache has a connection of its own, with a longer
-//! response timeout ([`CACHE_TIMEOUT`]).
+//! a shared multiplexed connection, so the cache has a connection of its own. Every call
+//! gives up after [`CACHE_TIMEOUT`], reconnecting included, and the caller computes the value.
 
 use std::time::Duration;
 
@@ -14,9 +14,10 @@ use redis::aio::{ConnectionManager, ConnectionManagerConfig};
 
 use super::RedisConnection;
 
-/// Longest a cache command waits for Redis (a 10 MB value takes milliseconds on a LAN); past
-/// it the call fails and the caller computes the value itself.
-pub const CACHE_TIMEOUT: Duration = Duration::from_secs(5);
+/// Longest a cache call waits for Redis, reconnecting and queueing behind other calls
+/// included (a 10 MB value takes about 10 ms on loopback); past it the call fails with
+/// [`CacheError::Unavailable`].
+pub const CACHE_TIMEOUT: Duration = Duration::from_secs(2);
 
 /// See the module docs. Cheap to clone.
 #[derive(Clone)]
@@ -56,40 +57,42 @@ impl RedisCache {
     }
 }
 
-fn unavailable(e: redis::RedisError) -> CacheError {
-    CacheError::Unavailable(Box::new(e))
+/// Runs `command` within [`CACHE_TIMEOUT`].
+async fn bounded<T>(command: impl Future<Output = redis::RedisResult<T>>) -> Result<T, CacheError> {
+    tokio::time::timeout(CACHE_TIMEOUT, command)
+        .await
+        .map_err(|elapsed| CacheError::Unavailable(Box::new(elapsed)))?
+        .map_err(|e| CacheError::Unavailable(Box::new(e)))
 }
 
 #[async_trait]
 impl Cache for RedisCache {
     async fn get(&self, key: &str) -> Result<Option<Vec<u8>>, CacheError> {
         let mut connection = self.manager.clone();
-        redis::cmd("GET")
-            .arg(self.key(key))
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)
+        bounded(
+            redis::cmd("GET")
+                .arg(self.key(key))
+                .query_async(&mut connection),
+        )
+        .await
     }
 
     async fn set(&self, key: &str, value: Vec<u8>, ttl: Duration) -> Result<(), CacheError> {
         let mut connection = self.manager.clone();
-        let millis = u64::try_from(ttl.as_millis()).unwrap_or(u64::MAX).max(1);
-        redis::cmd("SET")
-            .arg(self.key(key))
-            .arg(value)
-            .arg("PX")
-            .arg(millis)
-            .query_async(&mut connection)
-            .await
-            .map_err(unavailable)
+        // Redis takes a positive signed 64-bit expiry.
+        let millis = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX).max(1);
+        let mut set = redis::cmd("SET");
+        set.arg(self.key(key)).arg(value).arg("PX").arg(millis);
+        bounded(set.query_async(&mut connection)).await
     }
 
     async fn delete(&self, key: &str) -> Result<(), CacheError> {
         let mut connection = self.manager.clone();
-        redis::cmd("DEL")
-            .arg(self.key(key))
-            .query_async::<()>(&mut connection)
-            .await
-            .map_err(unavailable)
+        bounded(
+            redis::cmd("DEL")
+                .arg(self.key(key))
+                .query_async::<()>(&mut connection),
+        )
+        .await
     }
 }
