@@ -19,6 +19,7 @@
 //! | [`isolation`] | documents parsed in a separate, killable process with limits |
 //! | [`credential_source`] | organizations' provider credentials opened for the provider registry |
 //! | [`error`] | [`error::ApiError`], rendered as RFC 9457 problem+json |
+//! | [`web`] | the web assets of `web/dist` (the chat widget at `/widget.js`), embedded |
 //!
 //! ## Embedding
 //!
@@ -51,6 +52,7 @@ pub mod middleware;
 pub mod routes;
 pub mod shared;
 pub mod state;
+pub mod web;
 
 use std::future::Future;
 

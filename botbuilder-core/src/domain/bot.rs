@@ -85,6 +85,44 @@ pub struct BotSettings {
     /// What the bot says when no language model can answer (no credentials, provider down,
     /// spend limit reached).
     pub unavailable_message: String,
+    /// How the web chat widget presents the bot (public: anyone may read it).
+    pub appearance: WebchatAppearance,
+}
+
+/// Which bottom corner of the page the widget's launcher sits in.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum WidgetPosition {
+    /// Bottom right (the default).
+    #[default]
+    Right,
+    /// Bottom left.
+    Left,
+}
+
+/// How the web chat widget presents a bot, served to any page by
+/// `GET /api/v1/webchat/{bot}/config`: nothing in it is secret. Unset fields take the
+/// widget's defaults (the bot's name as title, its own color, words and language). Unknown
+/// fields are refused, so a misspelt one is named rather than ignored.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct WebchatAppearance {
+    /// The header's title (1 to 60 characters).
+    pub title: Option<String>,
+    /// The accent color, `#rgb` or `#rrggbb`.
+    pub color: Option<String>,
+    /// The avatar shown in the header: an `https` URL.
+    pub avatar_url: Option<String>,
+    /// Shown as the bot's first message before the visitor writes (at most 1,000
+    /// characters, Markdown).
+    pub greeting: Option<String>,
+    /// The input's placeholder (at most 100 characters).
+    pub placeholder: Option<String>,
+    /// The launcher's corner.
+    pub position: WidgetPosition,
+    /// The language of the widget's own words: a BCP 47 tag such as `fr` or `pt-BR`
+    /// (the widget falls back to English for a language it does not have).
+    pub language: Option<String>,
 }
 
 impl BotSettings {
@@ -114,6 +152,7 @@ impl Default for BotSettings {
             idle_timeout_secs: Self::DEFAULT_IDLE_TIMEOUT_SECS,
             allowed_origins: Vec::new(),
             unavailable_message: Self::DEFAULT_UNAVAILABLE_MESSAGE.to_owned(),
+            appearance: WebchatAppearance::default(),
         }
     }
 }

@@ -25,7 +25,9 @@ mod webhook;
 
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
-pub use bot::{AiConfig, Bot, BotImport, BotPatch, BotSettings, NewBot};
+pub use bot::{
+    AiConfig, Bot, BotImport, BotPatch, BotSettings, NewBot, WebchatAppearance, WidgetPosition,
+};
 pub use change::{Change, ChangeRecord};
 pub use channel::{
     Channel, ChannelPatch, ChannelStatus, Delivery, DeliveryState, NewChannel, session_channel,

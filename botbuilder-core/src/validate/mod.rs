@@ -6,8 +6,12 @@
 //!
 //! The limits are public constants; the HTTP documentation quotes them.
 
+mod appearance;
 mod tools;
 
+pub use appearance::{
+    MAX_AVATAR_URL_BYTES, MAX_GREETING_CHARS, MAX_PLACEHOLDER_CHARS, MAX_TITLE_CHARS,
+};
 pub use tools::{
     MAX_TOOL_DESCRIPTION_CHARS, MAX_TOOL_HEADERS, MAX_TOOL_STEPS, MAX_TOOLS, TOOL_METHODS,
     TOOL_TIMEOUT_SECS,
@@ -381,6 +385,7 @@ pub fn bot_settings(settings: &BotSettings, prefix: &str) -> Vec<FieldIssue> {
             MAX_UNAVAILABLE_MESSAGE_CHARS,
         ),
     );
+    appearance::check(&settings.appearance, &mut issues);
     issues.into_vec()
 }
 

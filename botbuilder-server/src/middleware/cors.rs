@@ -6,12 +6,21 @@
 //! The decision is made per request from the stored bot, so a changed allowlist applies at
 //! once on every instance. Requests without an `Origin` header (servers, curl) are not
 //! affected: CORS only tells browsers which pages may read the answers.
+//!
+//! CORS alone would still let a page elsewhere *send* a visitor message (a simple request
+//! reaches the handler; only the answer is withheld). So the web chat routes also refuse, with
+//! 403, a request whose `Origin` is neither allowed nor the server's own
+//! ([`refuse_foreign_origins`]): a page on another site cannot start sessions or talk to the
+//! bot, and the widget there reports why in the browser's console.
 
 use std::sync::Arc;
 use std::time::Duration;
 
+use axum::extract::{Request, State};
 use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, header};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
 use botbuilder_core::id::BotId;
 use botbuilder_core::store::Store;
 use tower_http::cors::{AllowOrigin, CorsLayer};
@@ -48,6 +57,51 @@ async fn origin_allowed(
             .is_ok_and(|b| b.settings.allows_origin(origin)),
         None => false,
     }
+}
+
+/// Whether `origin` names the server itself: its host and port are the request's `Host`
+/// (the scheme is not compared: a proxy in front may end TLS).
+fn same_origin(origin: &str, parts: &Parts) -> bool {
+    let host = parts
+        .headers
+        .get(header::HOST)
+        .and_then(|h| h.to_str().ok())
+        .or_else(|| {
+            parts
+                .uri
+                .authority()
+                .map(axum::http::uri::Authority::as_str)
+        });
+    let authority = origin
+        .strip_prefix("https://")
+        .or_else(|| origin.strip_prefix("http://"));
+    matches!((host, authority), (Some(host), Some(authority)) if host.eq_ignore_ascii_case(authority))
+}
+
+/// Refuses a web chat request from a browser page whose origin the bot does not allow (see
+/// the module docs); every other request passes.
+pub async fn refuse_foreign_origins(
+    State(state): State<AppState>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let (parts, body) = req.into_parts();
+    if let (Some(bot), Some(origin)) = (
+        webchat_bot(parts.uri.path()),
+        parts.headers.get(header::ORIGIN).cloned(),
+    ) {
+        let own = origin.to_str().is_ok_and(|o| same_origin(o, &parts));
+        let global: Arc<[String]> = state.http.cors_origins.clone().into();
+        if !own && !origin_allowed(origin.clone(), Some(bot), global, state.store.clone()).await {
+            let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+            return crate::error::ApiError::Forbidden(format!(
+                "pages at `{origin}` may not use this bot's web chat: add the origin to the \
+                 bot's `settings.allowed_origins`"
+            ))
+            .into_response();
+        }
+    }
+    next.run(Request::from_parts(parts, body)).await
 }
 
 /// The CORS layer (see the module docs).

@@ -131,6 +131,10 @@ pub fn apply(router: Router, state: &AppState) -> Router {
     router
         .layer(axum::middleware::from_fn_with_state(
             state.clone(),
+            cors::refuse_foreign_origins,
+        ))
+        .layer(axum::middleware::from_fn_with_state(
+            state.clone(),
             audit::audit,
         ))
         .layer(axum::middleware::from_fn_with_state(

@@ -6,7 +6,9 @@ use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::IntoResponse;
 use botbuilder_core::credentials::named::changes_secret_tools;
-use botbuilder_core::domain::{AiConfig, BotPatch, BotSettings, HttpTool, NewBot, Permission};
+use botbuilder_core::domain::{
+    AiConfig, BotPatch, BotSettings, HttpTool, NewBot, Permission, WebchatAppearance,
+};
 use botbuilder_core::id::{BotId, KnowledgeBaseId, OrgId};
 use botbuilder_core::store::StoreError;
 use garde::Validate;
@@ -117,6 +119,13 @@ pub struct BotSettingsInput {
     /// What the bot says when no language model can answer (1 to 1,000 characters).
     #[garde(skip)]
     pub unavailable_message: Option<String>,
+    /// How the web chat widget presents the bot (public; replaces the whole appearance):
+    /// `title` (1 to 60 characters), `color` (`#rgb` or `#rrggbb`), `avatar_url` (https),
+    /// `greeting` (at most 1,000 characters, Markdown), `placeholder` (at most 100),
+    /// `position` (`right` or `left`), `language` (`en`, `fr`, `pt-BR`, ...). Each optional.
+    #[garde(skip)]
+    #[schema(value_type = Option<Object>)]
+    pub appearance: Option<WebchatAppearance>,
 }
 
 impl BotSettingsInput {
@@ -127,6 +136,7 @@ impl BotSettingsInput {
             idle_timeout_secs: self.idle_timeout_secs.unwrap_or(base.idle_timeout_secs),
             allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
             unavailable_message: self.unavailable_message.unwrap_or(base.unavailable_message),
+            appearance: self.appearance.unwrap_or(base.appearance),
         }
     }
 }

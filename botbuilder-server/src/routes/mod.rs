@@ -168,6 +168,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(conversations::handoff_reply))
         .routes(routes!(conversations::handoff_release))
         .routes(routes!(conversations::feedback))
+        .routes(routes!(webchat::config))
         .routes(routes!(webchat::create_session))
         .routes(routes!(webchat::send_message, webchat::history).layer(
             axum::middleware::map_response(middleware::conversation_turn),
@@ -222,6 +223,8 @@ pub fn build_router(state: AppState) -> Router {
     let routes: Router = routes
         .merge(SwaggerUi::new(DOCS_PATH).external_url_unchecked(OPENAPI_PATH, api))
         .route("/", axum::routing::get(health::home))
+        .route("/widget.js", axum::routing::get(crate::web::widget))
+        .route("/assets/{*path}", axum::routing::get(crate::web::asset))
         .route(
             "/v1/chat/completions",
             axum::routing::post(openai_compat::chat_completions).layer(

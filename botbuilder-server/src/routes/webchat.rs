@@ -133,6 +133,65 @@ impl FromRequestParts<AppState> for Visitor {
     }
 }
 
+/// How the widget presents a bot: its name and the appearance of its settings.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WebchatConfig {
+    /// The bot's name (the widget's title when `title` is unset).
+    pub bot_name: String,
+    /// The header's title.
+    pub title: Option<String>,
+    /// The accent color (`#rrggbb` or `#rgb`).
+    pub color: Option<String>,
+    /// The avatar's `https` URL.
+    pub avatar_url: Option<String>,
+    /// The first message shown before the visitor writes (Markdown).
+    pub greeting: Option<String>,
+    /// The input's placeholder.
+    pub placeholder: Option<String>,
+    /// The launcher's corner: `right` or `left`.
+    pub position: String,
+    /// The language of the widget's own words (BCP 47).
+    pub language: Option<String>,
+}
+
+/// How long browsers may keep a bot's appearance, in seconds.
+const CONFIG_MAX_AGE_SECS: u32 = 60;
+
+/// The bot's public appearance for the widget. Needs no token; a page may read it only from
+/// an origin the bot allows (or the server's own).
+#[utoipa::path(get, path = "/api/v1/webchat/{bot}/config", tag = "webchat",
+    params(("bot" = Uuid, Path, description = "Bot id")),
+    responses((status = 200, body = WebchatConfig), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn config(
+    State(state): State<AppState>,
+    Path(path): Path<BotPath>,
+) -> ApiResult<Response> {
+    let bot = state.store.get_public_bot(path.bot).await?;
+    let appearance = bot.settings.appearance;
+    let position = match appearance.position {
+        botbuilder_core::domain::WidgetPosition::Left => "left",
+        botbuilder_core::domain::WidgetPosition::Right => "right",
+    };
+    let config = WebchatConfig {
+        bot_name: bot.name,
+        title: appearance.title,
+        color: appearance.color,
+        avatar_url: appearance.avatar_url,
+        greeting: appearance.greeting,
+        placeholder: appearance.placeholder,
+        position: position.to_owned(),
+        language: appearance.language,
+    };
+    Ok((
+        [(
+            axum::http::header::CACHE_CONTROL,
+            format!("public, max-age={CONFIG_MAX_AGE_SECS}"),
+        )],
+        Json(config),
+    )
+        .into_response())
+}
+
 /// Starts a visitor session with a bot and returns its token.
 #[utoipa::path(post, path = "/api/v1/webchat/{bot}/sessions", tag = "webchat",
     params(("bot" = Uuid, Path, description = "Bot id")),

@@ -34,4 +34,5 @@ mod transfer;
 mod validation;
 mod webchat;
 mod webchat_events;
+mod webchat_widget;
 mod webhooks;

@@ -164,6 +164,10 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
     let handed = w.say("VIP@Example.com").await;
     assert_eq!(texts(&handed), vec!["Connecting you, vip@example.com."]);
     assert_eq!(handed.session.status, SessionStatus::Handoff);
+    assert_eq!(
+        handed.replies[0].payload["handoff"], "waiting",
+        "the reply that starts a handoff says so, for the widget"
+    );
 
     // During the handoff the visitor is told, once, that a person will answer; the bot says
     // nothing else, and every message is stored.

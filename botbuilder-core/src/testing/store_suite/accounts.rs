@@ -212,6 +212,13 @@ pub async fn bot_round_trips(store: &dyn Store) {
         idle_timeout_secs: 90,
         allowed_origins: vec!["https://shop.example".into()],
         unavailable_message: "Back soon — à bientôt".into(),
+        appearance: crate::domain::WebchatAppearance {
+            title: Some("Sales desk".into()),
+            color: Some("#0f766e".into()),
+            position: crate::domain::WidgetPosition::Left,
+            language: Some("fr".into()),
+            ..crate::domain::WebchatAppearance::default()
+        },
     };
     let patched = store
         .update_bot(
