@@ -64,7 +64,9 @@ fn file(
         .iter()
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
-        .any(|tag| tag.trim() == etag || tag.trim() == "*");
+        .map(|tag| tag.trim())
+        // Weak comparison (RFC 9110 §13.1.2): a proxy that compressed it marks the tag weak.
+        .any(|tag| tag == "*" || tag.strip_prefix("W/").unwrap_or(tag) == etag);
     let headers = [
         (
             header::CACHE_CONTROL,

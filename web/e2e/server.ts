@@ -30,13 +30,14 @@ export async function startServer(): Promise<RunningServer> {
   if (!binary) throw new Error("set BOTBUILDER_BIN to the botbuilder binary (scripts/test does)");
   const dir = mkdtempSync(join(tmpdir(), "botbuilder-e2e-"));
   const port = await freePort();
+  // Only what the server needs: no setting of the caller's (BOTBUILDER_*) leaks in.
   const env: NodeJS.ProcessEnv = {
-    ...process.env,
+    PATH: process.env.PATH,
+    HOME: dir,
     BOTBUILDER_BIND: `127.0.0.1:${port}`,
     BOTBUILDER_DATABASE_URL: `sqlite://${join(dir, "e2e.db")}`,
     RUST_LOG: process.env.RUST_LOG ?? "warn",
   };
-  delete env.BOTBUILDER_REDIS_URL;
   const child: ChildProcess = spawn(binary, ["serve"], {
     cwd: dir,
     env,
@@ -56,8 +57,11 @@ export async function startServer(): Promise<RunningServer> {
   return {
     url,
     async stop() {
-      child.kill("SIGTERM");
-      await new Promise((resolve) => child.once("exit", resolve));
+      if (child.exitCode === null && child.signalCode === null) {
+        const exited = new Promise((resolve) => child.once("exit", resolve));
+        child.kill("SIGTERM");
+        await exited;
+      }
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -2,11 +2,12 @@
 // Builds the widget into one classic script, `web/dist/widget.js`, which the server embeds and
 // serves at `/widget.js`. A page loads it with
 // `<script src="https://HOST/widget.js" data-bot="BOT_ID" async></script>`.
+// `BOTBUILDER_WEB_OUT` builds elsewhere (scripts/test compares that build with web/dist).
 import { defineConfig } from "vite";
 
 export default defineConfig({
   build: {
-    outDir: "../dist",
+    outDir: process.env.BOTBUILDER_WEB_OUT ?? "../dist",
     emptyOutDir: false,
     target: "es2020",
     minify: true,

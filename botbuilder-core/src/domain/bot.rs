@@ -102,10 +102,11 @@ pub enum WidgetPosition {
 
 /// How the web chat widget presents a bot, served to any page by
 /// `GET /api/v1/webchat/{bot}/config`: nothing in it is secret. Unset fields take the
-/// widget's defaults (the bot's name as title, its own color, words and language). Unknown
-/// fields are refused, so a misspelt one is named rather than ignored.
+/// widget's defaults (the bot's name as title, its own color, words and language). Stored
+/// settings with fields this version does not know still read (a newer version wrote them);
+/// an API refuses unknown fields in what a caller sends ([`WebchatAppearance::FIELDS`]).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
-#[serde(default, deny_unknown_fields)]
+#[serde(default)]
 pub struct WebchatAppearance {
     /// The header's title (1 to 60 characters).
     pub title: Option<String>,
@@ -123,6 +124,19 @@ pub struct WebchatAppearance {
     /// The language of the widget's own words: a BCP 47 tag such as `fr` or `pt-BR`
     /// (the widget falls back to English for a language it does not have).
     pub language: Option<String>,
+}
+
+impl WebchatAppearance {
+    /// The names of its fields, as serialized.
+    pub const FIELDS: [&'static str; 7] = [
+        "title",
+        "color",
+        "avatar_url",
+        "greeting",
+        "placeholder",
+        "position",
+        "language",
+    ];
 }
 
 impl BotSettings {
@@ -216,4 +230,27 @@ pub struct BotImport {
     pub entities: Vec<super::NewEntity>,
     /// Its flow, saved as the draft and published as version 1.
     pub flow: Option<crate::flow::Flow>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_appearance_field_list_is_complete_and_stored_extras_still_read() {
+        let serialized = serde_json::to_value(WebchatAppearance::default()).unwrap();
+        let mut keys: Vec<&str> = serialized
+            .as_object()
+            .unwrap()
+            .keys()
+            .map(String::as_str)
+            .collect();
+        keys.sort_unstable();
+        let mut fields = WebchatAppearance::FIELDS;
+        fields.sort_unstable();
+        assert_eq!(keys, fields);
+        let newer: WebchatAppearance =
+            serde_json::from_value(serde_json::json!({ "title": "Hi", "shape": "round" })).unwrap();
+        assert_eq!(newer.title.as_deref(), Some("Hi"));
+    }
 }

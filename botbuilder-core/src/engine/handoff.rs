@@ -1,7 +1,7 @@
-//! A human agent's side of a handoff: replies delivered like any reply of the bot (stored,
-//! published as [`EngineEvent::MessageSent`], so channels and live views deliver them), and
-//! the release that gives the conversation back to the bot. Both are serialized with the
-//! session's turns.
+//! A handoff: the reply that starts one says so, and a human agent's side of it: replies
+//! delivered like any reply of the bot (stored, published as [`EngineEvent::MessageSent`], so
+//! channels and live views deliver them), and the release that gives the conversation back to
+//! the bot. Both are serialized with the session's turns.
 
 use serde_json::json;
 
@@ -9,6 +9,19 @@ use super::{Engine, EngineError, EngineEvent, HANDOFF_NOTIFIED};
 use crate::domain::{Message, MessageDirection, NewMessage, Session, SessionStatus};
 use crate::id::{BotId, OrgId, SessionId};
 use crate::store::StoreError;
+
+/// Marks the last of a turn's `replies` as the start of a handoff (payload
+/// `"handoff": "waiting"`), so a widget can show that a person will reply.
+pub(super) fn mark_handoff_start(replies: &mut [NewMessage]) {
+    if let Some(last) = replies.last_mut() {
+        match last.payload.as_object_mut() {
+            Some(payload) => {
+                payload.insert("handoff".to_owned(), json!("waiting"));
+            }
+            None => last.payload = json!({ "handoff": "waiting" }),
+        }
+    }
+}
 
 impl Engine {
     /// The session of `bot`, read under its turn lock by `f`.

@@ -566,15 +566,7 @@ impl Engine {
         let status = status.unwrap_or(session.status);
         if status == SessionStatus::Handoff {
             state.variables.remove(HANDOFF_NOTIFIED); // a new handoff: tell the visitor again
-            // The reply that starts it says so (a widget shows "a person will reply").
-            if let Some(last) = replies.last_mut() {
-                match last.payload.as_object_mut() {
-                    Some(payload) => {
-                        payload.insert("handoff".to_owned(), json!("waiting"));
-                    }
-                    None => last.payload = json!({ "handoff": "waiting" }),
-                }
-            }
+            handoff::mark_handoff_start(&mut replies);
         }
         if replies.is_empty() && status != SessionStatus::Handoff {
             // Never an empty turn: a flow that ends or stops without a word still answers.

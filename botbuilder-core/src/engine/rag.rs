@@ -176,6 +176,7 @@ pub(crate) fn citations(answer: &str, sources: &[SearchHit]) -> Value {
                     "chunk_id": hit.chunk.id,
                     "knowledge_base_id": hit.chunk.kb_id,
                     "title": hit.document_title,
+                    "url": hit.document_url,
                     "heading_path": hit.chunk.heading_path,
                     "snippet": snippet,
                 })

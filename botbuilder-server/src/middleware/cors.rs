@@ -7,11 +7,12 @@
 //! once on every instance. Requests without an `Origin` header (servers, curl) are not
 //! affected: CORS only tells browsers which pages may read the answers.
 //!
-//! CORS alone would still let a page elsewhere *send* a visitor message (a simple request
-//! reaches the handler; only the answer is withheld). So the web chat routes also refuse, with
-//! 403, a request whose `Origin` is neither allowed nor the server's own
-//! ([`refuse_foreign_origins`]): a page on another site cannot start sessions or talk to the
-//! bot, and the widget there reports why in the browser's console.
+//! CORS alone would still let a page elsewhere start visitor sessions: a simple request (a
+//! `POST` without headers) reaches the handler, and only the answer is withheld. So the web
+//! chat routes also refuse, with 403, a request whose `Origin` is neither allowed nor the
+//! server's own ([`refuse_foreign_origins`]), and the widget on such a page reports why in the
+//! browser's console. The server's own origin is its `Host`: behind a proxy, forward the
+//! original `Host` header (nginx: `proxy_set_header Host $host;`).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -79,21 +80,35 @@ fn same_origin(origin: &str, parts: &Parts) -> bool {
 }
 
 /// Refuses a web chat request from a browser page whose origin the bot does not allow (see
-/// the module docs); every other request passes.
+/// the module docs); every other request passes. A path whose bot id does not parse as
+/// written (percent-encoded, say) names no bot this check could ask, so a foreign page's
+/// request to it is refused too; an unknown bot is left to its route (404), and a store
+/// that fails answers 503.
 pub async fn refuse_foreign_origins(
     State(state): State<AppState>,
     req: Request,
     next: Next,
 ) -> Response {
     let (parts, body) = req.into_parts();
-    if let (Some(bot), Some(origin)) = (
-        webchat_bot(parts.uri.path()),
-        parts.headers.get(header::ORIGIN).cloned(),
+    if let (true, Some(origin)) = (
+        parts.uri.path().starts_with(WEBCHAT_PREFIX),
+        parts.headers.get(header::ORIGIN),
     ) {
-        let own = origin.to_str().is_ok_and(|o| same_origin(o, &parts));
-        let global: Arc<[String]> = state.http.cors_origins.clone().into();
-        if !own && !origin_allowed(origin.clone(), Some(bot), global, state.store.clone()).await {
-            let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+        let origin = String::from_utf8_lossy(origin.as_bytes()).into_owned();
+        let trusted = same_origin(&origin, &parts) || state.http.cors_origins.contains(&origin);
+        let allowed = if trusted {
+            true
+        } else {
+            match webchat_bot(parts.uri.path()) {
+                None => false,
+                Some(bot) => match state.store.get_public_bot(bot).await {
+                    Ok(bot) => bot.settings.allows_origin(&origin),
+                    Err(botbuilder_core::store::StoreError::NotFound) => true,
+                    Err(e) => return crate::error::ApiError::from(e).into_response(),
+                },
+            }
+        };
+        if !allowed {
             return crate::error::ApiError::Forbidden(format!(
                 "pages at `{origin}` may not use this bot's web chat: add the origin to the \
                  bot's `settings.allowed_origins`"

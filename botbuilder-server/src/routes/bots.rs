@@ -125,7 +125,28 @@ pub struct BotSettingsInput {
     /// `position` (`right` or `left`), `language` (`en`, `fr`, `pt-BR`, ...). Each optional.
     #[garde(skip)]
     #[schema(value_type = Option<Object>)]
-    pub appearance: Option<WebchatAppearance>,
+    pub appearance: Option<AppearanceInput>,
+}
+
+/// A [`WebchatAppearance`] as a caller sends it: a field this version does not know is refused
+/// by name (stored settings keep reading them, for versions side by side).
+#[derive(Debug)]
+pub struct AppearanceInput(pub WebchatAppearance);
+
+impl<'de> Deserialize<'de> for AppearanceInput {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        use serde::de::Error;
+        let object = serde_json::Map::<String, serde_json::Value>::deserialize(deserializer)?;
+        if let Some(unknown) = object
+            .keys()
+            .find(|k| !WebchatAppearance::FIELDS.contains(&k.as_str()))
+        {
+            return Err(D::Error::unknown_field(unknown, &WebchatAppearance::FIELDS));
+        }
+        serde_json::from_value(serde_json::Value::Object(object))
+            .map(Self)
+            .map_err(D::Error::custom)
+    }
 }
 
 impl BotSettingsInput {
@@ -136,7 +157,7 @@ impl BotSettingsInput {
             idle_timeout_secs: self.idle_timeout_secs.unwrap_or(base.idle_timeout_secs),
             allowed_origins: self.allowed_origins.unwrap_or(base.allowed_origins),
             unavailable_message: self.unavailable_message.unwrap_or(base.unavailable_message),
-            appearance: self.appearance.unwrap_or(base.appearance),
+            appearance: self.appearance.map_or(base.appearance, |input| input.0),
         }
     }
 }

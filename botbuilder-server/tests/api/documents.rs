@@ -454,6 +454,11 @@ async fn documents_by_url_go_through_the_guarded_client() {
     assert_eq!(ready["source"]["type"], "url");
     let hit = top_hit(&app, &owner, &base, "when does the shop open").await;
     assert!(hit["text"].as_str().unwrap().contains("opens at nine"));
+    assert_eq!(
+        hit["document_url"],
+        format!("http://{site}/guide.md"),
+        "a hit links to where its document came from (a citation does too)"
+    );
 
     let page = app
         .post(

@@ -281,6 +281,11 @@ async fn a_bot_linked_to_a_knowledge_base_answers_over_web_chat_with_citations()
     let citation = &refunds["payload"]["citations"][0];
     assert_eq!(citation["document_id"], ids[0].as_str(), "{refunds}");
     assert_eq!(citation["title"], "Shop guide");
+    assert_eq!(
+        citation["url"],
+        serde_json::Value::Null,
+        "a text document has no address"
+    );
     assert_eq!(citation["knowledge_base_id"], kb_id.as_str());
     assert!(
         GUIDE.contains(citation["snippet"].as_str().unwrap().trim()),

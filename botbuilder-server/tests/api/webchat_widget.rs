@@ -29,6 +29,14 @@ async fn the_widget_script_is_served_with_a_validator() {
         .unwrap();
     assert_eq!(again.status(), StatusCode::NOT_MODIFIED);
     assert!(again.bytes().await.unwrap().is_empty());
+    let weak = app
+        .http
+        .get(app.url("/widget.js"))
+        .header("if-none-match", format!("W/{etag}"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(weak.status(), StatusCode::NOT_MODIFIED, "weak comparison");
 
     let missing = app
         .http

@@ -164,6 +164,28 @@ test("an agent's reply reaches the open widget without a reload", async ({ page,
   await shot(page, "widget-inline-handoff");
 });
 
+test("an agent's reply while the panel is closed marks the launcher", async ({ page }) => {
+  await page.goto(page_of(support));
+  await page.getByRole("button", { name: "Open chat" }).click();
+  await say(page, "connect me to support staff");
+  await expect(page.getByRole("dialog").getByText("Connecting you to a person.")).toBeVisible();
+  await page.keyboard.press("Escape");
+
+  const waiting = await api.call<{ items: { session_id: string; user: string }[] }>(
+    "GET",
+    `/bots/${support}/conversations?status=handoff`,
+  );
+  for (const { session_id } of waiting.items) {
+    await api.call("POST", `/bots/${support}/conversations/${session_id}/handoff/reply`, { text: "Still there?" });
+  }
+  const marked = page.getByRole("button", { name: "Open chat (new message)" });
+  await expect(marked).toBeVisible();
+  await shot(page, "widget-unread");
+  await marked.click();
+  await expect(page.getByRole("dialog").getByText("Still there?")).toBeVisible();
+  await expect(page.getByRole("button", { name: "Close chat" }).last()).toHaveAttribute("aria-expanded", "true");
+});
+
 test("a page on an origin the bot does not allow gets no widget, and a console error says why", async ({ page }) => {
   const errors: string[] = [];
   page.on("console", (message) => {

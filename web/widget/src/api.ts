@@ -63,6 +63,10 @@ export interface TurnHandlers {
   message(message: Message): void;
 }
 
+/** The server took the visitor's message but no complete answer came (the stream broke or
+ * reported an error): the message is stored, so sending it again would repeat it. */
+export class TurnFailed extends Error {}
+
 /** A failed call: the HTTP status (0 when the server could not be reached). */
 export class ApiError extends Error {
   constructor(
@@ -85,6 +89,10 @@ const SESSION_MARGIN_MS = 60_000;
 export class ChatApi {
   private readonly base: string;
   private readonly storageKey: string;
+  /** Whether this page has used a session (a new one then replaces it). */
+  private hadSession = false;
+  /** Called when a new session replaces the one this page showed (the old one expired). */
+  onSessionReplaced: (() => void) | undefined;
 
   constructor(host: string, bot: string) {
     this.base = `${host.replace(/\/$/, "")}/api/v1/webchat/${encodeURIComponent(bot)}`;
@@ -115,7 +123,9 @@ export class ChatApi {
 
   /** Whether a stored session can be resumed (its history shown). */
   hasSession(): boolean {
-    return this.stored() !== undefined;
+    const has = this.stored() !== undefined;
+    this.hadSession ||= has;
+    return has;
   }
 
   private async fetch(path: string, init: RequestInit = {}): Promise<Response> {
@@ -140,7 +150,12 @@ export class ChatApi {
   /** The stored session's token, or a new session's. */
   private async token(): Promise<string> {
     const stored = this.stored();
-    if (stored) return stored.token;
+    if (stored) {
+      this.hadSession = true;
+      return stored.token;
+    }
+    if (this.hadSession) this.onSessionReplaced?.();
+    this.hadSession = true;
     const created = (await (await this.fetch("/sessions", { method: "POST" })).json()) as {
       session_token: string;
       expires_in: number;
@@ -174,21 +189,40 @@ export class ChatApi {
     return (await this.authorized("/messages")).json() as Promise<Message[]>;
   }
 
-  /** Sends `text` and streams the turn to `on`; resolves when the turn is done. */
+  /**
+   * Sends `text` and streams the turn to `on`; resolves when the turn is done.
+   *
+   * Fails with {@link ApiError} when the message was not taken (nothing stored: it may be sent
+   * again), with {@link TurnFailed} when it was but the answer broke off.
+   */
   async send(text: string, on: TurnHandlers): Promise<void> {
     const response = await this.authorized("/messages", {
       method: "POST",
       headers: { "content-type": "application/json", accept: "text/event-stream" },
       body: JSON.stringify({ text }),
     });
-    if (!response.body) throw new ApiError(0, "no response body");
-    for await (const event of readEvents(response.body)) {
-      const data = JSON.parse(event.data) as Record<string, unknown>;
-      if (event.event === "delta") on.delta(String(data.text ?? ""));
-      else if (event.event === "tool") on.tool(String(data.name ?? ""), String(data.status ?? ""));
-      else if (event.event === "message") on.message(data as unknown as Message);
-      else if (event.event === "error") throw new ApiError(Number(data.status ?? 500), String(data.title ?? "error"));
-      else if (event.event === "done") return;
+    try {
+      if (!response.body) throw new Error("no response body");
+      for await (const event of readEvents(response.body)) {
+        const data = JSON.parse(event.data) as Record<string, unknown>;
+        if (event.event === "delta") on.delta(String(data.text ?? ""));
+        else if (event.event === "tool") on.tool(String(data.name ?? ""), String(data.status ?? ""));
+        else if (event.event === "message") on.message(data as unknown as Message);
+        else if (event.event === "error") throw new Error(String(data.title ?? "error"));
+        else if (event.event === "done") return;
+      }
+      throw new Error("the answer ended early");
+    } catch (e) {
+      throw new TurnFailed(e instanceof Error ? e.message : String(e));
+    }
+  }
+
+  /** Forgets where the event stream was: the history about to be read holds what it missed. */
+  forgetResumePoint(): void {
+    const session = this.stored();
+    if (session?.last_event_id) {
+      delete session.last_event_id;
+      this.store(session);
     }
   }
 
@@ -217,7 +251,8 @@ export class ChatApi {
         if (signal.aborted) return;
         if (e instanceof ApiError && e.status >= 400 && e.status < 500 && e.status !== 429) return;
       }
-      await new Promise((resolve) => setTimeout(resolve, wait));
+      // Jittered, so instances that restart are not all called back at once.
+      await new Promise((resolve) => setTimeout(resolve, wait * (0.5 + Math.random())));
       wait = Math.min(wait * 2, 30_000);
     }
   }

@@ -16,7 +16,9 @@ const en = {
   tool: "Working: {name}…",
   agent: "Agent",
   unavailable: "The chat is unavailable right now.",
-  newMessages: "New message",
+  noReply: "No answer came. Please write again.",
+  newMessage: "new message",
+  newConversation: "Your earlier conversation has ended; this is a new one.",
 };
 
 /** The strings of one language. */
@@ -36,7 +38,9 @@ const fr: Strings = {
   tool: "En cours : {name}…",
   agent: "Conseiller",
   unavailable: "La discussion est indisponible pour le moment.",
-  newMessages: "Nouveau message",
+  noReply: "Aucune réponse n’est arrivée. Écrivez de nouveau.",
+  newMessage: "nouveau message",
+  newConversation: "Votre conversation précédente est terminée ; en voici une nouvelle.",
 };
 
 const es: Strings = {
@@ -53,7 +57,9 @@ const es: Strings = {
   tool: "Trabajando: {name}…",
   agent: "Agente",
   unavailable: "El chat no está disponible en este momento.",
-  newMessages: "Mensaje nuevo",
+  noReply: "No llegó ninguna respuesta. Escribe de nuevo.",
+  newMessage: "mensaje nuevo",
+  newConversation: "Tu conversación anterior terminó; esta es una nueva.",
 };
 
 const ar: Strings = {
@@ -70,10 +76,17 @@ const ar: Strings = {
   tool: "جارٍ العمل: {name}…",
   agent: "موظف",
   unavailable: "المحادثة غير متاحة حاليًا.",
-  newMessages: "رسالة جديدة",
+  noReply: "لم يصل أي رد. اكتب مرة أخرى.",
+  newMessage: "رسالة جديدة",
+  newConversation: "انتهت محادثتك السابقة؛ هذه محادثة جديدة.",
 };
 
-const LANGUAGES: Record<string, Strings> = { en, fr, es, ar };
+const LANGUAGES = new Map<string, Strings>([
+  ["en", en],
+  ["fr", fr],
+  ["es", es],
+  ["ar", ar],
+]);
 const RIGHT_TO_LEFT = new Set(["ar", "he", "fa", "ur"]);
 
 /** A language the widget speaks: its code, strings and writing direction. */
@@ -87,9 +100,8 @@ export interface Language {
 export function pickLanguage(wanted: readonly (string | null | undefined)[]): Language {
   for (const tag of wanted) {
     const code = tag?.toLowerCase().split("-")[0];
-    if (code && LANGUAGES[code]) {
-      return { code, strings: LANGUAGES[code], dir: RIGHT_TO_LEFT.has(code) ? "rtl" : "ltr" };
-    }
+    const strings = code ? LANGUAGES.get(code) : undefined;
+    if (code && strings) return { code, strings, dir: RIGHT_TO_LEFT.has(code) ? "rtl" : "ltr" };
   }
   return { code: "en", strings: en, dir: "ltr" };
 }

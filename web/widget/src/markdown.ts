@@ -2,10 +2,11 @@
 // neither a language model nor a document can put script or markup into the page.
 //
 // The subset chat answers use: paragraphs and line breaks, `-`/`*` and `1.` lists, fenced and
-// inline code, **bold**, *italic*, [links](https://…), ![images](https://…), bare https URLs,
-// and citation markers [1]. Links open in a new tab and only for `http:`, `https:` and
-// `mailto:` (a `javascript:` or `data:` link is shown as its text); images load only from
-// `https:` (anything else shows its alt text).
+// inline code, **bold**, *italic*, [links](https://…), bare https URLs, and citation markers
+// [1]. Links open in a new tab and only for `http:`, `https:` and `mailto:` (a `javascript:`
+// or `data:` link is shown as its text). An image in the text, `![alt](https://…)`, is shown
+// as a link to it and never loaded by itself: a model led on by a document could otherwise
+// make the visitor's browser send data to any server without a click.
 
 /** How a citation marker `[n]` is shown (the widget links it to its footnote). */
 export type CitationRenderer = (n: number) => Node;
@@ -45,9 +46,16 @@ function link(label: readonly Node[], href: string): Node[] {
   return [a];
 }
 
-function image(alt: string, src: string): Node {
+/** An image of the text: a link to it (see the module docs), or its alt text. */
+function imageLink(alt: string, src: string): Node[] {
+  const label = document.createTextNode(alt.trim() || src);
+  return safeUrl(src, HTTPS) ? link([label], src) : [label];
+}
+
+/** An `<img>` of an `https` image a person chose (a flow's image, an agent's), else `undefined`. */
+export function image(src: string, alt: string): HTMLImageElement | undefined {
   const url = safeUrl(src, HTTPS);
-  if (!url) return document.createTextNode(alt);
+  if (!url) return undefined;
   const img = el("img");
   img.src = url;
   img.alt = alt;
@@ -64,16 +72,15 @@ const INLINE = new RegExp(
     /\[([^\]\n]+)\]\(((?:[^()\s]|\([^()\s]*\))+)\)/.source, // 5-6 link
     /\*\*(\S(?:[\s\S]*?\S)?)\*\*/.source, // 7 bold
     /__(\S(?:[\s\S]*?\S)?)__/.source, // 8 bold
-    /\*(\S(?:[^*]*?\S)?)\*/.source, // 9 italic
-    /(?<![\w])_(\S(?:[^_]*?\S)?)_(?![\w])/.source, // 10 italic
-    /\[(\d{1,3})\]/.source, // 11 citation
-    /(https?:\/\/[^\s<>()]*[^\s<>().,:;!?"'])/.source, // 12 bare URL
+    /\*(\S(?:[^*]*?\S)?)\*/.source, // 9 italic (not `_x_`: snake_case words)
+    /\[(\d{1,3})\]/.source, // 10 citation
+    /(https?:\/\/[^\s<>()]*[^\s<>().,:;!?"'])/.source, // 11 bare URL
   ].join("|"),
   "g",
 );
 
-/** Inline Markdown of one block (`text` may hold line breaks). */
-export function renderInline(text: string, cite?: CitationRenderer, depth = 0): Node[] {
+/** Inline Markdown of one block (`text` may hold line breaks); `inLink` turns off links. */
+export function renderInline(text: string, cite?: CitationRenderer, depth = 0, inLink = false): Node[] {
   const out: Node[] = [];
   const textNode = (s: string) => {
     const lines = s.split("\n");
@@ -86,19 +93,19 @@ export function renderInline(text: string, cite?: CitationRenderer, depth = 0): 
     textNode(text);
     return out;
   }
-  const inner = (s: string) => renderInline(s, cite, depth + 1);
+  const inner = (s: string, linkLabel = inLink) => renderInline(s, cite, depth + 1, linkLabel);
   let at = 0;
   for (const m of text.matchAll(INLINE)) {
     const index = m.index ?? 0;
     textNode(text.slice(at, index));
     at = index + m[0].length;
     if (m[2] !== undefined) out.push(el("code", [document.createTextNode(m[2])]));
-    else if (m[4] !== undefined) out.push(image(m[3] ?? "", m[4]));
-    else if (m[6] !== undefined) out.push(...link(inner(m[5] ?? ""), m[6]));
+    else if (m[4] !== undefined) out.push(...(inLink ? [document.createTextNode(m[3] ?? "")] : imageLink(m[3] ?? "", m[4])));
+    else if (m[6] !== undefined) out.push(...(inLink ? inner(m[5] ?? "") : link(inner(m[5] ?? "", true), m[6])));
     else if (m[7] !== undefined || m[8] !== undefined) out.push(el("strong", inner(m[7] ?? m[8] ?? "")));
-    else if (m[9] !== undefined || m[10] !== undefined) out.push(el("em", inner(m[9] ?? m[10] ?? "")));
-    else if (m[11] !== undefined && cite) out.push(cite(Number(m[11])));
-    else if (m[12] !== undefined) out.push(...link([document.createTextNode(m[12])], m[12]));
+    else if (m[9] !== undefined) out.push(el("em", inner(m[9])));
+    else if (m[10] !== undefined && cite && !inLink) out.push(cite(Number(m[10])));
+    else if (m[11] !== undefined && !inLink) out.push(...link([document.createTextNode(m[11])], m[11]));
     else textNode(m[0]);
   }
   textNode(text.slice(at));

@@ -70,6 +70,7 @@ export async function* readEvents(body: ReadableStream<Uint8Array>): AsyncGenera
       yield* parser.push(decoder.decode(value, { stream: true }));
     }
   } finally {
-    reader.releaseLock();
+    // Closes the body when the reader stops early (a `done` event, an error).
+    await reader.cancel().catch(() => {});
   }
 }

@@ -3,7 +3,7 @@
 // `--bb-color` is the bot's color (`appearance.color`).
 
 export const CSS = `
-:host { all: initial; display: block; --bb-color: #2563eb; --bb-on-color: #fff; --bb-bg: #fff; --bb-fg: #111827;
+:host { all: initial !important; display: block !important; --bb-color: #2563eb; --bb-on-color: #fff; --bb-bg: #fff; --bb-fg: #111827;
   --bb-muted: #6b7280; --bb-bubble: #f3f4f6; --bb-border: #e5e7eb;
   font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans Arabic", sans-serif;
   color: var(--bb-fg); }
@@ -17,13 +17,15 @@ button, textarea { font: inherit; color: inherit; }
   border-radius: 50%; border: 0; background: var(--bb-color); color: var(--bb-on-color); cursor: pointer;
   box-shadow: 0 4px 16px rgba(0,0,0,.25); display: grid; place-items: center; }
 .launcher svg { width: 28px; height: 28px; fill: currentColor; }
+.launcher.unread::after { content: ""; position: absolute; top: 4px; right: 4px; width: 12px; height: 12px;
+  border-radius: 50%; background: #dc2626; border: 2px solid var(--bb-on-color); }
 .left .launcher { right: auto; left: 20px; }
 .panel { position: fixed; bottom: 88px; right: 20px; z-index: 2147483000; width: min(380px, calc(100vw - 24px));
   height: min(600px, calc(100vh - 112px)); display: flex; flex-direction: column; background: var(--bb-bg);
   border: 1px solid var(--bb-border); border-radius: 14px; box-shadow: 0 8px 32px rgba(0,0,0,.2); overflow: hidden; }
 .left .panel { right: auto; left: 20px; }
 .panel[hidden] { display: none; }
-:host([data-mode="inline"]) { height: 100%; }
+:host([data-mode="inline"]) { height: 100% !important; }
 .inline { height: 100%; }
 .inline .panel { position: static; width: 100%; height: 100%; min-height: 360px; box-shadow: none; }
 @media (max-width: 480px) {
@@ -62,5 +64,4 @@ textarea { flex: 1; resize: none; min-height: 40px; max-height: 120px; padding: 
   border-radius: 10px; background: var(--bb-bg); }
 .send { border: 0; border-radius: 10px; padding: 0 14px; background: var(--bb-color); color: var(--bb-on-color); cursor: pointer; }
 .send:disabled { opacity: .5; cursor: default; }
-.sr { position: absolute; width: 1px; height: 1px; overflow: hidden; clip: rect(0 0 0 0); white-space: nowrap; }
 `;

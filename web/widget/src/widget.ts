@@ -3,9 +3,9 @@
 // a labelled dialog, new messages are announced by a polite live region, Escape closes the
 // panel and gives focus back to the launcher, Enter sends and Shift+Enter breaks the line.
 
-import { ApiError, type Appearance, ChatApi, type Choice, type Citation, type Delivery, type Message } from "./api";
+import { ApiError, type Appearance, ChatApi, type Choice, type Citation, type Delivery, type Message, TurnFailed } from "./api";
 import { type Language, pickLanguage } from "./i18n";
-import { renderMarkdown, safeUrl } from "./markdown";
+import { image, renderMarkdown, safeUrl } from "./markdown";
 import { CSS } from "./styles";
 
 /** How to mount a widget. */
@@ -41,14 +41,22 @@ function hexColor(value: string | null | undefined): string | undefined {
   return value && /^#([0-9a-f]{3}|[0-9a-f]{6})$/i.test(value) ? value : undefined;
 }
 
-/** Black or white, whichever reads better on `hex` (WCAG relative luminance). */
+const DARK_TEXT = "#111827";
+/** Relative luminance of {@link DARK_TEXT}. */
+const DARK_LUMINANCE = 0.0116;
+
+/** Dark or white text, whichever contrasts more with `hex` (WCAG 2.2 contrast ratio,
+ * https://www.w3.org/TR/WCAG22/#dfn-contrast-ratio). */
 function textOn(hex: string): string {
   const full = hex.length === 4 ? [...hex.slice(1)].map((c) => c + c).join("") : hex.slice(1);
   const [r, g, b] = [0, 2, 4].map((i) => {
     const c = parseInt(full.slice(i, i + 2), 16) / 255;
-    return c <= 0.03928 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
+    return c <= 0.04045 ? c / 12.92 : ((c + 0.055) / 1.055) ** 2.4;
   }) as [number, number, number];
-  return 0.2126 * r + 0.7152 * g + 0.0722 * b > 0.4 ? "#111827" : "#ffffff";
+  const luminance = 0.2126 * r + 0.7152 * g + 0.0722 * b;
+  const withWhite = 1.05 / (luminance + 0.05);
+  const withDark = (luminance + 0.05) / (DARK_LUMINANCE + 0.05);
+  return withDark > withWhite ? DARK_TEXT : "#ffffff";
 }
 
 /** One mounted widget. */
@@ -70,15 +78,25 @@ export class Widget {
   private busy = false;
   private handoffShown = false;
   private listeningStarted = false;
-  private appearance: Appearance | undefined;
+  /** The visitor's message being sent, until its turn ends. */
+  private pending: HTMLElement | undefined;
+  private readonly appearance: Appearance;
 
   constructor(options: MountOptions, appearance: Appearance) {
     this.api = new ChatApi(options.host, options.bot);
+    this.api.onSessionReplaced = () => {
+      // The token expired (after 24 hours): what the page shows is another conversation.
+      this.log.replaceChildren();
+      this.handoffShown = false;
+      this.notice(this.lang.strings.newConversation);
+      if (this.pending) this.log.append(this.pending);
+    };
     this.appearance = appearance;
     this.lang = pickLanguage([options.language, appearance.language, document.documentElement.lang, navigator.language]);
     const t = this.lang.strings;
     const inline = options.mode === "inline";
-    this.host = el("div", {
+    // An element of its own name: a page's `div` rules cannot reach (or hide) it.
+    this.host = el("botbuilder-chat" as "div", {
       "data-botbuilder-widget": options.bot,
       "data-mode": inline ? "inline" : "launcher",
     });
@@ -157,7 +175,7 @@ export class Widget {
       this.launcher.addEventListener("click", () => (this.panel.hidden ? this.open() : this.close()));
       this.panel.hidden = true;
       this.panel.addEventListener("keydown", (event) => {
-        if (event.key === "Escape") this.close();
+        if (event.key === "Escape" && !event.isComposing) this.close();
       });
       this.frame.append(this.panel, this.launcher);
       document.body.append(this.host);
@@ -171,6 +189,7 @@ export class Widget {
   open(): void {
     this.panel.hidden = false;
     this.frame.classList.add("open");
+    this.launcher?.classList.remove("unread");
     this.launcher?.setAttribute("aria-expanded", "true");
     this.launcher?.setAttribute("aria-label", this.lang.strings.close);
     if (!this.loaded) void this.load();
@@ -199,6 +218,9 @@ export class Widget {
     this.loaded = true;
     const greeting = this.appearance?.greeting;
     if (greeting) this.log.append(this.bubble("outbound", greeting));
+    // The history holds whatever the event stream missed while no page listened.
+    this.api.forgetResumePoint();
+    this.log.setAttribute("aria-busy", "true");
     try {
       const history = await this.api.history();
       for (const message of history) this.showMessage(message, false);
@@ -206,6 +228,7 @@ export class Widget {
     } catch (e) {
       if (!(e instanceof ApiError && e.status === 401)) this.notice(this.lang.strings.unavailable);
     }
+    this.log.removeAttribute("aria-busy");
     this.scroll();
   }
 
@@ -235,7 +258,13 @@ export class Widget {
     bubble.append(
       renderMarkdown(text, (n) => {
         const label = `[${n}]`;
-        return cited.has(n) ? el("sup", {}, [label]) : document.createTextNode(label);
+        const source = cited.get(n);
+        if (!source) return document.createTextNode(label);
+        const url = safeUrl(source.url ?? "", new Set(["http:", "https:"]));
+        const mark = url
+          ? el("a", { href: url, target: "_blank", rel: "noopener noreferrer nofollow" }, [label])
+          : label;
+        return el("sup", { title: source.title ?? "" }, [mark]);
       }),
     );
     if (citations.length > 0) {
@@ -258,7 +287,11 @@ export class Widget {
     box.replaceChildren();
     for (const option of options) {
       const button = el("button", { type: "button" }, [option.title]);
-      button.addEventListener("click", () => void this.send(option.payload, option.title));
+      button.addEventListener("click", () => {
+        void this.send(option.payload, option.title);
+        // The quick replies go away with the click: the focus goes back to the input.
+        this.input.focus();
+      });
       box.append(button);
     }
     return box;
@@ -268,10 +301,13 @@ export class Widget {
     // A message without structured content has a `null` payload.
     const message: Message = { ...received, payload: received.payload ?? {} };
     const bubble = this.bubble(message.direction, message.text, message.payload.citations ?? []);
+    const picture = message.payload.image;
+    const img = picture ? image(picture.url, picture.alt ?? "") : undefined;
+    if (img) bubble.prepend(img);
     const buttons = message.payload.buttons ?? [];
     if (buttons.length > 0 && message.direction !== "inbound") bubble.append(this.choices(buttons, false));
     if (live) this.choices(message.payload.quick_replies ?? [], true);
-    if (message.text.trim() || buttons.length > 0) this.log.append(bubble);
+    if (message.text.trim() || buttons.length > 0 || img) this.log.append(bubble);
     if (message.payload.handoff === "waiting" && !this.handoffShown) {
       this.handoffShown = true;
       this.notice(this.lang.strings.handoff);
@@ -286,12 +322,18 @@ export class Widget {
       return;
     }
     this.status.textContent = "";
-    const text = delivery.type === "image" ? `![${delivery.alt ?? ""}](${delivery.url ?? ""})` : delivery.text ?? "";
-    const bubble = this.bubble("agent", text);
+    const bubble = this.bubble("agent", delivery.text ?? "");
+    const img = delivery.type === "image" ? image(delivery.url ?? "", delivery.alt ?? "") : undefined;
+    if (img) bubble.append(img);
     const options = delivery.choices?.options ?? [];
     if (options.length > 0) bubble.append(this.choices(options, false));
     this.log.append(bubble);
     this.scroll();
+    if (this.launcher && this.panel.hidden) {
+      // Someone answered while the panel was closed: the launcher says so.
+      this.launcher.classList.add("unread");
+      this.launcher.setAttribute("aria-label", `${this.lang.strings.open} (${this.lang.strings.newMessage})`);
+    }
   }
 
   /** Sends `text` (shown as `shown`, a button's title) and shows the turn as it streams. */
@@ -303,6 +345,7 @@ export class Widget {
     if (typed) this.input.value = "";
     this.quick.replaceChildren();
     const mine = this.bubble("inbound", shown);
+    this.pending = mine;
     this.log.append(mine);
     this.status.textContent = this.lang.strings.typing;
     this.scroll();
@@ -334,18 +377,26 @@ export class Widget {
         },
       });
       this.listen();
-    } catch {
+    } catch (e) {
       streaming?.remove();
-      mine.remove();
-      if (typed && !this.input.value) this.input.value = text;
-      const retry = el("button", { type: "button", class: "retry" }, [this.lang.strings.retry]);
-      const error = el("div", { class: "error", role: "alert" }, [this.lang.strings.notSent, retry]);
-      retry.addEventListener("click", () => {
-        error.remove();
-        void this.send(text, shown);
-      });
-      this.log.append(error);
+      if (e instanceof TurnFailed) {
+        // The message is stored: keep it, and do not offer to send it twice.
+        this.log.append(el("div", { class: "error", role: "alert" }, [this.lang.strings.noReply]));
+        this.listen();
+      } else {
+        mine.remove();
+        if (typed && !this.input.value) this.input.value = text;
+        const retry = el("button", { type: "button", class: "retry" }, [this.lang.strings.retry]);
+        const error = el("div", { class: "error", role: "alert" }, [this.lang.strings.notSent, retry]);
+        retry.addEventListener("click", () => {
+          error.remove();
+          this.input.focus();
+          void this.send(text, shown);
+        });
+        this.log.append(error);
+      }
     } finally {
+      this.pending = undefined;
       this.status.textContent = "";
       this.busy = false;
       this.sendButton.disabled = false;

@@ -173,12 +173,21 @@ pub struct SearchHit {
     pub chunk: Chunk,
     /// The title of its document.
     pub document_title: String,
+    /// The address of its document, when it was fetched from a URL (a citation links to it).
+    pub document_url: Option<String>,
     /// The score on the mode's scale (higher is better).
     pub score: f32,
     /// Its BM25 score, when keyword search found it.
     pub keyword_score: Option<f32>,
     /// Its cosine similarity, when vector search found it.
     pub vector_score: Option<f32>,
+}
+
+/// What a search hit says of its document.
+#[derive(Debug, Clone)]
+struct DocumentLabel {
+    title: String,
+    url: Option<String>,
 }
 
 /// The service (see the module docs). Share it with `Arc`.
@@ -200,8 +209,8 @@ pub struct KnowledgeService {
     approximate_from: usize,
     /// Candidates a graph search considers (HNSW's `ef`).
     search_expansion: usize,
-    /// Document titles (immutable once created) for search results.
-    titles: Mutex<HashMap<DocumentId, String>>,
+    /// Document titles and addresses for search results.
+    titles: Mutex<HashMap<DocumentId, DocumentLabel>>,
     /// What was forgotten when: an index loaded across its knowledge base's invalidation is
     /// used, not cached.
     invalidations: crate::change::Invalidations<KnowledgeBaseId>,
@@ -470,21 +479,28 @@ impl KnowledgeService {
     }
 
     /// A document's title, cached (a rename forgets it).
-    async fn title(&self, org: OrgId, doc: DocumentId) -> Result<String, KnowledgeError> {
-        if let Some(title) = self.titles.lock().expect("titles poisoned").get(&doc) {
-            return Ok(title.clone());
+    async fn label(&self, org: OrgId, doc: DocumentId) -> Result<DocumentLabel, KnowledgeError> {
+        if let Some(label) = self.titles.lock().expect("titles poisoned").get(&doc) {
+            return Ok(label.clone());
         }
         let generation = self.titles_generation.current();
-        let title = self.store.get_document(org, doc).await?.title;
+        let document = self.store.get_document(org, doc).await?;
+        let label = DocumentLabel {
+            title: document.title,
+            url: match document.source {
+                crate::domain::DocumentSource::Url { url } => Some(url),
+                _ => None,
+            },
+        };
         let mut titles = self.titles.lock().expect("titles poisoned");
         if !self.titles_generation.unchanged_since(generation) {
-            return Ok(title);
+            return Ok(label);
         }
         if titles.len() >= 100_000 {
             titles.clear();
         }
-        titles.insert(doc, title.clone());
-        Ok(title)
+        titles.insert(doc, label.clone());
+        Ok(label)
     }
 
     fn forget_title(&self, doc: DocumentId) {
@@ -557,18 +573,20 @@ impl KnowledgeService {
             .into_iter()
             .map(|c| (c.id, c))
             .collect();
-        let mut titles: HashMap<DocumentId, String> = HashMap::new();
+        let mut labels: HashMap<DocumentId, DocumentLabel> = HashMap::new();
         let mut hits = Vec::with_capacity(chunks.len());
         for (id, score) in ranked {
             let Some(chunk) = chunks.remove(&id) else {
                 continue; // deleted since it was found
             };
-            if let std::collections::hash_map::Entry::Vacant(slot) = titles.entry(chunk.document_id)
+            if let std::collections::hash_map::Entry::Vacant(slot) = labels.entry(chunk.document_id)
             {
-                slot.insert(self.title(org, chunk.document_id).await?);
+                slot.insert(self.label(org, chunk.document_id).await?);
             }
+            let label = &labels[&chunk.document_id];
             hits.push(SearchHit {
-                document_title: titles[&chunk.document_id].clone(),
+                document_title: label.title.clone(),
+                document_url: label.url.clone(),
                 keyword_score: keyword_scores.get(&chunk.id).copied(),
                 vector_score: vector_scores.get(&chunk.id).copied(),
                 score,

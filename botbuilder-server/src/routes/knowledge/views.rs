@@ -109,6 +109,8 @@ pub struct SearchHitView {
     pub document_id: Uuid,
     /// The document's title.
     pub document_title: String,
+    /// The document's address, when it was fetched from a URL.
+    pub document_url: Option<String>,
     /// Order of the chunk in its document.
     pub position: u32,
     /// The headings above the chunk.
@@ -129,6 +131,7 @@ impl From<&SearchHit> for SearchHitView {
             chunk_id: h.chunk.id.as_uuid(),
             document_id: h.chunk.document_id.as_uuid(),
             document_title: h.document_title.clone(),
+            document_url: h.document_url.clone(),
             position: h.chunk.position,
             heading_path: h.chunk.heading_path.clone(),
             text: h.chunk.text.clone(),
