@@ -101,12 +101,20 @@ fn the_graph_finds_the_exact_top_10() {
     assert!(index.is_approximate());
     let recall = recall_at_10(&index, &vectors(50, 48, 77));
     assert!(recall >= 0.95, "recall@10 {recall}");
-    // A stored vector is its own nearest neighbour.
-    for (id, vector) in data.iter().step_by(500) {
-        let best = index.search(vector, 1).unwrap();
-        assert_eq!(best[0].0, *id);
-        assert!((best[0].1 - 1.0).abs() < 1e-5);
-    }
+    // A stored vector is its own nearest neighbour, but for the few nodes a graph built on
+    // several threads leaves unreachable (HNSW's known weakness; measured: 1 to 4 of these
+    // 5,000, so sampling ten of them failed about one run in two hundred).
+    let found_itself = data
+        .iter()
+        .filter(|(id, vector)| {
+            let best = index.search(vector, 1).unwrap();
+            best[0].0 == *id && (best[0].1 - 1.0).abs() < 1e-5
+        })
+        .count();
+    assert!(
+        found_itself >= 4_990,
+        "{found_itself} of 5,000 found themselves"
+    );
 }
 
 #[test]
