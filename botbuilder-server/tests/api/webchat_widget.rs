@@ -4,7 +4,30 @@
 use reqwest::{Method, StatusCode};
 use serde_json::json;
 
-use crate::common::{TestApp, email, visitor_token};
+use crate::common::{Account, Reply, TestApp, email, visitor_token};
+
+/// `PATCH`es the bot's `settings` with `settings`.
+async fn set_settings(
+    app: &TestApp,
+    owner: &Account,
+    bot: &str,
+    settings: serde_json::Value,
+) -> Reply {
+    let path = format!("/api/v1/orgs/{}/bots/{bot}", owner.org_id);
+    app.call(
+        Method::PATCH,
+        &path,
+        Some(&owner.token),
+        Some(json!({ "settings": settings })),
+    )
+    .await
+}
+
+/// The bot's public appearance, as the widget reads it.
+async fn config(app: &TestApp, bot: &str) -> Reply {
+    let path = format!("/api/v1/webchat/{bot}/config");
+    app.call(Method::GET, &path, None, None).await
+}
 
 #[tokio::test]
 async fn the_widget_script_is_served_with_a_validator() {
@@ -54,14 +77,7 @@ async fn a_bot_appearance_is_set_checked_and_read_by_anyone() {
     let org = owner.org_id.clone();
     let bot = app.create_bot(&owner, &org, "Shop helper").await;
 
-    let plain = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/webchat/{bot}/config"),
-            None,
-            None,
-        )
-        .await;
+    let plain = config(&app, &bot).await;
     assert_eq!(plain.status, StatusCode::OK, "{}", plain.text);
     assert_eq!(
         plain.json,
@@ -76,26 +92,12 @@ async fn a_bot_appearance_is_set_checked_and_read_by_anyone() {
         "greeting": "Hi! Ask me about **orders**.", "placeholder": "Your question…",
         "position": "left", "language": "fr"
     });
-    let patched = app
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/orgs/{org}/bots/{bot}"),
-            Some(&owner.token),
-            Some(json!({ "settings": { "appearance": appearance } })),
-        )
-        .await;
+    let patched = set_settings(&app, &owner, &bot, json!({ "appearance": appearance })).await;
     assert_eq!(patched.status, StatusCode::OK, "{}", patched.text);
-    let config = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/webchat/{bot}/config"),
-            None,
-            None,
-        )
-        .await;
+    let configured = config(&app, &bot).await;
     let mut expected = appearance.clone();
     expected["bot_name"] = json!("Shop helper");
-    assert_eq!(config.json, expected);
+    assert_eq!(configured.json, expected);
 
     for (body, field) in [
         (json!({ "color": "teal" }), "settings.appearance.color"),
@@ -108,35 +110,20 @@ async fn a_bot_appearance_is_set_checked_and_read_by_anyone() {
             "settings.appearance.language",
         ),
     ] {
-        let refused = app
-            .call(
-                Method::PATCH,
-                &format!("/api/v1/orgs/{org}/bots/{bot}"),
-                Some(&owner.token),
-                Some(json!({ "settings": { "appearance": body } })),
-            )
-            .await;
+        let refused = set_settings(&app, &owner, &bot, json!({ "appearance": body })).await;
         assert_eq!(refused.status, StatusCode::BAD_REQUEST, "{}", refused.text);
         assert!(refused.text.contains(field), "{field}: {}", refused.text);
     }
-    let misspelt = app
-        .call(
-            Method::PATCH,
-            &format!("/api/v1/orgs/{org}/bots/{bot}"),
-            Some(&owner.token),
-            Some(json!({ "settings": { "appearance": { "colour": "#fff" } } })),
-        )
-        .await;
+    let misspelt = set_settings(
+        &app,
+        &owner,
+        &bot,
+        json!({ "appearance": { "colour": "#fff" } }),
+    )
+    .await;
     assert!(misspelt.status.is_client_error(), "{}", misspelt.text);
     assert!(misspelt.text.contains("colour"), "{}", misspelt.text);
-    let unchanged = app
-        .call(
-            Method::GET,
-            &format!("/api/v1/webchat/{bot}/config"),
-            None,
-            None,
-        )
-        .await;
+    let unchanged = config(&app, &bot).await;
     assert_eq!(unchanged.json, expected, "a refused change loses nothing");
 
     let unknown = app
@@ -156,11 +143,11 @@ async fn pages_on_origins_the_bot_does_not_allow_are_refused() {
     let owner = app.register(&email("widget-origin")).await;
     let org = owner.org_id.clone();
     let bot = app.create_bot(&owner, &org, "Shop").await;
-    app.call(
-        Method::PATCH,
-        &format!("/api/v1/orgs/{org}/bots/{bot}"),
-        Some(&owner.token),
-        Some(json!({ "settings": { "allowed_origins": ["https://shop.example"] } })),
+    set_settings(
+        &app,
+        &owner,
+        &bot,
+        json!({ "allowed_origins": ["https://shop.example"] }),
     )
     .await;
     let visitor = visitor_token(&app, &bot).await;
