@@ -92,18 +92,21 @@ macro_rules! rate_limit_conformance_suite {
         );
         #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
         async fn concurrent_checks_admit_exactly_the_burst() {
-            if let Some(limiter) = $crate::__rate_limiter_or_skip!($make, "concurrent_checks_admit_exactly_the_burst") {
+            if let Some(limiter) = $crate::__backend_or_skip!($make, "concurrent_checks_admit_exactly_the_burst", $crate::rate_limit::RateLimiter) {
                 $crate::testing::rate_limit_suite::concurrent_checks_admit_exactly_the_burst(limiter).await;
             }
         }
     };
 }
 
+/// The backend `$make` makes (a future of `Option<Arc<dyn $port>>`), or `None` with a note
+/// that `$case` is skipped; under CI a missing backend fails instead. Shared by the
+/// conformance suites of backends that need a service (rate limiters, caches).
 #[doc(hidden)]
 #[macro_export]
-macro_rules! __rate_limiter_or_skip {
-    ($make:expr, $case:expr) => {{
-        let made: Option<std::sync::Arc<dyn $crate::rate_limit::RateLimiter>> = $make.await;
+macro_rules! __backend_or_skip {
+    ($make:expr, $case:expr, $port:path) => {{
+        let made: Option<std::sync::Arc<dyn $port>> = $make.await;
         if made.is_none() {
             assert!(
                 std::env::var_os("CI").is_none(),
@@ -122,7 +125,7 @@ macro_rules! __rate_limit_cases {
     ($make:expr; $($case:ident),+ $(,)?) => {$(
         #[tokio::test]
         async fn $case() {
-            if let Some(limiter) = $crate::__rate_limiter_or_skip!($make, stringify!($case)) {
+            if let Some(limiter) = $crate::__backend_or_skip!($make, stringify!($case), $crate::rate_limit::RateLimiter) {
                 $crate::testing::rate_limit_suite::$case(limiter.as_ref()).await;
             }
         }
