@@ -61,6 +61,7 @@
 
 #![deny(missing_docs)]
 
+pub mod analytics;
 pub mod auth;
 pub mod cache;
 pub mod change;

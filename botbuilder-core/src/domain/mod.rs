@@ -3,6 +3,7 @@
 //! These are plain data. Invariants that need storage (unique emails, the last owner of an
 //! organization) are enforced by the store and documented on the repository traits.
 
+mod analytics;
 mod api_key;
 mod audit;
 mod bot;
@@ -23,6 +24,10 @@ mod usage;
 mod user;
 mod webhook;
 
+pub use analytics::{
+    ActivityCounts, AnalyticsBucket, AnalyticsInterval, BotAnalytics, BucketGrid, HANDOFF_KEY,
+    HANDOFF_WAITING, IntentCount, median_ms, starts_handoff,
+};
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};
 pub use bot::{

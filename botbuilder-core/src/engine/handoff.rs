@@ -6,6 +6,7 @@
 use serde_json::json;
 
 use super::{Engine, EngineError, EngineEvent, HANDOFF_NOTIFIED};
+use crate::domain::{HANDOFF_KEY, HANDOFF_WAITING};
 use crate::domain::{Message, MessageDirection, NewMessage, Session, SessionStatus};
 use crate::id::{BotId, OrgId, SessionId};
 use crate::store::StoreError;
@@ -16,9 +17,9 @@ pub(super) fn mark_handoff_start(replies: &mut [NewMessage]) {
     if let Some(last) = replies.last_mut() {
         match last.payload.as_object_mut() {
             Some(payload) => {
-                payload.insert("handoff".to_owned(), json!("waiting"));
+                payload.insert(HANDOFF_KEY.to_owned(), json!(HANDOFF_WAITING));
             }
-            None => last.payload = json!({ "handoff": "waiting" }),
+            None => last.payload = json!({ HANDOFF_KEY: HANDOFF_WAITING }),
         }
     }
 }

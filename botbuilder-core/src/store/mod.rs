@@ -36,6 +36,7 @@ pub mod prelude {
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 
+use crate::domain::{ActivityCounts, BucketGrid, IntentCount};
 use crate::domain::{
     ApiKey, AuditEntry, AuditFilter, Bot, BotPatch, Entity, EntityPatch, FlowDraft, FlowVersion,
     Intent, IntentPatch, Member, Membership, NewApiKey, NewAuditEntry, NewBot, NewEntity,
@@ -460,6 +461,33 @@ pub trait UsageRepo: Send + Sync + 'static {
     async fn spend_since(&self, org: OrgId, since: DateTime<Utc>) -> StoreResult<i64>;
 }
 
+/// What a bot's conversations add up to, by time bucket ([`crate::analytics`] assembles a
+/// report from it). Conversations count by when they started, messages by when they were
+/// written, feedback by its message's time; only what lies in `[grid.since, grid.until)`.
+#[async_trait]
+pub trait AnalyticsRepo: Send + Sync + 'static {
+    /// The activity of `org`'s `bot` in each bucket of `grid` that has any, as
+    /// (bucket index, counts) in index order. A reply counts toward the median response time
+    /// of the bucket of the user's message it answers.
+    async fn bot_activity(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        grid: &BucketGrid,
+    ) -> StoreResult<Vec<(usize, ActivityCounts)>>;
+
+    /// The `limit` intents most often recognised in users' messages of the window, most
+    /// frequent first, ties by name.
+    async fn top_intents(
+        &self,
+        org: OrgId,
+        bot: BotId,
+        since: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: u32,
+    ) -> StoreResult<Vec<IntentCount>>;
+}
+
 /// Refresh tokens with rotation and family revocation.
 #[async_trait]
 pub trait RefreshTokenRepo: Send + Sync + 'static {
@@ -504,6 +532,7 @@ pub trait Store:
     + RefreshTokenRepo
     + CredentialRepo
     + UsageRepo
+    + AnalyticsRepo
     + ChannelRepo
     + WebhookRepo
     + ChangeRepo

@@ -31,6 +31,7 @@
 //! - The tenant is set with `set_config(…, true)`: it ends with its transaction, committed or
 //!   aborted, so a pooled connection never carries one tenant into the next.
 
+mod analytics;
 mod api_keys;
 mod audit;
 mod bots;

@@ -6,6 +6,7 @@
 //! JSON text (a backend with a JSON type selects it `::text`). What differs between backends
 //! (SQL dialect, vector and full-text encodings) stays with each backend.
 
+pub(crate) mod analytics;
 pub(crate) mod bots;
 mod changes;
 pub(crate) mod channels;

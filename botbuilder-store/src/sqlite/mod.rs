@@ -13,6 +13,7 @@
 //! checkpoints off and runs a passive checkpoint every [`CHECKPOINT_INTERVAL`] on a reader
 //! connection instead, off the request path.
 
+mod analytics;
 mod api_keys;
 mod audit;
 mod bots;

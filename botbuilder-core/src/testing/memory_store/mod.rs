@@ -26,6 +26,7 @@ use crate::store::{
 };
 
 mod access;
+mod analytics;
 mod changes;
 mod channels;
 mod conversations;

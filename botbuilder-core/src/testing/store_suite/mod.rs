@@ -4,6 +4,7 @@
 //! here, so no backend can drop a case silently.
 
 mod accounts;
+mod analytics;
 mod bots;
 mod changes;
 mod channels;
@@ -15,6 +16,7 @@ mod webhook_deliveries;
 mod webhooks;
 
 pub use accounts::*;
+pub use analytics::*;
 pub use bots::*;
 pub use changes::*;
 pub use channels::*;
@@ -146,6 +148,7 @@ macro_rules! store_conformance_suite {
             provider_credentials_belong_to_their_organization,
             provider_credentials_are_resealed_compare_and_set,
             usage_is_summed_and_outlives_its_bots,
+            analytics_count_a_bots_conversations_by_bucket,
             imports_are_all_or_nothing,
             channels_belong_to_their_bot_and_organization,
             replies_to_connected_channels_enter_the_outbox,
