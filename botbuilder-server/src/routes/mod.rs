@@ -1,6 +1,7 @@
 //! The HTTP API (v1). Every route is registered through [`api_router`], which also builds the
 //! OpenAPI document from the handlers' annotations, so the spec and the router cannot drift.
 
+pub mod analytics;
 pub mod api_keys;
 pub mod audit_log;
 pub mod auth;
@@ -126,6 +127,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
         .routes(routes!(bots::list_bots, bots::create_bot))
         .routes(routes!(bots::get_bot, bots::update_bot, bots::delete_bot))
         .routes(routes!(bots::clone_bot))
+        .routes(routes!(analytics::get_analytics))
         .routes(routes!(channels::list_channels, channels::connect_channel))
         .routes(routes!(channels::get_channel, channels::disconnect_channel))
         .routes(routes!(channels::test_channel))

@@ -92,7 +92,7 @@ pub struct UsageView {
 }
 
 /// `value` as an instant: RFC 3339, or a day (its midnight, UTC).
-fn instant(value: &str, field: &str) -> ApiResult<DateTime<Utc>> {
+pub(super) fn instant(value: &str, field: &str) -> ApiResult<DateTime<Utc>> {
     if let Ok(at) = DateTime::parse_from_rfc3339(value) {
         return Ok(at.with_timezone(&Utc));
     }

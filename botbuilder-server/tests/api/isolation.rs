@@ -284,6 +284,7 @@ const KNOWN: &[(&str, &str)] = &[
     ("POST", "/api/v1/orgs/{org}/knowledge-bases/{kb}/reindex"),
     ("GET", "/api/v1/orgs/{org}/provider-credentials"),
     ("GET", "/api/v1/orgs/{org}/usage"),
+    ("GET", "/api/v1/orgs/{org}/bots/{bot}/analytics"),
     ("PUT", "/api/v1/orgs/{org}/provider-credentials/{provider}"),
     (
         "DELETE",

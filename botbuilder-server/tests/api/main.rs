@@ -1,5 +1,6 @@
 //! End-to-end HTTP tests: the real server on port 0, a temporary SQLite file, reqwest.
 
+mod analytics;
 mod audit;
 mod auth;
 mod channels_slack;

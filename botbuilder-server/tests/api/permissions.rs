@@ -72,7 +72,8 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/entities/{entity}")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/nlu/parse")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/flow")
-        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/export") => ALL,
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/export")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/analytics") => ALL,
         ("POST", "/api/v1/orgs/{org}/bots/import") => BOT_WRITERS,
         ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => READ_MEMBERS,
