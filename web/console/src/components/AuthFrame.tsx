@@ -1,0 +1,23 @@
+// The frame of the sign-in and sign-up pages: a centred card with the language and theme controls.
+
+import type { ReactNode } from "react";
+import { LanguageSwitcher, ThemeToggle } from "./Preferences";
+import { Card } from "./ui";
+
+export function AuthFrame({ title, children }: { title: string; children: ReactNode }) {
+  return (
+    <div className="flex min-h-screen flex-col items-center justify-center p-4 text-slate-900 dark:text-slate-100">
+      <div className="mb-4 flex w-full max-w-sm items-center justify-between">
+        <span className="text-lg font-bold text-indigo-700 dark:text-indigo-300">BotBuilder</span>
+        <div className="flex items-center gap-2">
+          <LanguageSwitcher />
+          <ThemeToggle />
+        </div>
+      </div>
+      <Card className="w-full max-w-sm">
+        <h1 className="mb-4 text-xl font-semibold">{title}</h1>
+        {children}
+      </Card>
+    </div>
+  );
+}
