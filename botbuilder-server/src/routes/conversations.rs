@@ -385,6 +385,20 @@ pub async fn list_conversations(
     Ok(Json(PageView::from_page(&sessions)))
 }
 
+/// One session: its channel, user, status (`handoff` while a person answers) and variables.
+#[utoipa::path(get, path = "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}", tag = "conversations", security(("bearer" = [])),
+    params(("org" = Uuid, Path, description = "Organization id"), ("bot" = Uuid, Path, description = "Bot id"),
+        ("session" = Uuid, Path, description = "Session id")),
+    responses((status = 200, body = SessionView), (status = 404, body = Problem)))]
+pub async fn get_conversation(
+    State(state): State<AppState>,
+    access: OrgAccess<perm::ConversationsRead>,
+    Path(path): Path<SessionPath>,
+) -> ApiResult<Json<SessionView>> {
+    let session = session_of(&state, access.org, &path).await?;
+    Ok(Json((&session).into()))
+}
+
 /// A session's transcript, oldest first.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages", tag = "conversations", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("bot" = Uuid, Path, description = "Bot id"),

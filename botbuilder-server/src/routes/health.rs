@@ -134,31 +134,3 @@ pub fn metrics_router(token: Option<Secret>) -> axum::Router {
         }),
     )
 }
-
-/// The page at `/`: what is running and where its documentation is (the operator console
-/// arrives here later).
-pub const HOME_PAGE: &str = "<!doctype html>
-<html lang=\"en\"><head><meta charset=\"utf-8\"><title>BotBuilder-rs</title></head>
-<body><h1>BotBuilder-rs is running</h1>
-<ul>
-<li><a href=\"/docs\">API documentation</a> (interactive)</li>
-<li><a href=\"/api/v1/openapi.json\">OpenAPI 3.1 document</a></li>
-<li><a href=\"/healthz\">Health</a> and <a href=\"/readyz\">readiness</a></li>
-</ul>
-<p>Sign up with <code>POST /api/v1/auth/register</code>, then create a bot.</p>
-</body></html>
-";
-
-/// `GET /`: [`HOME_PAGE`].
-pub async fn home() -> impl IntoResponse {
-    (
-        [
-            (header::CONTENT_TYPE, "text/html; charset=utf-8"),
-            (
-                header::CONTENT_SECURITY_POLICY,
-                "default-src 'none'; style-src 'none'; base-uri 'none'; form-action 'none'",
-            ),
-        ],
-        HOME_PAGE,
-    )
-}

@@ -167,6 +167,7 @@ pub fn api_router() -> OpenApiRouter<AppState> {
                 axum::middleware::map_response(middleware::conversation_turn),
             ),
         )
+        .routes(routes!(conversations::get_conversation))
         .routes(routes!(conversations::handoff_reply))
         .routes(routes!(conversations::handoff_release))
         .routes(routes!(conversations::feedback))
@@ -208,10 +209,6 @@ pub fn openapi() -> serde_json::Value {
     contract::complete(&api_router().split_for_parts().1)
 }
 
-async fn not_found() -> ApiError {
-    ApiError::NotFound
-}
-
 async fn method_not_allowed() -> ApiError {
     ApiError::MethodNotAllowed
 }
@@ -224,7 +221,7 @@ pub fn build_router(state: AppState) -> Router {
     let api = contract::complete(&api);
     let routes: Router = routes
         .merge(SwaggerUi::new(DOCS_PATH).external_url_unchecked(OPENAPI_PATH, api))
-        .route("/", axum::routing::get(health::home))
+        .route("/", axum::routing::get(crate::web::console))
         .route("/widget.js", axum::routing::get(crate::web::widget))
         .route("/assets/{*path}", axum::routing::get(crate::web::asset))
         .route(
@@ -240,7 +237,7 @@ pub fn build_router(state: AppState) -> Router {
                 axum::middleware::map_response(middleware::conversation_turn),
             ),
         )
-        .fallback(not_found)
+        .fallback(crate::web::fallback)
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(state.clone());
     middleware::apply(routes, &state)

@@ -237,6 +237,10 @@ const KNOWN: &[(&str, &str)] = &[
     ("GET", "/api/v1/orgs/{org}/bots/{bot}/export"),
     ("POST", "/api/v1/orgs/{org}/bots/import"),
     (
+        "GET",
+        "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}",
+    ),
+    (
         "POST",
         "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages",
     ),

@@ -7,6 +7,7 @@ mod channels_slack;
 mod channels_telegram;
 mod channels_whatsapp;
 mod common;
+mod console_pages;
 mod contract;
 mod conversations;
 mod credentials;

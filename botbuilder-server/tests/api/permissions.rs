@@ -76,6 +76,7 @@ fn allowed(method: &str, path: &str) -> &'static [Caller] {
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/analytics") => ALL,
         ("POST", "/api/v1/orgs/{org}/bots/import") => BOT_WRITERS,
         ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations")
+        | ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}")
         | ("GET", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages") => READ_MEMBERS,
         ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations")
         | ("POST", "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages")
