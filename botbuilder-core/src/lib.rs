@@ -25,6 +25,7 @@
 //! | [`knowledge`] | documents to chunks ([`knowledge::DocumentExtractor`]), keyword/vector/hybrid search |
 //! | [`prompt`] | prompts fitted to a model's context window |
 //! | [`engine`] | the conversation engine: session, NLU, flow, AI answer, persistence |
+//! | [`analytics`] | a bot's conversations, messages, users, intents, fallbacks, handoffs, feedback, response time and spend, by hour or day, computed by the store's SQL |
 //! | [`fetch`] | [`fetch::Fetcher`], the one port for outbound HTTP |
 //! | [`secrets`] | [`secrets::SecretCipher`]: secrets sealed at rest, bound to their row |
 //! | [`credentials`] | organizations' provider credentials and named secrets (tool headers): checked, sealed, masked, rotated |

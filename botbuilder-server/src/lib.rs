@@ -19,7 +19,7 @@
 //! | [`isolation`] | documents parsed in a separate, killable process with limits |
 //! | [`credential_source`] | organizations' provider credentials opened for the provider registry |
 //! | [`error`] | [`error::ApiError`], rendered as RFC 9457 problem+json |
-//! | [`web`] | the web assets of `web/dist` (the chat widget at `/widget.js`), embedded |
+//! | [`web`] | the web assets of `web/dist`, embedded: the operator console at `/`, the chat widget at `/widget.js` |
 //!
 //! ## Embedding
 //!
