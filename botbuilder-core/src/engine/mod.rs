@@ -565,7 +565,18 @@ impl Engine {
 
         let status = status.unwrap_or(session.status);
         if status == SessionStatus::Handoff {
-            state.variables.remove(HANDOFF_NOTIFIED); // a new handoff: tell the visitor again
+            if replies.is_empty() {
+                // A handoff without a word of the flow's: the visitor is told at once (and not
+                // again), so every channel shows the wait and the handoff is on record.
+                let told = NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY);
+                announce(deltas, &told, false).await;
+                replies.push(told);
+                state
+                    .variables
+                    .insert(HANDOFF_NOTIFIED.to_owned(), Value::Bool(true));
+            } else {
+                state.variables.remove(HANDOFF_NOTIFIED); // a new handoff: tell the visitor again
+            }
             handoff::mark_handoff_start(&mut replies);
         }
         if replies.is_empty() && status != SessionStatus::Handoff {

@@ -664,3 +664,25 @@ fn w_inbound(org: OrgId) -> Inbound {
 mod input;
 mod providers;
 mod tools;
+
+#[tokio::test]
+async fn a_handoff_without_a_message_still_tells_the_visitor_once() {
+    let w = world().await;
+    w.publish(json!({
+        "nodes": [
+            { "id": "start", "type": "start", "data": {} },
+            { "id": "human", "type": "handoff", "data": {} }
+        ],
+        "edges": [{ "id": "e1", "source": "start", "target": "human" }]
+    }))
+    .await;
+    let handed = w.say("help").await;
+    assert_eq!(handed.session.status, SessionStatus::Handoff);
+    assert_eq!(texts(&handed), vec![HANDOFF_WAIT_REPLY]);
+    assert_eq!(
+        handed.replies[0].payload["handoff"], "waiting",
+        "on record, for widgets and analytics"
+    );
+    let silent = w.say("hello?").await;
+    assert!(silent.replies.is_empty(), "told once, not again");
+}
