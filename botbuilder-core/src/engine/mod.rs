@@ -69,8 +69,8 @@ use snapshot::{BotSnapshot, Snapshots};
 
 /// Flow nodes one turn may execute before it is stopped.
 pub const DEFAULT_MAX_STEPS: u32 = 100;
-/// Said (once per handoff) to a visitor who writes while a person has the conversation
-/// (payload `"handoff": "waiting"`).
+/// Said (once per handoff) to a visitor who writes while a person has the conversation, or at
+/// once when a handoff starts without a message of the flow's (payload `"handoff": "waiting"`).
 pub const HANDOFF_WAIT_REPLY: &str =
     "A person will answer you here shortly. Your messages are passed on.";
 /// Session variable marking that the visitor was told a person will answer.
