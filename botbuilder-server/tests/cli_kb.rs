@@ -97,7 +97,10 @@ async fn kb_commands_share_the_servers_database_while_it_runs() {
         "{documents}"
     );
     let home = http.get(format!("{}/", served.url)).send().await.unwrap();
-    assert!(home.text().await.unwrap().contains("/docs"));
+    assert!(
+        home.text().await.unwrap().contains("/assets/"),
+        "the console's page, loading its bundles"
+    );
     let (status, log) = served.terminate();
     assert!(status.success());
     assert!(
