@@ -67,10 +67,24 @@ export async function startServer(): Promise<RunningServer> {
   };
 }
 
-/** Test pages: `GET /widget?bot=…&mode=inline` is a page embedding the widget from `server`. */
+/** A tiny static page with nothing to load: the baseline of the first-paint measurement. */
+const BLANK_PAGE = `<!doctype html><html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1"><title>Blank</title></head>
+<body><h1>Blank</h1><p>A static page.</p></body></html>`;
+
+/**
+ * Test pages: `GET /widget?bot=…&mode=inline` is a page embedding the widget from `server`;
+ * `GET /blank` is a tiny static page.
+ */
 export async function startPages(server: string): Promise<{ port: number; stop(): Promise<void> }> {
   const pages: Server = createServer((req, res) => {
-    const query = new URL(req.url ?? "/", "http://pages").searchParams;
+    const url = new URL(req.url ?? "/", "http://pages");
+    if (url.pathname === "/blank") {
+      res.writeHead(200, { "content-type": "text/html; charset=utf-8", "cache-control": "no-store" });
+      res.end(BLANK_PAGE);
+      return;
+    }
+    const query = url.searchParams;
     const bot = query.get("bot") ?? "";
     const inline = query.get("mode") === "inline";
     const attributes = [

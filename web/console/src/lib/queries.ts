@@ -13,7 +13,8 @@ export const keys = {
   documents: (org: string, kb: string) => ["documents", org, kb] as const,
   credentials: (org: string) => ["credentials", org] as const,
   conversations: (org: string, bot: string, status: string) => ["conversations", org, bot, status] as const,
-  messages: (org: string, bot: string, session: string) => ["messages", org, bot, session] as const,
+  /** One conversation and its transcript, under the bot's conversations (one invalidation refreshes both). */
+  conversation: (org: string, bot: string, session: string) => ["conversations", org, bot, "session", session] as const,
 };
 
 export function useBots() {

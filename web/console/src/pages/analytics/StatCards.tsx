@@ -1,6 +1,7 @@
 // The totals of an analytics range as a grid of labelled numbers.
 
 import { useTranslation } from "react-i18next";
+import { formatDuration } from "../../lib/duration";
 import type { AnalyticsCounts } from "../../lib/types";
 
 export function StatCards({ totals }: { totals: AnalyticsCounts }) {
@@ -18,7 +19,7 @@ export function StatCards({ totals }: { totals: AnalyticsCounts }) {
     ["fallback_rate", `${rate(totals.fallback_rate)} (${num.format(totals.fallbacks)})`],
     ["handoff_rate", `${rate(totals.handoff_rate)} (${num.format(totals.handoffs)})`],
     ["feedback", `${num.format(totals.feedback_up)} / ${num.format(totals.feedback_down)}`],
-    ["median_response_ms", totals.median_response_ms === null ? "—" : `${num.format(totals.median_response_ms)} ms`],
+    ["median_response_ms", totals.median_response_ms === null ? "—" : formatDuration(totals.median_response_ms, lang)],
     ["tokens", `${num.format(totals.prompt_tokens)} / ${num.format(totals.completion_tokens)}`],
     ["cost", usd.format(totals.cost_micros / 1_000_000)],
   ];

@@ -1,14 +1,15 @@
-// One conversation's transcript, polled live: each message's direction, text, intent and
-// confidence, entities, citations and tool calls; and, during a handoff, a reply box and a
-// Release button.
+// One conversation, polled live: its status, and its whole transcript (every page, up to
+// TRANSCRIPT_CAP messages) with each message's direction, text, intent and confidence,
+// entities, citations and tool calls; and, during a handoff, a reply box and a Release button.
 
-import { type FormEvent, useState } from "react";
+import { type FormEvent, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useMutation, useQuery, useQueryClient } from "@tanstack/react-query";
 import { useOrgId } from "../../auth/session";
 import { Badge, Button, ErrorBox, Field, INPUT, Loading } from "../../components/ui";
 import { api, orgPath } from "../../lib/api";
 import { keys } from "../../lib/queries";
+import { readAllPages, TRANSCRIPT_CAP } from "../../lib/transcript";
 import type { Conversation, Message, Page } from "../../lib/types";
 
 const BUBBLE = {
@@ -87,12 +88,13 @@ function HandoffControls({ bot, session }: { bot: string; session: string }) {
   const queries = useQueryClient();
   const [text, setText] = useState("");
   const base = orgPath(org, `/bots/${bot}/conversations/${session}/handoff`);
+  // The list and the open conversation (its status and transcript) share this prefix.
   const refresh = () => queries.invalidateQueries({ queryKey: ["conversations", org, bot] });
   const reply = useMutation({
     mutationFn: () => api.post(`${base}/reply`, { text }),
     onSuccess: () => {
       setText("");
-      void queries.invalidateQueries({ queryKey: keys.messages(org, bot, session) });
+      void refresh();
     },
   });
   const release = useMutation({ mutationFn: () => api.post(`${base}/release`), onSuccess: refresh });
@@ -118,36 +120,66 @@ function HandoffControls({ bot, session }: { bot: string; session: string }) {
   );
 }
 
+const STATUS_TONE = { handoff: "amber", active: "green", ended: "slate" } as const;
+
 export function Transcript({ bot, session }: { bot: string; session: string }) {
-  const { t } = useTranslation();
+  const { t, i18n } = useTranslation();
   const org = useOrgId();
-  const messages = useQuery({
-    queryKey: keys.messages(org, bot, session),
-    queryFn: ({ signal }) =>
-      api.get<Page<Message>>(orgPath(org, `/bots/${bot}/conversations/${session}/messages?limit=200`), signal).then((p) => p.items),
+  const list = useRef<HTMLOListElement>(null);
+  // The conversation (for its status) and every page of its transcript, read together and
+  // polled together, so the status and the messages always agree.
+  const conversation = useQuery({
+    queryKey: keys.conversation(org, bot, session),
+    queryFn: async ({ signal }) => {
+      const path = orgPath(org, `/bots/${bot}/conversations/${session}`);
+      const [info, transcript] = await Promise.all([
+        api.get<Conversation>(path, signal),
+        readAllPages((url) => api.get<Page<Message>>(url, signal), `${path}/messages`),
+      ]);
+      return { info, ...transcript };
+    },
     refetchInterval: 2500,
   });
-  // The API has no single-conversation read: the handoff list says whether this one is waiting.
-  const handoffs = useQuery({
-    queryKey: keys.conversations(org, bot, "handoff"),
-    queryFn: ({ signal }) =>
-      api.get<Page<Conversation>>(orgPath(org, `/bots/${bot}/conversations?status=handoff&limit=200`), signal).then((p) => p.items),
-    refetchInterval: 2500,
-  });
-  const inHandoff = handoffs.data?.some((c) => c.session_id === session) ?? false;
+  const data = conversation.data;
+  const count = data?.items.length ?? 0;
+  const last = data?.items.at(-1)?.id;
+  // Keep the newest message in view as messages arrive, unless the reader scrolled up.
+  const pinned = useRef(true);
+  useEffect(() => {
+    const el = list.current;
+    if (el && pinned.current) el.scrollTop = el.scrollHeight;
+  }, [count, last]);
+  const status = data?.info.status;
   return (
     <div>
       <h2 className="mb-3 flex items-center gap-2 text-base font-semibold">
         {t("transcript.title")}
-        {inHandoff && <Badge tone="amber">{t("inbox.statuses.handoff")}</Badge>}
+        {status && (
+          <Badge tone={STATUS_TONE[status] ?? "slate"}>
+            {t(`inbox.statuses.${status}`)}
+          </Badge>
+        )}
       </h2>
-      {messages.isPending && <Loading />}
-      {messages.error && <ErrorBox error={messages.error} />}
-      {messages.data?.length === 0 && <p className="text-sm text-slate-500">{t("transcript.empty")}</p>}
-      <ol aria-label={t("transcript.title")} className="max-h-[60vh] space-y-2 overflow-y-auto">
-        {messages.data?.map((m) => <MessageItem key={m.id} message={m} />)}
+      {conversation.isPending && <Loading />}
+      {conversation.error && <ErrorBox error={conversation.error} />}
+      {data?.items.length === 0 && <p className="text-sm text-slate-500">{t("transcript.empty")}</p>}
+      {data?.capped && (
+        <p role="note" className="mb-2 text-sm text-amber-700 dark:text-amber-300">
+          {t("transcript.capped", { max: new Intl.NumberFormat(i18n.resolvedLanguage).format(TRANSCRIPT_CAP) })}
+        </p>
+      )}
+      <ol
+        ref={list}
+        onScroll={(e) => {
+          const el = e.currentTarget;
+          pinned.current = el.scrollHeight - el.scrollTop - el.clientHeight < 40;
+        }}
+        aria-label={t("transcript.title")}
+        className="max-h-[60vh] space-y-2 overflow-y-auto"
+      >
+        {data?.items.map((m) => <MessageItem key={m.id} message={m} />)}
       </ol>
-      {inHandoff && <HandoffControls bot={bot} session={session} />}
+      {status === "handoff" && <HandoffControls bot={bot} session={session} />}
     </div>
   );
 }
