@@ -12,6 +12,10 @@ pub const HANDOFF_KEY: &str = "handoff";
 /// The value of [`HANDOFF_KEY`] on the reply that starts a handoff.
 pub const HANDOFF_WAITING: &str = "waiting";
 
+/// The value of [`HANDOFF_KEY`] on the reminder a visitor who writes during a handoff gets
+/// (once): not a new handoff.
+pub const HANDOFF_REMINDER: &str = "reminder";
+
 /// Whether a message's payload marks the start of a handoff.
 pub fn starts_handoff(payload: &serde_json::Value) -> bool {
     payload.get(HANDOFF_KEY).and_then(|v| v.as_str()) == Some(HANDOFF_WAITING)
@@ -126,7 +130,9 @@ pub struct ActivityCounts {
     pub messages_out: u64,
     /// Distinct users (channel and user id) who wrote.
     pub unique_users: u64,
-    /// Users' messages in which no intent was recognised (the `none` intent).
+    /// Users' messages an intent classifier read (those to bots with intents).
+    pub classified_messages: u64,
+    /// Classified messages in which no intent was recognised (the `none` intent).
     pub fallbacks: u64,
     /// Conversations handed over to a person (a reply started the handoff).
     pub handoffs: u64,
@@ -147,9 +153,10 @@ pub struct ActivityCounts {
 }
 
 impl ActivityCounts {
-    /// Share of users' messages without a recognised intent (0 to 1); `None` without messages.
+    /// Share of classified messages without a recognised intent (0 to 1); `None` without
+    /// any (a bot without intents has no fallbacks to count).
     pub fn fallback_rate(&self) -> Option<f64> {
-        ratio(self.fallbacks, self.messages_in)
+        ratio(self.fallbacks, self.classified_messages)
     }
 
     /// Share of active conversations handed over to a person (0 to 1); `None` without any.
@@ -253,7 +260,8 @@ mod tests {
         let mut counts = ActivityCounts::default();
         assert_eq!(counts.fallback_rate(), None);
         assert_eq!(counts.handoff_rate(), None);
-        counts.messages_in = 4;
+        counts.messages_in = 5;
+        counts.classified_messages = 4;
         counts.fallbacks = 1;
         counts.active_conversations = 1;
         counts.handoffs = 2;

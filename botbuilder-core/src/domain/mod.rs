@@ -26,7 +26,7 @@ mod webhook;
 
 pub use analytics::{
     ActivityCounts, AnalyticsBucket, AnalyticsInterval, BotAnalytics, BucketGrid, HANDOFF_KEY,
-    HANDOFF_WAITING, IntentCount, median_ms, starts_handoff,
+    HANDOFF_REMINDER, HANDOFF_WAITING, IntentCount, median_ms, starts_handoff,
 };
 pub use api_key::{ApiKey, NewApiKey};
 pub use audit::{Actor, AuditEntry, AuditFilter, NewAuditEntry};

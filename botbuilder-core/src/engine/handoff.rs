@@ -3,17 +3,36 @@
 //! channels and live views deliver them), and the release that gives the conversation back to
 //! the bot. Both are serialized with the session's turns.
 
-use serde_json::json;
+use serde_json::{Value, json};
 
-use super::{Engine, EngineError, EngineEvent, HANDOFF_NOTIFIED};
-use crate::domain::{HANDOFF_KEY, HANDOFF_WAITING};
-use crate::domain::{Message, MessageDirection, NewMessage, Session, SessionStatus};
+use super::{
+    DeltaSender, Engine, EngineError, EngineEvent, HANDOFF_NOTIFIED, HANDOFF_WAIT_REPLY, Turn,
+    announce,
+};
+use crate::domain::{HANDOFF_KEY, HANDOFF_REMINDER, HANDOFF_WAITING};
+use crate::domain::{Message, MessageDirection, NewMessage, Session, SessionState, SessionStatus};
 use crate::id::{BotId, OrgId, SessionId};
 use crate::store::StoreError;
 
-/// Marks the last of a turn's `replies` as the start of a handoff (payload
-/// `"handoff": "waiting"`), so a widget can show that a person will reply.
-pub(super) fn mark_handoff_start(replies: &mut [NewMessage]) {
+/// A turn that starts a handoff: the visitor is told a person will reply (by the flow's
+/// `replies`, or at once by [`HANDOFF_WAIT_REPLY`] when the flow said nothing, and then not
+/// again), and the last reply is marked as the start (payload `"handoff": "waiting"`), so
+/// widgets show the wait and analytics count the handoff.
+pub(super) async fn start_handoff(
+    replies: &mut Vec<NewMessage>,
+    state: &mut SessionState,
+    deltas: Option<&DeltaSender>,
+) {
+    if replies.is_empty() {
+        let told = NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY);
+        announce(deltas, &told, false).await;
+        replies.push(told);
+        state
+            .variables
+            .insert(HANDOFF_NOTIFIED.to_owned(), Value::Bool(true));
+    } else {
+        state.variables.remove(HANDOFF_NOTIFIED); // a new handoff: tell the visitor again
+    }
     if let Some(last) = replies.last_mut() {
         match last.payload.as_object_mut() {
             Some(payload) => {
@@ -25,6 +44,44 @@ pub(super) fn mark_handoff_start(replies: &mut [NewMessage]) {
 }
 
 impl Engine {
+    /// A visitor's message while a person has the conversation (already stored in `turn`):
+    /// the visitor is told once per handoff that a person will answer (payload
+    /// `"handoff": "reminder"`), and the bot says nothing else.
+    pub(super) async fn turn_during_handoff(
+        &self,
+        mut turn: Turn,
+        deltas: Option<&DeltaSender>,
+    ) -> Result<Turn, EngineError> {
+        let session = &turn.session;
+        if session.state.variables.get(HANDOFF_NOTIFIED) == Some(&Value::Bool(true)) {
+            return Ok(turn);
+        }
+        let mut state = session.state.clone();
+        state
+            .variables
+            .insert(HANDOFF_NOTIFIED.to_owned(), Value::Bool(true));
+        let mut notice = NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY);
+        notice.payload = json!({ HANDOFF_KEY: HANDOFF_REMINDER });
+        announce(deltas, &notice, false).await;
+        let (saved, stored) = self
+            .store
+            .complete_turn(
+                session.org_id,
+                session.id,
+                session.revision,
+                vec![notice],
+                SessionStatus::Handoff,
+                state,
+            )
+            .await?;
+        for message in &stored {
+            self.publish(EngineEvent::MessageSent(message.clone()));
+        }
+        turn.replies = stored;
+        turn.session = saved;
+        Ok(turn)
+    }
+
     /// The session of `bot`, read under its turn lock by `f`.
     async fn with_handed_off<T>(
         &self,

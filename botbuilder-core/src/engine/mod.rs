@@ -49,7 +49,7 @@ use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use serde_json::{Value, json};
+use serde_json::json;
 use tokio::sync::broadcast;
 
 use crate::clock::Clock;
@@ -448,36 +448,7 @@ impl Engine {
             cost_micros: 0,
         };
         if session.status == SessionStatus::Handoff {
-            // A person answers. The visitor is told so once per handoff, not on every message.
-            let told = session.state.variables.get(HANDOFF_NOTIFIED) == Some(&Value::Bool(true));
-            if told {
-                return Ok(turn);
-            }
-            let mut state = session.state.clone();
-            state
-                .variables
-                .insert(HANDOFF_NOTIFIED.to_owned(), Value::Bool(true));
-            let mut notice =
-                NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY.to_owned());
-            notice.payload = json!({ "handoff": "waiting" });
-            announce(deltas, &notice, false).await;
-            let (saved, stored) = self
-                .store
-                .complete_turn(
-                    org,
-                    session.id,
-                    session.revision,
-                    vec![notice],
-                    SessionStatus::Handoff,
-                    state,
-                )
-                .await?;
-            for message in &stored {
-                self.publish(EngineEvent::MessageSent(message.clone()));
-            }
-            turn.replies = stored;
-            turn.session = saved;
-            return Ok(turn);
+            return self.turn_during_handoff(turn, deltas).await;
         }
 
         let mut state = session.state.clone();
@@ -565,19 +536,7 @@ impl Engine {
 
         let status = status.unwrap_or(session.status);
         if status == SessionStatus::Handoff {
-            if replies.is_empty() {
-                // A handoff without a word of the flow's: the visitor is told at once (and not
-                // again), so every channel shows the wait and the handoff is on record.
-                let told = NewMessage::text(MessageDirection::Outbound, HANDOFF_WAIT_REPLY);
-                announce(deltas, &told, false).await;
-                replies.push(told);
-                state
-                    .variables
-                    .insert(HANDOFF_NOTIFIED.to_owned(), Value::Bool(true));
-            } else {
-                state.variables.remove(HANDOFF_NOTIFIED); // a new handoff: tell the visitor again
-            }
-            handoff::mark_handoff_start(&mut replies);
+            handoff::start_handoff(&mut replies, &mut state, deltas).await;
         }
         if replies.is_empty() && status != SessionStatus::Handoff {
             // Never an empty turn: a flow that ends or stops without a word still answers.

@@ -4,7 +4,7 @@ use axum::Json;
 use axum::extract::State;
 use botbuilder_core::analytics::{AnalyticsQuery, bot_analytics};
 use botbuilder_core::domain::{ActivityCounts, AnalyticsInterval, BotAnalytics};
-use chrono::{DateTime, DurationRound, TimeDelta, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -19,11 +19,12 @@ use crate::state::AppState;
 #[serde(deny_unknown_fields)]
 pub struct AnalyticsParams {
     /// From this instant (RFC 3339) or day (`2026-11-01`, UTC midnight) on [default: midnight
-    /// UTC six days before today, so a week with today].
+    /// UTC six days before the day of `until`, so a week with that day].
     pub since: Option<String>,
     /// Until this instant or day (exclusive) [default: now].
     pub until: Option<String>,
-    /// Bucket width of the series: `hour` or `day` (default); at most 2,000 buckets.
+    /// Bucket width of the series: `hour` or `day` (default). A window spans at most 366 days
+    /// and 2,000 buckets.
     #[param(value_type = Option<String>)]
     pub interval: Option<AnalyticsInterval>,
 }
@@ -41,9 +42,11 @@ pub struct ActivityView {
     pub messages_out: u64,
     /// Distinct users (channel and user id) who wrote.
     pub unique_users: u64,
-    /// Users' messages with no recognised intent (`none`).
+    /// Users' messages an intent classifier read (those to a bot with intents).
+    pub classified_messages: u64,
+    /// Classified messages with no recognised intent (`none`).
     pub fallbacks: u64,
-    /// `fallbacks / messages_in` (0 to 1); null without messages.
+    /// `fallbacks / classified_messages` (0 to 1); null without any (a bot without intents).
     pub fallback_rate: Option<f64>,
     /// Conversations handed over to a person.
     pub handoffs: u64,
@@ -72,6 +75,7 @@ impl From<&ActivityCounts> for ActivityView {
             messages_in: c.messages_in,
             messages_out: c.messages_out,
             unique_users: c.unique_users,
+            classified_messages: c.classified_messages,
             fallbacks: c.fallbacks,
             fallback_rate: c.fallback_rate(),
             handoffs: c.handoffs,
@@ -163,18 +167,14 @@ pub async fn get_analytics(
     Path(path): Path<BotPath>,
     Query(params): Query<AnalyticsParams>,
 ) -> ApiResult<Json<AnalyticsView>> {
-    let now = state.clock.now();
-    let since = match params.since.as_deref() {
-        Some(value) => instant(value, "since")?,
-        None => (now - TimeDelta::days(6))
-            .duration_trunc(TimeDelta::days(1))
-            .unwrap_or(now),
-    };
-    let until = match params.until.as_deref() {
-        Some(value) => instant(value, "until")?,
-        None => now,
-    };
-    let query = AnalyticsQuery::new(path.bot, since, until, params.interval.unwrap_or_default())?;
+    let instant_of = |value: Option<&str>, field| value.map(|v| instant(v, field)).transpose();
+    let query = AnalyticsQuery::within(
+        path.bot,
+        instant_of(params.since.as_deref(), "since")?,
+        instant_of(params.until.as_deref(), "until")?,
+        params.interval,
+        state.clock.now(),
+    )?;
     // An unknown bot, or another organization's, is a 404 rather than a report of nothing.
     state.store.get_bot(access.org, path.bot).await?;
     let report = bot_analytics(state.store.as_ref(), access.org, &query).await?;

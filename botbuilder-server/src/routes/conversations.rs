@@ -399,21 +399,58 @@ pub async fn get_conversation(
     Ok(Json((&session).into()))
 }
 
-/// A session's transcript, oldest first.
+/// Most messages `?last=` reads at once.
+const MAX_LAST: u32 = 500;
+
+/// Which messages of a transcript: a page from the start (`limit`, `cursor`), or its tail.
+#[derive(Debug, Default, Deserialize, IntoParams)]
+#[serde(deny_unknown_fields)]
+pub struct TranscriptQuery {
+    /// Messages per page, 1..=200 (default 50).
+    pub limit: Option<u32>,
+    /// `next_cursor` of the previous page, or the id of the newest message seen: the page then
+    /// holds the messages after it (how a live view polls for new ones).
+    pub cursor: Option<Uuid>,
+    /// Instead of paging: the newest `last` messages (1..=500), oldest first, with no next
+    /// page (an inbox opens a long conversation at its end this way).
+    pub last: Option<u32>,
+}
+
+/// A session's transcript, oldest first: paged from its start, or its last messages.
 #[utoipa::path(get, path = "/api/v1/orgs/{org}/bots/{bot}/conversations/{session}/messages", tag = "conversations", security(("bearer" = [])),
     params(("org" = Uuid, Path, description = "Organization id"), ("bot" = Uuid, Path, description = "Bot id"),
-        ("session" = Uuid, Path, description = "Session id"), PageQuery),
-    responses((status = 200, body = PageView<MessageView>), (status = 404, body = Problem)))]
+        ("session" = Uuid, Path, description = "Session id"), TranscriptQuery),
+    responses((status = 200, body = PageView<MessageView>), (status = 400, body = Problem), (status = 404, body = Problem)))]
 pub async fn list_messages(
     State(state): State<AppState>,
     access: OrgAccess<perm::ConversationsRead>,
     Path(path): Path<SessionPath>,
-    Query(q): Query<PageQuery>,
+    Query(q): Query<TranscriptQuery>,
 ) -> ApiResult<Json<PageView<MessageView>>> {
     session_of(&state, access.org, &path).await?;
+    if let Some(last) = q.last {
+        if q.cursor.is_some() || q.limit.is_some() {
+            return Err(ApiError::field("last", "takes neither cursor nor limit"));
+        }
+        if !(1..=MAX_LAST).contains(&last) {
+            return Err(ApiError::field("last", format!("must be 1..={MAX_LAST}")));
+        }
+        let recent = state
+            .store
+            .recent_messages(access.org, path.session, last)
+            .await?;
+        return Ok(Json(PageView {
+            items: recent.iter().map(MessageView::from).collect(),
+            next_cursor: None,
+        }));
+    }
+    let page = PageQuery {
+        limit: q.limit,
+        cursor: q.cursor,
+    };
     let messages = state
         .store
-        .list_messages(access.org, path.session, q.page())
+        .list_messages(access.org, path.session, page.page())
         .await?;
     Ok(Json(PageView::from_page(&messages)))
 }

@@ -32,6 +32,7 @@ mod receiver;
 mod responsiveness;
 mod route_bodies;
 mod tools;
+mod transcripts;
 mod transfer;
 mod validation;
 mod webchat;

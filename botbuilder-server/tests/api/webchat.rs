@@ -514,12 +514,6 @@ async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_fe
         .as_str()
         .unwrap()
         .to_owned();
-    let handed_over = app.get(&format!("{base}/{session}"), &owner.token).await;
-    assert_eq!(
-        handed_over.json["status"], "handoff",
-        "{}",
-        handed_over.text
-    );
     let agent = app
         .post(
             &format!("{base}/{session}/handoff/reply"),
@@ -539,10 +533,6 @@ async fn a_bot_built_through_the_api_converses_over_web_chat_with_handoff_and_fe
         )
         .await;
     assert_eq!(released.status, StatusCode::OK, "{}", released.text);
-    let conversation = app.get(&format!("{base}/{session}"), &owner.token).await;
-    assert_eq!(conversation.status, StatusCode::OK, "{}", conversation.text);
-    assert_eq!(conversation.json["status"], "active", "released");
-    assert_eq!(conversation.json["channel"], "web");
     let resumed = json_turn("hi").await;
     assert_eq!(
         texts(&resumed),

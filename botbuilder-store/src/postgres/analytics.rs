@@ -1,11 +1,13 @@
-//! [`AnalyticsRepo`] on Postgres: the SQLite aggregations ([`crate::sqlite`]'s analytics) in
-//! Postgres' dialect, read from the replica when one is configured (a report tolerates
-//! replication lag). Parameters: `$1` organization, `$2` bot, `$3`/`$4` the window, `$5` the
-//! grid's origin and `$6` its width, all times in microseconds.
+//! [`AnalyticsRepo`] on Postgres: the shared aggregations ([`AnalyticsSql`]) in Postgres'
+//! dialect, in one tenant transaction on the replica when one is configured (a report
+//! tolerates replication lag).
 //!
-//! What differs from SQLite: the payload is JSON text, cast to `jsonb` to read the handoff
-//! marker; sums of `bigint` are `numeric`, so they are cast back; the median response time is
-//! `percentile_cont(0.5)` in SQL rather than computed in Rust.
+//! What differs from SQLite: the payload is JSON text, read as `json` (which, unlike `jsonb`,
+//! accepts any escape a stored payload may hold) and only when its text names the marker;
+//! sums of `bigint` are `numeric`, so they are cast back; intents sort by bytes (`COLLATE
+//! "C"`) as SQLite sorts them; the median response time is `percentile_cont(0.5)` in SQL.
+
+use std::sync::LazyLock;
 
 use async_trait::async_trait;
 use botbuilder_core::domain::{ActivityCounts, BucketGrid, IntentCount};
@@ -15,45 +17,20 @@ use chrono::{DateTime, Utc};
 
 use super::{PgStore, commit};
 use crate::error::store_err;
-use crate::rows::analytics::{Buckets, MessageCountsRow};
+use crate::rows::analytics::{
+    AnalyticsSql, Buckets, Dialect, MessageCountsRow, bind_grid, intent_counts,
+};
 use crate::rows::micros;
 
-const SESSIONS: &str = "SELECT (created_at - $5) / $6 AS bucket, COUNT(*)
-     FROM sessions
-     WHERE bot_id = $2 AND organization_id = $1 AND created_at >= $3 AND created_at < $4
-     GROUP BY bucket";
-
-const MESSAGES: &str = "SELECT (created_at - $5) / $6 AS bucket,
-       COUNT(*) FILTER (WHERE direction = 'inbound') AS messages_in,
-       COUNT(*) FILTER (WHERE direction <> 'inbound') AS messages_out,
-       COUNT(*) FILTER (WHERE direction = 'inbound' AND (intent IS NULL OR intent = 'none'))
-         AS fallbacks,
-       COUNT(DISTINCT session_id) FILTER (WHERE direction = 'inbound') AS active_conversations,
-       COUNT(DISTINCT session_id) FILTER (
-         WHERE direction = 'outbound' AND payload::jsonb ->> 'handoff' = 'waiting'
-       ) AS handoffs,
-       COALESCE(SUM(prompt_tokens), 0)::bigint AS prompt_tokens,
-       COALESCE(SUM(completion_tokens), 0)::bigint AS completion_tokens,
-       COALESCE(SUM(cost_micros), 0)::bigint AS cost_micros
-     FROM messages
-     WHERE bot_id = $2 AND organization_id = $1 AND created_at >= $3 AND created_at < $4
-     GROUP BY bucket";
-
-/// Users by channel and id; the length prefix keeps `("a", "bc")` apart from `("ab", "c")`.
-const USERS: &str = "SELECT (m.created_at - $5) / $6 AS bucket,
-       COUNT(DISTINCT length(s.channel) || ':' || s.channel || s.external_user)
-     FROM messages m
-     JOIN sessions s ON s.organization_id = m.organization_id AND s.id = m.session_id
-     WHERE m.bot_id = $2 AND m.organization_id = $1 AND m.direction = 'inbound'
-       AND m.created_at >= $3 AND m.created_at < $4
-     GROUP BY bucket";
-
-const FEEDBACK: &str = "SELECT (m.created_at - $5) / $6 AS bucket,
-       COUNT(*) FILTER (WHERE f.rating = 'up'), COUNT(*) FILTER (WHERE f.rating = 'down')
-     FROM messages m
-     JOIN message_feedback f ON f.message_id = m.id
-     WHERE m.bot_id = $2 AND m.organization_id = $1 AND m.created_at >= $3 AND m.created_at < $4
-     GROUP BY bucket";
+static SQL: LazyLock<AnalyticsSql> = LazyLock::new(|| {
+    AnalyticsSql::new(&Dialect {
+        param: |n| format!("${n}"),
+        starts_handoff: "CASE WHEN payload LIKE '%\"handoff\":\"waiting\"%'
+                              THEN (payload::json ->> 'handoff') = 'waiting' ELSE false END",
+        sum: |column| format!("COALESCE(SUM({column}), 0)::bigint"),
+        intent_order: "intent COLLATE \"C\"",
+    })
+});
 
 /// The median time from a user's message to the bot's next message of the conversation,
 /// in milliseconds.
@@ -70,27 +47,6 @@ const RESPONSES: &str = "SELECT bucket,
      WHERE direction = 'inbound' AND next_direction = 'outbound'
      GROUP BY bucket";
 
-const TOP_INTENTS: &str = "SELECT intent, COUNT(*) AS n
-     FROM messages
-     WHERE bot_id = $2 AND organization_id = $1 AND created_at >= $3 AND created_at < $4
-       AND direction = 'inbound' AND intent IS NOT NULL AND intent <> 'none'
-     GROUP BY intent
-     ORDER BY n DESC, intent COLLATE \"C\"
-     LIMIT $5";
-
-/// Binds the parameters every aggregation takes.
-macro_rules! grid_query {
-    ($query:expr, $org:expr, $bot:expr, $grid:expr) => {
-        $query
-            .bind($org.as_uuid())
-            .bind($bot.as_uuid())
-            .bind(micros($grid.since))
-            .bind(micros($grid.until))
-            .bind(micros($grid.origin))
-            .bind($grid.width_micros())
-    };
-}
-
 #[async_trait]
 impl AnalyticsRepo for PgStore {
     async fn bot_activity(
@@ -102,14 +58,14 @@ impl AnalyticsRepo for PgStore {
         let mut tx = self.tenant_replica(org).await?;
         let mut buckets = Buckets::default();
         buckets.add_conversations(
-            grid_query!(sqlx::query_as(SESSIONS), org, bot, grid)
+            bind_grid!(sqlx::query_as(SQL.sessions), org, bot, grid)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(store_err)?,
         );
         buckets.add_messages(
-            grid_query!(
-                sqlx::query_as::<_, MessageCountsRow>(MESSAGES),
+            bind_grid!(
+                sqlx::query_as::<_, MessageCountsRow>(SQL.messages),
                 org,
                 bot,
                 grid
@@ -119,19 +75,19 @@ impl AnalyticsRepo for PgStore {
             .map_err(store_err)?,
         );
         buckets.add_unique_users(
-            grid_query!(sqlx::query_as(USERS), org, bot, grid)
+            bind_grid!(sqlx::query_as(SQL.users), org, bot, grid)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(store_err)?,
         );
         buckets.add_feedback(
-            grid_query!(sqlx::query_as(FEEDBACK), org, bot, grid)
+            bind_grid!(sqlx::query_as(SQL.feedback), org, bot, grid)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(store_err)?,
         );
         buckets.add_median_responses(
-            grid_query!(sqlx::query_as(RESPONSES), org, bot, grid)
+            bind_grid!(sqlx::query_as(RESPONSES), org, bot, grid)
                 .fetch_all(&mut *tx)
                 .await
                 .map_err(store_err)?,
@@ -149,7 +105,7 @@ impl AnalyticsRepo for PgStore {
         limit: u32,
     ) -> StoreResult<Vec<IntentCount>> {
         let mut tx = self.tenant_replica(org).await?;
-        let rows: Vec<(String, i64)> = sqlx::query_as(TOP_INTENTS)
+        let rows = sqlx::query_as(SQL.top_intents)
             .bind(org.as_uuid())
             .bind(bot.as_uuid())
             .bind(micros(since))
@@ -159,12 +115,6 @@ impl AnalyticsRepo for PgStore {
             .await
             .map_err(store_err)?;
         commit(tx).await?;
-        Ok(rows
-            .into_iter()
-            .map(|(intent, n)| IntentCount {
-                intent,
-                count: u64::try_from(n).unwrap_or(0),
-            })
-            .collect())
+        Ok(intent_counts(rows))
     }
 }

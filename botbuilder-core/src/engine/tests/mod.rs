@@ -173,7 +173,10 @@ async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
     // nothing else, and every message is stored.
     let waiting = w.say("hello?").await;
     assert_eq!(texts(&waiting), vec![HANDOFF_WAIT_REPLY]);
-    assert_eq!(waiting.replies[0].payload["handoff"], "waiting");
+    assert_eq!(
+        waiting.replies[0].payload["handoff"], "reminder",
+        "a reminder, not a new handoff"
+    );
     let silent = w.say("anyone there?").await;
     assert!(silent.replies.is_empty());
     assert_eq!(silent.inbound.text, "anyone there?");

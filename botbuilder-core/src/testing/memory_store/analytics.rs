@@ -80,8 +80,12 @@ impl AnalyticsRepo for InMemoryStore {
                     continue;
                 }
                 counts.messages_in += 1;
-                if message.intent.as_deref().is_none_or(|i| i == NONE_INTENT) {
-                    counts.fallbacks += 1;
+                // A classifier read it when it has a confidence (the bot had intents).
+                if message.confidence.is_some() {
+                    counts.classified_messages += 1;
+                    if message.intent.as_deref().is_none_or(|i| i == NONE_INTENT) {
+                        counts.fallbacks += 1;
+                    }
                 }
                 tally.active.insert(session_id);
                 tally
