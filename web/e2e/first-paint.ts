@@ -5,6 +5,8 @@
 //       from a refresh cookie only; (b2) the same, navigated to after signing in through the
 //       form in that context, with the HTTP cache disabled (the renderer is then warm);
 //   (c) a tiny static page of the test-pages server, the same run's baseline;
+//   (d) a page of that server embedding the chat widget from the server ("ready": the
+//       widget's launcher drawn, after its script and the bot's appearance have loaded);
 // each over RUNS cold loads (a new browser context each time, so nothing is cached), printed as
 // median and p90 in ms, with the time until the page's heading is shown ("ready"), and the
 // gzipped size of the entry script and style sheet index.html references.
@@ -56,6 +58,28 @@ async function watchHeading(context: BrowserContext, heading: string): Promise<v
     const observer = new MutationObserver(check);
     observer.observe(document, { childList: true, subtree: true, characterData: true });
   }, heading);
+}
+
+/** Records, in the page, when the chat widget's launcher first exists (ms since navigation). */
+async function watchWidget(context: BrowserContext): Promise<void> {
+  await context.addInitScript(() => {
+    const w = window as unknown as { __ready?: number };
+    const check = () => {
+      if (document.querySelector("botbuilder-chat")?.shadowRoot?.querySelector("button")) {
+        w.__ready = performance.now();
+      } else {
+        requestAnimationFrame(check);
+      }
+    };
+    requestAnimationFrame(check);
+  });
+}
+
+async function widgetReadyTime(page: Page): Promise<number> {
+  await page.waitForFunction(() => (window as unknown as { __ready?: number }).__ready !== undefined, undefined, {
+    timeout: 15_000,
+  });
+  return page.evaluate(() => (window as unknown as { __ready?: number }).__ready ?? Number.NaN);
 }
 
 async function readyTime(page: Page, heading: string): Promise<number> {
@@ -127,7 +151,11 @@ async function main() {
   let browser: Browser | undefined;
   try {
     const email = `first-paint-${Date.now()}@example.com`;
-    await Api.register(server.url, email);
+    const api = await Api.register(server.url, email);
+    const bot = await api.call<{ id: string }>("POST", "/bots", {
+      name: "Measured",
+      settings: { allowed_origins: [`http://127.0.0.1:${pages.port}`] },
+    });
     browser = await chromium.launch(config.use?.launchOptions ?? {});
 
     const scenarios: Scenario[] = [
@@ -178,6 +206,15 @@ async function main() {
           const page = await context.newPage();
           await page.goto(`http://127.0.0.1:${pages.port}/blank`);
           return { fcp: await firstContentfulPaint(page), ready: await readyTime(page, "Blank") };
+        },
+      },
+      {
+        name: "(d) widget on a page",
+        async load(context) {
+          await watchWidget(context);
+          const page = await context.newPage();
+          await page.goto(`http://127.0.0.1:${pages.port}/widget?bot=${bot.id}`);
+          return { fcp: await firstContentfulPaint(page), ready: await widgetReadyTime(page) };
         },
       },
     ];

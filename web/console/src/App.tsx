@@ -3,8 +3,10 @@
 import { lazy, Suspense } from "react";
 import { Navigate, Route, Routes, useLocation } from "react-router";
 import { useSession } from "./auth/session";
+import { PageBoundary } from "./components/ErrorBoundary";
 import { Layout } from "./components/Layout";
 import { Loading } from "./components/ui";
+import { afterSignIn } from "./lib/redirect";
 
 const LoginPage = lazy(() => import("./pages/LoginPage"));
 const SignupPage = lazy(() => import("./pages/SignupPage"));
@@ -15,12 +17,13 @@ const KnowledgeBasePage = lazy(() => import("./pages/KnowledgeBasePage"));
 const InboxPage = lazy(() => import("./pages/InboxPage"));
 const AnalyticsPage = lazy(() => import("./pages/AnalyticsPage"));
 
-/** Pages for signed-in users only; others go to /login and come back after. */
+/** Pages for signed-in users only; others go to /login and come back after (query and hash kept). */
 function RequireSession() {
   const { status } = useSession();
   const location = useLocation();
   if (status === "loading") return <Loading />;
-  if (status === "signed-out") return <Navigate to="/login" replace state={{ from: location.pathname }} />;
+  if (status === "signed-out")
+    return <Navigate to="/login" replace state={{ from: `${location.pathname}${location.search}${location.hash}` }} />;
   return <Layout />;
 }
 
@@ -28,9 +31,9 @@ function RequireSession() {
 function GuestOnly({ children }: { children: React.ReactNode }) {
   const { status } = useSession();
   const location = useLocation();
-  const from = (location.state as { from?: string } | null)?.from;
+  const from = (location.state as { from?: unknown } | null)?.from;
   if (status === "loading") return <Loading />;
-  if (status === "signed-in") return <Navigate to={from && from !== "/login" ? from : "/bots"} replace />;
+  if (status === "signed-in") return <Navigate to={afterSignIn(from)} replace />;
   return <>{children}</>;
 }
 
@@ -38,8 +41,8 @@ export function App() {
   return (
     <Suspense fallback={<Loading />}>
       <Routes>
-        <Route path="/login" element={<GuestOnly><LoginPage /></GuestOnly>} />
-        <Route path="/signup" element={<GuestOnly><SignupPage /></GuestOnly>} />
+        <Route path="/login" element={<GuestOnly><PageBoundary><Suspense fallback={<Loading />}><LoginPage /></Suspense></PageBoundary></GuestOnly>} />
+        <Route path="/signup" element={<GuestOnly><PageBoundary><Suspense fallback={<Loading />}><SignupPage /></Suspense></PageBoundary></GuestOnly>} />
         <Route element={<RequireSession />}>
           <Route index element={<Navigate to="/bots" replace />} />
           <Route path="/bots" element={<BotsPage />} />

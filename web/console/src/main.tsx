@@ -1,4 +1,4 @@
-// Entry point: theme, translations, the query client, the session and the router.
+// Entry point: theme, translations, an error boundary, the query client, the session and the router.
 
 import { StrictMode } from "react";
 import { createRoot } from "react-dom/client";
@@ -8,6 +8,7 @@ import "./app.css";
 import "./i18n";
 import { App } from "./App";
 import { SessionProvider } from "./auth/session";
+import { ErrorBoundary } from "./components/ErrorBoundary";
 import { ApiProblem } from "./lib/problem";
 import { applyTheme, initialTheme } from "./lib/theme";
 
@@ -26,12 +27,14 @@ const queryClient = new QueryClient({
 
 createRoot(document.getElementById("root")!).render(
   <StrictMode>
-    <QueryClientProvider client={queryClient}>
-      <BrowserRouter>
-        <SessionProvider>
-          <App />
-        </SessionProvider>
-      </BrowserRouter>
-    </QueryClientProvider>
+    <ErrorBoundary>
+      <QueryClientProvider client={queryClient}>
+        <BrowserRouter>
+          <SessionProvider>
+            <App />
+          </SessionProvider>
+        </BrowserRouter>
+      </QueryClientProvider>
+    </ErrorBoundary>
   </StrictMode>,
 );

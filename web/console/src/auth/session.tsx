@@ -1,5 +1,6 @@
 // The signed-in session: restored on load by a silent refresh, set by sign-in and sign-up,
-// cleared by sign-out. Also the current organization (its id remembered in localStorage).
+// cleared by sign-out (here or in another tab: the client shares refreshes and sign-outs
+// with the browser's other tabs). Also the current organization (its id remembered in localStorage).
 
 import { createContext, type ReactNode, useCallback, useContext, useEffect, useMemo, useState } from "react";
 import { useQueryClient } from "@tanstack/react-query";
@@ -47,6 +48,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
 
   useEffect(() => {
     api.onSignedOut = signedOut;
+    const disconnect = api.connectTabs();
     let live = true;
     void (async () => {
       const token = await api.refresh();
@@ -61,6 +63,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     })();
     return () => {
       live = false;
+      disconnect();
     };
   }, [adopt, signedOut]);
 
@@ -98,6 +101,7 @@ export function SessionProvider({ children }: { children: ReactNode }) {
     try {
       await api.post("/api/v1/auth/logout");
     } finally {
+      api.broadcastSignOut();
       signedOut();
     }
   }, [signedOut]);

@@ -4,6 +4,7 @@
 import { Suspense } from "react";
 import { useTranslation } from "react-i18next";
 import { NavLink, Outlet, useNavigate } from "react-router";
+import { PageBoundary } from "./ErrorBoundary";
 import { useSession } from "../auth/session";
 import { CreateOrg } from "./CreateOrg";
 import { LanguageSwitcher, ThemeToggle } from "./Preferences";
@@ -90,9 +91,11 @@ export function Layout() {
         </header>
         <main className="flex-1 p-4 lg:p-6">
           {org ? (
-            <Suspense fallback={<Loading />}>
-              <Outlet key={org.id} />
-            </Suspense>
+            <PageBoundary>
+              <Suspense fallback={<Loading />}>
+                <Outlet key={org.id} />
+              </Suspense>
+            </PageBoundary>
           ) : (
             <CreateOrg />
           )}

@@ -44,4 +44,8 @@ describe("csv", () => {
     expect(lines[2]).toBe("2026-12-01T00:00:00Z,0,5,6,2,1,,0,,1,0,,300,40,1500");
     expect(lines[3]).toBe("");
   });
+
+  it("writes bucket starts in UTC, whatever offset the API gave", () => {
+    expect(seriesCsv([bucket("2026-12-01T09:00:00+09:00")]).split("\r\n")[1]).toMatch(/^2026-12-01T00:00:00Z,/);
+  });
 });

@@ -1,5 +1,6 @@
 // CSV export of the analytics series (RFC 4180: CRLF lines, fields quoted when needed).
 
+import { utcInstant } from "./dates";
 import type { AnalyticsBucket } from "./types";
 
 /** One CSV field: empty for null, quoted when it holds a comma, quote or line break. */
@@ -33,9 +34,12 @@ export const SERIES_COLUMNS = [
   "cost_micros",
 ] as const satisfies readonly (keyof AnalyticsBucket)[];
 
-/** The series as CSV: a header row and one row per bucket. */
+/** The series as CSV: a header row and one row per bucket, each bucket's start a UTC instant. */
 export function seriesCsv(series: readonly AnalyticsBucket[]): string {
-  return toCsv([SERIES_COLUMNS, ...series.map((bucket) => SERIES_COLUMNS.map((column) => bucket[column]))]);
+  return toCsv([
+    SERIES_COLUMNS,
+    ...series.map((bucket) => SERIES_COLUMNS.map((column) => (column === "start" ? utcInstant(bucket.start) : bucket[column]))),
+  ]);
 }
 
 /** Makes the browser download `text` as `filename`. */

@@ -3,6 +3,7 @@
 import { useQuery } from "@tanstack/react-query";
 import { useOrgId } from "../auth/session";
 import { api, orgPath } from "./api";
+import { readPages } from "./pages";
 import type { Bot, Credential, KnowledgeBase, Page } from "./types";
 
 export const keys = {
@@ -13,15 +14,21 @@ export const keys = {
   documents: (org: string, kb: string) => ["documents", org, kb] as const,
   credentials: (org: string) => ["credentials", org] as const,
   conversations: (org: string, bot: string, status: string) => ["conversations", org, bot, status] as const,
-  /** One conversation and its transcript, under the bot's conversations (one invalidation refreshes both). */
+  /** One conversation, under the bot's conversations (one invalidation refreshes the list, it and its transcript). */
   conversation: (org: string, bot: string, session: string) => ["conversations", org, bot, "session", session] as const,
+  /** One conversation's transcript, under the conversation. */
+  transcript: (org: string, bot: string, session: string) => ["conversations", org, bot, "session", session, "messages"] as const,
 };
+
+/** The most bots the console lists. */
+export const MAX_BOTS = 1000;
 
 export function useBots() {
   const org = useOrgId();
   return useQuery({
     queryKey: keys.bots(org),
-    queryFn: ({ signal }) => api.get<Page<Bot>>(orgPath(org, "/bots?limit=100"), signal).then((p) => p.items),
+    // Every page, up to MAX_BOTS, so the pickers list them all.
+    queryFn: ({ signal }) => readPages((url) => api.get<Page<Bot>>(url, signal), orgPath(org, "/bots"), MAX_BOTS),
   });
 }
 

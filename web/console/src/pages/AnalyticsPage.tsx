@@ -1,6 +1,7 @@
 // A bot's analytics over a date range: stat cards, a chart of conversations and messages,
-// top intents, and a CSV export of the series. The "To" day is included: the API's `until`
-// is exclusive, so the request asks until the day after.
+// top intents, and a CSV export of the series. Days are UTC days, as the API reads them (today is
+// the current UTC date). The "To" day is included: the API's `until` is exclusive, so the request
+// asks until the UTC day after.
 
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
@@ -91,6 +92,9 @@ export default function AnalyticsPage() {
             )}
           </Field>
         </div>
+        <p role="note" className="mt-2 text-xs text-slate-500 dark:text-slate-400">
+          {t("analytics.utcNote")}
+        </p>
       </Card>
       {analytics.isPending && analytics.fetchStatus !== "idle" && <Loading />}
       {analytics.error && <ErrorBox error={analytics.error} />}

@@ -1,15 +1,15 @@
-// A chart of conversations and messages in/out per bucket (Recharts, loaded with this page only).
+// A chart of conversations and messages in/out per bucket (Recharts, loaded with this page only),
+// labelled in UTC like the buckets.
 
 import { useTranslation } from "react-i18next";
 import { Bar, CartesianGrid, ComposedChart, Legend, Line, ResponsiveContainer, Tooltip, XAxis, YAxis } from "recharts";
+import { bucketFormat } from "../../lib/dates";
 import type { AnalyticsBucket } from "../../lib/types";
 
 export function SeriesChart({ series, interval }: { series: AnalyticsBucket[]; interval: "hour" | "day" }) {
   const { t, i18n } = useTranslation();
-  const format = new Intl.DateTimeFormat(
-    i18n.resolvedLanguage,
-    interval === "hour" ? { month: "short", day: "numeric", hour: "2-digit" } : { month: "short", day: "numeric" },
-  );
+  // The API's buckets are UTC days and hours: labelled in UTC, not the browser's zone.
+  const format = bucketFormat(i18n.resolvedLanguage, interval);
   const data = series.map((b) => ({ ...b, label: format.format(new Date(b.start)) }));
   return (
     <div className="h-72 w-full" role="img" aria-label={t("analytics.chartLabel")}>

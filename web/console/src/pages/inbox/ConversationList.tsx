@@ -1,10 +1,13 @@
 // A bot's conversations, handoffs first then the most recent, refreshed every 2.5 seconds.
+// With "All", every waiting handoff (up to MAX_HANDOFFS) is read apart from the page of recent
+// conversations and merged in, so no handoff hides behind 100 newer conversations.
 
 import { useTranslation } from "react-i18next";
 import { useQuery } from "@tanstack/react-query";
 import { useOrgId } from "../../auth/session";
 import { Badge, Empty, ErrorBox, Loading } from "../../components/ui";
 import { api, orgPath } from "../../lib/api";
+import { readPages } from "../../lib/pages";
 import { keys } from "../../lib/queries";
 import type { Conversation, Page } from "../../lib/types";
 
@@ -14,6 +17,23 @@ export function inboxOrder(list: readonly Conversation[]): Conversation[] {
     const h = Number(b.status === "handoff") - Number(a.status === "handoff");
     return h || b.last_activity_at.localeCompare(a.last_activity_at);
   });
+}
+
+/** The most handoffs the "All" list reads. */
+export const MAX_HANDOFFS = 500;
+/** How many recent conversations a list shows. */
+export const RECENT = 100;
+
+/** The handoffs and the recent conversations as one list, each once, in inbox order. */
+export function mergeInbox(handoffs: readonly Conversation[], recent: readonly Conversation[]): Conversation[] {
+  const seen = new Set<string>();
+  const all: Conversation[] = [];
+  for (const c of [...handoffs, ...recent]) {
+    if (seen.has(c.session_id)) continue;
+    seen.add(c.session_id);
+    all.push(c);
+  }
+  return inboxOrder(all);
 }
 
 export function ConversationList({
@@ -31,13 +51,17 @@ export function ConversationList({
   const org = useOrgId();
   const list = useQuery({
     queryKey: keys.conversations(org, bot, status),
-    queryFn: ({ signal }) =>
-      api
-        .get<Page<Conversation>>(
-          orgPath(org, `/bots/${bot}/conversations?limit=100${status === "all" ? "" : `&status=${status}`}`),
-          signal,
-        )
-        .then((p) => inboxOrder(p.items)),
+    queryFn: async ({ signal }) => {
+      const path = orgPath(org, `/bots/${bot}/conversations`);
+      const get = (url: string) => api.get<Page<Conversation>>(url, signal);
+      const page = (query: string) => get(`${path}?${query}`).then((p) => (Array.isArray(p.items) ? p.items : []));
+      if (status !== "all") return inboxOrder(await page(new URLSearchParams({ limit: String(RECENT), status }).toString()));
+      const [handoffs, recent] = await Promise.all([
+        readPages(get, `${path}?status=handoff`, MAX_HANDOFFS),
+        page(`limit=${RECENT}`),
+      ]);
+      return mergeInbox(handoffs, recent);
+    },
     refetchInterval: 2500,
     enabled: !!bot,
   });

@@ -1,7 +1,7 @@
 // Adding documents to a knowledge base: files by drag-and-drop or picker (with upload progress),
 // a URL to fetch, or pasted text.
 
-import { type DragEvent, type FormEvent, useState } from "react";
+import { type DragEvent, type FormEvent, useEffect, useRef, useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useMutation, useQueryClient } from "@tanstack/react-query";
 import { useOrgId } from "../../auth/session";
@@ -31,14 +31,24 @@ function FileDrop({ kb }: { kb: string }) {
   const [over, setOver] = useState(false);
   const update = (id: number, change: Partial<Upload>) =>
     setUploads((list) => list.map((u) => (u.id === id ? { ...u, ...change } : u)));
+  // Uploads still running when this leaves the page are aborted.
+  const aborter = useRef<AbortController | null>(null);
+  useEffect(() => {
+    const controller = new AbortController();
+    aborter.current = controller;
+    return () => controller.abort();
+  }, []);
 
   function start(files: FileList | null) {
     for (const file of Array.from(files ?? [])) {
       const id = nextUpload++;
       setUploads((list) => [...list, { id, name: file.name, progress: 0 }]);
-      uploadFile(api, orgPath(org, `/knowledge-bases/${kb}/documents`), file, (progress) => update(id, { progress }))
+      const signal = aborter.current?.signal;
+      uploadFile(api, orgPath(org, `/knowledge-bases/${kb}/documents`), file, (progress) => update(id, { progress }), signal ? { signal } : {})
         .then(() => update(id, { done: true, progress: 1 }))
-        .catch((e: unknown) => update(id, { error: errorMessage(e) }))
+        .catch((e: unknown) => {
+          if (!signal?.aborted) update(id, { error: errorMessage(e) });
+        })
         .finally(() => void queries.invalidateQueries({ queryKey: keys.documents(org, kb) }));
     }
   }
