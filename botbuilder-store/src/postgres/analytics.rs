@@ -17,9 +17,7 @@ use chrono::{DateTime, Utc};
 
 use super::{PgStore, commit};
 use crate::error::store_err;
-use crate::rows::analytics::{
-    AnalyticsSql, Buckets, Dialect, MessageCountsRow, bind_grid, intent_counts,
-};
+use crate::rows::analytics::{AnalyticsSql, Dialect, bind_grid, intent_counts, shared_activity};
 use crate::rows::micros;
 
 static SQL: LazyLock<AnalyticsSql> = LazyLock::new(|| {
@@ -56,36 +54,7 @@ impl AnalyticsRepo for PgStore {
         grid: &BucketGrid,
     ) -> StoreResult<Vec<(usize, ActivityCounts)>> {
         let mut tx = self.tenant_replica(org).await?;
-        let mut buckets = Buckets::default();
-        buckets.add_conversations(
-            bind_grid!(sqlx::query_as(SQL.sessions), org, bot, grid)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_err)?,
-        );
-        buckets.add_messages(
-            bind_grid!(
-                sqlx::query_as::<_, MessageCountsRow>(SQL.messages),
-                org,
-                bot,
-                grid
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_err)?,
-        );
-        buckets.add_unique_users(
-            bind_grid!(sqlx::query_as(SQL.users), org, bot, grid)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_err)?,
-        );
-        buckets.add_feedback(
-            bind_grid!(sqlx::query_as(SQL.feedback), org, bot, grid)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_err)?,
-        );
+        let mut buckets = shared_activity!(SQL, tx, org, bot, grid);
         buckets.add_median_responses(
             bind_grid!(sqlx::query_as(RESPONSES), org, bot, grid)
                 .fetch_all(&mut *tx)

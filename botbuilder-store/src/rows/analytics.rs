@@ -208,6 +208,47 @@ macro_rules! bind_grid {
 }
 pub(crate) use bind_grid;
 
+/// Runs the shared aggregations of `$sql` ([`AnalyticsSql`]) on the transaction `$tx` and
+/// evaluates to the filled [`Buckets`] (or returns the store error).
+macro_rules! shared_activity {
+    ($sql:expr, $tx:ident, $org:expr, $bot:expr, $grid:expr) => {{
+        use $crate::error::store_err;
+        use $crate::rows::analytics::{Buckets, MessageCountsRow, bind_grid};
+        let mut buckets = Buckets::default();
+        buckets.add_conversations(
+            bind_grid!(sqlx::query_as($sql.sessions), $org, $bot, $grid)
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(store_err)?,
+        );
+        buckets.add_messages(
+            bind_grid!(
+                sqlx::query_as::<_, MessageCountsRow>($sql.messages),
+                $org,
+                $bot,
+                $grid
+            )
+            .fetch_all(&mut *$tx)
+            .await
+            .map_err(store_err)?,
+        );
+        buckets.add_unique_users(
+            bind_grid!(sqlx::query_as($sql.users), $org, $bot, $grid)
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(store_err)?,
+        );
+        buckets.add_feedback(
+            bind_grid!(sqlx::query_as($sql.feedback), $org, $bot, $grid)
+                .fetch_all(&mut *$tx)
+                .await
+                .map_err(store_err)?,
+        );
+        buckets
+    }};
+}
+pub(crate) use shared_activity;
+
 /// `(intent, count)` rows as [`IntentCount`]s.
 pub(crate) fn intent_counts(rows: Vec<(String, i64)>) -> Vec<IntentCount> {
     rows.into_iter()

@@ -13,9 +13,7 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::error::store_err;
-use crate::rows::analytics::{
-    AnalyticsSql, Buckets, Dialect, MessageCountsRow, bind_grid, intent_counts,
-};
+use crate::rows::analytics::{AnalyticsSql, Dialect, bind_grid, intent_counts, shared_activity};
 use crate::rows::micros;
 
 static SQL: LazyLock<AnalyticsSql> = LazyLock::new(|| {
@@ -48,36 +46,7 @@ impl AnalyticsRepo for SqliteStore {
         grid: &BucketGrid,
     ) -> StoreResult<Vec<(usize, ActivityCounts)>> {
         let mut tx = self.pool.begin().await.map_err(store_err)?;
-        let mut buckets = Buckets::default();
-        buckets.add_conversations(
-            bind_grid!(sqlx::query_as(SQL.sessions), org, bot, grid)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_err)?,
-        );
-        buckets.add_messages(
-            bind_grid!(
-                sqlx::query_as::<_, MessageCountsRow>(SQL.messages),
-                org,
-                bot,
-                grid
-            )
-            .fetch_all(&mut *tx)
-            .await
-            .map_err(store_err)?,
-        );
-        buckets.add_unique_users(
-            bind_grid!(sqlx::query_as(SQL.users), org, bot, grid)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_err)?,
-        );
-        buckets.add_feedback(
-            bind_grid!(sqlx::query_as(SQL.feedback), org, bot, grid)
-                .fetch_all(&mut *tx)
-                .await
-                .map_err(store_err)?,
-        );
+        let mut buckets = shared_activity!(SQL, tx, org, bot, grid);
         let responses: Vec<(i64, i64)> = bind_grid!(sqlx::query_as(RESPONSES), org, bot, grid)
             .fetch_all(&mut *tx)
             .await

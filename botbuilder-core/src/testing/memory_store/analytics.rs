@@ -159,7 +159,7 @@ impl AnalyticsRepo for InMemoryStore {
             })
             .collect();
         // Stable: equal counts stay in name order.
-        ranked.sort_by(|a, b| b.count.cmp(&a.count));
+        ranked.sort_by_key(|c| std::cmp::Reverse(c.count));
         ranked.truncate(limit as usize);
         Ok(ranked)
     }
