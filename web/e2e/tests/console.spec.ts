@@ -7,23 +7,14 @@
 
 import { type Page, expect, test } from "@playwright/test";
 import { type RunningServer, startServer } from "../server";
+import { screenshot, watchCsp } from "./helpers";
 
 let server: RunningServer;
 /** Where the console is served (the server itself). */
 let base: string;
 
-const SCREENSHOTS = new URL("../test-results/screenshots/", import.meta.url).pathname;
 const FIXTURE = new URL("../fixtures/lighthouse.txt", import.meta.url).pathname;
-const shot = (page: Page, name: string) => page.screenshot({ path: `${SCREENSHOTS}console-${name}.png`, fullPage: true });
-
-/** Collects the page's console errors about the Content-Security-Policy. */
-function watchCsp(page: Page): string[] {
-  const violations: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error" && /Content.Security.Policy/i.test(message.text())) violations.push(message.text());
-  });
-  return violations;
-}
+const shot = (page: Page, name: string) => screenshot(page, `console-${name}`, { fullPage: true });
 
 test.beforeAll(async () => {
   server = await startServer();

@@ -4,8 +4,9 @@
 // widget without a reload; Release gives the conversation back to the bot. Screenshot:
 // test-results/screenshots/console-inbox-handoff.png.
 
-import { type Page, expect, test } from "@playwright/test";
+import { expect, test } from "@playwright/test";
 import { Api, type RunningServer, startPages, startServer } from "../server";
+import { screenshot, watchCsp } from "./helpers";
 
 let server: RunningServer;
 let pages: { port: number; stop(): Promise<void> };
@@ -13,7 +14,6 @@ let api: Api;
 let email: string;
 let desk: string;
 
-const SCREENSHOTS = new URL("../test-results/screenshots/", import.meta.url).pathname;
 const PASSWORD = "correct horse battery"; // what Api.register signs up with
 
 /** A flow that hands the conversation to a person at its first message. */
@@ -24,15 +24,6 @@ const HANDOFF_FLOW = {
   ],
   edges: [{ id: "e1", source: "start", target: "human" }],
 };
-
-/** Collects the page's console errors about the Content-Security-Policy. */
-function watchCsp(page: Page): string[] {
-  const violations: string[] = [];
-  page.on("console", (message) => {
-    if (message.type() === "error" && /Content.Security.Policy/i.test(message.text())) violations.push(message.text());
-  });
-  return violations;
-}
 
 test.beforeAll(async () => {
   server = await startServer();
@@ -103,7 +94,7 @@ test("an agent answers a handoff from the inbox, the widget shows it live, and R
   await expect(operator.getByLabel("Reply as an agent")).toHaveValue("");
   await expect(transcript.locator("li", { hasText: reply })).toContainText("Agent");
   await expect(widget.getByText(reply)).toBeVisible();
-  await operator.screenshot({ path: `${SCREENSHOTS}console-inbox-handoff.png`, fullPage: true });
+  await screenshot(operator, "console-inbox-handoff", { fullPage: true });
 
   // Release: the conversation is the bot's again, in the list and in the transcript.
   await operator.getByRole("button", { name: "Release to the bot" }).click();

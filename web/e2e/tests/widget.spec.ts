@@ -5,15 +5,13 @@
 
 import { type Page, expect, test } from "@playwright/test";
 import { Api, type RunningServer, startPages, startServer } from "../server";
+import { screenshot as shot } from "./helpers";
 
 let server: RunningServer;
 let pages: { port: number; stop(): Promise<void> };
 let api: Api;
 let support: string;
 let hostile: string;
-
-const SCREENSHOTS = new URL("../test-results/screenshots/", import.meta.url).pathname;
-const shot = (page: Page, name: string) => page.screenshot({ path: `${SCREENSHOTS}${name}.png` });
 
 const SUPPORT_FLOW = {
   nodes: [

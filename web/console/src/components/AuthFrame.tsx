@@ -1,6 +1,8 @@
-// The frame of the sign-in and sign-up pages: a centred card with the language and theme controls.
+// The frame of the sign-in and sign-up pages: a centred card with the language and theme controls,
+// and the link from either page to the other.
 
 import type { ReactNode } from "react";
+import { Link } from "react-router";
 import { LanguageSwitcher, ThemeToggle } from "./Preferences";
 import { Card } from "./ui";
 
@@ -19,5 +21,17 @@ export function AuthFrame({ title, children }: { title: string; children: ReactN
         {children}
       </Card>
     </div>
+  );
+}
+
+/** Under the form: "`prompt` <link to `to`>". */
+export function AuthSwitch({ prompt, to, children }: { prompt: string; to: string; children: ReactNode }) {
+  return (
+    <p className="mt-4 text-sm text-slate-600 dark:text-slate-300">
+      {prompt}{" "}
+      <Link to={to} className="font-medium text-indigo-600 hover:underline dark:text-indigo-300">
+        {children}
+      </Link>
+    </p>
   );
 }

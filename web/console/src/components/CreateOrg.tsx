@@ -1,10 +1,10 @@
 // Shown to a signed-in user without any organization: asks for a name and creates one.
 
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
 import { useSession } from "../auth/session";
 import { api } from "../lib/api";
-import { ApiProblem } from "../lib/problem";
+import { useFormSubmit } from "../lib/form";
 import type { Org } from "../lib/types";
 import { Button, Card, ErrorBox, Field, INPUT } from "./ui";
 
@@ -12,25 +12,14 @@ export function CreateOrg() {
   const { t } = useTranslation();
   const { reloadOrgs, selectOrg } = useSession();
   const [name, setName] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
+  const { submit, busy, error, problem } = useFormSubmit(
+    async () => {
       const org = await api.post<Org>("/api/v1/orgs", { name });
       selectOrg(org.id);
       await reloadOrgs();
-    } catch (err) {
-      setError(err);
-    } finally {
-      setBusy(false);
-    }
-  }
-
-  const problem = error instanceof ApiProblem ? error : null;
+    },
+    { idleAfterSuccess: true },
+  );
   return (
     <Card className="mx-auto max-w-md">
       <h1 className="mb-2 text-lg font-semibold">{t("org.createTitle")}</h1>

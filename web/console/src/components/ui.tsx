@@ -2,6 +2,7 @@
 
 import { type ButtonHTMLAttributes, type ReactNode, useId } from "react";
 import { useTranslation } from "react-i18next";
+import { Link } from "react-router";
 import { errorMessage } from "../lib/problem";
 
 const BUTTON = {
@@ -98,6 +99,17 @@ export function Card({ children, className = "" }: { children: ReactNode; classN
     <section className={`rounded-lg border border-slate-200 bg-white p-4 shadow-sm dark:border-slate-700 dark:bg-slate-900 ${className}`}>
       {children}
     </section>
+  );
+}
+
+/** Above a page's title: "← <link to the list the page's item is in>". */
+export function BackLink({ to, className, children }: { to: string; className: string; children: ReactNode }) {
+  return (
+    <p className={className}>
+      <Link to={to} className="text-indigo-700 hover:underline dark:text-indigo-300">
+        ← {children}
+      </Link>
+    </p>
   );
 }
 

@@ -5,14 +5,13 @@
 
 import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { useOrgId } from "../auth/session";
+import { useBotsGate } from "../components/BotsGate";
 import { Button, Card, Empty, ErrorBox, Field, INPUT, Loading, PageTitle } from "../components/ui";
 import { api, orgPath } from "../lib/api";
 import { downloadText, seriesCsv } from "../lib/csv";
 import { lastDays, nextDay } from "../lib/dates";
-import { useBots } from "../lib/queries";
 import type { Analytics } from "../lib/types";
 import { SeriesChart } from "./analytics/SeriesChart";
 import { StatCards } from "./analytics/StatCards";
@@ -21,11 +20,11 @@ import { TopIntents } from "./analytics/TopIntents";
 export default function AnalyticsPage() {
   const { t } = useTranslation();
   const org = useOrgId();
-  const bots = useBots();
+  const { bots, placeholder } = useBotsGate(t("analytics.noBots"));
   const [picked, setPicked] = useState("");
   const [range, setRange] = useState(() => lastDays(7));
   const [interval, setInterval] = useState<"day" | "hour">("day");
-  const bot = picked || bots.data?.[0]?.id || "";
+  const bot = picked || bots?.[0]?.id || "";
   const analytics = useQuery({
     queryKey: ["analytics", org, bot, range.since, range.until, interval],
     queryFn: ({ signal }) =>
@@ -36,20 +35,11 @@ export default function AnalyticsPage() {
     enabled: !!bot && !!range.since && !!range.until,
   });
 
-  if (bots.isPending) return <Loading />;
-  if (bots.error) return <ErrorBox error={bots.error} />;
-  if (bots.data.length === 0)
-    return (
-      <Empty title={t("analytics.noBots")}>
-        <Link to="/bots" className="text-indigo-700 hover:underline dark:text-indigo-300">
-          {t("bots.create")}
-        </Link>
-      </Empty>
-    );
+  if (placeholder) return placeholder;
 
   const exportCsv = () => {
     if (!analytics.data) return;
-    const name = bots.data.find((b) => b.id === bot)?.name ?? bot;
+    const name = bots.find((b) => b.id === bot)?.name ?? bot;
     downloadText(`${name}-${range.since}-${range.until}-${interval}.csv`.replace(/[^\w.-]+/g, "_"), seriesCsv(analytics.data.series));
   };
 
@@ -69,7 +59,7 @@ export default function AnalyticsPage() {
           <Field label={t("common.bot")}>
             {(p) => (
               <select {...p} className={INPUT} value={bot} onChange={(e) => setPicked(e.target.value)}>
-                {bots.data.map((b) => (
+                {bots.map((b) => (
                   <option key={b.id} value={b.id}>
                     {b.name}
                   </option>

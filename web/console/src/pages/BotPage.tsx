@@ -2,8 +2,8 @@
 
 import { lazy } from "react";
 import { useTranslation } from "react-i18next";
-import { Link, NavLink, useParams } from "react-router";
-import { ErrorBox, Loading, PageTitle } from "../components/ui";
+import { NavLink, useParams } from "react-router";
+import { BackLink, ErrorBox, Loading, PageTitle } from "../components/ui";
 import { useBot } from "../lib/queries";
 
 const SettingsTab = lazy(() => import("./bot/SettingsTab"));
@@ -20,11 +20,9 @@ export default function BotPage() {
   const current = (TABS as readonly string[]).includes(tab) ? tab : "settings";
   return (
     <div className="mx-auto max-w-5xl">
-      <p className="mb-1 text-sm">
-        <Link to="/bots" className="text-indigo-700 hover:underline dark:text-indigo-300">
-          ← {t("bots.title")}
-        </Link>
-      </p>
+      <BackLink to="/bots" className="mb-1 text-sm">
+        {t("bots.title")}
+      </BackLink>
       <PageTitle>{bot.data.name}</PageTitle>
       <nav aria-label={t("bot.tabs")} className="mb-4 flex gap-1 border-b border-slate-200 dark:border-slate-800">
         {TABS.map((name) => (

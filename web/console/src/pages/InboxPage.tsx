@@ -2,9 +2,9 @@
 // transcript, and reply to or release a conversation a human has taken over.
 
 import { useTranslation } from "react-i18next";
-import { Link, useSearchParams } from "react-router";
-import { Card, Empty, ErrorBox, Field, INPUT, Loading, PageTitle } from "../components/ui";
-import { useBots } from "../lib/queries";
+import { useSearchParams } from "react-router";
+import { useBotsGate } from "../components/BotsGate";
+import { Card, Empty, Field, INPUT, PageTitle } from "../components/ui";
 import { ConversationList } from "./inbox/ConversationList";
 import { Transcript } from "./inbox/Transcript";
 
@@ -12,9 +12,9 @@ export const STATUSES = ["all", "handoff", "active", "ended"] as const;
 
 export default function InboxPage() {
   const { t } = useTranslation();
-  const bots = useBots();
+  const { bots, placeholder } = useBotsGate(t("inbox.noBots"));
   const [params, setParams] = useSearchParams();
-  const botId = params.get("bot") ?? bots.data?.[0]?.id ?? "";
+  const botId = params.get("bot") ?? bots?.[0]?.id ?? "";
   const status = params.get("status") ?? "all";
   const session = params.get("session");
   const change = (next: Record<string, string | null>) => {
@@ -26,16 +26,7 @@ export default function InboxPage() {
     setParams(merged, { replace: true });
   };
 
-  if (bots.isPending) return <Loading />;
-  if (bots.error) return <ErrorBox error={bots.error} />;
-  if (bots.data.length === 0)
-    return (
-      <Empty title={t("inbox.noBots")}>
-        <Link to="/bots" className="text-indigo-700 hover:underline dark:text-indigo-300">
-          {t("bots.create")}
-        </Link>
-      </Empty>
-    );
+  if (placeholder) return placeholder;
 
   return (
     <div className="space-y-4">
@@ -45,7 +36,7 @@ export default function InboxPage() {
           <Field label={t("common.bot")}>
             {(p) => (
               <select {...p} className={INPUT} value={botId} onChange={(e) => change({ bot: e.target.value, session: null })}>
-                {bots.data.map((b) => (
+                {bots.map((b) => (
                   <option key={b.id} value={b.id}>
                     {b.name}
                   </option>

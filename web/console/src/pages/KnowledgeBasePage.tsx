@@ -1,10 +1,10 @@
 // One knowledge base: its documents (live status), ways to add documents, a search playground.
 
 import { useTranslation } from "react-i18next";
-import { Link, useParams } from "react-router";
+import { useParams } from "react-router";
 import { useQuery } from "@tanstack/react-query";
 import { useOrgId } from "../auth/session";
-import { ErrorBox, Loading, PageTitle } from "../components/ui";
+import { BackLink, ErrorBox, Loading, PageTitle } from "../components/ui";
 import { api, orgPath } from "../lib/api";
 import { keys } from "../lib/queries";
 import type { KnowledgeBase } from "../lib/types";
@@ -24,11 +24,9 @@ export default function KnowledgeBasePage() {
   if (kb.error) return <ErrorBox error={kb.error} />;
   return (
     <div className="mx-auto max-w-6xl space-y-4">
-      <p className="text-sm">
-        <Link to="/knowledge" className="text-indigo-700 hover:underline dark:text-indigo-300">
-          ← {t("knowledge.title")}
-        </Link>
-      </p>
+      <BackLink to="/knowledge" className="text-sm">
+        {t("knowledge.title")}
+      </BackLink>
       <PageTitle>{kb.data.name}</PageTitle>
       {kb.data.description && <p className="text-sm text-slate-600 dark:text-slate-300">{kb.data.description}</p>}
       <AddDocuments kb={kbId} />

@@ -1,34 +1,19 @@
 // Sign-in: email and password; the access token stays in memory, the refresh cookie is HttpOnly.
 
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
 import { useSession } from "../auth/session";
-import { AuthFrame } from "../components/AuthFrame";
+import { AuthFrame, AuthSwitch } from "../components/AuthFrame";
 import { Button, ErrorBox, Field, INPUT } from "../components/ui";
-import { ApiProblem } from "../lib/problem";
+import { useFormSubmit } from "../lib/form";
 
 export default function LoginPage() {
   const { t } = useTranslation();
   const { signIn } = useSession();
   const [email, setEmail] = useState("");
   const [password, setPassword] = useState("");
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
+  const { submit, busy, error, problem } = useFormSubmit(() => signIn(email, password));
 
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await signIn(email, password);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  }
-
-  const problem = error instanceof ApiProblem ? error : null;
   const fields = ["email", "password"];
   return (
     <AuthFrame title={t("auth.loginTitle")}>
@@ -58,12 +43,9 @@ export default function LoginPage() {
           {t("auth.signIn")}
         </Button>
       </form>
-      <p className="mt-4 text-sm text-slate-600 dark:text-slate-300">
-        {t("auth.noAccount")}{" "}
-        <Link to="/signup" className="font-medium text-indigo-600 hover:underline dark:text-indigo-300">
-          {t("auth.signUp")}
-        </Link>
-      </p>
+      <AuthSwitch prompt={t("auth.noAccount")} to="/signup">
+        {t("auth.signUp")}
+      </AuthSwitch>
     </AuthFrame>
   );
 }

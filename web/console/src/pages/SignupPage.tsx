@@ -1,12 +1,11 @@
 // Sign-up: a user and their first organization in one request (the API requires both).
 
-import { type FormEvent, useState } from "react";
+import { useState } from "react";
 import { useTranslation } from "react-i18next";
-import { Link } from "react-router";
 import { useSession } from "../auth/session";
-import { AuthFrame } from "../components/AuthFrame";
+import { AuthFrame, AuthSwitch } from "../components/AuthFrame";
 import { Button, ErrorBox, Field, INPUT } from "../components/ui";
-import { ApiProblem } from "../lib/problem";
+import { useFormSubmit } from "../lib/form";
 
 const FIELDS = ["name", "email", "password", "organization_name"] as const;
 type FieldName = (typeof FIELDS)[number];
@@ -15,22 +14,7 @@ export default function SignupPage() {
   const { t } = useTranslation();
   const { signUp } = useSession();
   const [form, setForm] = useState<Record<FieldName, string>>({ name: "", email: "", password: "", organization_name: "" });
-  const [error, setError] = useState<unknown>(null);
-  const [busy, setBusy] = useState(false);
-
-  async function submit(e: FormEvent) {
-    e.preventDefault();
-    setBusy(true);
-    setError(null);
-    try {
-      await signUp(form);
-    } catch (err) {
-      setError(err);
-      setBusy(false);
-    }
-  }
-
-  const problem = error instanceof ApiProblem ? error : null;
+  const { submit, busy, error, problem } = useFormSubmit(() => signUp(form));
   const input = (name: FieldName, type: string, autoComplete: string) => (
     <Field label={t(`auth.${name}`)} error={problem?.fieldError(name)} {...(name === "password" ? { hint: t("auth.passwordHint") } : {})}>
       {(p) => (
@@ -61,12 +45,9 @@ export default function SignupPage() {
           {t("auth.createAccount")}
         </Button>
       </form>
-      <p className="mt-4 text-sm text-slate-600 dark:text-slate-300">
-        {t("auth.haveAccount")}{" "}
-        <Link to="/login" className="font-medium text-indigo-600 hover:underline dark:text-indigo-300">
-          {t("auth.signIn")}
-        </Link>
-      </p>
+      <AuthSwitch prompt={t("auth.haveAccount")} to="/login">
+        {t("auth.signIn")}
+      </AuthSwitch>
     </AuthFrame>
   );
 }
