@@ -129,122 +129,6 @@ async fn a_bot_without_a_flow_answers_with_its_model_and_remembers_history() {
 }
 
 #[tokio::test]
-async fn ask_validates_reprompts_and_conditions_route_to_handoff() {
-    let w = world().await;
-    w.publish(json!({
-        "nodes": [
-            { "id": "start", "type": "start", "data": {} },
-            { "id": "hello", "type": "message", "data": { "text": "Welcome!", "buttons": [{ "title": "Help", "payload": "help" }] } },
-            { "id": "ask", "type": "ask", "data": { "prompt": "Your email?", "variable": "email",
-                "validation": { "type": "builtin", "builtin": "email" }, "retry_prompt": "That is not an email." } },
-            { "id": "check", "type": "condition", "data": { "rules": [
-                { "handle": "vip", "variable": "email", "op": "contains", "value": "vip" } ] } },
-            { "id": "human", "type": "handoff", "data": { "message": "Connecting you, {{email}}." } },
-            { "id": "bye", "type": "end", "data": { "message": "Thanks {{email}}!" } }
-        ],
-        "edges": [
-            { "id": "e1", "source": "start", "target": "hello" },
-            { "id": "e2", "source": "hello", "target": "ask" },
-            { "id": "e3", "source": "ask", "sourceHandle": "valid", "target": "check" },
-            { "id": "e4", "source": "check", "sourceHandle": "vip", "target": "human" },
-            { "id": "e5", "source": "check", "sourceHandle": "fallback", "target": "bye" }
-        ]
-    }))
-    .await;
-    let mut events = w.engine.subscribe();
-
-    let first = w.say("hi").await;
-    assert_eq!(texts(&first), vec!["Welcome!", "Your email?"]);
-    assert_eq!(first.replies[0].payload["buttons"][0]["payload"], "help");
-    assert_eq!(first.session.flow_version, Some(1));
-
-    let retry = w.say("not telling").await;
-    assert_eq!(texts(&retry), vec!["That is not an email.", "Your email?"]);
-
-    let handed = w.say("VIP@Example.com").await;
-    assert_eq!(texts(&handed), vec!["Connecting you, vip@example.com."]);
-    assert_eq!(handed.session.status, SessionStatus::Handoff);
-    assert_eq!(
-        handed.replies[0].payload["handoff"], "waiting",
-        "the reply that starts a handoff says so, for the widget"
-    );
-
-    // During the handoff the visitor is told, once, that a person will answer; the bot says
-    // nothing else, and every message is stored.
-    let waiting = w.say("hello?").await;
-    assert_eq!(texts(&waiting), vec![HANDOFF_WAIT_REPLY]);
-    assert_eq!(
-        waiting.replies[0].payload["handoff"], "reminder",
-        "a reminder, not a new handoff"
-    );
-    let silent = w.say("anyone there?").await;
-    assert!(silent.replies.is_empty());
-    assert_eq!(silent.inbound.text, "anyone there?");
-    assert!(
-        w.llm.requests().is_empty(),
-        "no model call in a scripted flow"
-    );
-
-    let mut seen = Vec::new();
-    while let Ok(event) = events.try_recv() {
-        seen.push(match event {
-            EngineEvent::SessionStarted(_) => "started",
-            EngineEvent::MessageReceived(_) => "received",
-            EngineEvent::MessageSent(_) => "sent",
-            EngineEvent::HandoffRequested(_) => "handoff",
-            EngineEvent::FeedbackCreated(_) => "feedback",
-            EngineEvent::SpendLimitReached { .. } => "spend",
-            EngineEvent::HandoffReleased(_) => "released",
-        });
-    }
-    assert_eq!(seen.first(), Some(&"started"));
-    assert!(seen.contains(&"handoff"));
-
-    let rated = w
-        .engine
-        .record_feedback(w.org, handed.replies[0].id, Rating::Up, None)
-        .await
-        .unwrap();
-    assert!(matches!(
-        events.try_recv(),
-        Ok(EngineEvent::FeedbackCreated(f)) if f == rated
-    ));
-
-    // The agent answers: stored and published like any reply; then gives the conversation
-    // back, and the flow starts over.
-    let session = handed.session.id;
-    let agent = w
-        .engine
-        .agent_reply(w.org, w.bot, session, "Sam here.".into(), "user:sam")
-        .await
-        .unwrap();
-    assert_eq!(agent.direction, MessageDirection::Agent);
-    assert_eq!(agent.payload["agent"], "user:sam");
-    assert!(matches!(events.try_recv(), Ok(EngineEvent::MessageSent(m)) if m == agent));
-    let other_bot = BotId::new();
-    assert!(matches!(
-        w.engine
-            .agent_reply(w.org, other_bot, session, "x".into(), "a")
-            .await,
-        Err(EngineError::SessionNotFound)
-    ));
-    let released = w
-        .engine
-        .release_handoff(w.org, w.bot, session)
-        .await
-        .unwrap();
-    assert_eq!(released.status, SessionStatus::Active);
-    assert!(matches!(events.try_recv(), Ok(EngineEvent::HandoffReleased(s)) if s == released));
-    assert!(matches!(
-        w.engine
-            .agent_reply(w.org, w.bot, session, "late".into(), "a")
-            .await,
-        Err(EngineError::NotHandedOff)
-    ));
-    assert_eq!(texts(&w.say("hi").await), vec!["Welcome!", "Your email?"]);
-}
-
-#[tokio::test]
 async fn the_intent_router_follows_the_detected_intent() {
     let w = world().await;
     for (name, examples) in [
@@ -493,107 +377,6 @@ async fn messages_to_a_missing_bot_are_refused() {
 }
 
 /// A fetcher that answers every request with one JSON body and records the requests.
-#[derive(Default)]
-struct CannedFetcher(std::sync::Mutex<Vec<crate::fetch::FetchRequest>>);
-
-#[async_trait::async_trait]
-impl crate::fetch::Fetcher for CannedFetcher {
-    async fn fetch(
-        &self,
-        request: crate::fetch::FetchRequest,
-    ) -> Result<crate::fetch::FetchResponse, crate::fetch::FetchError> {
-        self.0.lock().unwrap().push(request);
-        Ok(crate::fetch::FetchResponse {
-            status: 200,
-            content_type: Some("application/json".into()),
-            retry_after: None,
-            body: r#"{"status":"shipped"}"#.into(),
-        })
-    }
-}
-
-#[tokio::test]
-async fn http_request_nodes_call_the_fetcher_with_rendered_templates() {
-    let w = world().await;
-    let fetcher = Arc::new(CannedFetcher::default());
-    let engine = Engine::builder()
-        .store(w.store.clone())
-        .provider(w.llm.clone())
-        .fetcher(fetcher.clone())
-        .build()
-        .unwrap();
-    w.publish(json!({
-        "nodes": [
-            { "id": "start", "type": "start", "data": {} },
-            { "id": "ask", "type": "ask", "data": { "prompt": "Order?", "variable": "order" } },
-            { "id": "call", "type": "http_request", "data": {
-                "method": "POST", "url": "https://api.example.com/orders/{{order}}",
-                "headers": { "x-order": "{{order}}" }, "body": "{\"id\":\"{{order}}\"}", "save_as": "lookup" } },
-            { "id": "tell", "type": "message", "data": { "text": "Status: {{lookup.body.status}} ({{lookup.status}})" } }
-        ],
-        "edges": [
-            { "id": "e1", "source": "start", "target": "ask" },
-            { "id": "e2", "source": "ask", "sourceHandle": "valid", "target": "call" },
-            { "id": "e3", "source": "call", "target": "tell" }
-        ]
-    }))
-    .await;
-    engine.handle(w.inbound("hi")).await.unwrap();
-    let turn = engine.handle(w.inbound("A-17")).await.unwrap();
-    assert_eq!(texts(&turn), vec!["Status: shipped (200)"]);
-    let requests = fetcher.0.lock().unwrap().clone();
-    assert_eq!(requests[0].url, "https://api.example.com/orders/A-17");
-    assert_eq!(requests[0].method, "POST");
-    assert_eq!(
-        requests[0].headers,
-        vec![("x-order".to_owned(), "A-17".to_owned())]
-    );
-    assert_eq!(requests[0].body.as_deref(), Some(r#"{"id":"A-17"}"#));
-
-    // Without a fetcher the node records why and the flow goes on.
-    let asked = w.engine.handle(w.inbound("again")).await.unwrap();
-    assert_eq!(texts(&asked), vec!["Order?"]);
-    let unfetched = w.engine.handle(w.inbound("B-2")).await.unwrap();
-    assert_eq!(texts(&unfetched), vec!["Status:  (0)"]);
-    let variables = &unfetched.session.state.variables;
-    assert_eq!(
-        variables["lookup"]["error"],
-        "http requests are not enabled"
-    );
-}
-
-/// A loop through an HTTP node (saved before loops were refused) calls the API a few times at
-/// most, then the turn stops like at the step bound.
-#[tokio::test]
-async fn a_looping_http_node_calls_out_a_bounded_number_of_times() {
-    let w = world().await;
-    let fetcher = Arc::new(CannedFetcher::default());
-    let engine = Engine::builder()
-        .store(w.store.clone())
-        .provider(w.llm.clone())
-        .fetcher(fetcher.clone())
-        .build()
-        .unwrap();
-    let flow: Flow = serde_json::from_value(json!({
-        "nodes": [
-            { "id": "start", "type": "start", "data": {} },
-            { "id": "call", "type": "http_request", "data": {
-                "url": "https://api.example.com/poll", "save_as": "poll" } },
-            { "id": "again", "type": "jump", "data": { "target": "call" } }
-        ],
-        "edges": [
-            { "id": "e1", "source": "start", "target": "call" },
-            { "id": "e2", "source": "call", "target": "again" }
-        ]
-    }))
-    .unwrap();
-    w.store.publish_flow(w.org, w.bot, flow).await.unwrap();
-    let turn = engine.handle(w.inbound("go")).await.unwrap();
-    assert_eq!(texts(&turn), vec![FLOW_FAILED_REPLY]);
-    let calls = fetcher.0.lock().unwrap().len();
-    assert_eq!(calls, MAX_HTTP_REQUESTS_PER_TURN as usize);
-}
-
 #[tokio::test]
 async fn a_streamed_turn_reports_the_answer_token_by_token_then_the_stored_turn() {
     use futures::StreamExt as _;
@@ -654,6 +437,26 @@ async fn a_streamed_turn_reports_the_answer_token_by_token_then_the_stored_turn(
     assert!(matches!(failed.as_slice(), [Err(EngineError::BotNotFound)]));
 }
 
+/// A fetcher answering every request with a canned reply, recording what it was asked.
+#[derive(Default)]
+struct CannedFetcher(std::sync::Mutex<Vec<crate::fetch::FetchRequest>>);
+
+#[async_trait::async_trait]
+impl crate::fetch::Fetcher for CannedFetcher {
+    async fn fetch(
+        &self,
+        request: crate::fetch::FetchRequest,
+    ) -> Result<crate::fetch::FetchResponse, crate::fetch::FetchError> {
+        self.0.lock().unwrap().push(request);
+        Ok(crate::fetch::FetchResponse {
+            status: 200,
+            content_type: Some("application/json".into()),
+            retry_after: None,
+            body: r#"{"status":"shipped"}"#.into(),
+        })
+    }
+}
+
 fn w_inbound(org: OrgId) -> Inbound {
     Inbound {
         org,
@@ -664,28 +467,8 @@ fn w_inbound(org: OrgId) -> Inbound {
     }
 }
 
+mod handoff;
+mod http_nodes;
 mod input;
 mod providers;
 mod tools;
-
-#[tokio::test]
-async fn a_handoff_without_a_message_still_tells_the_visitor_once() {
-    let w = world().await;
-    w.publish(json!({
-        "nodes": [
-            { "id": "start", "type": "start", "data": {} },
-            { "id": "human", "type": "handoff", "data": {} }
-        ],
-        "edges": [{ "id": "e1", "source": "start", "target": "human" }]
-    }))
-    .await;
-    let handed = w.say("help").await;
-    assert_eq!(handed.session.status, SessionStatus::Handoff);
-    assert_eq!(texts(&handed), vec![HANDOFF_WAIT_REPLY]);
-    assert_eq!(
-        handed.replies[0].payload["handoff"], "waiting",
-        "on record, for widgets and analytics"
-    );
-    let silent = w.say("hello?").await;
-    assert!(silent.replies.is_empty(), "told once, not again");
-}
