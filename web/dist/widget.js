@@ -6,13 +6,14 @@ var BotBuilderWidget=(function(e){Object.defineProperty(e,Symbol.toStringTag,{va
 `))])]))}else if(T.test(e)||E.test(e)){let a=T.test(e)?T:E,o=y(a===T?`ul`:`ol`);for(;i<r.length&&a.test(r[i]??``);)o.append(y(`li`,w((r[i++]??``).replace(a,``),t)));n.append(o)}else if(O.test(e))n.append(y(`p`,[y(`strong`,w(e.replace(O,``),t))])),i+=1;else{let e=[];for(;i<r.length;){let t=r[i]??``;if(t.trim()===``||D.test(t)||T.test(t)||E.test(t)||O.test(t))break;e.push(t),i+=1}n.append(y(`p`,w(e.join(`
 `),t)))}}return n}var A=`
 :host { all: initial !important; display: block !important; --bb-color: #2563eb; --bb-on-color: #fff; --bb-bg: #fff; --bb-fg: #111827;
-  --bb-muted: #6b7280; --bb-bubble: #f3f4f6; --bb-border: #e5e7eb;
-  font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans Arabic", sans-serif;
-  color: var(--bb-fg); }
+  --bb-muted: #6b7280; --bb-bubble: #f3f4f6; --bb-border: #e5e7eb; }
 @media (prefers-color-scheme: dark) {
   :host { --bb-bg: #111827; --bb-fg: #f9fafb; --bb-muted: #9ca3af; --bb-bubble: #1f2937; --bb-border: #374151; }
 }
 * { box-sizing: border-box; }
+/* On the frame, not :host, whose reset (all: initial !important) outranks any other rule there. */
+.floating, .inline { font: 15px/1.45 system-ui, -apple-system, "Segoe UI", Roboto, "Noto Sans", "Noto Sans Arabic", sans-serif;
+  color: var(--bb-fg); }
 button, textarea { font: inherit; color: inherit; }
 :focus-visible { outline: 2px solid var(--bb-color); outline-offset: 2px; }
 .launcher { position: fixed; bottom: 20px; right: 20px; z-index: 2147483000; width: 56px; height: 56px;

@@ -27,7 +27,7 @@ pub struct LocalProvider;
 impl LocalProvider {
     /// The answer given when there is nothing to answer from.
     pub const NO_ANSWER: &'static str =
-        "I don't have information about that yet. Try rephrasing, or ask for a human agent.";
+        "I don't have information about that yet. Try asking in other words.";
 }
 
 fn approx_tokens(text: &str) -> u32 {
