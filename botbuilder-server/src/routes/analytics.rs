@@ -9,7 +9,7 @@ use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
 use super::bots::BotPath;
-use super::usage::instant;
+use super::input::instant;
 use crate::error::{ApiResult, Problem};
 use crate::extract::{OrgAccess, Path, Query, perm};
 use crate::state::AppState;

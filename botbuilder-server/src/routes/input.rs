@@ -1,9 +1,12 @@
 //! Shared request inputs and validators.
 
 use botbuilder_core::domain::{PageRequest, Permission, PermissionSet};
+use chrono::{DateTime, NaiveDate, Utc};
 use serde::Deserialize;
 use utoipa::IntoParams;
 use uuid::Uuid;
+
+use crate::error::{ApiError, ApiResult};
 
 pub use botbuilder_core::validate::{MAX_DESCRIPTION_CHARS, MAX_NAME_CHARS};
 
@@ -41,4 +44,16 @@ impl PageQuery {
 /// Collects permission names into a set (they are already validated by deserialization).
 pub fn permission_set(list: &[Permission]) -> PermissionSet {
     list.iter().copied().collect()
+}
+
+/// `value` as an instant: RFC 3339, or a day (its midnight, UTC).
+pub fn instant(value: &str, field: &str) -> ApiResult<DateTime<Utc>> {
+    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
+        return Ok(at.with_timezone(&Utc));
+    }
+    NaiveDate::parse_from_str(value, "%Y-%m-%d")
+        .ok()
+        .and_then(|d| d.and_hms_opt(0, 0, 0))
+        .map(|d| d.and_utc())
+        .ok_or_else(|| ApiError::field(field, "expected an RFC 3339 time or a YYYY-MM-DD day"))
 }

@@ -9,6 +9,7 @@ use chrono::{DateTime, NaiveDate, Utc};
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
+use super::input::instant;
 use crate::error::{ApiError, ApiResult, Problem};
 use crate::extract::{OrgAccess, Query, perm};
 use crate::state::AppState;
@@ -89,18 +90,6 @@ pub struct UsageView {
     pub monthly_spend_limit_micros: Option<i64>,
     /// What this calendar month's calls cost so far (micro-dollars).
     pub month_spent_micros: i64,
-}
-
-/// `value` as an instant: RFC 3339, or a day (its midnight, UTC).
-pub(super) fn instant(value: &str, field: &str) -> ApiResult<DateTime<Utc>> {
-    if let Ok(at) = DateTime::parse_from_rfc3339(value) {
-        return Ok(at.with_timezone(&Utc));
-    }
-    NaiveDate::parse_from_str(value, "%Y-%m-%d")
-        .ok()
-        .and_then(|d| d.and_hms_opt(0, 0, 0))
-        .map(|d| d.and_utc())
-        .ok_or_else(|| ApiError::field(field, "expected an RFC 3339 time or a YYYY-MM-DD day"))
 }
 
 /// Token usage and cost of the organization's language model calls.

@@ -208,6 +208,20 @@ macro_rules! bind_grid {
 }
 pub(crate) use bind_grid;
 
+/// [`AnalyticsSql::top_intents`] with its parameters bound: organization, bot, window
+/// (microseconds) and limit.
+macro_rules! top_intents_query {
+    ($sql:expr, $org:expr, $bot:expr, $since:expr, $until:expr, $limit:expr) => {
+        sqlx::query_as::<_, (String, i64)>($sql.top_intents)
+            .bind($org.as_uuid())
+            .bind($bot.as_uuid())
+            .bind($crate::rows::micros($since))
+            .bind($crate::rows::micros($until))
+            .bind(i64::from($limit))
+    };
+}
+pub(crate) use top_intents_query;
+
 /// Runs the shared aggregations of `$sql` ([`AnalyticsSql`]) on the transaction `$tx` and
 /// evaluates to the filled [`Buckets`] (or returns the store error).
 macro_rules! shared_activity {

@@ -13,8 +13,9 @@ use chrono::{DateTime, Utc};
 
 use super::SqliteStore;
 use crate::error::store_err;
-use crate::rows::analytics::{AnalyticsSql, Dialect, bind_grid, intent_counts, shared_activity};
-use crate::rows::micros;
+use crate::rows::analytics::{
+    AnalyticsSql, Dialect, bind_grid, intent_counts, shared_activity, top_intents_query,
+};
 
 static SQL: LazyLock<AnalyticsSql> = LazyLock::new(|| {
     AnalyticsSql::new(&Dialect {
@@ -71,12 +72,7 @@ impl AnalyticsRepo for SqliteStore {
         until: DateTime<Utc>,
         limit: u32,
     ) -> StoreResult<Vec<IntentCount>> {
-        let rows = sqlx::query_as(SQL.top_intents)
-            .bind(org.as_uuid())
-            .bind(bot.as_uuid())
-            .bind(micros(since))
-            .bind(micros(until))
-            .bind(i64::from(limit))
+        let rows = top_intents_query!(SQL, org, bot, since, until, limit)
             .fetch_all(&self.pool)
             .await
             .map_err(store_err)?;

@@ -5,13 +5,7 @@ use super::*;
 #[tokio::test]
 async fn http_request_nodes_call_the_fetcher_with_rendered_templates() {
     let w = world().await;
-    let fetcher = Arc::new(CannedFetcher::default());
-    let engine = Engine::builder()
-        .store(w.store.clone())
-        .provider(w.llm.clone())
-        .fetcher(fetcher.clone())
-        .build()
-        .unwrap();
+    let (fetcher, engine) = w.engine_with_fetcher();
     w.publish(json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },
@@ -57,13 +51,7 @@ async fn http_request_nodes_call_the_fetcher_with_rendered_templates() {
 #[tokio::test]
 async fn a_looping_http_node_calls_out_a_bounded_number_of_times() {
     let w = world().await;
-    let fetcher = Arc::new(CannedFetcher::default());
-    let engine = Engine::builder()
-        .store(w.store.clone())
-        .provider(w.llm.clone())
-        .fetcher(fetcher.clone())
-        .build()
-        .unwrap();
+    let (fetcher, engine) = w.engine_with_fetcher();
     let flow: Flow = serde_json::from_value(json!({
         "nodes": [
             { "id": "start", "type": "start", "data": {} },

@@ -457,6 +457,20 @@ impl crate::fetch::Fetcher for CannedFetcher {
     }
 }
 
+impl World {
+    /// An engine on this world's store and model that calls out through a [`CannedFetcher`].
+    fn engine_with_fetcher(&self) -> (Arc<CannedFetcher>, Engine) {
+        let fetcher = Arc::new(CannedFetcher::default());
+        let engine = Engine::builder()
+            .store(self.store.clone())
+            .provider(self.llm.clone())
+            .fetcher(fetcher.clone())
+            .build()
+            .unwrap();
+        (fetcher, engine)
+    }
+}
+
 fn w_inbound(org: OrgId) -> Inbound {
     Inbound {
         org,

@@ -31,15 +31,8 @@ fn call(id: &str, arguments: &str) -> ToolCall {
 
 async fn tool_world(max_tool_steps: u32) -> (World, Arc<CannedFetcher>, Arc<Engine>) {
     let w = world().await;
-    let fetcher = Arc::new(CannedFetcher::default());
-    let engine = Arc::new(
-        Engine::builder()
-            .store(w.store.clone())
-            .provider(w.llm.clone())
-            .fetcher(fetcher.clone())
-            .build()
-            .unwrap(),
-    );
+    let (fetcher, engine) = w.engine_with_fetcher();
+    let engine = Arc::new(engine);
     w.store
         .update_bot(
             w.org,
